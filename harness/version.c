@@ -1,0 +1,20 @@
+// version: the harness's version and its libraries' (see version.h).
+#include "version.h"
+
+#include <ev.h>
+
+#include "bundle.h"
+#include "capture.h"
+#include "scenario.h"
+#include "tls.h"
+
+void mh_version_print(FILE *out) {
+  char tls[512];
+  mh_tls_library_describe(tls, sizeof(tls));
+  fprintf(out, "mtls-harness %s\n", MH_VERSION);
+  fprintf(out, "  TLS:     %s\n", tls);
+  fprintf(out, "  libev:   %d.%d\n", ev_version_major(), ev_version_minor());
+  fprintf(out, "  cJSON:   %s\n", mh_scenario_json_version());
+  fprintf(out, "  libpcap: %s\n", mh_capture_library_version());
+  fprintf(out, "  zip:     minizip with zlib %s\n", mh_bundle_library_version());
+}

@@ -1,0 +1,251 @@
+// Unit tests for the fixture spec parser (scenario.c): every error path reports the file, the JSON
+// path and a fix; valid specs, defaults and the shipped specs parse to the expected data.
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "scenario.h"
+
+#define CA "{\"name\":\"root\"}"
+
+struct bad_case {
+  const char *json;
+  const char *want;  // the whole message must start with "t.json: " and contain this
+};
+
+static const struct bad_case bad_cases[] = {
+    {"{\"cas\":[" CA "", "t.json: $: malformed JSON at line 1, column 23"},
+    {"{\n\"cas\": [\n  {\"name\": \"root\",}\n]}", "$: malformed JSON at line 3"},
+    {"[]", "t.json: $: the spec must be a JSON object, found an array"},
+    {"{}", "$: the spec declares nothing"},
+    {"{\"cas\":[" CA "],\"colour\":1}", "$.colour: unknown key"},
+    {"{\"spec_version\":2,\"cas\":[" CA "]}", "$.spec_version: 2 is out of range (use 1 to 1)"},
+    {"{\"cas\":{}}", "$.cas: expected an array of objects, found an object"},
+    {"{\"cas\":[{}]}", "$.cas[0]: \"name\" is required"},
+    {"{\"cas\":[{\"name\":\"a b\"}]}", "$.cas[0].name: \"a b\" may contain only"},
+    {"{\"cas\":[{\"name\":\"\"}]}", "$.cas[0].name: must not be empty"},
+    {"{\"cas\":[{\"name\":\"r\",\"key\":\"rsa-1024\"}]}",
+     "$.cas[0].key: unknown key type \"rsa-1024\" (use one of: ecdsa-p256"},
+    {"{\"cas\":[{\"name\":\"r\",\"key\":7}]}", "$.cas[0].key: expected a string, found a number"},
+    {"{\"cas\":[{\"name\":\"r\",\"dns\":[\"x\"]}]}", "$.cas[0].dns: not allowed in a CA"},
+    {"{\"cas\":[{\"name\":\"r\",\"subject\":{\"XX\":\"y\"}}]}",
+     "$.cas[0].subject.XX: unknown subject attribute (use C, ST, L, O, OU or CN)"},
+    {"{\"cas\":[{\"name\":\"r\",\"subject\":{\"C\":\"ZAF\"}}]}",
+     "$.cas[0].subject.C: a country must be a two-letter code"},
+    {"{\"cas\":[{\"name\":\"r\",\"days\":0}]}", "$.cas[0].days: 0 is out of range (use 1 to"},
+    {"{\"cas\":[{\"name\":\"r\",\"days\":1.5}]}", "$.cas[0].days: expected a whole number"},
+    {"{\"cas\":[{\"name\":\"r\",\"days\":10,\"not_after\":\"1d\"}]}",
+     "$.cas[0].days: give either \"days\" or \"not_before\"/\"not_after\", not both"},
+    {"{\"cas\":[{\"name\":\"r\",\"not_after\":\"ninety days\"}]}",
+     "$.cas[0].not_after: bad duration \"ninety days\" (use a signed offset"},
+    {"{\"cas\":[{\"name\":\"r\",\"not_before\":\"1x\"}]}", "$.cas[0].not_before: bad duration"},
+    {"{\"cas\":[{\"name\":\"r\",\"not_before\":\"1d\",\"not_after\":\"-1d\"}]}",
+     "$.cas[0].not_after: the certificate would end before it starts"},
+    {"{\"cas\":[{\"name\":\"r\",\"issuer\":\"nobody\"}]}",
+     "$.cas[0].issuer: names CA \"nobody\", which is not declared before it in $.cas"},
+    {"{\"cas\":[" CA "," CA "]}", "$.cas[1].name: \"root\" is declared twice"},
+    {"{\"cas\":[" CA "],\"identities\":[{\"name\":\"x\"}]}",
+     "$.identities[0]: \"ca\" is required (name one of: root), or set \"self_signed\": true"},
+    {"{\"cas\":[" CA "],\"identities\":[{\"name\":\"x\",\"ca\":\"rot\"}]}",
+     "$.identities[0].ca: names a missing CA \"rot\" (declared CAs: root)"},
+    {"{\"cas\":[" CA "],\"identities\":[{\"name\":\"x\",\"ca\":\"root\",\"self_signed\":true}]}",
+     "$.identities[0].self_signed: a self-signed identity has no \"ca\""},
+    {"{\"cas\":[" CA "],\"identities\":[{\"name\":\"x\",\"ca\":\"root\",\"eku\":[\"serverAuth\","
+     "\"sudo\"]}]}",
+     "$.identities[0].eku[1]: unknown value \"sudo\" (use one of: serverAuth, clientAuth"},
+    {"{\"cas\":[" CA "],\"identities\":[{\"name\":\"x\",\"ca\":\"root\",\"eku\":[]}]}",
+     "$.identities[0].eku: an empty extendedKeyUsage is invalid"},
+    {"{\"cas\":[" CA "],\"identities\":[{\"name\":\"x\",\"ca\":\"root\",\"ips\":[\"1.2.3\"]}]}",
+     "$.identities[0].ips[0]: \"1.2.3\" is not an IPv4 or IPv6 address"},
+    {"{\"cas\":[" CA "],\"identities\":[{\"name\":\"x\",\"ca\":\"root\",\"dns\":\"a.b\"}]}",
+     "$.identities[0].dns: expected an array of strings, found a string"},
+    {"{\"cas\":[" CA "],\"identities\":[{\"name\":\"x\",\"ca\":\"root\",\"x509_version\":2}]}",
+     "$.identities[0].x509_version: x509_version must be 1 or 3"},
+    {"{\"cas\":[" CA "],\"identities\":[{\"name\":\"x\",\"ca\":\"root\",\"x509_version\":1,"
+     "\"dns\":[\"a\"]}]}",
+     "$.identities[0].dns: x509_version 1 certificates carry no extensions"},
+    {"{\"cas\":[" CA "],\"identities\":[{\"name\":\"x\",\"ca\":\"root\",\"path_len\":1}]}",
+     "$.identities[0].path_len: not allowed in an identity"},
+    {"{\"cas\":[" CA "],\"identities\":[{\"name\":\"x\",\"ca\":\"root\",\"serial\":-1}]}",
+     "$.identities[0].serial: -1 is out of range"},
+    {"{\"cas\":[" CA "],\"identities\":[{\"name\":\"x\",\"ca\":\"root\",\"key_file\":\"../k\"}]}",
+     "$.identities[0].key_file: \"../k\" must be a relative path below the output directory"},
+    {"{\"cas\":[" CA "],\"identities\":[{\"name\":\"x\",\"ca\":\"root\",\"key_file\":\"/k\"}]}",
+     "must be a relative path"},
+    {"{\"cas\":[" CA "],\"identities\":[{\"name\":\"x\",\"ca\":\"root\",\"cert_file\":"
+     "\"root.pem\"}]}",
+     "$.identities[0].cert_file: \"root.pem\" is also written by $.cas[0]"},
+    {"{\"cas\":[" CA "],\"defaults\":{\"name\":\"x\"}}",
+     "$.defaults.name: not allowed in \"defaults\""},
+    {"{\"cas\":[" CA "],\"defaults\":{\"key\":\"dsa\"}}",
+     "$.defaults.key: unknown key type \"dsa\""},
+    {"{\"cas\":[" CA "],\"zips\":[{\"members\":[\"root.pem\"]}]}",
+     "$.zips[0]: \"file\" is required"},
+    {"{\"cas\":[" CA "],\"zips\":[{\"file\":\"z.zip\"}]}", "$.zips[0]: \"members\" is required"},
+    {"{\"cas\":[" CA "],\"zips\":[{\"file\":\"z.zip\",\"members\":[]}]}",
+     "$.zips[0].members: a zip needs at least one member"},
+    {"{\"cas\":[" CA "],\"zips\":[{\"file\":\"z.zip\",\"members\":[\"nope.pem\"]}]}",
+     "$.zips[0].members[0]: \"nope.pem\" is not a file this spec writes"},
+    {"{\"cas\":[" CA "],\"zips\":[{\"file\":\"z.zip\",\"members\":[\"root-key.pem\"]}]}",
+     "$.zips[0].members[0]: \"root-key.pem\" is the private key of CA \"root\": a CA key never "
+     "goes into a zip"},
+    {"{\"cas\":[" CA ",{\"name\":\"r2\",\"cert_file\":\"d/root.pem\"}],\"zips\":[{\"file\":"
+     "\"z.zip\",\"members\":[\"root.pem\",\"d/root.pem\"]}]}",
+     "$.zips[0].members[1]: \"root.pem\" has the same file name as members[0]"},
+    {"{\"cas\":[" CA "],\"zips\":[{\"file\":\"z.zip\",\"members\":[\"root.pem\"],\"size\":1}]}",
+     "$.zips[0].size: unknown key"},
+    {"{\"cas\":[" CA "],\"zips\":[{\"file\":\"root.pem\",\"members\":[\"root.pem\"]}]}",
+     "$.zips[0].file: \"root.pem\" is also a certificate or key output"},
+};
+
+static void test_bad_specs(void **state) {
+  (void)state;
+  for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+    struct mh_arena a;
+    mh_arena_init(&a);
+    struct mh_pki_spec spec;
+    struct mh_err err = {{0}};
+    const char *json = bad_cases[i].json;
+    int rc = mh_pki_spec_parse(&a, "t.json", json, strlen(json), &spec, &err);
+    if (rc != -1 || strncmp(err.msg, "t.json: $", 9) != 0 ||
+        strstr(err.msg, bad_cases[i].want) == NULL) {
+      print_error("case %zu: %s\n  got (rc %d): %s\n  want: %s\n", i, json, rc, err.msg,
+                  bad_cases[i].want);
+      fail();
+    }
+    mh_arena_free(&a);
+  }
+}
+
+static void test_defaults_and_file_names(void **state) {
+  (void)state;
+  const char *json =
+      "{\"cas\":[{\"name\":\"root\"},{\"name\":\"mid\",\"issuer\":\"root\",\"path_len\":0}],"
+      "\"defaults\":{\"ca\":\"root\",\"key\":\"rsa-2048\",\"days\":10,"
+      "\"subject\":{\"O\":\"Org\",\"CN\":\"default\"}},"
+      "\"identities\":["
+      "{\"name\":\"a\",\"subject\":{\"CN\":\"a.example\"},\"eku\":[\"clientAuth\"]},"
+      "{\"name\":\"b\",\"ca\":\"mid\",\"key\":\"ed25519\",\"not_before\":\"-1h\","
+      "\"not_after\":\"+1d12h\",\"serial\":42,\"chain_file\":\"b-chain.pem\"},"
+      "{\"name\":\"s\",\"self_signed\":true}]}";
+  struct mh_arena a;
+  mh_arena_init(&a);
+  struct mh_pki_spec spec;
+  struct mh_err err = {{0}};
+  assert_int_equal(mh_pki_spec_parse(&a, "t.json", json, strlen(json), &spec, &err), 0);
+  assert_int_equal(spec.num_cas, 2);
+  assert_int_equal(spec.num_entities, 5);
+  const struct mh_pki_entity *root = &spec.entities[0], *mid = &spec.entities[1];
+  assert_true(root->is_ca);
+  assert_int_equal(root->issuer, -1);
+  assert_string_equal(root->cert_file, "root.pem");
+  assert_string_equal(root->key_file, "root-key.pem");
+  assert_int_equal(root->key_type, MH_KEY_ECDSA_P256);
+  assert_int_equal(root->not_after, 1825 * 86400);
+  assert_int_equal(mid->issuer, 0);
+  assert_int_equal(mid->path_len, 0);
+  const struct mh_pki_entity *ea = &spec.entities[2], *eb = &spec.entities[3];
+  const struct mh_pki_entity *es = &spec.entities[4];
+  assert_string_equal(ea->subject[MH_DN_O], "Org");
+  assert_string_equal(ea->subject[MH_DN_CN], "a.example");
+  assert_int_equal(ea->key_type, MH_KEY_RSA_2048);
+  assert_int_equal(ea->issuer, 0);
+  assert_int_equal(ea->not_after, 10 * 86400);
+  assert_true(ea->has_eku);
+  assert_int_equal(ea->eku_mask, 1u << MH_EKU_CLIENT_AUTH);
+  assert_string_equal(ea->cert_file, "a-cert.pem");
+  assert_string_equal(ea->json_path, "$.identities[0]");
+  assert_int_equal(eb->issuer, 1);
+  assert_int_equal(eb->key_type, MH_KEY_ED25519);
+  assert_int_equal(eb->not_before, -3600);
+  assert_int_equal(eb->not_after, 36 * 3600);
+  assert_true(eb->has_serial);
+  assert_int_equal(eb->serial, 42);
+  assert_string_equal(eb->subject[MH_DN_CN], "default");
+  assert_int_equal(es->issuer, -1);  // self_signed overrides the inherited "ca"
+  mh_arena_free(&a);
+}
+
+static void test_durations(void **state) {
+  (void)state;
+  static const struct {
+    const char *s;
+    int ok;
+    int64_t want;
+  } cases[] = {
+      {"90d", 1, 90 * 86400},
+      {"-1h", 1, -3600},
+      {"+30m", 1, 1800},
+      {"1d12h", 1, 129600},
+      {"2w", 1, 14 * 86400},
+      {"0", 1, 0},
+      {"45s", 1, 45},
+      {"", 0, 0},
+      {"-", 0, 0},
+      {"d", 0, 0},
+      {"10", 0, 0},
+      {"1y", 0, 0},
+      {"1h-1m", 0, 0},
+      {"99999999999d", 0, 0},
+      {"1 d", 0, 0},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    int64_t got = 0;
+    int rc = mh_scenario_parse_duration(cases[i].s, &got);
+    if ((rc == 0) != cases[i].ok || (cases[i].ok && got != cases[i].want)) {
+      print_error("duration \"%s\": rc %d got %lld\n", cases[i].s, rc, (long long)got);
+      fail();
+    }
+  }
+}
+
+static void test_missing_file(void **state) {
+  (void)state;
+  struct mh_arena a;
+  mh_arena_init(&a);
+  struct mh_pki_spec spec;
+  struct mh_err err;
+  assert_int_equal(mh_pki_spec_load(&a, "/nonexistent/spec.json", &spec, &err), -1);
+  assert_non_null(strstr(err.msg, "/nonexistent/spec.json: cannot open the spec"));
+  mh_arena_free(&a);
+}
+
+static void test_shipped_specs_parse(void **state) {
+  (void)state;
+  const char *src = getenv("MH_SOURCE_DIR");
+  assert_non_null(src);
+  static const struct {
+    const char *file;
+    size_t cas, ids, zips;
+  } shipped[] = {{"fixtures/federation.json", 3, 15, 3}, {"fixtures/miniconomy.json", 1, 22, 11}};
+  for (size_t i = 0; i < 2; i++) {
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", src, shipped[i].file);
+    struct mh_arena a;
+    mh_arena_init(&a);
+    struct mh_pki_spec spec;
+    struct mh_err err = {{0}};
+    if (mh_pki_spec_load(&a, path, &spec, &err) != 0) {
+      print_error("%s\n", err.msg);
+      fail();
+    }
+    assert_int_equal(spec.num_cas, shipped[i].cas);
+    assert_int_equal(spec.num_entities - spec.num_cas, shipped[i].ids);
+    assert_int_equal(spec.num_zips, shipped[i].zips);
+    mh_arena_free(&a);
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_bad_specs),           cmocka_unit_test(test_defaults_and_file_names),
+      cmocka_unit_test(test_durations),           cmocka_unit_test(test_missing_file),
+      cmocka_unit_test(test_shipped_specs_parse),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
