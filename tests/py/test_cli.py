@@ -1,0 +1,56 @@
+"""The command line: version, help, exit codes, and what the binary links."""
+import re
+
+from conftest import run
+
+
+def test_version_names_every_library(mh):
+    r = mh("--version")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert re.match(r"mtls-harness \d+\.\d+\.\d+\n", out)
+    assert re.search(r"TLS: +BoringSSL, API version \d+ ", out)
+    assert "libssl: /" in out  # the file the TLS library was loaded from
+    assert re.search(r"libev: +\d+\.\d+", out)
+    assert re.search(r"cJSON: +\d+\.\d+\.\d+", out)
+    assert re.search(r"libpcap: +libpcap version \d", out)
+    assert re.search(r"zip: +minizip with zlib \d", out)
+
+
+def test_help_lists_commands_and_exit_codes(mh):
+    r = mh("--help")
+    assert r.returncode == 0
+    assert re.search(r"^  pki +generate the fixture PKI", r.stdout, re.M)
+    assert "2 harness or input error" in r.stdout
+
+
+def test_command_help_describes_every_option(mh):
+    for args in (("pki", "--help"), ("help", "pki")):
+        r = mh(*args)
+        assert r.returncode == 0
+        for opt in ("--out DIR", "--force", "--verbose", "--list-keys"):
+            assert opt in r.stdout, (args, opt)
+
+
+def test_unknown_command_and_missing_arguments_exit_2(mh):
+    r = mh("frobnicate")
+    assert r.returncode == 2
+    assert "unknown command 'frobnicate'" in r.stderr
+    assert mh().returncode == 2
+    r = mh("pki", "fixtures/federation.json")
+    assert r.returncode == 2 and "--out DIR is required" in r.stderr
+    r = mh("pki", "--out", "/tmp/x")
+    assert r.returncode == 2 and "give exactly one SPEC.json" in r.stderr
+    r = mh("pki", "--bogus")
+    assert r.returncode == 2
+
+
+def test_binary_does_not_load_openssl(harness):
+    """OpenSSL's libssl.so.3/libcrypto.so.3 export BoringSSL's symbol names: never both."""
+    libs = run(["ldd", harness], check=True).stdout
+    assert "libssl.so.3" not in libs and "libcrypto.so.3" not in libs, libs
+    # The library --version reports is the one the loader actually maps.
+    version = run([harness, "--version"], check=True).stdout
+    where = re.search(r"libssl: (\S+)", version).group(1)
+    if where != "statically":
+        assert f"=> {where} " in libs, (where, libs)
