@@ -22,7 +22,7 @@ else()
 endif()
 
 # NO_DEFAULT_PATH: never fall back to /usr/include/openssl or libssl.so.3 (OpenSSL).
-find_path(BORINGSSL_INCLUDE_DIR openssl/base.h HINTS ${_bssl_inc_hints} NO_DEFAULT_PATH)
+find_path(BORINGSSL_INCLUDE_DIR openssl/ssl.h HINTS ${_bssl_inc_hints} NO_DEFAULT_PATH)
 find_library(BORINGSSL_SSL_LIBRARY NAMES ssl HINTS ${_bssl_lib_hints} NO_DEFAULT_PATH)
 find_library(BORINGSSL_CRYPTO_LIBRARY NAMES crypto HINTS ${_bssl_lib_hints} NO_DEFAULT_PATH)
 
@@ -34,7 +34,7 @@ if(NOT BORINGSSL_INCLUDE_DIR OR NOT BORINGSSL_SSL_LIBRARY OR NOT BORINGSSL_CRYPT
 endif()
 
 set(CMAKE_REQUIRED_INCLUDES ${BORINGSSL_INCLUDE_DIR})
-check_symbol_exists(OPENSSL_IS_BORINGSSL "openssl/base.h" MH_HAVE_BORINGSSL_HEADERS)
+check_symbol_exists(OPENSSL_IS_BORINGSSL "openssl/ssl.h" MH_HAVE_BORINGSSL_HEADERS)
 unset(CMAKE_REQUIRED_INCLUDES)
 if(NOT MH_HAVE_BORINGSSL_HEADERS)
   message(FATAL_ERROR
