@@ -34,29 +34,34 @@
 #define MODE_SECRET 0600
 #define MODE_PUBLIC 0644
 
-static const char *const key_type_names[] = {
+const char *const mh_key_type_names[MH_KEY_NUM] = {
 #define X(e, kw, desc) kw,
     MH_KEY_TYPES(X)
 #undef X
 };
+const char *const mh_dn_names[MH_DN_NUM] = {
+#define X(e, kw, nid) kw,
+    MH_DN_ATTRS(X)
+#undef X
+};
+const char *const mh_eku_names[MH_EKU_NUM] = {
+#define X(e, kw) kw,
+    MH_EKUS(X)
+#undef X
+};
+const char *const mh_ku_names[MH_KU_NUM] = {
+#define X(e, kw) kw,
+    MH_KUS(X)
+#undef X
+};
 
 const char *mh_pki_key_type_name(enum mh_key_type t) {
-  return (unsigned)t < MH_KEY_NUM ? key_type_names[t] : "?";
+  return (unsigned)t < MH_KEY_NUM ? mh_key_type_names[t] : "?";
 }
 
 static const int dn_nids[] = {
 #define X(e, kw, nid) nid,
     MH_DN_ATTRS(X)
-#undef X
-};
-static const char *const eku_names[] = {
-#define X(e, kw) kw,
-    MH_EKUS(X)
-#undef X
-};
-static const char *const ku_names[] = {
-#define X(e, kw) kw,
-    MH_KUS(X)
 #undef X
 };
 
@@ -288,13 +293,13 @@ static int add_extensions(X509 *x, X509 *issuer_cert, const struct mh_pki_entity
     }
   }
   if (ku != 0) {
-    mask_list(buf, sizeof(buf), "critical,", ku, ku_names, MH_KU_NUM);
+    mask_list(buf, sizeof(buf), "critical,", ku, mh_ku_names, MH_KU_NUM);
     if (!add_ext(x, &ctx, NID_key_usage, buf)) {
       return 0;
     }
   }
   if (e->has_eku) {
-    mask_list(buf, sizeof(buf), "", e->eku_mask, eku_names, MH_EKU_NUM);
+    mask_list(buf, sizeof(buf), "", e->eku_mask, mh_eku_names, MH_EKU_NUM);
     if (!add_ext(x, &ctx, NID_ext_key_usage, buf)) {
       return 0;
     }

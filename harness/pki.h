@@ -122,6 +122,12 @@ struct mh_pki_spec {
   size_t num_zips;
 };
 
+// Spec keywords, indexed by the enums above (generated from the same tables).
+extern const char *const mh_key_type_names[MH_KEY_NUM];
+extern const char *const mh_dn_names[MH_DN_NUM];
+extern const char *const mh_eku_names[MH_EKU_NUM];
+extern const char *const mh_ku_names[MH_KU_NUM];
+
 // mh_pki_key_type_name returns the spec keyword of |t|.
 const char *mh_pki_key_type_name(enum mh_key_type t);
 

@@ -301,27 +301,6 @@ struct efield {
   int (*parse)(struct pctx *c, const cJSON *v, struct mh_pki_entity *e, struct praw *r);
 };
 
-static const char *const key_type_names[] = {
-#define X(e, kw, desc) kw,
-    MH_KEY_TYPES(X)
-#undef X
-};
-static const char *const dn_names[] = {
-#define X(e, kw, nid) kw,
-    MH_DN_ATTRS(X)
-#undef X
-};
-static const char *const eku_names[] = {
-#define X(e, kw) kw,
-    MH_EKUS(X)
-#undef X
-};
-static const char *const ku_names[] = {
-#define X(e, kw) kw,
-    MH_KUS(X)
-#undef X
-};
-
 static int p_name(struct pctx *c, const cJSON *v, struct mh_pki_entity *e, struct praw *r) {
   (void)r;
   return get_string(c, v, &e->name) != 0 ? -1 : check_name(c, e->name);
@@ -334,13 +313,13 @@ static int p_key(struct pctx *c, const cJSON *v, struct mh_pki_entity *e, struct
     return -1;
   }
   for (int i = 0; i < MH_KEY_NUM; i++) {
-    if (strcmp(s, key_type_names[i]) == 0) {
+    if (strcmp(s, mh_key_type_names[i]) == 0) {
       e->key_type = (enum mh_key_type)i;
       return 0;
     }
   }
   char known[256];
-  join_names(known, sizeof(known), key_type_names, MH_KEY_NUM);
+  join_names(known, sizeof(known), mh_key_type_names, MH_KEY_NUM);
   return fail(c, "unknown key type \"%s\" (use one of: %s)", s, known);
 }
 
@@ -354,7 +333,7 @@ static int p_subject(struct pctx *c, const cJSON *v, struct mh_pki_entity *e, st
   cJSON_ArrayForEach(it, v) {
     size_t old = push_key(c, it->string);
     int k = 0;
-    while (k < MH_DN_NUM && strcmp(it->string, dn_names[k]) != 0) {
+    while (k < MH_DN_NUM && strcmp(it->string, mh_dn_names[k]) != 0) {
       k++;
     }
     if (k == MH_DN_NUM) {
@@ -461,7 +440,7 @@ static int p_ips(struct pctx *c, const cJSON *v, struct mh_pki_entity *e, struct
 static int p_eku(struct pctx *c, const cJSON *v, struct mh_pki_entity *e, struct praw *r) {
   (void)r;
   e->has_eku = 1;
-  if (get_keyword_mask(c, v, eku_names, MH_EKU_NUM, &e->eku_mask) != 0) {
+  if (get_keyword_mask(c, v, mh_eku_names, MH_EKU_NUM, &e->eku_mask) != 0) {
     return -1;
   }
   if (e->eku_mask == 0) {
@@ -473,7 +452,7 @@ static int p_eku(struct pctx *c, const cJSON *v, struct mh_pki_entity *e, struct
 static int p_key_usage(struct pctx *c, const cJSON *v, struct mh_pki_entity *e, struct praw *r) {
   (void)r;
   e->has_key_usage = 1;
-  return get_keyword_mask(c, v, ku_names, MH_KU_NUM, &e->ku_mask);
+  return get_keyword_mask(c, v, mh_ku_names, MH_KU_NUM, &e->ku_mask);
 }
 
 static int p_key_mismatch(struct pctx *c, const cJSON *v, struct mh_pki_entity *e, struct praw *r) {
@@ -1054,7 +1033,7 @@ void mh_pki_spec_print_keys(FILE *out) {
       fprintf(out, "%s%s%s\n", objs[o].prefix, entity_fields[k].key, entity_fields[k].doc);
       if (entity_fields[k].parse == p_subject) {
         for (int d = 0; d < MH_DN_NUM; d++) {
-          fprintf(out, "%ssubject.%s\n", objs[o].prefix, dn_names[d]);
+          fprintf(out, "%ssubject.%s\n", objs[o].prefix, mh_dn_names[d]);
         }
       }
     }

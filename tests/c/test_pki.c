@@ -15,21 +15,7 @@
 
 #include "pki.h"
 #include "scenario.h"
-
-static char root[256];
-
-static int setup(void **state) {
-  (void)state;
-  snprintf(root, sizeof(root), "/tmp/mh-test-pki-XXXXXX");
-  return mkdtemp(root) == NULL ? -1 : 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  char cmd[300];
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-  return system(cmd) == 0 ? 0 : -1;
-}
+#include "tmpdir.h"
 
 static const char *spec_json =
     "{\"cas\":[{\"name\":\"root\",\"key\":\"ecdsa-p384\"},"

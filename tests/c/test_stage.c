@@ -13,21 +13,7 @@
 #include <cmocka.h>
 
 #include "stage.h"
-
-static char root[256];
-
-static int setup(void **state) {
-  (void)state;
-  snprintf(root, sizeof(root), "/tmp/mh-test-stage-XXXXXX");
-  return mkdtemp(root) == NULL ? -1 : 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  char cmd[300];
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-  return system(cmd) == 0 ? 0 : -1;
-}
+#include "tmpdir.h"
 
 static int count_entries(const char *dir) {
   DIR *d = opendir(dir);
