@@ -8,8 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ev.h>
+#include <signal.h>
+#include <sys/stat.h>
+
 #include "arena.h"
+#include "endpoint.h"
 #include "err.h"
+#include "events.h"
 #include "pki.h"
 #include "scenario.h"
 #include "version.h"
@@ -25,6 +31,8 @@ struct command {
 };
 
 static int cmd_pki(int argc, char **argv);
+static int cmd_check(int argc, char **argv);
+static int cmd_serve(int argc, char **argv);
 
 static const struct command commands[] = {
     {"pki", "pki SPEC.json --out DIR [--force] [--verbose]",
@@ -39,6 +47,31 @@ static const struct command commands[] = {
      "Private keys (and zips holding them) are mode 0600. The spec format: docs/pki-spec.md.\n"
      "Shipped specs: fixtures/miniconomy.json (seed 000), fixtures/federation.json (SemStreams).\n",
      cmd_pki},
+    {"check", "check SCENARIO.json [--fixtures DIR] [--list-keys]",
+     "validate a scenario and every location's SemStreams config, without opening anything",
+     "  --fixtures DIR where fixture paths resolve (default fixtures/out/<spec name>)\n"
+     "  --list-keys    print the JSON path of every scenario key, then exit\n"
+     "\n"
+     "Messages use the real system's words where it has them, e.g.\n"
+     "'invalid configuration: security configuration: tls.server.cert_file is required when TLS\n"
+     "is enabled', and otherwise 'FILE: $.json.path: problem'. Exit 0 when valid, 2 otherwise.\n"
+     "The format: docs/scenarios.md.\n",
+     cmd_check},
+    {"serve", "serve SCENARIO.json [--fixtures DIR] [--ephemeral-ports] [--events FILE] [--for S]",
+     "generate the fixtures and run every mock location until SIGINT/SIGTERM",
+     "  --fixtures DIR       where to generate the fixture PKI (default fixtures/out/<spec name>)\n"
+     "  --ephemeral-ports    bind port 0 instead of the configured ports; inputs follow\n"
+     "  --events FILE        the event log, JSON lines (default reports/<scenario>-events.jsonl)\n"
+     "  --for SECONDS        stop by itself after SECONDS\n"
+     "  --outage LOC:START:DURATION\n"
+     "                       take location LOC down START seconds after start, for DURATION\n"
+     "                       seconds (listeners closed, connections dropped), then bring it back\n"
+     "  --quiet              no Go-style log lines on stderr\n"
+     "\n"
+     "Prints one line per endpoint (location, component, URL, bound address, policy), then\n"
+     "'serve: ready'. Rejections are logged on stderr as the real server does:\n"
+     "'http: TLS handshake error from IP:PORT: <reason>'.\n",
+     cmd_serve},
 };
 #define NUM_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -115,6 +148,220 @@ static int cmd_pki(int argc, char **argv) {
     fprintf(stderr, "%s\n", err.msg);
     rc = EXIT_INPUT;
   }
+  mh_arena_free(&arena);
+  return rc;
+}
+
+static int cmd_check(int argc, char **argv) {
+  static const struct option longopts[] = {
+      {"fixtures", required_argument, NULL, 'F'},
+      {"list-keys", no_argument, NULL, 'k'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  struct mh_scenario_options sopts = {0};
+  int opt;
+  while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    switch (opt) {
+      case 'F':
+        sopts.fixtures_dir = optarg;
+        break;
+      case 'k':
+        mh_scenario_print_keys(stdout);
+        return 0;
+      case 'h':
+        command_usage(&commands[1], stdout);
+        return 0;
+      default:
+        fprintf(stderr, "mtls-harness check: see 'mtls-harness check --help'\n");
+        return EXIT_INPUT;
+    }
+  }
+  if (optind != argc - 1) {
+    fprintf(
+        stderr,
+        "mtls-harness check: give exactly one SCENARIO.json (e.g. scenarios/federation.json)\n");
+    return EXIT_INPUT;
+  }
+  struct mh_arena arena;
+  mh_arena_init(&arena);
+  struct mh_scenario s;
+  struct mh_err err;
+  int rc = 0;
+  if (mh_scenario_load(&arena, argv[optind], &sopts, &s, &err) != 0) {
+    fprintf(stderr, "%s\n", err.msg);
+    rc = EXIT_INPUT;
+  } else {
+    size_t comps = 0;
+    for (size_t i = 0; i < s.num_locations; i++) {
+      comps += s.locations[i].num_components;
+    }
+    printf("check: %s is valid: %zu locations, %zu components, fixtures from %s\n", argv[optind],
+           s.num_locations, comps, s.spec_file);
+  }
+  mh_arena_free(&arena);
+  return rc;
+}
+
+static struct mh_federation *running;
+
+static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents) {
+  (void)w;
+  (void)revents;
+  mh_federation_stop(running);
+  ev_break(loop, EVBREAK_ALL);
+}
+
+static void for_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)w;
+  (void)revents;
+  mh_federation_stop(running);
+  ev_break(loop, EVBREAK_ALL);
+}
+
+// parse_outage reads LOC:START:DURATION.
+static int parse_outage(const char *arg, char *loc, size_t loc_len, double *start, double *dur) {
+  const char *c1 = strchr(arg, ':');
+  const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+  char *end;
+  if (c1 == NULL || c2 == NULL || (size_t)(c1 - arg) >= loc_len || c1 == arg) {
+    return -1;
+  }
+  snprintf(loc, loc_len, "%.*s", (int)(c1 - arg), arg);
+  *start = strtod(c1 + 1, &end);
+  if (end != c2 || *start < 0) {
+    return -1;
+  }
+  *dur = strtod(c2 + 1, &end);
+  return *end == '\0' && *dur > 0 ? 0 : -1;
+}
+
+static int cmd_serve(int argc, char **argv) {
+  static const struct option longopts[] = {
+      {"fixtures", required_argument, NULL, 'F'}, {"ephemeral-ports", no_argument, NULL, 'e'},
+      {"events", required_argument, NULL, 'E'},   {"for", required_argument, NULL, 'f'},
+      {"outage", required_argument, NULL, 'o'},   {"quiet", no_argument, NULL, 'q'},
+      {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+  };
+  struct mh_scenario_options sopts = {0};
+  struct mh_federation_options fopts = {0};
+  const char *events_path = NULL;
+  double for_s = 0;
+  const char *outages[16];
+  size_t num_outages = 0;
+  int quiet = 0;
+  int opt;
+  while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    char *end;
+    switch (opt) {
+      case 'F':
+        sopts.fixtures_dir = optarg;
+        break;
+      case 'e':
+        fopts.ephemeral_ports = 1;
+        break;
+      case 'E':
+        events_path = optarg;
+        break;
+      case 'f':
+        for_s = strtod(optarg, &end);
+        if (*end != '\0' || for_s <= 0) {
+          fprintf(stderr, "mtls-harness serve: --for takes a number of seconds above 0\n");
+          return EXIT_INPUT;
+        }
+        break;
+      case 'o':
+        if (num_outages == 16) {
+          fprintf(stderr, "mtls-harness serve: at most 16 --outage options\n");
+          return EXIT_INPUT;
+        }
+        outages[num_outages++] = optarg;
+        break;
+      case 'q':
+        quiet = 1;
+        break;
+      case 'h':
+        command_usage(&commands[2], stdout);
+        return 0;
+      default:
+        fprintf(stderr, "mtls-harness serve: see 'mtls-harness serve --help'\n");
+        return EXIT_INPUT;
+    }
+  }
+  if (optind != argc - 1) {
+    fprintf(
+        stderr,
+        "mtls-harness serve: give exactly one SCENARIO.json (e.g. scenarios/federation.json)\n");
+    return EXIT_INPUT;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  struct mh_arena arena;
+  mh_arena_init(&arena);
+  struct mh_scenario s;
+  struct mh_err err;
+  struct mh_events ev = {0};
+  struct mh_federation *fed = NULL;
+  struct ev_loop *loop = NULL;
+  int rc = EXIT_INPUT;
+  char default_events[512];
+  if (mh_scenario_load(&arena, argv[optind], &sopts, &s, &err) != 0) {
+    goto fail;
+  }
+  struct mh_pki_options popts = {.out_dir = s.fixtures_dir, .quiet = 1};
+  if (mh_pki_generate(&s.spec, &popts, &err) != 0) {
+    goto fail;
+  }
+  if (events_path == NULL) {
+    mkdir("reports", 0755);
+    snprintf(default_events, sizeof(default_events), "reports/%s-events.jsonl", s.name);
+    events_path = default_events;
+  }
+  if (mh_events_open(&ev, events_path, &err) != 0) {
+    goto fail;
+  }
+  ev.log_to_stderr = !quiet;
+  loop = ev_default_loop(EVFLAG_AUTO);
+  fed = mh_federation_new(loop, &s, &ev, &fopts, &err);
+  if (fed == NULL) {
+    goto fail;
+  }
+  for (size_t i = 0; i < num_outages; i++) {
+    char loc[128];
+    double start, dur;
+    if (parse_outage(outages[i], loc, sizeof(loc), &start, &dur) != 0) {
+      mh_err_set(&err, "--outage %s: expected LOCATION:START_SECONDS:DURATION_SECONDS", outages[i]);
+      goto fail;
+    }
+    if (mh_federation_schedule_outage(fed, loc, start, dur, &err) != 0) {
+      goto fail;
+    }
+  }
+  running = fed;
+  printf("serve: %s (%s), fixtures in %s, events in %s\n", s.name, s.file, s.fixtures_dir,
+         events_path);
+  mh_federation_describe(fed, stdout);
+  ev_signal sigint, sigterm;
+  ev_signal_init(&sigint, stop_cb, SIGINT);
+  ev_signal_init(&sigterm, stop_cb, SIGTERM);
+  ev_signal_start(loop, &sigint);
+  ev_signal_start(loop, &sigterm);
+  ev_timer for_timer;
+  ev_timer_init(&for_timer, for_cb, for_s, 0.);
+  if (for_s > 0) {
+    ev_timer_start(loop, &for_timer);
+  }
+  mh_federation_start(fed);
+  printf("serve: ready\n");
+  fflush(stdout);
+  ev_run(loop, 0);
+  printf("serve: stopped\n");
+  rc = 0;
+  goto out;
+fail:
+  fprintf(stderr, "%s\n", err.msg);
+out:
+  mh_federation_free(fed);
+  mh_events_close(&ev);
   mh_arena_free(&arena);
   return rc;
 }

@@ -675,6 +675,10 @@ int mh_pki_generate(const struct mh_pki_spec *spec, const struct mh_pki_options 
   if (mh_stage_commit(&st, err) != 0) {
     goto out;
   }
+  if (opts->quiet) {
+    ret = 0;
+    goto out;
+  }
   printf("pki: %s -> %s\n", spec->file, opts->out_dir);
   for (size_t i = 0; i < spec->num_entities; i++) {
     print_entity(&spec->entities[i], &all[i], now);

@@ -136,6 +136,7 @@ struct mh_pki_options {
   const char *out_dir;
   int force;    // regenerate CA keys even if they exist
   int verbose;  // print one line per file
+  int quiet;    // print nothing (the caller reports)
 };
 
 // mh_pki_generate issues everything |spec| declares below |opts->out_dir| and prints a summary to

@@ -7,6 +7,8 @@
 #include "scenario.h"
 
 #include <arpa/inet.h>
+#include <regex.h>
+#include <strings.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <limits.h>
@@ -1045,4 +1047,1012 @@ void mh_pki_spec_print_keys(FILE *out) {
 
 const char *mh_scenario_json_version(void) {
   return cJSON_Version();
+}
+
+// ===================================================================================================
+// Scenarios.
+//
+// The scenario's own keys are strict, like the spec's. The embedded "config" is the real system's
+// JSON and is read the way Go's encoding/json reads it: unknown keys are ignored and key names
+// match case-insensitively; messages reproduce SemStreams' own words where it has them.
+
+#define GO_WRAP "invalid configuration: security configuration: "
+#define DEFAULT_CERTS_DIR "/certs"
+
+// sctx is what the scenario parser needs beyond the JSON position.
+struct sctx {
+  struct mh_scenario *s;
+  const char *scenario_dir;
+  int quiet;
+};
+
+static const cJSON *cfg_get(const cJSON *obj, const char *key) {
+  return cJSON_IsObject(obj) ? cJSON_GetObjectItem(obj, key) : NULL;  // case-insensitive, as Go
+}
+
+// cfg_* read an optional key of the real config: absent or null leaves |out| unchanged; a value of
+// the wrong type is an error (Go's encoding/json would refuse it too).
+static int cfg_bool(struct pctx *c, const cJSON *obj, const char *key, int *out) {
+  const cJSON *v = cfg_get(obj, key);
+  if (v == NULL || cJSON_IsNull(v)) {
+    return 0;
+  }
+  size_t old = push_key(c, key);
+  if (get_bool(c, v, out) != 0) {
+    return -1;
+  }
+  pop(c, old);
+  return 0;
+}
+
+static int cfg_string(struct pctx *c, const cJSON *obj, const char *key, const char **out) {
+  const cJSON *v = cfg_get(obj, key);
+  if (v == NULL || cJSON_IsNull(v)) {
+    return 0;
+  }
+  size_t old = push_key(c, key);
+  if (!cJSON_IsString(v)) {
+    return fail(c, "expected a string, found %s", json_type_name(v));
+  }
+  *out = mh_arena_strdup(c->a, v->valuestring);
+  if (*out == NULL) {
+    return fail(c, "out of memory");
+  }
+  pop(c, old);
+  return 0;
+}
+
+static int cfg_strings(struct pctx *c, const cJSON *obj, const char *key, const char ***out,
+                       size_t *out_num) {
+  const cJSON *v = cfg_get(obj, key);
+  if (v == NULL || cJSON_IsNull(v)) {
+    return 0;
+  }
+  size_t old = push_key(c, key);
+  if (get_string_array(c, v, out, out_num) != 0) {
+    return -1;
+  }
+  pop(c, old);
+  return 0;
+}
+
+static int cfg_int(struct pctx *c, const cJSON *obj, const char *key, int64_t lo, int64_t hi,
+                   int64_t *out) {
+  const cJSON *v = cfg_get(obj, key);
+  if (v == NULL || cJSON_IsNull(v)) {
+    return 0;
+  }
+  size_t old = push_key(c, key);
+  if (get_int(c, v, lo, hi, out) != 0) {
+    return -1;
+  }
+  pop(c, old);
+  return 0;
+}
+
+static int cfg_object(struct pctx *c, const cJSON *obj, const char *key, const cJSON **out) {
+  const cJSON *v = cfg_get(obj, key);
+  *out = NULL;
+  if (v == NULL || cJSON_IsNull(v)) {
+    return 0;
+  }
+  if (!cJSON_IsObject(v)) {
+    size_t old = push_key(c, key);
+    fail(c, "expected an object, found %s", json_type_name(v));
+    pop(c, old);
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+// spec_writes reports whether the fixture spec writes |rel|.
+static int spec_writes(const struct mh_pki_spec *spec, const char *rel) {
+  int is_key;
+  return output_owner(spec, rel, &is_key) != NULL;
+}
+
+static int file_exists(const char *path) {
+  struct stat sb;
+  return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+// resolve_file maps a certificate path of the real config to a file on this machine: paths under
+// certs_dir are fixtures (the spec must generate them); other absolute paths are used as they are;
+// relative paths are relative to the scenario. |field| is the real system's name for messages.
+static int resolve_file(struct pctx *c, struct sctx *sc, const char *field, const char *p,
+                        const char **out) {
+  struct mh_scenario *s = sc->s;
+  size_t n = strlen(s->certs_dir);
+  if (strncmp(p, s->certs_dir, n) == 0 && p[n] == '/') {
+    const char *rel = p + n + 1;
+    if (!spec_writes(&s->spec, rel)) {
+      return fail(c,
+                  GO_WRAP
+                  "%s: stat %s: no such file or directory (the fixture spec %s generates no "
+                  "\"%s\"; name one of its outputs)",
+                  field, p, s->spec_file, rel);
+    }
+    *out = mh_arena_sprintf(c->a, "%s/%s", s->fixtures_dir, rel);
+  } else if (p[0] == '/') {
+    if (!file_exists(p)) {
+      return fail(c, GO_WRAP "%s: stat %s: no such file or directory", field, p);
+    }
+    *out = p;
+  } else {
+    *out = mh_arena_sprintf(c->a, "%s/%s", sc->scenario_dir, p);
+    if (*out != NULL && !file_exists(*out)) {
+      return fail(c, GO_WRAP "%s: stat %s: no such file or directory", field, *out);
+    }
+  }
+  return *out != NULL ? 0 : fail(c, "out of memory");
+}
+
+static int parse_version(struct pctx *c, const char *field, const char *v, int *out) {
+  // parseTLSVersion: "1.3" is TLS 1.3; anything else, empty included, is TLS 1.2.
+  if (v == NULL || v[0] == '\0') {
+    *out = MH_TLS12;
+    return 0;
+  }
+  if (strcmp(v, "1.2") != 0 && strcmp(v, "1.3") != 0) {
+    return fail(c, GO_WRAP "%s: invalid TLS version \"%s\" (must be \"1.2\" or \"1.3\")", field, v);
+  }
+  *out = strcmp(v, "1.3") == 0 ? MH_TLS13 : MH_TLS12;
+  return 0;
+}
+
+static int resolve_files(struct pctx *c, struct sctx *sc, const char *field, const char **files,
+                         size_t num) {
+  for (size_t i = 0; i < num; i++) {
+    char name[96];
+    snprintf(name, sizeof(name), "%s[%zu]", field, i);
+    size_t old = push_index(c, i);
+    if (resolve_file(c, sc, name, files[i], &files[i]) != 0) {
+      return -1;
+    }
+    pop(c, old);
+  }
+  return 0;
+}
+
+static int parse_server_tls(struct pctx *c, struct sctx *sc, const cJSON *srv,
+                            struct mh_location *L) {
+  const char *cert = NULL, *key = NULL, *minv = NULL, *mode = NULL;
+  const cJSON *mtls = NULL, *acme = NULL;
+  int acme_enabled = 0;
+  if (cfg_bool(c, srv, "enabled", &L->server_tls) != 0 || cfg_string(c, srv, "mode", &mode) != 0 ||
+      cfg_string(c, srv, "cert_file", &cert) != 0 || cfg_string(c, srv, "key_file", &key) != 0 ||
+      cfg_string(c, srv, "min_version", &minv) != 0 || cfg_object(c, srv, "mtls", &mtls) != 0 ||
+      cfg_object(c, srv, "acme", &acme) != 0 || cfg_bool(c, acme, "enabled", &acme_enabled) != 0) {
+    return -1;
+  }
+  if (L->server_tls) {
+    // validateSecurity checks these even in ACME mode.
+    if (cert == NULL || cert[0] == '\0') {
+      return fail(c, GO_WRAP "tls.server.cert_file is required when TLS is enabled");
+    }
+    if (key == NULL || key[0] == '\0') {
+      return fail(c, GO_WRAP "tls.server.key_file is required when TLS is enabled");
+    }
+    size_t old = push_key(c, "cert_file");
+    if (resolve_file(c, sc, "tls.server.cert_file", cert, &L->server.cert_file) != 0) {
+      return -1;
+    }
+    pop(c, old);
+    old = push_key(c, "key_file");
+    if (resolve_file(c, sc, "tls.server.key_file", key, &L->server.key_file) != 0) {
+      return -1;
+    }
+    pop(c, old);
+  }
+  size_t old = push_key(c, "min_version");
+  if (parse_version(c, "tls.server.min_version", minv, &L->server.min_version) != 0) {
+    return -1;
+  }
+  pop(c, old);
+  if (L->server_tls && mode != NULL && strcmp(mode, "acme") == 0 && acme_enabled && !sc->quiet) {
+    fprintf(stderr,
+            "%s: %s: note: ACME mode is not emulated; the mock serves cert_file/key_file, as the "
+            "real system does when ACME fails\n",
+            c->file, c->path);
+  }
+  if (mtls != NULL) {
+    old = push_key(c, "mtls");
+    // The real system does not validate mtls.*: an empty client_ca_files list is accepted and
+    // then rejects every client certificate as signed by an unknown authority.
+    if (cfg_bool(c, mtls, "enabled", &L->server.mtls) != 0 ||
+        cfg_bool(c, mtls, "require_client_cert", &L->server.require_client_cert) != 0 ||
+        cfg_strings(c, mtls, "client_ca_files", (const char ***)&L->server.client_ca_files,
+                    &L->server.num_client_ca_files) != 0 ||
+        cfg_strings(c, mtls, "allowed_client_cns", (const char ***)&L->server.allowed_cns,
+                    &L->server.num_allowed_cns) != 0) {
+      return -1;
+    }
+    if (L->server_tls && L->server.mtls) {
+      size_t old2 = push_key(c, "client_ca_files");
+      if (resolve_files(c, sc, "tls.server.mtls.client_ca_files",
+                        (const char **)L->server.client_ca_files,
+                        L->server.num_client_ca_files) != 0) {
+        return -1;
+      }
+      pop(c, old2);
+    }
+    pop(c, old);
+  }
+  return 0;
+}
+
+static int parse_client_tls(struct pctx *c, struct sctx *sc, const cJSON *cli,
+                            struct mh_location *L) {
+  const char *minv = NULL, *mode = NULL, *cert = NULL, *key = NULL;
+  const cJSON *mtls = NULL, *acme = NULL;
+  int mtls_enabled = 0, acme_enabled = 0;
+  struct mh_tls_client_policy *p = &L->client;
+  if (cfg_string(c, cli, "mode", &mode) != 0 ||
+      cfg_strings(c, cli, "ca_files", (const char ***)&p->ca_files, &p->num_ca_files) != 0 ||
+      cfg_bool(c, cli, "insecure_skip_verify", &p->insecure_skip_verify) != 0 ||
+      cfg_string(c, cli, "min_version", &minv) != 0 || cfg_object(c, cli, "mtls", &mtls) != 0 ||
+      cfg_object(c, cli, "acme", &acme) != 0 || cfg_bool(c, acme, "enabled", &acme_enabled) != 0 ||
+      cfg_bool(c, mtls, "enabled", &mtls_enabled) != 0) {
+    return -1;
+  }
+  size_t old = push_key(c, "min_version");
+  if (parse_version(c, "tls.client.min_version", minv, &p->min_version) != 0) {
+    return -1;
+  }
+  pop(c, old);
+  old = push_key(c, "ca_files");
+  if (resolve_files(c, sc, "tls.client.ca_files", (const char **)p->ca_files, p->num_ca_files) !=
+      0) {
+    return -1;
+  }
+  pop(c, old);
+  if (p->insecure_skip_verify && !sc->quiet) {
+    fprintf(stderr,
+            "WARNING: TLS certificate verification is disabled (insecure_skip_verify=true). This "
+            "should only be used in development/testing!\n");
+  }
+  // The websocket_input client applies this TLS config only if one of these holds; otherwise it
+  // dials with gorilla's default dialer (system roots only, no client certificate).
+  L->client_tls = p->num_ca_files > 0 || p->insecure_skip_verify || (minv && minv[0]) ||
+                  mtls_enabled || (mode != NULL && strcmp(mode, "acme") == 0);
+  p->system_roots = 1;
+  if (mtls_enabled) {
+    old = push_key(c, "mtls");
+    if (cfg_string(c, mtls, "cert_file", &cert) != 0 ||
+        cfg_string(c, mtls, "key_file", &key) != 0) {
+      return -1;
+    }
+    if (cert == NULL || cert[0] == '\0' || key == NULL || key[0] == '\0') {
+      return fail(c,
+                  "tlsutil.LoadClientTLSConfig: load client certificate failed: open : no such "
+                  "file or directory (set cert_file and key_file)");
+    }
+    size_t o2 = push_key(c, "cert_file");
+    if (resolve_file(c, sc, "tls.client.mtls.cert_file", cert, &p->cert_file) != 0) {
+      return -1;
+    }
+    pop(c, o2);
+    o2 = push_key(c, "key_file");
+    if (resolve_file(c, sc, "tls.client.mtls.key_file", key, &p->key_file) != 0) {
+      return -1;
+    }
+    pop(c, o2);
+    pop(c, old);
+  }
+  return 0;
+}
+
+static int parse_security(struct pctx *c, struct sctx *sc, const cJSON *sec,
+                          struct mh_location *L) {
+  L->server.min_version = MH_TLS12;
+  L->client.min_version = MH_TLS12;
+  L->client.system_roots = 1;
+  L->server.emulate = L->emulate;
+  if (sec == NULL) {
+    return 0;  // Tier 1: no TLS
+  }
+  size_t old = push_key(c, "security");
+  const cJSON *tls = NULL, *srv = NULL, *cli = NULL;
+  if (cfg_object(c, sec, "tls", &tls) != 0) {
+    return -1;
+  }
+  size_t old_tls = push_key(c, "tls");
+  if (cfg_object(c, tls, "server", &srv) != 0 || cfg_object(c, tls, "client", &cli) != 0) {
+    return -1;
+  }
+  if (srv != NULL) {
+    size_t o = push_key(c, "server");
+    if (parse_server_tls(c, sc, srv, L) != 0) {
+      return -1;
+    }
+    pop(c, o);
+  }
+  if (cli != NULL) {
+    size_t o = push_key(c, "client");
+    if (parse_client_tls(c, sc, cli, L) != 0) {
+      return -1;
+    }
+    pop(c, o);
+  }
+  pop(c, old_tls);
+  pop(c, old);
+  return 0;
+}
+
+static void reconnect_defaults(struct mh_reconnect *r) {
+  r->enabled = 1;
+  r->max_retries = 10;
+  r->initial_ms = 1000;
+  r->max_ms = 60000;
+  r->multiplier = 2.0;
+}
+
+// parse_url splits a ws:// or wss:// URL.
+static int parse_url(struct pctx *c, struct mh_component *k) {
+  const char *u = k->url;
+  const char *rest;
+  if (strncmp(u, "wss://", 6) == 0) {
+    k->url_tls = 1;
+    rest = u + 6;
+  } else if (strncmp(u, "ws://", 5) == 0) {
+    rest = u + 5;
+  } else {
+    return fail(c, "\"%s\": the URL must start with ws:// or wss://", u);
+  }
+  const char *slash = strchr(rest, '/');
+  size_t hostport_len = slash ? (size_t)(slash - rest) : strlen(rest);
+  char hostport[256];
+  if (hostport_len == 0 || hostport_len >= sizeof(hostport)) {
+    return fail(c, "\"%s\": no host in the URL", u);
+  }
+  memcpy(hostport, rest, hostport_len);
+  hostport[hostport_len] = '\0';
+  k->url_port = k->url_tls ? 443 : 80;
+  char *colon = strrchr(hostport, ':');
+  if (colon != NULL && strchr(hostport, ']') < colon) {
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || port < 1 || port > 65535) {
+      return fail(c, "\"%s\": bad port in the URL", u);
+    }
+    k->url_port = (int)port;
+    *colon = '\0';
+  }
+  k->url_host = mh_arena_strdup(c->a, hostport);
+  k->url_path = mh_arena_strdup(c->a, slash ? slash : "/");
+  return k->url_host && k->url_path ? 0 : fail(c, "out of memory");
+}
+
+static int parse_reconnect_duration(struct pctx *c, const cJSON *obj, const char *key,
+                                    int64_t *out_ms) {
+  const cJSON *v = cfg_get(obj, key);
+  if (v == NULL || cJSON_IsNull(v)) {
+    return 0;
+  }
+  size_t old = push_key(c, key);
+  if (cJSON_IsString(v)) {
+    // time.Duration is an integer of nanoseconds in JSON; Go rejects "1s".
+    return fail(c,
+                "json: cannot unmarshal string into Go struct field ReconnectConfig.%s of type "
+                "time.Duration (the real system rejects \"%s\" too; write nanoseconds, e.g. "
+                "1000000000 for 1s)",
+                key, v->valuestring);
+  }
+  int64_t ns;
+  if (get_int(c, v, 0, (int64_t)3600 * 1000000000LL, &ns) != 0) {
+    return -1;
+  }
+  *out_ms = ns / 1000000;
+  pop(c, old);
+  return 0;
+}
+
+static int parse_input_config(struct pctx *c, const cJSON *cfg, struct mh_component *k) {
+  const char *mode = NULL;
+  const cJSON *client = NULL;
+  if (cfg == NULL || (cJSON_IsObject(cfg) && cfg->child == NULL)) {
+    // Real defaults apply only to an empty config: server mode on 8081.
+    return fail(
+        c,
+        "websocket_input in server mode (the default for an empty config) is not emulated: "
+        "the mock federation needs client mode (\"mode\": \"client\", \"client\": {\"url\": "
+        "...})");
+  }
+  if (cfg_string(c, cfg, "mode", &mode) != 0 || cfg_object(c, cfg, "client", &client) != 0) {
+    return -1;
+  }
+  if (mode == NULL || (strcmp(mode, "client") != 0 && strcmp(mode, "server") != 0)) {
+    return fail(c, "invalid mode: %s", mode ? mode : "");
+  }
+  if (strcmp(mode, "server") == 0) {
+    return fail(c,
+                "websocket_input server mode is not emulated: the mock federation needs client "
+                "mode (see docs/scenarios.md)");
+  }
+  if (client == NULL) {
+    return fail(c, "client config required for client mode");
+  }
+  size_t old = push_key(c, "client");
+  if (cfg_string(c, client, "url", &k->url) != 0) {
+    return -1;
+  }
+  if (k->url == NULL || k->url[0] == '\0') {
+    return fail(c, "url is required in client mode");
+  }
+  size_t o2 = push_key(c, "url");
+  if (parse_url(c, k) != 0) {
+    return -1;
+  }
+  pop(c, o2);
+  const cJSON *rc = NULL;
+  if (cfg_object(c, client, "reconnect", &rc) != 0) {
+    return -1;
+  }
+  if (rc != NULL) {
+    // A present block replaces the defaults field by field as Go's zero values would.
+    memset(&k->reconnect, 0, sizeof(k->reconnect));
+    int64_t retries = 0;
+    double mult = 0;
+    o2 = push_key(c, "reconnect");
+    if (cfg_bool(c, rc, "enabled", &k->reconnect.enabled) != 0 ||
+        cfg_int(c, rc, "max_retries", 0, 1000000, &retries) != 0 ||
+        parse_reconnect_duration(c, rc, "initial_interval", &k->reconnect.initial_ms) != 0 ||
+        parse_reconnect_duration(c, rc, "max_interval", &k->reconnect.max_ms) != 0) {
+      return -1;
+    }
+    const cJSON *m = cfg_get(rc, "multiplier");
+    if (m != NULL && !cJSON_IsNull(m)) {
+      if (!cJSON_IsNumber(m)) {
+        push_key(c, "multiplier");
+        return fail(c, "expected a number, found %s", json_type_name(m));
+      }
+      mult = m->valuedouble;
+    }
+    k->reconnect.max_retries = (int)retries;
+    k->reconnect.multiplier = mult;
+    pop(c, o2);
+  }
+  pop(c, old);
+  return 0;
+}
+
+static int parse_output_subject(struct pctx *c, const cJSON *cfg, struct mh_component *k) {
+  k->port = 8081;
+  k->path = "/ws";
+  const cJSON *ports = NULL, *outputs;
+  if (cfg_object(c, cfg, "ports", &ports) != 0) {
+    return -1;
+  }
+  outputs = cfg_get(ports, "outputs");
+  if (cJSON_IsArray(outputs) && cJSON_GetArraySize(outputs) > 0) {
+    const char *subject = NULL;
+    size_t old = push_key(c, "ports");
+    size_t o2 = push_key(c, "outputs");
+    size_t o3 = push_index(c, 0);
+    if (cfg_string(c, cJSON_GetArrayItem(outputs, 0), "subject", &subject) != 0) {
+      return -1;
+    }
+    if (subject != NULL) {
+      int port = 0, n = 0;
+      char path[256] = "";
+      // The real output parses "http://0.0.0.0:%d%s".
+      if (sscanf(subject, "http://0.0.0.0:%d%255s%n", &port, path, &n) < 1) {
+        push_key(c, "subject");
+        return fail(c, "\"%s\" is not of the form http://0.0.0.0:PORT/PATH", subject);
+      }
+      k->port = port;
+      k->path = mh_arena_strdup(c->a, path[0] ? path : "/ws");
+    }
+    pop(c, o3);
+    pop(c, o2);
+    pop(c, old);
+  }
+  return 0;
+}
+
+static int check_port(struct pctx *c, int port) {
+  if (port < 1024 || port > 65535) {
+    return fail(c, "invalid port %d: the websocket output accepts 1024-65535", port);
+  }
+  return 0;
+}
+
+// parse_component reads one component of either form into |k|. Returns 1 if it is to be skipped.
+static int parse_component(struct pctx *c, const char *name, const cJSON *item, int map_form,
+                           struct mh_component *k) {
+  const char *type = NULL, *id = NULL;
+  int enabled = 1;
+  const cJSON *cfg = NULL;
+  if (!cJSON_IsObject(item)) {
+    return fail(c, "expected an object, found %s", json_type_name(item));
+  }
+  if (cfg_string(c, item, "type", &type) != 0 || cfg_object(c, item, "config", &cfg) != 0) {
+    return -1;
+  }
+  if (map_form) {
+    enabled = 0;
+    if (cfg_bool(c, item, "enabled", &enabled) != 0) {
+      return -1;
+    }
+    id = name;
+  } else if (cfg_string(c, item, "id", &id) != 0) {
+    return -1;
+  }
+  if (id == NULL) {
+    return fail(c, "\"id\" is required");
+  }
+  if (type == NULL) {
+    return fail(c, "\"type\" is required");
+  }
+  k->id = mh_arena_strdup(c->a, id);  // |name| belongs to the JSON tree, freed after parsing
+  k->json_path = mh_arena_strdup(c->a, c->path);
+  if (k->id == NULL || k->json_path == NULL) {
+    return fail(c, "out of memory");
+  }
+  reconnect_defaults(&k->reconnect);
+  int is_output = strcmp(type, map_form ? "websocket" : "websocket_output") == 0 ||
+                  (map_form && strcmp(type, "websocket_output") == 0);
+  int is_input = strcmp(type, "websocket_input") == 0;
+  if (!is_output && !is_input) {
+    if (map_form) {
+      fprintf(stderr, "%s: %s.type: note: component type \"%s\" is not emulated; ignored\n",
+              c->file, c->path, type);
+      return 1;
+    }
+    size_t old = push_key(c, "type");
+    fail(c, "unknown component type \"%s\" (use websocket_output or websocket_input)", type);
+    pop(c, old);
+    return -1;
+  }
+  if (!enabled) {
+    fprintf(stderr, "%s: %s.enabled: note: component \"%s\" is not enabled; not started\n", c->file,
+            c->path, id);
+    return 1;
+  }
+  size_t old = push_key(c, "config");
+  if (is_output) {
+    k->kind = MH_COMP_WS_OUTPUT;
+    if (map_form) {
+      if (parse_output_subject(c, cfg, k) != 0) {
+        return -1;
+      }
+    } else {
+      int64_t port = 8081;
+      k->path = "/ws";
+      if (cfg_int(c, cfg, "port", 0, 65535, &port) != 0 ||
+          cfg_string(c, cfg, "path", &k->path) != 0) {
+        return -1;
+      }
+      k->port = (int)port;
+    }
+    if (check_port(c, k->port) != 0) {
+      return -1;
+    }
+    if (k->path[0] != '/') {
+      return fail(c, "path \"%s\" must start with /", k->path);
+    }
+  } else {
+    k->kind = MH_COMP_WS_INPUT;
+    if (map_form) {
+      if (parse_input_config(c, cfg, k) != 0) {
+        return -1;
+      }
+    } else {
+      if (cfg_string(c, cfg, "url", &k->url) != 0) {
+        return -1;
+      }
+      if (k->url == NULL) {
+        return fail(c, "url is required for a websocket_input");
+      }
+      size_t o2 = push_key(c, "url");
+      if (parse_url(c, k) != 0) {
+        return -1;
+      }
+      pop(c, o2);
+    }
+  }
+  pop(c, old);
+  return 0;
+}
+
+static int parse_components(struct pctx *c, const cJSON *comps, struct mh_location *L) {
+  if (comps == NULL || cJSON_IsNull(comps)) {
+    return 0;
+  }
+  size_t old = push_key(c, "components");
+  int map_form = cJSON_IsObject(comps);
+  if (!map_form && !cJSON_IsArray(comps)) {
+    return fail(c, "expected an array (the guide's form) or an object (the real system's form)");
+  }
+  size_t n = (size_t)cJSON_GetArraySize(comps);
+  L->components = mh_arena_alloc_array(c->a, n + 1, sizeof(*L->components));
+  if (L->components == NULL) {
+    return fail(c, "out of memory");
+  }
+  size_t i = 0;
+  const cJSON *it;
+  cJSON_ArrayForEach(it, comps) {
+    size_t o = map_form ? push_key(c, it->string) : push_index(c, i);
+    int r = parse_component(c, map_form ? it->string : NULL, it, map_form,
+                            &L->components[L->num_components]);
+    if (r < 0) {
+      return -1;
+    }
+    if (r == 0) {
+      L->num_components++;
+    }
+    pop(c, o);
+    i++;
+  }
+  pop(c, old);
+  return 0;
+}
+
+static int is_loopback(const char *addr) {
+  struct in_addr a4;
+  struct in6_addr a6;
+  if (inet_pton(AF_INET, addr, &a4) == 1) {
+    return (ntohl(a4.s_addr) >> 24) == 127;
+  }
+  return inet_pton(AF_INET6, addr, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+static const char *const location_keys[] = {"description", "host",  "address", "emulate",
+                                            "emit",        "nginx", "config"};
+static const char *const emit_keys[] = {"rate", "subject"};
+static const char *const nginx_keys[] = {"dn_regex"};
+static const char *const scenario_keys[] = {"name", "description", "fixtures", "certs_dir",
+                                            "locations"};
+
+// check_keys rejects a key of |obj| that is not in |keys|.
+static int check_keys(struct pctx *c, const cJSON *obj, const char *const *keys, size_t num,
+                      const char *what) {
+  const cJSON *it;
+  cJSON_ArrayForEach(it, obj) {
+    size_t k = 0;
+    while (k < num && strcmp(it->string, keys[k]) != 0) {
+      k++;
+    }
+    if (k == num) {
+      char known[256];
+      join_names(known, sizeof(known), keys, num);
+      size_t old = push_key(c, it->string);
+      fail(c, "unknown key (%s has: %s)", what, known);
+      pop(c, old);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static int parse_location(struct pctx *c, struct sctx *sc, const char *name, const cJSON *lj,
+                          struct mh_location *L) {
+  if (!cJSON_IsObject(lj)) {
+    return fail(c, "expected an object, found %s", json_type_name(lj));
+  }
+  if (check_keys(c, lj, location_keys, sizeof(location_keys) / sizeof(location_keys[0]),
+                 "a location") != 0) {
+    return -1;
+  }
+  L->name = mh_arena_strdup(c->a, name);
+  L->json_path = mh_arena_strdup(c->a, c->path);
+  L->host = L->name;
+  L->address = "127.0.0.1";
+  L->emulate = MH_EMULATE_GO;
+  const cJSON *v;
+  if ((v = cJSON_GetObjectItemCaseSensitive(lj, "host")) != NULL) {
+    size_t o = push_key(c, "host");
+    if (get_string(c, v, &L->host) != 0) {
+      return -1;
+    }
+    pop(c, o);
+  }
+  if ((v = cJSON_GetObjectItemCaseSensitive(lj, "address")) != NULL) {
+    size_t o = push_key(c, "address");
+    if (get_string(c, v, &L->address) != 0) {
+      return -1;
+    }
+    if (!is_loopback(L->address)) {
+      return fail(c,
+                  "\"%s\" is not a loopback address (mocks bind only 127.0.0.0/8 or ::1, never a "
+                  "real network)",
+                  L->address);
+    }
+    pop(c, o);
+  }
+  if ((v = cJSON_GetObjectItemCaseSensitive(lj, "emulate")) != NULL) {
+    size_t o = push_key(c, "emulate");
+    const char *e;
+    if (get_string(c, v, &e) != 0) {
+      return -1;
+    }
+    if (strcmp(e, "nginx") == 0) {
+      L->emulate = MH_EMULATE_NGINX;
+    } else if (strcmp(e, "semstreams") != 0) {
+      return fail(c, "unknown emulation \"%s\" (use \"semstreams\" or \"nginx\")", e);
+    }
+    pop(c, o);
+  }
+  if ((v = cJSON_GetObjectItemCaseSensitive(lj, "emit")) != NULL) {
+    size_t o = push_key(c, "emit");
+    if (!cJSON_IsObject(v)) {
+      return fail(c, "expected an object such as {\"rate\": 5}");
+    }
+    if (check_keys(c, v, emit_keys, 2, "emit") != 0) {
+      return -1;
+    }
+    const cJSON *rate = cJSON_GetObjectItemCaseSensitive(v, "rate");
+    if (rate == NULL || !cJSON_IsNumber(rate) || rate->valuedouble <= 0 ||
+        rate->valuedouble > 10000) {
+      push_key(c, "rate");
+      return fail(c, "expected a number of messages per second, above 0 and at most 10000");
+    }
+    L->emit_rate = rate->valuedouble;
+    L->emit_subject = "semstreams.federation.demo";
+    const cJSON *subj = cJSON_GetObjectItemCaseSensitive(v, "subject");
+    if (subj != NULL) {
+      size_t o2 = push_key(c, "subject");
+      if (get_string(c, subj, &L->emit_subject) != 0) {
+        return -1;
+      }
+      pop(c, o2);
+    }
+    pop(c, o);
+  }
+  if ((v = cJSON_GetObjectItemCaseSensitive(lj, "nginx")) != NULL) {
+    size_t o = push_key(c, "nginx");
+    if (L->emulate != MH_EMULATE_NGINX) {
+      return fail(c, "\"nginx\" settings need \"emulate\": \"nginx\"");
+    }
+    if (!cJSON_IsObject(v) || check_keys(c, v, nginx_keys, 1, "nginx") != 0) {
+      return cJSON_IsObject(v) ? -1 : fail(c, "expected an object");
+    }
+    const cJSON *re = cJSON_GetObjectItemCaseSensitive(v, "dn_regex");
+    if (re != NULL) {
+      size_t o2 = push_key(c, "dn_regex");
+      regex_t rx;
+      if (get_string(c, re, &L->nginx_dn_regex) != 0) {
+        return -1;
+      }
+      if (regcomp(&rx, L->nginx_dn_regex, REG_EXTENDED | REG_NOSUB) != 0) {
+        return fail(c, "\"%s\" is not a POSIX extended regular expression", L->nginx_dn_regex);
+      }
+      regfree(&rx);
+      pop(c, o2);
+    }
+    pop(c, o);
+  }
+  const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(lj, "config");
+  if (cfg == NULL || !cJSON_IsObject(cfg)) {
+    return fail(c,
+                "\"config\" is required: the location's SemStreams configuration ({\"components\": "
+                "..., \"security\": ...})");
+  }
+  size_t o = push_key(c, "config");
+  const cJSON *sec = NULL;
+  if (cfg_object(c, cfg, "security", &sec) != 0 || parse_security(c, sc, sec, L) != 0 ||
+      parse_components(c, cfg_get(cfg, "components"), L) != 0) {
+    return -1;
+  }
+  pop(c, o);
+  return 0;
+}
+
+// resolve_links checks that every input dials a location of the scenario (or a loopback name).
+static int resolve_links(struct pctx *c, struct mh_scenario *s) {
+  for (size_t i = 0; i < s->num_locations; i++) {
+    struct mh_location *L = &s->locations[i];
+    for (size_t k = 0; k < L->num_components; k++) {
+      struct mh_component *comp = &L->components[k];
+      if (comp->kind != MH_COMP_WS_INPUT) {
+        continue;
+      }
+      int found = strcasecmp(comp->url_host, "localhost") == 0 || is_loopback(comp->url_host);
+      for (size_t j = 0; j < s->num_locations && !found; j++) {
+        found = strcasecmp(s->locations[j].host, comp->url_host) == 0;
+      }
+      if (!found) {
+        return mh_err_set(c->err,
+                          "%s: %s.config.client.url: host \"%s\" is not a location of this "
+                          "scenario (the mock resolves only scenario hosts and loopback names; "
+                          "set a location's \"host\")",
+                          c->file, comp->json_path, comp->url_host);
+      }
+    }
+  }
+  return 0;
+}
+
+static int parse_scenario_doc(struct pctx *c, struct sctx *sc, const cJSON *root,
+                              const struct mh_scenario_options *opts) {
+  struct mh_scenario *s = sc->s;
+  if (!cJSON_IsObject(root)) {
+    return fail(c, "a scenario must be a JSON object, found %s", json_type_name(root));
+  }
+  if (check_keys(c, root, scenario_keys, sizeof(scenario_keys) / sizeof(scenario_keys[0]),
+                 "a scenario") != 0) {
+    return -1;
+  }
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "name");
+  if (v == NULL) {
+    return fail(c, "\"name\" is required (it names the run and its reports)");
+  }
+  size_t o = push_key(c, "name");
+  if (get_string(c, v, &s->name) != 0 || check_name(c, s->name) != 0) {
+    return -1;
+  }
+  pop(c, o);
+  if ((v = cJSON_GetObjectItemCaseSensitive(root, "description")) != NULL) {
+    o = push_key(c, "description");
+    if (get_string(c, v, &s->description) != 0) {
+      return -1;
+    }
+    pop(c, o);
+  }
+  s->certs_dir = DEFAULT_CERTS_DIR;
+  if ((v = cJSON_GetObjectItemCaseSensitive(root, "certs_dir")) != NULL) {
+    o = push_key(c, "certs_dir");
+    if (get_string(c, v, &s->certs_dir) != 0) {
+      return -1;
+    }
+    if (s->certs_dir[0] != '/' || s->certs_dir[strlen(s->certs_dir) - 1] == '/') {
+      return fail(c, "\"%s\" must be an absolute directory without a trailing / (e.g. \"/certs\")",
+                  s->certs_dir);
+    }
+    pop(c, o);
+  }
+  v = cJSON_GetObjectItemCaseSensitive(root, "fixtures");
+  if (v == NULL) {
+    return fail(c,
+                "\"fixtures\" is required: the fixture spec, e.g. \"../fixtures/federation.json\"");
+  }
+  o = push_key(c, "fixtures");
+  const char *spec_rel;
+  if (get_string(c, v, &spec_rel) != 0) {
+    return -1;
+  }
+  s->spec_file =
+      spec_rel[0] == '/' ? spec_rel : mh_arena_sprintf(c->a, "%s/%s", sc->scenario_dir, spec_rel);
+  struct mh_err spec_err;
+  if (s->spec_file == NULL || mh_pki_spec_load(c->a, s->spec_file, &s->spec, &spec_err) != 0) {
+    return fail(c, "%s", s->spec_file ? spec_err.msg : "out of memory");
+  }
+  pop(c, o);
+  if (opts != NULL && opts->fixtures_dir != NULL) {
+    s->fixtures_dir = opts->fixtures_dir;
+  } else {
+    const char *base = strrchr(s->spec_file, '/') ? strrchr(s->spec_file, '/') + 1 : s->spec_file;
+    size_t n = strlen(base);
+    if (n > 5 && strcmp(base + n - 5, ".json") == 0) {
+      n -= 5;
+    }
+    s->fixtures_dir = mh_arena_sprintf(c->a, "fixtures/out/%.*s", (int)n, base);
+  }
+  const cJSON *locs = cJSON_GetObjectItemCaseSensitive(root, "locations");
+  o = push_key(c, "locations");
+  if (locs == NULL || !cJSON_IsObject(locs) || locs->child == NULL) {
+    return fail(c, "expected an object of locations, e.g. {\"location-a\": {...}}");
+  }
+  size_t n = (size_t)cJSON_GetArraySize(locs);
+  s->locations = mh_arena_alloc_array(c->a, n, sizeof(*s->locations));
+  if (s->locations == NULL) {
+    return fail(c, "out of memory");
+  }
+  const cJSON *it;
+  cJSON_ArrayForEach(it, locs) {
+    size_t o2 = push_key(c, it->string);
+    if (check_name(c, it->string) != 0 ||
+        parse_location(c, sc, it->string, it, &s->locations[s->num_locations]) != 0) {
+      return -1;
+    }
+    s->num_locations++;
+    pop(c, o2);
+  }
+  pop(c, o);
+  // Two outputs may not claim the same address and port.
+  for (size_t i = 0; i < s->num_locations; i++) {
+    for (size_t k = 0; k < s->locations[i].num_components; k++) {
+      const struct mh_component *a = &s->locations[i].components[k];
+      for (size_t j = 0; j <= i && a->kind == MH_COMP_WS_OUTPUT; j++) {
+        for (size_t m = 0; m < (j == i ? k : s->locations[j].num_components); m++) {
+          const struct mh_component *b = &s->locations[j].components[m];
+          if (b->kind == MH_COMP_WS_OUTPUT && a->port == b->port &&
+              strcmp(s->locations[i].address, s->locations[j].address) == 0) {
+            return mh_err_set(c->err,
+                              "%s: %s: port %d on %s is also used by %s (give one location another "
+                              "\"address\" such as 127.0.0.2, or another port)",
+                              c->file, a->json_path, a->port, s->locations[i].address,
+                              b->json_path);
+          }
+        }
+      }
+    }
+  }
+  return resolve_links(c, s);
+}
+
+int mh_scenario_load(struct mh_arena *a, const char *path, const struct mh_scenario_options *opts,
+                     struct mh_scenario *out, struct mh_err *err) {
+  memset(out, 0, sizeof(*out));
+  struct pctx c = {.a = a, .file = path, .path = "$", .path_len = 1, .err = err};
+  struct sctx sc = {.s = out, .quiet = opts != NULL && opts->quiet};
+  out->file = mh_arena_strdup(a, path);
+  const char *slash = strrchr(path, '/');
+  sc.scenario_dir = slash ? mh_arena_sprintf(a, "%.*s", (int)(slash - path), path) : ".";
+  if (out->file == NULL || sc.scenario_dir == NULL) {
+    return mh_err_set(err, "%s: out of memory", path);
+  }
+  FILE *f = fopen(path, "rb");
+  if (f == NULL) {
+    return mh_err_errno(err, "%s: cannot open the scenario (check the path)", path);
+  }
+  char *buf = malloc(MAX_DOC_BYTES);
+  size_t n = buf ? fread(buf, 1, MAX_DOC_BYTES, f) : 0;
+  int rerr = ferror(f);
+  fclose(f);
+  if (buf == NULL || rerr) {
+    free(buf);
+    return mh_err_set(err, "%s: cannot read the scenario", path);
+  }
+  const char *end = NULL;
+  cJSON *root = cJSON_ParseWithLengthOpts(buf, n, &end, 0);
+  int ret;
+  if (root == NULL) {
+    ret = json_syntax_error(&c, buf, n, end != NULL ? end : cJSON_GetErrorPtr());
+  } else {
+    ret = parse_scenario_doc(&c, &sc, root, opts);
+  }
+  cJSON_Delete(root);
+  free(buf);
+  return ret;
+}
+
+void mh_scenario_print_keys(FILE *out) {
+  for (size_t i = 0; i < sizeof(scenario_keys) / sizeof(scenario_keys[0]); i++) {
+    fprintf(out, "$.%s\n", scenario_keys[i]);
+  }
+  for (size_t i = 0; i < sizeof(location_keys) / sizeof(location_keys[0]); i++) {
+    fprintf(out, "$.locations.*.%s\n", location_keys[i]);
+  }
+  for (size_t i = 0; i < sizeof(emit_keys) / sizeof(emit_keys[0]); i++) {
+    fprintf(out, "$.locations.*.emit.%s\n", emit_keys[i]);
+  }
+  for (size_t i = 0; i < sizeof(nginx_keys) / sizeof(nginx_keys[0]); i++) {
+    fprintf(out, "$.locations.*.nginx.%s\n", nginx_keys[i]);
+  }
+}
+
+int mh_scenario_parse_envelope(const char *text, size_t len, struct mh_envelope *out) {
+  memset(out, 0, sizeof(*out));
+  out->seq = -1;
+  cJSON *root = cJSON_ParseWithLength(text, len);
+  const cJSON *type = root ? cJSON_GetObjectItemCaseSensitive(root, "type") : NULL;
+  if (!cJSON_IsString(type)) {
+    cJSON_Delete(root);
+    return -1;
+  }
+  snprintf(out->type, sizeof(out->type), "%s", type->valuestring);
+  const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "id");
+  if (cJSON_IsString(id)) {
+    snprintf(out->id, sizeof(out->id), "%s", id->valuestring);
+  }
+  const cJSON *ts = cJSON_GetObjectItemCaseSensitive(root, "timestamp");
+  if (cJSON_IsNumber(ts)) {
+    out->timestamp = (long long)ts->valuedouble;
+  }
+  const cJSON *payload = cJSON_GetObjectItemCaseSensitive(root, "payload");
+  if (payload != NULL) {
+    const cJSON *origin = cJSON_GetObjectItemCaseSensitive(payload, "origin");
+    const cJSON *seq = cJSON_GetObjectItemCaseSensitive(payload, "seq");
+    if (cJSON_IsString(origin)) {
+      snprintf(out->origin, sizeof(out->origin), "%s", origin->valuestring);
+    }
+    if (cJSON_IsNumber(seq)) {
+      out->seq = (long long)seq->valuedouble;
+    }
+    out->payload = cJSON_PrintUnformatted(payload);
+  }
+  cJSON_Delete(root);
+  return 0;
 }

@@ -1,7 +1,11 @@
 """Shared pytest fixtures: the binary under test and a bounded way to run it and real peers."""
+import json
 import os
 import pathlib
+import re
+import signal
 import subprocess
+import time
 
 import pytest
 
@@ -32,3 +36,66 @@ def mh(harness):
     def _run(*args, timeout=60, cwd=None):
         return run([harness, *args], timeout=timeout, cwd=cwd)
     return _run
+
+
+class Serve:
+    """mtls-harness serve in the background: ephemeral ports, its own fixtures and event log.
+
+    Waits (bounded) for 'serve: ready'; stop() sends SIGTERM and waits for a clean exit.
+    """
+
+    def __init__(self, harness, scenario, workdir, *extra, ready_timeout=30):
+        self.workdir = pathlib.Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.fixtures = self.workdir / "fixtures"
+        self.events_path = self.workdir / "events.jsonl"
+        self.stdout_path = self.workdir / "serve.out"
+        self.stderr_path = self.workdir / "serve.err"
+        self._out = open(self.stdout_path, "w")
+        self._err = open(self.stderr_path, "w")
+        self.proc = subprocess.Popen(
+            [str(harness), "serve", str(scenario), "--ephemeral-ports", "--fixtures",
+             str(self.fixtures), "--events", str(self.events_path), "--for", "300", *extra],
+            stdout=self._out, stderr=self._err)
+        deadline = time.monotonic() + ready_timeout
+        while "serve: ready" not in self.stdout_path.read_text():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"serve did not become ready:\n{self.stdout_path.read_text()}"
+                                   f"\n{self.stderr_path.read_text()}")
+            time.sleep(0.05)
+        self.ports = {}
+        for line in self.stdout_path.read_text().splitlines():
+            if line.startswith("endpoint "):
+                loc = line.split()[1]
+                self.ports[loc] = int(re.search(r"listen=[^ ]+:(\d+)", line).group(1))
+
+    def events(self):
+        return [json.loads(l) for l in self.events_path.read_text().splitlines() if l.strip()]
+
+    def stderr(self):
+        return self.stderr_path.read_text()
+
+    def wait_for(self, predicate, timeout=15):
+        """Polls the event log until predicate(events) is true; returns the events."""
+        deadline = time.monotonic() + timeout
+        while True:
+            evs = self.events()
+            if predicate(evs):
+                return evs
+            if time.monotonic() > deadline:
+                raise AssertionError(f"condition not met within {timeout}s; last events: {evs[-10:]}")
+            time.sleep(0.1)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+                raise
+        self._out.close()
+        self._err.close()
+        return self.proc.returncode

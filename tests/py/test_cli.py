@@ -24,12 +24,24 @@ def test_help_lists_commands_and_exit_codes(mh):
     assert "2 harness or input error" in r.stdout
 
 
+COMMAND_OPTIONS = {
+    "pki": ("--out DIR", "--force", "--verbose", "--list-keys"),
+    "check": ("--fixtures DIR", "--list-keys"),
+    "serve": ("--fixtures DIR", "--ephemeral-ports", "--events FILE", "--for SECONDS",
+              "--outage LOC:START:DURATION", "--quiet"),
+}
+
+
 def test_command_help_describes_every_option(mh):
-    for args in (("pki", "--help"), ("help", "pki")):
-        r = mh(*args)
-        assert r.returncode == 0
-        for opt in ("--out DIR", "--force", "--verbose", "--list-keys"):
-            assert opt in r.stdout, (args, opt)
+    for cmd, options in COMMAND_OPTIONS.items():
+        for args in ((cmd, "--help"), ("help", cmd)):
+            r = mh(*args)
+            assert r.returncode == 0
+            assert r.stdout.startswith(f"Usage: mtls-harness {cmd} ")
+            for opt in options:
+                assert opt in r.stdout, (args, opt)
+    listed = re.findall(r"^  (\w+) ", mh("--help").stdout, re.M)
+    assert listed == list(COMMAND_OPTIONS)
 
 
 def test_unknown_command_and_missing_arguments_exit_2(mh):

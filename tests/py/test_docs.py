@@ -30,3 +30,13 @@ def test_readme_shows_the_two_commands_first():
     assert blocks, "README has no command block"
     first = [l.strip() for l in blocks[0].splitlines() if l.strip() and not l.startswith("#")]
     assert first == ["scripts/quickstart", "scripts/test"], first
+
+
+def test_every_scenario_key_is_documented(mh):
+    r = mh("check", "--list-keys")
+    assert r.returncode == 0
+    keys = r.stdout.split()
+    assert "$.locations.*.config" in keys and "$.locations.*.nginx.dn_regex" in keys
+    doc = (ROOT / "docs/scenarios.md").read_text()
+    missing = [k for k in keys if f"`{k}`" not in doc]
+    assert not missing, f"undocumented scenario keys: {missing}"

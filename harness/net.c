@@ -1,0 +1,127 @@
+// net: loopback sockets (see net.h).
+#include "net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+// make_addr fills |ss| for a numeric IPv4 or IPv6 address ("localhost" means 127.0.0.1).
+static int make_addr(const char *address, int port, struct sockaddr_storage *ss, socklen_t *len) {
+  memset(ss, 0, sizeof(*ss));
+  struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+  if (strcmp(address, "localhost") == 0) {
+    address = "127.0.0.1";
+  }
+  if (inet_pton(AF_INET, address, &a4->sin_addr) == 1) {
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons((uint16_t)port);
+    *len = sizeof(*a4);
+    return 0;
+  }
+  if (inet_pton(AF_INET6, address, &a6->sin6_addr) == 1) {
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons((uint16_t)port);
+    *len = sizeof(*a6);
+    return 0;
+  }
+  return -1;
+}
+
+int mh_net_listen(const char *address, int port, int *out_port, struct mh_err *err) {
+  struct sockaddr_storage ss;
+  socklen_t len;
+  if (make_addr(address, port, &ss, &len) != 0) {
+    return mh_err_set(err, "listen tcp %s:%d: not a numeric address", address, port);
+  }
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return mh_err_errno(err, "listen tcp %s:%d: socket", address, port);
+  }
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
+    int e = errno;
+    close(fd);
+    if (e == EADDRINUSE) {
+      return mh_err_set(err,
+                        "listen tcp %s:%d: bind: address already in use (another process has the "
+                        "port: stop it, or run with --ephemeral-ports)",
+                        address, port);
+    }
+    errno = e;
+    return mh_err_errno(err, "listen tcp %s:%d: bind", address, port);
+  }
+  if (listen(fd, 1024) != 0) {
+    close(fd);
+    return mh_err_errno(err, "listen tcp %s:%d: listen", address, port);
+  }
+  struct sockaddr_storage bound;
+  socklen_t blen = sizeof(bound);
+  getsockname(fd, (struct sockaddr *)&bound, &blen);
+  *out_port = ntohs(bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
+                                               : ((struct sockaddr_in6 *)&bound)->sin6_port);
+  return fd;
+}
+
+int mh_net_connect(const char *address, int port) {
+  struct sockaddr_storage ss;
+  socklen_t len;
+  if (make_addr(address, port, &ss, &len) != 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return -1;
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (connect(fd, (struct sockaddr *)&ss, len) != 0 && errno != EINPROGRESS) {
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  return fd;
+}
+
+int mh_net_connect_result(int fd) {
+  int e = 0;
+  socklen_t len = sizeof(e);
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0) {
+    return errno;
+  }
+  return e;
+}
+
+void mh_net_peer(int fd, char *out, size_t out_len) {
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  char ip[INET6_ADDRSTRLEN] = "?";
+  int port = 0;
+  if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0) {
+    if (ss.ss_family == AF_INET) {
+      inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, ip, sizeof(ip));
+      port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    } else {
+      inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, ip, sizeof(ip));
+      port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    }
+  }
+  snprintf(out, out_len, ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", ip, port);
+}
+
+void mh_net_raise_fd_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}

@@ -1,0 +1,44 @@
+// ws: WebSocket framing over the mocks' transports, with Debian's libwslay.
+//
+// The caller owns the transport: it supplies recv/send functions that return bytes moved, 0 with
+// |*would_block| set when the socket is not ready, or -1 when the transport is finished. Messages
+// arrive through on_text; control frames (ping/pong/close) are answered by wslay.
+#ifndef MH_WS_H
+#define MH_WS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct mh_ws_io {
+  void *arg;
+  ssize_t (*recv)(void *arg, uint8_t *buf, size_t len, int *would_block);
+  ssize_t (*send)(void *arg, const uint8_t *buf, size_t len, int *would_block);
+  void (*on_text)(void *arg, const uint8_t *msg, size_t len);
+};
+
+struct mh_ws;
+
+// mh_ws_new starts a session for the server (|is_server|) or client side; NULL on failure.
+struct mh_ws *mh_ws_new(int is_server, const struct mh_ws_io *io);
+
+// mh_ws_free releases |ws|; NULL is accepted.
+void mh_ws_free(struct mh_ws *ws);
+
+// mh_ws_pump reads what the transport has and writes what is queued. Returns 0 while the session
+// is open, -1 once it is over (closed by either side, or a transport or protocol error).
+int mh_ws_pump(struct mh_ws *ws);
+
+// mh_ws_send_text queues a text message (copied). Returns 0 or -1.
+int mh_ws_send_text(struct mh_ws *ws, const char *msg, size_t len);
+
+// mh_ws_ping queues a ping with an empty payload (the real output's keepalive).
+int mh_ws_ping(struct mh_ws *ws);
+
+// mh_ws_close queues a close frame with |code|.
+int mh_ws_close(struct mh_ws *ws, uint16_t code);
+
+// mh_ws_wants_write reports whether frames are waiting for the transport.
+int mh_ws_wants_write(const struct mh_ws *ws);
+
+#endif
