@@ -276,3 +276,67 @@ def test_port_in_use_is_reported_and_nothing_runs(mh, tmp_path):
         assert "serve: ready" not in r.stdout
     finally:
         busy.close()
+
+
+# --- the client role (websocket_input) checks the server as a Go client does ---
+
+def b_dial_errors(s):
+    return [e["error"] for e in s.events()
+            if e["location"] == "location-b" and e["event"] == "dial_failed"]
+
+
+def test_input_rejects_cn_only_server_certificate(harness, tmp_path):
+    def edit(d):
+        srv(d).update(cert_file="/certs/cn-only-server-cert.pem",
+                      key_file="/certs/cn-only-server-key.pem")
+    s = Serve(harness, scenario(tmp_path, fed_with(edit)), tmp_path / "run")
+    try:
+        s.wait_for(lambda _: b_dial_errors(s))
+        assert b_dial_errors(s)[0] == ("tls: failed to verify certificate: x509: certificate relies "
+                                       "on legacy Common Name field, use SANs instead")
+        # A Go client sends bad_certificate; A logs it as Go's server would.
+        s.wait_for(lambda _: "http: TLS handshake error from" in s.stderr()
+                   and "remote error: tls: bad certificate" in s.stderr(), timeout=5)
+    finally:
+        assert s.stop() == 0
+
+
+def test_input_rejects_untrusted_server(harness, tmp_path):
+    s = Serve(harness, scenario(tmp_path, fed_with(
+        lambda d: cli(d).update(ca_files=["/certs/untrusted-ca.pem"]))), tmp_path / "run")
+    try:
+        s.wait_for(lambda _: b_dial_errors(s))
+        assert b_dial_errors(s)[0].startswith(
+            "tls: failed to verify certificate: x509: certificate signed by unknown authority")
+    finally:
+        assert s.stop() == 0
+
+
+def test_insecure_skip_verify_is_honoured(harness, tmp_path):
+    def edit(d):
+        srv(d).update(cert_file="/certs/cn-only-server-cert.pem",
+                      key_file="/certs/cn-only-server-key.pem")
+        cli(d).update(insecure_skip_verify=True)
+    s = Serve(harness, scenario(tmp_path, fed_with(edit)), tmp_path / "run")
+    try:
+        s.wait_for(lambda evs: any(e["location"] == "location-b" and e["event"] == "recv"
+                                   for e in evs))
+        assert "WARNING: TLS certificate verification is disabled" in s.stderr()
+        assert not b_dial_errors(s)
+    finally:
+        assert s.stop() == 0
+
+
+def test_stalled_handshake_is_closed_at_the_deadline(harness, tmp_path):
+    s = Serve(harness, ROOT / "scenarios/tier2-tls.json", tmp_path)
+    try:
+        stalled = socket.create_connection(("127.0.0.1", s.ports["server"]))
+        stalled.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")  # half a ClientHello
+        evs = s.wait_for(lambda evs: any(e["event"] == "timeout" for e in evs), timeout=20)
+        t = [e for e in evs if e["event"] == "timeout"][0]
+        assert t["phase"] == "tls_handshake"
+        stalled.settimeout(5)
+        assert stalled.recv(100) == b""  # the mock closed it
+        stalled.close()
+    finally:
+        assert s.stop() == 0
