@@ -177,6 +177,27 @@ struct mh_federation {
   int stopped;
 };
 
+static void observe(struct loc *l, const char *peer, const struct mh_tls_info *ti, int status) {
+  struct mh_events *ev = l->fed->ev;
+  if (ev->observe == NULL) {
+    return;
+  }
+  struct mh_server_record r;
+  memset(&r, 0, sizeof(r));
+  snprintf(r.location, sizeof(r.location), "%s", l->cfg->name);
+  snprintf(r.peer, sizeof(r.peer), "%s", peer);
+  r.alert_sent = r.alert_received = MH_ALERT_NONE;
+  if (ti != NULL) {
+    r.tls_rejected = status == 0;
+    snprintf(r.reason, sizeof(r.reason), "%s", ti->reason);
+    r.alert_sent = ti->alert_sent;
+    r.alert_received = ti->alert_received;
+    snprintf(r.client_cn, sizeof(r.client_cn), "%s", ti->peer_cn);
+  }
+  r.http_status = status;
+  ev->observe(ev->observe_arg, &r);
+}
+
 static void emit_event_conn(struct loc *l, const char *comp, const char *name, const char *peer) {
   struct mh_event e;
   mh_event_begin(&e, l->cfg->name, comp, name);
@@ -367,6 +388,12 @@ static void log_http(struct sconn *c, int status) {
     mh_event_str(&e, "version", ti->version_name);
   }
   mh_events_write(l->fed->ev, &e);
+  struct mh_tls_info copy;
+  if (ti != NULL) {
+    copy = *ti;
+    copy.reason[0] = '\0';
+  }
+  observe(l, c->peer, ti != NULL ? &copy : NULL, status);
 }
 
 // route decides the response to a complete request head, as the emulated server would.
@@ -464,6 +491,7 @@ static void tls_rejected(struct sconn *c) {
                                          : "");
   mh_event_str(&e, "client_cn", ti->peer_cn);
   mh_events_write(l->fed->ev, &e);
+  observe(l, c->peer, ti, 0);
 }
 
 static void ws_opened(struct sconn *c) {
@@ -503,6 +531,13 @@ static void sconn_step(struct sconn *c) {
           return;
         }
         tls_rejected(c);
+        if (c->out->loc->cfg->fault_rst_on_reject) {
+          // The careless server: close at once, so unread client data turns the FIN into a RST.
+          struct linger lg = {1, 0};
+          setsockopt(c->x.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+          sconn_close(c);
+          return;
+        }
         sconn_drain(c);
         return;
       }
@@ -1092,6 +1127,9 @@ static int loc_init(struct mh_federation *f, struct loc *l, const struct mh_loca
   if (cfg->server_tls) {
     struct mh_tls_server_policy p = cfg->server;
     p.emulate = cfg->emulate;
+    if (cfg->fault_ignore_allowlist) {
+      p.num_allowed_cns = 0;  // the deliberate bug: every verified client is let in
+    }
     if ((l->server_ctx = mh_tls_server_ctx_new(&p, err)) == NULL) {
       snprintf(prefix, sizeof(prefix), "%s", err->msg);
       return mh_err_set(err, "%s: %s.config.security.tls.server: %s", f->s->file, cfg->json_path,
@@ -1271,4 +1309,17 @@ void mh_federation_free(struct mh_federation *f) {
   }
   free(f->locs);
   free(f);
+}
+
+int mh_federation_port(const struct mh_federation *f, const char *location,
+                       const char **out_address, int *out_port) {
+  for (size_t i = 0; i < f->num_locs; i++) {
+    const struct loc *l = &f->locs[i];
+    if (strcmp(l->cfg->name, location) == 0 && l->num_outs > 0) {
+      *out_address = l->cfg->address;
+      *out_port = l->outs[0].port;
+      return 0;
+    }
+  }
+  return -1;
 }

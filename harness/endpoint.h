@@ -46,6 +46,11 @@ void mh_federation_describe(const struct mh_federation *f, FILE *out);
 int mh_federation_schedule_outage(struct mh_federation *f, const char *location, double start_s,
                                   double duration_s, struct mh_err *err);
 
+// mh_federation_port finds where |location|'s first output listens. Returns 0, or -1 if it has
+// none.
+int mh_federation_port(const struct mh_federation *f, const char *location,
+                       const char **out_address, int *out_port);
+
 // mh_federation_stop closes every connection and listener; the loop then has nothing left to do.
 void mh_federation_stop(struct mh_federation *f);
 

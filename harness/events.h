@@ -10,9 +10,25 @@
 
 #include "err.h"
 
+// mh_server_record is what a mock saw of one connection, for an in-process observer (the runner).
+struct mh_server_record {
+  char location[64];
+  char peer[64];  // "ip:port" of the client
+  int tls_rejected;
+  char reason[512];
+  int alert_sent;
+  int alert_received;
+  int http_status;
+  char client_cn[256];
+};
+
+typedef void (*mh_events_observer)(void *arg, const struct mh_server_record *rec);
+
 struct mh_events {
   FILE *file;  // NULL: events are not recorded
   int log_to_stderr;
+  mh_events_observer observe;  // optional; called on the mocks' thread
+  void *observe_arg;
 };
 
 // mh_event is one line being built; fields are appended in order.

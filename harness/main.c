@@ -4,6 +4,8 @@
 // Exit codes: 0 success; 1 the system under test failed a check; 2 the harness or its input is
 // wrong (the one-line message on stderr names the file, the JSON path and the fix).
 #include <getopt.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +19,9 @@
 #include "err.h"
 #include "events.h"
 #include "pki.h"
+#include "runner.h"
 #include "scenario.h"
+#include "stage.h"
 #include "version.h"
 
 #define EXIT_INPUT 2
@@ -33,6 +37,7 @@ struct command {
 static int cmd_pki(int argc, char **argv);
 static int cmd_check(int argc, char **argv);
 static int cmd_serve(int argc, char **argv);
+static int cmd_run(int argc, char **argv);
 
 static const struct command commands[] = {
     {"pki", "pki SPEC.json --out DIR [--force] [--verbose]",
@@ -72,6 +77,23 @@ static const struct command commands[] = {
      "'serve: ready'. Rejections are logged on stderr as the real server does:\n"
      "'http: TLS handshake error from IP:PORT: <reason>'.\n",
      cmd_serve},
+    {"run",
+     "run SCENARIO.json [--out DIR] [--filter GLOB] [--jobs N] [--strict] [--baseline REPORT.json]",
+     "run the scenario's conformance matrix against its mocks and external targets, and report",
+     "  --out DIR            the run's directory (default reports/<scenario>-<timestamp>)\n"
+     "  --filter GLOB        only cases whose id matches, e.g. 'location-a/*/tls1.3'\n"
+     "  --jobs N             cases run concurrently (default: the number of cores)\n"
+     "  --strict             a rejection with another alert or status than the stack's\n"
+     "                       profile says (pass-conceptual) fails the run\n"
+     "  --baseline FILE      compare with an earlier report.json; list every changed case\n"
+     "  --profiles DIR       where the stack profiles are (default: the shipped profiles/)\n"
+     "  --quiet              print only failures and the summary\n"
+     "\n"
+     "Writes report.json, junit.xml, report.md, report.html and cases/<case>.log in the run's\n"
+     "directory, with the generated fixtures and the mocks' events.jsonl.\n"
+     "Exit codes: 0 every case passed, 1 a case failed, 2 harness or input error.\n"
+     "Cases, oracle, verdicts and profiles: docs/runner.md.\n",
+     cmd_run},
 };
 #define NUM_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -362,6 +384,113 @@ fail:
 out:
   mh_federation_free(fed);
   mh_events_close(&ev);
+  mh_arena_free(&arena);
+  return rc;
+}
+
+static int cmd_run(int argc, char **argv) {
+  static const struct option longopts[] = {
+      {"out", required_argument, NULL, 'o'},
+      {"filter", required_argument, NULL, 'F'},
+      {"jobs", required_argument, NULL, 'j'},
+      {"strict", no_argument, NULL, 's'},
+      {"baseline", required_argument, NULL, 'b'},
+      {"profiles", required_argument, NULL, 'p'},
+      {"quiet", no_argument, NULL, 'q'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  struct mh_run_options ro = {.jobs = (int)sysconf(_SC_NPROCESSORS_ONLN)};
+  int opt;
+  while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    char *end;
+    switch (opt) {
+      case 'o':
+        ro.out_dir = optarg;
+        break;
+      case 'F':
+        ro.filter = optarg;
+        break;
+      case 'j':
+        ro.jobs = (int)strtol(optarg, &end, 10);
+        if (*end != '\0' || ro.jobs < 1 || ro.jobs > 256) {
+          fprintf(stderr, "mtls-harness run: --jobs takes a number from 1 to 256\n");
+          return EXIT_INPUT;
+        }
+        break;
+      case 's':
+        ro.strict = 1;
+        break;
+      case 'b':
+        ro.baseline = optarg;
+        break;
+      case 'p':
+        ro.profiles_dir = optarg;
+        break;
+      case 'q':
+        ro.quiet = 1;
+        break;
+      case 'h':
+        command_usage(&commands[3], stdout);
+        return 0;
+      default:
+        fprintf(stderr, "mtls-harness run: see 'mtls-harness run --help'\n");
+        return EXIT_INPUT;
+    }
+  }
+  if (optind != argc - 1) {
+    fprintf(stderr,
+            "mtls-harness run: give exactly one SCENARIO.json (e.g. scenarios/federation.json)\n");
+    return EXIT_INPUT;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  if (ro.jobs < 1) {
+    ro.jobs = 1;
+  }
+  struct mh_arena arena;
+  mh_arena_init(&arena);
+  struct mh_err err;
+  struct mh_scenario s;
+  int rc = EXIT_INPUT;
+  // The scenario name decides the default directory, and the directory where fixtures resolve.
+  struct mh_scenario peek;
+  if (mh_scenario_load(&arena, argv[optind], &(struct mh_scenario_options){.quiet = 1}, &peek,
+                       &err) != 0) {
+    goto fail;
+  }
+  if (ro.out_dir == NULL) {
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+    ro.out_dir = mh_arena_sprintf(&arena, "reports/%s-%s", peek.name, stamp);
+  }
+  char *fixtures = mh_arena_sprintf(&arena, "%s/fixtures", ro.out_dir);
+  if (ro.profiles_dir == NULL) {
+    const char *slash = strrchr(argv[optind], '/');
+    char *near = slash ? mh_arena_sprintf(&arena, "%.*s/../profiles", (int)(slash - argv[optind]),
+                                          argv[optind])
+                       : mh_arena_strdup(&arena, "../profiles");
+    struct stat sb;
+    ro.profiles_dir = near != NULL && stat(near, &sb) == 0 ? near : MH_DEFAULT_PROFILES_DIR;
+  }
+  if (mh_scenario_load(&arena, argv[optind],
+                       &(struct mh_scenario_options){.fixtures_dir = fixtures}, &s, &err) != 0) {
+    goto fail;
+  }
+  if (mh_stage_mkdirs(ro.out_dir, &err) != 0) {
+    goto fail;
+  }
+  int r = mh_run(&s, &ro, &err);
+  if (r < 0) {
+    goto fail;
+  }
+  rc = r;
+  goto out;
+fail:
+  fprintf(stderr, "%s\n", err.msg);
+out:
   mh_arena_free(&arena);
   return rc;
 }

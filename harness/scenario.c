@@ -6,6 +6,8 @@
 // parser accepts.
 #include "scenario.h"
 
+#include "outcomes.h"
+
 #include <arpa/inet.h>
 #include <regex.h>
 #include <strings.h>
@@ -1215,8 +1217,10 @@ static int resolve_files(struct pctx *c, struct sctx *sc, const char *field, con
   return 0;
 }
 
+// parse_server_tls reads tls.server. With |policy_only| (an external target's declared policy)
+// there are no certificate files to load and TLS is implied.
 static int parse_server_tls(struct pctx *c, struct sctx *sc, const cJSON *srv,
-                            struct mh_location *L) {
+                            struct mh_location *L, int policy_only) {
   const char *cert = NULL, *key = NULL, *minv = NULL, *mode = NULL;
   const cJSON *mtls = NULL, *acme = NULL;
   int acme_enabled = 0;
@@ -1226,7 +1230,9 @@ static int parse_server_tls(struct pctx *c, struct sctx *sc, const cJSON *srv,
       cfg_object(c, srv, "acme", &acme) != 0 || cfg_bool(c, acme, "enabled", &acme_enabled) != 0) {
     return -1;
   }
-  if (L->server_tls) {
+  if (policy_only) {
+    L->server_tls = 1;
+  } else if (L->server_tls) {
     // validateSecurity checks these even in ACME mode.
     if (cert == NULL || cert[0] == '\0') {
       return fail(c, GO_WRAP "tls.server.cert_file is required when TLS is enabled");
@@ -1363,7 +1369,7 @@ static int parse_security(struct pctx *c, struct sctx *sc, const cJSON *sec,
   }
   if (srv != NULL) {
     size_t o = push_key(c, "server");
-    if (parse_server_tls(c, sc, srv, L) != 0) {
+    if (parse_server_tls(c, sc, srv, L, 0) != 0) {
       return -1;
     }
     pop(c, o);
@@ -1698,12 +1704,21 @@ static int is_loopback(const char *addr) {
   return inet_pton(AF_INET6, addr, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
 }
 
-static const char *const location_keys[] = {"description", "host",  "address", "emulate",
-                                            "emit",        "nginx", "config"};
+static const char *const location_keys[] = {
+    "description", "host",    "address", "emulate",     "emit",     "nginx", "config",
+    "faults",      "profile", "target",  "server_name", "ca_files", "path",  "policy"};
+static const char *const fault_names[] = {"ignore_allowlist", "rst_on_reject"};
 static const char *const emit_keys[] = {"rate", "subject"};
 static const char *const nginx_keys[] = {"dn_regex"};
-static const char *const scenario_keys[] = {"name", "description", "fixtures", "certs_dir",
-                                            "locations"};
+static const char *const scenario_keys[] = {"name",      "description", "fixtures", "certs_dir",
+                                            "locations", "matrix",      "cases"};
+static const char *const matrix_keys[] = {
+    "targets",           "identities",       "versions",    "min_tls13_check",
+    "wrong_server_name", "cn_only_identity", "untrusted_ca"};
+static const char *const case_keys[] = {"name",        "target",   "identity",        "version",
+                                        "server_name", "trust_ca", "server_identity", "min_tls13",
+                                        "expect"};
+static const char *const expect_keys[] = {"result", "reason", "layer", "alerts", "status"};
 
 // check_keys rejects a key of |obj| that is not in |keys|.
 static int check_keys(struct pctx *c, const cJSON *obj, const char *const *keys, size_t num,
@@ -1723,6 +1738,127 @@ static int check_keys(struct pctx *c, const cJSON *obj, const char *const *keys,
       return -1;
     }
   }
+  return 0;
+}
+
+// parse_location_extras reads a location's faults, profile and, for an external target, where it
+// is and the policy it is meant to enforce.
+static int parse_location_extras(struct pctx *c, struct sctx *sc, const cJSON *lj,
+                                 struct mh_location *L) {
+  const cJSON *v;
+  if ((v = cJSON_GetObjectItemCaseSensitive(lj, "faults")) != NULL) {
+    size_t o = push_key(c, "faults");
+    unsigned mask;
+    if (get_keyword_mask(c, v, fault_names, 2, &mask) != 0) {
+      return -1;
+    }
+    L->fault_ignore_allowlist = (mask & 1) != 0;
+    L->fault_rst_on_reject = (mask & 2) != 0;
+    pop(c, o);
+  }
+  if ((v = cJSON_GetObjectItemCaseSensitive(lj, "profile")) != NULL) {
+    size_t o = push_key(c, "profile");
+    if (get_string(c, v, &L->profile) != 0 || check_name(c, L->profile) != 0) {
+      return -1;
+    }
+    pop(c, o);
+  }
+  if ((v = cJSON_GetObjectItemCaseSensitive(lj, "path")) != NULL) {
+    size_t o = push_key(c, "path");
+    if (get_string(c, v, &L->path) != 0) {
+      return -1;
+    }
+    if (L->path[0] != '/') {
+      return fail(c, "\"%s\" must start with /", L->path);
+    }
+    pop(c, o);
+  }
+  const cJSON *target = cJSON_GetObjectItemCaseSensitive(lj, "target");
+  static const char *const target_only[] = {"server_name", "ca_files", "policy"};
+  if (target == NULL) {
+    for (size_t i = 0; i < 3; i++) {
+      if (cJSON_GetObjectItemCaseSensitive(lj, target_only[i]) != NULL) {
+        push_key(c, target_only[i]);
+        return fail(c, "only an external target (\"target\": \"HOST:PORT\") has this key");
+      }
+    }
+    return 0;
+  }
+  L->is_target = 1;
+  size_t o = push_key(c, "target");
+  const char *hp;
+  if (get_string(c, target, &hp) != 0) {
+    return -1;
+  }
+  const char *colon = strrchr(hp, ':');
+  char *end;
+  long port = colon ? strtol(colon + 1, &end, 10) : 0;
+  if (colon == NULL || *end != '\0' || port < 1 || port > 65535) {
+    return fail(c, "\"%s\" is not HOST:PORT (e.g. \"127.0.0.1:8443\")", hp);
+  }
+  char host[128];
+  snprintf(host, sizeof(host), "%.*s", (int)(colon - hp), hp);
+  if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+    memmove(host, host + 1, strlen(host));
+    host[strlen(host) - 1] = '\0';
+  }
+  if (strcmp(host, "localhost") == 0) {
+    snprintf(host, sizeof(host), "127.0.0.1");
+  }
+  if (!is_loopback(host)) {
+    return fail(c,
+                "\"%s\" is not a loopback address: this harness probes only 127.0.0.0/8, ::1 or "
+                "network namespaces you create (run it inside one)",
+                host);
+  }
+  L->target_address = mh_arena_strdup(c->a, host);
+  L->target_port = (int)port;
+  pop(c, o);
+  if (cJSON_GetObjectItemCaseSensitive(lj, "config") != NULL ||
+      cJSON_GetObjectItemCaseSensitive(lj, "emit") != NULL) {
+    return fail(c, "an external target has no \"config\" or \"emit\": the harness does not run it");
+  }
+  v = cJSON_GetObjectItemCaseSensitive(lj, "server_name");
+  if (v == NULL) {
+    return fail(c,
+                "\"server_name\" is required for an external target (the name on its certificate)");
+  }
+  o = push_key(c, "server_name");
+  if (get_string(c, v, &L->server_name) != 0) {
+    return -1;
+  }
+  pop(c, o);
+  L->host = L->server_name;
+  o = push_key(c, "ca_files");
+  v = cJSON_GetObjectItemCaseSensitive(lj, "ca_files");
+  if (v == NULL) {
+    return fail(
+        c, "\"ca_files\" is required for an external target (the CA of its server certificate)");
+  }
+  if (get_string_array(c, v, (const char ***)&L->target_ca_files, &L->num_target_ca_files) != 0 ||
+      resolve_files(c, sc, "ca_files", (const char **)L->target_ca_files, L->num_target_ca_files) !=
+          0) {
+    return -1;
+  }
+  pop(c, o);
+  if (L->path == NULL) {
+    L->path = "/";
+  }
+  if (L->profile == NULL) {
+    L->profile = "semstreams";
+  }
+  L->server.min_version = MH_TLS12;
+  v = cJSON_GetObjectItemCaseSensitive(lj, "policy");
+  if (v == NULL || !cJSON_IsObject(v)) {
+    return fail(c,
+                "\"policy\" is required for an external target: the tls.server block it is meant "
+                "to enforce, e.g. {\"mtls\": {\"enabled\": true, ...}}");
+  }
+  o = push_key(c, "policy");
+  if (parse_server_tls(c, sc, v, L, 1) != 0) {
+    return -1;
+  }
+  pop(c, o);
   return 0;
 }
 
@@ -1823,6 +1959,12 @@ static int parse_location(struct pctx *c, struct sctx *sc, const char *name, con
     }
     pop(c, o);
   }
+  if (parse_location_extras(c, sc, lj, L) != 0) {
+    return -1;
+  }
+  if (L->is_target) {
+    return 0;
+  }
   const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(lj, "config");
   if (cfg == NULL || !cJSON_IsObject(cfg)) {
     return fail(c,
@@ -1836,6 +1978,14 @@ static int parse_location(struct pctx *c, struct sctx *sc, const char *name, con
     return -1;
   }
   pop(c, o);
+  for (size_t k = 0; k < L->num_components && L->path == NULL; k++) {
+    if (L->components[k].kind == MH_COMP_WS_OUTPUT) {
+      L->path = L->components[k].path;
+    }
+  }
+  if (L->profile == NULL) {
+    L->profile = L->emulate == MH_EMULATE_NGINX ? "nginx-http" : "semstreams";
+  }
   return 0;
 }
 
@@ -1862,6 +2012,319 @@ static int resolve_links(struct pctx *c, struct mh_scenario *s) {
     }
   }
   return 0;
+}
+
+// --- matrix and explicit cases ---
+
+static int spec_identity(const struct mh_pki_spec *spec, const char *name, int want_ca) {
+  for (size_t i = 0; i < spec->num_entities; i++) {
+    if (spec->entities[i].is_ca == want_ca && strcmp(spec->entities[i].name, name) == 0) {
+      return (int)i;
+    }
+  }
+  return -1;
+}
+
+static int parse_version_keyword(struct pctx *c, const cJSON *v, int *out) {
+  const char *s;
+  if (get_string(c, v, &s) != 0) {
+    return -1;
+  }
+  if (strcmp(s, "1.2") != 0 && strcmp(s, "1.3") != 0) {
+    return fail(c, "\"%s\": a version is \"1.2\" or \"1.3\"", s);
+  }
+  *out = strcmp(s, "1.3") == 0 ? MH_TLS13 : MH_TLS12;
+  return 0;
+}
+
+// check_server_location: a matrix or case target must serve TLS (a mock with an output, or an
+// external target).
+static int check_server_location(struct pctx *c, const struct mh_scenario *s, const char *name) {
+  const struct mh_location *L = mh_location_find(s, name);
+  if (L == NULL) {
+    return fail(c, "\"%s\" is not a location of this scenario", name);
+  }
+  int has_output = L->is_target;
+  for (size_t k = 0; k < L->num_components; k++) {
+    has_output |= L->components[k].kind == MH_COMP_WS_OUTPUT;
+  }
+  if (!has_output || !L->server_tls) {
+    return fail(c,
+                "\"%s\" serves no TLS endpoint to probe (it needs a websocket output with "
+                "tls.server.enabled, or \"target\")",
+                name);
+  }
+  return 0;
+}
+
+static int check_identity(struct pctx *c, const struct mh_scenario *s, const char *name, int ca) {
+  if (!ca && strcmp(name, "none") == 0) {
+    return 0;
+  }
+  if (spec_identity(&s->spec, name, ca) < 0) {
+    return fail(c, "\"%s\" is not %s of the fixture spec %s", name, ca ? "a CA" : "an identity",
+                s->spec_file);
+  }
+  return 0;
+}
+
+static int parse_matrix(struct pctx *c, const cJSON *m, struct mh_scenario *s) {
+  size_t o = push_key(c, "matrix");
+  if (!cJSON_IsObject(m)) {
+    return fail(c, "expected an object");
+  }
+  if (check_keys(c, m, matrix_keys, sizeof(matrix_keys) / sizeof(matrix_keys[0]), "a matrix") !=
+      0) {
+    return -1;
+  }
+  struct mh_matrix *x = &s->matrix;
+  s->has_matrix = 1;
+  static const char *const required[] = {"targets", "identities", "versions"};
+  for (size_t i = 0; i < 3; i++) {
+    if (cJSON_GetObjectItemCaseSensitive(m, required[i]) == NULL) {
+      return fail(c, "\"%s\" is required", required[i]);
+    }
+  }
+  size_t o2 = push_key(c, "targets");
+  if (get_string_array(c, cJSON_GetObjectItemCaseSensitive(m, "targets"),
+                       (const char ***)&x->targets, &x->num_targets) != 0) {
+    return -1;
+  }
+  for (size_t i = 0; i < x->num_targets; i++) {
+    size_t o3 = push_index(c, i);
+    if (check_server_location(c, s, x->targets[i]) != 0) {
+      return -1;
+    }
+    pop(c, o3);
+  }
+  pop(c, o2);
+  o2 = push_key(c, "identities");
+  if (get_string_array(c, cJSON_GetObjectItemCaseSensitive(m, "identities"),
+                       (const char ***)&x->identities, &x->num_identities) != 0) {
+    return -1;
+  }
+  for (size_t i = 0; i < x->num_identities; i++) {
+    size_t o3 = push_index(c, i);
+    if (check_identity(c, s, x->identities[i], 0) != 0) {
+      return -1;
+    }
+    pop(c, o3);
+  }
+  pop(c, o2);
+  o2 = push_key(c, "versions");
+  const cJSON *vs = cJSON_GetObjectItemCaseSensitive(m, "versions");
+  if (!cJSON_IsArray(vs) || cJSON_GetArraySize(vs) < 1 || cJSON_GetArraySize(vs) > 2) {
+    return fail(c, "expected [\"1.2\", \"1.3\"] or one of them");
+  }
+  const cJSON *it;
+  cJSON_ArrayForEach(it, vs) {
+    size_t o3 = push_index(c, x->num_versions);
+    if (parse_version_keyword(c, it, &x->versions[x->num_versions]) != 0) {
+      return -1;
+    }
+    x->num_versions++;
+    pop(c, o3);
+  }
+  pop(c, o2);
+  const cJSON *v;
+  if ((v = cJSON_GetObjectItemCaseSensitive(m, "min_tls13_check")) != NULL) {
+    o2 = push_key(c, "min_tls13_check");
+    if (get_bool(c, v, &x->min_tls13_check) != 0) {
+      return -1;
+    }
+    pop(c, o2);
+  }
+  if ((v = cJSON_GetObjectItemCaseSensitive(m, "wrong_server_name")) != NULL) {
+    o2 = push_key(c, "wrong_server_name");
+    if (get_string(c, v, &x->wrong_server_name) != 0) {
+      return -1;
+    }
+    pop(c, o2);
+  }
+  if ((v = cJSON_GetObjectItemCaseSensitive(m, "cn_only_identity")) != NULL) {
+    o2 = push_key(c, "cn_only_identity");
+    if (get_string(c, v, &x->cn_only_identity) != 0 ||
+        check_identity(c, s, x->cn_only_identity, 0) != 0) {
+      return -1;
+    }
+    pop(c, o2);
+  }
+  if ((v = cJSON_GetObjectItemCaseSensitive(m, "untrusted_ca")) != NULL) {
+    o2 = push_key(c, "untrusted_ca");
+    if (get_string(c, v, &x->untrusted_ca) != 0 || check_identity(c, s, x->untrusted_ca, 1) != 0) {
+      return -1;
+    }
+    pop(c, o2);
+  }
+  pop(c, o);
+  return 0;
+}
+
+static int parse_expect(struct pctx *c, const cJSON *e, struct mh_case_spec *k) {
+  size_t o = push_key(c, "expect");
+  if (!cJSON_IsObject(e)) {
+    return fail(c, "expected an object such as {\"result\": \"reject\", \"alerts\": [42]}");
+  }
+  if (check_keys(c, e, expect_keys, sizeof(expect_keys) / sizeof(expect_keys[0]), "expect") != 0) {
+    return -1;
+  }
+  k->has_expect = 1;
+  k->expect_reason = -1;
+  k->expect_layer = -1;
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(e, "result");
+  const char *str;
+  size_t o2 = push_key(c, "result");
+  if (v == NULL || get_string(c, v, &str) != 0) {
+    return v == NULL ? fail(c, "\"accept\" or \"reject\" is required") : -1;
+  }
+  if (strcmp(str, "accept") != 0 && strcmp(str, "reject") != 0) {
+    return fail(c, "\"%s\": use \"accept\" or \"reject\"", str);
+  }
+  k->expect_reject = strcmp(str, "reject") == 0;
+  pop(c, o2);
+  if ((v = cJSON_GetObjectItemCaseSensitive(e, "reason")) != NULL) {
+    o2 = push_key(c, "reason");
+    if (get_string(c, v, &str) != 0) {
+      return -1;
+    }
+    if ((k->expect_reason = mh_reason_from_name(str)) < 0) {
+      return fail(c, "unknown reason \"%s\" (see docs/runner.md)", str);
+    }
+    pop(c, o2);
+  }
+  if ((v = cJSON_GetObjectItemCaseSensitive(e, "layer")) != NULL) {
+    o2 = push_key(c, "layer");
+    if (get_string(c, v, &str) != 0) {
+      return -1;
+    }
+    if (strcmp(str, "tls") != 0 && strcmp(str, "http") != 0) {
+      return fail(c, "\"%s\": use \"tls\" or \"http\"", str);
+    }
+    k->expect_layer = strcmp(str, "tls") == 0 ? MH_LAYER_TLS : MH_LAYER_HTTP;
+    pop(c, o2);
+  }
+  if ((v = cJSON_GetObjectItemCaseSensitive(e, "alerts")) != NULL) {
+    o2 = push_key(c, "alerts");
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > 8) {
+      return fail(c, "expected up to 8 alert codes, e.g. [42, 116]");
+    }
+    cJSON_ArrayForEach(e, v) {
+      int64_t code;
+      size_t o3 = push_index(c, k->num_expect_alerts);
+      if (get_int(c, e, 0, 255, &code) != 0) {
+        return -1;
+      }
+      k->expect_alerts[k->num_expect_alerts++] = (int)code;
+      pop(c, o3);
+    }
+    pop(c, o2);
+  }
+  if ((v = cJSON_GetObjectItemCaseSensitive(e, "status")) != NULL) {
+    o2 = push_key(c, "status");
+    int64_t st;
+    if (get_int(c, v, 100, 599, &st) != 0) {
+      return -1;
+    }
+    k->expect_status = (int)st;
+    pop(c, o2);
+  }
+  pop(c, o);
+  return 0;
+}
+
+static int parse_cases(struct pctx *c, const cJSON *arr, struct mh_scenario *s) {
+  size_t o = push_key(c, "cases");
+  if (!cJSON_IsArray(arr)) {
+    return fail(c, "expected an array of cases");
+  }
+  size_t n = (size_t)cJSON_GetArraySize(arr);
+  s->cases = mh_arena_alloc_array(c->a, n + 1, sizeof(*s->cases));
+  if (s->cases == NULL) {
+    return fail(c, "out of memory");
+  }
+  const cJSON *cj;
+  cJSON_ArrayForEach(cj, arr) {
+    size_t o2 = push_index(c, s->num_cases);
+    struct mh_case_spec *k = &s->cases[s->num_cases];
+    if (!cJSON_IsObject(cj)) {
+      return fail(c, "expected an object");
+    }
+    if (check_keys(c, cj, case_keys, sizeof(case_keys) / sizeof(case_keys[0]), "a case") != 0) {
+      return -1;
+    }
+    static const char *const required[] = {"name", "target", "version"};
+    for (size_t i = 0; i < 3; i++) {
+      if (cJSON_GetObjectItemCaseSensitive(cj, required[i]) == NULL) {
+        return fail(c, "\"%s\" is required", required[i]);
+      }
+    }
+    const char **fields[] = {&k->id,          &k->target,   &k->identity,
+                             &k->server_name, &k->trust_ca, &k->server_identity};
+    static const char *const names[] = {"name",        "target",   "identity",
+                                        "server_name", "trust_ca", "server_identity"};
+    for (size_t i = 0; i < 6; i++) {
+      const cJSON *v = cJSON_GetObjectItemCaseSensitive(cj, names[i]);
+      if (v == NULL) {
+        continue;
+      }
+      size_t o3 = push_key(c, names[i]);
+      if (get_string(c, v, fields[i]) != 0) {
+        return -1;
+      }
+      if ((i == 1 && check_server_location(c, s, k->target) != 0) ||
+          ((i == 2 || i == 5) && check_identity(c, s, *fields[i], 0) != 0) ||
+          (i == 4 && check_identity(c, s, k->trust_ca, 1) != 0)) {
+        return -1;
+      }
+      pop(c, o3);
+    }
+    for (size_t j = 0; j < s->num_cases; j++) {
+      if (strcmp(s->cases[j].id, k->id) == 0) {
+        push_key(c, "name");
+        return fail(c, "\"%s\" names another case too", k->id);
+      }
+    }
+    if (k->identity != NULL && strcmp(k->identity, "none") == 0) {
+      k->identity = NULL;
+    }
+    size_t o3 = push_key(c, "version");
+    if (parse_version_keyword(c, cJSON_GetObjectItemCaseSensitive(cj, "version"), &k->version) !=
+        0) {
+      return -1;
+    }
+    pop(c, o3);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cj, "min_tls13");
+    if (v != NULL) {
+      o3 = push_key(c, "min_tls13");
+      if (get_bool(c, v, &k->min_tls13) != 0) {
+        return -1;
+      }
+      pop(c, o3);
+    }
+    const struct mh_location *L = mh_location_find(s, k->target);
+    if ((k->min_tls13 || k->server_identity != NULL) && L->is_target) {
+      return fail(c,
+                  "\"min_tls13\" and \"server_identity\" need a mock target: the harness cannot "
+                  "reconfigure an external one");
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(cj, "expect")) != NULL &&
+        parse_expect(c, v, k) != 0) {
+      return -1;
+    }
+    s->num_cases++;
+    pop(c, o2);
+  }
+  pop(c, o);
+  return 0;
+}
+
+const struct mh_location *mh_location_find(const struct mh_scenario *s, const char *name) {
+  for (size_t i = 0; i < s->num_locations; i++) {
+    if (strcmp(s->locations[i].name, name) == 0) {
+      return &s->locations[i];
+    }
+  }
+  return NULL;
 }
 
 static int parse_scenario_doc(struct pctx *c, struct sctx *sc, const cJSON *root,
@@ -1969,7 +2432,15 @@ static int parse_scenario_doc(struct pctx *c, struct sctx *sc, const cJSON *root
       }
     }
   }
-  return resolve_links(c, s);
+  if (resolve_links(c, s) != 0) {
+    return -1;
+  }
+  const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "matrix");
+  if (m != NULL && parse_matrix(c, m, s) != 0) {
+    return -1;
+  }
+  const cJSON *cases = cJSON_GetObjectItemCaseSensitive(root, "cases");
+  return cases != NULL ? parse_cases(c, cases, s) : 0;
 }
 
 int mh_scenario_load(struct mh_arena *a, const char *path, const struct mh_scenario_options *opts,
@@ -2021,6 +2492,15 @@ void mh_scenario_print_keys(FILE *out) {
   for (size_t i = 0; i < sizeof(nginx_keys) / sizeof(nginx_keys[0]); i++) {
     fprintf(out, "$.locations.*.nginx.%s\n", nginx_keys[i]);
   }
+  for (size_t i = 0; i < sizeof(matrix_keys) / sizeof(matrix_keys[0]); i++) {
+    fprintf(out, "$.matrix.%s\n", matrix_keys[i]);
+  }
+  for (size_t i = 0; i < sizeof(case_keys) / sizeof(case_keys[0]); i++) {
+    fprintf(out, "$.cases[].%s\n", case_keys[i]);
+  }
+  for (size_t i = 0; i < sizeof(expect_keys) / sizeof(expect_keys[0]); i++) {
+    fprintf(out, "$.cases[].expect.%s\n", expect_keys[i]);
+  }
 }
 
 int mh_scenario_parse_envelope(const char *text, size_t len, struct mh_envelope *out) {
@@ -2055,4 +2535,199 @@ int mh_scenario_parse_envelope(const char *text, size_t len, struct mh_envelope 
   }
   cJSON_Delete(root);
   return 0;
+}
+
+// --- profiles and baselines ---
+
+static char *slurp(const char *path, size_t *out_len, struct mh_err *err) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL) {
+    mh_err_errno(err, "%s: cannot open", path);
+    return NULL;
+  }
+  char *buf = malloc(MAX_DOC_BYTES);
+  size_t n = buf ? fread(buf, 1, MAX_DOC_BYTES, f) : 0;
+  int bad = buf == NULL || ferror(f);
+  fclose(f);
+  if (bad) {
+    free(buf);
+    mh_err_set(err, "%s: cannot read", path);
+    return NULL;
+  }
+  *out_len = n;
+  return buf;
+}
+
+static int parse_alert_list(struct pctx *c, const cJSON *v, int *out, size_t *out_num) {
+  if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > 8) {
+    return fail(c, "expected a list of up to 8 alert codes");
+  }
+  const cJSON *it;
+  *out_num = 0;
+  cJSON_ArrayForEach(it, v) {
+    int64_t code;
+    size_t o = push_index(c, *out_num);
+    if (get_int(c, it, 0, 255, &code) != 0) {
+      return -1;
+    }
+    out[(*out_num)++] = (int)code;
+    pop(c, o);
+  }
+  return 0;
+}
+
+static int parse_profile_rule(struct pctx *c, const cJSON *r, struct mh_profile_rule *out) {
+  if (!cJSON_IsObject(r)) {
+    return fail(c,
+                "expected {\"layer\": \"tls\", \"alerts\": [...]} or {\"layer\": \"http\", "
+                "\"status\": N}");
+  }
+  const cJSON *layer = cJSON_GetObjectItemCaseSensitive(r, "layer");
+  if (!cJSON_IsString(layer) ||
+      (strcmp(layer->valuestring, "tls") != 0 && strcmp(layer->valuestring, "http") != 0)) {
+    push_key(c, "layer");
+    return fail(c, "\"tls\" or \"http\" is required");
+  }
+  out->set = 1;
+  out->layer = strcmp(layer->valuestring, "tls") == 0 ? MH_LAYER_TLS : MH_LAYER_HTTP;
+  if (out->layer == MH_LAYER_HTTP) {
+    int64_t st;
+    size_t o = push_key(c, "status");
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(r, "status");
+    if (v == NULL || get_int(c, v, 100, 599, &st) != 0) {
+      return v == NULL ? fail(c, "required for the http layer") : -1;
+    }
+    out->status = (int)st;
+    pop(c, o);
+    return 0;
+  }
+  size_t o = push_key(c, "alerts");
+  const cJSON *al = cJSON_GetObjectItemCaseSensitive(r, "alerts");
+  if (cJSON_IsArray(al)) {
+    if (parse_alert_list(c, al, out->alerts12, &out->num_alerts12) != 0) {
+      return -1;
+    }
+    memcpy(out->alerts13, out->alerts12, sizeof(out->alerts12));
+    out->num_alerts13 = out->num_alerts12;
+  } else if (cJSON_IsObject(al)) {
+    const cJSON *v12 = cJSON_GetObjectItemCaseSensitive(al, "1.2");
+    const cJSON *v13 = cJSON_GetObjectItemCaseSensitive(al, "1.3");
+    if (v12 == NULL || v13 == NULL) {
+      return fail(c, "give alerts for both \"1.2\" and \"1.3\"");
+    }
+    size_t o2 = push_key(c, "1.2");
+    if (parse_alert_list(c, v12, out->alerts12, &out->num_alerts12) != 0) {
+      return -1;
+    }
+    pop(c, o2);
+    o2 = push_key(c, "1.3");
+    if (parse_alert_list(c, v13, out->alerts13, &out->num_alerts13) != 0) {
+      return -1;
+    }
+    pop(c, o2);
+  } else {
+    return fail(c, "expected a list of alert codes, or {\"1.2\": [...], \"1.3\": [...]}");
+  }
+  pop(c, o);
+  return 0;
+}
+
+int mh_profile_load(struct mh_arena *a, const char *dir, const char *name, struct mh_profile *out,
+                    struct mh_err *err) {
+  memset(out, 0, sizeof(*out));
+  char *path = mh_arena_sprintf(a, "%s/%s.json", dir, name);
+  if (path == NULL) {
+    return mh_err_set(err, "out of memory");
+  }
+  size_t len;
+  char *buf = slurp(path, &len, err);
+  if (buf == NULL) {
+    return mh_err_set(err, "%s: no such profile \"%s\" (profiles are data files in %s)", path, name,
+                      dir);
+  }
+  struct pctx c = {.a = a, .file = path, .path = "$", .path_len = 1, .err = err};
+  const char *end = NULL;
+  cJSON *root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
+  int ret = -1;
+  if (root == NULL) {
+    json_syntax_error(&c, buf, len, end);
+    goto out;
+  }
+  out->name = mh_arena_strdup(a, name);
+  const cJSON *d = cJSON_GetObjectItemCaseSensitive(root, "description");
+  out->description = cJSON_IsString(d) ? mh_arena_strdup(a, d->valuestring) : "";
+  const cJSON *reasons = cJSON_GetObjectItemCaseSensitive(root, "reasons");
+  size_t o = push_key(&c, "reasons");
+  if (!cJSON_IsObject(reasons)) {
+    fail(&c, "expected an object: reason -> rule");
+    goto out;
+  }
+  const cJSON *it;
+  cJSON_ArrayForEach(it, reasons) {
+    size_t o2 = push_key(&c, it->string);
+    int r = mh_reason_from_name(it->string);
+    if (r <= 0 || mh_reason_side((enum mh_reason)r) != 's') {
+      fail(&c, "not a server-side rejection reason (see docs/runner.md)");
+      goto out;
+    }
+    if (parse_profile_rule(&c, it, &out->rules[r]) != 0) {
+      goto out;
+    }
+    pop(&c, o2);
+  }
+  pop(&c, o);
+  ret = 0;
+out:
+  cJSON_Delete(root);
+  free(buf);
+  return ret;
+}
+
+int mh_baseline_load(struct mh_arena *a, const char *path, struct mh_baseline_entry **out,
+                     size_t *out_num, struct mh_err *err) {
+  size_t len;
+  char *buf = slurp(path, &len, err);
+  if (buf == NULL) {
+    return -1;
+  }
+  struct pctx c = {.a = a, .file = path, .path = "$", .path_len = 1, .err = err};
+  const char *end = NULL;
+  cJSON *root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
+  int ret = -1;
+  if (root == NULL) {
+    json_syntax_error(&c, buf, len, end);
+    goto out;
+  }
+  const cJSON *cases = cJSON_GetObjectItemCaseSensitive(root, "cases");
+  const cJSON *schema = cJSON_GetObjectItemCaseSensitive(root, "schema");
+  if (!cJSON_IsString(schema) || strncmp(schema->valuestring, "mtls-harness/report/", 20) != 0 ||
+      !cJSON_IsArray(cases)) {
+    fail(&c, "not an mtls-harness report.json (no \"schema\" and \"cases\")");
+    goto out;
+  }
+  size_t n = (size_t)cJSON_GetArraySize(cases);
+  *out = mh_arena_alloc_array(a, n + 1, sizeof(**out));
+  *out_num = 0;
+  const cJSON *it;
+  cJSON_ArrayForEach(it, cases) {
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
+    const cJSON *verdict = cJSON_GetObjectItemCaseSensitive(it, "verdict");
+    const cJSON *summary = cJSON_GetObjectItemCaseSensitive(it, "summary");
+    if (!cJSON_IsString(id) || !cJSON_IsString(verdict) || !cJSON_IsString(summary)) {
+      size_t o = push_key(&c, "cases");
+      push_index(&c, *out_num);
+      fail(&c, "a case needs \"id\", \"verdict\" and \"summary\"");
+      (void)o;
+      goto out;
+    }
+    struct mh_baseline_entry *e = &(*out)[(*out_num)++];
+    e->id = mh_arena_strdup(a, id->valuestring);
+    e->verdict = mh_arena_strdup(a, verdict->valuestring);
+    e->outcome = mh_arena_strdup(a, summary->valuestring);
+  }
+  ret = 0;
+out:
+  cJSON_Delete(root);
+  free(buf);
+  return ret;
 }

@@ -63,6 +63,50 @@ struct mh_location {
   double emit_rate;  // synthetic data messages per second published on the location's bus
   const char *emit_subject;
   const char *nginx_dn_regex;  // emulate nginx: allowed $ssl_client_s_dn (POSIX ERE); NULL = any
+  // Faults a mock can be told to commit, to see the runner catch them.
+  int fault_ignore_allowlist;  // accept any CN
+  int fault_rst_on_reject;     // close a rejected connection with RST instead of FIN + drain
+  // An external target (a real deployment) instead of a mock.
+  int is_target;
+  const char *target_address;  // numeric loopback address
+  int target_port;
+  const char *server_name;
+  const char *const *target_ca_files;  // roots for the target's server certificate
+  size_t num_target_ca_files;
+  const char *path;     // request path for probes (mocks: their output's path)
+  const char *profile;  // stack profile name ("semstreams", "nginx-http", ...)
+};
+
+// mh_case_spec is an explicit case of the scenario, or one expanded from the matrix.
+struct mh_case_spec {
+  const char *id;           // "<target>/<identity>/tls1.3", or the explicit case's name
+  const char *target;       // location name
+  const char *identity;     // spec identity, or NULL for no client certificate
+  int version;              // MH_TLS12 or MH_TLS13
+  const char *server_name;  // NULL: the target's own
+  const char *trust_ca;     // spec CA the client trusts instead of the target's, NULL: the target's
+  const char *server_identity;  // spec identity the (variant) server presents instead of its own
+  int min_tls13;                // run against a TLS 1.3-minimum variant of the target
+  int has_expect;               // explicit expectation (overrides the oracle)
+  int expect_reject;
+  int expect_reason;  // enum mh_reason, -1 = any
+  int expect_layer;   // enum mh_layer, -1 = any
+  int expect_alerts[8];
+  size_t num_expect_alerts;
+  int expect_status;
+};
+
+struct mh_matrix {
+  const char *const *targets;
+  size_t num_targets;
+  const char *const *identities;  // "none" = no client certificate
+  size_t num_identities;
+  int versions[2];
+  size_t num_versions;
+  int min_tls13_check;            // per server: a TLS 1.2-only client against a 1.3-minimum variant
+  const char *wrong_server_name;  // per server: the client expects this name instead
+  const char *cn_only_identity;   // per server: a variant presenting this CN-only certificate
+  const char *untrusted_ca;       // per server: the client trusts only this CA
 };
 
 struct mh_scenario {
@@ -75,7 +119,47 @@ struct mh_scenario {
   const char *fixtures_dir;  // where the fixtures are generated; paths below resolve into it
   struct mh_location *locations;
   size_t num_locations;
+  int has_matrix;
+  struct mh_matrix matrix;
+  struct mh_case_spec *cases;  // explicit cases
+  size_t num_cases;
 };
+
+// mh_location_find returns the location named |name|, or NULL.
+const struct mh_location *mh_location_find(const struct mh_scenario *s, const char *name);
+
+// mh_profile maps each rejection reason to what a stack does: an alert set per TLS version, or an
+// HTTP status.
+struct mh_profile_rule {
+  int set;
+  int layer;  // enum mh_layer
+  int alerts12[8];
+  size_t num_alerts12;
+  int alerts13[8];
+  size_t num_alerts13;
+  int status;
+};
+
+struct mh_profile {
+  const char *name;
+  const char *description;
+  struct mh_profile_rule rules[16];  // indexed by enum mh_reason
+};
+
+// mh_profile_load reads profile |name| from |dir|/<name>.json into |out|. Returns 0 or -1.
+int mh_profile_load(struct mh_arena *a, const char *dir, const char *name, struct mh_profile *out,
+                    struct mh_err *err);
+
+// mh_baseline_entry is one case of an earlier report.json.
+struct mh_baseline_entry {
+  const char *id;
+  const char *verdict;
+  const char *outcome;  // the report's one-line outcome summary
+};
+
+// mh_baseline_load reads the cases of an earlier report.json. Returns 0 or -1 with |err| set.
+int mh_baseline_load(struct mh_arena *a, const char *path, struct mh_baseline_entry **out,
+                     size_t *out_num, struct mh_err *err);
 
 // mh_scenario_options says where fixtures live and what may be printed.
 struct mh_scenario_options {

@@ -201,3 +201,28 @@ void mh_stage_cleanup(struct mh_stage *st) {
   free(st->dir);
   memset(st, 0, sizeof(*st));
 }
+
+int mh_stage_mkdirs(const char *dir, struct mh_err *err) {
+  char *buf = strdup(dir);
+  if (buf == NULL) {
+    return mh_err_set(err, "%s: out of memory", dir);
+  }
+  int ret = 0;
+  for (char *p = buf + 1;; p++) {
+    if (*p != '/' && *p != '\0') {
+      continue;
+    }
+    char saved = *p;
+    *p = '\0';
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+      ret = mh_err_errno(err, "%s: cannot create directory", buf);
+      break;
+    }
+    *p = saved;
+    if (saved == '\0') {
+      break;
+    }
+  }
+  free(buf);
+  return ret;
+}

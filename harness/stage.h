@@ -45,6 +45,10 @@ int mh_stage_reserve(struct mh_stage *st, const char *rel, mode_t mode, const ch
 // mh_stage_commit renames every staged file into place. Returns 0 or -1 with |err| set.
 int mh_stage_commit(struct mh_stage *st, struct mh_err *err);
 
+// mh_stage_mkdirs creates |dir| and its missing parents (mode 0755). Returns 0 or -1 with |err|
+// set.
+int mh_stage_mkdirs(const char *dir, struct mh_err *err);
+
 // mh_stage_cleanup frees |st|; if it was not committed, it first removes its temporary files and
 // the directories it created. NULL is accepted.
 void mh_stage_cleanup(struct mh_stage *st);

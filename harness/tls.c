@@ -26,6 +26,8 @@
 #include <openssl/bytestring.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
@@ -57,6 +59,7 @@ struct mh_tls_ctx {
   STACK_OF(X509) * cas;  // the same CAs, for Go's "possibly because" hint
   char **allowed_cns;
   size_t num_allowed_cns;
+  EVP_PKEY *sign_key;  // probe: the key that signs although it does not match the certificate
 };
 
 struct mh_tls_conn {
@@ -482,10 +485,20 @@ static void msg_cb(int is_write, int version, int content_type, const void *buf,
   (void)version;
   (void)arg;
   struct mh_tls_conn *t = conn_of(ssl);
-  if (is_write || content_type != SSL3_RT_HANDSHAKE || len < 4 || t == NULL || t->rejected) {
+  if (t == NULL || content_type != SSL3_RT_HANDSHAKE || len < 4) {
     return;
   }
   const uint8_t *p = buf;
+  if (is_write) {
+    if (!t->ctx->is_server && (p[0] == SSL3_MT_CERTIFICATE || p[0] == SSL3_MT_CLIENT_KEY_EXCHANGE ||
+                               p[0] == SSL3_MT_FINISHED)) {
+      t->info.client_flight_sent = 1;
+    }
+    return;
+  }
+  if (!t->ctx->is_server || !t->ctx->mtls || t->ctx->emulate != MH_EMULATE_GO || t->rejected) {
+    return;
+  }
   if (p[0] != SSL3_MT_CERTIFICATE) {
     return;
   }
@@ -521,12 +534,14 @@ static void info_cb(const SSL *ssl, int where, int value) {
     return;
   }
   int level = (value >> 8) & 0xff, desc = value & 0xff;
-  if ((where & SSL_CB_WRITE_ALERT) && (level == SSL3_AL_FATAL || desc == SSL_AD_CLOSE_NOTIFY)) {
+  // SSL_CB_READ_ALERT and SSL_CB_WRITE_ALERT share the SSL_CB_ALERT bit: compare whole masks.
+  if ((where & SSL_CB_WRITE_ALERT) == SSL_CB_WRITE_ALERT &&
+      (level == SSL3_AL_FATAL || desc == SSL_AD_CLOSE_NOTIFY)) {
     if (t->info.alert_sent == MH_ALERT_NONE || t->info.alert_sent == SSL_AD_CLOSE_NOTIFY) {
       t->info.alert_sent = desc;
     }
   }
-  if ((where & SSL_CB_READ_ALERT) && t->info.alert_received == MH_ALERT_NONE) {
+  if ((where & SSL_CB_READ_ALERT) == SSL_CB_READ_ALERT && t->info.alert_received == MH_ALERT_NONE) {
     t->info.alert_received = desc;
   }
 }
@@ -734,6 +749,95 @@ fail:
   return NULL;
 }
 
+// mismatch_sign signs with the context's deliberately mismatched key, so that the peer receives a
+// CertificateVerify that does not verify against the certificate (BoringSSL refuses to load such a
+// pair as a certificate and key).
+static enum ssl_private_key_result_t mismatch_sign(SSL *ssl, uint8_t *out, size_t *out_len,
+                                                   size_t max_out, uint16_t sigalg,
+                                                   const uint8_t *in, size_t in_len) {
+  struct mh_tls_conn *t = conn_of(ssl);
+  EVP_PKEY *key = t->ctx->sign_key;
+  EVP_MD_CTX md;
+  EVP_MD_CTX_init(&md);
+  EVP_PKEY_CTX *pctx = NULL;
+  enum ssl_private_key_result_t ret = ssl_private_key_failure;
+  if (EVP_DigestSignInit(&md, &pctx, SSL_get_signature_algorithm_digest(sigalg), NULL, key) &&
+      (!SSL_is_signature_algorithm_rsa_pss(sigalg) ||
+       (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) &&
+        EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, -1)))) {
+    *out_len = max_out;
+    if (EVP_DigestSign(&md, out, out_len, in, in_len)) {
+      ret = ssl_private_key_success;
+    }
+  }
+  EVP_MD_CTX_cleanup(&md);
+  return ret;
+}
+
+static enum ssl_private_key_result_t mismatch_complete(SSL *ssl, uint8_t *out, size_t *out_len,
+                                                       size_t max_out) {
+  (void)ssl;
+  (void)out;
+  (void)out_len;
+  (void)max_out;
+  return ssl_private_key_failure;
+}
+
+static const SSL_PRIVATE_KEY_METHOD mismatch_method = {
+    .sign = mismatch_sign,
+    .decrypt = NULL,
+    .complete = mismatch_complete,
+};
+
+struct mh_tls_ctx *mh_tls_probe_ctx_new(const struct mh_tls_probe_policy *p, struct mh_err *err) {
+  struct mh_tls_ctx *c = ctx_alloc(0);
+  if (c == NULL) {
+    mh_err_set(err, "out of memory");
+    return NULL;
+  }
+  c->insecure_skip_verify = !p->verify;
+  SSL_CTX *ctx = c->ssl_ctx;
+  SSL_CTX_set_min_proto_version(ctx, (uint16_t)p->version);
+  SSL_CTX_set_max_proto_version(ctx, (uint16_t)p->version);
+  if (load_cas(c, p->ca_files, p->num_ca_files, "CA", err) != 0) {
+    goto fail;
+  }
+  if (p->cert_file != NULL) {
+    char prefix[600];
+    if (!SSL_CTX_use_certificate_chain_file(ctx, p->cert_file)) {
+      snprintf(prefix, sizeof(prefix), "%s: ", p->cert_file);
+      crypto_fail(err, prefix);
+      goto fail;
+    }
+    if (p->key_mismatch) {
+      FILE *f = fopen(p->key_file, "r");
+      c->sign_key = f != NULL ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+      if (f != NULL) {
+        fclose(f);
+      }
+      if (c->sign_key == NULL) {
+        ERR_clear_error();
+        mh_err_set(err, "%s: cannot read the private key", p->key_file);
+        goto fail;
+      }
+      SSL_CTX_set_private_key_method(ctx, &mismatch_method);
+    } else if (!SSL_CTX_use_PrivateKey_file(ctx, p->key_file, SSL_FILETYPE_PEM) ||
+               !SSL_CTX_check_private_key(ctx)) {
+      snprintf(prefix, sizeof(prefix), "%s: ", p->key_file);
+      crypto_fail(err, prefix);
+      goto fail;
+    }
+  }
+  static const uint8_t alpn[] = "\x08http/1.1";
+  SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1);
+  SSL_CTX_set_custom_verify(ctx, SSL_VERIFY_PEER, client_verify);
+  SSL_CTX_set_msg_callback(ctx, msg_cb);
+  return c;
+fail:
+  mh_tls_ctx_free(c);
+  return NULL;
+}
+
 void mh_tls_ctx_free(struct mh_tls_ctx *c) {
   if (c == NULL || --c->refs > 0) {
     return;
@@ -741,6 +845,7 @@ void mh_tls_ctx_free(struct mh_tls_ctx *c) {
   SSL_CTX_free(c->ssl_ctx);
   X509_STORE_free(c->store);
   sk_X509_pop_free(c->cas, X509_free);
+  EVP_PKEY_free(c->sign_key);
   for (size_t i = 0; c->allowed_cns != NULL && i < c->num_allowed_cns; i++) {
     free(c->allowed_cns[i]);
   }

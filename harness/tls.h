@@ -68,11 +68,28 @@ struct mh_tls_info {
   char reason[512];        // why the handshake failed, in the emulated stack's words
   char verify_error[256];  // nginx: the FAILED:<reason> text
   int resumed;
-  int http_on_tls;  // the client spoke plain HTTP to the TLS port
+  int http_on_tls;         // the client spoke plain HTTP to the TLS port
+  int client_flight_sent;  // client: we sent our Certificate/ClientKeyExchange/Finished
+};
+
+// mh_tls_probe_policy is the conformance runner's client: it offers exactly one version, presents
+// an identity (whose key may deliberately not match its certificate) and checks the server as a Go
+// client does, or not at all.
+struct mh_tls_probe_policy {
+  int version;                  // MH_TLS12 or MH_TLS13, offered alone
+  const char *const *ca_files;  // roots for the server certificate
+  size_t num_ca_files;
+  int verify;             // check the server certificate and name (Go semantics)
+  const char *cert_file;  // client chain (leaf first), NULL for none
+  const char *key_file;
+  int key_mismatch;  // |key_file| does not belong to |cert_file|: sign with it anyway
 };
 
 struct mh_tls_ctx;
 struct mh_tls_conn;
+
+// mh_tls_probe_ctx_new builds a probing client context; NULL with |err| set on failure.
+struct mh_tls_ctx *mh_tls_probe_ctx_new(const struct mh_tls_probe_policy *p, struct mh_err *err);
 
 // mh_tls_server_ctx_new builds a server context for |p|. Certificates, keys and CA files are loaded
 // and checked now; returns NULL with |err| set ("<file>: <problem>") if any is unusable.

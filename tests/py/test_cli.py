@@ -29,6 +29,8 @@ COMMAND_OPTIONS = {
     "check": ("--fixtures DIR", "--list-keys"),
     "serve": ("--fixtures DIR", "--ephemeral-ports", "--events FILE", "--for SECONDS",
               "--outage LOC:START:DURATION", "--quiet"),
+    "run": ("--out DIR", "--filter GLOB", "--jobs N", "--strict", "--baseline FILE",
+            "--profiles DIR", "--quiet"),
 }
 
 

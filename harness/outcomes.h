@@ -1,0 +1,120 @@
+// outcomes: every outcome, phase, verdict and rejection reason of a conformance case, defined once.
+// Enums, report strings and scenario keywords are generated from these tables.
+#ifndef MH_OUTCOMES_H
+#define MH_OUTCOMES_H
+
+// Why a case is expected to be rejected. X(enum suffix, keyword, who rejects: 's' server, 'c'
+// client, description).
+#define MH_REASONS(X)                                                                        \
+  X(NONE, "none", ' ', "accepted")                                                           \
+  X(MISSING_CERT, "missing_cert", 's', "no client certificate, one is required")             \
+  X(NO_VERIFIED_CHAINS, "no_verified_chains", 's',                                           \
+    "no client certificate while an allow-list is set")                                      \
+  X(UNKNOWN_CA, "unknown_ca", 's', "client certificate not issued by a trusted CA")          \
+  X(EXPIRED, "expired", 's', "client certificate expired")                                   \
+  X(NOT_YET_VALID, "not_yet_valid", 's', "client certificate not yet valid")                 \
+  X(BAD_EKU, "bad_eku", 's', "client certificate without clientAuth")                        \
+  X(CN_NOT_ALLOWED, "cn_not_allowed", 's', "client CN not on the allow-list")                \
+  X(BAD_SIGNATURE, "bad_signature", 's', "CertificateVerify does not match the certificate") \
+  X(VERSION, "version", 's', "no TLS version in common")                                     \
+  X(SERVER_NAME, "server_name", 'c', "server certificate not valid for the name")            \
+  X(SERVER_CN_ONLY, "server_cn_only", 'c', "server certificate has a CN but no SAN")         \
+  X(SERVER_UNTRUSTED, "server_untrusted", 'c', "server certificate from an untrusted CA")
+
+enum mh_reason {
+#define X(e, kw, who, desc) MH_REASON_##e,
+  MH_REASONS(X)
+#undef X
+      MH_REASON_NUM
+};
+
+// Where a connection ended. X(enum suffix, keyword).
+#define MH_PHASES(X)                \
+  X(NONE, "none")                   \
+  X(TCP, "tcp")                     \
+  X(SERVER_FLIGHT, "server_flight") \
+  X(CLIENT_FLIGHT, "client_flight") \
+  X(FIRST_READ, "first_read")       \
+  X(APPLICATION, "application")
+
+enum mh_phase {
+#define X(e, kw) MH_PHASE_##e,
+  MH_PHASES(X)
+#undef X
+      MH_PHASE_NUM
+};
+
+// How the transport ended. X(enum suffix, keyword).
+#define MH_ENDS(X)                \
+  X(NONE, "none")                 \
+  X(CLOSE_NOTIFY, "close_notify") \
+  X(FIN, "fin")                   \
+  X(RST, "rst")                   \
+  X(TIMEOUT, "timeout")           \
+  X(CLIENT_CLOSE, "client_close") \
+  X(REFUSED, "refused")
+
+enum mh_end {
+#define X(e, kw) MH_END_##e,
+  MH_ENDS(X)
+#undef X
+      MH_END_NUM
+};
+
+// What happened, as a whole. X(enum suffix, keyword).
+#define MH_RESULTS(X)     \
+  X(ACCEPTED, "accepted") \
+  X(REJECTED, "rejected") \
+  X(INCONCLUSIVE, "inconclusive")
+
+enum mh_result {
+#define X(e, kw) MH_RESULT_##e,
+  MH_RESULTS(X)
+#undef X
+      MH_RESULT_NUM
+};
+
+// The layer that decided. X(enum suffix, keyword).
+#define MH_LAYERS(X) \
+  X(NONE, "none")    \
+  X(TLS, "tls")      \
+  X(HTTP, "http")
+
+enum mh_layer {
+#define X(e, kw) MH_LAYER_##e,
+  MH_LAYERS(X)
+#undef X
+      MH_LAYER_NUM
+};
+
+// Verdicts. X(enum suffix, keyword, fails the run, fails under --strict, description).
+#define MH_VERDICTS(X)                                                                       \
+  X(PASS, "pass", 0, 0, "as expected, with the profile's alert or status")                   \
+  X(PASS_CONCEPTUAL, "pass-conceptual", 0, 1,                                                \
+    "rejected as expected, but not with the profile's alert or status")                      \
+  X(UNEXPECTED_ACCEPT, "unexpected-accept", 1, 1, "accepted, but the policy says reject")    \
+  X(UNEXPECTED_REJECT, "unexpected-reject", 1, 1, "rejected, but the policy says accept")    \
+  X(WRONG_LAYER, "wrong-layer", 1, 1, "rejected, but at another layer or by the other side") \
+  X(INCONCLUSIVE, "inconclusive", 1, 1, "the target could not be reached or did not answer")
+
+enum mh_verdict {
+#define X(e, kw, fails, strict_fails, desc) MH_VERDICT_##e,
+  MH_VERDICTS(X)
+#undef X
+      MH_VERDICT_NUM
+};
+
+const char *mh_reason_name(enum mh_reason r);
+const char *mh_phase_name(enum mh_phase p);
+const char *mh_end_name(enum mh_end e);
+const char *mh_result_name(enum mh_result r);
+const char *mh_layer_name(enum mh_layer l);
+const char *mh_verdict_name(enum mh_verdict v);
+const char *mh_verdict_description(enum mh_verdict v);
+int mh_verdict_fails(enum mh_verdict v, int strict);
+// mh_reason_by_side returns 's' if the server rejects for |r|, 'c' if the client does.
+char mh_reason_side(enum mh_reason r);
+// mh_reason_from_name returns the reason named |kw|, or -1.
+int mh_reason_from_name(const char *kw);
+
+#endif

@@ -1,0 +1,66 @@
+// report: the only writer of run reports: report.json (versioned schema, docs/report-schema.json),
+// junit.xml, report.md, report.html and one log per case, written all at once into the run's
+// directory.
+#ifndef MH_REPORT_H
+#define MH_REPORT_H
+
+#include <stddef.h>
+
+#include "err.h"
+#include "events.h"
+#include "oracle.h"
+#include "probe.h"
+
+#define MH_REPORT_SCHEMA "mtls-harness/report/1"
+
+// mh_case_result is one case as run: what was asked, expected, seen on both sides, and judged.
+struct mh_case_result {
+  const char *id;
+  const char *target;    // location (or external target) name
+  const char *endpoint;  // "address:port" probed
+  const char *identity;  // NULL: no client certificate
+  int version;
+  const char *kind;  // "matrix" or "explicit"
+  const char *profile;
+  const char *server_name;
+  struct mh_expectation expect;
+  struct mh_case_outcome outcome;
+  int has_server;  // a mock recorded its side
+  struct mh_server_record server;
+  enum mh_verdict verdict;
+  int fails;  // counts as a failure (given --strict)
+  char summary[256];
+  char expected_text[256];
+};
+
+struct mh_baseline_change {
+  const char *id;
+  const char *before;  // "verdict: summary", or "(absent)"
+  const char *after;
+};
+
+struct mh_report {
+  const char *scenario_name;
+  const char *scenario_file;
+  const char *out_dir;
+  const char *tls_library;
+  long long started_ms;
+  double duration_ms;
+  int strict;
+  int jobs;
+  int exit_code;
+  struct mh_case_result *cases;
+  size_t num_cases;
+  const char *baseline_file;  // NULL: no comparison
+  struct mh_baseline_change *changes;
+  size_t num_changes;
+};
+
+// mh_report_write writes every report file of |r| below |r->out_dir|. Returns 0 or -1 with |err|
+// set; on failure no report file is left behind.
+int mh_report_write(const struct mh_report *r, struct mh_err *err);
+
+// mh_case_file_name writes the file-system-safe name of case |id| (no '/').
+void mh_case_file_name(const char *id, char *out, size_t out_len);
+
+#endif
