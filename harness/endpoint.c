@@ -784,8 +784,11 @@ static void in_event(struct in *in, const char *name, const char *error) {
 
 // in_failed ends a dial attempt and waits as the real input does: after failure n the wait is
 // initial x multiplier^n, capped at max_interval, for at most max_retries failures (0: forever).
-static void in_failed(struct in *in, const char *error) {
+static void in_failed(struct in *in, const char *error_in) {
   struct loc *l = in->loc;
+  // |error_in| may live in the connection that in_reset frees.
+  char error[512];
+  snprintf(error, sizeof(error), "%s", error_in);
   in_reset(in);
   in_event(in, "dial_failed", error);
   const struct mh_reconnect *rc = &in->cfg->reconnect;

@@ -1,0 +1,315 @@
+"""The conformance runner: truthful outcomes, verdicts, exit codes and reports, against the mocks,
+a real nginx, and targets that misbehave or are not there."""
+import copy
+import json
+import socket
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+
+import jsonschema
+import pytest
+
+from conftest import ROOT, run
+
+FED = json.loads((ROOT / "scenarios/federation.json").read_text())
+SCHEMA = json.loads((ROOT / "docs/report-schema.json").read_text())
+B = "location-b.semstreams.local"
+
+
+def write_scenario(tmp_path, doc, name="s.json"):
+    doc = copy.deepcopy(doc)
+    doc["fixtures"] = str(ROOT / "fixtures/federation.json")
+    path = tmp_path / name
+    path.write_text(json.dumps(doc, indent=2))
+    return path
+
+
+def run_harness(mh, scenario, out, *args):
+    r = mh("run", scenario, "--out", out, "--profiles", ROOT / "profiles", *args, timeout=180)
+    report = json.loads((out / "report.json").read_text()) if (out / "report.json").exists() else None
+    return r, report
+
+
+def case(report, cid):
+    return next(c for c in report["cases"] if c["id"] == cid)
+
+
+@pytest.fixture(scope="module")
+def default_run(harness, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "federation"
+    r = run([harness, "run", ROOT / "scenarios/federation.json", "--out", out], timeout=180)
+    return r, json.loads((out / "report.json").read_text()), out
+
+
+def test_default_matrix_passes_and_exits_0(default_run):
+    r, report, out = default_run
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert report["summary"]["total"] == 52 and report["summary"]["failed"] == 0
+    assert {c["verdict"] for c in report["cases"]} == {"pass"}
+    assert "run: 52 cases" in r.stdout and str(out) in r.stdout
+
+
+def test_report_json_validates_against_its_schema(default_run):
+    _, report, _ = default_run
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    jsonschema.validate(report, SCHEMA, cls=jsonschema.Draft202012Validator)
+    # The schema is not vacuous: a broken report fails it.
+    broken = copy.deepcopy(report)
+    broken["cases"][0]["verdict"] = "fine"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, SCHEMA, cls=jsonschema.Draft202012Validator)
+
+
+def test_junit_is_valid_xml_with_one_testcase_per_case(default_run):
+    _, report, out = default_run
+    root = ET.parse(out / "junit.xml").getroot()
+    assert root.tag == "testsuites"
+    cases = root.findall("./testsuite/testcase")
+    assert len(cases) == 52 == int(root.get("tests"))
+    assert {c.get("name") for c in cases} == {c["id"] for c in report["cases"]}
+    assert not root.findall(".//failure") and root.get("failures") == "0"
+
+
+def test_human_reports_link_every_cell_to_its_log(default_run):
+    _, report, out = default_run
+    md = (out / "report.md").read_text()
+    html = (out / "report.html").read_text()
+    for c in report["cases"]:
+        assert (out / c["log"]).is_file()
+        assert f"({c['log']})" in md and f'href="{c["log"]}"' in html
+    assert "## location-a" in md and "| identity | TLS 1.2 | TLS 1.3 |" in md
+
+    class Cells(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.links, self.coloured = [], 0
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "a":
+                self.links.append(a["href"])
+            if tag == "td" and "background" in a.get("style", ""):
+                self.coloured += 1
+
+    p = Cells()
+    p.feed(html)
+    assert set(p.links) == {c["log"] for c in report["cases"]}
+    assert p.coloured == 2 * 11 * 2 + 52  # the two matrices, and the list of every case
+
+
+def test_tls13_missing_cert_is_rejected_on_the_first_read_with_116(default_run):
+    _, report, _ = default_run
+    c = case(report, "location-a/none/tls1.3")
+    o = c["outcome"]
+    assert o["handshake"] == "ok"  # the client's handshake returned first
+    assert (o["result"], o["rejected_by"], o["phase"]) == ("rejected", "server", "first_read")
+    assert o["alert_received"] == {"code": 116, "name": "certificate_required"}
+    assert c["server"]["reason"] == "tls: client didn't provide a certificate"
+    assert c["server"]["alert_sent"]["code"] == 116
+
+
+@pytest.mark.parametrize("cid,phase,alert,by", [
+    ("location-a/none/tls1.2", "client_flight", 42, "server"),
+    ("location-a/expired/tls1.2", "client_flight", 45, "server"),
+    ("location-a/untrusted/tls1.3", "first_read", 48, "server"),
+    ("location-a/key-mismatch/tls1.3", "first_read", 51, "server"),
+    ("location-b/location-b/tls1.3", "first_read", 42, "server"),  # CN not allowed at B
+    ("location-a/tls1.2-only-client-vs-tls1.3-minimum", "server_flight", 70, "server"),
+    ("location-a/server-check:cn-only-certificate/tls1.3", "server_flight", 42, "client"),
+    ("location-a/server-check:wrong-name/tls1.3", "server_flight", 42, "client"),
+])
+def test_phases_and_alerts(default_run, cid, phase, alert, by):
+    _, report, _ = default_run
+    o = case(report, cid)["outcome"]
+    assert (o["rejected_by"], o["phase"]) == (by, phase), o
+    got = o["alert_sent"] if by == "client" else o["alert_received"]
+    assert got["code"] == alert, o
+
+
+def test_accepted_cases_upgraded(default_run):
+    _, report, _ = default_run
+    c = case(report, "location-a/location-b/tls1.3")
+    assert c["outcome"]["result"] == "accepted" and c["outcome"]["http_status"] == 101
+    assert c["outcome"]["websocket_upgrade"] and c["server"]["client_cn"] == B
+    assert case(report, "location-a/intermediate-signed/tls1.3")["outcome"]["result"] == "accepted"
+
+
+def test_a_mock_that_ignores_its_allow_list_fails_the_run(mh, tmp_path):
+    doc = copy.deepcopy(FED)
+    doc["locations"]["location-a"]["faults"] = ["ignore_allowlist"]
+    r, report = run_harness(mh, write_scenario(tmp_path, doc), tmp_path / "out",
+                            "--filter", "location-a/*")
+    assert r.returncode == 1, r.stdout
+    bad = {c["id"] for c in report["cases"] if c["verdict"] == "unexpected-accept"}
+    assert bad == {"location-a/wrong-cn/tls1.2", "location-a/wrong-cn/tls1.3",
+                   "location-a/location-c/tls1.2", "location-a/location-c/tls1.3"}
+    assert "unexpected-accept" in r.stdout and "expected reject (cn_not_allowed)" in r.stdout
+    junit = ET.parse(tmp_path / "out" / "junit.xml").getroot()
+    failures = junit.findall(".//failure")
+    assert len(failures) == 4 and all(f.get("type") == "unexpected-accept" for f in failures)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def external_target(port, profile="semstreams"):
+    return {"target": f"127.0.0.1:{port}", "server_name": "location-a.semstreams.local",
+            "ca_files": ["/certs/federation-ca.pem"], "profile": profile, "path": "/",
+            "policy": {"mtls": {"enabled": True, "client_ca_files": ["/certs/federation-ca.pem"],
+                                "require_client_cert": True,
+                                "allowed_client_cns": [B]}}}
+
+
+def test_unreachable_target_is_inconclusive_not_rejected(mh, tmp_path):
+    doc = copy.deepcopy(FED)
+    doc["locations"]["gone"] = external_target(free_port())
+    doc["matrix"]["targets"] = ["gone"]
+    doc["matrix"]["identities"] = ["location-b", "none"]
+    r, report = run_harness(mh, write_scenario(tmp_path, doc), tmp_path / "out")
+    assert r.returncode == 1
+    for c in report["cases"]:
+        assert c["verdict"] == "inconclusive", c
+        assert c["outcome"]["result"] == "inconclusive" and c["outcome"]["tcp"] == "refused"
+        assert c["outcome"]["phase"] == "tcp"
+    assert ET.parse(tmp_path / "out" / "junit.xml").getroot().findall(".//error")
+
+
+def test_baseline_lists_changed_cases(mh, tmp_path):
+    path = write_scenario(tmp_path, FED)
+    r, _ = run_harness(mh, path, tmp_path / "before", "--filter", "location-a/*/tls1.3")
+    assert r.returncode == 0
+    doc = copy.deepcopy(FED)
+    doc["locations"]["location-a"]["faults"] = ["ignore_allowlist"]
+    r, report = run_harness(mh, write_scenario(tmp_path, doc, "s2.json"), tmp_path / "after",
+                            "--filter", "location-a/*/tls1.3",
+                            "--baseline", tmp_path / "before" / "report.json")
+    changed = {c["id"]: c for c in report["baseline"]["changed"]}
+    assert set(changed) == {"location-a/wrong-cn/tls1.3", "location-a/location-c/tls1.3"}
+    c = changed["location-a/wrong-cn/tls1.3"]
+    assert c["before"].startswith("pass: rejected by server")
+    assert c["after"].startswith("unexpected-accept: accepted")
+    assert "changed since baseline: location-a/wrong-cn/tls1.3" in r.stdout
+    assert "Changes since" in (tmp_path / "after" / "report.md").read_text()
+
+
+def test_pass_conceptual_fails_only_under_strict(mh, tmp_path):
+    doc = copy.deepcopy(FED)
+    doc["locations"]["location-a"]["profile"] = "boringssl"  # the mock is Go: 42, not 40
+    path = write_scenario(tmp_path, doc)
+    r, report = run_harness(mh, path, tmp_path / "lax", "--filter", "location-a/none/tls1.2")
+    assert r.returncode == 0
+    assert report["cases"][0]["verdict"] == "pass-conceptual"
+    r, report = run_harness(mh, path, tmp_path / "strict", "--filter", "location-a/none/tls1.2",
+                            "--strict")
+    assert r.returncode == 1 and report["cases"][0]["fails"]
+
+
+def test_explicit_case_expectation_overrides_the_oracle(mh, tmp_path):
+    doc = copy.deepcopy(FED)
+    doc["cases"] = [
+        {"name": "c-at-a-should-be-admitted", "target": "location-a", "identity": "location-c",
+         "version": "1.3", "expect": {"result": "accept"}},
+        {"name": "no-cert-alert-116", "target": "location-a", "version": "1.3",
+         "expect": {"result": "reject", "layer": "tls", "alerts": [116]}},
+    ]
+    del doc["matrix"]
+    r, report = run_harness(mh, write_scenario(tmp_path, doc), tmp_path / "out")
+    assert r.returncode == 1
+    assert case(report, "c-at-a-should-be-admitted")["verdict"] == "unexpected-reject"
+    assert case(report, "no-cert-alert-116")["verdict"] == "pass"
+    assert case(report, "no-cert-alert-116")["expected"]["source"] == "explicit"
+
+
+def test_bad_scenario_and_empty_filter_exit_2(mh, tmp_path):
+    doc = copy.deepcopy(FED)
+    doc["matrix"]["identities"] = ["nobody"]
+    r, _ = run_harness(mh, write_scenario(tmp_path, doc), tmp_path / "out")
+    assert r.returncode == 2 and "$.matrix.identities[0]: \"nobody\" is not an identity" in r.stderr
+    r, _ = run_harness(mh, write_scenario(tmp_path, FED, "ok.json"), tmp_path / "out2",
+                       "--filter", "no-such-case")
+    assert r.returncode == 2 and "no case to run" in r.stderr
+
+
+# --- a real nginx, probed as an external target with the nginx-http profile ---
+
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  client_body_temp_path {tmp}/body;
+  proxy_temp_path {tmp}/proxy;
+  fastcgi_temp_path {tmp}/fastcgi;
+  uwsgi_temp_path {tmp}/uwsgi;
+  scgi_temp_path {tmp}/scgi;
+  map $ssl_client_s_dn $cn_ok {{
+    default 0;
+    "~(^|,)CN=location-b\\.semstreams\\.local(,|$)" 1;
+  }}
+  server {{
+    listen 127.0.0.1:{port} ssl;
+    server_name location-a.semstreams.local;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_certificate {fx}/location-a-cert.pem;
+    ssl_certificate_key {fx}/location-a-key.pem;
+    ssl_client_certificate {fx}/federation-ca.pem;
+    ssl_verify_client on;
+    ssl_verify_depth 2;
+    location / {{
+      if ($cn_ok = 0) {{ return 403; }}
+      return 200 "ok\\n";
+    }}
+  }}
+}}
+"""
+
+
+def test_real_nginx_every_verdict_right(harness, mh, tmp_path):
+    out = tmp_path / "out"
+    fx = out / "fixtures"
+    # The run re-issues the CA certificate with the same key, so nginx may load these files now.
+    assert run([harness, "pki", ROOT / "fixtures/federation.json", "--out", fx]).returncode == 0
+    port = free_port()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(tmp=tmp_path, port=port, fx=fx))
+    nginx = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(tmp_path)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert nginx.poll() is None, nginx.stderr.read()
+                assert time.monotonic() < deadline, "nginx did not start"
+                time.sleep(0.1)
+        doc = copy.deepcopy(FED)
+        doc["locations"]["nginx"] = external_target(port, "nginx-http")
+        doc["matrix"]["targets"] = ["nginx"]
+        r, report = run_harness(mh, write_scenario(tmp_path, doc), out)
+        assert r.returncode == 0, r.stdout
+        assert {c["verdict"] for c in report["cases"]} == {"pass"}
+        o = {c["id"]: c["outcome"] for c in report["cases"]}
+        # nginx completes the handshake and answers in HTTP...
+        assert o["nginx/none/tls1.3"]["http_status"] == 400
+        assert o["nginx/none/tls1.3"]["phase"] == "application"
+        assert o["nginx/expired/tls1.2"]["http_status"] == 400
+        assert o["nginx/location-c/tls1.3"]["http_status"] == 403
+        assert o["nginx/location-b/tls1.3"]["http_status"] == 200
+        # ...except for what OpenSSL itself refuses in the handshake.
+        assert o["nginx/key-mismatch/tls1.3"]["alert_received"]["code"] == 51
+        assert len(report["cases"]) == 11 * 2 + 2  # no variants of an external target
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=10)
