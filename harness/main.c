@@ -22,6 +22,7 @@
 #include "runner.h"
 #include "scenario.h"
 #include "stage.h"
+#include "tls.h"
 #include "version.h"
 
 #define EXIT_INPUT 2
@@ -88,6 +89,11 @@ static const struct command commands[] = {
      "  --baseline FILE      compare with an earlier report.json; list every changed case\n"
      "  --profiles DIR       where the stack profiles are (default: the shipped profiles/)\n"
      "  --quiet              print only failures and the summary\n"
+     "  --pcap               capture each case (libpcap) into cases/<case>.pcapng, with its TLS\n"
+     "                       secrets inside so that Wireshark/tshark decrypt TLS 1.3\n"
+     "  --capture-iface IFACE  where to capture (default lo; for a target on another host)\n"
+     "  --keylog FILE        also write every TLS secret to FILE (SSLKEYLOGFILE format, 0600);\n"
+     "                       the SSLKEYLOGFILE environment variable is honoured too\n"
      "\n"
      "Writes report.json, junit.xml, report.md, report.html and cases/<case>.log in the run's\n"
      "directory, with the generated fixtures and the mocks' events.jsonl.\n"
@@ -390,17 +396,15 @@ out:
 
 static int cmd_run(int argc, char **argv) {
   static const struct option longopts[] = {
-      {"out", required_argument, NULL, 'o'},
-      {"filter", required_argument, NULL, 'F'},
-      {"jobs", required_argument, NULL, 'j'},
-      {"strict", no_argument, NULL, 's'},
-      {"baseline", required_argument, NULL, 'b'},
-      {"profiles", required_argument, NULL, 'p'},
-      {"quiet", no_argument, NULL, 'q'},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0},
+      {"out", required_argument, NULL, 'o'},      {"filter", required_argument, NULL, 'F'},
+      {"jobs", required_argument, NULL, 'j'},     {"strict", no_argument, NULL, 's'},
+      {"baseline", required_argument, NULL, 'b'}, {"profiles", required_argument, NULL, 'p'},
+      {"quiet", no_argument, NULL, 'q'},          {"help", no_argument, NULL, 'h'},
+      {"pcap", no_argument, NULL, 'P'},           {"capture-iface", required_argument, NULL, 'I'},
+      {"keylog", required_argument, NULL, 'K'},   {NULL, 0, NULL, 0},
   };
   struct mh_run_options ro = {.jobs = (int)sysconf(_SC_NPROCESSORS_ONLN)};
+  const char *keylog = NULL;
   int opt;
   while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
     char *end;
@@ -429,6 +433,15 @@ static int cmd_run(int argc, char **argv) {
         break;
       case 'q':
         ro.quiet = 1;
+        break;
+      case 'P':
+        ro.pcap = 1;
+        break;
+      case 'I':
+        ro.capture_iface = optarg;
+        break;
+      case 'K':
+        keylog = optarg;
         break;
       case 'h':
         command_usage(&commands[3], stdout);
@@ -480,6 +493,9 @@ static int cmd_run(int argc, char **argv) {
     goto fail;
   }
   if (mh_stage_mkdirs(ro.out_dir, &err) != 0) {
+    goto fail;
+  }
+  if (keylog != NULL && mh_tls_keylog_open(keylog, &err) != 0) {
     goto fail;
   }
   int r = mh_run(&s, &ro, &err);

@@ -92,6 +92,45 @@ int mh_net_connect(const char *address, int port) {
   return fd;
 }
 
+int mh_net_connect_from(const char *address, int port, void (*before)(void *arg, int local_port),
+                        void *arg) {
+  struct sockaddr_storage ss, local;
+  socklen_t len, llen;
+  if (make_addr(address, port, &ss, &len) != 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return -1;
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  // An ephemeral port of the family's any-address: the kernel routes loopback as usual.
+  memset(&local, 0, sizeof(local));
+  local.ss_family = ss.ss_family;
+  llen = ss.ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+  if (bind(fd, (struct sockaddr *)&local, llen) != 0 ||
+      getsockname(fd, (struct sockaddr *)&local, &llen) != 0) {
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  int lport = ntohs(local.ss_family == AF_INET ? ((struct sockaddr_in *)&local)->sin_port
+                                               : ((struct sockaddr_in6 *)&local)->sin6_port);
+  if (before != NULL) {
+    before(arg, lport);
+  }
+  if (connect(fd, (struct sockaddr *)&ss, len) != 0 && errno != EINPROGRESS) {
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  return fd;
+}
+
 int mh_net_connect_result(int fd) {
   int e = 0;
   socklen_t len = sizeof(e);

@@ -16,6 +16,11 @@ int mh_net_listen(const char *address, int port, int *out_port, struct mh_err *e
 // or in progress) or -1 with errno set.
 int mh_net_connect(const char *address, int port);
 
+// mh_net_connect_from is mh_net_connect with the source port chosen first (bound to an ephemeral
+// port of the matching loopback family) so that |before| can see it before the SYN is sent.
+int mh_net_connect_from(const char *address, int port, void (*before)(void *arg, int local_port),
+                        void *arg);
+
 // mh_net_connect_result returns 0 once a started connect succeeded, or the errno it failed with.
 int mh_net_connect_result(int fd);
 

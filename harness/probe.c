@@ -98,15 +98,31 @@ static void rejected_by_tls(struct mh_case_outcome *o, struct mh_tls_conn *tc, e
   o->end = transport_end(fd, 1000);
 }
 
+// before_connect_cb records the source port and passes it on to the caller's hook.
+struct connect_hook {
+  struct mh_case_outcome *o;
+  const struct mh_probe_hooks *hooks;
+};
+
+static void before_connect_cb(void *arg, int local_port) {
+  struct connect_hook *h = arg;
+  h->o->local_port = local_port;
+  if (h->hooks != NULL && h->hooks->before_connect != NULL) {
+    h->hooks->before_connect(h->hooks->arg, local_port);
+  }
+}
+
 void mh_probe_run(struct mh_tls_ctx *ctx, const struct mh_probe_target *t,
-                  const struct mh_probe_timeouts *to, struct mh_case_outcome *o) {
+                  const struct mh_probe_timeouts *to, const struct mh_probe_hooks *hooks,
+                  struct mh_case_outcome *o) {
   memset(o, 0, sizeof(*o));
   o->tls.alert_sent = o->tls.alert_received = MH_ALERT_NONE;
   o->result = MH_RESULT_INCONCLUSIVE;
   double start = now_ms();
   struct mh_tls_conn *tc = NULL;
   struct mh_http_parser *hp = NULL;
-  int fd = mh_net_connect(t->address, t->port);
+  struct connect_hook ch = {o, hooks};
+  int fd = mh_net_connect_from(t->address, t->port, before_connect_cb, &ch);
   if (fd < 0) {
     snprintf(o->tcp, sizeof(o->tcp), "error");
     snprintf(o->client_error, sizeof(o->client_error), "dial tcp %s:%d: %s", t->address, t->port,
@@ -278,6 +294,9 @@ void mh_probe_run(struct mh_tls_ctx *ctx, const struct mh_probe_target *t,
   }
 out:
   o->total_ms = now_ms() - start;
+  if (tc != NULL) {
+    snprintf(o->keylog, sizeof(o->keylog), "%s", mh_tls_conn_keylog(tc));
+  }
   mh_http_parser_free(hp);
   mh_tls_conn_free(tc);
   if (fd >= 0) {

@@ -38,12 +38,22 @@ struct mh_case_outcome {
   int ws_upgraded;
   char client_error[512];  // our side's explanation
   char local_peer[64];     // "127.0.0.1:PORT" as the server sees us
+  int local_port;
+  char keylog[1536];  // this connection's TLS secrets (for the capture file only)
   double tcp_ms, handshake_ms, first_read_ms, total_ms;
 };
 
+// mh_probe_hooks lets the caller act once the source port is known, before the SYN (to start a
+// capture on the case's own 4-tuple).
+struct mh_probe_hooks {
+  void (*before_connect)(void *arg, int local_port);
+  void *arg;
+};
+
 // mh_probe_run runs one case with |ctx| (see mh_tls_probe_ctx_new) and fills |out|. It never fails:
-// a target that cannot be reached is recorded as inconclusive.
+// a target that cannot be reached is recorded as inconclusive. |hooks| may be NULL.
 void mh_probe_run(struct mh_tls_ctx *ctx, const struct mh_probe_target *t,
-                  const struct mh_probe_timeouts *to, struct mh_case_outcome *out);
+                  const struct mh_probe_timeouts *to, const struct mh_probe_hooks *hooks,
+                  struct mh_case_outcome *out);
 
 #endif

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "alerts.h"
+#include "pcapng.h"
 #include "stage.h"
 #include "tls.h"
 
@@ -159,6 +160,37 @@ static void json_case(FILE *f, const struct mh_case_result *c) {
   } else {
     fputs("null", f);
   }
+  fputs(",\"capture\":", f);
+  if (c->capture == 0) {
+    fputs("null", f);
+  } else {
+    const struct mh_wire_view *w = &c->wire;
+    fprintf(f, "{\"status\":\"%s\",\"file\":", c->capture == 1 ? "captured" : "skipped");
+    if (c->capture == 1) {
+      fprintf(f, "\"cases/%s.pcapng\"", file);
+    } else {
+      fputs("null", f);
+    }
+    fputs(",\"reason\":", f);
+    json_str(f, c->capture_note);
+    fprintf(f, ",\"frames\":%zu,\"sni\":", w->frames);
+    json_str(f, w->sni);
+    fprintf(f, ",\"server_certificate\":%s,\"alerts\":[", w->server_certificate ? "true" : "false");
+    for (size_t i = 0; i < w->num_alerts; i++) {
+      const struct mh_wire_alert *a = &w->alerts[i];
+      fprintf(f, "%s{\"from\":\"%s\",\"level\":%d,\"code\":%d,\"name\":", i ? "," : "",
+              a->from == 'c' ? "client" : "server", a->level, a->desc);
+      json_str(f, a->desc >= 0 ? mh_alert_name(a->desc) : "encrypted");
+      fprintf(f, ",\"encrypted\":%s}", a->encrypted ? "true" : "false");
+    }
+    fprintf(f, "],\"undecrypted_records\":%d,\"client_end\":", w->undecrypted);
+    json_str(f, w->client_end);
+    fputs(",\"server_end\":", f);
+    json_str(f, w->server_end);
+    fprintf(f, ",\"consistent\":%s,\"mismatch\":", c->wire_mismatch[0] ? "false" : "true");
+    json_str(f, c->wire_mismatch);
+    fputc('}', f);
+  }
   fprintf(f, ",\"verdict\":\"%s\",\"fails\":%s,\"summary\":", mh_verdict_name(c->verdict),
           c->fails ? "true" : "false");
   json_str(f, c->summary);
@@ -255,6 +287,25 @@ static void write_case_log(FILE *f, const struct mh_case_result *c) {
     fprintf(f, "  client CN      %s\n", s->client_cn[0] ? s->client_cn : "-");
   } else {
     fprintf(f, "server         (external target: only the client side is known)\n");
+  }
+  if (c->capture == 2) {
+    fprintf(f, "capture        skipped: %s\n", c->capture_note);
+  } else if (c->capture == 1) {
+    const struct mh_wire_view *w = &c->wire;
+    char file[256];
+    mh_case_file_name(c->id, file, sizeof(file));
+    fprintf(f, "capture        cases/%s.pcapng: %zu frames, SNI %s, server certificate %s\n", file,
+            w->frames, w->sni[0] ? w->sni : "-", w->server_certificate ? "seen" : "not seen");
+    for (size_t i = 0; i < w->num_alerts; i++) {
+      const struct mh_wire_alert *a = &w->alerts[i];
+      fprintf(f, "  on the wire    %s alert %d %s%s\n", a->from == 'c' ? "client" : "server",
+              a->desc, a->desc >= 0 ? mh_alert_name(a->desc) : "(encrypted, not decrypted)",
+              a->encrypted ? " (decrypted)" : " (plaintext)");
+    }
+    fprintf(f, "  tcp end        client %s, server %s\n", w->client_end[0] ? w->client_end : "-",
+            w->server_end[0] ? w->server_end : "-");
+    fprintf(f, "  cross-check    %s\n",
+            c->wire_mismatch[0] ? c->wire_mismatch : "the wire agrees with the TLS library");
   }
 }
 
@@ -374,6 +425,17 @@ static void write_md(FILE *f, const struct mh_report *r) {
       }
     }
   }
+  int mism = 0;
+  for (size_t i = 0; i < r->num_cases; i++) {
+    const struct mh_case_result *c = &r->cases[i];
+    if (c->wire_mismatch[0] != '\0') {
+      if (!mism) {
+        fprintf(f, "\n## Where the capture disagrees with the TLS library\n\n");
+        mism = 1;
+      }
+      fprintf(f, "- **%s**: %s\n", c->id, c->wire_mismatch);
+    }
+  }
   if (r->baseline_file != NULL) {
     fprintf(f, "\n## Changes since `%s`\n\n", r->baseline_file);
     if (r->num_changes == 0) {
@@ -454,7 +516,7 @@ static void write_html(FILE *f, const struct mh_report *r) {
   }
   fputs(
       "<h2>All cases</h2>\n<table><tr><th>case</th><th>verdict</th><th>expected</th>"
-      "<th>actual</th></tr>\n",
+      "<th>actual</th><th>capture</th></tr>\n",
       f);
   for (size_t i = 0; i < r->num_cases; i++) {
     const struct mh_case_result *c = &r->cases[i];
@@ -466,6 +528,18 @@ static void write_html(FILE *f, const struct mh_report *r) {
     xml_str(f, c->expected_text);
     fputs("</td><td>", f);
     xml_str(f, c->summary);
+    fputs("</td><td>", f);
+    if (c->capture == 1) {
+      char file[256];
+      mh_case_file_name(c->id, file, sizeof(file));
+      fprintf(f, "<a href=\"cases/%s.pcapng\">pcapng</a>", file);
+      if (c->wire_mismatch[0]) {
+        fputs("<br><b>disagrees:</b> ", f);
+        xml_str(f, c->wire_mismatch);
+      }
+    } else if (c->capture == 2) {
+      fputs("skipped", f);
+    }
     fputs("</td></tr>\n", f);
   }
   fputs("</table>\n", f);
@@ -581,6 +655,22 @@ int mh_report_write(const struct mh_report *r, struct mh_err *err) {
     free(buf);
     if (w != 0) {
       goto out;
+    }
+    if (r->cases[i].capture == 1) {
+      size_t plen;
+      uint8_t *pcap = mh_pcapng_build(&r->cases[i].packets, r->cases[i].outcome.keylog, &plen);
+      if (pcap == NULL) {
+        mh_err_set(err, "out of memory");
+        goto out;
+      }
+      snprintf(rel, sizeof(rel), "cases/%s.pcapng", file);
+      // It holds the connection's TLS secrets: 0600, and wiped from memory.
+      w = mh_stage_write(&st, rel, pcap, plen, 0600, err);
+      explicit_bzero(pcap, plen);
+      free(pcap);
+      if (w != 0) {
+        goto out;
+      }
     }
   }
   ret = mh_stage_commit(&st, err);

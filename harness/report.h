@@ -8,8 +8,10 @@
 
 #include "err.h"
 #include "events.h"
+#include "capture.h"
 #include "oracle.h"
 #include "probe.h"
+#include "wire.h"
 
 #define MH_REPORT_SCHEMA "mtls-harness/report/1"
 
@@ -31,6 +33,12 @@ struct mh_case_result {
   int fails;  // counts as a failure (given --strict)
   char summary[256];
   char expected_text[256];
+  // --pcap: what was captured, what the capture shows, and whether it agrees with the library.
+  int capture;             // 0 not asked, 1 captured, 2 skipped
+  char capture_note[300];  // why skipped
+  struct mh_packets packets;
+  struct mh_wire_view wire;
+  char wire_mismatch[300];  // "" when the wire agrees with what the TLS library reported
 };
 
 struct mh_baseline_change {

@@ -24,8 +24,10 @@
 #include "probe.h"
 #include "report.h"
 #include "tls.h"
+#include "wire.h"
 
 #define SERVER_RECORD_WAIT_MS 1500
+#define CAPTURE_LINGER_MS 50
 
 // records collects what the mocks saw, for the cases to pick up.
 struct records {
@@ -300,6 +302,11 @@ static void *mock_main(void *arg) {
 
 // --- cases ---
 
+// wipe_secrets wipes a case's TLS secrets once the reports are written.
+static void wipe_secrets(char *keylog) {
+  explicit_bzero(keylog, strlen(keylog));
+}
+
 static void set_setup_error(struct run *r, const struct mh_err *e) {
   pthread_mutex_lock(&r->err_mu);
   if (!atomic_load(&r->setup_failed)) {
@@ -307,6 +314,72 @@ static void set_setup_error(struct run *r, const struct mh_err *e) {
     atomic_store(&r->setup_failed, 1);
   }
   pthread_mutex_unlock(&r->err_mu);
+}
+
+// capture_hook starts the case's capture once its source port is known, before the SYN.
+struct capture_hook {
+  const char *iface;
+  const char *address;
+  int port;
+  struct mh_capture *cap;
+  struct mh_case_result *res;
+};
+
+static void capture_before_connect(void *arg, int local_port) {
+  struct capture_hook *h = arg;
+  char filter[256];
+  snprintf(filter, sizeof(filter), "tcp and host %s and port %d and port %d", h->address, h->port,
+           local_port);
+  struct mh_err err;
+  int denied;
+  h->cap = mh_capture_open(h->iface, filter, &denied, &err);
+  if (h->cap == NULL) {
+    h->res->capture = 2;
+    snprintf(h->res->capture_note, sizeof(h->res->capture_note), "%.290s", err.msg);
+  } else {
+    h->res->capture = 1;
+  }
+}
+
+// cross_check compares the alerts and the server's TCP end on the wire with what the TLS library
+// and the socket reported.
+static void cross_check(struct mh_case_result *res) {
+  const struct mh_case_outcome *o = &res->outcome;
+  const struct mh_wire_view *w = &res->wire;
+  struct {
+    char from;
+    int lib;
+    const char *who;
+  } sides[] = {{'s', o->tls.alert_received, "server"}, {'c', o->tls.alert_sent, "client"}};
+  for (size_t i = 0; i < 2 && res->wire_mismatch[0] == '\0'; i++) {
+    int wire = mh_wire_first_fatal(w, sides[i].from);
+    int lib = sides[i].lib > 0 ? sides[i].lib : -2;  // close_notify is not a rejection
+    const char *end = sides[i].from == 's' ? w->server_end : w->client_end;
+    if (wire >= 0 && wire != lib) {
+      snprintf(res->wire_mismatch, sizeof(res->wire_mismatch),
+               "the %s sent alert %d %s on the wire, but the TLS library reported %s%s%.120s",
+               sides[i].who, wire, mh_alert_name(wire), lib >= 0 ? mh_alert_name(lib) : "none",
+               o->tls.reason[0] ? " (" : "", o->tls.reason);
+      if (o->tls.reason[0] != '\0') {
+        strncat(res->wire_mismatch, ")",
+                sizeof(res->wire_mismatch) - strlen(res->wire_mismatch) - 1);
+      }
+      if (strcmp(w->server_end, "rst") == 0 || strcmp(w->client_end, "rst") == 0) {
+        strncat(res->wire_mismatch, "; a TCP RST ended the connection",
+                sizeof(res->wire_mismatch) - strlen(res->wire_mismatch) - 1);
+      }
+    } else if (wire == -2 && lib >= 0) {
+      snprintf(res->wire_mismatch, sizeof(res->wire_mismatch),
+               "the TLS library reported alert %d %s from the %s, but none is on the wire (%s)",
+               lib, mh_alert_name(lib), sides[i].who, end[0] ? end : "no TCP end seen");
+    }
+  }
+  if (res->wire_mismatch[0] == '\0' && o->rejected_by == 's' && strcmp(w->server_end, "rst") == 0 &&
+      o->end != MH_END_RST) {
+    snprintf(res->wire_mismatch, sizeof(res->wire_mismatch),
+             "the wire shows the server ending with a TCP RST, the client's socket reported %s",
+             mh_end_name(o->end));
+  }
 }
 
 static void run_case(struct run *r, size_t idx) {
@@ -379,8 +452,18 @@ static void run_case(struct run *r, size_t idx) {
                               .path = L->path ? L->path : "/",
                               .host_header = host_header};
   struct mh_probe_timeouts to = {.connect_ms = 3000, .handshake_ms = 5000, .first_read_ms = 3000};
-  mh_probe_run(ctx, &t, &to, &res->outcome);
+  struct capture_hook ch = {.iface = r->o->capture_iface ? r->o->capture_iface : "lo",
+                            .address = address,
+                            .port = port,
+                            .res = res};
+  struct mh_probe_hooks hooks = {.before_connect = capture_before_connect, .arg = &ch};
+  mh_probe_run(ctx, &t, &to, r->o->pcap ? &hooks : NULL, &res->outcome);
   mh_tls_ctx_free(ctx);
+  if (ch.cap != NULL) {
+    mh_capture_collect(ch.cap, CAPTURE_LINGER_MS, &res->packets);
+    mh_wire_analyze(&res->packets, res->outcome.local_port, res->outcome.keylog, &res->wire);
+    cross_check(res);
+  }
   if (!L->is_target && res->outcome.local_peer[0] != '\0') {
     double deadline = mono_ms() + SERVER_RECORD_WAIT_MS;
     while (!(res->has_server =
@@ -605,6 +688,9 @@ int mh_run(const struct mh_scenario *s_in, const struct mh_run_options *o, struc
         printf("    expected %s\n    actual   %s\n", c->expected_text, c->summary);
       }
     }
+    if (c->wire_mismatch[0] != '\0') {
+      printf("capture disagrees: %s\n    %s\n", c->id, c->wire_mismatch);
+    }
   }
   for (size_t i = 0; i < rep.num_changes; i++) {
     printf("changed since baseline: %s\n    before %s\n    now    %s\n", rep.changes[i].id,
@@ -619,6 +705,20 @@ int mh_run(const struct mh_scenario *s_in, const struct mh_run_options *o, struc
   }
   printf("%s\nrun: reports in %s (report.md, report.html, report.json, junit.xml)\n",
          o->strict ? " [strict]" : "", o->out_dir);
+  if (o->pcap) {
+    size_t captured = 0, skipped = 0, mismatched = 0;
+    const char *why = NULL;
+    for (size_t i = 0; i < r.num_plans; i++) {
+      captured += r.results[i].capture == 1;
+      skipped += r.results[i].capture == 2;
+      mismatched += r.results[i].wire_mismatch[0] != '\0';
+      why = r.results[i].capture == 2 ? r.results[i].capture_note : why;
+    }
+    printf(
+        "run: captures: %zu written (cases/<case>.pcapng, TLS secrets inside), %zu skipped%s%s, "
+        "%zu disagree with the TLS library\n",
+        captured, skipped, why ? ": " : "", why ? why : "", mismatched);
+  }
   ret = rep.exit_code;
 out:
   if (mock_running) {
@@ -630,6 +730,10 @@ out:
     ev_loop_destroy(mock.loop);
   }
   mh_events_close(&ev);
+  for (size_t i = 0; r.results != NULL && i < r.num_plans; i++) {
+    mh_packets_free(&r.results[i].packets);
+    wipe_secrets(r.results[i].outcome.keylog);
+  }
   free(r.plans);
   free(r.records.items);
   pthread_mutex_destroy(&r.records.mu);

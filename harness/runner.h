@@ -8,13 +8,15 @@
 #include "scenario.h"
 
 struct mh_run_options {
-  const char *out_dir;       // the run's report directory (created)
-  const char *filter;        // glob on case ids, NULL: all
-  int jobs;                  // concurrent cases
-  int strict;                // pass-conceptual fails
-  const char *baseline;      // earlier report.json, NULL: none
-  const char *profiles_dir;  // where stack profiles are
-  int quiet;                 // print only the summary
+  const char *out_dir;        // the run's report directory (created)
+  const char *filter;         // glob on case ids, NULL: all
+  int jobs;                   // concurrent cases
+  int strict;                 // pass-conceptual fails
+  const char *baseline;       // earlier report.json, NULL: none
+  const char *profiles_dir;   // where stack profiles are
+  int quiet;                  // print only the summary
+  int pcap;                   // capture every case
+  const char *capture_iface;  // default "lo"
 };
 
 // mh_run runs |s| (loaded with its fixtures under out_dir) and returns the exit code: 0 when

@@ -19,6 +19,8 @@
 #endif
 
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <openssl/base64.h>
@@ -71,6 +73,8 @@ struct mh_tls_conn {
   size_t num_offered;
   int peer_key_id;  // EVP_PKEY_* of the peer's leaf key
   struct mh_tls_info info;
+  char keylog[1536];  // this connection's secrets, NSS key log lines
+  size_t keylog_len;
 };
 
 static pthread_once_t index_once = PTHREAD_ONCE_INIT;
@@ -593,6 +597,62 @@ static int alpn_select(SSL *ssl, const uint8_t **out, uint8_t *out_len, const ui
   return SSL_TLSEXT_ERR_NOACK;
 }
 
+// --- key log ---
+
+static pthread_mutex_t keylog_mu = PTHREAD_MUTEX_INITIALIZER;
+static FILE *keylog_file;
+static int keylog_env_checked;
+
+int mh_tls_keylog_open(const char *path, struct mh_err *err) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return mh_err_errno(err, "%s: cannot open the key log", path);
+  }
+  fchmod(fd, 0600);
+  FILE *f = fdopen(fd, "a");
+  if (f == NULL) {
+    close(fd);
+    return mh_err_errno(err, "%s: cannot open the key log", path);
+  }
+  pthread_mutex_lock(&keylog_mu);
+  if (keylog_file != NULL) {
+    fclose(keylog_file);
+  }
+  keylog_file = f;
+  keylog_env_checked = 1;
+  pthread_mutex_unlock(&keylog_mu);
+  return 0;
+}
+
+static void keylog_cb(const SSL *ssl, const char *line) {
+  struct mh_tls_conn *t = conn_of(ssl);
+  size_t n = strlen(line);
+  if (t != NULL && t->keylog_len + n + 2 < sizeof(t->keylog)) {
+    memcpy(t->keylog + t->keylog_len, line, n);
+    t->keylog_len += n;
+    t->keylog[t->keylog_len++] = '\n';
+    t->keylog[t->keylog_len] = '\0';
+  }
+  pthread_mutex_lock(&keylog_mu);
+  if (!keylog_env_checked) {
+    keylog_env_checked = 1;
+    const char *env = getenv("SSLKEYLOGFILE");
+    if (env != NULL && env[0] != '\0') {
+      int fd = open(env, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+      keylog_file = fd >= 0 ? fdopen(fd, "a") : NULL;
+    }
+  }
+  if (keylog_file != NULL) {
+    fprintf(keylog_file, "%s\n", line);
+    fflush(keylog_file);
+  }
+  pthread_mutex_unlock(&keylog_mu);
+}
+
+const char *mh_tls_conn_keylog(const struct mh_tls_conn *t) {
+  return t->keylog;
+}
+
 // --- contexts ---
 
 static int crypto_fail(struct mh_err *err, const char *prefix) {
@@ -618,6 +678,7 @@ static struct mh_tls_ctx *ctx_alloc(int is_server) {
     return NULL;
   }
   SSL_CTX_set_info_callback(c->ssl_ctx, info_cb);
+  SSL_CTX_set_keylog_callback(c->ssl_ctx, keylog_cb);
   return c;
 }
 

@@ -132,6 +132,15 @@ void mh_tls_close_notify(struct mh_tls_conn *t);
 // mh_tls_conn_info returns what the connection's TLS layer did so far.
 const struct mh_tls_info *mh_tls_conn_info(const struct mh_tls_conn *t);
 
+// mh_tls_keylog_open makes every connection of this process append its TLS secrets, in the NSS key
+// log format (SSLKEYLOGFILE), to |path| (created 0600). Without a call, the SSLKEYLOGFILE
+// environment variable is honoured as other TLS tools do. Returns 0 or -1 with |err| set.
+int mh_tls_keylog_open(const char *path, struct mh_err *err);
+
+// mh_tls_conn_keylog returns the NSS key log lines of this connection so far ("" if none). They are
+// secrets: they go into capture files, never into logs.
+const char *mh_tls_conn_keylog(const struct mh_tls_conn *t);
+
 // mh_tls_library_describe writes a one-line description of the TLS library this binary runs with
 // (API version and the file it was loaded from, so that a user can tell which build is in use) into
 // |out| of |out_len| bytes.

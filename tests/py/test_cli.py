@@ -30,7 +30,7 @@ COMMAND_OPTIONS = {
     "serve": ("--fixtures DIR", "--ephemeral-ports", "--events FILE", "--for SECONDS",
               "--outage LOC:START:DURATION", "--quiet"),
     "run": ("--out DIR", "--filter GLOB", "--jobs N", "--strict", "--baseline FILE",
-            "--profiles DIR", "--quiet"),
+            "--profiles DIR", "--quiet", "--pcap", "--capture-iface IFACE", "--keylog FILE"),
 }
 
 
