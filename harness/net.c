@@ -70,28 +70,6 @@ int mh_net_listen(const char *address, int port, int *out_port, struct mh_err *e
   return fd;
 }
 
-int mh_net_connect(const char *address, int port) {
-  struct sockaddr_storage ss;
-  socklen_t len;
-  if (make_addr(address, port, &ss, &len) != 0) {
-    errno = EINVAL;
-    return -1;
-  }
-  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    return -1;
-  }
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  if (connect(fd, (struct sockaddr *)&ss, len) != 0 && errno != EINPROGRESS) {
-    int e = errno;
-    close(fd);
-    errno = e;
-    return -1;
-  }
-  return fd;
-}
-
 int mh_net_connect_from(const char *address, int port, void (*before)(void *arg, int local_port),
                         void *arg) {
   struct sockaddr_storage ss, local;
@@ -129,6 +107,10 @@ int mh_net_connect_from(const char *address, int port, void (*before)(void *arg,
     return -1;
   }
   return fd;
+}
+
+int mh_net_connect(const char *address, int port) {
+  return mh_net_connect_from(address, port, NULL, NULL);
 }
 
 int mh_net_connect_result(int fd) {
