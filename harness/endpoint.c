@@ -7,6 +7,7 @@
 #include "endpoint.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <ev.h>
 #include <math.h>
 #include <regex.h>
@@ -169,6 +170,9 @@ struct loc {
 
 struct mh_federation {
   struct ev_loop *loop;
+  pthread_t thread;
+  int thread_running;
+  ev_async stop_async;
   const struct mh_scenario *s;
   struct mh_events *ev;
   struct loc *locs;
@@ -1325,4 +1329,39 @@ int mh_federation_port(const struct mh_federation *f, const char *location,
     }
   }
   return -1;
+}
+
+static void stop_async_cb(struct ev_loop *loop, ev_async *w, int revents) {
+  (void)revents;
+  struct mh_federation *f = w->data;
+  mh_federation_stop(f);
+  ev_async_stop(loop, w);
+  ev_break(loop, EVBREAK_ALL);
+}
+
+static void *federation_thread(void *arg) {
+  struct mh_federation *f = arg;
+  ev_run(f->loop, 0);
+  return NULL;
+}
+
+int mh_federation_start_thread(struct mh_federation *f, struct mh_err *err) {
+  mh_federation_start(f);
+  ev_async_init(&f->stop_async, stop_async_cb);
+  f->stop_async.data = f;
+  ev_async_start(f->loop, &f->stop_async);
+  if (pthread_create(&f->thread, NULL, federation_thread, f) != 0) {
+    return mh_err_set(err, "cannot start the mocks' thread");
+  }
+  f->thread_running = 1;
+  return 0;
+}
+
+void mh_federation_stop_thread(struct mh_federation *f) {
+  if (f == NULL || !f->thread_running) {
+    return;
+  }
+  ev_async_send(f->loop, &f->stop_async);
+  pthread_join(f->thread, NULL);
+  f->thread_running = 0;
 }

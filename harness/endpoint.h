@@ -51,6 +51,14 @@ int mh_federation_schedule_outage(struct mh_federation *f, const char *location,
 int mh_federation_port(const struct mh_federation *f, const char *location,
                        const char **out_address, int *out_port);
 
+// mh_federation_start_thread starts |f| (as mh_federation_start) and runs its loop on a thread of
+// its own. Returns 0 or -1 with |err| set.
+int mh_federation_start_thread(struct mh_federation *f, struct mh_err *err);
+
+// mh_federation_stop_thread stops a federation started with mh_federation_start_thread and joins
+// its thread; afterwards |f| may be freed.
+void mh_federation_stop_thread(struct mh_federation *f);
+
 // mh_federation_stop closes every connection and listener; the loop then has nothing left to do.
 void mh_federation_stop(struct mh_federation *f);
 

@@ -18,7 +18,10 @@
 #include "endpoint.h"
 #include "err.h"
 #include "events.h"
+#include "load.h"
+#include "oracle.h"
 #include "pki.h"
+#include "report.h"
 #include "runner.h"
 #include "scenario.h"
 #include "stage.h"
@@ -39,6 +42,7 @@ static int cmd_pki(int argc, char **argv);
 static int cmd_check(int argc, char **argv);
 static int cmd_serve(int argc, char **argv);
 static int cmd_run(int argc, char **argv);
+static int cmd_load(int argc, char **argv);
 
 static const struct command commands[] = {
     {"pki", "pki SPEC.json --out DIR [--force] [--verbose]",
@@ -100,6 +104,32 @@ static const struct command commands[] = {
      "Exit codes: 0 every case passed, 1 a case failed, 2 harness or input error.\n"
      "Cases, oracle, verdicts and profiles: docs/runner.md.\n",
      cmd_run},
+    {"load",
+     "load (SCENARIO.json --location NAME | --target HOST:PORT --server-name NAME --ca FILE\n"
+     "                    --identities-from SPEC.json --fixtures DIR) [options]",
+     "measure mTLS handshakes per second and their latency, with client certificates",
+     "  --location NAME      a mock location of the scenario to load (started on a loopback port)\n"
+     "  --target HOST:PORT   an external target on loopback instead, with --server-name, --ca\n"
+     "  --identities-from SPEC --fixtures DIR\n"
+     "                       with --target: the fixture spec and where it was generated\n"
+     "  --identity A[,B...]  client identities, round-robin (default: the first one the\n"
+     "                       location's policy accepts)\n"
+     "  --bad-identity X[,..] identities for --bad-share (default: those the policy rejects)\n"
+     "  --bad-share P        fraction of handshakes made with a bad identity (0 to 1)\n"
+     "  --tls 1.2|1.3        the version offered (default 1.3)\n"
+     "  --rate R             open loop: R arrivals per second, latency from the planned time\n"
+     "  --connections N      closed loop: N handshakes in flight (default 16)\n"
+     "  --duration S         seconds (default 10)\n"
+     "  --threads T          one event loop per thread (default: the number of cores)\n"
+     "  --timeout-ms MS      per handshake, connect to first server record (default 5000)\n"
+     "  --out DIR            report directory (default reports/<name>-load-<timestamp>)\n"
+     "  --quiet              no progress line\n"
+     "\n"
+     "A handshake counts as accepted only when the server kept it (TLS 1.3: its first record\n"
+     "after our Finished). Prints a progress line every second, then the summary; writes\n"
+     "report.json and report.md. Exit 0, or 1 if any handshake failed unexpectedly.\n"
+     "Design and limits: docs/load.md.\n",
+     cmd_load},
 };
 #define NUM_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -507,6 +537,359 @@ static int cmd_run(int argc, char **argv) {
 fail:
   fprintf(stderr, "%s\n", err.msg);
 out:
+  mh_arena_free(&arena);
+  return rc;
+}
+
+// split_list splits a comma-separated list in place into |out| (at most |max|).
+static size_t split_list(char *s, const char **out, size_t max) {
+  size_t n = 0;
+  for (char *tok = strtok(s, ","); tok != NULL && n < max; tok = strtok(NULL, ",")) {
+    out[n++] = tok;
+  }
+  return n;
+}
+
+// load_identity fills |id| with spec identity |name|'s files under |fixtures|.
+static int load_identity(struct mh_arena *a, const struct mh_pki_spec *spec, const char *fixtures,
+                         const char *name, struct mh_load_identity *id, struct mh_err *err) {
+  int idx = mh_spec_entity(spec, name);
+  if (idx < 0 || spec->entities[idx].is_ca) {
+    return mh_err_set(err, "%s: no identity \"%s\" (use an identity name of the spec)", spec->file,
+                      name);
+  }
+  const struct mh_pki_entity *e = &spec->entities[idx];
+  id->name = name;
+  id->cert_file =
+      mh_arena_sprintf(a, "%s/%s", fixtures, e->chain_file ? e->chain_file : e->cert_file);
+  id->key_file = mh_arena_sprintf(a, "%s/%s", fixtures, e->key_file);
+  return 0;
+}
+
+static int cmd_load(int argc, char **argv) {
+  static const struct option longopts[] = {
+      {"location", required_argument, NULL, 'L'},
+      {"target", required_argument, NULL, 'T'},
+      {"server-name", required_argument, NULL, 'S'},
+      {"ca", required_argument, NULL, 'C'},
+      {"identities-from", required_argument, NULL, 'i'},
+      {"fixtures", required_argument, NULL, 'F'},
+      {"identity", required_argument, NULL, 'I'},
+      {"bad-identity", required_argument, NULL, 'B'},
+      {"bad-share", required_argument, NULL, 'b'},
+      {"tls", required_argument, NULL, 'v'},
+      {"rate", required_argument, NULL, 'r'},
+      {"connections", required_argument, NULL, 'c'},
+      {"duration", required_argument, NULL, 'd'},
+      {"threads", required_argument, NULL, 't'},
+      {"timeout-ms", required_argument, NULL, 'm'},
+      {"out", required_argument, NULL, 'o'},
+      {"quiet", no_argument, NULL, 'q'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  struct mh_load_options lo = {.version = MH_TLS13,
+                               .duration_s = 10,
+                               .timeout_ms = 5000,
+                               .threads = (int)sysconf(_SC_NPROCESSORS_ONLN)};
+  const char *location = NULL, *target = NULL, *spec_path = NULL, *fixtures = NULL, *out = NULL;
+  char *identities = NULL, *bad_identities = NULL;
+  const char *ca = NULL;
+  int opt;
+  while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    char *end = NULL;
+    switch (opt) {
+      case 'L':
+        location = optarg;
+        break;
+      case 'T':
+        target = optarg;
+        break;
+      case 'S':
+        lo.server_name = optarg;
+        break;
+      case 'C':
+        ca = optarg;
+        break;
+      case 'i':
+        spec_path = optarg;
+        break;
+      case 'F':
+        fixtures = optarg;
+        break;
+      case 'I':
+        identities = optarg;
+        break;
+      case 'B':
+        bad_identities = optarg;
+        break;
+      case 'o':
+        out = optarg;
+        break;
+      case 'q':
+        lo.quiet = 1;
+        break;
+      case 'b':
+        lo.bad_share = strtod(optarg, &end);
+        break;
+      case 'r':
+        lo.rate = strtod(optarg, &end);
+        break;
+      case 'd':
+        lo.duration_s = strtod(optarg, &end);
+        break;
+      case 'c':
+        lo.connections = (int)strtol(optarg, &end, 10);
+        break;
+      case 't':
+        lo.threads = (int)strtol(optarg, &end, 10);
+        break;
+      case 'm':
+        lo.timeout_ms = (int)strtol(optarg, &end, 10);
+        break;
+      case 'v':
+        if (strcmp(optarg, "1.2") != 0 && strcmp(optarg, "1.3") != 0) {
+          fprintf(stderr, "mtls-harness load: --tls takes 1.2 or 1.3\n");
+          return EXIT_INPUT;
+        }
+        lo.version = strcmp(optarg, "1.3") == 0 ? MH_TLS13 : MH_TLS12;
+        break;
+      case 'h':
+        command_usage(&commands[4], stdout);
+        return 0;
+      default:
+        fprintf(stderr, "mtls-harness load: see 'mtls-harness load --help'\n");
+        return EXIT_INPUT;
+    }
+    if (end != NULL && *end != '\0') {
+      fprintf(stderr, "mtls-harness load: --%s takes a number\n", longopts[0].name);
+      return EXIT_INPUT;
+    }
+  }
+  if (lo.bad_share < 0 || lo.bad_share > 1 || lo.rate < 0 || lo.duration_s <= 0 ||
+      lo.duration_s > 3600 || lo.threads < 1 || lo.threads > 64 || lo.timeout_ms < 10 ||
+      lo.connections < 0 || lo.connections > 100000 || (lo.rate > 0 && lo.connections > 0)) {
+    fprintf(stderr,
+            "mtls-harness load: check the numbers: --bad-share 0..1, --duration 0..3600 s, "
+            "--threads 1..64, --rate or --connections (not both)\n");
+    return EXIT_INPUT;
+  }
+  if (lo.rate == 0 && lo.connections == 0) {
+    lo.connections = 16;
+  }
+  if (lo.connections > 0 && lo.connections < lo.threads) {
+    lo.threads = lo.connections;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  struct mh_arena arena;
+  mh_arena_init(&arena);
+  struct mh_err err;
+  struct mh_events ev = {0};
+  struct mh_federation *fed = NULL;
+  struct ev_loop *loop = NULL;
+  struct mh_load_result *res = calloc(1, sizeof(*res));
+  int rc = EXIT_INPUT;
+  const char *name;
+  const struct mh_pki_spec *spec;
+  struct mh_scenario s;
+  struct mh_pki_spec tspec;
+  const char *cas[1];
+  struct mh_load_identity good[16], bad[16];
+  const char *names[16];
+  char stamp[32];
+  time_t now = time(NULL);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+  if (res == NULL) {
+    mh_err_set(&err, "out of memory");
+    goto fail;
+  }
+  if ((location == NULL) == (target == NULL) || (location != NULL && optind != argc - 1) ||
+      (target != NULL && optind != argc)) {
+    mh_err_set(&err,
+               "mtls-harness load: give SCENARIO.json --location NAME, or --target HOST:PORT "
+               "(see --help)");
+    goto fail;
+  }
+  const struct mh_location *L = NULL;
+  if (location != NULL) {
+    // Load the scenario with its fixtures inside the report directory, then run the one location.
+    struct mh_scenario peek;
+    if (mh_scenario_load(&arena, argv[optind], &(struct mh_scenario_options){.quiet = 1}, &peek,
+                         &err) != 0) {
+      goto fail;
+    }
+    name = location;
+    if (out == NULL) {
+      out = mh_arena_sprintf(&arena, "reports/%s-load-%s", location, stamp);
+    }
+    fixtures = mh_arena_sprintf(&arena, "%s/fixtures", out);
+    if (mh_scenario_load(&arena, argv[optind],
+                         &(struct mh_scenario_options){.fixtures_dir = fixtures, .quiet = 1}, &s,
+                         &err) != 0) {
+      goto fail;
+    }
+    L = mh_location_find(&s, location);
+    if (L == NULL || L->is_target || L->path == NULL || !L->server_tls) {
+      mh_err_set(&err, "%s: --location %s: not a mock location with a TLS websocket output", s.file,
+                 location);
+      goto fail;
+    }
+    spec = &s.spec;
+    if (mh_stage_mkdirs(out, &err) != 0 ||
+        mh_pki_generate(&s.spec, &(struct mh_pki_options){.out_dir = fixtures, .quiet = 1}, &err) !=
+            0) {
+      goto fail;
+    }
+    struct mh_location *only = mh_arena_alloc(&arena, sizeof(*only));
+    *only = *L;
+    only->emit_rate = 0;
+    only->components =
+        mh_arena_alloc_array(&arena, L->num_components + 1, sizeof(*only->components));
+    only->num_components = 0;
+    for (size_t k = 0; k < L->num_components; k++) {
+      if (L->components[k].kind == MH_COMP_WS_OUTPUT) {
+        only->components[only->num_components++] = L->components[k];
+      }
+    }
+    struct mh_scenario one = s;
+    one.locations = only;
+    one.num_locations = 1;
+    ev.log_to_stderr = 0;
+    loop = ev_loop_new(EVFLAG_AUTO);
+    fed = mh_federation_new(loop, &one, &ev, &(struct mh_federation_options){.ephemeral_ports = 1},
+                            &err);
+    if (fed == NULL || mh_federation_start_thread(fed, &err) != 0 ||
+        mh_federation_port(fed, location, &lo.address, &lo.port) != 0) {
+      goto fail;
+    }
+    lo.server_name = L->host;
+    int root = mh_server_root_ca(&s, L);
+    cas[0] = root >= 0
+                 ? mh_arena_sprintf(&arena, "%s/%s", fixtures, s.spec.entities[root].cert_file)
+                 : NULL;
+    lo.ca_files = cas;
+    lo.num_ca_files = root >= 0;
+  } else {
+    if (lo.server_name == NULL || ca == NULL || spec_path == NULL || fixtures == NULL) {
+      mh_err_set(&err,
+                 "mtls-harness load: --target needs --server-name, --ca, --identities-from and "
+                 "--fixtures");
+      goto fail;
+    }
+    char *colon = strrchr(target, ':');
+    if (colon == NULL || atoi(colon + 1) <= 0) {
+      mh_err_set(&err, "--target %s: expected HOST:PORT", target);
+      goto fail;
+    }
+    lo.address = mh_arena_sprintf(&arena, "%.*s", (int)(colon - target), target);
+    lo.port = atoi(colon + 1);
+    if (strncmp(lo.address, "127.", 4) != 0 && strcmp(lo.address, "::1") != 0 &&
+        strcmp(lo.address, "localhost") != 0) {
+      mh_err_set(&err, "--target %s: only loopback targets (or a network namespace you run in)",
+                 target);
+      goto fail;
+    }
+    if (mh_pki_spec_load(&arena, spec_path, &tspec, &err) != 0) {
+      goto fail;
+    }
+    spec = &tspec;
+    cas[0] = ca;
+    lo.ca_files = cas;
+    lo.num_ca_files = 1;
+    name = lo.server_name;
+    if (out == NULL) {
+      out = mh_arena_sprintf(&arena, "reports/%s-load-%s", lo.server_name, stamp);
+    }
+  }
+  // Identities: named, or chosen by the oracle from the location's policy.
+  size_t ng = identities ? split_list(identities, names, 16) : 0, nb = 0;
+  for (size_t i = 0; i < ng; i++) {
+    if (load_identity(&arena, spec, fixtures, names[i], &good[i], &err) != 0) {
+      goto fail;
+    }
+  }
+  if (bad_identities != NULL) {
+    nb = split_list(bad_identities, names, 16);
+    for (size_t i = 0; i < nb; i++) {
+      if (load_identity(&arena, spec, fixtures, names[i], &bad[i], &err) != 0) {
+        goto fail;
+      }
+    }
+  }
+  if (L != NULL && (ng == 0 || (lo.bad_share > 0 && nb == 0))) {
+    struct mh_profile none;
+    memset(&none, 0, sizeof(none));
+    for (size_t i = 0; i < spec->num_entities; i++) {
+      const struct mh_pki_entity *e = &spec->entities[i];
+      if (e->is_ca || e->key_mismatch) {
+        continue;
+      }
+      struct mh_case_spec k = {.target = L->name, .identity = e->name, .version = lo.version};
+      struct mh_expectation x;
+      mh_oracle_expect(&s, L, &k, &none, &x);
+      if (!x.reject && ng == 0 && !identities) {
+        load_identity(&arena, spec, fixtures, e->name, &good[ng++], &err);
+      } else if (x.reject && x.reason == MH_REASON_CN_NOT_ALLOWED && nb < 16 && !bad_identities) {
+        load_identity(&arena, spec, fixtures, e->name, &bad[nb++], &err);
+      }
+    }
+  }
+  if (ng == 0) {
+    mh_err_set(&err, "mtls-harness load: no client identity (give --identity)");
+    goto fail;
+  }
+  if (lo.bad_share > 0 && nb == 0) {
+    mh_err_set(&err, "mtls-harness load: --bad-share needs --bad-identity (none found)");
+    goto fail;
+  }
+  lo.good = good;
+  lo.num_good = ng;
+  lo.bad = bad;
+  lo.num_bad = nb;
+  if (!lo.quiet) {
+    fprintf(stderr, "load: %s at %s:%d, %s loop, TLS %s, %d threads, identity %s%s%s\n", name,
+            lo.address, lo.port, lo.rate > 0 ? "open" : "closed",
+            lo.version == MH_TLS13 ? "1.3" : "1.2", lo.threads, good[0].name, nb ? ", bad " : "",
+            nb ? bad[0].name : "");
+  }
+  if (mh_load_run(&lo, res, &err) != 0) {
+    goto fail;
+  }
+  char target_desc[300];
+  snprintf(target_desc, sizeof(target_desc), "%s (%s:%d)", name, lo.address, lo.port);
+  if (mh_report_write_load(out, target_desc, &lo, res, &err) != 0) {
+    goto fail;
+  }
+  unsigned long long errors = 0;
+  for (int i = 0; i < MH_LOAD_ERR_NUM; i++) {
+    errors += res->errors[i];
+  }
+  printf(
+      "load: %llu handshakes in %.1f s: %.1f/s (%llu accepted, %llu rejected, %llu errors, "
+      "%llu dropped, %llu late)\n",
+      res->accepted + res->rejected, lo.duration_s,
+      (double)(res->accepted + res->rejected) / lo.duration_s, res->accepted, res->rejected, errors,
+      res->dropped, res->late);
+  printf("load: accepted latency ms p50 %.3f p90 %.3f p99 %.3f p99.9 %.3f max %.3f\n",
+         mh_hist_percentile(&res->total_accept, 50) / 1000.0,
+         mh_hist_percentile(&res->total_accept, 90) / 1000.0,
+         mh_hist_percentile(&res->total_accept, 99) / 1000.0,
+         mh_hist_percentile(&res->total_accept, 99.9) / 1000.0,
+         (res->total_accept.total ? res->total_accept.max : 0) / 1000.0);
+  printf("load: report in %s (report.md, report.json)\n", out);
+  rc = errors ? 1 : 0;
+  goto out;
+fail:
+  fprintf(stderr, "%s\n", err.msg);
+out:
+  mh_federation_stop_thread(fed);
+  mh_federation_free(fed);
+  if (loop != NULL) {
+    ev_loop_destroy(loop);
+  }
+  free(res);
   mh_arena_free(&arena);
   return rc;
 }

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "alerts.h"
+#include "load.h"
 #include "pcapng.h"
 #include "stage.h"
 #include "tls.h"
@@ -671,6 +672,162 @@ int mh_report_write(const struct mh_report *r, struct mh_err *err) {
       if (w != 0) {
         goto out;
       }
+    }
+  }
+  ret = mh_stage_commit(&st, err);
+out:
+  mh_stage_cleanup(&st);
+  return ret;
+}
+
+// --- load reports ---
+
+struct load_doc {
+  const char *target;
+  const struct mh_load_options *o;
+  const struct mh_load_result *r;
+};
+
+static void json_hist(FILE *f, const char *name, const struct mh_hist *h) {
+  fprintf(
+      f,
+      "\"%s\":{\"count\":%llu,\"mean_us\":%.1f,\"p50_us\":%llu,\"p90_us\":%llu,"
+      "\"p99_us\":%llu,\"p999_us\":%llu,\"max_us\":%llu}",
+      name, (unsigned long long)h->total, mh_hist_mean(h),
+      (unsigned long long)mh_hist_percentile(h, 50), (unsigned long long)mh_hist_percentile(h, 90),
+      (unsigned long long)mh_hist_percentile(h, 99),
+      (unsigned long long)mh_hist_percentile(h, 99.9), (unsigned long long)(h->total ? h->max : 0));
+}
+
+static void write_load_json(FILE *f, const struct load_doc *d) {
+  const struct mh_load_options *o = d->o;
+  const struct mh_load_result *r = d->r;
+  fputs("{\"schema\":\"mtls-harness/load/1\",\"harness\":{\"version\":\"" MH_VERSION
+        "\"},\"target\":",
+        f);
+  json_str(f, d->target);
+  fprintf(f,
+          ",\"mode\":\"%s\",\"tls_version\":\"%s\",\"rate\":%.3f,\"connections\":%d,"
+          "\"duration_s\":%.3f,\"threads\":%d,\"bad_share\":%.4f,\"elapsed_s\":%.3f,",
+          o->rate > 0 ? "open" : "closed", o->version == MH_TLS13 ? "1.3" : "1.2", o->rate,
+          o->connections, o->duration_s, o->threads, o->bad_share, r->elapsed_s);
+  unsigned long long errors = 0;
+  for (int i = 0; i < MH_LOAD_ERR_NUM; i++) {
+    errors += r->errors[i];
+  }
+  fprintf(f,
+          "\"counts\":{\"planned\":%llu,\"started\":%llu,\"accepted\":%llu,\"rejected\":%llu,"
+          "\"errors\":%llu,\"dropped\":%llu,\"late\":%llu},\"errors\":{",
+          r->planned, r->started, r->accepted, r->rejected, errors, r->dropped, r->late);
+  for (int i = 0; i < MH_LOAD_ERR_NUM; i++) {
+    fprintf(f, "%s\"%s\":%llu", i ? "," : "", mh_load_error_name((enum mh_load_error)i),
+            r->errors[i]);
+  }
+  fputs("},\"rejection_alerts\":{", f);
+  int first = 1;
+  for (int i = 0; i < 256; i++) {
+    if (r->alerts[i]) {
+      fprintf(f, "%s\"%d\":{\"name\":\"%s\",\"count\":%llu}", first ? "" : ",", i, mh_alert_name(i),
+              r->alerts[i]);
+      first = 0;
+    }
+  }
+  double rate = r->elapsed_s > 0 ? (double)(r->accepted + r->rejected) / o->duration_s : 0;
+  double cpu = r->cpu_user_s + r->cpu_sys_s;
+  fprintf(f,
+          "},\"achieved_rate\":%.3f,\"accepted_rate\":%.3f,\"cpu_s\":%.3f,"
+          "\"cpu_us_per_handshake\":%.1f,\"peak_rss_kb\":%ld,\"latency\":{",
+          rate, o->duration_s > 0 ? (double)r->accepted / o->duration_s : 0, cpu,
+          (r->accepted + r->rejected) ? cpu * 1e6 / (double)(r->accepted + r->rejected) : 0,
+          r->peak_rss_kb);
+  json_hist(f, "tcp_connect", &r->tcp);
+  fputc(',', f);
+  json_hist(f, "tls_handshake", &r->handshake);
+  fputc(',', f);
+  json_hist(f, "first_server_record", &r->first_record);
+  fputc(',', f);
+  json_hist(f, "total_accepted", &r->total_accept);
+  fputc(',', f);
+  json_hist(f, "total_rejected", &r->total_reject);
+  fputs("}}\n", f);
+}
+
+static void md_hist(FILE *f, const char *name, const struct mh_hist *h) {
+  fprintf(f, "| %s | %llu | %.3f | %.3f | %.3f | %.3f | %.3f |\n", name,
+          (unsigned long long)h->total, mh_hist_percentile(h, 50) / 1000.0,
+          mh_hist_percentile(h, 90) / 1000.0, mh_hist_percentile(h, 99) / 1000.0,
+          mh_hist_percentile(h, 99.9) / 1000.0, (h->total ? h->max : 0) / 1000.0);
+}
+
+static void write_load_md(FILE *f, const struct load_doc *d) {
+  const struct mh_load_options *o = d->o;
+  const struct mh_load_result *r = d->r;
+  fprintf(f, "# mTLS handshake load: %s\n\n", d->target);
+  if (o->rate > 0) {
+    fprintf(f,
+            "Open loop at %.1f handshakes/s for %.1f s (latency from each arrival's planned "
+            "time), ",
+            o->rate, o->duration_s);
+  } else {
+    fprintf(f, "Closed loop with %d handshakes in flight for %.1f s (latency includes queueing), ",
+            o->connections, o->duration_s);
+  }
+  fprintf(f, "TLS %s, %d threads, bad-identity share %.2f.\n\n",
+          o->version == MH_TLS13 ? "1.3" : "1.2", o->threads, o->bad_share);
+  fprintf(
+      f,
+      "| | count |\n|---|---|\n| planned | %llu |\n| started | %llu |\n| accepted | %llu |\n"
+      "| rejected | %llu |\n| dropped (no free connection) | %llu |\n| late (> 1 ms) | %llu |\n",
+      r->planned, r->started, r->accepted, r->rejected, r->dropped, r->late);
+  for (int i = 0; i < MH_LOAD_ERR_NUM; i++) {
+    if (r->errors[i]) {
+      fprintf(f, "| error: %s | %llu |\n", mh_load_error_name((enum mh_load_error)i), r->errors[i]);
+    }
+  }
+  double cpu = r->cpu_user_s + r->cpu_sys_s;
+  fprintf(f,
+          "\nAchieved %.1f handshakes/s (%.1f accepted/s); %.1f us of harness CPU per handshake; "
+          "peak RSS %ld KiB.\n\n",
+          (double)(r->accepted + r->rejected) / o->duration_s, (double)r->accepted / o->duration_s,
+          (r->accepted + r->rejected) ? cpu * 1e6 / (double)(r->accepted + r->rejected) : 0,
+          r->peak_rss_kb);
+  fprintf(
+      f,
+      "| latency (ms) | count | p50 | p90 | p99 | p99.9 | max |\n|---|---|---|---|---|---|---|\n");
+  md_hist(f, "TCP connect", &r->tcp);
+  md_hist(f, "TLS handshake", &r->handshake);
+  md_hist(f, "first server record", &r->first_record);
+  md_hist(f, "total, accepted", &r->total_accept);
+  md_hist(f, "total, rejected", &r->total_reject);
+}
+
+int mh_report_write_load(const char *out_dir, const char *target, const struct mh_load_options *o,
+                         const struct mh_load_result *r, struct mh_err *err) {
+  struct load_doc d = {target, o, r};
+  struct mh_stage st;
+  int ret = -1;
+  if (mh_stage_init(&st, out_dir, err) != 0) {
+    goto out;
+  }
+  char *buf = NULL;
+  size_t len = 0;
+  for (int k = 0; k < 2; k++) {
+    FILE *f = open_memstream(&buf, &len);
+    if (f == NULL) {
+      mh_err_set(err, "out of memory");
+      goto out;
+    }
+    if (k == 0) {
+      write_load_json(f, &d);
+    } else {
+      write_load_md(f, &d);
+    }
+    fclose(f);
+    int w = mh_stage_write(&st, k == 0 ? "report.json" : "report.md", buf, len, 0644, err);
+    free(buf);
+    buf = NULL;
+    if (w != 0) {
+      goto out;
     }
   }
   ret = mh_stage_commit(&st, err);

@@ -68,6 +68,14 @@ struct mh_report {
 // set; on failure no report file is left behind.
 int mh_report_write(const struct mh_report *r, struct mh_err *err);
 
+struct mh_load_options;
+struct mh_load_result;
+
+// mh_report_write_load writes report.json (schema mtls-harness/load/1) and report.md of a load run
+// into |out_dir| (created), all at once. |target| describes what was loaded. Returns 0 or -1.
+int mh_report_write_load(const char *out_dir, const char *target, const struct mh_load_options *o,
+                         const struct mh_load_result *r, struct mh_err *err);
+
 // mh_case_file_name writes the file-system-safe name of case |id| (no '/').
 void mh_case_file_name(const char *id, char *out, size_t out_len);
 

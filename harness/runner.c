@@ -278,28 +278,6 @@ static const struct mh_location *variant_of(struct run *r, struct mh_scenario *s
   return v;
 }
 
-// --- the mock thread ---
-
-struct mock_thread {
-  struct ev_loop *loop;
-  ev_async stop;
-  pthread_t thread;
-  struct mh_federation *fed;
-};
-
-static void stop_cb(struct ev_loop *loop, ev_async *w, int revents) {
-  (void)revents;
-  struct mock_thread *m = w->data;
-  mh_federation_stop(m->fed);
-  ev_break(loop, EVBREAK_ALL);
-}
-
-static void *mock_main(void *arg) {
-  struct mock_thread *m = arg;
-  ev_run(m->loop, 0);
-  return NULL;
-}
-
 // --- cases ---
 
 // wipe_secrets wipes a case's TLS secrets once the reports are written.
@@ -538,9 +516,10 @@ int mh_run(const struct mh_scenario *s_in, const struct mh_run_options *o, struc
   r.a = &arena;
   pthread_mutex_init(&r.records.mu, NULL);
   pthread_mutex_init(&r.err_mu, NULL);
-  struct mock_thread mock = {0};
+  struct mh_federation *fed = NULL;
+  struct ev_loop *loop = NULL;
   struct mh_events ev = {0};
-  int ret = -1, mock_running = 0;
+  int ret = -1;
   long long started = mh_now_ms();
   double t0 = mono_ms();
 
@@ -607,24 +586,15 @@ int mh_run(const struct mh_scenario *s_in, const struct mh_run_options *o, struc
       mocks.locations[mocks.num_locations++] = s->locations[i];
     }
   }
-  mock.loop = ev_loop_new(EVFLAG_AUTO);
+  loop = ev_loop_new(EVFLAG_AUTO);
   struct mh_federation_options fopts = {.ephemeral_ports = 1};
   if (mocks.num_locations > 0) {
-    mock.fed = mh_federation_new(mock.loop, &mocks, &ev, &fopts, err);
-    if (mock.fed == NULL) {
+    fed = mh_federation_new(loop, &mocks, &ev, &fopts, err);
+    if (fed == NULL || mh_federation_start_thread(fed, err) != 0) {
       goto out;
     }
-    mh_federation_start(mock.fed);
-    ev_async_init(&mock.stop, stop_cb);
-    mock.stop.data = &mock;
-    ev_async_start(mock.loop, &mock.stop);
-    if (pthread_create(&mock.thread, NULL, mock_main, &mock) != 0) {
-      mh_err_set(err, "cannot start the mock thread");
-      goto out;
-    }
-    mock_running = 1;
   }
-  r.fed = mock.fed;
+  r.fed = fed;
   // Cases: variants point into |s|; the federation found them by name in |mocks|.
   r.results = mh_arena_alloc_array(&arena, r.num_plans, sizeof(*r.results));
   int jobs = o->jobs > 0 ? o->jobs : 1;
@@ -721,13 +691,10 @@ int mh_run(const struct mh_scenario *s_in, const struct mh_run_options *o, struc
   }
   ret = rep.exit_code;
 out:
-  if (mock_running) {
-    ev_async_send(mock.loop, &mock.stop);
-    pthread_join(mock.thread, NULL);
-  }
-  mh_federation_free(mock.fed);
-  if (mock.loop != NULL) {
-    ev_loop_destroy(mock.loop);
+  mh_federation_stop_thread(fed);
+  mh_federation_free(fed);
+  if (loop != NULL) {
+    ev_loop_destroy(loop);
   }
   mh_events_close(&ev);
   for (size_t i = 0; r.results != NULL && i < r.num_plans; i++) {

@@ -70,6 +70,7 @@ struct mh_tls_info {
   int resumed;
   int http_on_tls;         // the client spoke plain HTTP to the TLS port
   int client_flight_sent;  // client: we sent our Certificate/ClientKeyExchange/Finished
+  int tickets_received;    // client: NewSessionTicket messages seen
 };
 
 // mh_tls_probe_policy is the conformance runner's client: it offers exactly one version, presents
@@ -83,6 +84,7 @@ struct mh_tls_probe_policy {
   const char *cert_file;  // client chain (leaf first), NULL for none
   const char *key_file;
   int key_mismatch;  // |key_file| does not belong to |cert_file|: sign with it anyway
+  int load_mode;     // skip parsing the server's certificate (load generation)
 };
 
 struct mh_tls_ctx;

@@ -31,6 +31,9 @@ COMMAND_OPTIONS = {
               "--outage LOC:START:DURATION", "--quiet"),
     "run": ("--out DIR", "--filter GLOB", "--jobs N", "--strict", "--baseline FILE",
             "--profiles DIR", "--quiet", "--pcap", "--capture-iface IFACE", "--keylog FILE"),
+    "load": ("--location NAME", "--target HOST:PORT", "--identities-from SPEC", "--identity",
+             "--bad-identity", "--bad-share P", "--tls 1.2|1.3", "--rate R", "--connections N",
+             "--duration S", "--threads T", "--timeout-ms MS", "--out DIR", "--quiet"),
 }
 
 
