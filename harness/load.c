@@ -54,7 +54,8 @@ struct lthread {
   struct lconn *conns;
   size_t num_conns;
   size_t next_good, next_bad;
-  double bad_acc;  // deterministic bad-share schedule: a bad arrival each time this passes 1
+  double bad_acc;     // deterministic bad-share schedule: a bad arrival each time this passes 1
+  double resume_acc;  // the same for resumption
   double t0, end, period, next_arrival;
   int stopping;
   ev_timer tick;
@@ -162,7 +163,12 @@ static void step(struct lconn *c) {
           return;
         }
         c->hs_done = mono();
-        mh_hist_record(&c->th->r.handshake, us(c->hs_done - c->tcp_done));
+        if (mh_tls_conn_info(c->tls)->resumed) {
+          c->th->r.resumed++;
+          mh_hist_record(&c->th->r.handshake_resumed, us(c->hs_done - c->tcp_done));
+        } else {
+          mh_hist_record(&c->th->r.handshake, us(c->hs_done - c->tcp_done));
+        }
         if (c->th->o->version != MH_TLS13) {
           decided(c, 1);  // the server verified us before its Finished
           return;
@@ -232,6 +238,11 @@ static void start_one(struct lthread *th, struct lconn *c, double planned) {
   if (c->tls == NULL) {
     finish(c, -1, MH_LOAD_ERR_TLS, -1);
     return;
+  }
+  th->resume_acc += o->resume_share;
+  if (th->resume_acc >= 1.0) {
+    th->resume_acc -= 1.0;
+    r->resume_offered += (uint64_t)mh_tls_conn_offer_session(c->tls);
   }
   c->state = L_CONNECTING;
   ev_io_set(&c->io, c->fd, EV_WRITE);
@@ -331,6 +342,8 @@ static void merge(struct mh_load_result *dst, const struct mh_load_result *src) 
   dst->rejected += src->rejected;
   dst->dropped += src->dropped;
   dst->late += src->late;
+  dst->resume_offered += src->resume_offered;
+  dst->resumed += src->resumed;
   for (int i = 0; i < MH_LOAD_ERR_NUM; i++) {
     dst->errors[i] += src->errors[i];
   }
@@ -342,6 +355,7 @@ static void merge(struct mh_load_result *dst, const struct mh_load_result *src) 
   mh_hist_merge(&dst->first_record, &src->first_record);
   mh_hist_merge(&dst->total_accept, &src->total_accept);
   mh_hist_merge(&dst->total_reject, &src->total_reject);
+  mh_hist_merge(&dst->handshake_resumed, &src->handshake_resumed);
 }
 
 static struct mh_tls_ctx *identity_ctx(const struct mh_load_options *o,
@@ -350,7 +364,8 @@ static struct mh_tls_ctx *identity_ctx(const struct mh_load_options *o,
                                   .ca_files = o->ca_files,
                                   .num_ca_files = o->num_ca_files,
                                   .verify = 0,
-                                  .load_mode = 1};
+                                  .load_mode = 1,
+                                  .resume = o->resume_share > 0};
   if (id != NULL) {
     p.cert_file = id->cert_file;
     p.key_file = id->key_file;
@@ -365,6 +380,7 @@ int mh_load_run(const struct mh_load_options *o, struct mh_load_result *out, str
   mh_hist_init(&out->first_record);
   mh_hist_init(&out->total_accept);
   mh_hist_init(&out->total_reject);
+  mh_hist_init(&out->handshake_resumed);
   mh_net_raise_fd_limit();
   int nt = o->threads > 0 ? o->threads : 1;
   struct lthread *ths = calloc((size_t)nt, sizeof(*ths));
@@ -383,6 +399,7 @@ int mh_load_run(const struct mh_load_options *o, struct mh_load_result *out, str
     mh_hist_init(&th->r.first_record);
     mh_hist_init(&th->r.total_accept);
     mh_hist_init(&th->r.total_reject);
+    mh_hist_init(&th->r.handshake_resumed);
     th->period = per_thread_rate > 0 ? 1.0 / per_thread_rate : 0;
     if (o->connections > 0) {
       th->num_conns = (size_t)(o->connections / nt + (i < o->connections % nt ? 1 : 0));

@@ -41,8 +41,9 @@ struct mh_load_options {
   int connections;   // > 0: closed loop, handshakes in flight
   double duration_s;
   int threads;
-  int timeout_ms;  // per handshake (connect + handshake + confirmation)
-  int quiet;       // no progress line
+  double resume_share;  // fraction of arrivals that offer a kept session (1 = --resume)
+  int timeout_ms;       // per handshake (connect + handshake + confirmation)
+  int quiet;            // no progress line
 };
 
 // Error classes, defined once: X(enum suffix, keyword).
@@ -68,9 +69,10 @@ const char *mh_load_error_name(enum mh_load_error e);
 struct mh_load_result {
   double elapsed_s;
   unsigned long long planned, started, accepted, rejected, dropped, late;
+  unsigned long long resume_offered, resumed;  // resumed: as the TLS library reports it
   unsigned long long errors[MH_LOAD_ERR_NUM];
   unsigned long long alerts[256];  // alerts received on rejection, by code
-  struct mh_hist tcp, handshake, first_record, total_accept, total_reject;
+  struct mh_hist tcp, handshake, first_record, total_accept, total_reject, handshake_resumed;
   double cpu_user_s, cpu_sys_s;
   long peak_rss_kb;
 };

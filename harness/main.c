@@ -117,6 +117,8 @@ static const struct command commands[] = {
      "  --bad-identity X[,..] identities for --bad-share (default: those the policy rejects)\n"
      "  --bad-share P        fraction of handshakes made with a bad identity (0 to 1)\n"
      "  --tls 1.2|1.3        the version offered (default 1.3)\n"
+     "  --resume             resume sessions (TLS 1.2 tickets, TLS 1.3 tickets used once each)\n"
+     "  --resume-share P     resume a fraction P of handshakes, the rest are full\n"
      "  --rate R             open loop: R arrivals per second, latency from the planned time\n"
      "  --connections N      closed loop: N handshakes in flight (default 16)\n"
      "  --duration S         seconds (default 10)\n"
@@ -586,6 +588,8 @@ static int cmd_load(int argc, char **argv) {
       {"out", required_argument, NULL, 'o'},
       {"quiet", no_argument, NULL, 'q'},
       {"help", no_argument, NULL, 'h'},
+      {"resume", no_argument, NULL, 'R'},
+      {"resume-share", required_argument, NULL, 's'},
       {NULL, 0, NULL, 0},
   };
   struct mh_load_options lo = {.version = MH_TLS13,
@@ -632,6 +636,12 @@ static int cmd_load(int argc, char **argv) {
       case 'b':
         lo.bad_share = strtod(optarg, &end);
         break;
+      case 'R':
+        lo.resume_share = 1;
+        break;
+      case 's':
+        lo.resume_share = strtod(optarg, &end);
+        break;
       case 'r':
         lo.rate = strtod(optarg, &end);
         break;
@@ -666,9 +676,10 @@ static int cmd_load(int argc, char **argv) {
       return EXIT_INPUT;
     }
   }
-  if (lo.bad_share < 0 || lo.bad_share > 1 || lo.rate < 0 || lo.duration_s <= 0 ||
-      lo.duration_s > 3600 || lo.threads < 1 || lo.threads > 64 || lo.timeout_ms < 10 ||
-      lo.connections < 0 || lo.connections > 100000 || (lo.rate > 0 && lo.connections > 0)) {
+  if (lo.bad_share < 0 || lo.bad_share > 1 || lo.resume_share < 0 || lo.resume_share > 1 ||
+      lo.rate < 0 || lo.duration_s <= 0 || lo.duration_s > 3600 || lo.threads < 1 ||
+      lo.threads > 64 || lo.timeout_ms < 10 || lo.connections < 0 || lo.connections > 100000 ||
+      (lo.rate > 0 && lo.connections > 0)) {
     fprintf(stderr,
             "mtls-harness load: check the numbers: --bad-share 0..1, --duration 0..3600 s, "
             "--threads 1..64, --rate or --connections (not both)\n");
@@ -872,6 +883,10 @@ static int cmd_load(int argc, char **argv) {
       res->accepted + res->rejected, lo.duration_s,
       (double)(res->accepted + res->rejected) / lo.duration_s, res->accepted, res->rejected, errors,
       res->dropped, res->late);
+  if (lo.resume_share > 0) {
+    printf("load: %llu sessions offered, %llu resumed (as the TLS library reports)\n",
+           res->resume_offered, res->resumed);
+  }
   printf("load: accepted latency ms p50 %.3f p90 %.3f p99 %.3f p99.9 %.3f max %.3f\n",
          mh_hist_percentile(&res->total_accept, 50) / 1000.0,
          mh_hist_percentile(&res->total_accept, 90) / 1000.0,

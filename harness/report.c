@@ -717,8 +717,10 @@ static void write_load_json(FILE *f, const struct load_doc *d) {
   }
   fprintf(f,
           "\"counts\":{\"planned\":%llu,\"started\":%llu,\"accepted\":%llu,\"rejected\":%llu,"
-          "\"errors\":%llu,\"dropped\":%llu,\"late\":%llu},\"errors\":{",
-          r->planned, r->started, r->accepted, r->rejected, errors, r->dropped, r->late);
+          "\"errors\":%llu,\"dropped\":%llu,\"late\":%llu,\"resume_offered\":%llu,"
+          "\"resumed\":%llu},\"errors\":{",
+          r->planned, r->started, r->accepted, r->rejected, errors, r->dropped, r->late,
+          r->resume_offered, r->resumed);
   for (int i = 0; i < MH_LOAD_ERR_NUM; i++) {
     fprintf(f, "%s\"%s\":%llu", i ? "," : "", mh_load_error_name((enum mh_load_error)i),
             r->errors[i]);
@@ -743,6 +745,8 @@ static void write_load_json(FILE *f, const struct load_doc *d) {
   json_hist(f, "tcp_connect", &r->tcp);
   fputc(',', f);
   json_hist(f, "tls_handshake", &r->handshake);
+  fputc(',', f);
+  json_hist(f, "tls_handshake_resumed", &r->handshake_resumed);
   fputc(',', f);
   json_hist(f, "first_server_record", &r->first_record);
   fputc(',', f);
@@ -774,11 +778,12 @@ static void write_load_md(FILE *f, const struct load_doc *d) {
   }
   fprintf(f, "TLS %s, %d threads, bad-identity share %.2f.\n\n",
           o->version == MH_TLS13 ? "1.3" : "1.2", o->threads, o->bad_share);
-  fprintf(
-      f,
-      "| | count |\n|---|---|\n| planned | %llu |\n| started | %llu |\n| accepted | %llu |\n"
-      "| rejected | %llu |\n| dropped (no free connection) | %llu |\n| late (> 1 ms) | %llu |\n",
-      r->planned, r->started, r->accepted, r->rejected, r->dropped, r->late);
+  fprintf(f,
+          "| | count |\n|---|---|\n| planned | %llu |\n| started | %llu |\n| accepted | %llu |\n"
+          "| rejected | %llu |\n| dropped (no free connection) | %llu |\n| late (> 1 ms) | %llu |\n"
+          "| sessions offered | %llu |\n| resumed (reported by the TLS library) | %llu |\n",
+          r->planned, r->started, r->accepted, r->rejected, r->dropped, r->late, r->resume_offered,
+          r->resumed);
   for (int i = 0; i < MH_LOAD_ERR_NUM; i++) {
     if (r->errors[i]) {
       fprintf(f, "| error: %s | %llu |\n", mh_load_error_name((enum mh_load_error)i), r->errors[i]);
@@ -795,7 +800,8 @@ static void write_load_md(FILE *f, const struct load_doc *d) {
       f,
       "| latency (ms) | count | p50 | p90 | p99 | p99.9 | max |\n|---|---|---|---|---|---|---|\n");
   md_hist(f, "TCP connect", &r->tcp);
-  md_hist(f, "TLS handshake", &r->handshake);
+  md_hist(f, "TLS handshake (full)", &r->handshake);
+  md_hist(f, "TLS handshake (resumed)", &r->handshake_resumed);
   md_hist(f, "first server record", &r->first_record);
   md_hist(f, "total, accepted", &r->total_accept);
   md_hist(f, "total, rejected", &r->total_reject);

@@ -63,6 +63,9 @@ struct mh_tls_ctx {
   size_t num_allowed_cns;
   EVP_PKEY *sign_key;  // probe: the key that signs although it does not match the certificate
   int load_mode;       // probe for load: skip certificate parsing, count session tickets
+  // Sessions for resumption (resume contexts): a ring, owned by the context's single thread.
+  SSL_SESSION *sessions[256];
+  size_t num_sessions, next_session;
 };
 
 struct mh_tls_conn {
@@ -860,6 +863,38 @@ static const SSL_PRIVATE_KEY_METHOD mismatch_method = {
     .complete = mismatch_complete,
 };
 
+// new_session_cb keeps a session the server issued (TLS 1.2 at the end of the handshake, TLS 1.3
+// from a NewSessionTicket after it).
+static int new_session_cb(SSL *ssl, SSL_SESSION *sess) {
+  struct mh_tls_conn *t = conn_of(ssl);
+  struct mh_tls_ctx *c = t->ctx;
+  size_t cap = sizeof(c->sessions) / sizeof(c->sessions[0]);
+  if (c->num_sessions == cap) {
+    SSL_SESSION_free(c->sessions[0]);
+    memmove(c->sessions, c->sessions + 1, (cap - 1) * sizeof(c->sessions[0]));
+    c->num_sessions--;
+  }
+  c->sessions[c->num_sessions++] = sess;
+  return 1;  // we took the reference
+}
+
+int mh_tls_conn_offer_session(struct mh_tls_conn *t) {
+  struct mh_tls_ctx *c = t->ctx;
+  if (c->num_sessions == 0) {
+    return 0;
+  }
+  SSL_SESSION *sess;
+  if (SSL_SESSION_should_be_single_use(c->sessions[c->num_sessions - 1])) {
+    sess = c->sessions[--c->num_sessions];  // TLS 1.3: each ticket once
+    SSL_set_session(t->ssl, sess);
+    SSL_SESSION_free(sess);
+  } else {
+    sess = c->sessions[c->next_session++ % c->num_sessions];
+    SSL_set_session(t->ssl, sess);
+  }
+  return 1;
+}
+
 struct mh_tls_ctx *mh_tls_probe_ctx_new(const struct mh_tls_probe_policy *p, struct mh_err *err) {
   struct mh_tls_ctx *c = ctx_alloc(0);
   if (c == NULL) {
@@ -904,6 +939,11 @@ struct mh_tls_ctx *mh_tls_probe_ctx_new(const struct mh_tls_probe_policy *p, str
   SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1);
   SSL_CTX_set_custom_verify(ctx, SSL_VERIFY_PEER, client_verify);
   SSL_CTX_set_msg_callback(ctx, msg_cb);
+  if (p->resume) {
+    // Clients have no internal cache: without CLIENT mode the callback never fires.
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
+    SSL_CTX_sess_set_new_cb(ctx, new_session_cb);
+  }
   return c;
 fail:
   mh_tls_ctx_free(c);
@@ -918,6 +958,9 @@ void mh_tls_ctx_free(struct mh_tls_ctx *c) {
   X509_STORE_free(c->store);
   sk_X509_pop_free(c->cas, X509_free);
   EVP_PKEY_free(c->sign_key);
+  for (size_t i = 0; i < c->num_sessions; i++) {
+    SSL_SESSION_free(c->sessions[i]);
+  }
   for (size_t i = 0; c->allowed_cns != NULL && i < c->num_allowed_cns; i++) {
     free(c->allowed_cns[i]);
   }

@@ -85,6 +85,7 @@ struct mh_tls_probe_policy {
   const char *key_file;
   int key_mismatch;  // |key_file| does not belong to |cert_file|: sign with it anyway
   int load_mode;     // skip parsing the server's certificate (load generation)
+  int resume;        // keep the sessions the server issues, for mh_tls_conn_offer_session
 };
 
 struct mh_tls_ctx;
@@ -115,6 +116,12 @@ enum mh_io {
 // |server_name| is sent as SNI and checked against the certificate; servers pass NULL. Returns NULL
 // on allocation failure.
 struct mh_tls_conn *mh_tls_conn_new(struct mh_tls_ctx *c, int fd, const char *server_name);
+
+// mh_tls_conn_offer_session offers a session kept by |t|'s context (a probe context with |resume|),
+// before the handshake. TLS 1.3 tickets are used once each; TLS 1.2 sessions are reused. Returns 1
+// if one was offered, 0 if none is kept yet. Whether the server resumed it is info.resumed, from
+// the library.
+int mh_tls_conn_offer_session(struct mh_tls_conn *t);
 
 // mh_tls_conn_free releases |t| without sending anything. NULL is accepted.
 void mh_tls_conn_free(struct mh_tls_conn *t);

@@ -33,7 +33,8 @@ COMMAND_OPTIONS = {
             "--profiles DIR", "--quiet", "--pcap", "--capture-iface IFACE", "--keylog FILE"),
     "load": ("--location NAME", "--target HOST:PORT", "--identities-from SPEC", "--identity",
              "--bad-identity", "--bad-share P", "--tls 1.2|1.3", "--rate R", "--connections N",
-             "--duration S", "--threads T", "--timeout-ms MS", "--out DIR", "--quiet"),
+             "--duration S", "--threads T", "--timeout-ms MS", "--out DIR", "--quiet",
+             "--resume", "--resume-share P"),
 }
 
 

@@ -109,3 +109,27 @@ def test_against_a_real_nginx(harness, tmp_path):
     finally:
         nginx.terminate()
         nginx.wait(timeout=10)
+
+
+@pytest.mark.parametrize("tls", ["1.2", "1.3"])
+def test_resumed_runs_really_resume(harness, tmp_path, tls):
+    r, rep = load(harness, tmp_path / "out", ROOT / "scenarios/federation.json", "--location",
+                  "location-a", "--connections", "4", "--duration", "2", "--tls", tls, "--resume")
+    assert r.returncode == 0, r.stdout + r.stderr
+    check_sane(rep)
+    c = rep["counts"]
+    # Resumed as the TLS library reports it; only the first handshakes of each connection slot
+    # (no session kept yet) and, in TLS 1.3, a slot whose single-use ticket has not arrived are full.
+    assert c["resumed"] == c["resume_offered"] and c["resumed"] >= 0.9 * c["accepted"]
+    lat = rep["latency"]
+    assert lat["tls_handshake_resumed"]["count"] == c["resumed"]
+    assert lat["tls_handshake"]["count"] == c["accepted"] - c["resumed"]
+
+
+def test_resume_share_mixes(harness, tmp_path):
+    r, rep = load(harness, tmp_path / "out", ROOT / "scenarios/federation.json", "--location",
+                  "location-a", "--rate", "100", "--duration", "2", "--tls", "1.2",
+                  "--resume-share", "0.5")
+    assert r.returncode == 0
+    c = rep["counts"]
+    assert abs(c["resume_offered"] / c["started"] - 0.5) < 0.05 and c["resumed"] == c["resume_offered"]
