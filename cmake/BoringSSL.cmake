@@ -10,17 +10,36 @@
 # BORINGSSL_INCLUDE_DIR, BORINGSSL_LIB_DIR; fails configuration if the headers are OpenSSL's.
 include(CheckSymbolExists)
 
+# Default: the full-speed build of Debian's own source package (scripts/boringssl-fast), else
+# Debian's binary package, which is built with OPENSSL_SMALL (about 3x slower handshake crypto).
+set(MH_BORINGSSL_FAST ${CMAKE_CURRENT_SOURCE_DIR}/build-boringssl)
+if(NOT BORINGSSL_ROOT AND EXISTS ${MH_BORINGSSL_FAST}/include/openssl/ssl.h
+   AND EXISTS ${MH_BORINGSSL_FAST}/lib/libcrypto.so.0)
+  set(BORINGSSL_ROOT ${MH_BORINGSSL_FAST})
+  set(_bssl_fast TRUE)
+elseif(NOT BORINGSSL_ROOT)
+  message(WARNING "Linking Debian's android-libboringssl binary, built with OPENSSL_SMALL (about 3x "
+                  "slower ECDSA/X25519). Run scripts/boringssl-fast for the full-speed build.")
+endif()
+
 if(BORINGSSL_ROOT)
   set(_bssl_inc_hints ${BORINGSSL_ROOT}/include)
   set(_bssl_lib_hints ${BORINGSSL_ROOT} ${BORINGSSL_ROOT}/build ${BORINGSSL_ROOT}/build/ssl
       ${BORINGSSL_ROOT}/build/crypto ${BORINGSSL_ROOT}/ssl ${BORINGSSL_ROOT}/crypto ${BORINGSSL_ROOT}/lib)
   set(_bssl_origin "upstream tree ${BORINGSSL_ROOT}")
+  if(_bssl_fast)
+    set(_bssl_origin "full-speed build of Debian's source package in ${BORINGSSL_ROOT}")
+  endif()
 else()
   set(_bssl_inc_hints /usr/include/android)
   set(_bssl_lib_hints /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/android)
   set(_bssl_origin "Debian android-libboringssl-dev")
 endif()
 
+# Search again at every configure: the tree may have changed (e.g. the full-speed build appeared).
+unset(BORINGSSL_INCLUDE_DIR CACHE)
+unset(BORINGSSL_SSL_LIBRARY CACHE)
+unset(BORINGSSL_CRYPTO_LIBRARY CACHE)
 # NO_DEFAULT_PATH: never fall back to /usr/include/openssl or libssl.so.3 (OpenSSL).
 find_path(BORINGSSL_INCLUDE_DIR openssl/ssl.h HINTS ${_bssl_inc_hints} NO_DEFAULT_PATH)
 find_library(BORINGSSL_SSL_LIBRARY NAMES ssl HINTS ${_bssl_lib_hints} NO_DEFAULT_PATH)

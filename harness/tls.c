@@ -1165,14 +1165,23 @@ const struct mh_tls_info *mh_tls_conn_info(const struct mh_tls_conn *t) {
 }
 
 void mh_tls_library_describe(char *out, size_t out_len) {
-  Dl_info info;
-  const char *where = "statically linked";
-  if (dladdr((void *)SSL_new, &info) != 0 && info.dli_fname != NULL && info.dli_fname[0] != '\0') {
-    where = info.dli_fname;
+  Dl_info ssl_info, crypto_info;
+  const char *ssl = "statically linked", *crypto = "statically linked";
+  if (dladdr((void *)SSL_new, &ssl_info) != 0 && ssl_info.dli_fname && ssl_info.dli_fname[0]) {
+    ssl = ssl_info.dli_fname;
   }
-  snprintf(out, out_len, "%s, API version %d (OPENSSL_VERSION_NUMBER 0x%08lx), libssl: %s",
+  if (dladdr((void *)RAND_bytes, &crypto_info) != 0 && crypto_info.dli_fname &&
+      crypto_info.dli_fname[0]) {
+    crypto = crypto_info.dli_fname;
+  }
+  // Which build: Debian's binary package lives in .../android/ and is built with OPENSSL_SMALL.
+  const char *build = strstr(crypto, "/android/") ? "Debian binary package, OPENSSL_SMALL: slower"
+                      : strstr(crypto, "build-boringssl/") ? "full-speed build of Debian's source"
+                                                           : "other build";
+  snprintf(out, out_len,
+           "%s, API version %d (OPENSSL_VERSION_NUMBER 0x%08lx), libssl: %s, libcrypto: %s (%s)",
            OpenSSL_version(OPENSSL_VERSION), BORINGSSL_API_VERSION,
-           (unsigned long)OPENSSL_VERSION_NUMBER, where);
+           (unsigned long)OPENSSL_VERSION_NUMBER, ssl, crypto, build);
 }
 
 void mh_tls_sha1_base64(const char *a, const char *b, char *out, size_t out_len) {

@@ -69,6 +69,21 @@ def test_binary_does_not_load_openssl(harness):
     assert "libssl.so.3" not in libs and "libcrypto.so.3" not in libs, libs
     # The library --version reports is the one the loader actually maps.
     version = run([harness, "--version"], check=True).stdout
-    where = re.search(r"libssl: (\S+)", version).group(1)
+    where = re.search(r"libssl: ([^,\s]+)", version).group(1)
     if where != "statically":
         assert f"=> {where} " in libs, (where, libs)
+
+
+def test_version_says_which_boringssl_build_is_loaded(harness):
+    """scripts/build links the full-speed build of Debian's source package when it could be built,
+    else Debian's binary package (OPENSSL_SMALL); --version must say which, from the loaded file."""
+    from conftest import ROOT
+    version = run([harness, "--version"], check=True).stdout
+    crypto = re.search(r"libcrypto: ([^ ]+) \(([^)]*)\)", version)
+    assert crypto, version
+    if (ROOT / "build-boringssl" / "lib" / "libcrypto.so.0").exists():
+        assert crypto.group(1).startswith(str(ROOT / "build-boringssl"))
+        assert crypto.group(2) == "full-speed build of Debian's source"
+    else:
+        assert "/android/" in crypto.group(1)
+        assert crypto.group(2).startswith("Debian binary package, OPENSSL_SMALL")
