@@ -1,9 +1,11 @@
 """Shared pytest fixtures: the binary under test and a bounded way to run it and real peers."""
+import contextlib
 import json
 import os
 import pathlib
 import re
 import signal
+import socket
 import subprocess
 import time
 
@@ -99,3 +101,26 @@ class Serve:
         self._out.close()
         self._err.close()
         return self.proc.returncode
+
+
+@contextlib.contextmanager
+def nginx_running(conf, prefix, port, timeout=10):
+    """Runs Debian's nginx with |conf| until the block ends; waits (bounded) for |port|."""
+    proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(prefix)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"nginx exited: {proc.stderr.read().decode()}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError("nginx did not start")
+                time.sleep(0.1)
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -4,12 +4,9 @@ import json
 
 import pytest
 
-from conftest import ROOT, run
+from conftest import ROOT, nginx_running, run
 from test_runner import NGINX_CONF, free_port
 
-import socket
-import subprocess
-import time
 
 
 def load(harness, out, *args):
@@ -88,17 +85,7 @@ def test_against_a_real_nginx(harness, tmp_path):
     port = free_port()
     conf = tmp_path / "nginx.conf"
     conf.write_text(NGINX_CONF.format(tmp=tmp_path, port=port, fx=fx))
-    nginx = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(tmp_path)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert nginx.poll() is None and time.monotonic() < deadline
-                time.sleep(0.1)
+    with nginx_running(conf, tmp_path, port):
         r, rep = load(harness, tmp_path / "out", "--target", f"127.0.0.1:{port}", "--server-name",
                       "location-a.semstreams.local", "--ca", fx / "federation-ca.pem",
                       "--identities-from", ROOT / "fixtures/federation.json", "--fixtures", fx,
@@ -106,9 +93,6 @@ def test_against_a_real_nginx(harness, tmp_path):
         assert r.returncode == 0, r.stdout + r.stderr
         check_sane(rep)
         assert rep["counts"]["accepted"] > 20  # OpenSSL sends its tickets: each one confirmed
-    finally:
-        nginx.terminate()
-        nginx.wait(timeout=10)
 
 
 @pytest.mark.parametrize("tls", ["1.2", "1.3"])

@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 import jsonschema
 import pytest
 
-from conftest import ROOT, run
+from conftest import ROOT, nginx_running, run
 
 FED = json.loads((ROOT / "scenarios/federation.json").read_text())
 SCHEMA = json.loads((ROOT / "docs/report-schema.json").read_text())
@@ -282,18 +282,7 @@ def test_real_nginx_every_verdict_right(harness, mh, tmp_path):
     port = free_port()
     conf = tmp_path / "nginx.conf"
     conf.write_text(NGINX_CONF.format(tmp=tmp_path, port=port, fx=fx))
-    nginx = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(tmp_path)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert nginx.poll() is None, nginx.stderr.read()
-                assert time.monotonic() < deadline, "nginx did not start"
-                time.sleep(0.1)
+    with nginx_running(conf, tmp_path, port):
         doc = copy.deepcopy(FED)
         doc["locations"]["nginx"] = external_target(port, "nginx-http")
         doc["matrix"]["targets"] = ["nginx"]
@@ -310,6 +299,3 @@ def test_real_nginx_every_verdict_right(harness, mh, tmp_path):
         # ...except for what OpenSSL itself refuses in the handshake.
         assert o["nginx/key-mismatch/tls1.3"]["alert_received"]["code"] == 51
         assert len(report["cases"]) == 11 * 2 + 2  # no variants of an external target
-    finally:
-        nginx.terminate()
-        nginx.wait(timeout=10)
