@@ -66,6 +66,8 @@ struct lthread {
   atomic_ullong a_done, a_rejected, a_errors, a_inflight;
   atomic_ullong a_p99_us;
   ev_timer second;
+  struct mh_hist interval;  // accepted in the current second
+  size_t sec;               // the current second's index
 };
 
 static double mono(void) {
@@ -93,11 +95,19 @@ static void finish(struct lconn *c, int accepted, int error, int alert) {
     r->errors[error]++;
     atomic_fetch_add_explicit(&th->a_errors, 1, memory_order_relaxed);
   }
+  struct mh_load_second *sec =
+      &r->seconds[th->sec < MH_LOAD_MAX_SECONDS ? th->sec : MH_LOAD_MAX_SECONDS - 1];
+  if (error >= 0) {
+    sec->errors++;
+  }
   if (accepted == 1) {
     r->accepted++;
+    sec->accepted++;
     mh_hist_record(&r->total_accept, us(now - c->planned));
+    mh_hist_record(&th->interval, us(now - c->planned));
   } else if (accepted == 0) {
     r->rejected++;
+    sec->rejected++;
     if (alert >= 0 && alert < 256) {
       r->alerts[alert]++;
     }
@@ -309,6 +319,14 @@ static void second_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   struct lthread *th = w->data;
   atomic_store_explicit(&th->a_p99_us, mh_hist_percentile(&th->r.total_accept, 99),
                         memory_order_relaxed);
+  if (th->sec < MH_LOAD_MAX_SECONDS) {
+    struct mh_load_second *s = &th->r.seconds[th->sec];
+    s->p50_us = mh_hist_percentile(&th->interval, 50);
+    s->p99_us = mh_hist_percentile(&th->interval, 99);
+    th->r.num_seconds = th->sec + 1;
+  }
+  mh_hist_init(&th->interval);
+  th->sec++;
 }
 
 static void *thread_main(void *arg) {
@@ -350,6 +368,16 @@ static void merge(struct mh_load_result *dst, const struct mh_load_result *src) 
   for (int i = 0; i < 256; i++) {
     dst->alerts[i] += src->alerts[i];
   }
+  for (size_t i = 0; i < src->num_seconds; i++) {
+    struct mh_load_second *d = &dst->seconds[i];
+    const struct mh_load_second *x = &src->seconds[i];
+    d->accepted += x->accepted;
+    d->rejected += x->rejected;
+    d->errors += x->errors;
+    d->p50_us = x->p50_us > d->p50_us ? x->p50_us : d->p50_us;
+    d->p99_us = x->p99_us > d->p99_us ? x->p99_us : d->p99_us;
+  }
+  dst->num_seconds = src->num_seconds > dst->num_seconds ? src->num_seconds : dst->num_seconds;
   mh_hist_merge(&dst->tcp, &src->tcp);
   mh_hist_merge(&dst->handshake, &src->handshake);
   mh_hist_merge(&dst->first_record, &src->first_record);
@@ -400,6 +428,7 @@ int mh_load_run(const struct mh_load_options *o, struct mh_load_result *out, str
     mh_hist_init(&th->r.total_accept);
     mh_hist_init(&th->r.total_reject);
     mh_hist_init(&th->r.handshake_resumed);
+    mh_hist_init(&th->interval);
     th->period = per_thread_rate > 0 ? 1.0 / per_thread_rate : 0;
     if (o->connections > 0) {
       th->num_conns = (size_t)(o->connections / nt + (i < o->connections % nt ? 1 : 0));

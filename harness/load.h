@@ -65,6 +65,16 @@ enum mh_load_error {
 
 const char *mh_load_error_name(enum mh_load_error e);
 
+#define MH_LOAD_MAX_SECONDS 3600
+
+// mh_load_second is one second of a run: what completed in it, and the worst thread's latency
+// percentiles of the handshakes accepted in it (threads keep their own histograms; merging them
+// every second would need a lock or a copy on the hot path).
+struct mh_load_second {
+  unsigned long long accepted, rejected, errors;
+  unsigned long long p50_us, p99_us;
+};
+
 // mh_load_result is the merged outcome of a run.
 struct mh_load_result {
   double elapsed_s;
@@ -75,6 +85,8 @@ struct mh_load_result {
   struct mh_hist tcp, handshake, first_record, total_accept, total_reject, handshake_resumed;
   double cpu_user_s, cpu_sys_s;
   long peak_rss_kb;
+  struct mh_load_second seconds[MH_LOAD_MAX_SECONDS];
+  size_t num_seconds;
 };
 
 // mh_load_run runs the load described by |o| and fills |out| (caller-owned; large: allocate it).

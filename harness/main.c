@@ -4,6 +4,7 @@
 // Exit codes: 0 success; 1 the system under test failed a check; 2 the harness or its input is
 // wrong (the one-line message on stderr names the file, the JSON path and the fix).
 #include <getopt.h>
+#include <math.h>
 #include <time.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -119,6 +120,10 @@ static const struct command commands[] = {
      "  --tls 1.2|1.3        the version offered (default 1.3)\n"
      "  --resume             resume sessions (TLS 1.2 tickets, TLS 1.3 tickets used once each)\n"
      "  --resume-share P     resume a fraction P of handshakes, the rest are full\n"
+     "  --sweep              step the open-loop rate (from --rate, default 100) up by half until\n"
+     "                       p99, errors, drops or the achieved rate break; report the highest\n"
+     "                       sustained rate (with sweep.svg)\n"
+     "  --sweep-p99-ms MS    the p99 limit of --sweep (default 10)\n"
      "  --rate R             open loop: R arrivals per second, latency from the planned time\n"
      "  --connections N      closed loop: N handshakes in flight (default 16)\n"
      "  --duration S         seconds (default 10)\n"
@@ -590,6 +595,8 @@ static int cmd_load(int argc, char **argv) {
       {"help", no_argument, NULL, 'h'},
       {"resume", no_argument, NULL, 'R'},
       {"resume-share", required_argument, NULL, 's'},
+      {"sweep", no_argument, NULL, 'W'},
+      {"sweep-p99-ms", required_argument, NULL, 'P'},
       {NULL, 0, NULL, 0},
   };
   struct mh_load_options lo = {.version = MH_TLS13,
@@ -599,6 +606,8 @@ static int cmd_load(int argc, char **argv) {
   const char *location = NULL, *target = NULL, *spec_path = NULL, *fixtures = NULL, *out = NULL;
   char *identities = NULL, *bad_identities = NULL;
   const char *ca = NULL;
+  int sweep = 0;
+  double sweep_p99_ms = 10;
   int opt;
   while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
     char *end = NULL;
@@ -638,6 +647,12 @@ static int cmd_load(int argc, char **argv) {
         break;
       case 'R':
         lo.resume_share = 1;
+        break;
+      case 'W':
+        sweep = 1;
+        break;
+      case 'P':
+        sweep_p99_ms = strtod(optarg, &end);
         break;
       case 's':
         lo.resume_share = strtod(optarg, &end);
@@ -684,6 +699,13 @@ static int cmd_load(int argc, char **argv) {
             "mtls-harness load: check the numbers: --bad-share 0..1, --duration 0..3600 s, "
             "--threads 1..64, --rate or --connections (not both)\n");
     return EXIT_INPUT;
+  }
+  if (sweep && lo.connections > 0) {
+    fprintf(stderr, "mtls-harness load: --sweep steps an open-loop --rate, not --connections\n");
+    return EXIT_INPUT;
+  }
+  if (sweep && lo.rate == 0) {
+    lo.rate = 100;
   }
   if (lo.rate == 0 && lo.connections == 0) {
     lo.connections = 16;
@@ -865,13 +887,66 @@ static int cmd_load(int argc, char **argv) {
             lo.version == MH_TLS13 ? "1.3" : "1.2", lo.threads, good[0].name, nb ? ", bad " : "",
             nb ? bad[0].name : "");
   }
-  if (mh_load_run(&lo, res, &err) != 0) {
-    goto fail;
+  struct mh_sweep_step steps[16];
+  size_t num_steps = 0;
+  double sustainable = 0;
+  if (!sweep) {
+    if (mh_load_run(&lo, res, &err) != 0) {
+      goto fail;
+    }
+  } else {
+    // Step the offered rate up by half each time until p99, errors, drops or the achieved rate
+    // break the limits; report the highest rate that held, and that step's full result.
+    struct mh_load_result *step = calloc(1, sizeof(*step));
+    if (step == NULL) {
+      mh_err_set(&err, "out of memory");
+      goto fail;
+    }
+    double start = lo.rate;
+    int have = 0;
+    for (size_t i = 0; i < 16; i++) {
+      lo.rate = start * pow(1.5, (double)i);
+      if (mh_load_run(&lo, step, &err) != 0) {
+        free(step);
+        goto fail;
+      }
+      unsigned long long errs = 0;
+      for (int k = 0; k < MH_LOAD_ERR_NUM; k++) {
+        errs += step->errors[k];
+      }
+      struct mh_sweep_step *st = &steps[num_steps++];
+      st->offered = lo.rate;
+      st->achieved = (double)(step->accepted + step->rejected) / lo.duration_s;
+      st->p99_us = mh_hist_percentile(&step->total_accept, 99);
+      st->error_share = step->started ? (double)errs / (double)step->started : 0;
+      st->drop_share = step->planned ? (double)step->dropped / (double)step->planned : 0;
+      st->sustained = st->error_share <= 0.001 && st->drop_share <= 0.01 &&
+                      st->achieved >= 0.95 * st->offered && st->p99_us <= sweep_p99_ms * 1000;
+      fprintf(stderr, "load: sweep %.0f/s: achieved %.1f/s, p99 %.3f ms: %s\n", st->offered,
+              st->achieved, st->p99_us / 1000.0, st->sustained ? "sustained" : "not sustained");
+      if (st->sustained || !have) {
+        memcpy(res, step, sizeof(*res));
+        have = 1;
+      }
+      if (!st->sustained) {
+        break;
+      }
+      sustainable = st->offered;
+    }
+    free(step);
+    lo.rate = sustainable > 0 ? sustainable : start;
   }
   char target_desc[300];
   snprintf(target_desc, sizeof(target_desc), "%s (%s:%d)", name, lo.address, lo.port);
-  if (mh_report_write_load(out, target_desc, &lo, res, &err) != 0) {
+  if (mh_report_write_load(out, target_desc, &lo, res, num_steps ? steps : NULL, num_steps,
+                           sustainable, &err) != 0) {
     goto fail;
+  }
+  if (num_steps) {
+    printf(
+        "load: sweep: highest sustained rate %.0f handshakes/s (p99 <= %.1f ms, errors <= "
+        "0.1%%, drops <= 1%%)\n",
+        sustainable, sweep_p99_ms);
   }
   unsigned long long errors = 0;
   for (int i = 0; i < MH_LOAD_ERR_NUM; i++) {
@@ -894,7 +969,7 @@ static int cmd_load(int argc, char **argv) {
          mh_hist_percentile(&res->total_accept, 99.9) / 1000.0,
          (res->total_accept.total ? res->total_accept.max : 0) / 1000.0);
   printf("load: report in %s (report.md, report.json)\n", out);
-  rc = errors ? 1 : 0;
+  rc = errors && !sweep ? 1 : 0;  // a sweep ends where errors start, by design
   goto out;
 fail:
   fprintf(stderr, "%s\n", err.msg);

@@ -686,6 +686,9 @@ struct load_doc {
   const char *target;
   const struct mh_load_options *o;
   const struct mh_load_result *r;
+  const struct mh_sweep_step *steps;
+  size_t num_steps;
+  double sustainable;
 };
 
 static void json_hist(FILE *f, const char *name, const struct mh_hist *h) {
@@ -753,7 +756,135 @@ static void write_load_json(FILE *f, const struct load_doc *d) {
   json_hist(f, "total_accepted", &r->total_accept);
   fputc(',', f);
   json_hist(f, "total_rejected", &r->total_reject);
-  fputs("}}\n", f);
+  fputs("},\"seconds\":[", f);
+  for (size_t i = 0; i < r->num_seconds; i++) {
+    const struct mh_load_second *x = &r->seconds[i];
+    fprintf(f,
+            "%s{\"second\":%zu,\"accepted\":%llu,\"rejected\":%llu,\"errors\":%llu,"
+            "\"p50_us\":%llu,\"p99_us\":%llu}",
+            i ? "," : "", i + 1, x->accepted, x->rejected, x->errors, x->p50_us, x->p99_us);
+  }
+  fputs("],\"sweep\":", f);
+  if (d->num_steps == 0) {
+    fputs("null", f);
+  } else {
+    fprintf(f, "{\"sustainable_rate\":%.1f,\"steps\":[", d->sustainable);
+    for (size_t i = 0; i < d->num_steps; i++) {
+      const struct mh_sweep_step *st = &d->steps[i];
+      fprintf(f,
+              "%s{\"offered\":%.1f,\"achieved\":%.1f,\"p99_us\":%llu,\"error_share\":%.5f,"
+              "\"drop_share\":%.5f,\"sustained\":%s}",
+              i ? "," : "", st->offered, st->achieved, st->p99_us, st->error_share, st->drop_share,
+              st->sustained ? "true" : "false");
+    }
+    fputs("]}", f);
+  }
+  fputs("}\n", f);
+}
+
+// svg_chart draws series against x in a 760x260 plot: |left| on the left axis, |right| (may be
+// NULL) on the right one. Values are plain numbers; labels say the units.
+struct series {
+  const char *name;
+  const char *colour;
+  const double *v;
+  int right;
+};
+
+static void svg_chart(FILE *f, int y0, const char *title, const double *x, size_t n,
+                      const char *xlabel, const struct series *ss, size_t ns, const char *llabel,
+                      const char *rlabel) {
+  double xmax = 1, lmax = 1, rmax = 1;
+  for (size_t i = 0; i < n; i++) {
+    xmax = x[i] > xmax ? x[i] : xmax;
+    for (size_t k = 0; k < ns; k++) {
+      double *m = ss[k].right ? &rmax : &lmax;
+      *m = ss[k].v[i] > *m ? ss[k].v[i] : *m;
+    }
+  }
+  lmax *= 1.1;
+  rmax *= 1.1;
+  const int px = 70, pw = 760, py = y0 + 30, ph = 220;
+  fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"14\" font-weight=\"bold\">", px, y0 + 18);
+  xml_str(f, title);
+  fprintf(f,
+          "</text>\n<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
+          "stroke=\"#999\"/>\n",
+          px, py, pw, ph);
+  fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"11\">%.0f</text>", px - 45, py + 10, lmax);
+  fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"11\">0</text>", px - 15, py + ph);
+  fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"11\">%s</text>\n", px - 65, py - 8, llabel);
+  if (rlabel != NULL) {
+    fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"11\">%.2f</text>", px + pw + 5, py + 10, rmax);
+    fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"11\">%s</text>\n", px + pw - 40, py - 8,
+            rlabel);
+  }
+  fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"11\">%s (0 to %.0f)</text>\n", px + pw / 2 - 60,
+          py + ph + 18, xlabel, xmax);
+  for (size_t k = 0; k < ns; k++) {
+    double m = ss[k].right ? rmax : lmax;
+    fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", ss[k].colour);
+    for (size_t i = 0; i < n; i++) {
+      fprintf(f, "%.1f,%.1f ", px + pw * x[i] / xmax, py + ph - ph * ss[k].v[i] / m);
+    }
+    fprintf(f, "\"/>\n<text x=\"%d\" y=\"%d\" font-size=\"11\" fill=\"%s\">",
+            px + 10 + 150 * (int)k, py + 15, ss[k].colour);
+    xml_str(f, ss[k].name);
+    fputs("</text>\n", f);
+  }
+}
+
+static void write_load_svg(FILE *f, const struct load_doc *d) {
+  const struct mh_load_result *r = d->r;
+  size_t n = r->num_seconds;
+  double *x = calloc(n + 1, sizeof(double)), *rate = calloc(n + 1, sizeof(double));
+  double *p50 = calloc(n + 1, sizeof(double)), *p99 = calloc(n + 1, sizeof(double));
+  fputs(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"900\" height=\"300\" "
+      "font-family=\"sans-serif\">\n",
+      f);
+  if (x && rate && p50 && p99) {
+    for (size_t i = 0; i < n; i++) {
+      x[i] = (double)(i + 1);
+      rate[i] = (double)(r->seconds[i].accepted + r->seconds[i].rejected);
+      p50[i] = r->seconds[i].p50_us / 1000.0;
+      p99[i] = r->seconds[i].p99_us / 1000.0;
+    }
+    struct series ss[] = {{"handshakes/s", "#1f6feb", rate, 0},
+                          {"p50 ms (worst thread)", "#2da44e", p50, 1},
+                          {"p99 ms (worst thread)", "#cf222e", p99, 1}};
+    svg_chart(f, 0, d->target, x, n, "seconds", ss, 3, "hs/s", "ms");
+  }
+  fputs("</svg>\n", f);
+  free(x);
+  free(rate);
+  free(p50);
+  free(p99);
+}
+
+static void write_sweep_svg(FILE *f, const struct load_doc *d) {
+  size_t n = d->num_steps;
+  double *x = calloc(n + 1, sizeof(double)), *ach = calloc(n + 1, sizeof(double));
+  double *p99 = calloc(n + 1, sizeof(double));
+  fputs(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"900\" height=\"300\" "
+      "font-family=\"sans-serif\">\n",
+      f);
+  if (x && ach && p99) {
+    for (size_t i = 0; i < n; i++) {
+      x[i] = d->steps[i].offered;
+      ach[i] = d->steps[i].achieved;
+      p99[i] = d->steps[i].p99_us / 1000.0;
+    }
+    struct series ss[] = {{"achieved hs/s", "#1f6feb", ach, 0}, {"p99 ms", "#cf222e", p99, 1}};
+    char title[300];
+    snprintf(title, sizeof(title), "sweep: highest sustained rate %.0f hs/s", d->sustainable);
+    svg_chart(f, 0, title, x, n, "offered hs/s", ss, 2, "hs/s", "ms");
+  }
+  fputs("</svg>\n", f);
+  free(x);
+  free(ach);
+  free(p99);
 }
 
 static void md_hist(FILE *f, const char *name, const struct mh_hist *h) {
@@ -805,11 +936,26 @@ static void write_load_md(FILE *f, const struct load_doc *d) {
   md_hist(f, "first server record", &r->first_record);
   md_hist(f, "total, accepted", &r->total_accept);
   md_hist(f, "total, rejected", &r->total_reject);
+  fprintf(f, "\n![rate and latency over time](load.svg)\n");
+  if (d->num_steps > 0) {
+    fprintf(f, "\n## Sweep: highest sustained rate %.0f handshakes/s\n\n", d->sustainable);
+    fprintf(f,
+            "| offered/s | achieved/s | p99 ms | errors | dropped | sustained |\n"
+            "|---|---|---|---|---|---|\n");
+    for (size_t i = 0; i < d->num_steps; i++) {
+      const struct mh_sweep_step *st = &d->steps[i];
+      fprintf(f, "| %.0f | %.1f | %.3f | %.2f%% | %.2f%% | %s |\n", st->offered, st->achieved,
+              st->p99_us / 1000.0, 100 * st->error_share, 100 * st->drop_share,
+              st->sustained ? "yes" : "no");
+    }
+    fprintf(f, "\n![sweep](sweep.svg)\n");
+  }
 }
 
 int mh_report_write_load(const char *out_dir, const char *target, const struct mh_load_options *o,
-                         const struct mh_load_result *r, struct mh_err *err) {
-  struct load_doc d = {target, o, r};
+                         const struct mh_load_result *r, const struct mh_sweep_step *steps,
+                         size_t num_steps, double sustainable, struct mh_err *err) {
+  struct load_doc d = {target, o, r, steps, num_steps, sustainable};
   struct mh_stage st;
   int ret = -1;
   if (mh_stage_init(&st, out_dir, err) != 0) {
@@ -817,7 +963,8 @@ int mh_report_write_load(const char *out_dir, const char *target, const struct m
   }
   char *buf = NULL;
   size_t len = 0;
-  for (int k = 0; k < 2; k++) {
+  static const char *const files[] = {"report.json", "report.md", "load.svg", "sweep.svg"};
+  for (int k = 0; k < (num_steps ? 4 : 3); k++) {
     FILE *f = open_memstream(&buf, &len);
     if (f == NULL) {
       mh_err_set(err, "out of memory");
@@ -825,11 +972,15 @@ int mh_report_write_load(const char *out_dir, const char *target, const struct m
     }
     if (k == 0) {
       write_load_json(f, &d);
-    } else {
+    } else if (k == 1) {
       write_load_md(f, &d);
+    } else if (k == 2) {
+      write_load_svg(f, &d);
+    } else {
+      write_sweep_svg(f, &d);
     }
     fclose(f);
-    int w = mh_stage_write(&st, k == 0 ? "report.json" : "report.md", buf, len, 0644, err);
+    int w = mh_stage_write(&st, files[k], buf, len, 0644, err);
     free(buf);
     buf = NULL;
     if (w != 0) {

@@ -117,3 +117,23 @@ def test_resume_share_mixes(harness, tmp_path):
     assert r.returncode == 0
     c = rep["counts"]
     assert abs(c["resume_offered"] / c["started"] - 0.5) < 0.05 and c["resumed"] == c["resume_offered"]
+
+
+def test_sweep_finds_the_highest_sustained_rate_and_charts_it(harness, tmp_path):
+    import xml.etree.ElementTree as ET
+    r, rep = load(harness, tmp_path / "out", ROOT / "scenarios/federation.json", "--location",
+                  "location-a", "--sweep", "--rate", "300", "--duration", "1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    steps = rep["sweep"]["steps"]
+    offered = [s["offered"] for s in steps]
+    assert offered == sorted(offered) and offered[0] == 300
+    sustained = [s["offered"] for s in steps if s["sustained"]]
+    assert rep["sweep"]["sustainable_rate"] == (max(sustained) if sustained else 0)
+    # The sweep stops at the first rate that does not hold (or after 16 steps).
+    assert not steps[-1]["sustained"] or len(steps) == 16
+    assert all(s["sustained"] for s in steps[:-1])
+    assert f"highest sustained rate {rep['sweep']['sustainable_rate']:.0f}" in r.stdout
+    for svg in ("load.svg", "sweep.svg"):
+        root = ET.parse(tmp_path / "out" / svg).getroot()
+        assert root.tag.endswith("svg") and root.findall(".//{http://www.w3.org/2000/svg}polyline")
+    assert len(rep["seconds"]) >= 1 and rep["seconds"][0]["accepted"] > 0
