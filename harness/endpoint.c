@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <ev.h>
 #include <math.h>
 #include <regex.h>
@@ -178,7 +179,10 @@ struct mh_federation {
   struct loc *locs;
   size_t num_locs;
   int ephemeral;
+  int shared;       // listeners use SO_REUSEPORT
+  int shared_port;  // > 0: the port every output binds
   int stopped;
+  atomic_ullong accepted;  // read by other threads
 };
 
 static void observe(struct loc *l, const char *peer, const struct mh_tls_info *ti, int status) {
@@ -639,6 +643,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
     if (fd < 0) {
       return;
     }
+    atomic_fetch_add_explicit(&l->fed->accepted, 1, memory_order_relaxed);
     if (o->num_conns >= MAX_CONNS_PER_OUTPUT) {
       close(fd);  // a flood of connections must not take the process down
       continue;
@@ -681,7 +686,8 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
 
 static int out_listen(struct out *o, int port, struct mh_err *err) {
   int bound;
-  int fd = mh_net_listen(o->loc->cfg->address, port, &bound, err);
+  int fd = o->loc->fed->shared ? mh_net_listen_shared(o->loc->cfg->address, port, &bound, err)
+                               : mh_net_listen(o->loc->cfg->address, port, &bound, err);
   if (fd < 0) {
     char msg[MH_ERR_LEN];
     snprintf(msg, sizeof(msg), "%s", err->msg);
@@ -1177,7 +1183,11 @@ static int loc_init(struct mh_federation *f, struct loc *l, const struct mh_loca
       o->loc = l;
       o->cfg = comp;
       o->fd = -1;
-      if (out_listen(o, f->ephemeral ? 0 : comp->port, err) != 0) {
+      if (out_listen(o,
+                     f->shared_port > 0 ? f->shared_port
+                     : f->ephemeral     ? 0
+                                        : comp->port,
+                     err) != 0) {
         return -1;
       }
     } else {
@@ -1213,6 +1223,8 @@ struct mh_federation *mh_federation_new(struct ev_loop *loop, const struct mh_sc
   f->s = s;
   f->ev = ev;
   f->ephemeral = opts->ephemeral_ports;
+  f->shared = opts->shared || opts->shared_port > 0;
+  f->shared_port = opts->shared_port;
   f->locs = calloc(s->num_locations + 1, sizeof(*f->locs));
   if (f->locs == NULL) {
     mh_err_set(err, "out of memory");
@@ -1364,4 +1376,8 @@ void mh_federation_stop_thread(struct mh_federation *f) {
   ev_async_send(f->loop, &f->stop_async);
   pthread_join(f->thread, NULL);
   f->thread_running = 0;
+}
+
+unsigned long long mh_federation_accepted(const struct mh_federation *f) {
+  return atomic_load_explicit(&((struct mh_federation *)f)->accepted, memory_order_relaxed);
 }

@@ -24,6 +24,9 @@ struct mh_federation;
 
 struct mh_federation_options {
   int ephemeral_ports;  // bind port 0 and send inputs to the bound ports
+  int shared_port;      // > 0: bind every output to this port with SO_REUSEPORT (a copy of a
+                        // federation on another thread shares the first one's listeners)
+  int shared;           // bind with SO_REUSEPORT (the first of several copies)
 };
 
 // mh_federation_new loads every location's certificates into TLS contexts and binds every output,
@@ -58,6 +61,9 @@ int mh_federation_start_thread(struct mh_federation *f, struct mh_err *err);
 // mh_federation_stop_thread stops a federation started with mh_federation_start_thread and joins
 // its thread; afterwards |f| may be freed.
 void mh_federation_stop_thread(struct mh_federation *f);
+
+// mh_federation_accepted returns how many connections |f|'s outputs have accepted (any thread).
+unsigned long long mh_federation_accepted(const struct mh_federation *f);
 
 // mh_federation_stop closes every connection and listener; the loop then has nothing left to do.
 void mh_federation_stop(struct mh_federation *f);

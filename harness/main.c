@@ -124,6 +124,8 @@ static const struct command commands[] = {
      "                       p99, errors, drops or the achieved rate break; report the highest\n"
      "                       sustained rate (with sweep.svg)\n"
      "  --sweep-p99-ms MS    the p99 limit of --sweep (default 10)\n"
+     "  --server-threads N   with --location: the mock runs N loops, each with its own\n"
+     "                       SO_REUSEPORT listener on the same port (default 1)\n"
      "  --rate R             open loop: R arrivals per second, latency from the planned time\n"
      "  --connections N      closed loop: N handshakes in flight (default 16)\n"
      "  --duration S         seconds (default 10)\n"
@@ -597,6 +599,7 @@ static int cmd_load(int argc, char **argv) {
       {"resume-share", required_argument, NULL, 's'},
       {"sweep", no_argument, NULL, 'W'},
       {"sweep-p99-ms", required_argument, NULL, 'P'},
+      {"server-threads", required_argument, NULL, 'N'},
       {NULL, 0, NULL, 0},
   };
   struct mh_load_options lo = {.version = MH_TLS13,
@@ -608,6 +611,7 @@ static int cmd_load(int argc, char **argv) {
   const char *ca = NULL;
   int sweep = 0;
   double sweep_p99_ms = 10;
+  int server_threads = 1;
   int opt;
   while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
     char *end = NULL;
@@ -650,6 +654,9 @@ static int cmd_load(int argc, char **argv) {
         break;
       case 'W':
         sweep = 1;
+        break;
+      case 'N':
+        server_threads = (int)strtol(optarg, &end, 10);
         break;
       case 'P':
         sweep_p99_ms = strtod(optarg, &end);
@@ -700,6 +707,10 @@ static int cmd_load(int argc, char **argv) {
             "--threads 1..64, --rate or --connections (not both)\n");
     return EXIT_INPUT;
   }
+  if (server_threads < 1 || server_threads > 16 || (server_threads > 1 && location == NULL)) {
+    fprintf(stderr, "mtls-harness load: --server-threads takes 1 to 16, with --location\n");
+    return EXIT_INPUT;
+  }
   if (sweep && lo.connections > 0) {
     fprintf(stderr, "mtls-harness load: --sweep steps an open-loop --rate, not --connections\n");
     return EXIT_INPUT;
@@ -718,8 +729,9 @@ static int cmd_load(int argc, char **argv) {
   mh_arena_init(&arena);
   struct mh_err err;
   struct mh_events ev = {0};
-  struct mh_federation *fed = NULL;
-  struct ev_loop *loop = NULL;
+  struct mh_federation *feds[16] = {0};
+  struct ev_loop *loops[16] = {0};
+  int num_feds = 0;
   struct mh_load_result *res = calloc(1, sizeof(*res));
   int rc = EXIT_INPUT;
   const char *name;
@@ -790,12 +802,17 @@ static int cmd_load(int argc, char **argv) {
     one.locations = only;
     one.num_locations = 1;
     ev.log_to_stderr = 0;
-    loop = ev_loop_new(EVFLAG_AUTO);
-    fed = mh_federation_new(loop, &one, &ev, &(struct mh_federation_options){.ephemeral_ports = 1},
-                            &err);
-    if (fed == NULL || mh_federation_start_thread(fed, &err) != 0 ||
-        mh_federation_port(fed, location, &lo.address, &lo.port) != 0) {
-      goto fail;
+    // One loop per server thread, each with its own SO_REUSEPORT listener on the same port.
+    for (int i = 0; i < server_threads; i++) {
+      struct mh_federation_options fo = {
+          .ephemeral_ports = 1, .shared = server_threads > 1, .shared_port = i > 0 ? lo.port : 0};
+      loops[i] = ev_loop_new(EVFLAG_AUTO);
+      feds[i] = loops[i] ? mh_federation_new(loops[i], &one, &ev, &fo, &err) : NULL;
+      num_feds = i + 1;
+      if (feds[i] == NULL || mh_federation_start_thread(feds[i], &err) != 0 ||
+          (i == 0 && mh_federation_port(feds[0], location, &lo.address, &lo.port) != 0)) {
+        goto fail;
+      }
     }
     lo.server_name = L->host;
     int root = mh_server_root_ca(&s, L);
@@ -968,16 +985,25 @@ static int cmd_load(int argc, char **argv) {
          mh_hist_percentile(&res->total_accept, 99) / 1000.0,
          mh_hist_percentile(&res->total_accept, 99.9) / 1000.0,
          (res->total_accept.total ? res->total_accept.max : 0) / 1000.0);
+  if (num_feds > 1) {
+    printf("load: mock connections accepted per server thread:");
+    for (int i = 0; i < num_feds; i++) {
+      printf(" %llu", mh_federation_accepted(feds[i]));
+    }
+    printf("\n");
+  }
   printf("load: report in %s (report.md, report.json)\n", out);
   rc = errors && !sweep ? 1 : 0;  // a sweep ends where errors start, by design
   goto out;
 fail:
   fprintf(stderr, "%s\n", err.msg);
 out:
-  mh_federation_stop_thread(fed);
-  mh_federation_free(fed);
-  if (loop != NULL) {
-    ev_loop_destroy(loop);
+  for (int i = 0; i < num_feds; i++) {
+    mh_federation_stop_thread(feds[i]);
+    mh_federation_free(feds[i]);
+    if (loops[i] != NULL) {
+      ev_loop_destroy(loops[i]);
+    }
   }
   free(res);
   mh_arena_free(&arena);

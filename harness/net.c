@@ -34,7 +34,19 @@ static int make_addr(const char *address, int port, struct sockaddr_storage *ss,
   return -1;
 }
 
+static int listen_impl(const char *address, int port, int shared, int *out_port,
+                       struct mh_err *err);
+
 int mh_net_listen(const char *address, int port, int *out_port, struct mh_err *err) {
+  return listen_impl(address, port, 0, out_port, err);
+}
+
+int mh_net_listen_shared(const char *address, int port, int *out_port, struct mh_err *err) {
+  return listen_impl(address, port, 1, out_port, err);
+}
+
+static int listen_impl(const char *address, int port, int shared, int *out_port,
+                       struct mh_err *err) {
   struct sockaddr_storage ss;
   socklen_t len;
   if (make_addr(address, port, &ss, &len) != 0) {
@@ -46,6 +58,9 @@ int mh_net_listen(const char *address, int port, int *out_port, struct mh_err *e
   }
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (shared) {
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  }
   if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
     int e = errno;
     close(fd);

@@ -12,6 +12,10 @@
 // ("listen tcp 127.0.0.1:9000: bind: address already in use") plus the fix.
 int mh_net_listen(const char *address, int port, int *out_port, struct mh_err *err);
 
+// mh_net_listen_shared is mh_net_listen with SO_REUSEPORT: several sockets, one per event loop, may
+// listen on the same address and port, and the kernel spreads connections across them.
+int mh_net_listen_shared(const char *address, int port, int *out_port, struct mh_err *err);
+
 // mh_net_connect starts a non-blocking connect to |address|:|port|; returns the socket (connected
 // or in progress) or -1 with errno set.
 int mh_net_connect(const char *address, int port);

@@ -34,7 +34,8 @@ COMMAND_OPTIONS = {
     "load": ("--location NAME", "--target HOST:PORT", "--identities-from SPEC", "--identity",
              "--bad-identity", "--bad-share P", "--tls 1.2|1.3", "--rate R", "--connections N",
              "--duration S", "--threads T", "--timeout-ms MS", "--out DIR", "--quiet",
-             "--resume", "--resume-share P", "--sweep", "--sweep-p99-ms MS"),
+             "--resume", "--resume-share P", "--sweep", "--sweep-p99-ms MS",
+             "--server-threads N"),
 }
 
 

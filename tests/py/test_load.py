@@ -137,3 +137,14 @@ def test_sweep_finds_the_highest_sustained_rate_and_charts_it(harness, tmp_path)
         root = ET.parse(tmp_path / "out" / svg).getroot()
         assert root.tag.endswith("svg") and root.findall(".//{http://www.w3.org/2000/svg}polyline")
     assert len(rep["seconds"]) >= 1 and rep["seconds"][0]["accepted"] > 0
+
+
+def test_mock_scales_with_server_threads(harness, tmp_path):
+    r, rep = load(harness, tmp_path / "out", ROOT / "scenarios/federation.json", "--location",
+                  "location-a", "--server-threads", "2", "--connections", "8", "--duration", "2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    check_sane(rep)
+    per_thread = [int(n) for n in r.stdout.split("accepted per server thread:")[1].split("\n")[0].split()]
+    # One SO_REUSEPORT listener per loop: the kernel spreads the connections over both.
+    assert len(per_thread) == 2 and min(per_thread) > 0
+    assert sum(per_thread) >= rep["counts"]["accepted"]
