@@ -1190,6 +1190,17 @@ static int resolve_file(struct pctx *c, struct sctx *sc, const char *field, cons
   return *out != NULL ? 0 : fail(c, "out of memory");
 }
 
+// resolve_key is resolve_file for the value of |key| in the current object, reported at its path.
+static int resolve_key(struct pctx *c, struct sctx *sc, const char *key, const char *field,
+                       const char *p, const char **out) {
+  size_t old = push_key(c, key);
+  if (resolve_file(c, sc, field, p, out) != 0) {
+    return -1;
+  }
+  pop(c, old);
+  return 0;
+}
+
 static int parse_version(struct pctx *c, const char *field, const char *v, int *out) {
   // parseTLSVersion: "1.3" is TLS 1.3; anything else, empty included, is TLS 1.2.
   if (v == NULL || v[0] == '\0') {
@@ -1240,16 +1251,10 @@ static int parse_server_tls(struct pctx *c, struct sctx *sc, const cJSON *srv,
     if (key == NULL || key[0] == '\0') {
       return fail(c, GO_WRAP "tls.server.key_file is required when TLS is enabled");
     }
-    size_t old = push_key(c, "cert_file");
-    if (resolve_file(c, sc, "tls.server.cert_file", cert, &L->server.cert_file) != 0) {
+    if (resolve_key(c, sc, "cert_file", "tls.server.cert_file", cert, &L->server.cert_file) != 0 ||
+        resolve_key(c, sc, "key_file", "tls.server.key_file", key, &L->server.key_file) != 0) {
       return -1;
     }
-    pop(c, old);
-    old = push_key(c, "key_file");
-    if (resolve_file(c, sc, "tls.server.key_file", key, &L->server.key_file) != 0) {
-      return -1;
-    }
-    pop(c, old);
   }
   size_t old = push_key(c, "min_version");
   if (parse_version(c, "tls.server.min_version", minv, &L->server.min_version) != 0) {
@@ -1334,16 +1339,10 @@ static int parse_client_tls(struct pctx *c, struct sctx *sc, const cJSON *cli,
                   "tlsutil.LoadClientTLSConfig: load client certificate failed: open : no such "
                   "file or directory (set cert_file and key_file)");
     }
-    size_t o2 = push_key(c, "cert_file");
-    if (resolve_file(c, sc, "tls.client.mtls.cert_file", cert, &p->cert_file) != 0) {
+    if (resolve_key(c, sc, "cert_file", "tls.client.mtls.cert_file", cert, &p->cert_file) != 0 ||
+        resolve_key(c, sc, "key_file", "tls.client.mtls.key_file", key, &p->key_file) != 0) {
       return -1;
     }
-    pop(c, o2);
-    o2 = push_key(c, "key_file");
-    if (resolve_file(c, sc, "tls.client.mtls.key_file", key, &p->key_file) != 0) {
-      return -1;
-    }
-    pop(c, o2);
     pop(c, old);
   }
   return 0;
