@@ -143,6 +143,9 @@ static void decided(struct lconn *c, int accepted) {
 }
 
 static void want(struct lconn *c, int events) {
+  if ((c->io.events & (EV_READ | EV_WRITE)) == events && ev_is_active(&c->io)) {
+    return;  // restarting it would cost an epoll_ctl(2) for nothing
+  }
   ev_io_stop(c->th->loop, &c->io);
   ev_io_set(&c->io, c->fd, events);
   ev_io_start(c->th->loop, &c->io);
@@ -152,15 +155,42 @@ static void step(struct lconn *c) {
   for (;;) {
     switch (c->state) {
       case L_CONNECTING: {
-        int e = mh_net_connect_result(c->fd);
-        if (e != 0) {
-          finish(c, -1, e == ECONNREFUSED ? MH_LOAD_ERR_REFUSED : MH_LOAD_ERR_CONNECT, -1);
+        // On loopback the connection is usually established before connect(2) returns, so the
+        // ClientHello is written at once instead of after a writability event and SO_ERROR. The
+        // TCP phase ends when the kernel took the ClientHello (the TLS layer notes the time: a
+        // resumed handshake may even complete within this first call).
+        enum mh_io r = mh_tls_handshake(c->tls);
+        int e = errno;  // a failed send(2) consumes the socket's error: keep it
+        if (r == MH_IO_WANT_WRITE) {
+          want(c, EV_WRITE);  // not established yet
           return;
         }
-        c->tcp_done = mono();
+        const struct mh_tls_info *ti = mh_tls_conn_info(c->tls);
+        if (ti->first_send_s == 0) {
+          if (e == 0) {
+            e = mh_net_connect_result(c->fd);
+          }
+          finish(c, -1,
+                 e == ECONNREFUSED ? MH_LOAD_ERR_REFUSED
+                 : e == ECONNRESET || e == ETIMEDOUT || e == EHOSTUNREACH || e == ENETUNREACH ||
+                         e == EPIPE || e == EADDRNOTAVAIL
+                     ? MH_LOAD_ERR_CONNECT
+                     : MH_LOAD_ERR_TLS,
+                 -1);
+          return;
+        }
+        c->tcp_done = ti->first_send_s;
         mh_hist_record(&c->th->r.tcp, us(c->tcp_done - c->start));
         c->state = L_HANDSHAKE;
-        continue;
+        if (r == MH_IO_WANT_READ) {
+          want(c, EV_READ);
+          return;
+        }
+        if (r != MH_IO_OK) {
+          decided(c, 0);
+          return;
+        }
+        continue;  // complete in one call (resumption can be): L_HANDSHAKE's call returns at once
       }
       case L_HANDSHAKE: {
         enum mh_io r = mh_tls_handshake(c->tls);
@@ -209,8 +239,11 @@ static void step(struct lconn *c) {
 
 static void conn_cb(struct ev_loop *loop, ev_io *w, int revents) {
   (void)loop;
-  (void)revents;
-  step(w->data);
+  struct lconn *c = w->data;
+  if (revents & EV_READ) {
+    mh_tls_readable(c->tls);
+  }
+  step(c);
 }
 
 static void timeout_cb(struct ev_loop *loop, ev_timer *w, int revents) {
@@ -255,10 +288,10 @@ static void start_one(struct lthread *th, struct lconn *c, double planned) {
     r->resume_offered += (uint64_t)mh_tls_conn_offer_session(c->tls);
   }
   c->state = L_CONNECTING;
-  ev_io_set(&c->io, c->fd, EV_WRITE);
-  ev_io_start(th->loop, &c->io);
+  ev_io_set(&c->io, c->fd, 0);
   ev_timer_set(&c->timeout, o->timeout_ms / 1000.0, 0.);
   ev_timer_start(th->loop, &c->timeout);
+  step(c);
 }
 
 static struct lconn *free_slot(struct lthread *th) {

@@ -28,6 +28,10 @@ int mh_net_connect_from(const char *address, int port, void (*before)(void *arg,
 // mh_net_connect_result returns 0 once a started connect succeeded, or the errno it failed with.
 int mh_net_connect_result(int fd);
 
+// mh_net_format_addr writes "ip:port" ("[ip]:port" for IPv6) of |sa| into |out|.
+struct sockaddr;
+void mh_net_format_addr(const struct sockaddr *sa, char *out, size_t out_len);
+
 // mh_net_peer writes "ip:port" of |fd|'s peer into |out|.
 void mh_net_peer(int fd, char *out, size_t out_len);
 

@@ -20,6 +20,7 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -29,6 +30,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rsa.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -63,9 +65,26 @@ struct mh_tls_ctx {
   size_t num_allowed_cns;
   EVP_PKEY *sign_key;  // probe: the key that signs although it does not match the certificate
   int load_mode;       // probe for load: skip certificate parsing, count session tickets
+  int buffered;        // connections read through a struct fdbuf (see "buffered socket I/O")
   // Sessions for resumption (resume contexts): a ring, owned by the context's single thread.
   SSL_SESSION *sessions[256];
   size_t num_sessions, next_session;
+  // Server: what was learnt of the client certificates behind the sessions it issued (sessions
+  // keep only the certificate's hash), so that a resumed connection reports the same identity
+  // and verdict. A ring; a server context is used by one thread.
+  struct peer_memo *memos;
+  size_t next_memo;
+};
+
+#define NUM_MEMOS 64
+
+struct peer_memo {
+  uint8_t sha256[SHA256_DIGEST_LENGTH];
+  int used;
+  int verify_ok;
+  char peer_cn[256];
+  char peer_dn[512];
+  char verify_error[256];
 };
 
 struct mh_tls_conn {
@@ -79,13 +98,106 @@ struct mh_tls_conn {
   struct mh_tls_info info;
   char keylog[1536];  // this connection's secrets, NSS key log lines
   size_t keylog_len;
+  struct fdbuf *rbuf;  // NULL unless the context is buffered
 };
 
+// --- buffered socket I/O ---
+// BoringSSL reads exactly what it needs from its BIO: a record header, then the record's body, so
+// a socket BIO costs two read(2) per record and a handshake flight of four records eight. This BIO
+// reads what the kernel has (up to FDBUF_LEN) in one read(2) and serves those exact-length reads
+// from it, as Go's crypto/tls does with its own input buffer. Contract, kept by mh_tls_buffered:
+// the BIO asks BoringSSL to retry a read only when its buffer is empty, so after MH_IO_WANT_READ
+// nothing is buffered; after any other result bytes may be, and an event loop must call again
+// before it waits for the descriptor to become readable.
+// It also skips the read(2) that would nearly always fail: the one right after we wrote, before
+// any readiness event (the peer cannot have answered yet). Such a read returns "retry" at once; a
+// level-triggered poll reports the descriptor readable if bytes did arrive, and the loop passes
+// that on with mh_tls_readable.
+#define FDBUF_LEN 4096
+
+struct fdbuf {
+  int fd;
+  int maybe_readable;  // no write since the last readiness event or successful read
+  double *first_send;  // set on the first successful send, if not NULL
+  size_t off, len;
+  uint8_t data[FDBUF_LEN];
+};
+
+static int fdbuf_read(BIO *b, char *out, int out_len) {
+  struct fdbuf *f = BIO_get_data(b);
+  BIO_clear_retry_flags(b);
+  if (out_len <= 0) {
+    return 0;
+  }
+  if (f->off == f->len) {
+    f->off = f->len = 0;
+    if (!f->maybe_readable) {
+      BIO_set_retry_read(b);
+      errno = EAGAIN;
+      return -1;
+    }
+    // A large body is read straight into BoringSSL's buffer: copying it would gain nothing.
+    ssize_t n = (size_t)out_len >= FDBUF_LEN ? read(f->fd, out, (size_t)out_len)
+                                             : read(f->fd, f->data, FDBUF_LEN);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+      BIO_set_retry_read(b);
+      f->maybe_readable = 0;
+    }
+    if (n <= 0 || (size_t)out_len >= FDBUF_LEN) {
+      return (int)n;
+    }
+    f->len = (size_t)n;
+  }
+  size_t take = f->len - f->off < (size_t)out_len ? f->len - f->off : (size_t)out_len;
+  memcpy(out, f->data + f->off, take);
+  f->off += take;
+  return (int)take;
+}
+
+static int fdbuf_write(BIO *b, const char *in, int in_len) {
+  struct fdbuf *f = BIO_get_data(b);
+  BIO_clear_retry_flags(b);
+  ssize_t n = send(f->fd, in, (size_t)in_len, MSG_NOSIGNAL);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+    BIO_set_retry_write(b);
+  }
+  if (n > 0) {
+    f->maybe_readable = 0;
+  }
+  if (n > 0 && f->first_send != NULL) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    *f->first_send = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    f->first_send = NULL;
+  }
+  return (int)n;
+}
+
+static long fdbuf_ctrl(BIO *b, int cmd, long num, void *ptr) {
+  (void)b;
+  (void)num;
+  (void)ptr;
+  return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static int fdbuf_create(BIO *b) {
+  BIO_set_init(b, 1);
+  return 1;
+}
+
+static BIO_METHOD *fdbuf_method;
 static pthread_once_t index_once = PTHREAD_ONCE_INIT;
 static int conn_index = -1;
 
 static void index_init(void) {
   conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+  fdbuf_method = BIO_meth_new(BIO_TYPE_SOURCE_SINK, "mtls-harness buffered socket");
+  if (fdbuf_method != NULL) {
+    BIO_meth_set_read(fdbuf_method, fdbuf_read);
+    BIO_meth_set_write(fdbuf_method, fdbuf_write);
+    BIO_meth_set_ctrl(fdbuf_method, fdbuf_ctrl);
+    BIO_meth_set_create(fdbuf_method, fdbuf_create);
+  }
 }
 
 static struct mh_tls_conn *conn_of(const SSL *ssl) {
@@ -413,6 +525,76 @@ static void record_peer(struct mh_tls_conn *t, STACK_OF(X509) * chain) {
   name_rfc2253(X509_get_subject_name(leaf), t->info.peer_dn, sizeof(t->info.peer_dn));
 }
 
+// --- what a server remembers of its sessions' clients ---
+
+static int leaf_sha256(const SSL *ssl, uint8_t out[SHA256_DIGEST_LENGTH]) {
+  const STACK_OF(CRYPTO_BUFFER) *bufs = SSL_get0_peer_certificates(ssl);
+  if (bufs == NULL || sk_CRYPTO_BUFFER_num(bufs) == 0) {
+    return 0;
+  }
+  const CRYPTO_BUFFER *leaf = sk_CRYPTO_BUFFER_value(bufs, 0);
+  SHA256(CRYPTO_BUFFER_data(leaf), CRYPTO_BUFFER_len(leaf), out);
+  return 1;
+}
+
+// memo_remember notes the identity and verdict of |t|'s verified (or, for nginx, judged) client
+// certificate under its hash, which is all a session of this server keeps of it.
+static void memo_remember(struct mh_tls_conn *t) {
+  struct mh_tls_ctx *c = t->ctx;
+  uint8_t sha[SHA256_DIGEST_LENGTH];
+  if (!leaf_sha256(t->ssl, sha)) {
+    return;
+  }
+  if (c->memos == NULL && (c->memos = calloc(NUM_MEMOS, sizeof(*c->memos))) == NULL) {
+    return;
+  }
+  struct peer_memo *m = NULL;
+  for (size_t i = 0; i < NUM_MEMOS && m == NULL; i++) {
+    if (c->memos[i].used && memcmp(c->memos[i].sha256, sha, sizeof(sha)) == 0) {
+      m = &c->memos[i];
+    }
+  }
+  if (m == NULL) {
+    m = &c->memos[c->next_memo++ % NUM_MEMOS];
+  }
+  memcpy(m->sha256, sha, sizeof(sha));
+  m->used = 1;
+  m->verify_ok = t->info.verify_ok;
+  memcpy(m->peer_cn, t->info.peer_cn, sizeof(m->peer_cn));
+  memcpy(m->peer_dn, t->info.peer_dn, sizeof(m->peer_dn));
+  memcpy(m->verify_error, t->info.verify_error, sizeof(m->verify_error));
+}
+
+// memo_recall fills a resumed server connection's peer facts from its session. The session exists
+// only because that certificate was accepted (Go) or judged (nginx) when it was issued; if the
+// memo was overwritten since, Go's verdict is still known, nginx's is not.
+static void memo_recall(struct mh_tls_conn *t) {
+  struct mh_tls_ctx *c = t->ctx;
+  SSL_SESSION *sess = SSL_get_session(t->ssl);
+  if (sess == NULL || !SSL_SESSION_has_peer_sha256(sess)) {
+    return;  // no client certificate behind this session
+  }
+  const uint8_t *sha;
+  size_t sha_len;
+  SSL_SESSION_get0_peer_sha256(sess, &sha, &sha_len);
+  t->info.peer_cert = 1;
+  for (size_t i = 0; c->memos != NULL && i < NUM_MEMOS; i++) {
+    const struct peer_memo *m = &c->memos[i];
+    if (m->used && sha_len == sizeof(m->sha256) && memcmp(m->sha256, sha, sha_len) == 0) {
+      t->info.verify_ok = m->verify_ok;
+      memcpy(t->info.peer_cn, m->peer_cn, sizeof(t->info.peer_cn));
+      memcpy(t->info.peer_dn, m->peer_dn, sizeof(t->info.peer_dn));
+      memcpy(t->info.verify_error, m->verify_error, sizeof(t->info.verify_error));
+      return;
+    }
+  }
+  t->info.verify_ok = c->emulate == MH_EMULATE_GO;
+  if (!t->info.verify_ok) {
+    snprintf(t->info.verify_error, sizeof(t->info.verify_error),
+             "FAILED:session issued to a certificate no longer remembered");
+  }
+}
+
 // --- callbacks ---
 
 static enum ssl_verify_result_t server_verify(SSL *ssl, uint8_t *out_alert) {
@@ -459,6 +641,9 @@ static enum ssl_verify_result_t server_verify(SSL *ssl, uint8_t *out_alert) {
   }
   t->info.verify_ok = 1;
 out:
+  if (res == ssl_verify_ok) {
+    memo_remember(t);
+  }
   sk_X509_pop_free(chain, X509_free);
   return res;
 }
@@ -637,6 +822,30 @@ int mh_tls_keylog_open(const char *path, struct mh_err *err) {
   return 0;
 }
 
+// keylog_open_env opens SSLKEYLOGFILE on first use, unless --keylog opened a file. Call with
+// keylog_mu held.
+static void keylog_open_env(void) {
+  if (!keylog_env_checked) {
+    keylog_env_checked = 1;
+    const char *env = getenv("SSLKEYLOGFILE");
+    if (env != NULL && env[0] != '\0') {
+      int fd = open(env, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+      keylog_file = fd >= 0 ? fdopen(fd, "a") : NULL;
+    }
+  }
+}
+
+// keylog_active says whether secrets go to a file (--keylog, or SSLKEYLOGFILE). Contexts whose
+// connections keep no key log of their own (servers, load) install the key log callback only
+// then: it formats every secret and takes a lock.
+static int keylog_active(void) {
+  pthread_mutex_lock(&keylog_mu);
+  keylog_open_env();
+  int active = keylog_file != NULL;
+  pthread_mutex_unlock(&keylog_mu);
+  return active;
+}
+
 static void keylog_cb(const SSL *ssl, const char *line) {
   struct mh_tls_conn *t = conn_of(ssl);
   size_t n = strlen(line);
@@ -647,14 +856,7 @@ static void keylog_cb(const SSL *ssl, const char *line) {
     t->keylog[t->keylog_len] = '\0';
   }
   pthread_mutex_lock(&keylog_mu);
-  if (!keylog_env_checked) {
-    keylog_env_checked = 1;
-    const char *env = getenv("SSLKEYLOGFILE");
-    if (env != NULL && env[0] != '\0') {
-      int fd = open(env, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-      keylog_file = fd >= 0 ? fdopen(fd, "a") : NULL;
-    }
-  }
+  keylog_open_env();
   if (keylog_file != NULL) {
     fprintf(keylog_file, "%s\n", line);
     fflush(keylog_file);
@@ -691,7 +893,9 @@ static struct mh_tls_ctx *ctx_alloc(int is_server) {
     return NULL;
   }
   SSL_CTX_set_info_callback(c->ssl_ctx, info_cb);
-  SSL_CTX_set_keylog_callback(c->ssl_ctx, keylog_cb);
+  if (keylog_active()) {
+    SSL_CTX_set_keylog_callback(c->ssl_ctx, keylog_cb);
+  }
   return c;
 }
 
@@ -736,6 +940,29 @@ static int load_key_pair(SSL_CTX *ctx, const char *cert, const char *key, const 
   return 0;
 }
 
+// set_ticket_keys gives |ctx| the session ticket keys of |id|: derived from a secret drawn once
+// per process, so that the server contexts of one location (one per event loop) accept each
+// other's tickets, and those of other locations do not.
+static pthread_once_t ticket_once = PTHREAD_ONCE_INIT;
+static uint8_t ticket_secret[32];
+
+static void ticket_secret_init(void) {
+  RAND_bytes(ticket_secret, sizeof(ticket_secret));
+}
+
+static int set_ticket_keys(SSL_CTX *ctx, const char *id) {
+  pthread_once(&ticket_once, ticket_secret_init);
+  uint8_t keys[SHA512_DIGEST_LENGTH];
+  unsigned keys_len = 0;
+  if (HMAC(EVP_sha512(), ticket_secret, sizeof(ticket_secret), (const uint8_t *)id, strlen(id),
+           keys, &keys_len) == NULL ||
+      keys_len < 48 || !SSL_CTX_set_tlsext_ticket_keys(ctx, keys, 48)) {
+    return -1;
+  }
+  OPENSSL_cleanse(keys, sizeof(keys));
+  return 0;
+}
+
 struct mh_tls_ctx *mh_tls_server_ctx_new(const struct mh_tls_server_policy *p, struct mh_err *err) {
   struct mh_tls_ctx *c = ctx_alloc(1);
   if (c == NULL) {
@@ -745,6 +972,7 @@ struct mh_tls_ctx *mh_tls_server_ctx_new(const struct mh_tls_server_policy *p, s
   c->emulate = p->emulate;
   c->mtls = p->mtls;
   c->require_client_cert = p->require_client_cert;
+  c->buffered = p->buffered;
   SSL_CTX *ctx = c->ssl_ctx;
   SSL_CTX_set_min_proto_version(ctx, (uint16_t)p->min_version);
   SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
@@ -756,6 +984,10 @@ struct mh_tls_ctx *mh_tls_server_ctx_new(const struct mh_tls_server_policy *p, s
   SSL_CTX_set_num_tickets(ctx, 1);  // Go sends one session ticket
   static const uint8_t sid_ctx[] = "mtls-harness";
   SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
+  if (p->ticket_key_id != NULL && set_ticket_keys(ctx, p->ticket_key_id) != 0) {
+    mh_err_set(err, "out of memory");
+    goto fail;
+  }
   if (p->mtls) {
     if (load_cas(c, p->client_ca_files, p->num_client_ca_files, "client CA", err) != 0) {
       goto fail;
@@ -781,6 +1013,9 @@ struct mh_tls_ctx *mh_tls_server_ctx_new(const struct mh_tls_server_policy *p, s
       }
     }
     SSL_CTX_set_custom_verify(ctx, SSL_VERIFY_PEER, server_verify);
+    // Sessions keep only the client certificate's hash, so that resuming one does not parse the
+    // certificate again; server_verify keeps what the emulations need of it (see resumed_peer).
+    SSL_CTX_set_retain_only_sha256_of_client_certs(ctx, 1);
     if (p->emulate == MH_EMULATE_GO) {
       SSL_CTX_set_msg_callback(ctx, msg_cb);
     }
@@ -909,6 +1144,11 @@ struct mh_tls_ctx *mh_tls_probe_ctx_new(const struct mh_tls_probe_policy *p, str
     goto fail;
   }
   c->load_mode = p->load_mode;
+  if (!p->load_mode) {
+    // The runner's probe keeps its connection's secrets for the case's capture.
+    SSL_CTX_set_keylog_callback(ctx, keylog_cb);
+  }
+  c->buffered = p->load_mode;  // load.c calls again until MH_IO_WANT_READ
   if (p->cert_file != NULL) {
     char prefix[600];
     if (!SSL_CTX_use_certificate_chain_file(ctx, p->cert_file)) {
@@ -955,6 +1195,7 @@ void mh_tls_ctx_free(struct mh_tls_ctx *c) {
     return;
   }
   SSL_CTX_free(c->ssl_ctx);
+  free(c->memos);
   X509_STORE_free(c->store);
   sk_X509_pop_free(c->cas, X509_free);
   EVP_PKEY_free(c->sign_key);
@@ -978,8 +1219,27 @@ struct mh_tls_conn *mh_tls_conn_new(struct mh_tls_ctx *c, int fd, const char *se
   t->info.alert_sent = MH_ALERT_NONE;
   t->info.alert_received = MH_ALERT_NONE;
   t->ssl = SSL_new(c->ssl_ctx);
-  if (t->ssl == NULL || !SSL_set_fd(t->ssl, fd) || !SSL_set_ex_data(t->ssl, conn_index, t)) {
+  int io_ok;
+  if (c->buffered && fdbuf_method != NULL) {
+    t->rbuf = malloc(sizeof(*t->rbuf));
+    BIO *bio = t->rbuf != NULL ? BIO_new(fdbuf_method) : NULL;
+    io_ok = bio != NULL && t->ssl != NULL;
+    if (io_ok) {
+      t->rbuf->fd = fd;
+      t->rbuf->maybe_readable = 1;
+      t->rbuf->first_send = c->is_server ? NULL : &t->info.first_send_s;
+      t->rbuf->off = t->rbuf->len = 0;
+      BIO_set_data(bio, t->rbuf);
+      SSL_set_bio(t->ssl, bio, bio);  // one reference, owned by |t->ssl|
+    } else {
+      BIO_free(bio);
+    }
+  } else {
+    io_ok = t->ssl != NULL && SSL_set_fd(t->ssl, fd);
+  }
+  if (!io_ok || !SSL_set_ex_data(t->ssl, conn_index, t)) {
     SSL_free(t->ssl);
+    free(t->rbuf);
     free(t);
     return NULL;
   }
@@ -1004,7 +1264,18 @@ void mh_tls_conn_free(struct mh_tls_conn *t) {
   SSL_free(t->ssl);
   mh_tls_ctx_free(t->ctx);
   free(t->server_name);
+  free(t->rbuf);
   free(t);
+}
+
+void mh_tls_readable(struct mh_tls_conn *t) {
+  if (t->rbuf != NULL) {
+    t->rbuf->maybe_readable = 1;
+  }
+}
+
+int mh_tls_buffered(const struct mh_tls_conn *t) {
+  return (t->rbuf != NULL && t->rbuf->off < t->rbuf->len) || SSL_pending(t->ssl) > 0;
 }
 
 static void fill_negotiated(struct mh_tls_conn *t) {
@@ -1022,6 +1293,9 @@ static void fill_negotiated(struct mh_tls_conn *t) {
   SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
   snprintf(t->info.alpn, sizeof(t->info.alpn), "%.*s", (int)alpn_len, (const char *)alpn);
   t->info.resumed = SSL_session_reused(ssl);
+  if (t->info.resumed && t->ctx->is_server) {
+    memo_recall(t);
+  }
   if (!t->info.peer_cert && t->ctx->is_server) {
     t->info.verify_ok = !t->ctx->mtls || !t->ctx->require_client_cert;
   }

@@ -38,6 +38,12 @@ struct mh_tls_server_policy {
   const char *const *allowed_cns;  // exact, case-sensitive subject CN; empty = any
   size_t num_allowed_cns;
   enum mh_tls_emulation emulate;
+  // Read the socket through a buffer (one read(2) per flight, as Go does) instead of reading each
+  // record's header and body separately. The caller must then honour mh_tls_buffered.
+  int buffered;
+  // Session ticket keys are derived from this name (and a per-process secret): the contexts of
+  // one location share them, other locations' tickets are refused. NULL: random keys.
+  const char *ticket_key_id;
 };
 
 // mh_tls_client_policy is the resolved tls.client block of a location's input.
@@ -71,6 +77,8 @@ struct mh_tls_info {
   int http_on_tls;         // the client spoke plain HTTP to the TLS port
   int client_flight_sent;  // client: we sent our Certificate/ClientKeyExchange/Finished
   int tickets_received;    // client: NewSessionTicket messages seen
+  double first_send_s;     // buffered client: CLOCK_MONOTONIC seconds when the kernel first took
+                           // our bytes (the ClientHello: the TCP connection was established)
 };
 
 // mh_tls_probe_policy is the conformance runner's client: it offers exactly one version, presents
@@ -122,6 +130,16 @@ struct mh_tls_conn *mh_tls_conn_new(struct mh_tls_ctx *c, int fd, const char *se
 // if one was offered, 0 if none is kept yet. Whether the server resumed it is info.resumed, from
 // the library.
 int mh_tls_conn_offer_session(struct mh_tls_conn *t);
+
+// mh_tls_buffered says whether |t| holds received bytes that were not handed out yet (in its
+// socket buffer or decrypted): an event loop must call mh_tls_read again before waiting for the
+// descriptor. Never true right after MH_IO_WANT_READ.
+int mh_tls_buffered(const struct mh_tls_conn *t);
+
+// mh_tls_readable tells |t| that its descriptor was reported readable. A buffered connection
+// skips the read(2) right after its own write until then (see tls.c): an event loop calls this
+// on every readiness event, before it calls the connection again.
+void mh_tls_readable(struct mh_tls_conn *t);
 
 // mh_tls_conn_free releases |t| without sending anything. NULL is accepted.
 void mh_tls_conn_free(struct mh_tls_conn *t);

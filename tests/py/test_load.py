@@ -148,3 +148,16 @@ def test_mock_scales_with_server_threads(harness, tmp_path):
     # One SO_REUSEPORT listener per loop: the kernel spreads the connections over both.
     assert len(per_thread) == 2 and min(per_thread) > 0
     assert sum(per_thread) >= rep["counts"]["accepted"]
+
+
+def test_tickets_resume_on_every_server_thread(harness, tmp_path):
+    """The loops of one mock location share their ticket keys: a session issued by one loop
+    resumes on the other (SO_REUSEPORT sends the next connection wherever it hashes)."""
+    r, rep = load(harness, tmp_path / "out", ROOT / "scenarios/federation.json", "--location",
+                  "location-a", "--server-threads", "2", "--connections", "4", "--duration", "2",
+                  "--tls", "1.2", "--resume")
+    assert r.returncode == 0, r.stdout + r.stderr
+    per_thread = [int(n) for n in r.stdout.split("accepted per server thread:")[1].split("\n")[0].split()]
+    assert min(per_thread) > 0
+    c = rep["counts"]
+    assert c["resumed"] == c["resume_offered"] and c["resumed"] >= 0.9 * c["accepted"]

@@ -188,6 +188,92 @@ def test_python_websockets_client_receives_data_frames(fed):
     fed.wait_for(lambda evs: ids <= {e.get("id") for e in evs if e["event"] == "ack"})
 
 
+def test_finished_request_and_frame_in_one_segment_are_all_served(fed):
+    """A TLS 1.3 client may send its Finished, the upgrade request and its first frame at once.
+    The mock reads a whole flight per read(2), so those bytes wait in its buffer rather than in the
+    kernel: it must go on from them without another readiness event (no hang, frame acked)."""
+    import base64
+    import os
+    import socket
+
+    fx = fed.fixtures
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_3
+    ctx.load_verify_locations(str(fx / "federation-ca.pem"))
+    ctx.load_cert_chain(str(fx / "location-b-cert.pem"), str(fx / "location-b-key.pem"))
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(incoming, outgoing, server_hostname=A)
+    sock = socket.create_connection(("127.0.0.1", fed.ports["location-a"]), timeout=5)
+    try:
+        for _ in range(10):  # bounded: a TLS 1.3 handshake needs two round trips at most
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                if outgoing.pending:
+                    sock.sendall(outgoing.read())
+                incoming.write(sock.recv(65536))
+        key = base64.b64encode(os.urandom(16)).decode()
+        tls.write((f"GET /ws HTTP/1.1\r\nHost: {A}\r\nUpgrade: websocket\r\n"
+                   f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                   "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        ack_id = "msg-1700000000000-424242"
+        payload = json.dumps({"type": "ack", "id": ack_id, "timestamp": 0}).encode()
+        mask = os.urandom(4)
+        tls.write(bytes([0x81, 0x80 | len(payload)]) + mask +
+                  bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+        sock.sendall(outgoing.read())  # Finished, request and frame in one segment
+        reply = b""
+        for _ in range(20):  # bounded; each recv has the socket's 5 s timeout
+            try:
+                reply += tls.read(65536)
+            except ssl.SSLWantReadError:
+                incoming.write(sock.recv(65536))
+            if b"\r\n\r\n" in reply:
+                break
+        assert reply.startswith(b"HTTP/1.1 101 "), reply[:200]
+        fed.wait_for(lambda evs: any(e["event"] == "ack" and e.get("id") == ack_id for e in evs))
+    finally:
+        sock.close()
+
+
+@pytest.mark.parametrize("version", ["TLSv1_2", "TLSv1_3"])
+def test_a_resumed_connection_keeps_its_client_identity(fed, version):
+    """Sessions keep only the client certificate's hash; the mock still knows who resumed."""
+    import socket
+
+    fx = fed.fixtures
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ctx.maximum_version = getattr(ssl.TLSVersion, version)
+    ctx.load_verify_locations(str(fx / "federation-ca.pem"))
+    ctx.load_cert_chain(str(fx / "location-b-cert.pem"), str(fx / "location-b-key.pem"))
+    key = "dGhlIHNhbXBsZSBub25jZQ=="
+    upgrade = (f"GET /ws HTTP/1.1\r\nHost: {A}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
+
+    def connect(session=None):
+        raw = socket.create_connection(("127.0.0.1", fed.ports["location-a"]), timeout=5)
+        s = ctx.wrap_socket(raw, server_hostname=A, session=session)
+        s.sendall(upgrade)
+        head = s.recv(4096)  # also reads the TLS 1.3 ticket that came before it
+        assert head.startswith(b"HTTP/1.1 101 "), head
+        return s
+
+    first = connect()
+    session = first.session
+    first.close()
+    second = connect(session)
+    try:
+        assert second.session_reused
+        port = second.getsockname()[1]
+    finally:
+        second.close()
+    evs = fed.wait_for(lambda evs: any(e["event"] == "ws_open" and e["peer"] == f"127.0.0.1:{port}"
+                                       for e in evs))
+    opened = [e for e in evs if e["event"] == "ws_open" and e["peer"] == f"127.0.0.1:{port}"]
+    assert opened[0]["client_cn"] == B
+
+
 def test_messages_flow_from_a_through_b_to_c(fed):
     evs = fed.wait_for(lambda evs: sum(1 for e in evs if e["location"] == "location-c"
                                        and e["event"] == "recv") >= 10)
