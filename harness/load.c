@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -59,6 +60,10 @@ struct lthread {
   double t0, end, period, next_arrival;
   int stopping;
   ev_timer tick;
+  // Open loop: a timerfd armed at the next planned arrival. libev's timers wait in epoll_wait,
+  // whose timeout is in whole milliseconds: up to a millisecond late, which would be latency.
+  int arrival_fd;
+  ev_io arrival;
   ev_check restart;  // closed loop: refill free connections without recursing from finish()
   // Results, owned by the thread; merged after join.
   struct mh_load_result r;
@@ -304,8 +309,49 @@ static struct lconn *free_slot(struct lthread *th) {
   return NULL;
 }
 
-// tick dispatches the open-loop schedule: every arrival whose planned time has come starts now,
-// or is dropped if no connection is free; in closed loop it only watches the clock.
+// dispatch starts every open-loop arrival whose planned time has come, or drops it if no
+// connection is free.
+static void dispatch(struct lthread *th, double now) {
+  while (!th->stopping && th->next_arrival <= now && th->next_arrival < th->end) {
+    th->r.planned++;
+    struct lconn *c = free_slot(th);
+    if (c == NULL) {
+      th->r.dropped++;
+    } else {
+      start_one(th, c, th->next_arrival);
+    }
+    th->next_arrival += th->period;
+  }
+}
+
+// arm_next sets the arrival timer to the next planned arrival (absolute, CLOCK_MONOTONIC, as
+// mono()), or disarms it when the schedule is over.
+static void arm_next(struct lthread *th) {
+  struct itimerspec its;
+  memset(&its, 0, sizeof(its));
+  if (!th->stopping && th->next_arrival < th->end) {
+    its.it_value.tv_sec = (time_t)th->next_arrival;
+    its.it_value.tv_nsec = (long)((th->next_arrival - (double)its.it_value.tv_sec) * 1e9);
+    if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0) {
+      its.it_value.tv_nsec = 1;  // zero would disarm
+    }
+  }
+  timerfd_settime(th->arrival_fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static void arrival_cb(struct ev_loop *loop, ev_io *w, int revents) {
+  (void)loop;
+  (void)revents;
+  struct lthread *th = w->data;
+  uint64_t expirations;
+  ssize_t n = read(th->arrival_fd, &expirations, sizeof(expirations));
+  (void)n;  // EAGAIN if a re-arm raced the read: the schedule below is what counts
+  dispatch(th, mono());
+  arm_next(th);
+}
+
+// tick watches the clock: it ends the run, and in open loop it backs up the arrival timer (and
+// is the dispatcher if no timerfd could be made).
 static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   (void)revents;
   struct lthread *th = w->data;
@@ -313,19 +359,13 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   if (now >= th->end) {
     th->stopping = 1;
   }
-  if (!th->stopping && th->o->rate > 0) {
-    while (th->next_arrival <= now && th->next_arrival < th->end) {
-      th->r.planned++;
-      struct lconn *c = free_slot(th);
-      if (c == NULL) {
-        th->r.dropped++;
-      } else {
-        start_one(th, c, th->next_arrival);
-      }
-      th->next_arrival += th->period;
-    }
+  if (th->o->rate > 0) {
+    dispatch(th, now);
   }
   if (th->stopping && atomic_load_explicit(&th->a_inflight, memory_order_relaxed) == 0) {
+    if (th->arrival_fd >= 0) {
+      ev_io_stop(loop, &th->arrival);
+    }
     ev_timer_stop(loop, &th->second);
     ev_check_stop(loop, &th->restart);
     ev_break(loop, EVBREAK_ALL);
@@ -375,14 +415,26 @@ static void *thread_main(void *arg) {
       start_one(th, &th->conns[i], mono());
     }
   }
-  double resolution = th->o->rate > 0 && th->period < 0.001 ? th->period : 0.001;
-  ev_timer_init(&th->tick, tick_cb, resolution, resolution);
+  th->arrival_fd = -1;
+  if (th->o->rate > 0) {
+    th->arrival_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (th->arrival_fd >= 0) {
+      ev_io_init(&th->arrival, arrival_cb, th->arrival_fd, EV_READ);
+      th->arrival.data = th;
+      ev_io_start(th->loop, &th->arrival);
+      arm_next(th);
+    }
+  }
+  ev_timer_init(&th->tick, tick_cb, 0.001, 0.001);
   th->tick.data = th;
   ev_timer_start(th->loop, &th->tick);
   ev_timer_init(&th->second, second_cb, 1., 1.);
   th->second.data = th;
   ev_timer_start(th->loop, &th->second);
   ev_run(th->loop, 0);
+  if (th->arrival_fd >= 0) {
+    close(th->arrival_fd);
+  }
   return NULL;
 }
 

@@ -111,11 +111,16 @@ static const struct command commands[] = {
      "measure mTLS handshakes per second and their latency, with client certificates",
      "  --location NAME      a mock location of the scenario to load (started on a loopback port)\n"
      "  --target HOST:PORT   an external target on loopback instead, with --server-name, --ca\n"
-     "  --identities-from SPEC --fixtures DIR\n"
-     "                       with --target: the fixture spec and where it was generated\n"
-     "  --identity A[,B...]  client identities, round-robin (default: the first one the\n"
-     "                       location's policy accepts)\n"
-     "  --bad-identity X[,..] identities for --bad-share (default: those the policy rejects)\n"
+     "  --identities-from SPEC  client identities from this fixture spec, round-robin: with\n"
+     "                       --target, every one fit for client auth (generated in --fixtures\n"
+     "                       DIR); with --location, every one the location's policy accepts\n"
+     "                       (generated beside the scenario's fixtures: a CA of the same name\n"
+     "                       keeps its key)\n"
+     "  --fixtures DIR       with --target: where the spec was generated\n"
+     "  --identity A[,B...]  client identities, round-robin (default: see --identities-from;\n"
+     "                       without it, the first identity the location's policy accepts)\n"
+     "  --bad-identity X[,..] identities for --bad-share (default: those the policy rejects\n"
+     "                       for their CN)\n"
      "  --bad-share P        fraction of handshakes made with a bad identity (0 to 1)\n"
      "  --tls 1.2|1.3        the version offered (default 1.3)\n"
      "  --resume             resume sessions (TLS 1.2 tickets, TLS 1.3 tickets used once each)\n"
@@ -559,6 +564,15 @@ static size_t split_list(char *s, const char **out, size_t max) {
   return n;
 }
 
+#define MAX_IDENTITIES 64
+
+// client_fit says whether |e| can authenticate a client at all: an identity whose key matches,
+// with clientAuth (or no extended key usage), valid now.
+static int client_fit(const struct mh_pki_entity *e) {
+  return !e->is_ca && !e->key_mismatch && e->not_before <= 0 && e->not_after > 0 &&
+         (!e->has_eku || (e->eku_mask & (1u << MH_EKU_CLIENT_AUTH)) != 0);
+}
+
 // load_identity fills |id| with spec identity |name|'s files under |fixtures|.
 static int load_identity(struct mh_arena *a, const struct mh_pki_spec *spec, const char *fixtures,
                          const char *name, struct mh_load_identity *id, struct mh_err *err) {
@@ -739,8 +753,8 @@ static int cmd_load(int argc, char **argv) {
   struct mh_scenario s;
   struct mh_pki_spec tspec;
   const char *cas[1];
-  struct mh_load_identity good[16], bad[16];
-  const char *names[16];
+  struct mh_load_identity good[MAX_IDENTITIES], bad[MAX_IDENTITIES];
+  const char *names[MAX_IDENTITIES];
   char stamp[32];
   time_t now = time(NULL);
   struct tm tm;
@@ -763,6 +777,12 @@ static int cmd_load(int argc, char **argv) {
     struct mh_scenario peek;
     if (mh_scenario_load(&arena, argv[optind], &(struct mh_scenario_options){.quiet = 1}, &peek,
                          &err) != 0) {
+      goto fail;
+    }
+    if (fixtures != NULL) {
+      mh_err_set(&err,
+                 "mtls-harness load: --fixtures is for --target; with --location the fixtures "
+                 "(and those of --identities-from) are generated in the report directory");
       goto fail;
     }
     name = location;
@@ -853,36 +873,62 @@ static int cmd_load(int argc, char **argv) {
       out = mh_arena_sprintf(&arena, "reports/%s-load-%s", lo.server_name, stamp);
     }
   }
-  // Identities: named, or chosen by the oracle from the location's policy.
-  size_t ng = identities ? split_list(identities, names, 16) : 0, nb = 0;
+  // Identities: named, or chosen from the identity spec. With a location, the oracle judges them
+  // against its policy (the identity spec's fixtures are generated beside the scenario's, so a CA
+  // of the same name and file keeps its key); against a target, every identity fit for client
+  // authentication is used. Either way the server's answer is what is counted.
+  const struct mh_pki_spec *idspec = spec;
+  if (L != NULL && spec_path != NULL) {
+    if (mh_pki_spec_load(&arena, spec_path, &tspec, &err) != 0 ||
+        mh_pki_generate(&tspec, &(struct mh_pki_options){.out_dir = fixtures, .quiet = 1}, &err) !=
+            0) {
+      goto fail;
+    }
+    idspec = &tspec;
+  }
+  size_t ng = identities ? split_list(identities, names, MAX_IDENTITIES) : 0, nb = 0;
   for (size_t i = 0; i < ng; i++) {
-    if (load_identity(&arena, spec, fixtures, names[i], &good[i], &err) != 0) {
+    if (load_identity(&arena, idspec, fixtures, names[i], &good[i], &err) != 0) {
       goto fail;
     }
   }
   if (bad_identities != NULL) {
-    nb = split_list(bad_identities, names, 16);
+    nb = split_list(bad_identities, names, MAX_IDENTITIES);
     for (size_t i = 0; i < nb; i++) {
-      if (load_identity(&arena, spec, fixtures, names[i], &bad[i], &err) != 0) {
+      if (load_identity(&arena, idspec, fixtures, names[i], &bad[i], &err) != 0) {
         goto fail;
       }
     }
   }
+  int every = spec_path != NULL;  // --identities-from: all the spec's usable identities
   if (L != NULL && (ng == 0 || (lo.bad_share > 0 && nb == 0))) {
     struct mh_profile none;
     memset(&none, 0, sizeof(none));
-    for (size_t i = 0; i < spec->num_entities; i++) {
-      const struct mh_pki_entity *e = &spec->entities[i];
+    struct mh_scenario judge = s;
+    judge.spec = *idspec;
+    for (size_t i = 0; i < idspec->num_entities; i++) {
+      const struct mh_pki_entity *e = &idspec->entities[i];
       if (e->is_ca || e->key_mismatch) {
         continue;
       }
       struct mh_case_spec k = {.target = L->name, .identity = e->name, .version = lo.version};
       struct mh_expectation x;
-      mh_oracle_expect(&s, L, &k, &none, &x);
-      if (!x.reject && ng == 0 && !identities) {
-        load_identity(&arena, spec, fixtures, e->name, &good[ng++], &err);
-      } else if (x.reject && x.reason == MH_REASON_CN_NOT_ALLOWED && nb < 16 && !bad_identities) {
-        load_identity(&arena, spec, fixtures, e->name, &bad[nb++], &err);
+      mh_oracle_expect(&judge, L, &k, &none, &x);
+      if (!x.reject && !identities && ng < MAX_IDENTITIES && (every || ng == 0)) {
+        load_identity(&arena, idspec, fixtures, e->name, &good[ng++], &err);
+      } else if (x.reject && x.reason == MH_REASON_CN_NOT_ALLOWED && nb < MAX_IDENTITIES &&
+                 !bad_identities) {
+        load_identity(&arena, idspec, fixtures, e->name, &bad[nb++], &err);
+      }
+    }
+  } else if (L == NULL && ng == 0) {
+    for (size_t i = 0; i < idspec->num_entities && ng < MAX_IDENTITIES; i++) {
+      int is_bad = 0;
+      for (size_t b = 0; b < nb; b++) {
+        is_bad |= strcmp(bad[b].name, idspec->entities[i].name) == 0;
+      }
+      if (!is_bad && client_fit(&idspec->entities[i])) {
+        load_identity(&arena, idspec, fixtures, idspec->entities[i].name, &good[ng++], &err);
       }
     }
   }
@@ -899,10 +945,10 @@ static int cmd_load(int argc, char **argv) {
   lo.bad = bad;
   lo.num_bad = nb;
   if (!lo.quiet) {
-    fprintf(stderr, "load: %s at %s:%d, %s loop, TLS %s, %d threads, identity %s%s%s\n", name,
-            lo.address, lo.port, lo.rate > 0 ? "open" : "closed",
-            lo.version == MH_TLS13 ? "1.3" : "1.2", lo.threads, good[0].name, nb ? ", bad " : "",
-            nb ? bad[0].name : "");
+    fprintf(stderr, "load: %s at %s:%d, %s loop, TLS %s, %d threads, identity %s (of %zu)%s%s%s\n",
+            name, lo.address, lo.port, lo.rate > 0 ? "open" : "closed",
+            lo.version == MH_TLS13 ? "1.3" : "1.2", lo.threads, good[0].name, ng,
+            nb ? ", bad " : "", nb ? bad[0].name : "", nb > 1 ? " and others" : "");
   }
   struct mh_sweep_step steps[16];
   size_t num_steps = 0;

@@ -714,6 +714,19 @@ static void write_load_json(FILE *f, const struct load_doc *d) {
           "\"duration_s\":%.3f,\"threads\":%d,\"bad_share\":%.4f,\"elapsed_s\":%.3f,",
           o->rate > 0 ? "open" : "closed", o->version == MH_TLS13 ? "1.3" : "1.2", o->rate,
           o->connections, o->duration_s, o->threads, o->bad_share, r->elapsed_s);
+  // The identities, round-robin: good ones must be accepted, bad ones rejected.
+  for (int bad = 0; bad < 2; bad++) {
+    const struct mh_load_identity *ids = bad ? o->bad : o->good;
+    size_t n = bad ? o->num_bad : o->num_good;
+    fputs(bad ? "\"bad_identities\":[" : "\"identities\":[", f);
+    for (size_t i = 0; i < n; i++) {
+      if (i > 0) {
+        fputc(',', f);
+      }
+      json_str(f, ids[i].name);
+    }
+    fputs("],", f);
+  }
   unsigned long long errors = 0;
   for (int i = 0; i < MH_LOAD_ERR_NUM; i++) {
     errors += r->errors[i];
@@ -909,6 +922,17 @@ static void write_load_md(FILE *f, const struct load_doc *d) {
   }
   fprintf(f, "TLS %s, %d threads, bad-identity share %.2f.\n\n",
           o->version == MH_TLS13 ? "1.3" : "1.2", o->threads, o->bad_share);
+  for (int bad = 0; bad < 2; bad++) {
+    const struct mh_load_identity *ids = bad ? o->bad : o->good;
+    size_t n = bad ? o->num_bad : o->num_good;
+    if (n > 0) {
+      fprintf(f, "%s identities (round-robin):", bad ? "Bad" : "Client");
+      for (size_t i = 0; i < n; i++) {
+        fprintf(f, "%s `%s`", i ? "," : "", ids[i].name);
+      }
+      fputs(".\n\n", f);
+    }
+  }
   fprintf(f,
           "| | count |\n|---|---|\n| planned | %llu |\n| started | %llu |\n| accepted | %llu |\n"
           "| rejected | %llu |\n| dropped (no free connection) | %llu |\n| late (> 1 ms) | %llu |\n"

@@ -161,3 +161,48 @@ def test_tickets_resume_on_every_server_thread(harness, tmp_path):
     assert min(per_thread) > 0
     c = rep["counts"]
     assert c["resumed"] == c["resume_offered"] and c["resumed"] >= 0.9 * c["accepted"]
+
+
+REPLICAS = [f"replica-b{i:02d}" for i in range(1, 9)]
+
+
+def test_identities_from_a_spec_against_a_mock_location(harness, tmp_path):
+    """--identities-from generates the spec beside the scenario's fixtures (the federation CA keeps
+    its key); the location's policy sorts its identities into accepted and refused ones."""
+    r, rep = load(harness, tmp_path / "out", ROOT / "scenarios/federation.json", "--location",
+                  "location-a", "--identities-from", ROOT / "fixtures/load-identities.json",
+                  "--rate", "200", "--duration", "2", "--bad-share", "0.2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    check_sane(rep)
+    assert rep["identities"] == REPLICAS
+    assert rep["bad_identities"] == ["rogue-01", "rogue-02"]
+    c = rep["counts"]
+    assert abs(c["rejected"] / c["started"] - 0.2) < 0.02
+    assert rep["rejection_alerts"] == {"42": {"name": "bad_certificate", "count": c["rejected"]}}
+
+
+def test_identities_from_a_spec_against_a_real_nginx(harness, tmp_path):
+    fx = tmp_path / "fx"
+    for spec in ("federation.json", "load-identities.json"):  # one directory: one CA key
+        assert run([harness, "pki", ROOT / "fixtures" / spec, "--out", fx]).returncode == 0
+    port = free_port()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(tmp=tmp_path, port=port, fx=fx))
+    with nginx_running(conf, tmp_path, port):
+        r, rep = load(harness, tmp_path / "out", "--target", f"127.0.0.1:{port}", "--server-name",
+                      "location-a.semstreams.local", "--ca", fx / "federation-ca.pem",
+                      "--identities-from", ROOT / "fixtures/load-identities.json", "--fixtures", fx,
+                      "--connections", "4", "--duration", "2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    check_sane(rep)
+    # Every identity fit for client authentication, round-robin; nginx verifies the chain only.
+    assert rep["identities"] == REPLICAS + ["rogue-01", "rogue-02"]
+    assert rep["counts"]["accepted"] > 20 and rep["counts"]["errors"] == 0
+
+
+def test_fixtures_with_a_location_is_refused(harness, tmp_path):
+    r, rep = load(harness, tmp_path / "out", ROOT / "scenarios/federation.json", "--location",
+                  "location-a", "--fixtures", tmp_path, "--duration", "1")
+    assert r.returncode == 2 and rep is None
+    assert r.stderr.strip().count("\n") == 0 and "--fixtures is for --target" in r.stderr
+    assert not (tmp_path / "out").exists()
