@@ -169,6 +169,15 @@ struct loc {
   int has_dn_regex;
 };
 
+// mail is a message a primary federation published, queued for a replica's clients.
+struct mail {
+  struct mail *next;
+  size_t loc;  // index into the replica's locs (the same scenario)
+  long long seq;
+  char *origin;
+  char payload[];
+};
+
 struct mh_federation {
   struct ev_loop *loop;
   pthread_t thread;
@@ -183,6 +192,15 @@ struct mh_federation {
   int shared_port;  // > 0: the port every output binds
   int stopped;
   atomic_ullong accepted;  // read by other threads
+  // serve --threads: a replica serves the primary's outputs on another loop (same ports, with
+  // SO_REUSEPORT); only the primary dials and emits, and what it publishes reaches the replicas'
+  // clients through their mailboxes.
+  struct mh_federation *primary;
+  struct mh_federation *replicas[MH_MAX_LOOPS];
+  size_t num_replicas;
+  pthread_mutex_t mail_mu;
+  struct mail *mail_head, *mail_tail;
+  ev_async mail_async;
 };
 
 static void observe(struct loc *l, const char *peer, const struct mh_tls_info *ti, int status) {
@@ -699,9 +717,11 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
   }
 }
 
-static int out_listen(struct out *o, int port, struct mh_err *err) {
+// out_listen binds |o|; |join| when the port is (or may be, after an outage) already held by
+// another loop of this process.
+static int out_listen(struct out *o, int port, int join, struct mh_err *err) {
   int bound;
-  int fd = o->loc->fed->shared ? mh_net_listen_shared(o->loc->cfg->address, port, &bound, err)
+  int fd = o->loc->fed->shared ? mh_net_listen_shared(o->loc->cfg->address, port, join, &bound, err)
                                : mh_net_listen(o->loc->cfg->address, port, &bound, err);
   if (fd < 0) {
     char msg[MH_ERR_LEN];
@@ -726,8 +746,12 @@ static void out_close_all(struct out *o) {
   }
 }
 
-// publish sends |payload| (JSON) from every output of |l| to every WebSocket client.
+static void post_to_replicas(struct loc *l, const char *payload, const char *origin, long long seq);
+
+// publish sends |payload| (JSON) from every output of |l| to every WebSocket client, the
+// replicas' clients included.
 static void publish(struct loc *l, const char *payload, const char *origin, long long seq) {
+  post_to_replicas(l, payload, origin, seq);
   long long ms = mh_now_ms();
   for (size_t i = 0; i < l->num_outs; i++) {
     struct out *o = &l->outs[i];
@@ -760,6 +784,57 @@ static void publish(struct loc *l, const char *payload, const char *origin, long
   }
 }
 
+// post_to_replicas queues what the primary's location |l| publishes for each replica's clients.
+static void post_to_replicas(struct loc *l, const char *payload, const char *origin,
+                             long long seq) {
+  struct mh_federation *f = l->fed;
+  if (f->num_replicas == 0 || l->num_outs == 0) {
+    return;
+  }
+  size_t plen = strlen(payload), olen = origin != NULL ? strlen(origin) : 0;
+  for (size_t i = 0; i < f->num_replicas; i++) {
+    struct mh_federation *r = f->replicas[i];
+    struct mail *m = malloc(sizeof(*m) + plen + 1 + olen + 1);
+    if (m == NULL) {
+      continue;  // this replica's clients miss the message, as a slow client would
+    }
+    m->next = NULL;
+    m->loc = (size_t)(l - f->locs);
+    m->seq = seq;
+    memcpy(m->payload, payload, plen + 1);
+    m->origin = m->payload + plen + 1;
+    memcpy(m->origin, origin != NULL ? origin : "", olen + 1);
+    pthread_mutex_lock(&r->mail_mu);
+    if (r->mail_tail != NULL) {
+      r->mail_tail->next = m;
+    } else {
+      r->mail_head = m;
+    }
+    r->mail_tail = m;
+    pthread_mutex_unlock(&r->mail_mu);
+    ev_async_send(r->loop, &r->mail_async);
+  }
+}
+
+// mail_cb runs on a replica's loop: it sends the primary's messages to this loop's clients.
+static void mail_cb(struct ev_loop *loop, ev_async *w, int revents) {
+  (void)loop;
+  (void)revents;
+  struct mh_federation *f = w->data;
+  pthread_mutex_lock(&f->mail_mu);
+  struct mail *m = f->mail_head;
+  f->mail_head = f->mail_tail = NULL;
+  pthread_mutex_unlock(&f->mail_mu);
+  while (m != NULL) {
+    struct mail *next = m->next;
+    if (!f->stopped && m->loc < f->num_locs && !f->locs[m->loc].down) {
+      publish(&f->locs[m->loc], m->payload, m->origin[0] ? m->origin : NULL, m->seq);
+    }
+    free(m);
+    m = next;
+  }
+}
+
 // ================================ inputs ================================
 
 static void in_cb(struct ev_loop *loop, ev_io *w, int revents);
@@ -769,7 +844,7 @@ static void in_dial(struct in *in);
 
 static void in_want(struct in *in, int events) {
   struct ev_loop *loop = in->loc->fed->loop;
-  if (in->io.events == events && ev_is_active(&in->io)) {
+  if ((in->io.events & (EV_READ | EV_WRITE)) == events && ev_is_active(&in->io)) {
     return;
   }
   ev_io_stop(loop, &in->io);
@@ -1101,6 +1176,9 @@ static void loc_start(struct loc *l) {
     mh_event_int(&e, "port", l->outs[i].port);
     mh_events_write(l->fed->ev, &e);
   }
+  if (l->fed->primary != NULL) {
+    return;  // a replica only serves: the primary dials and emits
+  }
   for (size_t i = 0; i < l->num_ins; i++) {
     l->ins[i].attempts = 0;
     in_dial(&l->ins[i]);
@@ -1139,7 +1217,7 @@ static void outage_end_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   struct mh_err err;
   l->down = 0;
   for (size_t i = 0; i < l->num_outs; i++) {
-    if (out_listen(&l->outs[i], l->outs[i].port, &err) != 0) {
+    if (out_listen(&l->outs[i], l->outs[i].port, 1, &err) != 0) {
       emit_event_conn(l, l->outs[i].cfg->id, "listen_failed", err.msg);
     }
   }
@@ -1202,11 +1280,12 @@ static int loc_init(struct mh_federation *f, struct loc *l, const struct mh_loca
       o->loc = l;
       o->cfg = comp;
       o->fd = -1;
-      if (out_listen(o,
-                     f->shared_port > 0 ? f->shared_port
-                     : f->ephemeral     ? 0
-                                        : comp->port,
-                     err) != 0) {
+      struct mh_federation *pf = f->primary;
+      int port = pf != NULL           ? pf->locs[l - f->locs].outs[l->num_outs - 1].port
+                 : f->shared_port > 0 ? f->shared_port
+                 : f->ephemeral       ? 0
+                                      : comp->port;
+      if (out_listen(o, port, pf != NULL || f->shared_port > 0, err) != 0) {
         return -1;
       }
     } else {
@@ -1242,8 +1321,21 @@ struct mh_federation *mh_federation_new(struct ev_loop *loop, const struct mh_sc
   f->s = s;
   f->ev = ev;
   f->ephemeral = opts->ephemeral_ports;
-  f->shared = opts->shared || opts->shared_port > 0;
+  f->shared = opts->shared || opts->shared_port > 0 || opts->primary != NULL;
   f->shared_port = opts->shared_port;
+  f->primary = opts->primary;
+  pthread_mutex_init(&f->mail_mu, NULL);
+  if (f->primary != NULL) {
+    if (f->primary->num_replicas == MH_MAX_LOOPS || !f->primary->shared || f->primary->s != s) {
+      mh_err_set(err, "internal: a replica needs a shared primary of the same scenario");
+      pthread_mutex_destroy(&f->mail_mu);
+      free(f);
+      return NULL;
+    }
+    ev_async_init(&f->mail_async, mail_cb);
+    f->mail_async.data = f;
+    ev_async_start(loop, &f->mail_async);
+  }
   f->locs = calloc(s->num_locations + 1, sizeof(*f->locs));
   if (f->locs == NULL) {
     mh_err_set(err, "out of memory");
@@ -1257,6 +1349,9 @@ struct mh_federation *mh_federation_new(struct ev_loop *loop, const struct mh_sc
       mh_federation_free(f);
       return NULL;
     }
+  }
+  if (f->primary != NULL) {
+    f->primary->replicas[f->primary->num_replicas++] = f;
   }
   return f;
 }
@@ -1346,6 +1441,19 @@ void mh_federation_free(struct mh_federation *f) {
     free(l->ins);
   }
   free(f->locs);
+  struct mh_federation *p = f->primary;
+  for (size_t i = 0; p != NULL && i < p->num_replicas; i++) {
+    if (p->replicas[i] == f) {
+      p->replicas[i] = p->replicas[--p->num_replicas];
+      break;
+    }
+  }
+  while (f->mail_head != NULL) {
+    struct mail *next = f->mail_head->next;
+    free(f->mail_head);
+    f->mail_head = next;
+  }
+  pthread_mutex_destroy(&f->mail_mu);
   free(f);
 }
 

@@ -22,11 +22,20 @@
 struct ev_loop;
 struct mh_federation;
 
+#define MH_MAX_LOOPS 16
+
+struct mh_federation;
+
 struct mh_federation_options {
   int ephemeral_ports;  // bind port 0 and send inputs to the bound ports
   int shared_port;      // > 0: bind every output to this port with SO_REUSEPORT (a copy of a
                         // federation on another thread shares the first one's listeners)
   int shared;           // bind with SO_REUSEPORT (the first of several copies)
+  // A replica of |primary| (created with .shared, from the same scenario): each output joins the
+  // listener of the primary's same output (SO_REUSEPORT) on this loop; it neither dials nor
+  // emits, and its clients get what the primary publishes. Free replicas before their primary,
+  // and stop them before the primary's loop can publish no more (see serve in main.c).
+  struct mh_federation *primary;
 };
 
 // mh_federation_new loads every location's certificates into TLS contexts and binds every output,

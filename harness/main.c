@@ -68,7 +68,9 @@ static const struct command commands[] = {
      "is enabled', and otherwise 'FILE: $.json.path: problem'. Exit 0 when valid, 2 otherwise.\n"
      "The format: docs/scenarios.md.\n",
      cmd_check},
-    {"serve", "serve SCENARIO.json [--fixtures DIR] [--ephemeral-ports] [--events FILE] [--for S]",
+    {"serve",
+     "serve SCENARIO.json [--fixtures DIR] [--ephemeral-ports] [--events FILE] [--for S]\n"
+     "                    [--threads N]",
      "generate the fixtures and run every mock location until SIGINT/SIGTERM",
      "  --fixtures DIR       where to generate the fixture PKI (default fixtures/out/<spec name>)\n"
      "  --ephemeral-ports    bind port 0 instead of the configured ports; inputs follow\n"
@@ -78,6 +80,9 @@ static const struct command commands[] = {
      "                       take location LOC down START seconds after start, for DURATION\n"
      "                       seconds (listeners closed, connections dropped), then bring it back\n"
      "  --quiet              no Go-style log lines on stderr\n"
+     "  --threads N          serve every output on N event loops, each on its own thread with\n"
+     "                       its own SO_REUSEPORT listener (default 1); the first loop dials\n"
+     "                       and emits, and what it publishes reaches every loop's clients\n"
      "\n"
      "Prints one line per endpoint (location, component, URL, bound address, policy), then\n"
      "'serve: ready'. Rejections are logged on stderr as the real server does:\n"
@@ -310,11 +315,17 @@ static int parse_outage(const char *arg, char *loc, size_t loc_len, double *star
 
 static int cmd_serve(int argc, char **argv) {
   static const struct option longopts[] = {
-      {"fixtures", required_argument, NULL, 'F'}, {"ephemeral-ports", no_argument, NULL, 'e'},
-      {"events", required_argument, NULL, 'E'},   {"for", required_argument, NULL, 'f'},
-      {"outage", required_argument, NULL, 'o'},   {"quiet", no_argument, NULL, 'q'},
-      {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+      {"fixtures", required_argument, NULL, 'F'},
+      {"ephemeral-ports", no_argument, NULL, 'e'},
+      {"events", required_argument, NULL, 'E'},
+      {"for", required_argument, NULL, 'f'},
+      {"outage", required_argument, NULL, 'o'},
+      {"quiet", no_argument, NULL, 'q'},
+      {"help", no_argument, NULL, 'h'},
+      {"threads", required_argument, NULL, 't'},
+      {NULL, 0, NULL, 0},
   };
+  int threads = 1;
   struct mh_scenario_options sopts = {0};
   struct mh_federation_options fopts = {0};
   const char *events_path = NULL;
@@ -352,6 +363,13 @@ static int cmd_serve(int argc, char **argv) {
       case 'q':
         quiet = 1;
         break;
+      case 't':
+        threads = (int)strtol(optarg, &end, 10);
+        if (*end != '\0' || threads < 1 || threads > MH_MAX_LOOPS) {
+          fprintf(stderr, "mtls-harness serve: --threads takes 1 to %d\n", MH_MAX_LOOPS);
+          return EXIT_INPUT;
+        }
+        break;
       case 'h':
         command_usage(&commands[2], stdout);
         return 0;
@@ -373,7 +391,8 @@ static int cmd_serve(int argc, char **argv) {
   struct mh_err err;
   struct mh_events ev = {0};
   struct mh_federation *fed = NULL;
-  struct ev_loop *loop = NULL;
+  struct mh_federation *replicas[MH_MAX_LOOPS] = {0};
+  struct ev_loop *loop = NULL, *replica_loops[MH_MAX_LOOPS] = {0};
   int rc = EXIT_INPUT;
   char default_events[512];
   if (mh_scenario_load(&arena, argv[optind], &sopts, &s, &err) != 0) {
@@ -393,9 +412,26 @@ static int cmd_serve(int argc, char **argv) {
   }
   ev.log_to_stderr = !quiet;
   loop = ev_default_loop(EVFLAG_AUTO);
+  fopts.shared = threads > 1;
   fed = mh_federation_new(loop, &s, &ev, &fopts, &err);
   if (fed == NULL) {
     goto fail;
+  }
+  // The other loops serve the same outputs on the same ports (SO_REUSEPORT), on threads of their
+  // own; they are built (and their outages scheduled) before any loop runs.
+  for (int i = 1; i < threads; i++) {
+    struct mh_federation_options ropts = fopts;
+    ropts.primary = fed;
+    replica_loops[i] = ev_loop_new(EVFLAG_AUTO);
+    replicas[i] = replica_loops[i] != NULL
+                      ? mh_federation_new(replica_loops[i], &s, &ev, &ropts, &err)
+                      : NULL;
+    if (replicas[i] == NULL) {
+      if (replica_loops[i] == NULL) {
+        mh_err_set(&err, "mtls-harness serve: cannot create event loop %d", i + 1);
+      }
+      goto fail;
+    }
   }
   for (size_t i = 0; i < num_outages; i++) {
     char loc[128];
@@ -404,8 +440,10 @@ static int cmd_serve(int argc, char **argv) {
       mh_err_set(&err, "--outage %s: expected LOCATION:START_SECONDS:DURATION_SECONDS", outages[i]);
       goto fail;
     }
-    if (mh_federation_schedule_outage(fed, loc, start, dur, &err) != 0) {
-      goto fail;
+    for (int k = 0; k < threads; k++) {
+      if (mh_federation_schedule_outage(k == 0 ? fed : replicas[k], loc, start, dur, &err) != 0) {
+        goto fail;
+      }
     }
   }
   running = fed;
@@ -422,16 +460,37 @@ static int cmd_serve(int argc, char **argv) {
   if (for_s > 0) {
     ev_timer_start(loop, &for_timer);
   }
+  for (int i = 1; i < threads; i++) {
+    if (mh_federation_start_thread(replicas[i], &err) != 0) {
+      goto fail;
+    }
+  }
   mh_federation_start(fed);
-  printf("serve: ready\n");
+  printf("serve: ready%s\n", threads > 1 ? " (one listener per loop on each port)" : "");
   fflush(stdout);
   ev_run(loop, 0);
+  if (threads > 1) {
+    // The primary publishes no more: stop the replicas, then count.
+    printf("serve: connections accepted per loop: %llu", mh_federation_accepted(fed));
+    for (int i = 1; i < threads; i++) {
+      mh_federation_stop_thread(replicas[i]);
+      printf(" %llu", mh_federation_accepted(replicas[i]));
+    }
+    printf("\n");
+  }
   printf("serve: stopped\n");
   rc = 0;
   goto out;
 fail:
   fprintf(stderr, "%s\n", err.msg);
 out:
+  for (int i = 1; i < threads; i++) {
+    mh_federation_stop_thread(replicas[i]);  // no-op unless it runs (an error after its start)
+    mh_federation_free(replicas[i]);
+    if (replica_loops[i] != NULL) {
+      ev_loop_destroy(replica_loops[i]);
+    }
+  }
   mh_federation_free(fed);
   mh_events_close(&ev);
   mh_arena_free(&arena);

@@ -41,7 +41,18 @@ int mh_net_listen(const char *address, int port, int *out_port, struct mh_err *e
   return listen_impl(address, port, 0, out_port, err);
 }
 
-int mh_net_listen_shared(const char *address, int port, int *out_port, struct mh_err *err) {
+int mh_net_listen_shared(const char *address, int port, int join, int *out_port,
+                         struct mh_err *err) {
+  if (!join && port != 0) {
+    // SO_REUSEPORT would let us share a port another process listens on with it too: check
+    // first that nobody has it (a socket without the option cannot bind it then).
+    int probe_port;
+    int probe = listen_impl(address, port, 0, &probe_port, err);
+    if (probe < 0) {
+      return -1;
+    }
+    close(probe);
+  }
   return listen_impl(address, port, 1, out_port, err);
 }
 

@@ -13,8 +13,10 @@
 int mh_net_listen(const char *address, int port, int *out_port, struct mh_err *err);
 
 // mh_net_listen_shared is mh_net_listen with SO_REUSEPORT: several sockets, one per event loop, may
-// listen on the same address and port, and the kernel spreads connections across them.
-int mh_net_listen_shared(const char *address, int port, int *out_port, struct mh_err *err);
+// listen on the same port and the kernel spreads connections over them. The first of a group
+// (|join| 0) fails like mh_net_listen if the port is already in use; the others join it.
+int mh_net_listen_shared(const char *address, int port, int join, int *out_port,
+                         struct mh_err *err);
 
 // mh_net_connect starts a non-blocking connect to |address|:|port|; returns the socket (connected
 // or in progress) or -1 with errno set.

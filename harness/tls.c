@@ -522,7 +522,10 @@ static void record_peer(struct mh_tls_conn *t, STACK_OF(X509) * chain) {
   t->peer_key_id = key != NULL ? EVP_PKEY_id(key) : 0;
   EVP_PKEY_free(key);
   name_cn(X509_get_subject_name(leaf), t->info.peer_cn, sizeof(t->info.peer_cn));
-  name_rfc2253(X509_get_subject_name(leaf), t->info.peer_dn, sizeof(t->info.peer_dn));
+  if (!t->ctx->is_server || t->ctx->emulate == MH_EMULATE_NGINX) {
+    // Only nginx's $ssl_client_s_dn needs the whole subject of a client: Go's policy reads the CN.
+    name_rfc2253(X509_get_subject_name(leaf), t->info.peer_dn, sizeof(t->info.peer_dn));
+  }
 }
 
 // --- what a server remembers of its sessions' clients ---

@@ -258,7 +258,10 @@ def test_nginx_emulation_answers_in_http(harness, tmp_path):
 
 # --- ports ---
 
-def test_port_in_use_is_reported_and_nothing_runs(mh, tmp_path):
+@pytest.mark.parametrize("threads", ["1", "3"])
+def test_port_in_use_is_reported_and_nothing_runs(mh, tmp_path, threads):
+    """With several loops the listeners share their port (SO_REUSEPORT); another process's port
+    must still be refused, not shared."""
     busy = socket.socket()
     busy.bind(("127.0.0.1", 0))
     busy.listen(1)
@@ -268,7 +271,7 @@ def test_port_in_use_is_reported_and_nothing_runs(mh, tmp_path):
                        .update(port=port))
         path = scenario(tmp_path, doc)
         r = mh("serve", path, "--fixtures", tmp_path / "fx", "--events", tmp_path / "ev.jsonl",
-               timeout=30)
+               "--threads", threads, timeout=30)
         assert r.returncode == 2
         assert f"$.locations.location-a.config.components[0]: listen tcp 127.0.0.1:{port}: bind: " \
                "address already in use (another process has the port: stop it, or run with " \

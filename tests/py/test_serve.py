@@ -328,3 +328,40 @@ def test_c_reconnects_with_the_real_backoff_after_b_restarts(harness, tmp_path):
                                    and e["ts_ms"] > t_back for e in evs))
     finally:
         assert s.stop() == 0
+
+
+# --- several loops ---
+
+def test_serve_on_several_loops_spreads_clients_and_feeds_them_all(harness, tmp_path):
+    """serve --threads 3: each output has one SO_REUSEPORT listener per loop. Clients land on
+    every loop, and each receives the data frames the first loop's emitter publishes; the data
+    flow A -> B -> C goes on."""
+    import websockets
+
+    s = Serve(harness, ROOT / "scenarios/federation.json", tmp_path / "fed", "--threads", "3")
+    try:
+        fx = s.fixtures
+        ctx = ssl.create_default_context(cafile=str(fx / "federation-ca.pem"))
+        ctx.load_cert_chain(str(fx / "location-b-cert.pem"), str(fx / "location-b-key.pem"))
+        port = s.ports["location-a"]
+
+        async def one():
+            async with websockets.connect(f"wss://{A}:{port}/ws", ssl=ctx, host="127.0.0.1",
+                                          port=port, server_hostname=A, open_timeout=5) as ws:
+                msg = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                return msg["type"], msg["payload"]["origin"]
+
+        async def many():
+            return await asyncio.gather(*(one() for _ in range(24)))
+
+        got = asyncio.run(asyncio.wait_for(many(), 30))
+        assert got == [("data", "location-a")] * 24
+        s.wait_for(lambda evs: sum(1 for e in evs if e["location"] == "location-c"
+                                   and e["event"] == "recv") >= 3)
+    finally:
+        assert s.stop() == 0, s.stderr()
+    out = (tmp_path / "fed" / "serve.out").read_text()
+    per_loop = [int(n) for n in out.split("accepted per loop:")[1].split("\n")[0].split()]
+    # 24 clients and B's input over three loops: the kernel spread them (all on one loop would
+    # happen with probability 3 * 3^-25).
+    assert len(per_loop) == 3 and sum(per_loop) >= 25 and sum(1 for n in per_loop if n) >= 2
