@@ -292,6 +292,15 @@ static int load_pem_certs(const char *path, STACK_OF(X509) * sk) {
 // peer_chain returns the certificates the peer sent, leaf first (caller frees with
 // sk_X509_pop_free), or NULL if it sent none.
 static STACK_OF(X509) * peer_chain(const SSL *ssl) {
+  // The library parsed them already for the session being negotiated: share those.
+  STACK_OF(X509) *parsed = SSL_get_peer_full_cert_chain(ssl);
+  if (parsed != NULL && sk_X509_num(parsed) > 0) {
+    STACK_OF(X509) *sk = sk_X509_dup(parsed);
+    for (size_t i = 0; sk != NULL && i < sk_X509_num(sk); i++) {
+      X509_up_ref(sk_X509_value(sk, i));
+    }
+    return sk;
+  }
   const STACK_OF(CRYPTO_BUFFER) *bufs = SSL_get0_peer_certificates(ssl);
   if (bufs == NULL || sk_CRYPTO_BUFFER_num(bufs) == 0) {
     return NULL;
@@ -518,9 +527,10 @@ static int openssl_verify(const struct mh_tls_ctx *c, STACK_OF(X509) * chain) {
 static void record_peer(struct mh_tls_conn *t, STACK_OF(X509) * chain) {
   X509 *leaf = sk_X509_value(chain, 0);
   t->info.peer_cert = 1;
-  EVP_PKEY *key = X509_get_pubkey(leaf);
-  t->peer_key_id = key != NULL ? EVP_PKEY_id(key) : 0;
-  EVP_PKEY_free(key);
+  // The key's algorithm, from its OID (EVP_PKEY_* are those NIDs): no need to decode the key.
+  ASN1_OBJECT *alg = NULL;
+  X509_PUBKEY_get0_param(&alg, NULL, NULL, NULL, X509_get_X509_PUBKEY(leaf));
+  t->peer_key_id = alg != NULL ? OBJ_obj2nid(alg) : 0;
   name_cn(X509_get_subject_name(leaf), t->info.peer_cn, sizeof(t->info.peer_cn));
   if (!t->ctx->is_server || t->ctx->emulate == MH_EMULATE_NGINX) {
     // Only nginx's $ssl_client_s_dn needs the whole subject of a client: Go's policy reads the CN.
@@ -1324,7 +1334,11 @@ static enum mh_io classify(struct mh_tls_conn *t, int r) {
     ERR_clear_error();
     return MH_IO_CLOSED;
   }
-  uint32_t err = ERR_peek_error();
+  // The TLS layer's own error is pushed last (after, e.g., ECDSA's BAD_SIGNATURE from below it).
+  uint32_t err = ERR_peek_last_error();
+  if (ERR_GET_LIB(err) != ERR_LIB_SSL) {
+    err = ERR_peek_error();
+  }
   int lib = ERR_GET_LIB(err), reason = ERR_GET_REASON(err);
   ERR_clear_error();
   if (t->info.reason[0] != '\0' && t->rejected) {

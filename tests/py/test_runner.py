@@ -128,6 +128,16 @@ def test_phases_and_alerts(default_run, cid, phase, alert, by):
     assert got["code"] == alert, o
 
 
+def test_key_mismatch_is_refused_in_gos_words(default_run):
+    """The probe signs with a key that is not its certificate's: the mock says what Go says."""
+    _, report, _ = default_run
+    for version in ("tls1.2", "tls1.3"):
+        srv = case(report, f"location-a/key-mismatch/{version}")["server"]
+        assert srv["reason"] == ("tls: invalid signature by the client certificate: "
+                                 "ECDSA verification failure"), srv
+        assert srv["alert_sent"]["code"] == 51
+
+
 def test_accepted_cases_upgraded(default_run):
     _, report, _ = default_run
     c = case(report, "location-a/location-b/tls1.3")
