@@ -79,20 +79,28 @@ def test_bad_ca_file_is_an_input_error(harness, tmp_path):
     assert "invalid PEM data" in r.stderr
 
 
-def test_against_a_real_nginx(harness, tmp_path):
+def load_nginx(harness, tmp_path, specs, identities_from, *args):
+    """A real nginx (ssl_verify_client on) on loopback, loaded for 2 s with 4 in flight; the
+    fixture |specs| are generated into one directory (so they share the CA key)."""
     fx = tmp_path / "fx"
-    assert run([harness, "pki", ROOT / "fixtures/federation.json", "--out", fx]).returncode == 0
+    for spec in specs:
+        assert run([harness, "pki", ROOT / "fixtures" / spec, "--out", fx]).returncode == 0
     port = free_port()
     conf = tmp_path / "nginx.conf"
     conf.write_text(NGINX_CONF.format(tmp=tmp_path, port=port, fx=fx))
     with nginx_running(conf, tmp_path, port):
-        r, rep = load(harness, tmp_path / "out", "--target", f"127.0.0.1:{port}", "--server-name",
-                      "location-a.semstreams.local", "--ca", fx / "federation-ca.pem",
-                      "--identities-from", ROOT / "fixtures/federation.json", "--fixtures", fx,
-                      "--identity", "location-b", "--connections", "4", "--duration", "2")
-        assert r.returncode == 0, r.stdout + r.stderr
-        check_sane(rep)
-        assert rep["counts"]["accepted"] > 20  # OpenSSL sends its tickets: each one confirmed
+        return load(harness, tmp_path / "out", "--target", f"127.0.0.1:{port}", "--server-name",
+                    "location-a.semstreams.local", "--ca", fx / "federation-ca.pem",
+                    "--identities-from", ROOT / "fixtures" / identities_from, "--fixtures", fx,
+                    "--connections", "4", "--duration", "2", *args)
+
+
+def test_against_a_real_nginx(harness, tmp_path):
+    r, rep = load_nginx(harness, tmp_path, ["federation.json"], "federation.json",
+                        "--identity", "location-b")
+    assert r.returncode == 0, r.stdout + r.stderr
+    check_sane(rep)
+    assert rep["counts"]["accepted"] > 20  # OpenSSL sends its tickets: each one confirmed
 
 
 @pytest.mark.parametrize("tls", ["1.2", "1.3"])
@@ -182,17 +190,8 @@ def test_identities_from_a_spec_against_a_mock_location(harness, tmp_path):
 
 
 def test_identities_from_a_spec_against_a_real_nginx(harness, tmp_path):
-    fx = tmp_path / "fx"
-    for spec in ("federation.json", "load-identities.json"):  # one directory: one CA key
-        assert run([harness, "pki", ROOT / "fixtures" / spec, "--out", fx]).returncode == 0
-    port = free_port()
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(tmp=tmp_path, port=port, fx=fx))
-    with nginx_running(conf, tmp_path, port):
-        r, rep = load(harness, tmp_path / "out", "--target", f"127.0.0.1:{port}", "--server-name",
-                      "location-a.semstreams.local", "--ca", fx / "federation-ca.pem",
-                      "--identities-from", ROOT / "fixtures/load-identities.json", "--fixtures", fx,
-                      "--connections", "4", "--duration", "2")
+    r, rep = load_nginx(harness, tmp_path, ["federation.json", "load-identities.json"],
+                        "load-identities.json")
     assert r.returncode == 0, r.stdout + r.stderr
     check_sane(rep)
     # Every identity fit for client authentication, round-robin; nginx verifies the chain only.
