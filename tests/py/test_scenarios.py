@@ -261,8 +261,9 @@ def test_nginx_emulation_answers_in_http(harness, tmp_path):
 @pytest.mark.parametrize("threads", ["1", "3"])
 def test_port_in_use_is_reported_and_nothing_runs(mh, tmp_path, threads):
     """With several loops the listeners share their port (SO_REUSEPORT); another process's port
-    must still be refused, not shared."""
+    must still be refused, not shared: even a listener that allows SO_REUSEPORT itself."""
     busy = socket.socket()
+    busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     busy.bind(("127.0.0.1", 0))
     busy.listen(1)
     port = busy.getsockname()[1]
