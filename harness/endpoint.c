@@ -554,13 +554,11 @@ static void sconn_step(struct sconn *c) {
         if (r == MH_IO_OK) {
           c->state = S_REQUEST;
           sconn_deadline(c, REQUEST_TIMEOUT_S);
-          if (!mh_tls_buffered(c->x.tls)) {
-            // The client's request follows its Finished in a later write: a read now would
-            // nearly always be a wasted system call (readiness will tell when it is there).
-            sconn_want(c, EV_READ);
-            return;
-          }
-          continue;
+          // The client's request follows its Finished in a later write: a read now would nearly
+          // always be a wasted system call. Readiness tells when it is there (and sconn_want
+          // goes on at once with bytes the TLS layer already holds).
+          sconn_want(c, EV_READ);
+          return;
         }
         if (r == MH_IO_WANT_READ || r == MH_IO_WANT_WRITE) {
           sconn_want(c, r == MH_IO_WANT_READ ? EV_READ : EV_WRITE);

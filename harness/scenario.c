@@ -2479,26 +2479,26 @@ int mh_scenario_load(struct mh_arena *a, const char *path, const struct mh_scena
 }
 
 void mh_scenario_print_keys(FILE *out) {
-  for (size_t i = 0; i < sizeof(scenario_keys) / sizeof(scenario_keys[0]); i++) {
-    fprintf(out, "$.%s\n", scenario_keys[i]);
-  }
-  for (size_t i = 0; i < sizeof(location_keys) / sizeof(location_keys[0]); i++) {
-    fprintf(out, "$.locations.*.%s\n", location_keys[i]);
-  }
-  for (size_t i = 0; i < sizeof(emit_keys) / sizeof(emit_keys[0]); i++) {
-    fprintf(out, "$.locations.*.emit.%s\n", emit_keys[i]);
-  }
-  for (size_t i = 0; i < sizeof(nginx_keys) / sizeof(nginx_keys[0]); i++) {
-    fprintf(out, "$.locations.*.nginx.%s\n", nginx_keys[i]);
-  }
-  for (size_t i = 0; i < sizeof(matrix_keys) / sizeof(matrix_keys[0]); i++) {
-    fprintf(out, "$.matrix.%s\n", matrix_keys[i]);
-  }
-  for (size_t i = 0; i < sizeof(case_keys) / sizeof(case_keys[0]); i++) {
-    fprintf(out, "$.cases[].%s\n", case_keys[i]);
-  }
-  for (size_t i = 0; i < sizeof(expect_keys) / sizeof(expect_keys[0]); i++) {
-    fprintf(out, "$.cases[].expect.%s\n", expect_keys[i]);
+#define KEYS(prefix, table) \
+  { prefix, table, sizeof(table) / sizeof(table[0]) }
+  static const struct {
+    const char *prefix;
+    const char *const *keys;
+    size_t num;
+  } groups[] = {
+      KEYS("$.", scenario_keys),
+      KEYS("$.locations.*.", location_keys),
+      KEYS("$.locations.*.emit.", emit_keys),
+      KEYS("$.locations.*.nginx.", nginx_keys),
+      KEYS("$.matrix.", matrix_keys),
+      KEYS("$.cases[].", case_keys),
+      KEYS("$.cases[].expect.", expect_keys),
+  };
+#undef KEYS
+  for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
+    for (size_t i = 0; i < groups[g].num; i++) {
+      fprintf(out, "%s%s\n", groups[g].prefix, groups[g].keys[i]);
+    }
   }
 }
 

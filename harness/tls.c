@@ -540,13 +540,20 @@ static void record_peer(struct mh_tls_conn *t, STACK_OF(X509) * chain) {
 
 // --- what a server remembers of its sessions' clients ---
 
+// leaf_sha256 gives the hash the session being negotiated keeps of the client's certificate: the
+// library computed it while parsing the Certificate message, before verification.
 static int leaf_sha256(const SSL *ssl, uint8_t out[SHA256_DIGEST_LENGTH]) {
-  const STACK_OF(CRYPTO_BUFFER) *bufs = SSL_get0_peer_certificates(ssl);
-  if (bufs == NULL || sk_CRYPTO_BUFFER_num(bufs) == 0) {
+  const SSL_SESSION *sess = SSL_get_session(ssl);
+  const uint8_t *sha;
+  size_t sha_len;
+  if (sess == NULL || !SSL_SESSION_has_peer_sha256(sess)) {
     return 0;
   }
-  const CRYPTO_BUFFER *leaf = sk_CRYPTO_BUFFER_value(bufs, 0);
-  SHA256(CRYPTO_BUFFER_data(leaf), CRYPTO_BUFFER_len(leaf), out);
+  SSL_SESSION_get0_peer_sha256(sess, &sha, &sha_len);
+  if (sha_len != SHA256_DIGEST_LENGTH) {
+    return 0;
+  }
+  memcpy(out, sha, SHA256_DIGEST_LENGTH);
   return 1;
 }
 
@@ -1027,7 +1034,7 @@ struct mh_tls_ctx *mh_tls_server_ctx_new(const struct mh_tls_server_policy *p, s
     }
     SSL_CTX_set_custom_verify(ctx, SSL_VERIFY_PEER, server_verify);
     // Sessions keep only the client certificate's hash, so that resuming one does not parse the
-    // certificate again; server_verify keeps what the emulations need of it (see resumed_peer).
+    // certificate again; server_verify keeps what the emulations need of it (see memo_recall).
     SSL_CTX_set_retain_only_sha256_of_client_certs(ctx, 1);
     if (p->emulate == MH_EMULATE_GO) {
       SSL_CTX_set_msg_callback(ctx, msg_cb);

@@ -13,12 +13,10 @@ struct mh_ws {
   int broken;  // the transport failed
 };
 
-static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
-                       void *user) {
-  (void)flags;
-  struct mh_ws *ws = user;
-  int would_block = 0;
-  ssize_t n = ws->io.recv(ws->io.arg, buf, len, &would_block);
+// io_result turns a transport result into wslay's: bytes, or -1 with "would block" or a failure
+// (which marks the transport broken).
+static ssize_t io_result(wslay_event_context_ptr ctx, struct mh_ws *ws, ssize_t n,
+                         int would_block) {
   if (n > 0) {
     return n;
   }
@@ -31,22 +29,22 @@ static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
   return -1;
 }
 
+static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
+                       void *user) {
+  (void)flags;
+  struct mh_ws *ws = user;
+  int would_block = 0;
+  ssize_t n = ws->io.recv(ws->io.arg, buf, len, &would_block);
+  return io_result(ctx, ws, n, would_block);
+}
+
 static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
                        void *user) {
   (void)flags;
   struct mh_ws *ws = user;
   int would_block = 0;
   ssize_t n = ws->io.send(ws->io.arg, data, len, &would_block);
-  if (n > 0) {
-    return n;
-  }
-  if (would_block) {
-    wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-  } else {
-    ws->broken = 1;
-    wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-  }
-  return -1;
+  return io_result(ctx, ws, n, would_block);
 }
 
 static int genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *user) {
