@@ -15,18 +15,18 @@
 #include <signal.h>
 #include <sys/stat.h>
 
-#include "arena.h"
-#include "endpoint.h"
-#include "err.h"
-#include "events.h"
-#include "load.h"
-#include "oracle.h"
-#include "pki.h"
-#include "report.h"
-#include "runner.h"
-#include "scenario.h"
-#include "stage.h"
-#include "tls.h"
+#include "base/arena.h"
+#include "mock/endpoint.h"
+#include "base/err.h"
+#include "mock/events.h"
+#include "load/load.h"
+#include "conform/oracle.h"
+#include "pki/pki.h"
+#include "report/report.h"
+#include "conform/runner.h"
+#include "input/scenario.h"
+#include "base/stage.h"
+#include "tls/tls.h"
 #include "version.h"
 
 #define EXIT_INPUT 2

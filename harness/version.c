@@ -3,10 +3,10 @@
 
 #include <ev.h>
 
-#include "bundle.h"
-#include "capture.h"
-#include "scenario.h"
-#include "tls.h"
+#include "pki/bundle.h"
+#include "capture/capture.h"
+#include "input/scenario.h"
+#include "tls/tls.h"
 
 void mh_version_print(FILE *out) {
   char tls[512];

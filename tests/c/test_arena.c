@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "arena.h"
+#include "base/arena.h"
 
 static void test_alloc_is_zeroed_and_aligned(void **state) {
   (void)state;

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "hist.h"
+#include "load/hist.h"
 
 static struct mh_hist a, b;
 

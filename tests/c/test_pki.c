@@ -13,8 +13,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "pki.h"
-#include "scenario.h"
+#include "pki/pki.h"
+#include "input/scenario.h"
 #include "tmpdir.h"
 
 static const char *spec_json =

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "scenario.h"
+#include "input/scenario.h"
 
 #define CA "{\"name\":\"root\"}"
 

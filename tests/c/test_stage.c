@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "stage.h"
+#include "base/stage.h"
 #include "tmpdir.h"
 
 static int count_entries(const char *dir) {

@@ -1,0 +1,12 @@
+// clock: the one monotonic clock every measurement of the harness reads.
+#ifndef MH_CLOCK_H
+#define MH_CLOCK_H
+
+// mh_clock_now returns CLOCK_MONOTONIC in seconds. Every timestamp the harness compares (case
+// timings, load latencies, capture deadlines) comes from here, so that they share one origin.
+double mh_clock_now(void);
+
+// mh_clock_now_ms returns mh_clock_now in milliseconds.
+double mh_clock_now_ms(void);
+
+#endif

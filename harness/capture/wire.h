@@ -1,0 +1,40 @@
+// wire: what a case's capture shows, read independently of the TLS library that made it: TCP
+// endings, the ClientHello's SNI, whether the server's certificate crossed the wire, and every
+// alert in each direction. TLS 1.3 records are decrypted with the case's key log (HKDF-Expand-Label
+// and the AEAD of the negotiated suite), so an encrypted alert is named, not guessed.
+#ifndef MH_WIRE_H
+#define MH_WIRE_H
+
+#include <stddef.h>
+
+#include "capture/capture.h"
+
+struct mh_wire_alert {
+  char from;      // 'c' client, 's' server
+  int level;      // 1 warning, 2 fatal; 0 if encrypted and not decrypted
+  int desc;       // -1 if encrypted and not decrypted
+  int encrypted;  // it was inside an encrypted record
+};
+
+struct mh_wire_view {
+  size_t frames;
+  char sni[256];
+  int tls13;
+  int server_certificate;  // the server's Certificate message was seen (decrypted in TLS 1.3)
+  struct mh_wire_alert alerts[8];
+  size_t num_alerts;
+  int undecrypted;     // encrypted records that could not be decrypted
+  char client_end[8];  // "fin", "rst" or ""
+  char server_end[8];
+};
+
+// mh_wire_analyze reads |p| (frames between |client_port| and the server) with |keylog| (NSS
+// lines, may be empty) into |out|.
+void mh_wire_analyze(const struct mh_packets *p, int client_port, const char *keylog,
+                     struct mh_wire_view *out);
+
+// mh_wire_first_fatal returns the first fatal alert sent by |from| on the wire (its code), -1 if
+// one was sent but could not be decrypted, or -2 if none was seen.
+int mh_wire_first_fatal(const struct mh_wire_view *w, char from);
+
+#endif

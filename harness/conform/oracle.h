@@ -1,0 +1,53 @@
+// oracle: what a target should do with a case, derived from its policy and the fixture spec, and
+// the verdict on what it did.
+//
+// The expected reason follows the emulated server's order (Go: version, then leaf validity, chain
+// to the client CAs, clientAuth EKU, CN allow-list, then the CertificateVerify signature); the
+// profile of the target's stack turns the reason into the allowed alerts or HTTP status.
+#ifndef MH_ORACLE_H
+#define MH_ORACLE_H
+
+#include <stddef.h>
+
+#include "base/outcomes.h"
+#include "conform/probe.h"
+#include "input/scenario.h"
+
+struct mh_expectation {
+  int reject;
+  enum mh_reason reason;
+  char side;            // 's' server rejects, 'c' the client (us) rejects
+  enum mh_layer layer;  // MH_LAYER_NONE: any
+  int alerts[8];        // allowed alerts: sent by the server ('s') or by us ('c'); none = any
+  size_t num_alerts;
+  int status;     // HTTP status for the http layer
+  int explicit_;  // written in the scenario rather than derived
+};
+
+// mh_oracle_expect computes |out| for case |k| against location |L| (its policy, resolved file
+// paths) with |profile|. Explicit expectations of |k| win over the oracle.
+void mh_oracle_expect(const struct mh_scenario *s, const struct mh_location *L,
+                      const struct mh_case_spec *k, const struct mh_profile *profile,
+                      struct mh_expectation *out);
+
+// mh_oracle_verdict judges outcome |o| of a case offered at |version| against |x|.
+enum mh_verdict mh_oracle_verdict(const struct mh_expectation *x, const struct mh_case_outcome *o,
+                                  int version);
+
+// mh_oracle_describe writes a one-line description of |x| ("reject by server at tls: alert 116").
+void mh_oracle_describe(const struct mh_expectation *x, char *out, size_t out_len);
+
+// mh_outcome_summary writes the stable one-line summary of |o| that baselines compare.
+void mh_outcome_summary(const struct mh_case_outcome *o, char *out, size_t out_len);
+
+// mh_spec_entity returns the index of spec entity |name|, or -1.
+int mh_spec_entity(const struct mh_pki_spec *spec, const char *name);
+
+// mh_fixture_path writes the resolved path of |rel| under the scenario's fixtures into |out|.
+void mh_fixture_path(const struct mh_scenario *s, const char *rel, char *out, size_t out_len);
+
+// mh_server_root_ca returns the spec index of the root CA that issued location |L|'s server
+// certificate (for mocks), or -1.
+int mh_server_root_ca(const struct mh_scenario *s, const struct mh_location *L);
+
+#endif

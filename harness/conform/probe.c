@@ -1,0 +1,300 @@
+// probe: one case, blocking with deadlines (see probe.h).
+#include "conform/probe.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/alerts.h"
+#include "base/clock.h"
+#include "base/net.h"
+#include "mock/http.h"
+
+// wait_fd waits for |events| until |deadline|; returns 1 ready, 0 timeout.
+static int wait_fd(int fd, short events, double deadline) {
+  for (;;) {
+    double left = deadline - mh_clock_now_ms();
+    if (left <= 0) {
+      return 0;
+    }
+    struct pollfd p = {.fd = fd, .events = events};
+    int r = poll(&p, 1, (int)left + 1);
+    if (r > 0) {
+      return 1;
+    }
+    if (r == 0) {
+      return 0;
+    }
+    if (errno != EINTR) {
+      return 1;  // let the next I/O call report the error
+    }
+  }
+}
+
+// transport_end reads what follows a rejection on the raw socket: FIN, RST or nothing.
+static enum mh_end transport_end(int fd, int ms) {
+  double deadline = mh_clock_now_ms() + ms;
+  char buf[4096];
+  for (;;) {
+    if (!wait_fd(fd, POLLIN, deadline)) {
+      return MH_END_TIMEOUT;
+    }
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n == 0) {
+      return MH_END_FIN;
+    }
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) {
+        continue;
+      }
+      return errno == ECONNRESET ? MH_END_RST : MH_END_FIN;
+    }
+  }
+}
+
+static void local_name(int fd, char *out, size_t len) {
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof(ss);
+  out[0] = '\0';
+  if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0 && ss.ss_family == AF_INET) {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+    const uint8_t *ip = (const uint8_t *)&a->sin_addr;
+    snprintf(out, len, "%u.%u.%u.%u:%u", ip[0], ip[1], ip[2], ip[3], ntohs(a->sin_port));
+  }
+}
+
+// rejected_by_tls records a rejection the TLS layer reported.
+static void rejected_by_tls(struct mh_case_outcome *o, struct mh_tls_conn *tc, enum mh_phase phase,
+                            int fd) {
+  const struct mh_tls_info *ti = mh_tls_conn_info(tc);
+  o->tls = *ti;
+  o->result = MH_RESULT_REJECTED;
+  o->layer = MH_LAYER_TLS;
+  o->phase = phase;
+  snprintf(o->client_error, sizeof(o->client_error), "%s", ti->reason);
+  // Our own verification failed: we sent the alert, the server did nothing wrong.
+  if (ti->alert_sent != MH_ALERT_NONE && ti->alert_sent != 0 &&
+      ti->alert_received == MH_ALERT_NONE) {
+    o->rejected_by = 'c';
+    o->end = MH_END_CLIENT_CLOSE;
+    return;
+  }
+  o->rejected_by = 's';
+  if (ti->alert_received == MH_ALERT_NONE && strncmp(ti->reason, "read: ", 6) == 0 &&
+      strstr(ti->reason, "reset") != NULL) {
+    o->end = MH_END_RST;
+    return;
+  }
+  o->end = transport_end(fd, 1000);
+}
+
+// before_connect_cb records the source port and passes it on to the caller's hook.
+struct connect_hook {
+  struct mh_case_outcome *o;
+  const struct mh_probe_hooks *hooks;
+};
+
+static void before_connect_cb(void *arg, int local_port) {
+  struct connect_hook *h = arg;
+  h->o->local_port = local_port;
+  if (h->hooks != NULL && h->hooks->before_connect != NULL) {
+    h->hooks->before_connect(h->hooks->arg, local_port);
+  }
+}
+
+void mh_probe_run(struct mh_tls_ctx *ctx, const struct mh_probe_target *t,
+                  const struct mh_probe_timeouts *to, const struct mh_probe_hooks *hooks,
+                  struct mh_case_outcome *o) {
+  memset(o, 0, sizeof(*o));
+  o->tls.alert_sent = o->tls.alert_received = MH_ALERT_NONE;
+  o->result = MH_RESULT_INCONCLUSIVE;
+  double start = mh_clock_now_ms();
+  struct mh_tls_conn *tc = NULL;
+  struct mh_http_parser *hp = NULL;
+  struct connect_hook ch = {o, hooks};
+  int fd = mh_net_connect_from(t->address, t->port, before_connect_cb, &ch);
+  if (fd < 0) {
+    snprintf(o->tcp, sizeof(o->tcp), "error");
+    snprintf(o->client_error, sizeof(o->client_error), "dial tcp %s:%d: %s", t->address, t->port,
+             strerror(errno));
+    o->phase = MH_PHASE_TCP;
+    goto out;
+  }
+  if (!wait_fd(fd, POLLOUT, start + to->connect_ms)) {
+    snprintf(o->tcp, sizeof(o->tcp), "timeout");
+    snprintf(o->client_error, sizeof(o->client_error), "dial tcp %s:%d: i/o timeout", t->address,
+             t->port);
+    o->phase = MH_PHASE_TCP;
+    o->end = MH_END_TIMEOUT;
+    goto out;
+  }
+  int e = mh_net_connect_result(fd);
+  if (e != 0) {
+    snprintf(o->tcp, sizeof(o->tcp), e == ECONNREFUSED ? "refused" : "error");
+    snprintf(o->client_error, sizeof(o->client_error), "dial tcp %s:%d: connect: %s", t->address,
+             t->port, strerror(e));
+    o->phase = MH_PHASE_TCP;
+    o->end = e == ECONNREFUSED ? MH_END_REFUSED : MH_END_NONE;
+    goto out;
+  }
+  snprintf(o->tcp, sizeof(o->tcp), "ok");
+  local_name(fd, o->local_peer, sizeof(o->local_peer));
+  double t_tcp = mh_clock_now_ms();
+  o->tcp_ms = t_tcp - start;
+
+  tc = mh_tls_conn_new(ctx, fd, t->server_name);
+  if (tc == NULL) {
+    snprintf(o->client_error, sizeof(o->client_error), "out of memory");
+    goto out;
+  }
+  double deadline = t_tcp + to->handshake_ms;
+  for (;;) {
+    enum mh_io r = mh_tls_handshake(tc);
+    if (r == MH_IO_OK) {
+      break;
+    }
+    if ((r == MH_IO_WANT_READ || r == MH_IO_WANT_WRITE) &&
+        wait_fd(fd, r == MH_IO_WANT_READ ? POLLIN : POLLOUT, deadline)) {
+      continue;
+    }
+    if (r == MH_IO_WANT_READ || r == MH_IO_WANT_WRITE) {
+      o->tls = *mh_tls_conn_info(tc);
+      snprintf(o->client_error, sizeof(o->client_error), "TLS handshake timeout");
+      o->phase = mh_tls_conn_info(tc)->client_flight_sent ? MH_PHASE_CLIENT_FLIGHT
+                                                          : MH_PHASE_SERVER_FLIGHT;
+      o->end = MH_END_TIMEOUT;
+      goto out;  // inconclusive: the server neither accepted nor rejected
+    }
+    o->handshake_ms = mh_clock_now_ms() - t_tcp;
+    rejected_by_tls(
+        o, tc,
+        mh_tls_conn_info(tc)->client_flight_sent ? MH_PHASE_CLIENT_FLIGHT : MH_PHASE_SERVER_FLIGHT,
+        fd);
+    goto out;
+  }
+  o->handshake_ok = 1;
+  double t_hs = mh_clock_now_ms();
+  o->handshake_ms = t_hs - t_tcp;
+
+  // First read: an HTTP/1.1 WebSocket upgrade, and its answer.
+  char req[1024];
+  int n =
+      snprintf(req, sizeof(req),
+               "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: mtls-harness\r\n"
+               "Connection: Upgrade\r\nUpgrade: websocket\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+               t->path, t->host_header);
+  size_t off = 0;
+  deadline = t_hs + to->first_read_ms;
+  hp = mh_http_parser_new(0);
+  struct mh_http_head head;
+  memset(&head, 0, sizeof(head));
+  while (off < (size_t)n) {
+    size_t w;
+    enum mh_io r = mh_tls_write(tc, req + off, (size_t)n - off, &w);
+    if (r == MH_IO_OK) {
+      off += w;
+      continue;
+    }
+    if ((r == MH_IO_WANT_READ || r == MH_IO_WANT_WRITE) &&
+        wait_fd(fd, r == MH_IO_WANT_READ ? POLLIN : POLLOUT, deadline)) {
+      continue;
+    }
+    break;  // the read below reports why
+  }
+  for (;;) {
+    char buf[8192];
+    size_t got;
+    enum mh_io r = mh_tls_read(tc, buf, sizeof(buf), &got);
+    if (r == MH_IO_OK) {
+      if (hp != NULL && mh_http_parse(hp, buf, got, &head) < 0) {
+        snprintf(o->client_error, sizeof(o->client_error), "malformed HTTP response");
+        o->tls = *mh_tls_conn_info(tc);
+        o->result = MH_RESULT_REJECTED;
+        o->layer = MH_LAYER_HTTP;
+        o->rejected_by = 's';
+        o->phase = MH_PHASE_APPLICATION;
+        break;
+      }
+      if (head.complete) {
+        o->first_read_ms = mh_clock_now_ms() - t_hs;
+        o->http_status = head.status;
+        o->ws_upgraded = head.status == 101;
+        o->tls = *mh_tls_conn_info(tc);
+        if (head.status >= 100 && head.status < 400) {
+          o->result = MH_RESULT_ACCEPTED;
+          o->phase = MH_PHASE_NONE;
+          mh_tls_close_notify(tc);
+          o->end = MH_END_CLIENT_CLOSE;
+        } else {
+          o->result = MH_RESULT_REJECTED;
+          o->layer = MH_LAYER_HTTP;
+          o->rejected_by = 's';
+          o->phase = MH_PHASE_APPLICATION;
+          snprintf(o->client_error, sizeof(o->client_error), "HTTP %d", head.status);
+          // How the server ends after its error page: close_notify, FIN or RST.
+          double d2 = mh_clock_now_ms() + 1000;
+          for (;;) {
+            enum mh_io r2 = mh_tls_read(tc, buf, sizeof(buf), &got);
+            if (r2 == MH_IO_OK) {
+              continue;
+            }
+            if (r2 == MH_IO_CLOSED) {
+              o->end = strcmp(mh_tls_conn_info(tc)->reason, "close_notify") == 0
+                           ? MH_END_CLOSE_NOTIFY
+                           : MH_END_FIN;
+              break;
+            }
+            if ((r2 == MH_IO_WANT_READ || r2 == MH_IO_WANT_WRITE) &&
+                wait_fd(fd, r2 == MH_IO_WANT_READ ? POLLIN : POLLOUT, d2)) {
+              continue;
+            }
+            o->end = r2 == MH_IO_FAILED
+                         ? (strstr(mh_tls_conn_info(tc)->reason, "reset") ? MH_END_RST : MH_END_FIN)
+                         : MH_END_TIMEOUT;
+            break;
+          }
+        }
+        break;
+      }
+      continue;
+    }
+    if ((r == MH_IO_WANT_READ || r == MH_IO_WANT_WRITE) &&
+        wait_fd(fd, r == MH_IO_WANT_READ ? POLLIN : POLLOUT, deadline)) {
+      continue;
+    }
+    o->first_read_ms = mh_clock_now_ms() - t_hs;
+    if (r == MH_IO_WANT_READ || r == MH_IO_WANT_WRITE) {
+      // The server kept the connection but said nothing within the deadline.
+      o->tls = *mh_tls_conn_info(tc);
+      o->result = MH_RESULT_ACCEPTED;
+      o->phase = MH_PHASE_NONE;
+      o->end = MH_END_TIMEOUT;
+      snprintf(o->client_error, sizeof(o->client_error), "no HTTP answer within %d ms",
+               to->first_read_ms);
+      break;
+    }
+    // Closed or failed on the first read: in TLS 1.3 this is where a rejected client
+    // certificate shows up.
+    rejected_by_tls(o, tc, MH_PHASE_FIRST_READ, fd);
+    if (r == MH_IO_CLOSED && o->tls.alert_received == MH_ALERT_NONE) {
+      o->end = strcmp(o->tls.reason, "close_notify") == 0 ? MH_END_CLOSE_NOTIFY : MH_END_FIN;
+    }
+    break;
+  }
+out:
+  o->total_ms = mh_clock_now_ms() - start;
+  if (tc != NULL) {
+    snprintf(o->keylog, sizeof(o->keylog), "%s", mh_tls_conn_keylog(tc));
+  }
+  mh_http_parser_free(hp);
+  mh_tls_conn_free(tc);
+  if (fd >= 0) {
+    close(fd);
+  }
+}

@@ -1,0 +1,59 @@
+// probe: one conformance case: a client connection to one target, recording exactly what happened.
+//
+// The probe connects, handshakes, and then always performs a bounded first read (it sends an HTTP
+// request, a WebSocket upgrade, and reads the answer): in TLS 1.3 the server judges the client
+// certificate after the client's handshake has returned, so only that read shows whether the
+// server kept the connection. Every wait has a deadline; the calling thread blocks in poll().
+#ifndef MH_PROBE_H
+#define MH_PROBE_H
+
+#include "base/outcomes.h"
+#include "tls/tls.h"
+
+struct mh_probe_target {
+  const char *address;  // numeric, loopback for mocks
+  int port;
+  const char *server_name;  // SNI, checked against the certificate when verifying
+  const char *path;         // request target
+  const char *host_header;  // Host: value
+};
+
+struct mh_probe_timeouts {
+  int connect_ms;
+  int handshake_ms;
+  int first_read_ms;
+};
+
+// mh_case_outcome is everything a probe saw, from the client side.
+struct mh_case_outcome {
+  enum mh_result result;
+  enum mh_layer layer;  // where a rejection happened
+  char rejected_by;     // 's' server, 'c' client (us), 0
+  enum mh_phase phase;  // where the connection ended
+  enum mh_end end;      // how the transport ended
+  char tcp[16];         // "ok", "refused", "timeout", "error"
+  int handshake_ok;
+  struct mh_tls_info tls;  // version, cipher, group, alerts (sent by us / received), peer CN
+  int http_status;         // 0: none
+  int ws_upgraded;
+  char client_error[512];  // our side's explanation
+  char local_peer[64];     // "127.0.0.1:PORT" as the server sees us
+  int local_port;
+  char keylog[1536];  // this connection's TLS secrets (for the capture file only)
+  double tcp_ms, handshake_ms, first_read_ms, total_ms;
+};
+
+// mh_probe_hooks lets the caller act once the source port is known, before the SYN (to start a
+// capture on the case's own 4-tuple).
+struct mh_probe_hooks {
+  void (*before_connect)(void *arg, int local_port);
+  void *arg;
+};
+
+// mh_probe_run runs one case with |ctx| (see mh_tls_probe_ctx_new) and fills |out|. It never fails:
+// a target that cannot be reached is recorded as inconclusive. |hooks| may be NULL.
+void mh_probe_run(struct mh_tls_ctx *ctx, const struct mh_probe_target *t,
+                  const struct mh_probe_timeouts *to, const struct mh_probe_hooks *hooks,
+                  struct mh_case_outcome *out);
+
+#endif

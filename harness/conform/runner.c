@@ -1,0 +1,705 @@
+// runner: matrices of cases against mock and external targets (see runner.h).
+//
+// Threads: the mock federation runs on its own libev loop thread; cases run on |jobs| worker
+// threads, each blocking in poll() with deadlines. What the mocks saw of each connection reaches
+// the cases through an observer table guarded by a mutex, keyed by the client's address and port.
+#include "conform/runner.h"
+
+#include <ev.h>
+#include <fnmatch.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/alerts.h"
+#include "base/clock.h"
+#include "mock/endpoint.h"
+#include "mock/events.h"
+#include "conform/oracle.h"
+#include "pki/pki.h"
+#include "conform/probe.h"
+#include "report/report.h"
+#include "tls/tls.h"
+#include "capture/wire.h"
+
+#define SERVER_RECORD_WAIT_MS 1500
+#define CAPTURE_LINGER_MS 50
+
+// records collects what the mocks saw, for the cases to pick up.
+struct records {
+  pthread_mutex_t mu;
+  struct mh_server_record *items;
+  size_t num, cap;
+};
+
+static void records_observe(void *arg, const struct mh_server_record *rec) {
+  struct records *r = arg;
+  pthread_mutex_lock(&r->mu);
+  if (r->num == r->cap) {
+    size_t cap = r->cap ? r->cap * 2 : 256;
+    struct mh_server_record *p = realloc(r->items, cap * sizeof(*p));
+    if (p == NULL) {
+      pthread_mutex_unlock(&r->mu);
+      return;
+    }
+    r->items = p;
+    r->cap = cap;
+  }
+  r->items[r->num++] = *rec;
+  pthread_mutex_unlock(&r->mu);
+}
+
+static int records_find(struct records *r, const char *location, const char *peer,
+                        struct mh_server_record *out) {
+  int found = 0;
+  pthread_mutex_lock(&r->mu);
+  for (size_t i = r->num; i > 0 && !found; i--) {
+    if (strcmp(r->items[i - 1].peer, peer) == 0 &&
+        strcmp(r->items[i - 1].location, location) == 0) {
+      *out = r->items[i - 1];
+      found = 1;
+    }
+  }
+  pthread_mutex_unlock(&r->mu);
+  return found;
+}
+
+// plan is one case to run.
+struct plan {
+  struct mh_case_spec spec;
+  const struct mh_location *loc;  // the policy (the variant, for variant cases)
+  const struct mh_profile *profile;
+  const char *kind;
+};
+
+struct run {
+  const struct mh_scenario *s;  // with variant locations appended
+  const struct mh_run_options *o;
+  struct mh_arena *a;
+  struct plan *plans;
+  size_t num_plans, cap_plans;
+  struct mh_case_result *results;
+  struct mh_federation *fed;
+  struct records records;
+  atomic_size_t next;
+  atomic_int setup_failed;
+  struct mh_err setup_err;
+  pthread_mutex_t err_mu;
+};
+
+static int add_plan(struct run *r, const struct mh_case_spec *k, const char *kind) {
+  if (r->o->filter != NULL && fnmatch(r->o->filter, k->id, 0) != 0) {
+    return 0;
+  }
+  if (r->num_plans == r->cap_plans) {
+    size_t cap = r->cap_plans ? r->cap_plans * 2 : 64;
+    struct plan *p = realloc(r->plans, cap * sizeof(*p));
+    if (p == NULL) {
+      return -1;
+    }
+    r->plans = p;
+    r->cap_plans = cap;
+  }
+  struct plan *p = &r->plans[r->num_plans++];
+  memset(p, 0, sizeof(*p));
+  p->spec = *k;
+  p->kind = kind;
+  return 0;
+}
+
+// allowed_identity picks the first matrix identity the oracle lets into |L| (for the server-side
+// checks, whose client must otherwise be welcome), or NULL for none.
+static const char *allowed_identity(const struct mh_scenario *s, const struct mh_location *L,
+                                    const struct mh_profile *profile, int version) {
+  for (size_t i = 0; i < s->matrix.num_identities; i++) {
+    struct mh_case_spec k = {.target = L->name, .version = version};
+    k.identity = strcmp(s->matrix.identities[i], "none") == 0 ? NULL : s->matrix.identities[i];
+    struct mh_expectation x;
+    mh_oracle_expect(s, L, &k, profile, &x);
+    if (!x.reject) {
+      return k.identity;
+    }
+  }
+  return NULL;
+}
+
+static const char *version_tag(int v) {
+  return v == MH_TLS13 ? "tls1.3" : "tls1.2";
+}
+
+static const struct mh_profile *profile_of(struct run *r, const char *location);
+
+static int expand_matrix(struct run *r, const struct mh_scenario *s) {
+  const struct mh_matrix *m = &s->matrix;
+  for (size_t t = 0; t < m->num_targets; t++) {
+    const struct mh_location *L = mh_location_find(s, m->targets[t]);
+    const struct mh_profile *prof = profile_of(r, L->name);
+    for (size_t i = 0; i < m->num_identities; i++) {
+      for (size_t v = 0; v < m->num_versions; v++) {
+        struct mh_case_spec k = {.target = L->name, .version = m->versions[v]};
+        k.identity = strcmp(m->identities[i], "none") == 0 ? NULL : m->identities[i];
+        k.id = mh_arena_sprintf(r->a, "%s/%s/%s", L->name, m->identities[i],
+                                version_tag(m->versions[v]));
+        if (k.id == NULL || add_plan(r, &k, "matrix") != 0) {
+          return -1;
+        }
+      }
+    }
+    const char *ok = allowed_identity(s, L, prof, MH_TLS13);
+    struct mh_case_spec base = {.target = L->name, .version = MH_TLS13, .identity = ok};
+    if (m->min_tls13_check && !L->is_target) {
+      struct mh_case_spec k = base;
+      k.version = MH_TLS12;
+      k.min_tls13 = 1;
+      k.identity = allowed_identity(s, L, prof, MH_TLS12);
+      k.id = mh_arena_sprintf(r->a, "%s/tls1.2-only-client-vs-tls1.3-minimum", L->name);
+      if (k.id == NULL || add_plan(r, &k, "matrix") != 0) {
+        return -1;
+      }
+    }
+    if (m->wrong_server_name != NULL) {
+      struct mh_case_spec k = base;
+      k.server_name = m->wrong_server_name;
+      k.id = mh_arena_sprintf(r->a, "%s/server-check:wrong-name/tls1.3", L->name);
+      if (k.id == NULL || add_plan(r, &k, "matrix") != 0) {
+        return -1;
+      }
+    }
+    if (m->cn_only_identity != NULL && !L->is_target) {
+      struct mh_case_spec k = base;
+      k.server_identity = m->cn_only_identity;
+      k.id = mh_arena_sprintf(r->a, "%s/server-check:cn-only-certificate/tls1.3", L->name);
+      if (k.id == NULL || add_plan(r, &k, "matrix") != 0) {
+        return -1;
+      }
+    }
+    if (m->untrusted_ca != NULL) {
+      struct mh_case_spec k = base;
+      k.trust_ca = m->untrusted_ca;
+      k.id = mh_arena_sprintf(r->a, "%s/server-check:untrusted-server/tls1.3", L->name);
+      if (k.id == NULL || add_plan(r, &k, "matrix") != 0) {
+        return -1;
+      }
+    }
+  }
+  return 0;
+}
+
+// --- profiles ---
+
+#define MAX_PROFILES 16
+
+static struct mh_profile profiles[MAX_PROFILES];
+static size_t num_profiles;
+
+static const struct mh_profile *find_profile(const char *name) {
+  for (size_t i = 0; i < num_profiles; i++) {
+    if (strcmp(profiles[i].name, name) == 0) {
+      return &profiles[i];
+    }
+  }
+  return NULL;
+}
+
+static int load_profiles(struct run *r, struct mh_err *err) {
+  num_profiles = 0;
+  for (size_t i = 0; i < r->s->num_locations; i++) {
+    const char *name = r->s->locations[i].profile;
+    if (name == NULL || find_profile(name) != NULL) {
+      continue;
+    }
+    if (num_profiles == MAX_PROFILES) {
+      return mh_err_set(err, "%s: more than %d profiles", r->s->file, MAX_PROFILES);
+    }
+    if (mh_profile_load(r->a, r->o->profiles_dir, name, &profiles[num_profiles], err) != 0) {
+      return -1;
+    }
+    num_profiles++;
+  }
+  return 0;
+}
+
+static const struct mh_profile *profile_of(struct run *r, const char *location) {
+  const struct mh_location *L = mh_location_find(r->s, location);
+  return L != NULL && L->profile != NULL ? find_profile(L->profile) : NULL;
+}
+
+// --- variants: copies of a mock location that present another certificate or version floor ---
+
+static const struct mh_location *variant_of(struct run *r, struct mh_scenario *s,
+                                            const struct mh_location *L, const struct plan *p,
+                                            size_t *num_locs, size_t cap) {
+  char name[256];
+  if (p->spec.min_tls13) {
+    snprintf(name, sizeof(name), "%s~tls1.3-minimum", L->name);
+  } else {
+    snprintf(name, sizeof(name), "%s~cert:%s", L->name, p->spec.server_identity);
+  }
+  for (size_t i = 0; i < *num_locs; i++) {
+    if (strcmp(s->locations[i].name, name) == 0) {
+      return &s->locations[i];
+    }
+  }
+  if (*num_locs == cap) {
+    return NULL;
+  }
+  struct mh_location *v = &s->locations[(*num_locs)++];
+  *v = *L;
+  v->name = mh_arena_strdup(r->a, name);
+  v->json_path = mh_arena_sprintf(r->a, "%s (variant)", L->json_path);
+  v->emit_rate = 0;
+  v->components = mh_arena_alloc_array(r->a, L->num_components + 1, sizeof(*v->components));
+  v->num_components = 0;
+  for (size_t k = 0; k < L->num_components; k++) {
+    if (L->components[k].kind == MH_COMP_WS_OUTPUT) {
+      v->components[v->num_components++] = L->components[k];
+    }
+  }
+  if (p->spec.min_tls13) {
+    v->server.min_version = MH_TLS13;
+  } else {
+    int idx = mh_spec_entity(&s->spec, p->spec.server_identity);
+    char path[4096];
+    mh_fixture_path(s, s->spec.entities[idx].cert_file, path, sizeof(path));
+    v->server.cert_file = mh_arena_strdup(r->a, path);
+    mh_fixture_path(s, s->spec.entities[idx].key_file, path, sizeof(path));
+    v->server.key_file = mh_arena_strdup(r->a, path);
+  }
+  return v;
+}
+
+// --- cases ---
+
+// wipe_secrets wipes a case's TLS secrets once the reports are written.
+static void wipe_secrets(char *keylog) {
+  explicit_bzero(keylog, strlen(keylog));
+}
+
+static void set_setup_error(struct run *r, const struct mh_err *e) {
+  pthread_mutex_lock(&r->err_mu);
+  if (!atomic_load(&r->setup_failed)) {
+    r->setup_err = *e;
+    atomic_store(&r->setup_failed, 1);
+  }
+  pthread_mutex_unlock(&r->err_mu);
+}
+
+// capture_hook starts the case's capture once its source port is known, before the SYN.
+struct capture_hook {
+  const char *iface;
+  const char *address;
+  int port;
+  struct mh_capture *cap;
+  struct mh_case_result *res;
+};
+
+static void capture_before_connect(void *arg, int local_port) {
+  struct capture_hook *h = arg;
+  char filter[256];
+  snprintf(filter, sizeof(filter), "tcp and host %s and port %d and port %d", h->address, h->port,
+           local_port);
+  struct mh_err err;
+  int denied;
+  h->cap = mh_capture_open(h->iface, filter, &denied, &err);
+  if (h->cap == NULL) {
+    h->res->capture = 2;
+    snprintf(h->res->capture_note, sizeof(h->res->capture_note), "%.290s", err.msg);
+  } else {
+    h->res->capture = 1;
+  }
+}
+
+// cross_check compares the alerts and the server's TCP end on the wire with what the TLS library
+// and the socket reported.
+static void cross_check(struct mh_case_result *res) {
+  const struct mh_case_outcome *o = &res->outcome;
+  const struct mh_wire_view *w = &res->wire;
+  struct {
+    char from;
+    int lib;
+    const char *who;
+  } sides[] = {{'s', o->tls.alert_received, "server"}, {'c', o->tls.alert_sent, "client"}};
+  for (size_t i = 0; i < 2 && res->wire_mismatch[0] == '\0'; i++) {
+    int wire = mh_wire_first_fatal(w, sides[i].from);
+    int lib = sides[i].lib > 0 ? sides[i].lib : -2;  // close_notify is not a rejection
+    const char *end = sides[i].from == 's' ? w->server_end : w->client_end;
+    if (wire >= 0 && wire != lib) {
+      snprintf(res->wire_mismatch, sizeof(res->wire_mismatch),
+               "the %s sent alert %d %s on the wire, but the TLS library reported %s%s%.120s",
+               sides[i].who, wire, mh_alert_name(wire), lib >= 0 ? mh_alert_name(lib) : "none",
+               o->tls.reason[0] ? " (" : "", o->tls.reason);
+      if (o->tls.reason[0] != '\0') {
+        strncat(res->wire_mismatch, ")",
+                sizeof(res->wire_mismatch) - strlen(res->wire_mismatch) - 1);
+      }
+      if (strcmp(w->server_end, "rst") == 0 || strcmp(w->client_end, "rst") == 0) {
+        strncat(res->wire_mismatch, "; a TCP RST ended the connection",
+                sizeof(res->wire_mismatch) - strlen(res->wire_mismatch) - 1);
+      }
+    } else if (wire == -2 && lib >= 0) {
+      snprintf(res->wire_mismatch, sizeof(res->wire_mismatch),
+               "the TLS library reported alert %d %s from the %s, but none is on the wire (%s)",
+               lib, mh_alert_name(lib), sides[i].who, end[0] ? end : "no TCP end seen");
+    }
+  }
+  if (res->wire_mismatch[0] == '\0' && o->rejected_by == 's' && strcmp(w->server_end, "rst") == 0 &&
+      o->end != MH_END_RST) {
+    snprintf(res->wire_mismatch, sizeof(res->wire_mismatch),
+             "the wire shows the server ending with a TCP RST, the client's socket reported %s",
+             mh_end_name(o->end));
+  }
+}
+
+static void run_case(struct run *r, size_t idx) {
+  const struct plan *p = &r->plans[idx];
+  struct mh_case_result *res = &r->results[idx];
+  const struct mh_scenario *s = r->s;
+  const struct mh_location *L = p->loc;
+  const struct mh_case_spec *k = &p->spec;
+  res->id = k->id;
+  res->target = k->target;
+  res->identity = k->identity;
+  res->version = k->version;
+  res->kind = p->kind;
+  res->profile = L->profile;
+  const char *address;
+  int port;
+  if (L->is_target) {
+    address = L->target_address;
+    port = L->target_port;
+  } else if (mh_federation_port(r->fed, L->name, &address, &port) != 0) {
+    struct mh_err e;
+    mh_err_set(&e, "%s: %s has no output to probe", s->file, L->json_path);
+    set_setup_error(r, &e);
+    return;
+  }
+  res->endpoint = mh_arena_sprintf(r->a, "%s:%d", address, port);
+  // What the probe trusts for the server: the root of the mock's certificate, the target's CA
+  // files, or the case's own CA.
+  char ca_path[4096];
+  const char *ca_files[8];
+  size_t num_ca = 0;
+  if (k->trust_ca != NULL) {
+    mh_fixture_path(s, s->spec.entities[mh_spec_entity(&s->spec, k->trust_ca)].cert_file, ca_path,
+                    sizeof(ca_path));
+    ca_files[num_ca++] = ca_path;
+  } else if (L->is_target) {
+    for (size_t i = 0; i < L->num_target_ca_files && num_ca < 8; i++) {
+      ca_files[num_ca++] = L->target_ca_files[i];
+    }
+  } else {
+    int root = mh_server_root_ca(s, mh_location_find(s, k->target));
+    if (root >= 0) {
+      mh_fixture_path(s, s->spec.entities[root].cert_file, ca_path, sizeof(ca_path));
+      ca_files[num_ca++] = ca_path;
+    }
+  }
+  char cert[4096], key[4096];
+  struct mh_tls_probe_policy pp = {
+      .version = k->version, .ca_files = ca_files, .num_ca_files = num_ca, .verify = 1};
+  if (k->identity != NULL) {
+    const struct mh_pki_entity *e = &s->spec.entities[mh_spec_entity(&s->spec, k->identity)];
+    mh_fixture_path(s, e->chain_file ? e->chain_file : e->cert_file, cert, sizeof(cert));
+    mh_fixture_path(s, e->key_file, key, sizeof(key));
+    pp.cert_file = cert;
+    pp.key_file = key;
+    pp.key_mismatch = e->key_mismatch;
+  }
+  struct mh_err err;
+  struct mh_tls_ctx *ctx = mh_tls_probe_ctx_new(&pp, &err);
+  if (ctx == NULL) {
+    set_setup_error(r, &err);
+    return;
+  }
+  res->server_name = k->server_name ? k->server_name : L->host;
+  char host_header[300];
+  snprintf(host_header, sizeof(host_header), "%s:%d", L->host, port);
+  struct mh_probe_target t = {.address = address,
+                              .port = port,
+                              .server_name = res->server_name,
+                              .path = L->path ? L->path : "/",
+                              .host_header = host_header};
+  struct mh_probe_timeouts to = {.connect_ms = 3000, .handshake_ms = 5000, .first_read_ms = 3000};
+  struct capture_hook ch = {.iface = r->o->capture_iface ? r->o->capture_iface : "lo",
+                            .address = address,
+                            .port = port,
+                            .res = res};
+  struct mh_probe_hooks hooks = {.before_connect = capture_before_connect, .arg = &ch};
+  mh_probe_run(ctx, &t, &to, r->o->pcap ? &hooks : NULL, &res->outcome);
+  mh_tls_ctx_free(ctx);
+  if (ch.cap != NULL) {
+    mh_capture_collect(ch.cap, CAPTURE_LINGER_MS, &res->packets);
+    mh_wire_analyze(&res->packets, res->outcome.local_port, res->outcome.keylog, &res->wire);
+    cross_check(res);
+  }
+  if (!L->is_target && res->outcome.local_peer[0] != '\0') {
+    double deadline = mh_clock_now_ms() + SERVER_RECORD_WAIT_MS;
+    while (!(res->has_server =
+                 records_find(&r->records, L->name, res->outcome.local_peer, &res->server)) &&
+           mh_clock_now_ms() < deadline) {
+      usleep(5000);
+    }
+  }
+  mh_oracle_expect(s, L, k, p->profile, &res->expect);
+  res->verdict = mh_oracle_verdict(&res->expect, &res->outcome, k->version);
+  res->fails = mh_verdict_fails(res->verdict, r->o->strict);
+  mh_outcome_summary(&res->outcome, res->summary, sizeof(res->summary));
+  mh_oracle_describe(&res->expect, res->expected_text, sizeof(res->expected_text));
+}
+
+static void *worker(void *arg) {
+  struct run *r = arg;
+  for (;;) {
+    size_t i = atomic_fetch_add(&r->next, 1);
+    if (i >= r->num_plans || atomic_load(&r->setup_failed)) {
+      return NULL;
+    }
+    run_case(r, i);
+  }
+}
+
+static int compare_baseline(struct run *r, struct mh_report *rep, struct mh_err *err) {
+  struct mh_baseline_entry *base;
+  size_t num_base;
+  if (mh_baseline_load(r->a, r->o->baseline, &base, &num_base, err) != 0) {
+    return -1;
+  }
+  rep->baseline_file = r->o->baseline;
+  rep->changes = mh_arena_alloc_array(r->a, r->num_plans + num_base + 1, sizeof(*rep->changes));
+  if (rep->changes == NULL) {
+    return mh_err_set(err, "out of memory");
+  }
+  for (size_t i = 0; i < r->num_plans; i++) {
+    const struct mh_case_result *c = &r->results[i];
+    const char *now = mh_arena_sprintf(r->a, "%s: %s", mh_verdict_name(c->verdict), c->summary);
+    const char *before = "(absent)";
+    for (size_t j = 0; j < num_base; j++) {
+      if (strcmp(base[j].id, c->id) == 0) {
+        before = mh_arena_sprintf(r->a, "%s: %s", base[j].verdict, base[j].outcome);
+        break;
+      }
+    }
+    if (strcmp(before, now) != 0) {
+      rep->changes[rep->num_changes++] = (struct mh_baseline_change){c->id, before, now};
+    }
+  }
+  for (size_t j = 0; j < num_base; j++) {
+    int present = 0;
+    for (size_t i = 0; i < r->num_plans && !present; i++) {
+      present = strcmp(base[j].id, r->results[i].id) == 0;
+    }
+    if (!present && (r->o->filter == NULL || fnmatch(r->o->filter, base[j].id, 0) == 0)) {
+      rep->changes[rep->num_changes++] = (struct mh_baseline_change){
+          base[j].id, mh_arena_sprintf(r->a, "%s: %s", base[j].verdict, base[j].outcome),
+          "(absent)"};
+    }
+  }
+  return 0;
+}
+
+int mh_run(const struct mh_scenario *s_in, const struct mh_run_options *o, struct mh_err *err) {
+  struct mh_arena arena;
+  mh_arena_init(&arena);
+  struct run r;
+  memset(&r, 0, sizeof(r));
+  r.o = o;
+  r.a = &arena;
+  pthread_mutex_init(&r.records.mu, NULL);
+  pthread_mutex_init(&r.err_mu, NULL);
+  struct mh_federation *fed = NULL;
+  struct ev_loop *loop = NULL;
+  struct mh_events ev = {0};
+  int ret = -1;
+  long long started = mh_now_ms();
+  double t0 = mh_clock_now_ms();
+
+  // The run's own copy of the scenario, with room for variant locations.
+  struct mh_scenario *s = mh_arena_alloc(&arena, sizeof(*s));
+  *s = *s_in;
+  size_t cap = s_in->num_locations * 3 + 2;
+  s->locations = mh_arena_alloc_array(&arena, cap, sizeof(*s->locations));
+  memcpy(s->locations, s_in->locations, s_in->num_locations * sizeof(*s->locations));
+  r.s = s;
+  if (load_profiles(&r, err) != 0) {
+    goto out;
+  }
+  for (size_t i = 0; i < s_in->num_cases; i++) {
+    if (add_plan(&r, &s_in->cases[i], "explicit") != 0) {
+      mh_err_set(err, "out of memory");
+      goto out;
+    }
+  }
+  if (s->has_matrix && expand_matrix(&r, s) != 0) {
+    mh_err_set(err, "out of memory");
+    goto out;
+  }
+  if (r.num_plans == 0) {
+    mh_err_set(err, "%s: no case to run (add \"matrix\" or \"cases\"%s)", s->file,
+               o->filter ? ", or widen --filter" : "");
+    goto out;
+  }
+  size_t num_locs = s->num_locations;
+  for (size_t i = 0; i < r.num_plans; i++) {
+    struct plan *p = &r.plans[i];
+    const struct mh_location *L = mh_location_find(s, p->spec.target);
+    p->profile = find_profile(L->profile);
+    if (p->spec.min_tls13 || p->spec.server_identity != NULL) {
+      p->loc = variant_of(&r, s, L, p, &num_locs, cap);
+      if (p->loc == NULL) {
+        mh_err_set(err, "%s: too many variant locations", s->file);
+        goto out;
+      }
+    } else {
+      p->loc = L;
+    }
+  }
+  s->num_locations = num_locs;
+
+  // Fixtures, then the mocks on their own thread.
+  struct mh_pki_options popts = {.out_dir = s->fixtures_dir, .quiet = 1};
+  if (mh_pki_generate(&s->spec, &popts, err) != 0) {
+    goto out;
+  }
+  char *events_path = mh_arena_sprintf(&arena, "%s/events.jsonl", o->out_dir);
+  if (mh_events_open(&ev, events_path, err) != 0) {
+    goto out;
+  }
+  ev.log_to_stderr = 0;
+  ev.observe = records_observe;
+  ev.observe_arg = &r.records;
+  // Only mocks run; external targets are only probed.
+  struct mh_scenario mocks = *s;
+  mocks.locations = mh_arena_alloc_array(&arena, num_locs + 1, sizeof(*mocks.locations));
+  mocks.num_locations = 0;
+  for (size_t i = 0; i < num_locs; i++) {
+    if (!s->locations[i].is_target) {
+      mocks.locations[mocks.num_locations++] = s->locations[i];
+    }
+  }
+  loop = ev_loop_new(EVFLAG_AUTO);
+  struct mh_federation_options fopts = {.ephemeral_ports = 1};
+  if (mocks.num_locations > 0) {
+    fed = mh_federation_new(loop, &mocks, &ev, &fopts, err);
+    if (fed == NULL || mh_federation_start_thread(fed, err) != 0) {
+      goto out;
+    }
+  }
+  r.fed = fed;
+  // Cases: variants point into |s|; the federation found them by name in |mocks|.
+  r.results = mh_arena_alloc_array(&arena, r.num_plans, sizeof(*r.results));
+  int jobs = o->jobs > 0 ? o->jobs : 1;
+  if ((size_t)jobs > r.num_plans) {
+    jobs = (int)r.num_plans;
+  }
+  pthread_t threads[256];
+  if (jobs > 256) {
+    jobs = 256;
+  }
+  int started_threads = 0;
+  for (int i = 0; i < jobs; i++) {
+    if (pthread_create(&threads[i], NULL, worker, &r) == 0) {
+      started_threads++;
+    }
+  }
+  if (started_threads == 0) {
+    worker(&r);
+  }
+  for (int i = 0; i < started_threads; i++) {
+    pthread_join(threads[i], NULL);
+  }
+  if (atomic_load(&r.setup_failed)) {
+    *err = r.setup_err;
+    goto out;
+  }
+
+  struct mh_report rep = {
+      .scenario_name = s->name,
+      .scenario_file = s->file,
+      .out_dir = o->out_dir,
+      .started_ms = started,
+      .strict = o->strict,
+      .jobs = jobs,
+      .cases = r.results,
+      .num_cases = r.num_plans,
+  };
+  char tls_desc[512];
+  mh_tls_library_describe(tls_desc, sizeof(tls_desc));
+  rep.tls_library = tls_desc;
+  int failed = 0;
+  for (size_t i = 0; i < r.num_plans; i++) {
+    failed += r.results[i].fails;
+  }
+  rep.exit_code = failed ? 1 : 0;
+  if (o->baseline != NULL && compare_baseline(&r, &rep, err) != 0) {
+    goto out;
+  }
+  rep.duration_ms = mh_clock_now_ms() - t0;
+  if (mh_report_write(&rep, err) != 0) {
+    goto out;
+  }
+  // The summary: failures first in full, then counts.
+  size_t counts[MH_VERDICT_NUM] = {0};
+  for (size_t i = 0; i < r.num_plans; i++) {
+    const struct mh_case_result *c = &r.results[i];
+    counts[c->verdict]++;
+    if (!o->quiet || c->fails) {
+      printf("%-17s %s\n", mh_verdict_name(c->verdict), c->id);
+      if (c->verdict != MH_VERDICT_PASS) {
+        printf("    expected %s\n    actual   %s\n", c->expected_text, c->summary);
+      }
+    }
+    if (c->wire_mismatch[0] != '\0') {
+      printf("capture disagrees: %s\n    %s\n", c->id, c->wire_mismatch);
+    }
+  }
+  for (size_t i = 0; i < rep.num_changes; i++) {
+    printf("changed since baseline: %s\n    before %s\n    now    %s\n", rep.changes[i].id,
+           rep.changes[i].before, rep.changes[i].after);
+  }
+  printf("run: %zu cases in %.1f s (%.0f cases/s):", r.num_plans, rep.duration_ms / 1000.0,
+         r.num_plans / (rep.duration_ms / 1000.0));
+  for (int v = 0; v < MH_VERDICT_NUM; v++) {
+    if (counts[v]) {
+      printf(" %zu %s", counts[v], mh_verdict_name((enum mh_verdict)v));
+    }
+  }
+  printf("%s\nrun: reports in %s (report.md, report.html, report.json, junit.xml)\n",
+         o->strict ? " [strict]" : "", o->out_dir);
+  if (o->pcap) {
+    size_t captured = 0, skipped = 0, mismatched = 0;
+    const char *why = NULL;
+    for (size_t i = 0; i < r.num_plans; i++) {
+      captured += r.results[i].capture == 1;
+      skipped += r.results[i].capture == 2;
+      mismatched += r.results[i].wire_mismatch[0] != '\0';
+      why = r.results[i].capture == 2 ? r.results[i].capture_note : why;
+    }
+    printf(
+        "run: captures: %zu written (cases/<case>.pcapng, TLS secrets inside), %zu skipped%s%s, "
+        "%zu disagree with the TLS library\n",
+        captured, skipped, why ? ": " : "", why ? why : "", mismatched);
+  }
+  ret = rep.exit_code;
+out:
+  mh_federation_stop_thread(fed);
+  mh_federation_free(fed);
+  if (loop != NULL) {
+    ev_loop_destroy(loop);
+  }
+  mh_events_close(&ev);
+  for (size_t i = 0; r.results != NULL && i < r.num_plans; i++) {
+    mh_packets_free(&r.results[i].packets);
+    wipe_secrets(r.results[i].outcome.keylog);
+  }
+  free(r.plans);
+  free(r.records.items);
+  pthread_mutex_destroy(&r.records.mu);
+  pthread_mutex_destroy(&r.err_mu);
+  mh_arena_free(&arena);
+  return ret;
+}

@@ -1,0 +1,26 @@
+// runner: the conformance run: expands the scenario's matrix and cases, brings up its mock
+// locations (and the variants some cases need), probes every case concurrently, judges each against
+// the oracle, compares with a baseline and writes the reports.
+#ifndef MH_RUNNER_H
+#define MH_RUNNER_H
+
+#include "base/err.h"
+#include "input/scenario.h"
+
+struct mh_run_options {
+  const char *out_dir;        // the run's report directory (created)
+  const char *filter;         // glob on case ids, NULL: all
+  int jobs;                   // concurrent cases
+  int strict;                 // pass-conceptual fails
+  const char *baseline;       // earlier report.json, NULL: none
+  const char *profiles_dir;   // where stack profiles are
+  int quiet;                  // print only the summary
+  int pcap;                   // capture every case
+  const char *capture_iface;  // default "lo"
+};
+
+// mh_run runs |s| (loaded with its fixtures under out_dir) and returns the exit code: 0 when
+// every case passes, 1 when any fails; -1 with |err| set on a harness or input error.
+int mh_run(const struct mh_scenario *s, const struct mh_run_options *o, struct mh_err *err);
+
+#endif

@@ -1,0 +1,614 @@
+// load: handshake load generator (see load.h).
+#include "load/load.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/alerts.h"
+#include "base/clock.h"
+#include "base/net.h"
+#include "base/watch.h"
+#include "tls/tls.h"
+
+#define MAX_SLOTS_PER_THREAD 20000
+#define LATE_US 1000  // an arrival started more than 1 ms after its planned time is late
+
+static const char *const error_names[] = {
+#define X(e, kw) kw,
+    MH_LOAD_ERRORS(X)
+#undef X
+};
+
+const char *mh_load_error_name(enum mh_load_error e) {
+  return (unsigned)e < MH_LOAD_ERR_NUM ? error_names[e] : "?";
+}
+
+enum lstate { L_FREE, L_CONNECTING, L_HANDSHAKE, L_CONFIRM };
+
+struct lthread;
+
+struct lconn {
+  struct lthread *th;
+  enum lstate state;
+  int fd;
+  struct mh_tls_conn *tls;
+  int bad;
+  double planned, start, tcp_done, hs_done;
+  ev_io io;
+  ev_timer timeout;
+};
+
+struct lthread {
+  const struct mh_load_options *o;
+  int id;
+  pthread_t tid;
+  struct ev_loop *loop;
+  struct mh_tls_ctx **good, **bad;
+  struct lconn *conns;
+  size_t num_conns;
+  size_t next_good, next_bad;
+  double bad_acc;     // deterministic bad-share schedule: a bad arrival each time this passes 1
+  double resume_acc;  // the same for resumption
+  double t0, end, period, next_arrival;
+  int stopping;
+  ev_timer tick;
+  // Open loop: a timerfd armed at the next planned arrival. libev's timers wait in epoll_wait,
+  // whose timeout is in whole milliseconds: up to a millisecond late, which would be latency.
+  int arrival_fd;
+  ev_io arrival;
+  ev_check restart;  // closed loop: refill free connections without recursing from finish()
+  // Results, owned by the thread; merged after join.
+  struct mh_load_result r;
+  // Read by the progress line.
+  atomic_ullong a_done, a_rejected, a_errors, a_inflight;
+  atomic_ullong a_p99_us;
+  ev_timer second;
+  struct mh_hist interval;  // accepted in the current second
+  size_t sec;               // the current second's index
+};
+
+static uint64_t us(double s) {
+  return s > 0 ? (uint64_t)(s * 1e6 + 0.5) : 0;
+}
+
+static void conn_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void start_one(struct lthread *th, struct lconn *c, double planned);
+
+// finish ends a connection: records it, closes it with a RST and, in closed loop, starts the next.
+static void finish(struct lconn *c, int accepted, int error, int alert) {
+  struct lthread *th = c->th;
+  double now = mh_clock_now();
+  struct mh_load_result *r = &th->r;
+  if (c->tls != NULL && c->hs_done > 0) {
+    mh_hist_record(&r->first_record, us(now - c->hs_done));
+  }
+  if (error >= 0) {
+    r->errors[error]++;
+    atomic_fetch_add_explicit(&th->a_errors, 1, memory_order_relaxed);
+  }
+  struct mh_load_second *sec =
+      &r->seconds[th->sec < MH_LOAD_MAX_SECONDS ? th->sec : MH_LOAD_MAX_SECONDS - 1];
+  if (error >= 0) {
+    sec->errors++;
+  }
+  if (accepted == 1) {
+    r->accepted++;
+    sec->accepted++;
+    mh_hist_record(&r->total_accept, us(now - c->planned));
+    mh_hist_record(&th->interval, us(now - c->planned));
+  } else if (accepted == 0) {
+    r->rejected++;
+    sec->rejected++;
+    if (alert >= 0 && alert < 256) {
+      r->alerts[alert]++;
+    }
+    mh_hist_record(&r->total_reject, us(now - c->planned));
+    atomic_fetch_add_explicit(&th->a_rejected, 1, memory_order_relaxed);
+  }
+  atomic_fetch_add_explicit(&th->a_done, 1, memory_order_relaxed);
+  atomic_fetch_sub_explicit(&th->a_inflight, 1, memory_order_relaxed);
+  ev_io_stop(th->loop, &c->io);
+  ev_timer_stop(th->loop, &c->timeout);
+  mh_tls_conn_free(c->tls);
+  c->tls = NULL;
+  if (c->fd >= 0) {
+    struct linger lg = {1, 0};
+    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    close(c->fd);
+    c->fd = -1;
+  }
+  c->state = L_FREE;  // closed loop: restart_cb starts it again after this loop iteration
+}
+
+// decided classifies a TLS-level ending: accepted, or rejected with the alert the server sent.
+static void decided(struct lconn *c, int accepted) {
+  const struct mh_tls_info *ti = mh_tls_conn_info(c->tls);
+  int alert = ti->alert_received;
+  if (accepted) {
+    finish(c, 1, c->bad ? MH_LOAD_ERR_BAD_ACCEPTED : -1, -1);
+  } else if (alert >= 0 && alert != 0) {
+    finish(c, 0, c->bad ? -1 : MH_LOAD_ERR_GOOD_REJECTED, alert);
+  } else {
+    finish(c, -1, MH_LOAD_ERR_TLS, -1);
+  }
+}
+
+static void want(struct lconn *c, int events) {
+  mh_watch_want(c->th->loop, &c->io, c->fd, events, c->tls != NULL && mh_tls_buffered(c->tls));
+}
+
+static void step(struct lconn *c) {
+  for (;;) {
+    switch (c->state) {
+      case L_CONNECTING: {
+        // On loopback the connection is usually established before connect(2) returns, so the
+        // ClientHello is written at once instead of after a writability event and SO_ERROR. The
+        // TCP phase ends when the kernel took the ClientHello (the TLS layer notes the time: a
+        // resumed handshake may even complete within this first call).
+        enum mh_io r = mh_tls_handshake(c->tls);
+        int e = errno;  // a failed send(2) consumes the socket's error: keep it
+        if (r == MH_IO_WANT_WRITE) {
+          want(c, EV_WRITE);  // not established yet
+          return;
+        }
+        const struct mh_tls_info *ti = mh_tls_conn_info(c->tls);
+        if (ti->first_send_s == 0) {
+          if (e == 0) {
+            e = mh_net_connect_result(c->fd);
+          }
+          finish(c, -1,
+                 e == ECONNREFUSED ? MH_LOAD_ERR_REFUSED
+                 : e == ECONNRESET || e == ETIMEDOUT || e == EHOSTUNREACH || e == ENETUNREACH ||
+                         e == EPIPE || e == EADDRNOTAVAIL
+                     ? MH_LOAD_ERR_CONNECT
+                     : MH_LOAD_ERR_TLS,
+                 -1);
+          return;
+        }
+        c->tcp_done = ti->first_send_s;
+        mh_hist_record(&c->th->r.tcp, us(c->tcp_done - c->start));
+        c->state = L_HANDSHAKE;
+        if (r == MH_IO_WANT_READ) {
+          want(c, EV_READ);
+          return;
+        }
+        if (r != MH_IO_OK) {
+          decided(c, 0);
+          return;
+        }
+        continue;  // complete in one call (resumption can be): L_HANDSHAKE's call returns at once
+      }
+      case L_HANDSHAKE: {
+        enum mh_io r = mh_tls_handshake(c->tls);
+        if (r == MH_IO_WANT_READ || r == MH_IO_WANT_WRITE) {
+          want(c, r == MH_IO_WANT_READ ? EV_READ : EV_WRITE);
+          return;
+        }
+        if (r != MH_IO_OK) {
+          decided(c, 0);  // TLS 1.2 rejections and version failures end here
+          return;
+        }
+        c->hs_done = mh_clock_now();
+        if (mh_tls_conn_info(c->tls)->resumed) {
+          c->th->r.resumed++;
+          mh_hist_record(&c->th->r.handshake_resumed, us(c->hs_done - c->tcp_done));
+        } else {
+          mh_hist_record(&c->th->r.handshake, us(c->hs_done - c->tcp_done));
+        }
+        if (c->th->o->version != MH_TLS13) {
+          decided(c, 1);  // the server verified us before its Finished
+          return;
+        }
+        c->state = L_CONFIRM;
+        continue;
+      }
+      case L_CONFIRM: {
+        uint8_t buf[4096];
+        size_t n;
+        enum mh_io r = mh_tls_read(c->tls, buf, sizeof(buf), &n);
+        if (mh_tls_conn_info(c->tls)->tickets_received > 0 || r == MH_IO_OK) {
+          decided(c, 1);  // the server sent a record after our Finished: it kept us
+          return;
+        }
+        if (r == MH_IO_WANT_READ || r == MH_IO_WANT_WRITE) {
+          want(c, r == MH_IO_WANT_READ ? EV_READ : EV_WRITE);
+          return;
+        }
+        decided(c, 0);  // the alert on the first read
+        return;
+      }
+      case L_FREE:
+        return;
+    }
+  }
+}
+
+static void conn_cb(struct ev_loop *loop, ev_io *w, int revents) {
+  (void)loop;
+  struct lconn *c = w->data;
+  if (revents & EV_READ) {
+    mh_tls_readable(c->tls);
+  }
+  step(c);
+}
+
+static void timeout_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)loop;
+  (void)revents;
+  struct lconn *c = w->data;
+  finish(c, -1, c->state == L_CONFIRM ? MH_LOAD_ERR_UNCONFIRMED : MH_LOAD_ERR_TIMEOUT, -1);
+}
+
+static void start_one(struct lthread *th, struct lconn *c, double planned) {
+  const struct mh_load_options *o = th->o;
+  c->planned = planned;
+  c->start = mh_clock_now();
+  c->tcp_done = c->hs_done = 0;
+  struct mh_load_result *r = &th->r;
+  r->started++;
+  if (us(c->start - planned) > LATE_US) {
+    r->late++;
+  }
+  atomic_fetch_add_explicit(&th->a_inflight, 1, memory_order_relaxed);
+  // Bad arrivals are spread evenly: one each time the accumulated share reaches 1.
+  th->bad_acc += o->bad_share;
+  c->bad = o->num_bad > 0 && th->bad_acc >= 1.0;
+  if (c->bad) {
+    th->bad_acc -= 1.0;
+  }
+  struct mh_tls_ctx *ctx =
+      c->bad ? th->bad[th->next_bad++ % o->num_bad] : th->good[th->next_good++ % o->num_good];
+  c->fd = mh_net_connect(o->address, o->port);
+  if (c->fd < 0) {
+    finish(c, -1, errno == ECONNREFUSED ? MH_LOAD_ERR_REFUSED : MH_LOAD_ERR_CONNECT, -1);
+    return;
+  }
+  c->tls = mh_tls_conn_new(ctx, c->fd, o->server_name);
+  if (c->tls == NULL) {
+    finish(c, -1, MH_LOAD_ERR_TLS, -1);
+    return;
+  }
+  th->resume_acc += o->resume_share;
+  if (th->resume_acc >= 1.0) {
+    th->resume_acc -= 1.0;
+    r->resume_offered += (uint64_t)mh_tls_conn_offer_session(c->tls);
+  }
+  c->state = L_CONNECTING;
+  ev_io_set(&c->io, c->fd, 0);
+  ev_timer_set(&c->timeout, o->timeout_ms / 1000.0, 0.);
+  ev_timer_start(th->loop, &c->timeout);
+  step(c);
+}
+
+static struct lconn *free_slot(struct lthread *th) {
+  for (size_t i = 0; i < th->num_conns; i++) {
+    size_t k = (th->next_good + i) % th->num_conns;
+    if (th->conns[k].state == L_FREE) {
+      return &th->conns[k];
+    }
+  }
+  return NULL;
+}
+
+// dispatch starts every open-loop arrival whose planned time has come, or drops it if no
+// connection is free.
+static void dispatch(struct lthread *th, double now) {
+  while (!th->stopping && th->next_arrival <= now && th->next_arrival < th->end) {
+    th->r.planned++;
+    struct lconn *c = free_slot(th);
+    if (c == NULL) {
+      th->r.dropped++;
+    } else {
+      start_one(th, c, th->next_arrival);
+    }
+    th->next_arrival += th->period;
+  }
+}
+
+// arm_next sets the arrival timer to the next planned arrival (absolute, CLOCK_MONOTONIC, as
+// mh_clock_now()), or disarms it when the schedule is over.
+static void arm_next(struct lthread *th) {
+  struct itimerspec its;
+  memset(&its, 0, sizeof(its));
+  if (!th->stopping && th->next_arrival < th->end) {
+    its.it_value.tv_sec = (time_t)th->next_arrival;
+    its.it_value.tv_nsec = (long)((th->next_arrival - (double)its.it_value.tv_sec) * 1e9);
+    if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0) {
+      its.it_value.tv_nsec = 1;  // zero would disarm
+    }
+  }
+  timerfd_settime(th->arrival_fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static void arrival_cb(struct ev_loop *loop, ev_io *w, int revents) {
+  (void)loop;
+  (void)revents;
+  struct lthread *th = w->data;
+  uint64_t expirations;
+  ssize_t n = read(th->arrival_fd, &expirations, sizeof(expirations));
+  (void)n;  // EAGAIN if a re-arm raced the read: the schedule below is what counts
+  dispatch(th, mh_clock_now());
+  arm_next(th);
+}
+
+// tick watches the clock: it ends the run, and in open loop it backs up the arrival timer (and
+// is the dispatcher if no timerfd could be made).
+static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)revents;
+  struct lthread *th = w->data;
+  double now = mh_clock_now();
+  if (now >= th->end) {
+    th->stopping = 1;
+  }
+  if (th->o->rate > 0) {
+    dispatch(th, now);
+  }
+  if (th->stopping && atomic_load_explicit(&th->a_inflight, memory_order_relaxed) == 0) {
+    if (th->arrival_fd >= 0) {
+      ev_io_stop(loop, &th->arrival);
+    }
+    ev_timer_stop(loop, &th->second);
+    ev_check_stop(loop, &th->restart);
+    ev_break(loop, EVBREAK_ALL);
+  }
+}
+
+static void restart_cb(struct ev_loop *loop, ev_check *w, int revents) {
+  (void)loop;
+  (void)revents;
+  struct lthread *th = w->data;
+  if (th->stopping) {
+    return;
+  }
+  for (size_t i = 0; i < th->num_conns; i++) {
+    if (th->conns[i].state == L_FREE) {
+      start_one(th, &th->conns[i], mh_clock_now());
+    }
+  }
+}
+
+static void second_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)loop;
+  (void)revents;
+  struct lthread *th = w->data;
+  atomic_store_explicit(&th->a_p99_us, mh_hist_percentile(&th->r.total_accept, 99),
+                        memory_order_relaxed);
+  if (th->sec < MH_LOAD_MAX_SECONDS) {
+    struct mh_load_second *s = &th->r.seconds[th->sec];
+    s->p50_us = mh_hist_percentile(&th->interval, 50);
+    s->p99_us = mh_hist_percentile(&th->interval, 99);
+    th->r.num_seconds = th->sec + 1;
+  }
+  mh_hist_init(&th->interval);
+  th->sec++;
+}
+
+static void *thread_main(void *arg) {
+  struct lthread *th = arg;
+  th->t0 = mh_clock_now();
+  th->end = th->t0 + th->o->duration_s;
+  th->next_arrival = th->t0 + th->period * ((double)th->id / th->o->threads);  // stagger threads
+  if (th->o->connections > 0) {
+    ev_check_init(&th->restart, restart_cb);
+    th->restart.data = th;
+    ev_check_start(th->loop, &th->restart);
+    for (size_t i = 0; i < th->num_conns; i++) {
+      start_one(th, &th->conns[i], mh_clock_now());
+    }
+  }
+  th->arrival_fd = -1;
+  if (th->o->rate > 0) {
+    th->arrival_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (th->arrival_fd >= 0) {
+      ev_io_init(&th->arrival, arrival_cb, th->arrival_fd, EV_READ);
+      th->arrival.data = th;
+      ev_io_start(th->loop, &th->arrival);
+      arm_next(th);
+    }
+  }
+  ev_timer_init(&th->tick, tick_cb, 0.001, 0.001);
+  th->tick.data = th;
+  ev_timer_start(th->loop, &th->tick);
+  ev_timer_init(&th->second, second_cb, 1., 1.);
+  th->second.data = th;
+  ev_timer_start(th->loop, &th->second);
+  ev_run(th->loop, 0);
+  if (th->arrival_fd >= 0) {
+    close(th->arrival_fd);
+  }
+  return NULL;
+}
+
+static void merge(struct mh_load_result *dst, const struct mh_load_result *src) {
+  dst->planned += src->planned;
+  dst->started += src->started;
+  dst->accepted += src->accepted;
+  dst->rejected += src->rejected;
+  dst->dropped += src->dropped;
+  dst->late += src->late;
+  dst->resume_offered += src->resume_offered;
+  dst->resumed += src->resumed;
+  for (int i = 0; i < MH_LOAD_ERR_NUM; i++) {
+    dst->errors[i] += src->errors[i];
+  }
+  for (int i = 0; i < 256; i++) {
+    dst->alerts[i] += src->alerts[i];
+  }
+  for (size_t i = 0; i < src->num_seconds; i++) {
+    struct mh_load_second *d = &dst->seconds[i];
+    const struct mh_load_second *x = &src->seconds[i];
+    d->accepted += x->accepted;
+    d->rejected += x->rejected;
+    d->errors += x->errors;
+    d->p50_us = x->p50_us > d->p50_us ? x->p50_us : d->p50_us;
+    d->p99_us = x->p99_us > d->p99_us ? x->p99_us : d->p99_us;
+  }
+  dst->num_seconds = src->num_seconds > dst->num_seconds ? src->num_seconds : dst->num_seconds;
+  mh_hist_merge(&dst->tcp, &src->tcp);
+  mh_hist_merge(&dst->handshake, &src->handshake);
+  mh_hist_merge(&dst->first_record, &src->first_record);
+  mh_hist_merge(&dst->total_accept, &src->total_accept);
+  mh_hist_merge(&dst->total_reject, &src->total_reject);
+  mh_hist_merge(&dst->handshake_resumed, &src->handshake_resumed);
+}
+
+static struct mh_tls_ctx *identity_ctx(const struct mh_load_options *o,
+                                       const struct mh_load_identity *id, struct mh_err *err) {
+  struct mh_tls_probe_policy p = {.version = o->version,
+                                  .ca_files = o->ca_files,
+                                  .num_ca_files = o->num_ca_files,
+                                  .verify = 0,
+                                  .load_mode = 1,
+                                  .resume = o->resume_share > 0};
+  if (id != NULL) {
+    p.cert_file = id->cert_file;
+    p.key_file = id->key_file;
+  }
+  return mh_tls_probe_ctx_new(&p, err);
+}
+
+int mh_load_run(const struct mh_load_options *o, struct mh_load_result *out, struct mh_err *err) {
+  memset(out, 0, sizeof(*out));
+  mh_hist_init(&out->tcp);
+  mh_hist_init(&out->handshake);
+  mh_hist_init(&out->first_record);
+  mh_hist_init(&out->total_accept);
+  mh_hist_init(&out->total_reject);
+  mh_hist_init(&out->handshake_resumed);
+  mh_net_raise_fd_limit();
+  int nt = o->threads > 0 ? o->threads : 1;
+  struct lthread *ths = calloc((size_t)nt, sizeof(*ths));
+  if (ths == NULL) {
+    return mh_err_set(err, "out of memory");
+  }
+  int ret = -1, started = 0;
+  double per_thread_rate = o->rate > 0 ? o->rate / nt : 0;
+  for (int i = 0; i < nt; i++) {
+    struct lthread *th = &ths[i];
+    th->o = o;
+    th->id = i;
+    th->loop = ev_loop_new(EVFLAG_AUTO);
+    mh_hist_init(&th->r.tcp);
+    mh_hist_init(&th->r.handshake);
+    mh_hist_init(&th->r.first_record);
+    mh_hist_init(&th->r.total_accept);
+    mh_hist_init(&th->r.total_reject);
+    mh_hist_init(&th->r.handshake_resumed);
+    mh_hist_init(&th->interval);
+    th->period = per_thread_rate > 0 ? 1.0 / per_thread_rate : 0;
+    if (o->connections > 0) {
+      th->num_conns = (size_t)(o->connections / nt + (i < o->connections % nt ? 1 : 0));
+    } else {
+      double need = per_thread_rate * (o->timeout_ms / 1000.0);
+      th->num_conns = need < 64                     ? 64
+                      : need > MAX_SLOTS_PER_THREAD ? MAX_SLOTS_PER_THREAD
+                                                    : (size_t)need;
+    }
+    th->conns = calloc(th->num_conns + 1, sizeof(*th->conns));
+    th->good = calloc(o->num_good + 1, sizeof(*th->good));
+    th->bad = calloc(o->num_bad + 1, sizeof(*th->bad));
+    if (th->loop == NULL || th->conns == NULL || th->good == NULL || th->bad == NULL) {
+      mh_err_set(err, "out of memory");
+      goto out;
+    }
+    // One client context per identity per thread: no shared reference counts on the hot path.
+    for (size_t k = 0; k < o->num_good; k++) {
+      if ((th->good[k] = identity_ctx(o, &o->good[k], err)) == NULL) {
+        goto out;
+      }
+    }
+    for (size_t k = 0; k < o->num_bad; k++) {
+      if ((th->bad[k] = identity_ctx(o, &o->bad[k], err)) == NULL) {
+        goto out;
+      }
+    }
+    for (size_t k = 0; k < th->num_conns; k++) {
+      struct lconn *c = &th->conns[k];
+      c->th = th;
+      c->fd = -1;
+      ev_io_init(&c->io, conn_cb, -1, EV_READ);
+      c->io.data = c;
+      ev_timer_init(&c->timeout, timeout_cb, 0., 0.);
+      c->timeout.data = c;
+    }
+  }
+  struct rusage ru0, ru1;
+  getrusage(RUSAGE_SELF, &ru0);
+  double t0 = mh_clock_now();
+  for (int i = 0; i < nt; i++) {
+    if (pthread_create(&ths[i].tid, NULL, thread_main, &ths[i]) != 0) {
+      mh_err_set(err, "cannot start load thread %d", i);
+      break;
+    }
+    started++;
+  }
+  // The progress line, once a second, from counters the threads update without locks.
+  unsigned long long last = 0;
+  for (int sec = 1; started == nt && sec <= (int)(o->duration_s + 0.999); sec++) {
+    double wake = t0 + sec;
+    while (mh_clock_now() < wake) {
+      usleep(20000);
+    }
+    unsigned long long done = 0, rej = 0, errs = 0, infl = 0, p99 = 0;
+    for (int i = 0; i < nt; i++) {
+      done += atomic_load_explicit(&ths[i].a_done, memory_order_relaxed);
+      rej += atomic_load_explicit(&ths[i].a_rejected, memory_order_relaxed);
+      errs += atomic_load_explicit(&ths[i].a_errors, memory_order_relaxed);
+      infl += atomic_load_explicit(&ths[i].a_inflight, memory_order_relaxed);
+      unsigned long long p = atomic_load_explicit(&ths[i].a_p99_us, memory_order_relaxed);
+      p99 = p > p99 ? p : p99;
+    }
+    if (!o->quiet) {
+      fprintf(stderr,
+              "load: %3ds  %7llu hs/s  in flight %5llu  p99 so far %8.3f ms  rejected %llu  "
+              "errors %llu\n",
+              sec, done - last, infl, (double)p99 / 1000.0, rej, errs);
+    }
+    last = done;
+  }
+  for (int i = 0; i < started; i++) {
+    pthread_join(ths[i].tid, NULL);
+  }
+  out->elapsed_s = mh_clock_now() - t0;
+  getrusage(RUSAGE_SELF, &ru1);
+  out->cpu_user_s = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
+                    (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6;
+  out->cpu_sys_s = (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+                   (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
+  out->peak_rss_kb = ru1.ru_maxrss;
+  for (int i = 0; i < started; i++) {
+    merge(out, &ths[i].r);
+  }
+  if (o->connections > 0) {
+    out->planned = out->started;
+  }
+  ret = started == nt ? 0 : -1;
+out:
+  for (int i = 0; i < nt; i++) {
+    struct lthread *th = &ths[i];
+    for (size_t k = 0; th->good != NULL && k < o->num_good; k++) {
+      mh_tls_ctx_free(th->good[k]);
+    }
+    for (size_t k = 0; th->bad != NULL && k < o->num_bad; k++) {
+      mh_tls_ctx_free(th->bad[k]);
+    }
+    free(th->good);
+    free(th->bad);
+    free(th->conns);
+    if (th->loop != NULL) {
+      ev_loop_destroy(th->loop);
+    }
+  }
+  free(ths);
+  return ret;
+}

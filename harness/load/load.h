@@ -1,0 +1,96 @@
+// load: high-rate mTLS handshake load with honest latency.
+//
+// One libev loop per thread, each with its own preallocated connections, client contexts and
+// histograms, merged after the threads join; nothing is shared on the hot path but relaxed atomic
+// counters read by the progress line. Closed loop (--connections N: N handshakes in flight) gives
+// capacity; open loop (--rate R: arrivals on a constant schedule) gives latency measured from each
+// arrival's planned time, so a stall shows up as latency instead of being hidden by a slower
+// schedule (coordinated omission); arrivals that find no free connection are dropped and counted.
+//
+// A handshake is successful only when the server kept it: in TLS 1.3 the server judges the client
+// certificate after the client's handshake returns, so the first record the server sends after it
+// (a NewSessionTicket, or the alert) decides. Connections are closed with a RST (SO_LINGER 0) after
+// the decision, so that no TIME_WAIT state exhausts the loopback's ephemeral ports.
+#ifndef MH_LOAD_H
+#define MH_LOAD_H
+
+#include <stddef.h>
+
+#include "base/err.h"
+#include "load/hist.h"
+
+struct mh_load_identity {
+  const char *name;
+  const char *cert_file;  // chain file when the identity has one
+  const char *key_file;
+};
+
+struct mh_load_options {
+  const char *address;
+  int port;
+  const char *server_name;
+  const char *const *ca_files;
+  size_t num_ca_files;
+  const struct mh_load_identity *good;  // used round-robin; expected to be accepted
+  size_t num_good;
+  const struct mh_load_identity *bad;  // expected to be rejected
+  size_t num_bad;
+  double bad_share;  // fraction of arrivals that use a bad identity
+  int version;       // MH_TLS12 or MH_TLS13
+  double rate;       // > 0: open loop, arrivals per second
+  int connections;   // > 0: closed loop, handshakes in flight
+  double duration_s;
+  int threads;
+  double resume_share;  // fraction of arrivals that offer a kept session (1 = --resume)
+  int timeout_ms;       // per handshake (connect + handshake + confirmation)
+  int quiet;            // no progress line
+};
+
+// Error classes, defined once: X(enum suffix, keyword).
+#define MH_LOAD_ERRORS(X)                    \
+  X(REFUSED, "refused")                      \
+  X(CONNECT, "connect_error")                \
+  X(TIMEOUT, "timeout")                      \
+  X(TLS, "tls_error")                        \
+  X(GOOD_REJECTED, "good_identity_rejected") \
+  X(BAD_ACCEPTED, "bad_identity_accepted")   \
+  X(UNCONFIRMED, "no_first_record")
+
+enum mh_load_error {
+#define X(e, kw) MH_LOAD_ERR_##e,
+  MH_LOAD_ERRORS(X)
+#undef X
+      MH_LOAD_ERR_NUM
+};
+
+const char *mh_load_error_name(enum mh_load_error e);
+
+#define MH_LOAD_MAX_SECONDS 3600
+
+// mh_load_second is one second of a run: what completed in it, and the worst thread's latency
+// percentiles of the handshakes accepted in it (threads keep their own histograms; merging them
+// every second would need a lock or a copy on the hot path).
+struct mh_load_second {
+  unsigned long long accepted, rejected, errors;
+  unsigned long long p50_us, p99_us;
+};
+
+// mh_load_result is the merged outcome of a run.
+struct mh_load_result {
+  double elapsed_s;
+  unsigned long long planned, started, accepted, rejected, dropped, late;
+  unsigned long long resume_offered, resumed;  // resumed: as the TLS library reports it
+  unsigned long long errors[MH_LOAD_ERR_NUM];
+  unsigned long long alerts[256];  // alerts received on rejection, by code
+  struct mh_hist tcp, handshake, first_record, total_accept, total_reject, handshake_resumed;
+  double cpu_user_s, cpu_sys_s;
+  long peak_rss_kb;
+  struct mh_load_second seconds[MH_LOAD_MAX_SECONDS];
+  size_t num_seconds;
+};
+
+// mh_load_run runs the load described by |o| and fills |out| (caller-owned; large: allocate it).
+// Returns 0, or -1 with |err| set if it could not start (bad certificate files, no threads).
+int mh_load_run(const struct mh_load_options *o, struct mh_load_result *out, struct mh_err *err);
+
+#endif

@@ -1,0 +1,65 @@
+// events: the structured event log of mock locations (one JSON object per line) and the real
+// system's log lines on stderr.
+//
+// The event log is what tests and the runner read to see rejections and message flow. Each line is
+// {"ts_ms":<unix ms>,"location":"...","component":"...","event":"...", ...fields}.
+#ifndef MH_EVENTS_H
+#define MH_EVENTS_H
+
+#include <stdio.h>
+
+#include "base/err.h"
+
+// mh_server_record is what a mock saw of one connection, for an in-process observer (the runner).
+struct mh_server_record {
+  char location[64];
+  char peer[64];  // "ip:port" of the client
+  int tls_rejected;
+  char reason[512];
+  int alert_sent;
+  int alert_received;
+  int http_status;
+  char client_cn[256];
+};
+
+typedef void (*mh_events_observer)(void *arg, const struct mh_server_record *rec);
+
+struct mh_events {
+  FILE *file;  // NULL: events are not recorded
+  int log_to_stderr;
+  mh_events_observer observe;  // optional; called on the mocks' thread
+  void *observe_arg;
+};
+
+// mh_event is one line being built; fields are appended in order.
+struct mh_event {
+  char buf[4096];
+  size_t len;
+  int truncated;
+};
+
+// mh_events_open opens |path| for appending (NULL: no event log). Returns 0 or -1 with |err| set.
+int mh_events_open(struct mh_events *ev, const char *path, struct mh_err *err);
+
+// mh_events_close flushes and closes the log. NULL is accepted.
+void mh_events_close(struct mh_events *ev);
+
+// mh_event_begin starts an event of |location| / |component| (NULL for none) named |name|.
+void mh_event_begin(struct mh_event *e, const char *location, const char *component,
+                    const char *name);
+
+// mh_event_str and mh_event_int append a field; strings are JSON-escaped.
+void mh_event_str(struct mh_event *e, const char *key, const char *value);
+void mh_event_int(struct mh_event *e, const char *key, long long value);
+
+// mh_events_write ends |e| and writes it as one line (flushed, so readers see it at once).
+void mh_events_write(struct mh_events *ev, struct mh_event *e);
+
+// mh_events_log prints a line the way Go's log package does ("<prefix>: 2006/01/02 15:04:05 msg").
+void mh_events_log(struct mh_events *ev, const char *prefix, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+// mh_now_ms returns the wall clock in Unix milliseconds.
+long long mh_now_ms(void);
+
+#endif

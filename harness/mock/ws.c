@@ -1,0 +1,130 @@
+// ws: libwslay sessions (see ws.h).
+#include "mock/ws.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <wslay/wslay.h>
+
+#include "tls/tls.h"
+
+struct mh_ws {
+  wslay_event_context_ptr ctx;
+  struct mh_ws_io io;
+  int broken;  // the transport failed
+};
+
+// io_result turns a transport result into wslay's: bytes, or -1 with "would block" or a failure
+// (which marks the transport broken).
+static ssize_t io_result(wslay_event_context_ptr ctx, struct mh_ws *ws, ssize_t n,
+                         int would_block) {
+  if (n > 0) {
+    return n;
+  }
+  if (would_block) {
+    wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+  } else {
+    ws->broken = 1;
+    wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+  }
+  return -1;
+}
+
+static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
+                       void *user) {
+  (void)flags;
+  struct mh_ws *ws = user;
+  int would_block = 0;
+  ssize_t n = ws->io.recv(ws->io.arg, buf, len, &would_block);
+  return io_result(ctx, ws, n, would_block);
+}
+
+static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
+                       void *user) {
+  (void)flags;
+  struct mh_ws *ws = user;
+  int would_block = 0;
+  ssize_t n = ws->io.send(ws->io.arg, data, len, &would_block);
+  return io_result(ctx, ws, n, would_block);
+}
+
+static int genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *user) {
+  (void)ctx;
+  (void)user;
+  mh_tls_random(buf, len);
+  return 0;
+}
+
+static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
+                   void *user) {
+  (void)ctx;
+  struct mh_ws *ws = user;
+  if (arg->opcode == WSLAY_TEXT_FRAME) {
+    ws->io.on_text(ws->io.arg, arg->msg, arg->msg_length);
+  }
+}
+
+struct mh_ws *mh_ws_new(int is_server, const struct mh_ws_io *io) {
+  struct mh_ws *ws = calloc(1, sizeof(*ws));
+  if (ws == NULL) {
+    return NULL;
+  }
+  ws->io = *io;
+  struct wslay_event_callbacks cb = {
+      .recv_callback = recv_cb,
+      .send_callback = send_cb,
+      .genmask_callback = genmask_cb,
+      .on_msg_recv_callback = on_msg,
+  };
+  int r = is_server ? wslay_event_context_server_init(&ws->ctx, &cb, ws)
+                    : wslay_event_context_client_init(&ws->ctx, &cb, ws);
+  if (r != 0) {
+    free(ws);
+    return NULL;
+  }
+  // gorilla's Upgrader uses 1 KiB buffers but accepts messages of any size; bound them here.
+  wslay_event_config_set_max_recv_msg_length(ws->ctx, 1 << 20);
+  return ws;
+}
+
+void mh_ws_free(struct mh_ws *ws) {
+  if (ws == NULL) {
+    return;
+  }
+  wslay_event_context_free(ws->ctx);
+  free(ws);
+}
+
+int mh_ws_pump(struct mh_ws *ws) {
+  if (wslay_event_want_read(ws->ctx) && wslay_event_recv(ws->ctx) != 0) {
+    return -1;
+  }
+  if (wslay_event_want_write(ws->ctx) && wslay_event_send(ws->ctx) != 0) {
+    return -1;
+  }
+  if (ws->broken) {
+    return -1;
+  }
+  // Over once both directions are closed, or we closed and nothing is left to send.
+  if (!wslay_event_want_read(ws->ctx) && !wslay_event_want_write(ws->ctx)) {
+    return -1;
+  }
+  return 0;
+}
+
+int mh_ws_send_text(struct mh_ws *ws, const char *msg, size_t len) {
+  struct wslay_event_msg m = {WSLAY_TEXT_FRAME, (const uint8_t *)msg, len};
+  return wslay_event_queue_msg(ws->ctx, &m) == 0 ? 0 : -1;
+}
+
+int mh_ws_ping(struct mh_ws *ws) {
+  struct wslay_event_msg m = {WSLAY_PING, NULL, 0};
+  return wslay_event_queue_msg(ws->ctx, &m) == 0 ? 0 : -1;
+}
+
+int mh_ws_close(struct mh_ws *ws, uint16_t code) {
+  return wslay_event_queue_close(ws->ctx, code, NULL, 0) == 0 ? 0 : -1;
+}
+
+int mh_ws_wants_write(const struct mh_ws *ws) {
+  return wslay_event_want_write(ws->ctx);
+}

@@ -1,0 +1,95 @@
+// report: the only writer of run reports: report.json (versioned schema, docs/report-schema.json),
+// junit.xml, report.md, report.html and one log per case, written all at once into the run's
+// directory.
+#ifndef MH_REPORT_H
+#define MH_REPORT_H
+
+#include <stddef.h>
+
+#include "base/err.h"
+#include "mock/events.h"
+#include "capture/capture.h"
+#include "conform/oracle.h"
+#include "conform/probe.h"
+#include "capture/wire.h"
+
+#define MH_REPORT_SCHEMA "mtls-harness/report/1"
+
+// mh_case_result is one case as run: what was asked, expected, seen on both sides, and judged.
+struct mh_case_result {
+  const char *id;
+  const char *target;    // location (or external target) name
+  const char *endpoint;  // "address:port" probed
+  const char *identity;  // NULL: no client certificate
+  int version;
+  const char *kind;  // "matrix" or "explicit"
+  const char *profile;
+  const char *server_name;
+  struct mh_expectation expect;
+  struct mh_case_outcome outcome;
+  int has_server;  // a mock recorded its side
+  struct mh_server_record server;
+  enum mh_verdict verdict;
+  int fails;  // counts as a failure (given --strict)
+  char summary[256];
+  char expected_text[256];
+  // --pcap: what was captured, what the capture shows, and whether it agrees with the library.
+  int capture;             // 0 not asked, 1 captured, 2 skipped
+  char capture_note[300];  // why skipped
+  struct mh_packets packets;
+  struct mh_wire_view wire;
+  char wire_mismatch[300];  // "" when the wire agrees with what the TLS library reported
+};
+
+struct mh_baseline_change {
+  const char *id;
+  const char *before;  // "verdict: summary", or "(absent)"
+  const char *after;
+};
+
+struct mh_report {
+  const char *scenario_name;
+  const char *scenario_file;
+  const char *out_dir;
+  const char *tls_library;
+  long long started_ms;
+  double duration_ms;
+  int strict;
+  int jobs;
+  int exit_code;
+  struct mh_case_result *cases;
+  size_t num_cases;
+  const char *baseline_file;  // NULL: no comparison
+  struct mh_baseline_change *changes;
+  size_t num_changes;
+};
+
+// mh_report_write writes every report file of |r| below |r->out_dir|. Returns 0 or -1 with |err|
+// set; on failure no report file is left behind.
+int mh_report_write(const struct mh_report *r, struct mh_err *err);
+
+struct mh_load_options;
+struct mh_load_result;
+
+// mh_sweep_step is one rate of a --sweep.
+struct mh_sweep_step {
+  double offered;
+  double achieved;
+  unsigned long long p99_us;
+  double error_share;  // errors / started
+  double drop_share;   // dropped / planned
+  int sustained;       // within the limits
+};
+
+// mh_report_write_load writes report.json (schema mtls-harness/load/1), report.md and load.svg
+// (rate and latency percentiles over time; with a sweep, sweep.svg too) of a load run into
+// |out_dir|, all at once. |target| describes what was loaded; |steps| (may be NULL) the sweep,
+// whose highest sustained rate is |sustainable|. Returns 0 or -1.
+int mh_report_write_load(const char *out_dir, const char *target, const struct mh_load_options *o,
+                         const struct mh_load_result *r, const struct mh_sweep_step *steps,
+                         size_t num_steps, double sustainable, struct mh_err *err);
+
+// mh_case_file_name writes the file-system-safe name of case |id| (no '/').
+void mh_case_file_name(const char *id, char *out, size_t out_len);
+
+#endif
