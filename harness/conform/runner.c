@@ -77,10 +77,16 @@ struct plan {
   const char *kind;
 };
 
+#define MAX_PROFILES 16
+
 struct run {
   const struct mh_scenario *s;  // with variant locations appended
   const struct mh_run_options *o;
   struct mh_arena *a;
+  struct mh_profile profiles[MAX_PROFILES];  // the stacks of the scenario's locations
+  size_t num_profiles;
+  struct ev_loop *loop;  // the mocks' loop, on their own thread
+  struct mh_events events;
   struct plan *plans;
   size_t num_plans, cap_plans;
   struct mh_case_result *results;
@@ -192,41 +198,37 @@ static int expand_matrix(struct run *r, const struct mh_scenario *s) {
 
 // --- profiles ---
 
-#define MAX_PROFILES 16
-
-static struct mh_profile profiles[MAX_PROFILES];
-static size_t num_profiles;
-
-static const struct mh_profile *find_profile(const char *name) {
-  for (size_t i = 0; i < num_profiles; i++) {
-    if (strcmp(profiles[i].name, name) == 0) {
-      return &profiles[i];
+static const struct mh_profile *find_profile(const struct run *r, const char *name) {
+  for (size_t i = 0; name != NULL && i < r->num_profiles; i++) {
+    if (strcmp(r->profiles[i].name, name) == 0) {
+      return &r->profiles[i];
     }
   }
   return NULL;
 }
 
+// load_profiles loads each stack profile the scenario's locations name, once.
 static int load_profiles(struct run *r, struct mh_err *err) {
-  num_profiles = 0;
+  r->num_profiles = 0;
   for (size_t i = 0; i < r->s->num_locations; i++) {
     const char *name = r->s->locations[i].profile;
-    if (name == NULL || find_profile(name) != NULL) {
+    if (name == NULL || find_profile(r, name) != NULL) {
       continue;
     }
-    if (num_profiles == MAX_PROFILES) {
+    if (r->num_profiles == MAX_PROFILES) {
       return mh_err_set(err, "%s: more than %d profiles", r->s->file, MAX_PROFILES);
     }
-    if (mh_profile_load(r->a, r->o->profiles_dir, name, &profiles[num_profiles], err) != 0) {
+    if (mh_profile_load(r->a, r->o->profiles_dir, name, &r->profiles[r->num_profiles], err) != 0) {
       return -1;
     }
-    num_profiles++;
+    r->num_profiles++;
   }
   return 0;
 }
 
 static const struct mh_profile *profile_of(struct run *r, const char *location) {
   const struct mh_location *L = mh_location_find(r->s, location);
-  return L != NULL && L->profile != NULL ? find_profile(L->profile) : NULL;
+  return L != NULL ? find_profile(r, L->profile) : NULL;
 }
 
 // --- variants: copies of a mock location that present another certificate or version floor ---
@@ -502,6 +504,176 @@ static int compare_baseline(struct run *r, struct mh_report *rep, struct mh_err 
   return 0;
 }
 
+// plan_cases makes the run's own copy of |s_in| (with room for variant locations), loads the
+// profiles and lists every case to run: the explicit ones, then the matrix; each gets the location
+// whose policy it meets (a variant where the case needs another certificate or version floor).
+static int plan_cases(struct run *r, const struct mh_scenario *s_in, struct mh_err *err) {
+  struct mh_scenario *s = mh_arena_alloc(r->a, sizeof(*s));
+  size_t cap = s_in->num_locations * 3 + 2;
+  if (s == NULL) {
+    return mh_err_set(err, "out of memory");
+  }
+  *s = *s_in;
+  s->locations = mh_arena_alloc_array(r->a, cap, sizeof(*s->locations));
+  if (s->locations == NULL) {
+    return mh_err_set(err, "out of memory");
+  }
+  memcpy(s->locations, s_in->locations, s_in->num_locations * sizeof(*s->locations));
+  r->s = s;
+  if (load_profiles(r, err) != 0) {
+    return -1;
+  }
+  for (size_t i = 0; i < s_in->num_cases; i++) {
+    if (add_plan(r, &s_in->cases[i], "explicit") != 0) {
+      return mh_err_set(err, "out of memory");
+    }
+  }
+  if (s->has_matrix && expand_matrix(r, s) != 0) {
+    return mh_err_set(err, "out of memory");
+  }
+  if (r->num_plans == 0) {
+    return mh_err_set(err, "%s: no case to run (add \"matrix\" or \"cases\"%s)", s->file,
+                      r->o->filter ? ", or widen --filter" : "");
+  }
+  size_t num_locs = s->num_locations;
+  for (size_t i = 0; i < r->num_plans; i++) {
+    struct plan *p = &r->plans[i];
+    const struct mh_location *L = mh_location_find(s, p->spec.target);
+    p->profile = find_profile(r, L->profile);
+    p->loc = L;
+    if (p->spec.min_tls13 || p->spec.server_identity != NULL) {
+      p->loc = variant_of(r, s, L, p, &num_locs, cap);
+      if (p->loc == NULL) {
+        return mh_err_set(err, "%s: too many variant locations", s->file);
+      }
+    }
+  }
+  s->num_locations = num_locs;
+  return 0;
+}
+
+// start_mocks generates the fixtures, opens the event log and starts the mock locations (not the
+// external targets, which are only probed) on their own thread.
+static int start_mocks(struct run *r, struct mh_err *err) {
+  const struct mh_scenario *s = r->s;
+  struct mh_pki_options popts = {.out_dir = s->fixtures_dir, .quiet = 1};
+  if (mh_pki_generate(&s->spec, &popts, err) != 0) {
+    return -1;
+  }
+  char *events_path = mh_arena_sprintf(r->a, "%s/events.jsonl", r->o->out_dir);
+  if (events_path == NULL || mh_events_open(&r->events, events_path, err) != 0) {
+    return -1;
+  }
+  r->events.log_to_stderr = 0;
+  r->events.observe = records_observe;
+  r->events.observe_arg = &r->records;
+  // Variants point into |s|; the federation finds them by name in |mocks|.
+  struct mh_scenario *mocks = mh_arena_alloc(r->a, sizeof(*mocks));
+  if (mocks == NULL) {
+    return mh_err_set(err, "out of memory");
+  }
+  *mocks = *s;
+  mocks->locations = mh_arena_alloc_array(r->a, s->num_locations + 1, sizeof(*mocks->locations));
+  mocks->num_locations = 0;
+  for (size_t i = 0; i < s->num_locations; i++) {
+    if (!s->locations[i].is_target) {
+      mocks->locations[mocks->num_locations++] = s->locations[i];
+    }
+  }
+  if (mocks->num_locations == 0) {
+    return 0;
+  }
+  r->loop = ev_loop_new(EVFLAG_AUTO);
+  if (r->loop == NULL) {
+    return mh_err_set(err, "cannot create an event loop for the mocks");
+  }
+  struct mh_federation_options fopts = {.ephemeral_ports = 1};
+  r->fed = mh_federation_new(r->loop, mocks, &r->events, &fopts, err);
+  if (r->fed == NULL || mh_federation_start_thread(r->fed, err) != 0) {
+    return -1;
+  }
+  return 0;
+}
+
+#define MAX_JOBS 256
+
+// run_cases runs every planned case on up to |jobs| worker threads and returns how many ran
+// concurrently, or -1 with |err| set when a case could not be set up.
+static int run_cases(struct run *r, int jobs, struct mh_err *err) {
+  jobs = jobs > 0 ? jobs : 1;
+  jobs = (size_t)jobs > r->num_plans ? (int)r->num_plans : jobs;
+  jobs = jobs > MAX_JOBS ? MAX_JOBS : jobs;
+  r->results = mh_arena_alloc_array(r->a, r->num_plans, sizeof(*r->results));
+  if (r->results == NULL) {
+    return mh_err_set(err, "out of memory");
+  }
+  pthread_t threads[MAX_JOBS];
+  int started_threads = 0;
+  for (int i = 0; i < jobs; i++) {
+    if (pthread_create(&threads[i], NULL, worker, r) == 0) {
+      started_threads++;
+    }
+  }
+  if (started_threads == 0) {
+    worker(r);
+  }
+  for (int i = 0; i < started_threads; i++) {
+    pthread_join(threads[i], NULL);
+  }
+  if (atomic_load(&r->setup_failed)) {
+    *err = r->setup_err;
+    return -1;
+  }
+  return jobs;
+}
+
+// print_summary prints the run on stdout: failures first in full, changes since the baseline,
+// then the counts and where the reports are.
+static void print_summary(const struct run *r, const struct mh_report *rep) {
+  const struct mh_run_options *o = r->o;
+  size_t counts[MH_VERDICT_NUM] = {0};
+  for (size_t i = 0; i < r->num_plans; i++) {
+    const struct mh_case_result *c = &r->results[i];
+    counts[c->verdict]++;
+    if (!o->quiet || c->fails) {
+      printf("%-17s %s\n", mh_verdict_name(c->verdict), c->id);
+      if (c->verdict != MH_VERDICT_PASS) {
+        printf("    expected %s\n    actual   %s\n", c->expected_text, c->summary);
+      }
+    }
+    if (c->wire_mismatch[0] != '\0') {
+      printf("capture disagrees: %s\n    %s\n", c->id, c->wire_mismatch);
+    }
+  }
+  for (size_t i = 0; i < rep->num_changes; i++) {
+    printf("changed since baseline: %s\n    before %s\n    now    %s\n", rep->changes[i].id,
+           rep->changes[i].before, rep->changes[i].after);
+  }
+  printf("run: %zu cases in %.1f s (%.0f cases/s):", r->num_plans, rep->duration_ms / 1000.0,
+         r->num_plans / (rep->duration_ms / 1000.0));
+  for (int v = 0; v < MH_VERDICT_NUM; v++) {
+    if (counts[v]) {
+      printf(" %zu %s", counts[v], mh_verdict_name((enum mh_verdict)v));
+    }
+  }
+  printf("%s\nrun: reports in %s (report.md, report.html, report.json, junit.xml)\n",
+         o->strict ? " [strict]" : "", o->out_dir);
+  if (o->pcap) {
+    size_t captured = 0, skipped = 0, mismatched = 0;
+    const char *why = NULL;
+    for (size_t i = 0; i < r->num_plans; i++) {
+      captured += r->results[i].capture == 1;
+      skipped += r->results[i].capture == 2;
+      mismatched += r->results[i].wire_mismatch[0] != '\0';
+      why = r->results[i].capture == 2 ? r->results[i].capture_note : why;
+    }
+    printf(
+        "run: captures: %zu written (cases/<case>.pcapng, TLS secrets inside), %zu skipped%s%s, "
+        "%zu disagree with the TLS library\n",
+        captured, skipped, why ? ": " : "", why ? why : "", mismatched);
+  }
+}
+
 int mh_run(const struct mh_scenario *s_in, const struct mh_run_options *o, struct mh_err *err) {
   struct mh_arena arena;
   mh_arena_init(&arena);
@@ -511,115 +683,19 @@ int mh_run(const struct mh_scenario *s_in, const struct mh_run_options *o, struc
   r.a = &arena;
   pthread_mutex_init(&r.records.mu, NULL);
   pthread_mutex_init(&r.err_mu, NULL);
-  struct mh_federation *fed = NULL;
-  struct ev_loop *loop = NULL;
-  struct mh_events ev = {0};
   int ret = -1;
   long long started = mh_now_ms();
   double t0 = mh_clock_now_ms();
-
-  // The run's own copy of the scenario, with room for variant locations.
-  struct mh_scenario *s = mh_arena_alloc(&arena, sizeof(*s));
-  *s = *s_in;
-  size_t cap = s_in->num_locations * 3 + 2;
-  s->locations = mh_arena_alloc_array(&arena, cap, sizeof(*s->locations));
-  memcpy(s->locations, s_in->locations, s_in->num_locations * sizeof(*s->locations));
-  r.s = s;
-  if (load_profiles(&r, err) != 0) {
+  if (plan_cases(&r, s_in, err) != 0 || start_mocks(&r, err) != 0) {
     goto out;
   }
-  for (size_t i = 0; i < s_in->num_cases; i++) {
-    if (add_plan(&r, &s_in->cases[i], "explicit") != 0) {
-      mh_err_set(err, "out of memory");
-      goto out;
-    }
-  }
-  if (s->has_matrix && expand_matrix(&r, s) != 0) {
-    mh_err_set(err, "out of memory");
+  int jobs = run_cases(&r, o->jobs, err);
+  if (jobs < 0) {
     goto out;
   }
-  if (r.num_plans == 0) {
-    mh_err_set(err, "%s: no case to run (add \"matrix\" or \"cases\"%s)", s->file,
-               o->filter ? ", or widen --filter" : "");
-    goto out;
-  }
-  size_t num_locs = s->num_locations;
-  for (size_t i = 0; i < r.num_plans; i++) {
-    struct plan *p = &r.plans[i];
-    const struct mh_location *L = mh_location_find(s, p->spec.target);
-    p->profile = find_profile(L->profile);
-    if (p->spec.min_tls13 || p->spec.server_identity != NULL) {
-      p->loc = variant_of(&r, s, L, p, &num_locs, cap);
-      if (p->loc == NULL) {
-        mh_err_set(err, "%s: too many variant locations", s->file);
-        goto out;
-      }
-    } else {
-      p->loc = L;
-    }
-  }
-  s->num_locations = num_locs;
-
-  // Fixtures, then the mocks on their own thread.
-  struct mh_pki_options popts = {.out_dir = s->fixtures_dir, .quiet = 1};
-  if (mh_pki_generate(&s->spec, &popts, err) != 0) {
-    goto out;
-  }
-  char *events_path = mh_arena_sprintf(&arena, "%s/events.jsonl", o->out_dir);
-  if (mh_events_open(&ev, events_path, err) != 0) {
-    goto out;
-  }
-  ev.log_to_stderr = 0;
-  ev.observe = records_observe;
-  ev.observe_arg = &r.records;
-  // Only mocks run; external targets are only probed.
-  struct mh_scenario mocks = *s;
-  mocks.locations = mh_arena_alloc_array(&arena, num_locs + 1, sizeof(*mocks.locations));
-  mocks.num_locations = 0;
-  for (size_t i = 0; i < num_locs; i++) {
-    if (!s->locations[i].is_target) {
-      mocks.locations[mocks.num_locations++] = s->locations[i];
-    }
-  }
-  loop = ev_loop_new(EVFLAG_AUTO);
-  struct mh_federation_options fopts = {.ephemeral_ports = 1};
-  if (mocks.num_locations > 0) {
-    fed = mh_federation_new(loop, &mocks, &ev, &fopts, err);
-    if (fed == NULL || mh_federation_start_thread(fed, err) != 0) {
-      goto out;
-    }
-  }
-  r.fed = fed;
-  // Cases: variants point into |s|; the federation found them by name in |mocks|.
-  r.results = mh_arena_alloc_array(&arena, r.num_plans, sizeof(*r.results));
-  int jobs = o->jobs > 0 ? o->jobs : 1;
-  if ((size_t)jobs > r.num_plans) {
-    jobs = (int)r.num_plans;
-  }
-  pthread_t threads[256];
-  if (jobs > 256) {
-    jobs = 256;
-  }
-  int started_threads = 0;
-  for (int i = 0; i < jobs; i++) {
-    if (pthread_create(&threads[i], NULL, worker, &r) == 0) {
-      started_threads++;
-    }
-  }
-  if (started_threads == 0) {
-    worker(&r);
-  }
-  for (int i = 0; i < started_threads; i++) {
-    pthread_join(threads[i], NULL);
-  }
-  if (atomic_load(&r.setup_failed)) {
-    *err = r.setup_err;
-    goto out;
-  }
-
   struct mh_report rep = {
-      .scenario_name = s->name,
-      .scenario_file = s->file,
+      .scenario_name = r.s->name,
+      .scenario_file = r.s->file,
       .out_dir = o->out_dir,
       .started_ms = started,
       .strict = o->strict,
@@ -642,56 +718,15 @@ int mh_run(const struct mh_scenario *s_in, const struct mh_run_options *o, struc
   if (mh_report_write(&rep, err) != 0) {
     goto out;
   }
-  // The summary: failures first in full, then counts.
-  size_t counts[MH_VERDICT_NUM] = {0};
-  for (size_t i = 0; i < r.num_plans; i++) {
-    const struct mh_case_result *c = &r.results[i];
-    counts[c->verdict]++;
-    if (!o->quiet || c->fails) {
-      printf("%-17s %s\n", mh_verdict_name(c->verdict), c->id);
-      if (c->verdict != MH_VERDICT_PASS) {
-        printf("    expected %s\n    actual   %s\n", c->expected_text, c->summary);
-      }
-    }
-    if (c->wire_mismatch[0] != '\0') {
-      printf("capture disagrees: %s\n    %s\n", c->id, c->wire_mismatch);
-    }
-  }
-  for (size_t i = 0; i < rep.num_changes; i++) {
-    printf("changed since baseline: %s\n    before %s\n    now    %s\n", rep.changes[i].id,
-           rep.changes[i].before, rep.changes[i].after);
-  }
-  printf("run: %zu cases in %.1f s (%.0f cases/s):", r.num_plans, rep.duration_ms / 1000.0,
-         r.num_plans / (rep.duration_ms / 1000.0));
-  for (int v = 0; v < MH_VERDICT_NUM; v++) {
-    if (counts[v]) {
-      printf(" %zu %s", counts[v], mh_verdict_name((enum mh_verdict)v));
-    }
-  }
-  printf("%s\nrun: reports in %s (report.md, report.html, report.json, junit.xml)\n",
-         o->strict ? " [strict]" : "", o->out_dir);
-  if (o->pcap) {
-    size_t captured = 0, skipped = 0, mismatched = 0;
-    const char *why = NULL;
-    for (size_t i = 0; i < r.num_plans; i++) {
-      captured += r.results[i].capture == 1;
-      skipped += r.results[i].capture == 2;
-      mismatched += r.results[i].wire_mismatch[0] != '\0';
-      why = r.results[i].capture == 2 ? r.results[i].capture_note : why;
-    }
-    printf(
-        "run: captures: %zu written (cases/<case>.pcapng, TLS secrets inside), %zu skipped%s%s, "
-        "%zu disagree with the TLS library\n",
-        captured, skipped, why ? ": " : "", why ? why : "", mismatched);
-  }
+  print_summary(&r, &rep);
   ret = rep.exit_code;
 out:
-  mh_federation_stop_thread(fed);
-  mh_federation_free(fed);
-  if (loop != NULL) {
-    ev_loop_destroy(loop);
+  mh_federation_stop_thread(r.fed);
+  mh_federation_free(r.fed);
+  if (r.loop != NULL) {
+    ev_loop_destroy(r.loop);
   }
-  mh_events_close(&ev);
+  mh_events_close(&r.events);
   for (size_t i = 0; r.results != NULL && i < r.num_plans; i++) {
     mh_packets_free(&r.results[i].packets);
     wipe_secrets(r.results[i].outcome.keylog);
