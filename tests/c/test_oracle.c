@@ -1,0 +1,204 @@
+// Unit tests for oracle.c: what the policy and the fixtures say a location must do with each
+// identity (the SemStreams federation scenario and its profile, read from the source tree), and the
+// verdict on crafted outcomes: every verdict of the table, from the outcome that earns it.
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "base/alerts.h"
+#include "conform/oracle.h"
+#include "input/scenario.h"
+#include "tmpdir.h"
+
+struct world {
+  struct mh_arena a;
+  struct mh_scenario s;
+  struct mh_profile semstreams;
+  struct mh_profile nginx;
+};
+
+static int world_setup(void **state) {
+  if (setup(state) != 0) {
+    return -1;
+  }
+  const char *src = getenv("MH_SOURCE_DIR");
+  assert_non_null(src);
+  struct world *w = calloc(1, sizeof(*w));
+  assert_non_null(w);
+  mh_arena_init(&w->a);
+  char path[512], profiles[512];
+  snprintf(path, sizeof(path), "%s/scenarios/federation.json", src);
+  snprintf(profiles, sizeof(profiles), "%s/profiles", src);
+  struct mh_scenario_options opts = {.fixtures_dir = root, .quiet = 1};
+  struct mh_err err = {0};
+  if (mh_scenario_load(&w->a, path, &opts, &w->s, &err) != 0 ||
+      mh_profile_load(&w->a, profiles, "semstreams", &w->semstreams, &err) != 0 ||
+      mh_profile_load(&w->a, profiles, "nginx-http", &w->nginx, &err) != 0) {
+    fail_msg("%s", err.msg);
+  }
+  *state = w;
+  return 0;
+}
+
+static int world_teardown(void **state) {
+  struct world *w = *state;
+  mh_arena_free(&w->a);
+  free(w);
+  return teardown(state);
+}
+
+static struct mh_expectation expect(struct world *w, const char *target, const char *identity,
+                                    int version, const struct mh_profile *prof) {
+  const struct mh_location *L = mh_location_find(&w->s, target);
+  assert_non_null(L);
+  struct mh_case_spec k = {.target = target, .identity = identity, .version = version};
+  struct mh_expectation x;
+  mh_oracle_expect(&w->s, L, &k, prof, &x);
+  return x;
+}
+
+// The federation's policy (A admits only location-b's CN, through federation-ca, clientAuth, valid
+// now) decides each identity; the semstreams profile gives Go's alert for each reason.
+static void test_expectations_follow_policy(void **state) {
+  struct world *w = *state;
+  static const struct {
+    const char *identity;
+    int version;
+    int reject;
+    enum mh_reason reason;
+    int alert;  // the one allowed alert, MH_ALERT_NONE for an acceptance
+  } rows[] = {
+      {"location-b", MH_TLS13, 0, MH_REASON_NONE, MH_ALERT_NONE},
+      {"location-b", MH_TLS12, 0, MH_REASON_NONE, MH_ALERT_NONE},
+      {"location-b-ed25519", MH_TLS13, 0, MH_REASON_NONE, MH_ALERT_NONE},
+      {NULL, MH_TLS13, 1, MH_REASON_MISSING_CERT, MH_ALERT_CERTIFICATE_REQUIRED},
+      {NULL, MH_TLS12, 1, MH_REASON_MISSING_CERT, MH_ALERT_BAD_CERTIFICATE},
+      {"location-c", MH_TLS13, 1, MH_REASON_CN_NOT_ALLOWED, MH_ALERT_BAD_CERTIFICATE},
+      {"wrong-cn", MH_TLS12, 1, MH_REASON_CN_NOT_ALLOWED, MH_ALERT_BAD_CERTIFICATE},
+      {"expired", MH_TLS13, 1, MH_REASON_EXPIRED, MH_ALERT_CERTIFICATE_EXPIRED},
+      {"not-yet-valid", MH_TLS13, 1, MH_REASON_NOT_YET_VALID, MH_ALERT_CERTIFICATE_EXPIRED},
+      {"untrusted", MH_TLS13, 1, MH_REASON_UNKNOWN_CA, MH_ALERT_UNKNOWN_CA},
+      {"self-signed", MH_TLS12, 1, MH_REASON_UNKNOWN_CA, MH_ALERT_UNKNOWN_CA},
+      {"server-only-eku", MH_TLS13, 1, MH_REASON_BAD_EKU, MH_ALERT_BAD_CERTIFICATE},
+      {"key-mismatch", MH_TLS13, 1, MH_REASON_BAD_SIGNATURE, MH_ALERT_DECRYPT_ERROR},
+  };
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+    struct mh_expectation x =
+        expect(w, "location-a", rows[i].identity, rows[i].version, &w->semstreams);
+    char what[160];
+    mh_oracle_describe(&x, what, sizeof(what));
+    print_message("%s %s: %s\n", rows[i].identity ? rows[i].identity : "none",
+                  rows[i].version == MH_TLS13 ? "1.3" : "1.2", what);
+    assert_int_equal(x.reject, rows[i].reject);
+    assert_int_equal(x.reason, rows[i].reason);
+    if (rows[i].reject) {
+      assert_int_equal(x.side, 's');
+      assert_int_equal(x.layer, MH_LAYER_TLS);
+      assert_int_equal(x.num_alerts, 1);
+      assert_int_equal(x.alerts[0], rows[i].alert);
+    }
+  }
+  // B admits location-c, not location-b: the allow-list is the location's own.
+  assert_int_equal(expect(w, "location-b", "location-c", MH_TLS13, &w->semstreams).reject, 0);
+  assert_int_equal(expect(w, "location-b", "location-b", MH_TLS13, &w->semstreams).reason,
+                   MH_REASON_CN_NOT_ALLOWED);
+}
+
+// Another stack's profile moves the same reason to another layer: nginx answers at HTTP.
+static void test_profile_decides_layer(void **state) {
+  struct world *w = *state;
+  struct mh_expectation x = expect(w, "location-a", "expired", MH_TLS13, &w->nginx);
+  assert_int_equal(x.reason, MH_REASON_EXPIRED);
+  assert_int_equal(x.layer, MH_LAYER_HTTP);
+  assert_int_equal(x.status, 400);
+}
+
+static struct mh_case_outcome rejected(char by, enum mh_layer layer, int alert, int status) {
+  struct mh_case_outcome o;
+  memset(&o, 0, sizeof(o));
+  o.result = MH_RESULT_REJECTED;
+  o.rejected_by = by;
+  o.layer = layer;
+  o.tls.alert_sent = by == 'c' ? alert : MH_ALERT_NONE;
+  o.tls.alert_received = by == 's' ? alert : MH_ALERT_NONE;
+  o.http_status = status;
+  return o;
+}
+
+// Every verdict, each from the outcome that earns it.
+static void test_verdicts(void **state) {
+  (void)state;
+  struct mh_expectation accept = {.reject = 0};
+  struct mh_expectation reject116 = {.reject = 1,
+                                     .reason = MH_REASON_MISSING_CERT,
+                                     .side = 's',
+                                     .layer = MH_LAYER_TLS,
+                                     .alerts = {MH_ALERT_CERTIFICATE_REQUIRED},
+                                     .num_alerts = 1};
+  struct mh_expectation reject400 = {
+      .reject = 1, .reason = MH_REASON_EXPIRED, .side = 's', .layer = MH_LAYER_HTTP, .status = 400};
+  struct mh_case_outcome ok;
+  memset(&ok, 0, sizeof(ok));
+  ok.result = MH_RESULT_ACCEPTED;
+  ok.tls.alert_sent = ok.tls.alert_received = MH_ALERT_NONE;
+  struct mh_case_outcome lost;
+  memset(&lost, 0, sizeof(lost));
+  lost.result = MH_RESULT_INCONCLUSIVE;
+
+  assert_int_equal(mh_oracle_verdict(&accept, &ok, MH_TLS13), MH_VERDICT_PASS);
+  assert_int_equal(mh_oracle_verdict(&reject116, &ok, MH_TLS13), MH_VERDICT_UNEXPECTED_ACCEPT);
+  struct mh_case_outcome r116 = rejected('s', MH_LAYER_TLS, MH_ALERT_CERTIFICATE_REQUIRED, 0);
+  assert_int_equal(mh_oracle_verdict(&reject116, &r116, MH_TLS13), MH_VERDICT_PASS);
+  assert_int_equal(mh_oracle_verdict(&accept, &r116, MH_TLS13), MH_VERDICT_UNEXPECTED_REJECT);
+  struct mh_case_outcome r40 = rejected('s', MH_LAYER_TLS, MH_ALERT_HANDSHAKE_FAILURE, 0);
+  assert_int_equal(mh_oracle_verdict(&reject116, &r40, MH_TLS13), MH_VERDICT_PASS_CONCEPTUAL);
+  assert_int_equal(mh_verdict_fails(MH_VERDICT_PASS_CONCEPTUAL, 0), 0);
+  assert_int_equal(mh_verdict_fails(MH_VERDICT_PASS_CONCEPTUAL, 1), 1);
+  // A rejection by the other side, or at the other layer, is not the one the policy asks for.
+  struct mh_case_outcome by_us = rejected('c', MH_LAYER_TLS, MH_ALERT_BAD_CERTIFICATE, 0);
+  assert_int_equal(mh_oracle_verdict(&reject116, &by_us, MH_TLS13), MH_VERDICT_WRONG_LAYER);
+  struct mh_case_outcome h400 = rejected('s', MH_LAYER_HTTP, MH_ALERT_NONE, 400);
+  assert_int_equal(mh_oracle_verdict(&reject116, &h400, MH_TLS13), MH_VERDICT_WRONG_LAYER);
+  assert_int_equal(mh_oracle_verdict(&reject400, &h400, MH_TLS13), MH_VERDICT_PASS);
+  struct mh_case_outcome h403 = rejected('s', MH_LAYER_HTTP, MH_ALERT_NONE, 403);
+  assert_int_equal(mh_oracle_verdict(&reject400, &h403, MH_TLS13), MH_VERDICT_PASS_CONCEPTUAL);
+  assert_int_equal(mh_oracle_verdict(&reject116, &lost, MH_TLS13), MH_VERDICT_INCONCLUSIVE);
+  assert_int_equal(mh_oracle_verdict(&accept, &lost, MH_TLS13), MH_VERDICT_INCONCLUSIVE);
+  assert_int_equal(mh_verdict_fails(MH_VERDICT_INCONCLUSIVE, 0), 1);
+}
+
+// The one-line summaries that baselines compare, and what a case log shows as expected.
+static void test_describe_and_summary(void **state) {
+  (void)state;
+  struct mh_expectation x = {.reject = 1,
+                             .reason = MH_REASON_UNKNOWN_CA,
+                             .side = 's',
+                             .layer = MH_LAYER_TLS,
+                             .alerts = {MH_ALERT_UNKNOWN_CA, MH_ALERT_BAD_CERTIFICATE},
+                             .num_alerts = 2};
+  char out[200];
+  mh_oracle_describe(&x, out, sizeof(out));
+  assert_string_equal(out,
+                      "reject (unknown_ca) by server at tls: alert 48 unknown_ca or 42 "
+                      "bad_certificate");
+  struct mh_case_outcome o = rejected('s', MH_LAYER_TLS, MH_ALERT_UNKNOWN_CA, 0);
+  o.phase = MH_PHASE_CLIENT_FLIGHT;
+  o.tls.version = MH_TLS12;
+  mh_outcome_summary(&o, out, sizeof(out));
+  assert_string_equal(out, "rejected by server at client_flight: alert 48 unknown_ca (TLSv1.2)");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_expectations_follow_policy, world_setup, world_teardown),
+      cmocka_unit_test_setup_teardown(test_profile_decides_layer, world_setup, world_teardown),
+      cmocka_unit_test(test_verdicts),
+      cmocka_unit_test(test_describe_and_summary),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
