@@ -70,7 +70,9 @@ static void frame6(struct capture *c, char from, uint8_t flags, const void *data
   t[7] = (uint8_t)seq;
   t[12] = 5 << 4;
   t[13] = flags;
-  memcpy(t + 20, data, n);
+  if (n > 0) {
+    memcpy(t + 20, data, n);
+  }
   if (seq_override < 0) {
     c->seq[d] += (uint32_t)n + ((flags & (TH_SYN | TH_FIN)) ? 1 : 0);
   }
