@@ -318,6 +318,16 @@ static void write_json(FILE *f, const struct mh_report *r) {
   mh_jsonw_cleanup(w);
 }
 
+// log_alert writes a case log's alert line: "42 bad_certificate", or "none" when there was no
+// alert (MH_ALERT_NONE is a placeholder, not a code to print).
+static void log_alert(FILE *f, const char *label, int code) {
+  if (code == MH_ALERT_NONE) {
+    fprintf(f, "  %s none\n", label);
+  } else {
+    fprintf(f, "  %s %d %s\n", label, code, mh_alert_name(code));
+  }
+}
+
 static void write_case_log(FILE *f, const struct mh_case_result *c) {
   const struct mh_case_outcome *o = &c->outcome;
   fprintf(f, "case       %s (%s)\n", c->id, c->kind);
@@ -338,9 +348,8 @@ static void write_case_log(FILE *f, const struct mh_case_result *c) {
                                        : "-",
           o->tls.cipher, o->tls.group, o->tls.alpn[0] ? o->tls.alpn : "-");
   fprintf(f, "  server cert    CN=%s%s\n", o->tls.peer_cn, o->tls.verify_ok ? " (verified)" : "");
-  fprintf(f, "  alert sent     %d %s\n", o->tls.alert_sent, mh_alert_name(o->tls.alert_sent));
-  fprintf(f, "  alert received %d %s\n", o->tls.alert_received,
-          mh_alert_name(o->tls.alert_received));
+  log_alert(f, "alert sent    ", o->tls.alert_sent);
+  log_alert(f, "alert received", o->tls.alert_received);
   fprintf(f, "  result         %s, phase %s, transport %s\n", mh_result_name(o->result),
           mh_phase_name(o->phase), mh_end_name(o->end));
   fprintf(f, "  first read     %.3f ms, HTTP %d%s\n", o->first_read_ms, o->http_status,
@@ -352,8 +361,8 @@ static void write_case_log(FILE *f, const struct mh_case_result *c) {
     if (s->tls_rejected) {
       fprintf(f, "  log            http: TLS handshake error from %s: %s\n", s->peer, s->reason);
     }
-    fprintf(f, "  alert sent     %d %s\n", s->alert_sent, mh_alert_name(s->alert_sent));
-    fprintf(f, "  alert received %d %s\n", s->alert_received, mh_alert_name(s->alert_received));
+    log_alert(f, "alert sent    ", s->alert_sent);
+    log_alert(f, "alert received", s->alert_received);
     fprintf(f, "  http status    %d\n", s->http_status);
     fprintf(f, "  client CN      %s\n", s->client_cn[0] ? s->client_cn : "-");
   } else {
