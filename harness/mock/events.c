@@ -1,7 +1,7 @@
 // events: JSON-lines event log and Go-style log lines (see events.h).
 //
-// JSON is written by hand here: every value is a string or an integer, so escaping strings is all
-// there is to it, and it keeps cJSON inside the parser.
+// Each line is written by the harness's one JSON writer (base/jsonw.h) and handed to the file in
+// one fwrite.
 #include "mock/events.h"
 
 #include <stdarg.h>
@@ -35,40 +35,12 @@ void mh_events_close(struct mh_events *ev) {
   }
 }
 
-static void put(struct mh_event *e, const char *s, size_t n) {
-  if (e->len + n >= sizeof(e->buf) - 2) {
-    e->truncated = 1;
-    return;
-  }
-  memcpy(e->buf + e->len, s, n);
-  e->len += n;
-}
-
-static void put_escaped(struct mh_event *e, const char *s) {
-  put(e, "\"", 1);
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    char tmp[8];
-    if (*p == '"' || *p == '\\') {
-      tmp[0] = '\\';
-      tmp[1] = (char)*p;
-      put(e, tmp, 2);
-    } else if (*p < 0x20) {
-      snprintf(tmp, sizeof(tmp), "\\u%04x", *p);
-      put(e, tmp, 6);
-    } else {
-      put(e, (const char *)p, 1);
-    }
-  }
-  put(e, "\"", 1);
-}
-
 void mh_event_begin(struct mh_event *e, const char *location, const char *component,
                     const char *name) {
-  e->len = 0;
-  e->truncated = 0;
-  char ts[48];
-  int n = snprintf(ts, sizeof(ts), "{\"ts_ms\":%lld", mh_now_ms());
-  put(e, ts, (size_t)n);
+  mh_jsonw_init(&e->w);
+  mh_jsonw_object_begin(&e->w);
+  mh_jsonw_key(&e->w, "ts_ms");
+  mh_jsonw_int(&e->w, mh_now_ms());
   if (location != NULL) {
     mh_event_str(e, "location", location);
   }
@@ -79,29 +51,24 @@ void mh_event_begin(struct mh_event *e, const char *location, const char *compon
 }
 
 void mh_event_str(struct mh_event *e, const char *key, const char *value) {
-  put(e, ",", 1);
-  put_escaped(e, key);
-  put(e, ":", 1);
-  put_escaped(e, value != NULL ? value : "");
+  mh_jsonw_key(&e->w, key);
+  mh_jsonw_string(&e->w, value);
 }
 
 void mh_event_int(struct mh_event *e, const char *key, long long value) {
-  char num[32];
-  int n = snprintf(num, sizeof(num), "%lld", value);
-  put(e, ",", 1);
-  put_escaped(e, key);
-  put(e, ":", 1);
-  put(e, num, (size_t)n);
+  mh_jsonw_key(&e->w, key);
+  mh_jsonw_int(&e->w, value);
 }
 
 void mh_events_write(struct mh_events *ev, struct mh_event *e) {
-  if (ev->file == NULL) {
-    return;
+  mh_jsonw_object_end(&e->w);
+  mh_jsonw_newline(&e->w);
+  // One fwrite per line, so that lines of several threads never interleave.
+  if (mh_jsonw_finish(&e->w) == 0 && ev->file != NULL) {
+    fwrite(e->w.buf, 1, e->w.len, ev->file);
+    fflush(ev->file);
   }
-  e->buf[e->len++] = '}';
-  e->buf[e->len++] = '\n';
-  fwrite(e->buf, 1, e->len, ev->file);
-  fflush(ev->file);
+  mh_jsonw_cleanup(&e->w);
 }
 
 void mh_events_log(struct mh_events *ev, const char *prefix, const char *fmt, ...) {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "base/err.h"
+#include "base/jsonw.h"
 
 // mh_server_record is what a mock saw of one connection, for an in-process observer (the runner).
 struct mh_server_record {
@@ -33,9 +34,7 @@ struct mh_events {
 
 // mh_event is one line being built; fields are appended in order.
 struct mh_event {
-  char buf[4096];
-  size_t len;
-  int truncated;
+  struct mh_jsonw w;
 };
 
 // mh_events_open opens |path| for appending (NULL: no event log). Returns 0 or -1 with |err| set.
@@ -44,7 +43,8 @@ int mh_events_open(struct mh_events *ev, const char *path, struct mh_err *err);
 // mh_events_close flushes and closes the log. NULL is accepted.
 void mh_events_close(struct mh_events *ev);
 
-// mh_event_begin starts an event of |location| / |component| (NULL for none) named |name|.
+// mh_event_begin starts an event of |location| / |component| (NULL for none) named |name|. Every
+// event begun must be passed to mh_events_write, which frees what it holds.
 void mh_event_begin(struct mh_event *e, const char *location, const char *component,
                     const char *name);
 
@@ -52,7 +52,8 @@ void mh_event_begin(struct mh_event *e, const char *location, const char *compon
 void mh_event_str(struct mh_event *e, const char *key, const char *value);
 void mh_event_int(struct mh_event *e, const char *key, long long value);
 
-// mh_events_write ends |e| and writes it as one line (flushed, so readers see it at once).
+// mh_events_write ends |e|, writes it as one line (flushed, so readers see it at once) and frees
+// what |e| holds. A line that could not be built whole (out of memory) is not written.
 void mh_events_write(struct mh_events *ev, struct mh_event *e);
 
 // mh_events_log prints a line the way Go's log package does ("<prefix>: 2006/01/02 15:04:05 msg").

@@ -1,8 +1,9 @@
 // report: run reports for people and for CI (see report.h).
 //
 // Every file is built in memory (open_memstream) and staged; nothing appears until all are ready.
-// JSON, XML and HTML are written by hand: the values are strings and numbers, so escaping is all it
-// takes, and the schema in docs/report-schema.json is what a reader checks.
+// JSON goes through the harness's one writer (base/jsonw.h); XML and HTML are written by hand: the
+// values are strings and numbers, so escaping is all it takes. docs/report-schema.json is what a
+// reader of report.json checks.
 #include "report/report.h"
 
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <time.h>
 
 #include "base/alerts.h"
+#include "base/jsonw.h"
 #include "load/load.h"
 #include "capture/pcapng.h"
 #include "base/stage.h"
@@ -23,20 +25,6 @@ void mh_case_file_name(const char *id, char *out, size_t out_len) {
     out[i] = (ch == '/' || ch == ':' || ch == ' ') ? '_' : ch;
   }
   out[i] = '\0';
-}
-
-static void json_str(FILE *f, const char *s) {
-  fputc('"', f);
-  for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-    if (*p == '"' || *p == '\\') {
-      fprintf(f, "\\%c", *p);
-    } else if (*p < 0x20) {
-      fprintf(f, "\\u%04x", *p);
-    } else {
-      fputc(*p, f);
-    }
-  }
-  fputc('"', f);
 }
 
 static void xml_str(FILE *f, const char *s) {
@@ -69,183 +57,275 @@ static const char *version_name(int v) {
   return v == MH_TLS13 ? "1.3" : v == MH_TLS12 ? "1.2" : "";
 }
 
-static void json_alert(FILE *f, int code) {
+// The JSON of report.json goes through the one writer (base/jsonw.h); these name a member and
+// write its value in one call.
+static void kstr(struct mh_jsonw *w, const char *key, const char *value) {
+  mh_jsonw_key(w, key);
+  mh_jsonw_string(w, value);
+}
+
+static void kint(struct mh_jsonw *w, const char *key, long long value) {
+  mh_jsonw_key(w, key);
+  mh_jsonw_int(w, value);
+}
+
+static void kuint(struct mh_jsonw *w, const char *key, unsigned long long value) {
+  mh_jsonw_key(w, key);
+  mh_jsonw_uint(w, value);
+}
+
+static void kdouble(struct mh_jsonw *w, const char *key, double value, int decimals) {
+  mh_jsonw_key(w, key);
+  mh_jsonw_double(w, value, decimals);
+}
+
+static void kbool(struct mh_jsonw *w, const char *key, int value) {
+  mh_jsonw_key(w, key);
+  mh_jsonw_bool(w, value);
+}
+
+// kalert writes an alert as {"code", "name"}, or null for "no alert".
+static void kalert(struct mh_jsonw *w, const char *key, int code) {
+  mh_jsonw_key(w, key);
   if (code == MH_ALERT_NONE) {
-    fputs("null", f);
+    mh_jsonw_null(w);
     return;
   }
-  fprintf(f, "{\"code\":%d,\"name\":", code);
-  json_str(f, mh_alert_name(code));
-  fputc('}', f);
+  mh_jsonw_object_begin(w);
+  kint(w, "code", code);
+  kstr(w, "name", mh_alert_name(code));
+  mh_jsonw_object_end(w);
 }
 
-static void json_case(FILE *f, const struct mh_case_result *c) {
-  const struct mh_case_outcome *o = &c->outcome;
+static const char *tls_version_text(int v) {
+  return v == MH_TLS13 ? "TLSv1.3" : v == MH_TLS12 ? "TLSv1.2" : "";
+}
+
+static void json_expected(struct mh_jsonw *w, const struct mh_case_result *c) {
   const struct mh_expectation *x = &c->expect;
-  char file[256];
-  mh_case_file_name(c->id, file, sizeof(file));
-  fputs("{\"id\":", f);
-  json_str(f, c->id);
-  fputs(",\"kind\":", f);
-  json_str(f, c->kind);
-  fputs(",\"target\":", f);
-  json_str(f, c->target);
-  fputs(",\"endpoint\":", f);
-  json_str(f, c->endpoint);
-  fputs(",\"server_name\":", f);
-  json_str(f, c->server_name);
-  fputs(",\"identity\":", f);
-  if (c->identity) {
-    json_str(f, c->identity);
-  } else {
-    fputs("null", f);
-  }
-  fprintf(f, ",\"tls_version\":\"%s\",\"profile\":", version_name(c->version));
-  json_str(f, c->profile);
-  fprintf(f,
-          ",\"expected\":{\"result\":\"%s\",\"reason\":\"%s\",\"side\":\"%s\",\"layer\":\"%s\","
-          "\"alerts\":[",
-          x->reject ? "reject" : "accept", mh_reason_name(x->reason),
-          x->reject ? (x->side == 'c' ? "client" : "server") : "none", mh_layer_name(x->layer));
+  mh_jsonw_key(w, "expected");
+  mh_jsonw_object_begin(w);
+  kstr(w, "result", x->reject ? "reject" : "accept");
+  kstr(w, "reason", mh_reason_name(x->reason));
+  kstr(w, "side", x->reject ? (x->side == 'c' ? "client" : "server") : "none");
+  kstr(w, "layer", mh_layer_name(x->layer));
+  mh_jsonw_key(w, "alerts");
+  mh_jsonw_array_begin(w);
   for (size_t i = 0; i < x->num_alerts; i++) {
-    fprintf(f, "%s%d", i ? "," : "", x->alerts[i]);
+    mh_jsonw_int(w, x->alerts[i]);
   }
-  fprintf(f, "],\"http_status\":%d,\"source\":\"%s\",\"text\":", x->status,
-          x->explicit_ ? "explicit" : "oracle");
-  json_str(f, c->expected_text);
-  fprintf(f,
-          "},\"outcome\":{\"result\":\"%s\",\"rejected_by\":\"%s\",\"layer\":\"%s\","
-          "\"phase\":\"%s\",\"transport_end\":\"%s\",\"tcp\":",
-          mh_result_name(o->result),
-          o->rejected_by == 's'   ? "server"
-          : o->rejected_by == 'c' ? "client"
-                                  : "none",
-          mh_layer_name(o->layer), mh_phase_name(o->phase), mh_end_name(o->end));
-  json_str(f, o->tcp);
-  fprintf(f, ",\"handshake\":\"%s\",\"version\":", o->handshake_ok ? "ok" : "failed");
-  json_str(f, o->tls.version == MH_TLS13 ? "TLSv1.3" : o->tls.version == MH_TLS12 ? "TLSv1.2" : "");
-  fputs(",\"cipher\":", f);
-  json_str(f, o->tls.cipher);
-  fputs(",\"group\":", f);
-  json_str(f, o->tls.group);
-  fputs(",\"alpn\":", f);
-  json_str(f, o->tls.alpn);
-  fputs(",\"alert_sent\":", f);
-  json_alert(f, o->tls.alert_sent);
-  fputs(",\"alert_received\":", f);
-  json_alert(f, o->tls.alert_received);
-  fprintf(f, ",\"http_status\":%d,\"websocket_upgrade\":%s,\"server_cn\":", o->http_status,
-          o->ws_upgraded ? "true" : "false");
-  json_str(f, o->tls.peer_cn);
-  fputs(",\"error\":", f);
-  json_str(f, o->client_error);
-  fprintf(f,
-          ",\"timings_ms\":{\"tcp\":%.3f,\"handshake\":%.3f,\"first_read\":%.3f,\"total\":%.3f}}",
-          o->tcp_ms, o->handshake_ms, o->first_read_ms, o->total_ms);
-  fputs(",\"server\":", f);
-  if (c->has_server) {
-    const struct mh_server_record *s = &c->server;
-    fputs("{\"location\":", f);
-    json_str(f, s->location);
-    fputs(",\"peer\":", f);
-    json_str(f, s->peer);
-    fprintf(f, ",\"tls_rejected\":%s,\"reason\":", s->tls_rejected ? "true" : "false");
-    json_str(f, s->reason);
-    fputs(",\"alert_sent\":", f);
-    json_alert(f, s->alert_sent);
-    fputs(",\"alert_received\":", f);
-    json_alert(f, s->alert_received);
-    fprintf(f, ",\"http_status\":%d,\"client_cn\":", s->http_status);
-    json_str(f, s->client_cn);
-    fputc('}', f);
-  } else {
-    fputs("null", f);
-  }
-  fputs(",\"capture\":", f);
-  if (c->capture == 0) {
-    fputs("null", f);
-  } else {
-    const struct mh_wire_view *w = &c->wire;
-    fprintf(f, "{\"status\":\"%s\",\"file\":", c->capture == 1 ? "captured" : "skipped");
-    if (c->capture == 1) {
-      fprintf(f, "\"cases/%s.pcapng\"", file);
-    } else {
-      fputs("null", f);
-    }
-    fputs(",\"reason\":", f);
-    json_str(f, c->capture_note);
-    fprintf(f, ",\"frames\":%zu,\"sni\":", w->frames);
-    json_str(f, w->sni);
-    fprintf(f, ",\"server_certificate\":%s,\"alerts\":[", w->server_certificate ? "true" : "false");
-    for (size_t i = 0; i < w->num_alerts; i++) {
-      const struct mh_wire_alert *a = &w->alerts[i];
-      fprintf(f, "%s{\"from\":\"%s\",\"level\":%d,\"code\":%d,\"name\":", i ? "," : "",
-              a->from == 'c' ? "client" : "server", a->level, a->desc);
-      json_str(f, a->desc >= 0 ? mh_alert_name(a->desc) : "encrypted");
-      fprintf(f, ",\"encrypted\":%s}", a->encrypted ? "true" : "false");
-    }
-    fprintf(f, "],\"undecrypted_records\":%d,\"client_end\":", w->undecrypted);
-    json_str(f, w->client_end);
-    fputs(",\"server_end\":", f);
-    json_str(f, w->server_end);
-    fprintf(f, ",\"consistent\":%s,\"mismatch\":", c->wire_mismatch[0] ? "false" : "true");
-    json_str(f, c->wire_mismatch);
-    fputc('}', f);
-  }
-  fprintf(f, ",\"verdict\":\"%s\",\"fails\":%s,\"summary\":", mh_verdict_name(c->verdict),
-          c->fails ? "true" : "false");
-  json_str(f, c->summary);
-  fprintf(f, ",\"log\":\"cases/%s.log\"}", file);
+  mh_jsonw_array_end(w);
+  kint(w, "http_status", x->status);
+  kstr(w, "source", x->explicit_ ? "explicit" : "oracle");
+  kstr(w, "text", c->expected_text);
+  mh_jsonw_object_end(w);
 }
 
+static void json_outcome(struct mh_jsonw *w, const struct mh_case_outcome *o) {
+  mh_jsonw_key(w, "outcome");
+  mh_jsonw_object_begin(w);
+  kstr(w, "result", mh_result_name(o->result));
+  kstr(w, "rejected_by",
+       o->rejected_by == 's'   ? "server"
+       : o->rejected_by == 'c' ? "client"
+                               : "none");
+  kstr(w, "layer", mh_layer_name(o->layer));
+  kstr(w, "phase", mh_phase_name(o->phase));
+  kstr(w, "transport_end", mh_end_name(o->end));
+  kstr(w, "tcp", o->tcp);
+  kstr(w, "handshake", o->handshake_ok ? "ok" : "failed");
+  kstr(w, "version", tls_version_text(o->tls.version));
+  kstr(w, "cipher", o->tls.cipher);
+  kstr(w, "group", o->tls.group);
+  kstr(w, "alpn", o->tls.alpn);
+  kalert(w, "alert_sent", o->tls.alert_sent);
+  kalert(w, "alert_received", o->tls.alert_received);
+  kint(w, "http_status", o->http_status);
+  kbool(w, "websocket_upgrade", o->ws_upgraded);
+  kstr(w, "server_cn", o->tls.peer_cn);
+  kstr(w, "error", o->client_error);
+  mh_jsonw_key(w, "timings_ms");
+  mh_jsonw_object_begin(w);
+  kdouble(w, "tcp", o->tcp_ms, 3);
+  kdouble(w, "handshake", o->handshake_ms, 3);
+  kdouble(w, "first_read", o->first_read_ms, 3);
+  kdouble(w, "total", o->total_ms, 3);
+  mh_jsonw_object_end(w);
+  mh_jsonw_object_end(w);
+}
+
+static void json_server(struct mh_jsonw *w, const struct mh_case_result *c) {
+  mh_jsonw_key(w, "server");
+  if (!c->has_server) {
+    mh_jsonw_null(w);
+    return;
+  }
+  const struct mh_server_record *s = &c->server;
+  mh_jsonw_object_begin(w);
+  kstr(w, "location", s->location);
+  kstr(w, "peer", s->peer);
+  kbool(w, "tls_rejected", s->tls_rejected);
+  kstr(w, "reason", s->reason);
+  kalert(w, "alert_sent", s->alert_sent);
+  kalert(w, "alert_received", s->alert_received);
+  kint(w, "http_status", s->http_status);
+  kstr(w, "client_cn", s->client_cn);
+  mh_jsonw_object_end(w);
+}
+
+static void json_capture(struct mh_jsonw *w, const struct mh_case_result *c, const char *file) {
+  mh_jsonw_key(w, "capture");
+  if (c->capture == 0) {
+    mh_jsonw_null(w);
+    return;
+  }
+  const struct mh_wire_view *v = &c->wire;
+  mh_jsonw_object_begin(w);
+  kstr(w, "status", c->capture == 1 ? "captured" : "skipped");
+  mh_jsonw_key(w, "file");
+  if (c->capture == 1) {
+    char rel[300];
+    snprintf(rel, sizeof(rel), "cases/%s.pcapng", file);
+    mh_jsonw_string(w, rel);
+  } else {
+    mh_jsonw_null(w);
+  }
+  kstr(w, "reason", c->capture_note);
+  kuint(w, "frames", v->frames);
+  kstr(w, "sni", v->sni);
+  kbool(w, "server_certificate", v->server_certificate);
+  mh_jsonw_key(w, "alerts");
+  mh_jsonw_array_begin(w);
+  for (size_t i = 0; i < v->num_alerts; i++) {
+    const struct mh_wire_alert *a = &v->alerts[i];
+    mh_jsonw_object_begin(w);
+    kstr(w, "from", a->from == 'c' ? "client" : "server");
+    kint(w, "level", a->level);
+    kint(w, "code", a->desc);
+    kstr(w, "name", a->desc >= 0 ? mh_alert_name(a->desc) : "encrypted");
+    kbool(w, "encrypted", a->encrypted);
+    mh_jsonw_object_end(w);
+  }
+  mh_jsonw_array_end(w);
+  kint(w, "undecrypted_records", v->undecrypted);
+  kstr(w, "client_end", v->client_end);
+  kstr(w, "server_end", v->server_end);
+  kbool(w, "consistent", c->wire_mismatch[0] == '\0');
+  kstr(w, "mismatch", c->wire_mismatch);
+  mh_jsonw_object_end(w);
+}
+
+static void json_case(struct mh_jsonw *w, const struct mh_case_result *c) {
+  char file[256], log[300];
+  mh_case_file_name(c->id, file, sizeof(file));
+  mh_jsonw_object_begin(w);
+  kstr(w, "id", c->id);
+  kstr(w, "kind", c->kind);
+  kstr(w, "target", c->target);
+  kstr(w, "endpoint", c->endpoint);
+  kstr(w, "server_name", c->server_name);
+  mh_jsonw_key(w, "identity");
+  mh_jsonw_string_or_null(w, c->identity);
+  kstr(w, "tls_version", version_name(c->version));
+  kstr(w, "profile", c->profile);
+  json_expected(w, c);
+  json_outcome(w, &c->outcome);
+  json_server(w, c);
+  json_capture(w, c, file);
+  kstr(w, "verdict", mh_verdict_name(c->verdict));
+  kbool(w, "fails", c->fails);
+  kstr(w, "summary", c->summary);
+  snprintf(log, sizeof(log), "cases/%s.log", file);
+  kstr(w, "log", log);
+  mh_jsonw_object_end(w);
+}
+
+static void json_baseline(struct mh_jsonw *w, const struct mh_report *r) {
+  mh_jsonw_key(w, "baseline");
+  if (r->baseline_file == NULL) {
+    mh_jsonw_null(w);
+    return;
+  }
+  mh_jsonw_object_begin(w);
+  kstr(w, "file", r->baseline_file);
+  mh_jsonw_key(w, "changed");
+  mh_jsonw_array_begin(w);
+  for (size_t i = 0; i < r->num_changes; i++) {
+    mh_jsonw_object_begin(w);
+    kstr(w, "id", r->changes[i].id);
+    kstr(w, "before", r->changes[i].before);
+    kstr(w, "after", r->changes[i].after);
+    mh_jsonw_object_end(w);
+  }
+  mh_jsonw_array_end(w);
+  mh_jsonw_object_end(w);
+}
+
+// write_json writes report.json: one case per line, so that a diff of two reports reads well.
 static void write_json(FILE *f, const struct mh_report *r) {
   char when[32];
   time_t t = (time_t)(r->started_ms / 1000);
   struct tm tm;
   gmtime_r(&t, &tm);
   strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  fprintf(f, "{\"schema\":\"%s\",\"harness\":{\"version\":\"%s\",\"tls\":", MH_REPORT_SCHEMA,
-          MH_VERSION);
-  json_str(f, r->tls_library);
-  fputs("},\"scenario\":{\"name\":", f);
-  json_str(f, r->scenario_name);
-  fputs(",\"file\":", f);
-  json_str(f, r->scenario_file);
-  fprintf(f, "},\"started\":\"%s\",\"duration_ms\":%.1f,\"strict\":%s,\"jobs\":%d,\"summary\":{",
-          when, r->duration_ms, r->strict ? "true" : "false", r->jobs);
+  struct mh_jsonw jw, *w = &jw;
+  mh_jsonw_init_file(w, f);
+  mh_jsonw_object_begin(w);
+  kstr(w, "schema", MH_REPORT_SCHEMA);
+  mh_jsonw_key(w, "harness");
+  mh_jsonw_object_begin(w);
+  kstr(w, "version", MH_VERSION);
+  kstr(w, "tls", r->tls_library);
+  mh_jsonw_object_end(w);
+  mh_jsonw_key(w, "scenario");
+  mh_jsonw_object_begin(w);
+  kstr(w, "name", r->scenario_name);
+  kstr(w, "file", r->scenario_file);
+  mh_jsonw_object_end(w);
+  kstr(w, "started", when);
+  kdouble(w, "duration_ms", r->duration_ms, 1);
+  kbool(w, "strict", r->strict);
+  kint(w, "jobs", r->jobs);
   size_t counts[MH_VERDICT_NUM] = {0}, failed = 0;
   for (size_t i = 0; i < r->num_cases; i++) {
     counts[r->cases[i].verdict]++;
     failed += r->cases[i].fails;
   }
-  fprintf(f, "\"total\":%zu,\"failed\":%zu,\"verdicts\":{", r->num_cases, failed);
+  mh_jsonw_key(w, "summary");
+  mh_jsonw_object_begin(w);
+  kuint(w, "total", r->num_cases);
+  kuint(w, "failed", failed);
+  mh_jsonw_key(w, "verdicts");
+  mh_jsonw_object_begin(w);
   for (int v = 0; v < MH_VERDICT_NUM; v++) {
-    fprintf(f, "%s\"%s\":%zu", v ? "," : "", mh_verdict_name((enum mh_verdict)v), counts[v]);
+    kuint(w, mh_verdict_name((enum mh_verdict)v), counts[v]);
   }
-  fprintf(f, "}},\"exit_code\":%d,\"cases\":[", r->exit_code);
+  mh_jsonw_object_end(w);
+  mh_jsonw_object_end(w);
+  kint(w, "exit_code", r->exit_code);
+  mh_jsonw_key(w, "cases");
+  mh_jsonw_array_begin(w);
   for (size_t i = 0; i < r->num_cases; i++) {
-    fputs(i ? ",\n" : "\n", f);
-    json_case(f, &r->cases[i]);
+    mh_jsonw_newline(w);
+    json_case(w, &r->cases[i]);
   }
-  fputs("\n],\"baseline\":", f);
-  if (r->baseline_file == NULL) {
-    fputs("null", f);
+  mh_jsonw_newline(w);
+  mh_jsonw_array_end(w);
+  json_baseline(w, r);
+  mh_jsonw_object_end(w);
+  mh_jsonw_newline(w);
+  mh_jsonw_finish(w);
+  mh_jsonw_cleanup(w);
+}
+
+// log_alert writes a case log's alert line: "42 bad_certificate", or "none" when there was no
+// alert (MH_ALERT_NONE is a placeholder, not a code to print).
+static void log_alert(FILE *f, const char *label, int code) {
+  if (code == MH_ALERT_NONE) {
+    fprintf(f, "  %s none\n", label);
   } else {
-    fputs("{\"file\":", f);
-    json_str(f, r->baseline_file);
-    fputs(",\"changed\":[", f);
-    for (size_t i = 0; i < r->num_changes; i++) {
-      fputs(i ? ",{\"id\":" : "{\"id\":", f);
-      json_str(f, r->changes[i].id);
-      fputs(",\"before\":", f);
-      json_str(f, r->changes[i].before);
-      fputs(",\"after\":", f);
-      json_str(f, r->changes[i].after);
-      fputc('}', f);
-    }
-    fputs("]}", f);
+    fprintf(f, "  %s %d %s\n", label, code, mh_alert_name(code));
   }
-  fputs("}\n", f);
 }
 
 static void write_case_log(FILE *f, const struct mh_case_result *c) {
@@ -268,9 +348,8 @@ static void write_case_log(FILE *f, const struct mh_case_result *c) {
                                        : "-",
           o->tls.cipher, o->tls.group, o->tls.alpn[0] ? o->tls.alpn : "-");
   fprintf(f, "  server cert    CN=%s%s\n", o->tls.peer_cn, o->tls.verify_ok ? " (verified)" : "");
-  fprintf(f, "  alert sent     %d %s\n", o->tls.alert_sent, mh_alert_name(o->tls.alert_sent));
-  fprintf(f, "  alert received %d %s\n", o->tls.alert_received,
-          mh_alert_name(o->tls.alert_received));
+  log_alert(f, "alert sent    ", o->tls.alert_sent);
+  log_alert(f, "alert received", o->tls.alert_received);
   fprintf(f, "  result         %s, phase %s, transport %s\n", mh_result_name(o->result),
           mh_phase_name(o->phase), mh_end_name(o->end));
   fprintf(f, "  first read     %.3f ms, HTTP %d%s\n", o->first_read_ms, o->http_status,
@@ -282,8 +361,8 @@ static void write_case_log(FILE *f, const struct mh_case_result *c) {
     if (s->tls_rejected) {
       fprintf(f, "  log            http: TLS handshake error from %s: %s\n", s->peer, s->reason);
     }
-    fprintf(f, "  alert sent     %d %s\n", s->alert_sent, mh_alert_name(s->alert_sent));
-    fprintf(f, "  alert received %d %s\n", s->alert_received, mh_alert_name(s->alert_received));
+    log_alert(f, "alert sent    ", s->alert_sent);
+    log_alert(f, "alert received", s->alert_received);
     fprintf(f, "  http status    %d\n", s->http_status);
     fprintf(f, "  client CN      %s\n", s->client_cn[0] ? s->client_cn : "-");
   } else {
@@ -691,108 +770,161 @@ struct load_doc {
   double sustainable;
 };
 
-static void json_hist(FILE *f, const char *name, const struct mh_hist *h) {
-  fprintf(
-      f,
-      "\"%s\":{\"count\":%llu,\"mean_us\":%.1f,\"p50_us\":%llu,\"p90_us\":%llu,"
-      "\"p99_us\":%llu,\"p999_us\":%llu,\"max_us\":%llu}",
-      name, (unsigned long long)h->total, mh_hist_mean(h),
-      (unsigned long long)mh_hist_percentile(h, 50), (unsigned long long)mh_hist_percentile(h, 90),
-      (unsigned long long)mh_hist_percentile(h, 99),
-      (unsigned long long)mh_hist_percentile(h, 99.9), (unsigned long long)(h->total ? h->max : 0));
+static void json_hist(struct mh_jsonw *w, const char *name, const struct mh_hist *h) {
+  mh_jsonw_key(w, name);
+  mh_jsonw_object_begin(w);
+  kuint(w, "count", (unsigned long long)h->total);
+  kdouble(w, "mean_us", mh_hist_mean(h), 1);
+  kuint(w, "p50_us", (unsigned long long)mh_hist_percentile(h, 50));
+  kuint(w, "p90_us", (unsigned long long)mh_hist_percentile(h, 90));
+  kuint(w, "p99_us", (unsigned long long)mh_hist_percentile(h, 99));
+  kuint(w, "p999_us", (unsigned long long)mh_hist_percentile(h, 99.9));
+  kuint(w, "max_us", (unsigned long long)(h->total ? h->max : 0));
+  mh_jsonw_object_end(w);
+}
+
+// json_load_options writes what was asked of the load run: mode, rate, identities...
+static void json_load_options(struct mh_jsonw *w, const struct load_doc *d) {
+  const struct mh_load_options *o = d->o;
+  kstr(w, "mode", o->rate > 0 ? "open" : "closed");
+  kstr(w, "tls_version", o->version == MH_TLS13 ? "1.3" : "1.2");
+  kdouble(w, "rate", o->rate, 3);
+  kint(w, "connections", o->connections);
+  kdouble(w, "duration_s", o->duration_s, 3);
+  kint(w, "threads", o->threads);
+  kdouble(w, "bad_share", o->bad_share, 4);
+  kdouble(w, "elapsed_s", d->r->elapsed_s, 3);
+  // The identities, round-robin: good ones must be accepted, bad ones rejected.
+  for (int bad = 0; bad < 2; bad++) {
+    const struct mh_load_identity *ids = bad ? o->bad : o->good;
+    size_t n = bad ? o->num_bad : o->num_good;
+    mh_jsonw_key(w, bad ? "bad_identities" : "identities");
+    mh_jsonw_array_begin(w);
+    for (size_t i = 0; i < n; i++) {
+      mh_jsonw_string(w, ids[i].name);
+    }
+    mh_jsonw_array_end(w);
+  }
+}
+
+// json_load_counts writes what happened: counts, errors by kind, the alerts of rejections.
+static void json_load_counts(struct mh_jsonw *w, const struct mh_load_result *r) {
+  unsigned long long errors = 0;
+  for (int i = 0; i < MH_LOAD_ERR_NUM; i++) {
+    errors += r->errors[i];
+  }
+  mh_jsonw_key(w, "counts");
+  mh_jsonw_object_begin(w);
+  kuint(w, "planned", r->planned);
+  kuint(w, "started", r->started);
+  kuint(w, "accepted", r->accepted);
+  kuint(w, "rejected", r->rejected);
+  kuint(w, "errors", errors);
+  kuint(w, "dropped", r->dropped);
+  kuint(w, "late", r->late);
+  kuint(w, "resume_offered", r->resume_offered);
+  kuint(w, "resumed", r->resumed);
+  mh_jsonw_object_end(w);
+  mh_jsonw_key(w, "errors");
+  mh_jsonw_object_begin(w);
+  for (int i = 0; i < MH_LOAD_ERR_NUM; i++) {
+    kuint(w, mh_load_error_name((enum mh_load_error)i), r->errors[i]);
+  }
+  mh_jsonw_object_end(w);
+  mh_jsonw_key(w, "rejection_alerts");
+  mh_jsonw_object_begin(w);
+  for (int i = 0; i < 256; i++) {
+    if (r->alerts[i]) {
+      char code[8];
+      snprintf(code, sizeof(code), "%d", i);
+      mh_jsonw_key(w, code);
+      mh_jsonw_object_begin(w);
+      kstr(w, "name", mh_alert_name(i));
+      kuint(w, "count", r->alerts[i]);
+      mh_jsonw_object_end(w);
+    }
+  }
+  mh_jsonw_object_end(w);
+}
+
+static void json_load_seconds(struct mh_jsonw *w, const struct mh_load_result *r) {
+  mh_jsonw_key(w, "seconds");
+  mh_jsonw_array_begin(w);
+  for (size_t i = 0; i < r->num_seconds; i++) {
+    const struct mh_load_second *x = &r->seconds[i];
+    mh_jsonw_object_begin(w);
+    kuint(w, "second", i + 1);
+    kuint(w, "accepted", x->accepted);
+    kuint(w, "rejected", x->rejected);
+    kuint(w, "errors", x->errors);
+    kuint(w, "p50_us", x->p50_us);
+    kuint(w, "p99_us", x->p99_us);
+    mh_jsonw_object_end(w);
+  }
+  mh_jsonw_array_end(w);
+}
+
+static void json_sweep(struct mh_jsonw *w, const struct load_doc *d) {
+  mh_jsonw_key(w, "sweep");
+  if (d->num_steps == 0) {
+    mh_jsonw_null(w);
+    return;
+  }
+  mh_jsonw_object_begin(w);
+  kdouble(w, "sustainable_rate", d->sustainable, 1);
+  mh_jsonw_key(w, "steps");
+  mh_jsonw_array_begin(w);
+  for (size_t i = 0; i < d->num_steps; i++) {
+    const struct mh_sweep_step *st = &d->steps[i];
+    mh_jsonw_object_begin(w);
+    kdouble(w, "offered", st->offered, 1);
+    kdouble(w, "achieved", st->achieved, 1);
+    kuint(w, "p99_us", st->p99_us);
+    kdouble(w, "error_share", st->error_share, 5);
+    kdouble(w, "drop_share", st->drop_share, 5);
+    kbool(w, "sustained", st->sustained);
+    mh_jsonw_object_end(w);
+  }
+  mh_jsonw_array_end(w);
+  mh_jsonw_object_end(w);
 }
 
 static void write_load_json(FILE *f, const struct load_doc *d) {
   const struct mh_load_options *o = d->o;
   const struct mh_load_result *r = d->r;
-  fputs("{\"schema\":\"mtls-harness/load/1\",\"harness\":{\"version\":\"" MH_VERSION
-        "\"},\"target\":",
-        f);
-  json_str(f, d->target);
-  fprintf(f,
-          ",\"mode\":\"%s\",\"tls_version\":\"%s\",\"rate\":%.3f,\"connections\":%d,"
-          "\"duration_s\":%.3f,\"threads\":%d,\"bad_share\":%.4f,\"elapsed_s\":%.3f,",
-          o->rate > 0 ? "open" : "closed", o->version == MH_TLS13 ? "1.3" : "1.2", o->rate,
-          o->connections, o->duration_s, o->threads, o->bad_share, r->elapsed_s);
-  // The identities, round-robin: good ones must be accepted, bad ones rejected.
-  for (int bad = 0; bad < 2; bad++) {
-    const struct mh_load_identity *ids = bad ? o->bad : o->good;
-    size_t n = bad ? o->num_bad : o->num_good;
-    fputs(bad ? "\"bad_identities\":[" : "\"identities\":[", f);
-    for (size_t i = 0; i < n; i++) {
-      if (i > 0) {
-        fputc(',', f);
-      }
-      json_str(f, ids[i].name);
-    }
-    fputs("],", f);
-  }
-  unsigned long long errors = 0;
-  for (int i = 0; i < MH_LOAD_ERR_NUM; i++) {
-    errors += r->errors[i];
-  }
-  fprintf(f,
-          "\"counts\":{\"planned\":%llu,\"started\":%llu,\"accepted\":%llu,\"rejected\":%llu,"
-          "\"errors\":%llu,\"dropped\":%llu,\"late\":%llu,\"resume_offered\":%llu,"
-          "\"resumed\":%llu},\"errors\":{",
-          r->planned, r->started, r->accepted, r->rejected, errors, r->dropped, r->late,
-          r->resume_offered, r->resumed);
-  for (int i = 0; i < MH_LOAD_ERR_NUM; i++) {
-    fprintf(f, "%s\"%s\":%llu", i ? "," : "", mh_load_error_name((enum mh_load_error)i),
-            r->errors[i]);
-  }
-  fputs("},\"rejection_alerts\":{", f);
-  int first = 1;
-  for (int i = 0; i < 256; i++) {
-    if (r->alerts[i]) {
-      fprintf(f, "%s\"%d\":{\"name\":\"%s\",\"count\":%llu}", first ? "" : ",", i, mh_alert_name(i),
-              r->alerts[i]);
-      first = 0;
-    }
-  }
-  double rate = r->elapsed_s > 0 ? (double)(r->accepted + r->rejected) / o->duration_s : 0;
+  struct mh_jsonw jw, *w = &jw;
+  mh_jsonw_init_file(w, f);
+  mh_jsonw_object_begin(w);
+  kstr(w, "schema", "mtls-harness/load/1");
+  mh_jsonw_key(w, "harness");
+  mh_jsonw_object_begin(w);
+  kstr(w, "version", MH_VERSION);
+  mh_jsonw_object_end(w);
+  kstr(w, "target", d->target);
+  json_load_options(w, d);
+  json_load_counts(w, r);
   double cpu = r->cpu_user_s + r->cpu_sys_s;
-  fprintf(f,
-          "},\"achieved_rate\":%.3f,\"accepted_rate\":%.3f,\"cpu_s\":%.3f,"
-          "\"cpu_us_per_handshake\":%.1f,\"peak_rss_kb\":%ld,\"latency\":{",
-          rate, o->duration_s > 0 ? (double)r->accepted / o->duration_s : 0, cpu,
-          (r->accepted + r->rejected) ? cpu * 1e6 / (double)(r->accepted + r->rejected) : 0,
-          r->peak_rss_kb);
-  json_hist(f, "tcp_connect", &r->tcp);
-  fputc(',', f);
-  json_hist(f, "tls_handshake", &r->handshake);
-  fputc(',', f);
-  json_hist(f, "tls_handshake_resumed", &r->handshake_resumed);
-  fputc(',', f);
-  json_hist(f, "first_server_record", &r->first_record);
-  fputc(',', f);
-  json_hist(f, "total_accepted", &r->total_accept);
-  fputc(',', f);
-  json_hist(f, "total_rejected", &r->total_reject);
-  fputs("},\"seconds\":[", f);
-  for (size_t i = 0; i < r->num_seconds; i++) {
-    const struct mh_load_second *x = &r->seconds[i];
-    fprintf(f,
-            "%s{\"second\":%zu,\"accepted\":%llu,\"rejected\":%llu,\"errors\":%llu,"
-            "\"p50_us\":%llu,\"p99_us\":%llu}",
-            i ? "," : "", i + 1, x->accepted, x->rejected, x->errors, x->p50_us, x->p99_us);
-  }
-  fputs("],\"sweep\":", f);
-  if (d->num_steps == 0) {
-    fputs("null", f);
-  } else {
-    fprintf(f, "{\"sustainable_rate\":%.1f,\"steps\":[", d->sustainable);
-    for (size_t i = 0; i < d->num_steps; i++) {
-      const struct mh_sweep_step *st = &d->steps[i];
-      fprintf(f,
-              "%s{\"offered\":%.1f,\"achieved\":%.1f,\"p99_us\":%llu,\"error_share\":%.5f,"
-              "\"drop_share\":%.5f,\"sustained\":%s}",
-              i ? "," : "", st->offered, st->achieved, st->p99_us, st->error_share, st->drop_share,
-              st->sustained ? "true" : "false");
-    }
-    fputs("]}", f);
-  }
-  fputs("}\n", f);
+  unsigned long long done = r->accepted + r->rejected;
+  kdouble(w, "achieved_rate", r->elapsed_s > 0 ? (double)done / o->duration_s : 0, 3);
+  kdouble(w, "accepted_rate", o->duration_s > 0 ? (double)r->accepted / o->duration_s : 0, 3);
+  kdouble(w, "cpu_s", cpu, 3);
+  kdouble(w, "cpu_us_per_handshake", done ? cpu * 1e6 / (double)done : 0, 1);
+  kint(w, "peak_rss_kb", r->peak_rss_kb);
+  mh_jsonw_key(w, "latency");
+  mh_jsonw_object_begin(w);
+  json_hist(w, "tcp_connect", &r->tcp);
+  json_hist(w, "tls_handshake", &r->handshake);
+  json_hist(w, "tls_handshake_resumed", &r->handshake_resumed);
+  json_hist(w, "first_server_record", &r->first_record);
+  json_hist(w, "total_accepted", &r->total_accept);
+  json_hist(w, "total_rejected", &r->total_reject);
+  mh_jsonw_object_end(w);
+  json_load_seconds(w, r);
+  json_sweep(w, d);
+  mh_jsonw_object_end(w);
+  mh_jsonw_newline(w);
+  mh_jsonw_finish(w);
+  mh_jsonw_cleanup(w);
 }
 
 // svg_chart draws series against x in a 760x260 plot: |left| on the left axis, |right| (may be

@@ -110,6 +110,18 @@ def test_tls13_missing_cert_is_rejected_on_the_first_read_with_116(default_run):
     assert c["server"]["alert_sent"]["code"] == 116
 
 
+def test_case_log_prints_no_alert_as_none(default_run):
+    """"No alert" is a placeholder, not a code: the log says "none", never "-1 none"."""
+    _, report, out = default_run
+    c = case(report, "location-a/none/tls1.3")  # the client sends no alert, receives 116
+    assert c["outcome"]["alert_sent"] is None
+    log = (out / c["log"]).read_text()
+    lines = [ln.strip() for ln in log.splitlines() if ln.strip().startswith("alert ")]
+    assert "alert sent     none" in lines, log
+    assert "alert received 116 certificate_required" in lines, log
+    assert not any("-1" in ln for ln in lines), log
+
+
 @pytest.mark.parametrize("cid,phase,alert,by", [
     ("location-a/none/tls1.2", "client_flight", 42, "server"),
     ("location-a/expired/tls1.2", "client_flight", 45, "server"),

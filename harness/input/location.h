@@ -1,0 +1,72 @@
+// location: the types of one location of a scenario (a mock the harness runs, or an external
+// target) and of its components, shared by the scenario parser and the SemStreams configuration
+// parser that fills them. Plain, read-only data in the caller's arena.
+#ifndef MH_INPUT_LOCATION_H
+#define MH_INPUT_LOCATION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tls/tls.h"
+
+enum mh_component_kind {
+  MH_COMP_WS_OUTPUT,  // websocket output: a WebSocket server that sends the location's data
+  MH_COMP_WS_INPUT,   // websocket_input in client mode: dials another location's output
+};
+
+// mh_reconnect is websocket_input's client.reconnect block.
+struct mh_reconnect {
+  int enabled;
+  int max_retries;  // 0 = unlimited
+  int64_t initial_ms;
+  int64_t max_ms;
+  double multiplier;
+};
+
+struct mh_component {
+  const char *id;
+  const char *json_path;
+  enum mh_component_kind kind;
+  // output
+  int port;  // as configured (0 with --ephemeral-ports is decided at bind time)
+  const char *path;
+  // input
+  const char *url;
+  int url_tls;  // wss
+  const char *url_host;
+  int url_port;
+  const char *url_path;
+  struct mh_reconnect reconnect;
+};
+
+// mh_location is one location of the federation: a mock the harness runs.
+struct mh_location {
+  const char *name;
+  const char *json_path;
+  const char *host;     // the DNS name other locations use for it
+  const char *address;  // the loopback address it binds and that |host| resolves to
+  enum mh_tls_emulation emulate;
+  struct mh_component *components;
+  size_t num_components;
+  int server_tls;  // security.tls.server.enabled
+  struct mh_tls_server_policy server;
+  int client_tls;  // the websocket_input client applies its TLS config (see docs/scenarios.md)
+  struct mh_tls_client_policy client;
+  double emit_rate;  // synthetic data messages per second published on the location's bus
+  const char *emit_subject;
+  const char *nginx_dn_regex;  // emulate nginx: allowed $ssl_client_s_dn (POSIX ERE); NULL = any
+  // Faults a mock can be told to commit, to see the runner catch them.
+  int fault_ignore_allowlist;  // accept any CN
+  int fault_rst_on_reject;     // close a rejected connection with RST instead of FIN + drain
+  // An external target (a real deployment) instead of a mock.
+  int is_target;
+  const char *target_address;  // numeric loopback address
+  int target_port;
+  const char *server_name;
+  const char *const *target_ca_files;  // roots for the target's server certificate
+  size_t num_target_ca_files;
+  const char *path;     // request path for probes (mocks: their output's path)
+  const char *profile;  // stack profile name ("semstreams", "nginx-http", ...)
+};
+
+#endif

@@ -1,0 +1,137 @@
+// profile: the parser of stack profiles (profiles/*.json, docs/runner.md): what a stack does for
+// each rejection reason, as alerts per TLS version or an HTTP status.
+#include "input/profile.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/outcomes.h"
+#include "input/json.h"
+
+static int parse_alert_list(struct mh_json_ctx *c, const cJSON *v, int *out, size_t *out_num) {
+  if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > 8) {
+    return mh_json_fail(c, "expected a list of up to 8 alert codes");
+  }
+  const cJSON *it;
+  *out_num = 0;
+  cJSON_ArrayForEach(it, v) {
+    int64_t code;
+    size_t o = mh_json_push_index(c, *out_num);
+    if (mh_json_get_int(c, it, 0, 255, &code) != 0) {
+      return -1;
+    }
+    out[(*out_num)++] = (int)code;
+    mh_json_pop(c, o);
+  }
+  return 0;
+}
+
+static int parse_profile_rule(struct mh_json_ctx *c, const cJSON *r, struct mh_profile_rule *out) {
+  if (!cJSON_IsObject(r)) {
+    return mh_json_fail(c,
+                        "expected {\"layer\": \"tls\", \"alerts\": [...]} or {\"layer\": \"http\", "
+                        "\"status\": N}");
+  }
+  const cJSON *layer = cJSON_GetObjectItemCaseSensitive(r, "layer");
+  if (!cJSON_IsString(layer) ||
+      (strcmp(layer->valuestring, "tls") != 0 && strcmp(layer->valuestring, "http") != 0)) {
+    mh_json_push_key(c, "layer");
+    return mh_json_fail(c, "\"tls\" or \"http\" is required");
+  }
+  out->set = 1;
+  out->layer = strcmp(layer->valuestring, "tls") == 0 ? MH_LAYER_TLS : MH_LAYER_HTTP;
+  if (out->layer == MH_LAYER_HTTP) {
+    int64_t st;
+    size_t o = mh_json_push_key(c, "status");
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(r, "status");
+    if (v == NULL || mh_json_get_int(c, v, 100, 599, &st) != 0) {
+      return v == NULL ? mh_json_fail(c, "required for the http layer") : -1;
+    }
+    out->status = (int)st;
+    mh_json_pop(c, o);
+    return 0;
+  }
+  size_t o = mh_json_push_key(c, "alerts");
+  const cJSON *al = cJSON_GetObjectItemCaseSensitive(r, "alerts");
+  if (cJSON_IsArray(al)) {
+    if (parse_alert_list(c, al, out->alerts12, &out->num_alerts12) != 0) {
+      return -1;
+    }
+    memcpy(out->alerts13, out->alerts12, sizeof(out->alerts12));
+    out->num_alerts13 = out->num_alerts12;
+  } else if (cJSON_IsObject(al)) {
+    const cJSON *v12 = cJSON_GetObjectItemCaseSensitive(al, "1.2");
+    const cJSON *v13 = cJSON_GetObjectItemCaseSensitive(al, "1.3");
+    if (v12 == NULL || v13 == NULL) {
+      return mh_json_fail(c, "give alerts for both \"1.2\" and \"1.3\"");
+    }
+    size_t o2 = mh_json_push_key(c, "1.2");
+    if (parse_alert_list(c, v12, out->alerts12, &out->num_alerts12) != 0) {
+      return -1;
+    }
+    mh_json_pop(c, o2);
+    o2 = mh_json_push_key(c, "1.3");
+    if (parse_alert_list(c, v13, out->alerts13, &out->num_alerts13) != 0) {
+      return -1;
+    }
+    mh_json_pop(c, o2);
+  } else {
+    return mh_json_fail(c, "expected a list of alert codes, or {\"1.2\": [...], \"1.3\": [...]}");
+  }
+  mh_json_pop(c, o);
+  return 0;
+}
+
+int mh_profile_load(struct mh_arena *a, const char *dir, const char *name, struct mh_profile *out,
+                    struct mh_err *err) {
+  memset(out, 0, sizeof(*out));
+  char *path = mh_arena_sprintf(a, "%s/%s.json", dir, name);
+  if (path == NULL) {
+    return mh_err_set(err, "out of memory");
+  }
+  size_t len;
+  char *buf;
+  if (mh_json_read_file(path, "profile", &buf, &len, err) != 0) {
+    if (access(path, F_OK) != 0) {
+      mh_err_set(err, "%s: no such profile \"%s\" (profiles are data files in %s)", path, name,
+                 dir);
+    }
+    return -1;
+  }
+  struct mh_json_ctx c;
+  mh_json_ctx_init(&c, a, path, err);
+  int ret = -1;
+  cJSON *root = mh_json_parse(&c, buf, len);
+  if (root == NULL) {
+    goto out;
+  }
+  out->name = mh_arena_strdup(a, name);
+  const cJSON *d = cJSON_GetObjectItemCaseSensitive(root, "description");
+  out->description = cJSON_IsString(d) ? mh_arena_strdup(a, d->valuestring) : "";
+  const cJSON *reasons = cJSON_GetObjectItemCaseSensitive(root, "reasons");
+  size_t o = mh_json_push_key(&c, "reasons");
+  if (!cJSON_IsObject(reasons)) {
+    mh_json_fail(&c, "expected an object: reason -> rule");
+    goto out;
+  }
+  const cJSON *it;
+  cJSON_ArrayForEach(it, reasons) {
+    size_t o2 = mh_json_push_key(&c, it->string);
+    int r = mh_reason_from_name(it->string);
+    if (r <= 0 || mh_reason_side((enum mh_reason)r) != 's') {
+      mh_json_fail(&c, "not a server-side rejection reason (see docs/runner.md)");
+      goto out;
+    }
+    if (parse_profile_rule(&c, it, &out->rules[r]) != 0) {
+      goto out;
+    }
+    mh_json_pop(&c, o2);
+  }
+  mh_json_pop(&c, o);
+  ret = 0;
+out:
+  cJSON_Delete(root);
+  free(buf);
+  return ret;
+}

@@ -1,0 +1,34 @@
+// profile: stack profiles (profiles/*.json): what a stack does for each rejection reason, read by
+// the runner to expect the right alert or HTTP status.
+#ifndef MH_INPUT_PROFILE_H
+#define MH_INPUT_PROFILE_H
+
+#include <stddef.h>
+
+#include "base/arena.h"
+#include "base/err.h"
+
+// mh_profile maps each rejection reason to what a stack does: an alert set per TLS version, or an
+// HTTP status.
+struct mh_profile_rule {
+  int set;
+  int layer;  // enum mh_layer
+  int alerts12[8];
+  size_t num_alerts12;
+  int alerts13[8];
+  size_t num_alerts13;
+  int status;
+};
+
+struct mh_profile {
+  const char *name;
+  const char *description;
+  struct mh_profile_rule rules[16];  // indexed by enum mh_reason
+};
+
+// mh_profile_load reads profile |name| from |dir|/<name>.json into |out|, allocating from |a|.
+// Returns 0, or -1 with |err| set.
+int mh_profile_load(struct mh_arena *a, const char *dir, const char *name, struct mh_profile *out,
+                    struct mh_err *err);
+
+#endif
