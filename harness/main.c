@@ -889,7 +889,7 @@ static int cmd_load(int argc, char **argv) {
       feds[i] = loops[i] ? mh_federation_new(loops[i], &one, &ev, &fo, &err) : NULL;
       num_feds = i + 1;
       if (feds[i] == NULL || mh_federation_start_thread(feds[i], &err) != 0 ||
-          (i == 0 && mh_federation_port(feds[0], location, &lo.address, &lo.port) != 0)) {
+          (i == 0 && mh_federation_port(feds[0], location, &lo.address, &lo.port, &err) != 0)) {
         goto fail;
       }
     }
