@@ -17,6 +17,7 @@
 
 #include "base/arena.h"
 #include "mock/endpoint.h"
+#include "mock/serve.h"
 #include "base/err.h"
 #include "mock/events.h"
 #include "load/load.h"
@@ -280,39 +281,6 @@ static int cmd_check(int argc, char **argv) {
   return rc;
 }
 
-static struct mh_federation *running;
-
-static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents) {
-  (void)w;
-  (void)revents;
-  mh_federation_stop(running);
-  ev_break(loop, EVBREAK_ALL);
-}
-
-static void for_cb(struct ev_loop *loop, ev_timer *w, int revents) {
-  (void)w;
-  (void)revents;
-  mh_federation_stop(running);
-  ev_break(loop, EVBREAK_ALL);
-}
-
-// parse_outage reads LOC:START:DURATION.
-static int parse_outage(const char *arg, char *loc, size_t loc_len, double *start, double *dur) {
-  const char *c1 = strchr(arg, ':');
-  const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-  char *end;
-  if (c1 == NULL || c2 == NULL || (size_t)(c1 - arg) >= loc_len || c1 == arg) {
-    return -1;
-  }
-  snprintf(loc, loc_len, "%.*s", (int)(c1 - arg), arg);
-  *start = strtod(c1 + 1, &end);
-  if (end != c2 || *start < 0) {
-    return -1;
-  }
-  *dur = strtod(c2 + 1, &end);
-  return *end == '\0' && *dur > 0 ? 0 : -1;
-}
-
 static int cmd_serve(int argc, char **argv) {
   static const struct option longopts[] = {
       {"fixtures", required_argument, NULL, 'F'},
@@ -325,47 +293,44 @@ static int cmd_serve(int argc, char **argv) {
       {"threads", required_argument, NULL, 't'},
       {NULL, 0, NULL, 0},
   };
-  int threads = 1;
-  struct mh_scenario_options sopts = {0};
-  struct mh_federation_options fopts = {0};
-  const char *events_path = NULL;
-  double for_s = 0;
-  const char *outages[16];
-  size_t num_outages = 0;
-  int quiet = 0;
+  struct mh_serve_options o = {.threads = 1};
+  struct mh_serve_outage outages[MH_SERVE_MAX_OUTAGES];
+  const char *outage_args[MH_SERVE_MAX_OUTAGES];
+  struct mh_err err;
   int opt;
   while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
     char *end;
     switch (opt) {
       case 'F':
-        sopts.fixtures_dir = optarg;
+        o.fixtures_dir = optarg;
         break;
       case 'e':
-        fopts.ephemeral_ports = 1;
+        o.ephemeral_ports = 1;
         break;
       case 'E':
-        events_path = optarg;
+        o.events_path = optarg;
         break;
       case 'f':
-        for_s = strtod(optarg, &end);
-        if (*end != '\0' || for_s <= 0) {
+        o.for_s = strtod(optarg, &end);
+        if (*end != '\0' || o.for_s <= 0) {
           fprintf(stderr, "mtls-harness serve: --for takes a number of seconds above 0\n");
           return EXIT_INPUT;
         }
         break;
       case 'o':
-        if (num_outages == 16) {
-          fprintf(stderr, "mtls-harness serve: at most 16 --outage options\n");
+        if (o.num_outages == MH_SERVE_MAX_OUTAGES) {
+          fprintf(stderr, "mtls-harness serve: at most %d --outage options\n",
+                  MH_SERVE_MAX_OUTAGES);
           return EXIT_INPUT;
         }
-        outages[num_outages++] = optarg;
+        outage_args[o.num_outages++] = optarg;
         break;
       case 'q':
-        quiet = 1;
+        o.quiet = 1;
         break;
       case 't':
-        threads = (int)strtol(optarg, &end, 10);
-        if (*end != '\0' || threads < 1 || threads > MH_MAX_LOOPS) {
+        o.threads = (int)strtol(optarg, &end, 10);
+        if (*end != '\0' || o.threads < 1 || o.threads > MH_MAX_LOOPS) {
           fprintf(stderr, "mtls-harness serve: --threads takes 1 to %d\n", MH_MAX_LOOPS);
           return EXIT_INPUT;
         }
@@ -384,117 +349,20 @@ static int cmd_serve(int argc, char **argv) {
         "mtls-harness serve: give exactly one SCENARIO.json (e.g. scenarios/federation.json)\n");
     return EXIT_INPUT;
   }
+  o.scenario_path = argv[optind];
+  for (size_t i = 0; i < o.num_outages; i++) {
+    if (mh_serve_parse_outage(outage_args[i], &outages[i], &err) != 0) {
+      fprintf(stderr, "%s\n", err.msg);
+      return EXIT_INPUT;
+    }
+  }
+  o.outages = outages;
   signal(SIGPIPE, SIG_IGN);
-  struct mh_arena arena;
-  mh_arena_init(&arena);
-  struct mh_scenario s;
-  struct mh_err err;
-  struct mh_events ev = {0};
-  struct mh_federation *fed = NULL;
-  struct mh_federation *replicas[MH_MAX_LOOPS] = {0};
-  struct ev_loop *loop = NULL, *replica_loops[MH_MAX_LOOPS] = {0};
-  int rc = EXIT_INPUT;
-  char default_events[512];
-  if (mh_scenario_load(&arena, argv[optind], &sopts, &s, &err) != 0) {
-    goto fail;
+  if (mh_serve_run(&o, &err) != 0) {
+    fprintf(stderr, "%s\n", err.msg);
+    return EXIT_INPUT;
   }
-  struct mh_pki_options popts = {.out_dir = s.fixtures_dir, .quiet = 1};
-  if (mh_pki_generate(&s.spec, &popts, &err) != 0) {
-    goto fail;
-  }
-  if (events_path == NULL) {
-    mkdir("reports", 0755);
-    snprintf(default_events, sizeof(default_events), "reports/%s-events.jsonl", s.name);
-    events_path = default_events;
-  }
-  if (mh_events_open(&ev, events_path, &err) != 0) {
-    goto fail;
-  }
-  ev.log_to_stderr = !quiet;
-  loop = ev_default_loop(EVFLAG_AUTO);
-  fopts.shared = threads > 1;
-  fed = mh_federation_new(loop, &s, &ev, &fopts, &err);
-  if (fed == NULL) {
-    goto fail;
-  }
-  // The other loops serve the same outputs on the same ports (SO_REUSEPORT), on threads of their
-  // own; they are built (and their outages scheduled) before any loop runs.
-  for (int i = 1; i < threads; i++) {
-    struct mh_federation_options ropts = fopts;
-    ropts.primary = fed;
-    replica_loops[i] = ev_loop_new(EVFLAG_AUTO);
-    replicas[i] = replica_loops[i] != NULL
-                      ? mh_federation_new(replica_loops[i], &s, &ev, &ropts, &err)
-                      : NULL;
-    if (replicas[i] == NULL) {
-      if (replica_loops[i] == NULL) {
-        mh_err_set(&err, "mtls-harness serve: cannot create event loop %d", i + 1);
-      }
-      goto fail;
-    }
-  }
-  for (size_t i = 0; i < num_outages; i++) {
-    char loc[128];
-    double start, dur;
-    if (parse_outage(outages[i], loc, sizeof(loc), &start, &dur) != 0) {
-      mh_err_set(&err, "--outage %s: expected LOCATION:START_SECONDS:DURATION_SECONDS", outages[i]);
-      goto fail;
-    }
-    for (int k = 0; k < threads; k++) {
-      if (mh_federation_schedule_outage(k == 0 ? fed : replicas[k], loc, start, dur, &err) != 0) {
-        goto fail;
-      }
-    }
-  }
-  running = fed;
-  printf("serve: %s (%s), fixtures in %s, events in %s\n", s.name, s.file, s.fixtures_dir,
-         events_path);
-  mh_federation_describe(fed, stdout);
-  ev_signal sigint, sigterm;
-  ev_signal_init(&sigint, stop_cb, SIGINT);
-  ev_signal_init(&sigterm, stop_cb, SIGTERM);
-  ev_signal_start(loop, &sigint);
-  ev_signal_start(loop, &sigterm);
-  ev_timer for_timer;
-  ev_timer_init(&for_timer, for_cb, for_s, 0.);
-  if (for_s > 0) {
-    ev_timer_start(loop, &for_timer);
-  }
-  for (int i = 1; i < threads; i++) {
-    if (mh_federation_start_thread(replicas[i], &err) != 0) {
-      goto fail;
-    }
-  }
-  mh_federation_start(fed);
-  printf("serve: ready%s\n", threads > 1 ? " (one listener per loop on each port)" : "");
-  fflush(stdout);
-  ev_run(loop, 0);
-  if (threads > 1) {
-    // The primary publishes no more: stop the replicas, then count.
-    printf("serve: connections accepted per loop: %llu", mh_federation_accepted(fed));
-    for (int i = 1; i < threads; i++) {
-      mh_federation_stop_thread(replicas[i]);
-      printf(" %llu", mh_federation_accepted(replicas[i]));
-    }
-    printf("\n");
-  }
-  printf("serve: stopped\n");
-  rc = 0;
-  goto out;
-fail:
-  fprintf(stderr, "%s\n", err.msg);
-out:
-  for (int i = 1; i < threads; i++) {
-    mh_federation_stop_thread(replicas[i]);  // no-op unless it runs (an error after its start)
-    mh_federation_free(replicas[i]);
-    if (replica_loops[i] != NULL) {
-      ev_loop_destroy(replica_loops[i]);
-    }
-  }
-  mh_federation_free(fed);
-  mh_events_close(&ev);
-  mh_arena_free(&arena);
-  return rc;
+  return 0;
 }
 
 static int cmd_run(int argc, char **argv) {
@@ -889,7 +757,7 @@ static int cmd_load(int argc, char **argv) {
       feds[i] = loops[i] ? mh_federation_new(loops[i], &one, &ev, &fo, &err) : NULL;
       num_feds = i + 1;
       if (feds[i] == NULL || mh_federation_start_thread(feds[i], &err) != 0 ||
-          (i == 0 && mh_federation_port(feds[0], location, &lo.address, &lo.port) != 0)) {
+          (i == 0 && mh_federation_port(feds[0], location, &lo.address, &lo.port, &err) != 0)) {
         goto fail;
       }
     }

@@ -371,13 +371,13 @@ static void run_case(struct run *r, size_t idx) {
   res->profile = L->profile;
   const char *address;
   int port;
+  struct mh_err port_err;
   if (L->is_target) {
     address = L->target_address;
     port = L->target_port;
-  } else if (mh_federation_port(r->fed, L->name, &address, &port) != 0) {
-    struct mh_err e;
-    mh_err_set(&e, "%s: %s has no output to probe", s->file, L->json_path);
-    set_setup_error(r, &e);
+  } else if (mh_federation_port(r->fed, L->name, &address, &port, &port_err) != 0) {
+    mh_err_set(&port_err, "%s: %s has no output to probe", s->file, L->json_path);
+    set_setup_error(r, &port_err);
     return;
   }
   res->endpoint = mh_arena_sprintf(r->a, "%s:%d", address, port);

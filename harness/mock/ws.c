@@ -1,6 +1,8 @@
 // ws: libwslay sessions (see ws.h).
 #include "mock/ws.h"
 
+#include <openssl/base64.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <wslay/wslay.h>
@@ -127,4 +129,26 @@ int mh_ws_close(struct mh_ws *ws, uint16_t code) {
 
 int mh_ws_wants_write(const struct mh_ws *ws) {
   return wslay_event_want_write(ws->ctx);
+}
+
+void mh_ws_client_key(char *out) {
+  uint8_t raw[16];
+  mh_tls_random(raw, sizeof(raw));
+  EVP_EncodeBlock((uint8_t *)out, raw, sizeof(raw));  // 24 characters and a NUL
+}
+
+int mh_ws_upgrade_request(char *out, size_t out_len, const char *host, const char *path,
+                          const char *key, const char *user_agent) {
+  int n = snprintf(out, out_len,
+                   "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n"
+                   "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: %s\r\n"
+                   "Sec-WebSocket-Version: 13\r\n\r\n",
+                   path, host, user_agent, key);
+  if (n < 0 || (size_t)n >= out_len) {
+    if (out_len > 0) {
+      out[0] = '\0';
+    }
+    return -1;
+  }
+  return n;
 }

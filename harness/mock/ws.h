@@ -41,4 +41,17 @@ int mh_ws_close(struct mh_ws *ws, uint16_t code);
 // mh_ws_wants_write reports whether frames are waiting for the transport.
 int mh_ws_wants_write(const struct mh_ws *ws);
 
+// MH_WS_KEY_LEN is the length of a Sec-WebSocket-Key (base64 of 16 bytes), without its NUL.
+#define MH_WS_KEY_LEN 24
+
+// mh_ws_client_key writes a fresh random Sec-WebSocket-Key (base64 of 16 random bytes, as
+// gorilla's client sends) and its NUL into |out| (at least MH_WS_KEY_LEN + 1 bytes).
+void mh_ws_client_key(char *out);
+
+// mh_ws_upgrade_request writes the HTTP/1.1 request that opens a WebSocket at |path| into |out|:
+// Host |host| (with ":port" if the caller wants one), User-Agent |user_agent|, key |key|.
+// Returns its length, or -1 if it does not fit in |out_len| bytes (then |out| holds no request).
+int mh_ws_upgrade_request(char *out, size_t out_len, const char *host, const char *path,
+                          const char *key, const char *user_agent);
+
 #endif

@@ -1,0 +1,234 @@
+// internal: what the files of the mock endpoints share, and nothing outside harness/mock/ may use.
+//
+// The model: a federation (federation.c) owns its locations; a location owns its outputs (server.c,
+// with answer.c deciding what the emulated server says) and its inputs (client.c); every
+// connection reads and writes through a transport (xport.c); a replica federation on another loop
+// receives what its primary publishes through its mailbox (mailbox.c).
+//
+// Ownership: a location owns its outputs and inputs; an output owns its accepted connections (a
+// doubly linked list). A connection frees itself only through mh_server_conn_close or
+// mh_client_reset, and every callback returns right after either, so no freed object is touched.
+// Nothing here blocks: every socket is non-blocking and every wait has a timer.
+#ifndef MH_MOCK_INTERNAL_H
+#define MH_MOCK_INTERNAL_H
+
+#include <ev.h>
+#include <pthread.h>
+#include <regex.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "mock/federation.h"
+#include "mock/http.h"
+#include "mock/ws.h"
+#include "tls/tls.h"
+
+#define HANDSHAKE_TIMEOUT_S 10.0
+#define REQUEST_TIMEOUT_S 10.0
+#define WS_READ_DEADLINE_S 60.0  // the real output resets a 60 s read deadline per message
+#define WS_PING_INTERVAL_S 30.0  // the real output pings every 30 s
+#define DRAIN_TIMEOUT_S 1.0
+#define DIAL_TIMEOUT_S 45.0  // gorilla Dialer HandshakeTimeout in SemStreams
+#define MAX_CONNS_PER_OUTPUT 10000
+#define IO_CHUNK 16384
+
+// The GUID RFC 6455 appends to a key before hashing it into Sec-WebSocket-Accept.
+#define MH_WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+struct mh_loc;
+
+// --- xport.c: a connection's byte stream ---
+
+// mh_xport is TLS when |tls| is set, else the plain socket.
+struct mh_xport {
+  int fd;
+  struct mh_tls_conn *tls;
+  uint8_t pending[IO_CHUNK];  // bytes read past an HTTP head, handed to the WebSocket first
+  size_t pending_len;
+  size_t pending_off;
+};
+
+// mh_xport_read reads what |x| has: the pending bytes first, then TLS or the socket.
+enum mh_io mh_xport_read(struct mh_xport *x, void *buf, size_t len, size_t *out_n);
+
+// mh_xport_write writes through TLS or to the socket.
+enum mh_io mh_xport_write(struct mh_xport *x, const void *buf, size_t len, size_t *out_n);
+
+// mh_xport_keep stores the |len| (<= IO_CHUNK) bytes that followed an HTTP head, for the next
+// protocol to read first.
+void mh_xport_keep(struct mh_xport *x, const char *rest, size_t len);
+
+// mh_xport_want re-arms |io| for |events| on |x|'s socket, honouring bytes the TLS layer already
+// holds (then the watcher fires at once, as if the socket were readable).
+void mh_xport_want(struct ev_loop *loop, ev_io *io, struct mh_xport *x, int events);
+
+// mh_xport_ws_io returns the WebSocket I/O functions over |x| (whose address is their |arg|),
+// delivering text messages to |on_text|.
+struct mh_ws_io mh_xport_ws_io(struct mh_xport *x,
+                               void (*on_text)(void *arg, const uint8_t *msg, size_t len));
+
+// --- server.c: outputs and their accepted connections ---
+
+enum mh_sstate { S_HANDSHAKE, S_REQUEST, S_RESPOND, S_WS, S_DRAIN };
+
+struct mh_out;
+
+struct mh_sconn {
+  struct mh_out *out;
+  struct mh_sconn *prev, *next;
+  struct mh_xport x;  // ws callbacks get &x
+  enum mh_sstate state;
+  char peer[64];
+  ev_io io;
+  ev_timer deadline;
+  ev_timer ping;
+  struct mh_http_parser *hp;
+  struct mh_http_head head;
+  char *wbuf;  // response bytes not yet written
+  size_t wlen, woff;
+  int upgrade;  // the response is a 101
+  struct mh_ws *ws;
+};
+
+struct mh_out {
+  struct mh_loc *loc;
+  const struct mh_component *cfg;
+  int fd;
+  int port;  // bound
+  ev_io accept_io;
+  struct mh_sconn *conns;
+  size_t num_conns;
+  long long counter;  // for msg-<ms>-<n> ids
+};
+
+// mh_server_listen binds |o| on |port| (0: any); |join| when the port is (or may be, after an
+// outage) already held by another loop of this process. Returns 0 or -1 with |err| set.
+int mh_server_listen(struct mh_out *o, int port, int join, struct mh_err *err);
+
+// mh_server_close_all closes |o|'s connections and its listener.
+void mh_server_close_all(struct mh_out *o);
+
+// mh_server_publish sends |payload| (JSON) from every output of |l| to every WebSocket client,
+// the replicas' clients included (through their mailboxes).
+void mh_server_publish(struct mh_loc *l, const char *payload, const char *origin, long long seq);
+
+// --- answer.c: what the emulated server (Go net/http + gorilla, or nginx) answers ---
+
+// mh_answer_request queues the response to |c|'s complete request head and moves |c| to
+// S_RESPOND. Returns 0, or -1 if out of memory (the caller closes |c|).
+int mh_answer_request(struct mh_sconn *c);
+
+// mh_answer_malformed queues Go's answer to a request that is not HTTP/1.x, as
+// mh_answer_request.
+int mh_answer_malformed(struct mh_sconn *c);
+
+// --- client.c: inputs (WebSocket clients) with the real reconnect backoff ---
+
+enum mh_istate { I_IDLE, I_CONNECTING, I_HANDSHAKE, I_SEND, I_RECV, I_OPEN, I_WAIT, I_GAVE_UP };
+
+struct mh_in {
+  struct mh_loc *loc;
+  const struct mh_component *cfg;
+  struct mh_xport x;
+  enum mh_istate state;
+  ev_io io;
+  ev_timer timer;
+  int attempts;
+  char dial_addr[64];
+  int dial_port;
+  char key[32];
+  char accept[64];
+  char req[1024];
+  size_t req_len, req_off;
+  struct mh_http_parser *hp;
+  struct mh_http_head head;
+  struct mh_ws *ws;
+};
+
+// mh_client_init prepares |in| (idle, no socket) for component |cfg| of |l|.
+void mh_client_init(struct mh_in *in, struct mh_loc *l, const struct mh_component *cfg);
+
+// mh_client_dial starts a connection attempt (closing any current one).
+void mh_client_dial(struct mh_in *in);
+
+// mh_client_reset closes the current connection attempt or session; |in| is idle afterwards.
+void mh_client_reset(struct mh_in *in);
+
+// --- federation.c: locations, outages and the federation ---
+
+struct mh_loc {
+  struct mh_federation *fed;
+  const struct mh_location *cfg;
+  struct mh_tls_ctx *server_ctx;
+  struct mh_tls_ctx *client_ctx;
+  struct mh_out *outs;
+  size_t num_outs;
+  struct mh_in *ins;
+  size_t num_ins;
+  ev_timer emit_timer;
+  long long emit_seq;
+  int down;
+  ev_timer outage_start, outage_end;
+  double outage_duration;
+  regex_t dn_regex;
+  int has_dn_regex;
+};
+
+// mh_mail is a message a primary federation published, queued for a replica's clients.
+struct mh_mail {
+  struct mh_mail *next;
+  size_t loc;  // index into the replica's locs (the same scenario)
+  long long seq;
+  char *origin;
+  char payload[];
+};
+
+struct mh_federation {
+  struct ev_loop *loop;
+  pthread_t thread;
+  int thread_running;
+  ev_async stop_async;
+  const struct mh_scenario *s;
+  struct mh_events *ev;
+  struct mh_loc *locs;
+  size_t num_locs;
+  int ephemeral;
+  int shared;       // listeners use SO_REUSEPORT
+  int shared_port;  // > 0: the port every output binds
+  int stopped;
+  atomic_ullong accepted;  // read by other threads
+  // serve --threads: a replica serves the primary's outputs on another loop (same ports, with
+  // SO_REUSEPORT); only the primary dials and emits, and what it publishes reaches the replicas'
+  // clients through their mailboxes.
+  struct mh_federation *primary;
+  struct mh_federation *replicas[MH_MAX_LOOPS];
+  size_t num_replicas;
+  pthread_mutex_t mail_mu;
+  struct mh_mail *mail_head, *mail_tail;
+  ev_async mail_async;
+};
+
+// mh_federation_observe reports one server-side outcome to the in-process observer, if any.
+void mh_federation_observe(struct mh_loc *l, const char *peer, const struct mh_tls_info *ti,
+                           int status);
+
+// mh_federation_event writes event |name| of |l| (component |comp| or NULL) with an optional
+// "peer" field.
+void mh_federation_event(struct mh_loc *l, const char *comp, const char *name, const char *peer);
+
+// --- mailbox.c: a replica's queue of what its primary publishes ---
+
+// mh_mailbox_init prepares |f|'s (empty) mailbox; for a replica (|f->primary| set) it also starts
+// the watcher that delivers the mail on |f|'s loop.
+void mh_mailbox_init(struct mh_federation *f);
+
+// mh_mailbox_cleanup stops the watcher, drops undelivered mail and destroys the lock. Called
+// once, after mh_mailbox_init, on the thread that owns |f| after its loop stopped running.
+void mh_mailbox_cleanup(struct mh_federation *f);
+
+// mh_mailbox_post queues what the primary's location |l| publishes for each replica's clients.
+void mh_mailbox_post(struct mh_loc *l, const char *payload, const char *origin, long long seq);
+
+#endif
