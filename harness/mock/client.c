@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "base/jsonw.h"
 #include "base/net.h"
 #include "mock/internal.h"
 
@@ -95,10 +96,21 @@ static void input_on_text(void *arg, const uint8_t *msg, size_t len) {
     mh_event_str(&e, "origin", env.origin);
     mh_event_int(&e, "seq", env.seq);
     mh_events_write(l->fed->ev, &e);
-    char ack[256];
-    int n = snprintf(ack, sizeof(ack), "{\"type\":\"ack\",\"id\":\"%s\",\"timestamp\":%lld}",
-                     env.id, mh_now_ms());
-    mh_ws_send_text(in->ws, ack, (size_t)n);
+    // The id comes from the peer: written by the JSON writer, it cannot break out of its string.
+    struct mh_jsonw ack;
+    mh_jsonw_init(&ack);
+    mh_jsonw_object_begin(&ack);
+    mh_jsonw_key(&ack, "type");
+    mh_jsonw_string(&ack, "ack");
+    mh_jsonw_key(&ack, "id");
+    mh_jsonw_string(&ack, env.id);
+    mh_jsonw_key(&ack, "timestamp");
+    mh_jsonw_int(&ack, mh_now_ms());
+    mh_jsonw_object_end(&ack);
+    if (mh_jsonw_finish(&ack) == 0) {
+      mh_ws_send_text(in->ws, ack.buf, ack.len);
+    }
+    mh_jsonw_cleanup(&ack);
     mh_server_publish(l, env.payload, env.origin, env.seq);
   }
   free(env.payload);

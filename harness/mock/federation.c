@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "base/alerts.h"
+#include "base/jsonw.h"
 #include "base/net.h"
 #include "mock/internal.h"
 
@@ -49,20 +50,33 @@ static void emit_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   (void)revents;
   struct mh_loc *l = w->data;
   long long seq = ++l->emit_seq;
-  char ts[40], payload[512];
+  char ts[40];
   time_t now = time(NULL);
   struct tm tm;
   gmtime_r(&now, &tm);
   strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  snprintf(
-      payload, sizeof(payload),
-      "{\"origin\":\"%s\",\"seq\":%lld,\"value\":%lld,\"subject\":\"%s\",\"timestamp\":\"%s\"}",
-      l->cfg->name, seq, seq % 100, l->cfg->emit_subject, ts);
+  struct mh_jsonw pw;
+  mh_jsonw_init(&pw);
+  mh_jsonw_object_begin(&pw);
+  mh_jsonw_key(&pw, "origin");
+  mh_jsonw_string(&pw, l->cfg->name);
+  mh_jsonw_key(&pw, "seq");
+  mh_jsonw_int(&pw, seq);
+  mh_jsonw_key(&pw, "value");
+  mh_jsonw_int(&pw, seq % 100);
+  mh_jsonw_key(&pw, "subject");
+  mh_jsonw_string(&pw, l->cfg->emit_subject);
+  mh_jsonw_key(&pw, "timestamp");
+  mh_jsonw_string(&pw, ts);
+  mh_jsonw_object_end(&pw);
   struct mh_event e;
   mh_event_begin(&e, l->cfg->name, NULL, "emit");
   mh_event_int(&e, "seq", seq);
   mh_events_write(l->fed->ev, &e);
-  mh_server_publish(l, payload, l->cfg->name, seq);
+  if (mh_jsonw_finish(&pw) == 0) {
+    mh_server_publish(l, pw.buf, l->cfg->name, seq);
+  }
+  mh_jsonw_cleanup(&pw);
 }
 
 static void loc_start(struct mh_loc *l) {

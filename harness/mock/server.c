@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/alerts.h"
+#include "base/jsonw.h"
 #include "base/net.h"
 #include "mock/internal.h"
 
@@ -395,17 +396,26 @@ static void send_data(struct mh_sconn *c, const char *payload, const char *origi
   struct mh_loc *l = o->loc;
   char id[64];
   snprintf(id, sizeof(id), "msg-%lld-%lld", ms, ++o->counter);
-  size_t cap = strlen(payload) + 160;
-  char *msg = malloc(cap);
-  if (msg == NULL) {
-    return;
-  }
-  int n = snprintf(msg, cap, "{\"type\":\"data\",\"id\":\"%s\",\"timestamp\":%lld,\"payload\":%s}",
-                   id, ms, payload);
-  if (mh_ws_send_text(c->ws, msg, (size_t)n) == 0) {
+  struct mh_jsonw w;
+  mh_jsonw_init(&w);
+  mh_jsonw_object_begin(&w);
+  mh_jsonw_key(&w, "type");
+  mh_jsonw_string(&w, "data");
+  mh_jsonw_key(&w, "id");
+  mh_jsonw_string(&w, id);
+  mh_jsonw_key(&w, "timestamp");
+  mh_jsonw_int(&w, ms);
+  mh_jsonw_key(&w, "payload");
+  mh_jsonw_raw(&w, payload);  // re-serialised by the envelope parser, or written by emit_cb
+  mh_jsonw_object_end(&w);
+  int ok = mh_jsonw_finish(&w) == 0;
+  if (ok && mh_ws_send_text(c->ws, w.buf, w.len) == 0) {
     sconn_want(c, EV_READ | EV_WRITE);
   }
-  free(msg);
+  mh_jsonw_cleanup(&w);
+  if (!ok) {
+    return;
+  }
   struct mh_event e;
   mh_event_begin(&e, l->cfg->name, o->cfg->id, "send");
   mh_event_str(&e, "peer", c->peer);
