@@ -1,15 +1,15 @@
-// tls: the only module that sees <openssl/ssl.h>. It turns a location's TLS policy into BoringSSL
-// contexts that behave like the real system's stack, drives non-blocking handshakes and records,
-// for each connection, what the stack did: version, cipher, group, the alert it sent and the one it
-// received, the peer's identity, and the reason in the words the real system logs.
+// tls: the only layer that sees <openssl/ssl.h> (the files of harness/tls/; tls/internal.h says
+// which file holds what). It turns a location's TLS policy into BoringSSL contexts that behave
+// like the real system's stack, drives non-blocking handshakes and records, for each connection,
+// what the stack did: version, cipher, group, the alert it sent and the one it received, the
+// peer's identity, and the reason in the words the real system logs.
 //
 // Two verification semantics are provided:
 //  - "go": Go crypto/tls + crypto/x509 as used by SemStreams (leaf validity first, then chain, then
 //    EKU, then the CN allow-list; alerts 116/42 for a missing certificate (TLS 1.3/1.2), 48 unknown
 //    CA, 45 expired or not yet valid, 42 otherwise; SANs only for server names);
 //  - "nginx": nginx with ssl_verify_client: the handshake completes whatever the client
-//  certificate,
-//    and the verification result is kept for the HTTP layer to answer 400.
+//    certificate, and the verification result is kept for the HTTP layer to answer 400.
 #ifndef MH_TLS_H
 #define MH_TLS_H
 
@@ -125,6 +125,14 @@ enum mh_io {
 // on allocation failure.
 struct mh_tls_conn *mh_tls_conn_new(struct mh_tls_ctx *c, int fd, const char *server_name);
 
+// mh_tls_conn_new_bio is mh_tls_conn_new over |bio| instead of a socket, for tests that drive a
+// client against a server in memory (a BIO pair) through this API. The connection owns |bio| from
+// this call on (it is freed on failure too). A buffered context does not buffer such a connection.
+// Returns NULL on allocation failure.
+struct bio_st;  // BoringSSL's BIO, so that this header does not need <openssl/base.h>
+struct mh_tls_conn *mh_tls_conn_new_bio(struct mh_tls_ctx *c, struct bio_st *bio,
+                                        const char *server_name);
+
 // mh_tls_conn_offer_session offers a session kept by |t|'s context (a probe context with |resume|),
 // before the handshake. TLS 1.3 tickets are used once each; TLS 1.2 sessions are reused. Returns 1
 // if one was offered, 0 if none is kept yet. Whether the server resumed it is info.resumed, from
@@ -137,8 +145,8 @@ int mh_tls_conn_offer_session(struct mh_tls_conn *t);
 int mh_tls_buffered(const struct mh_tls_conn *t);
 
 // mh_tls_readable tells |t| that its descriptor was reported readable. A buffered connection
-// skips the read(2) right after its own write until then (see tls.c): an event loop calls this
-// on every readiness event, before it calls the connection again.
+// skips the read(2) right after its own write until then (see tls/fdbuf.c): an event loop calls
+// this on every readiness event, before it calls the connection again.
 void mh_tls_readable(struct mh_tls_conn *t);
 
 // mh_tls_conn_free releases |t| without sending anything. NULL is accepted.
