@@ -73,12 +73,18 @@ void mh_tls_callbacks_info(const SSL *ssl, int where, int value) {
     return;
   }
   int level = (value >> 8) & 0xff, desc = value & 0xff;
-  // SSL_CB_READ_ALERT and SSL_CB_WRITE_ALERT share the SSL_CB_ALERT bit: compare whole masks.
-  if ((where & SSL_CB_WRITE_ALERT) == SSL_CB_WRITE_ALERT &&
-      (level == SSL3_AL_FATAL || desc == SSL_AD_CLOSE_NOTIFY)) {
-    if (t->info.alert_sent == MH_ALERT_NONE || t->info.alert_sent == SSL_AD_CLOSE_NOTIFY) {
-      t->info.alert_sent = desc;
+  // close_notify ends the transport (info.end), it rejects nothing: the alert fields keep the
+  // first alert of another kind, so that MH_ALERT_NONE is the only "no alert".
+  if (desc == SSL_AD_CLOSE_NOTIFY) {
+    if ((where & SSL_CB_READ_ALERT) == SSL_CB_READ_ALERT && t->info.end == MH_END_NONE) {
+      t->info.end = MH_END_CLOSE_NOTIFY;
     }
+    return;
+  }
+  // SSL_CB_READ_ALERT and SSL_CB_WRITE_ALERT share the SSL_CB_ALERT bit: compare whole masks.
+  if ((where & SSL_CB_WRITE_ALERT) == SSL_CB_WRITE_ALERT && level == SSL3_AL_FATAL &&
+      t->info.alert_sent == MH_ALERT_NONE) {
+    t->info.alert_sent = desc;
   }
   if ((where & SSL_CB_READ_ALERT) == SSL_CB_READ_ALERT && t->info.alert_received == MH_ALERT_NONE) {
     t->info.alert_received = desc;

@@ -1,5 +1,7 @@
 // classify: what a failed library call means. It turns the result of a failed SSL call into an
-// mh_io result and explains the failure in the emulated stack's words (Go's, for the mocks).
+// mh_io result, decides from what the library and the socket said how the transport ended (an
+// enum mh_end in the connection's info: close_notify, FIN or RST), and explains the failure in the
+// emulated stack's words (Go's, for the mocks). The reason is display text: nothing parses it.
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -9,12 +11,23 @@
 #include "base/alerts.h"
 #include "tls/internal.h"
 
+// set_end records how the transport ended, if nothing ended it before.
+static void set_end(struct mh_tls_conn *t, enum mh_end end) {
+  if (t->info.end == MH_END_NONE) {
+    t->info.end = end;
+  }
+}
+
 // classify_syscall explains a failure of the socket below the library: the peer's FIN (EOF) or
 // RST, or another error of the system call (errno |saved|).
 static enum mh_io classify_syscall(struct mh_tls_conn *t, int r, int saved) {
   if (saved == 0 || r == 0) {
+    set_end(t, MH_END_FIN);
     mh_tls_conn_set_reason(t, "EOF");
     return t->info.handshake_done ? MH_IO_CLOSED : MH_IO_FAILED;
+  }
+  if (saved == ECONNRESET) {
+    set_end(t, MH_END_RST);
   }
   mh_tls_conn_set_reason(t, "read: %s", strerror(saved));
   return MH_IO_FAILED;
@@ -69,6 +82,7 @@ enum mh_io mh_tls_classify(struct mh_tls_conn *t, int r) {
     t->info.version = SSL_version(t->ssl);
   }
   if (e == SSL_ERROR_ZERO_RETURN) {
+    set_end(t, MH_END_CLOSE_NOTIFY);
     if (t->info.reason[0] == '\0') {
       mh_tls_conn_set_reason(t, "close_notify");
     }
@@ -90,7 +104,7 @@ enum mh_io mh_tls_classify(struct mh_tls_conn *t, int r) {
   }
   if (lib == ERR_LIB_SSL && reason >= SSL_AD_REASON_OFFSET && reason < SSL_AD_REASON_OFFSET + 256) {
     int desc = reason - SSL_AD_REASON_OFFSET;
-    if (t->info.alert_received == MH_ALERT_NONE) {
+    if (t->info.alert_received == MH_ALERT_NONE && desc != SSL_AD_CLOSE_NOTIFY) {
       t->info.alert_received = desc;
     }
     if (t->info.reason[0] == '\0') {

@@ -41,6 +41,7 @@ static struct mh_tls_conn *conn_alloc(struct mh_tls_ctx *c) {
   }
   t->info.alert_sent = MH_ALERT_NONE;
   t->info.alert_received = MH_ALERT_NONE;
+  t->info.end = MH_END_NONE;
   t->ssl = SSL_new(c->ssl_ctx);
   if (t->ssl == NULL || conn_index < 0 || !SSL_set_ex_data(t->ssl, conn_index, t)) {
     SSL_free(t->ssl);

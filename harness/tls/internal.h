@@ -147,8 +147,9 @@ void mh_tls_conn_set_reason(struct mh_tls_conn *t, const char *fmt, ...)
 
 // --- classify.c ---
 
-// mh_tls_classify turns the failed SSL call that returned |r| into an mh_io result and sets the
-// reason in the emulated stack's words.
+// mh_tls_classify turns the failed SSL call that returned |r| into an mh_io result; on a fatal
+// error or a close it sets info.end (how the transport ended, as the library and the socket said)
+// and the reason in the emulated stack's words.
 enum mh_io mh_tls_classify(struct mh_tls_conn *t, int r);
 
 #endif

@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "base/err.h"
+#include "base/outcomes.h"
 
 #define MH_TLS12 0x0303
 #define MH_TLS13 0x0304
@@ -65,13 +66,18 @@ struct mh_tls_info {
   char cipher[64];
   char group[32];
   char alpn[32];
-  int alert_sent;          // fatal (or close_notify) alert we sent, MH_ALERT_NONE if none
-  int alert_received;      // alert the peer sent, MH_ALERT_NONE if none
+  // Alerts are fatal ones (or any alert but close_notify, received): MH_ALERT_NONE is the only
+  // "no alert"; a close_notify received is an |end|, not an alert.
+  int alert_sent;          // the first fatal alert we sent, MH_ALERT_NONE if none
+  int alert_received;      // the first alert the peer sent, MH_ALERT_NONE if none
+  enum mh_end end;         // how the peer ended the transport, as the library and the socket
+                           // said: MH_END_CLOSE_NOTIFY, MH_END_FIN (EOF without close_notify),
+                           // MH_END_RST (ECONNRESET), or MH_END_NONE while nothing said so
   int peer_cert;           // the peer presented a certificate
   int verify_ok;           // the peer certificate passed verification (or was not needed)
   char peer_cn[256];       // leaf subject CN
   char peer_dn[512];       // leaf subject, RFC 2253 (nginx's $ssl_client_s_dn)
-  char reason[512];        // why the handshake failed, in the emulated stack's words
+  char reason[512];        // why it failed, in the emulated stack's words: display text only
   char verify_error[256];  // nginx: the FAILED:<reason> text
   int resumed;
   int http_on_tls;         // the client spoke plain HTTP to the TLS port
@@ -116,7 +122,7 @@ enum mh_io {
   MH_IO_OK,          // progress: handshake done, or bytes transferred
   MH_IO_WANT_READ,   // wait until the socket is readable and call again
   MH_IO_WANT_WRITE,  // wait until the socket is writable and call again
-  MH_IO_CLOSED,      // the peer closed: close_notify or EOF (see info)
+  MH_IO_CLOSED,      // the peer closed: close_notify or EOF (info.end says which)
   MH_IO_FAILED,      // fatal TLS or transport error (see info.reason)
 };
 
