@@ -2,7 +2,9 @@
 // process's key log file if there is one (--keylog, or the SSLKEYLOGFILE environment variable),
 // and kept per connection for the runner's capture files.
 //
-// One file per process, behind a lock: contexts of every thread write to it.
+// The file holds secrets: whoever opens it, it is made 0600, also when it existed with a wider
+// mode (we are about to append secrets to it). One file per process, behind a lock: contexts of
+// every thread write to it.
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -17,15 +19,28 @@ static pthread_mutex_t keylog_mu = PTHREAD_MUTEX_INITIALIZER;
 static FILE *keylog_file;       // guarded by keylog_mu
 static int keylog_env_checked;  // guarded by keylog_mu: SSLKEYLOGFILE was looked at (or overridden)
 
-int mh_tls_keylog_open(const char *path, struct mh_err *err) {
+// keylog_fopen opens |path| for appending; a regular file is made 0600 whether it is created or
+// not, and refused if its mode cannot be changed (a pipe or a terminal is the user's choice and
+// keeps its mode). Returns NULL with errno set on failure.
+static FILE *keylog_fopen(const char *path) {
   int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) {
-    return mh_err_errno(err, "%s: cannot open the key log", path);
+    return NULL;
   }
-  fchmod(fd, 0600);
-  FILE *f = fdopen(fd, "a");
+  FILE *f = NULL;
+  struct stat sb;
+  if (fstat(fd, &sb) == 0 && (!S_ISREG(sb.st_mode) || fchmod(fd, 0600) == 0)) {
+    f = fdopen(fd, "a");
+  }
   if (f == NULL) {
     close(fd);
+  }
+  return f;
+}
+
+int mh_tls_keylog_open(const char *path, struct mh_err *err) {
+  FILE *f = keylog_fopen(path);
+  if (f == NULL) {
     return mh_err_errno(err, "%s: cannot open the key log", path);
   }
   pthread_mutex_lock(&keylog_mu);
@@ -38,15 +53,24 @@ int mh_tls_keylog_open(const char *path, struct mh_err *err) {
   return 0;
 }
 
-// keylog_open_env opens SSLKEYLOGFILE on first use, unless --keylog opened a file. Call with
-// keylog_mu held.
+void mh_tls_keylog_close(void) {
+  pthread_mutex_lock(&keylog_mu);
+  if (keylog_file != NULL) {
+    fclose(keylog_file);
+    keylog_file = NULL;
+  }
+  keylog_env_checked = 1;  // closed for good: SSLKEYLOGFILE is not opened again
+  pthread_mutex_unlock(&keylog_mu);
+}
+
+// keylog_open_env opens SSLKEYLOGFILE on first use, unless --keylog opened a file. A file that
+// cannot be opened is ignored, as other TLS tools do. Call with keylog_mu held.
 static void keylog_open_env(void) {
   if (!keylog_env_checked) {
     keylog_env_checked = 1;
     const char *env = getenv("SSLKEYLOGFILE");
     if (env != NULL && env[0] != '\0') {
-      int fd = open(env, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-      keylog_file = fd >= 0 ? fdopen(fd, "a") : NULL;
+      keylog_file = keylog_fopen(env);
     }
   }
 }

@@ -174,9 +174,15 @@ void mh_tls_close_notify(struct mh_tls_conn *t);
 const struct mh_tls_info *mh_tls_conn_info(const struct mh_tls_conn *t);
 
 // mh_tls_keylog_open makes every connection of this process append its TLS secrets, in the NSS key
-// log format (SSLKEYLOGFILE), to |path| (created 0600). Without a call, the SSLKEYLOGFILE
-// environment variable is honoured as other TLS tools do. Returns 0 or -1 with |err| set.
+// log format (SSLKEYLOGFILE), to |path|. A regular file is made 0600, also when it exists with a
+// wider mode. Without a call, the SSLKEYLOGFILE environment variable is honoured as other TLS
+// tools do (the file is opened the same way on first use, and ignored if it cannot be). Returns 0
+// or -1 with |err| set.
 int mh_tls_keylog_open(const char *path, struct mh_err *err);
+
+// mh_tls_keylog_close closes the process's key log file, if one is open (by mh_tls_keylog_open or
+// from SSLKEYLOGFILE); secrets are no longer written to a file afterwards. Call it at exit.
+void mh_tls_keylog_close(void);
 
 // mh_tls_conn_keylog returns the NSS key log lines of this connection so far ("" if none). They are
 // secrets: they go into capture files, never into logs.
