@@ -54,8 +54,8 @@ static void classify_tls(struct mh_tls_conn *t, uint32_t err, int lib, int reaso
   } else if (is_ssl && reason == SSL_R_HTTP_REQUEST) {
     t->info.http_on_tls = 1;
     mh_tls_conn_set_reason(t, "tls: first record does not look like a TLS handshake");
-  } else if (is_ssl && (reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_HTTP_REQUEST ||
-                        reason == SSL_R_HTTPS_PROXY_REQUEST)) {
+  } else if (is_ssl &&
+             (reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_HTTPS_PROXY_REQUEST)) {
     mh_tls_conn_set_reason(t, "tls: first record does not look like a TLS handshake");
   } else if (is_ssl && reason == SSL_R_BAD_SIGNATURE && t->ctx->is_server) {
     // Go's verifyHandshakeSignature wording per key type.

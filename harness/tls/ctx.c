@@ -122,13 +122,17 @@ static int set_ticket_keys(SSL_CTX *ctx, const char *id) {
   pthread_once(&ticket_once, ticket_secret_init);
   uint8_t keys[SHA512_DIGEST_LENGTH];
   unsigned keys_len = 0;
+  int ret = -1;
   if (HMAC(EVP_sha512(), ticket_secret, sizeof(ticket_secret), (const uint8_t *)id, strlen(id),
            keys, &keys_len) == NULL ||
       keys_len < 48 || !SSL_CTX_set_tlsext_ticket_keys(ctx, keys, 48)) {
-    return -1;
+    goto out;
   }
+  ret = 0;
+out:
+  // The keys are secret whether the library took them or not (HMAC may have written them).
   OPENSSL_cleanse(keys, sizeof(keys));
-  return 0;
+  return ret;
 }
 
 struct mh_tls_ctx *mh_tls_server_ctx_new(const struct mh_tls_server_policy *p, struct mh_err *err) {
