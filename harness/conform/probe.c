@@ -78,15 +78,13 @@ static void rejected_by_tls(struct mh_case_outcome *o, struct mh_tls_conn *tc, e
   o->phase = phase;
   snprintf(o->client_error, sizeof(o->client_error), "%s", ti->reason);
   // Our own verification failed: we sent the alert, the server did nothing wrong.
-  if (ti->alert_sent != MH_ALERT_NONE && ti->alert_sent != 0 &&
-      ti->alert_received == MH_ALERT_NONE) {
+  if (ti->alert_sent != MH_ALERT_NONE && ti->alert_received == MH_ALERT_NONE) {
     o->rejected_by = 'c';
     o->end = MH_END_CLIENT_CLOSE;
     return;
   }
   o->rejected_by = 's';
-  if (ti->alert_received == MH_ALERT_NONE && strncmp(ti->reason, "read: ", 6) == 0 &&
-      strstr(ti->reason, "reset") != NULL) {
+  if (ti->alert_received == MH_ALERT_NONE && ti->end == MH_END_RST) {
     o->end = MH_END_RST;
     return;
   }
@@ -107,23 +105,21 @@ static void before_connect_cb(void *arg, int local_port) {
   }
 }
 
-void mh_probe_run(struct mh_tls_ctx *ctx, const struct mh_probe_target *t,
-                  const struct mh_probe_timeouts *to, const struct mh_probe_hooks *hooks,
-                  struct mh_case_outcome *o) {
-  memset(o, 0, sizeof(*o));
-  o->tls.alert_sent = o->tls.alert_received = MH_ALERT_NONE;
-  o->result = MH_RESULT_INCONCLUSIVE;
-  double start = mh_clock_now_ms();
-  struct mh_tls_conn *tc = NULL;
-  struct mh_http_parser *hp = NULL;
+// probe_tcp connects to |t| by |start| + the connect timeout. It returns 0 once connected, -1
+// with |o| explaining why not; |*out_fd| is the socket either way (-1 if none), for the caller to
+// close.
+static int probe_tcp(struct mh_case_outcome *o, const struct mh_probe_target *t,
+                     const struct mh_probe_timeouts *to, const struct mh_probe_hooks *hooks,
+                     double start, int *out_fd) {
   struct connect_hook ch = {o, hooks};
   int fd = mh_net_connect_from(t->address, t->port, before_connect_cb, &ch);
+  *out_fd = fd;
   if (fd < 0) {
     snprintf(o->tcp, sizeof(o->tcp), "error");
     snprintf(o->client_error, sizeof(o->client_error), "dial tcp %s:%d: %s", t->address, t->port,
              strerror(errno));
     o->phase = MH_PHASE_TCP;
-    goto out;
+    return -1;
   }
   if (!wait_fd(fd, POLLOUT, start + to->connect_ms)) {
     snprintf(o->tcp, sizeof(o->tcp), "timeout");
@@ -131,7 +127,7 @@ void mh_probe_run(struct mh_tls_ctx *ctx, const struct mh_probe_target *t,
              t->port);
     o->phase = MH_PHASE_TCP;
     o->end = MH_END_TIMEOUT;
-    goto out;
+    return -1;
   }
   int e = mh_net_connect_result(fd);
   if (e != 0) {
@@ -140,63 +136,99 @@ void mh_probe_run(struct mh_tls_ctx *ctx, const struct mh_probe_target *t,
              t->port, strerror(e));
     o->phase = MH_PHASE_TCP;
     o->end = e == ECONNREFUSED ? MH_END_REFUSED : MH_END_NONE;
-    goto out;
+    return -1;
   }
   snprintf(o->tcp, sizeof(o->tcp), "ok");
   local_name(fd, o->local_peer, sizeof(o->local_peer));
-  double t_tcp = mh_clock_now_ms();
-  o->tcp_ms = t_tcp - start;
+  return 0;
+}
 
-  tc = mh_tls_conn_new(ctx, fd, t->server_name);
-  if (tc == NULL) {
-    snprintf(o->client_error, sizeof(o->client_error), "out of memory");
-    goto out;
-  }
-  double deadline = t_tcp + to->handshake_ms;
+// probe_handshake runs the handshake, started at |t_tcp|, for |timeout_ms| at most; returns 0
+// once it is complete, -1 with |o| recording the rejection or the stall. It sets handshake_ms
+// when the handshake ended (completed or rejected).
+static int probe_handshake(struct mh_case_outcome *o, struct mh_tls_conn *tc, int fd, double t_tcp,
+                           int timeout_ms) {
+  double deadline = t_tcp + timeout_ms;
   for (;;) {
     enum mh_io r = mh_tls_handshake(tc);
     if (r == MH_IO_OK) {
-      break;
+      o->handshake_ms = mh_clock_now_ms() - t_tcp;
+      return 0;
     }
     if ((r == MH_IO_WANT_READ || r == MH_IO_WANT_WRITE) &&
         wait_fd(fd, r == MH_IO_WANT_READ ? POLLIN : POLLOUT, deadline)) {
       continue;
     }
+    enum mh_phase phase =
+        mh_tls_conn_info(tc)->client_flight_sent ? MH_PHASE_CLIENT_FLIGHT : MH_PHASE_SERVER_FLIGHT;
     if (r == MH_IO_WANT_READ || r == MH_IO_WANT_WRITE) {
       o->tls = *mh_tls_conn_info(tc);
       snprintf(o->client_error, sizeof(o->client_error), "TLS handshake timeout");
-      o->phase = mh_tls_conn_info(tc)->client_flight_sent ? MH_PHASE_CLIENT_FLIGHT
-                                                          : MH_PHASE_SERVER_FLIGHT;
+      o->phase = phase;
       o->end = MH_END_TIMEOUT;
-      goto out;  // inconclusive: the server neither accepted nor rejected
+      return -1;  // inconclusive: the server neither accepted nor rejected
     }
     o->handshake_ms = mh_clock_now_ms() - t_tcp;
-    rejected_by_tls(
-        o, tc,
-        mh_tls_conn_info(tc)->client_flight_sent ? MH_PHASE_CLIENT_FLIGHT : MH_PHASE_SERVER_FLIGHT,
-        fd);
-    goto out;
+    rejected_by_tls(o, tc, phase, fd);
+    return -1;
   }
-  o->handshake_ok = 1;
-  double t_hs = mh_clock_now_ms();
-  o->handshake_ms = t_hs - t_tcp;
+}
 
-  // First read: an HTTP/1.1 WebSocket upgrade, and its answer.
-  char req[1024];
-  int n =
-      snprintf(req, sizeof(req),
-               "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: mtls-harness\r\n"
-               "Connection: Upgrade\r\nUpgrade: websocket\r\n"
-               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-               t->path, t->host_header);
+// end_after_error reads what follows the server's error page, for a second at most, and returns
+// how the server ended: close_notify, FIN or RST as the TLS layer saw it, or a timeout.
+static enum mh_end end_after_error(struct mh_tls_conn *tc, int fd) {
+  double deadline = mh_clock_now_ms() + 1000;
+  char buf[8192];
+  size_t got;
+  while (mh_clock_now_ms() < deadline) {
+    enum mh_io r = mh_tls_read(tc, buf, sizeof(buf), &got);
+    if (r == MH_IO_OK) {
+      continue;
+    }
+    enum mh_end end = mh_tls_conn_info(tc)->end;
+    if (r == MH_IO_CLOSED) {
+      return end == MH_END_CLOSE_NOTIFY ? MH_END_CLOSE_NOTIFY : MH_END_FIN;
+    }
+    if ((r == MH_IO_WANT_READ || r == MH_IO_WANT_WRITE) &&
+        wait_fd(fd, r == MH_IO_WANT_READ ? POLLIN : POLLOUT, deadline)) {
+      continue;
+    }
+    if (r == MH_IO_FAILED) {
+      return end == MH_END_RST ? MH_END_RST : MH_END_FIN;
+    }
+    break;
+  }
+  return MH_END_TIMEOUT;
+}
+
+// answered records the server's complete HTTP answer |status|: below 400 an acceptance, else a
+// rejection at the application layer, and how the server ended after it.
+static void answered(struct mh_case_outcome *o, struct mh_tls_conn *tc, int fd, int status) {
+  o->http_status = status;
+  o->ws_upgraded = status == 101;
+  o->tls = *mh_tls_conn_info(tc);
+  if (status >= 100 && status < 400) {
+    o->result = MH_RESULT_ACCEPTED;
+    o->phase = MH_PHASE_NONE;
+    mh_tls_close_notify(tc);
+    o->end = MH_END_CLIENT_CLOSE;
+    return;
+  }
+  o->result = MH_RESULT_REJECTED;
+  o->layer = MH_LAYER_HTTP;
+  o->rejected_by = 's';
+  o->phase = MH_PHASE_APPLICATION;
+  snprintf(o->client_error, sizeof(o->client_error), "HTTP %d", status);
+  o->end = end_after_error(tc, fd);
+}
+
+// send_request writes |len| bytes of |req| until |deadline|; a failure shows on the read after.
+static void send_request(struct mh_tls_conn *tc, int fd, const char *req, size_t len,
+                         double deadline) {
   size_t off = 0;
-  deadline = t_hs + to->first_read_ms;
-  hp = mh_http_parser_new(0);
-  struct mh_http_head head;
-  memset(&head, 0, sizeof(head));
-  while (off < (size_t)n) {
+  while (off < len) {
     size_t w;
-    enum mh_io r = mh_tls_write(tc, req + off, (size_t)n - off, &w);
+    enum mh_io r = mh_tls_write(tc, req + off, len - off, &w);
     if (r == MH_IO_OK) {
       off += w;
       continue;
@@ -205,8 +237,27 @@ void mh_probe_run(struct mh_tls_ctx *ctx, const struct mh_probe_target *t,
         wait_fd(fd, r == MH_IO_WANT_READ ? POLLIN : POLLOUT, deadline)) {
       continue;
     }
-    break;  // the read below reports why
+    break;
   }
+}
+
+// probe_first_read sends an HTTP/1.1 WebSocket upgrade and reads the answer until
+// |t_hs| + the first-read timeout, recording in |o| what the server did.
+static void probe_first_read(struct mh_case_outcome *o, struct mh_tls_conn *tc, int fd,
+                             const struct mh_probe_target *t, const struct mh_probe_timeouts *to,
+                             double t_hs) {
+  char req[1024];
+  int n =
+      snprintf(req, sizeof(req),
+               "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: mtls-harness\r\n"
+               "Connection: Upgrade\r\nUpgrade: websocket\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+               t->path, t->host_header);
+  double deadline = t_hs + to->first_read_ms;
+  struct mh_http_parser *hp = mh_http_parser_new(0);
+  struct mh_http_head head;
+  memset(&head, 0, sizeof(head));
+  send_request(tc, fd, req, (size_t)n < sizeof(req) ? (size_t)n : sizeof(req) - 1, deadline);
   for (;;) {
     char buf[8192];
     size_t got;
@@ -223,43 +274,7 @@ void mh_probe_run(struct mh_tls_ctx *ctx, const struct mh_probe_target *t,
       }
       if (head.complete) {
         o->first_read_ms = mh_clock_now_ms() - t_hs;
-        o->http_status = head.status;
-        o->ws_upgraded = head.status == 101;
-        o->tls = *mh_tls_conn_info(tc);
-        if (head.status >= 100 && head.status < 400) {
-          o->result = MH_RESULT_ACCEPTED;
-          o->phase = MH_PHASE_NONE;
-          mh_tls_close_notify(tc);
-          o->end = MH_END_CLIENT_CLOSE;
-        } else {
-          o->result = MH_RESULT_REJECTED;
-          o->layer = MH_LAYER_HTTP;
-          o->rejected_by = 's';
-          o->phase = MH_PHASE_APPLICATION;
-          snprintf(o->client_error, sizeof(o->client_error), "HTTP %d", head.status);
-          // How the server ends after its error page: close_notify, FIN or RST.
-          double d2 = mh_clock_now_ms() + 1000;
-          for (;;) {
-            enum mh_io r2 = mh_tls_read(tc, buf, sizeof(buf), &got);
-            if (r2 == MH_IO_OK) {
-              continue;
-            }
-            if (r2 == MH_IO_CLOSED) {
-              o->end = strcmp(mh_tls_conn_info(tc)->reason, "close_notify") == 0
-                           ? MH_END_CLOSE_NOTIFY
-                           : MH_END_FIN;
-              break;
-            }
-            if ((r2 == MH_IO_WANT_READ || r2 == MH_IO_WANT_WRITE) &&
-                wait_fd(fd, r2 == MH_IO_WANT_READ ? POLLIN : POLLOUT, d2)) {
-              continue;
-            }
-            o->end = r2 == MH_IO_FAILED
-                         ? (strstr(mh_tls_conn_info(tc)->reason, "reset") ? MH_END_RST : MH_END_FIN)
-                         : MH_END_TIMEOUT;
-            break;
-          }
-        }
+        answered(o, tc, fd, head.status);
         break;
       }
       continue;
@@ -283,16 +298,42 @@ void mh_probe_run(struct mh_tls_ctx *ctx, const struct mh_probe_target *t,
     // certificate shows up.
     rejected_by_tls(o, tc, MH_PHASE_FIRST_READ, fd);
     if (r == MH_IO_CLOSED && o->tls.alert_received == MH_ALERT_NONE) {
-      o->end = strcmp(o->tls.reason, "close_notify") == 0 ? MH_END_CLOSE_NOTIFY : MH_END_FIN;
+      o->end = o->tls.end == MH_END_CLOSE_NOTIFY ? MH_END_CLOSE_NOTIFY : MH_END_FIN;
     }
     break;
   }
+  mh_http_parser_free(hp);
+}
+
+void mh_probe_run(struct mh_tls_ctx *ctx, const struct mh_probe_target *t,
+                  const struct mh_probe_timeouts *to, const struct mh_probe_hooks *hooks,
+                  struct mh_case_outcome *o) {
+  memset(o, 0, sizeof(*o));
+  o->tls.alert_sent = o->tls.alert_received = MH_ALERT_NONE;
+  o->result = MH_RESULT_INCONCLUSIVE;
+  double start = mh_clock_now_ms();
+  struct mh_tls_conn *tc = NULL;
+  int fd = -1;
+  if (probe_tcp(o, t, to, hooks, start, &fd) != 0) {
+    goto out;
+  }
+  double t_tcp = mh_clock_now_ms();
+  o->tcp_ms = t_tcp - start;
+  tc = mh_tls_conn_new(ctx, fd, t->server_name);
+  if (tc == NULL) {
+    snprintf(o->client_error, sizeof(o->client_error), "out of memory");
+    goto out;
+  }
+  if (probe_handshake(o, tc, fd, t_tcp, to->handshake_ms) != 0) {
+    goto out;
+  }
+  o->handshake_ok = 1;
+  probe_first_read(o, tc, fd, t, to, t_tcp + o->handshake_ms);
 out:
   o->total_ms = mh_clock_now_ms() - start;
   if (tc != NULL) {
     snprintf(o->keylog, sizeof(o->keylog), "%s", mh_tls_conn_keylog(tc));
   }
-  mh_http_parser_free(hp);
   mh_tls_conn_free(tc);
   if (fd >= 0) {
     close(fd);

@@ -1,15 +1,15 @@
-// tls: the only module that sees <openssl/ssl.h>. It turns a location's TLS policy into BoringSSL
-// contexts that behave like the real system's stack, drives non-blocking handshakes and records,
-// for each connection, what the stack did: version, cipher, group, the alert it sent and the one it
-// received, the peer's identity, and the reason in the words the real system logs.
+// tls: the only layer that sees <openssl/ssl.h> (the files of harness/tls/; tls/internal.h says
+// which file holds what). It turns a location's TLS policy into BoringSSL contexts that behave
+// like the real system's stack, drives non-blocking handshakes and records, for each connection,
+// what the stack did: version, cipher, group, the alert it sent and the one it received, the
+// peer's identity, and the reason in the words the real system logs.
 //
 // Two verification semantics are provided:
 //  - "go": Go crypto/tls + crypto/x509 as used by SemStreams (leaf validity first, then chain, then
 //    EKU, then the CN allow-list; alerts 116/42 for a missing certificate (TLS 1.3/1.2), 48 unknown
 //    CA, 45 expired or not yet valid, 42 otherwise; SANs only for server names);
 //  - "nginx": nginx with ssl_verify_client: the handshake completes whatever the client
-//  certificate,
-//    and the verification result is kept for the HTTP layer to answer 400.
+//    certificate, and the verification result is kept for the HTTP layer to answer 400.
 #ifndef MH_TLS_H
 #define MH_TLS_H
 
@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "base/err.h"
+#include "base/outcomes.h"
 
 #define MH_TLS12 0x0303
 #define MH_TLS13 0x0304
@@ -65,13 +66,18 @@ struct mh_tls_info {
   char cipher[64];
   char group[32];
   char alpn[32];
-  int alert_sent;          // fatal (or close_notify) alert we sent, MH_ALERT_NONE if none
-  int alert_received;      // alert the peer sent, MH_ALERT_NONE if none
+  // Alerts are fatal ones (or any alert but close_notify, received): MH_ALERT_NONE is the only
+  // "no alert"; a close_notify received is an |end|, not an alert.
+  int alert_sent;          // the first fatal alert we sent, MH_ALERT_NONE if none
+  int alert_received;      // the first alert the peer sent, MH_ALERT_NONE if none
+  enum mh_end end;         // how the peer ended the transport, as the library and the socket
+                           // said: MH_END_CLOSE_NOTIFY, MH_END_FIN (EOF without close_notify),
+                           // MH_END_RST (ECONNRESET), or MH_END_NONE while nothing said so
   int peer_cert;           // the peer presented a certificate
   int verify_ok;           // the peer certificate passed verification (or was not needed)
   char peer_cn[256];       // leaf subject CN
   char peer_dn[512];       // leaf subject, RFC 2253 (nginx's $ssl_client_s_dn)
-  char reason[512];        // why the handshake failed, in the emulated stack's words
+  char reason[512];        // why it failed, in the emulated stack's words: display text only
   char verify_error[256];  // nginx: the FAILED:<reason> text
   int resumed;
   int http_on_tls;         // the client spoke plain HTTP to the TLS port
@@ -116,7 +122,7 @@ enum mh_io {
   MH_IO_OK,          // progress: handshake done, or bytes transferred
   MH_IO_WANT_READ,   // wait until the socket is readable and call again
   MH_IO_WANT_WRITE,  // wait until the socket is writable and call again
-  MH_IO_CLOSED,      // the peer closed: close_notify or EOF (see info)
+  MH_IO_CLOSED,      // the peer closed: close_notify or EOF (info.end says which)
   MH_IO_FAILED,      // fatal TLS or transport error (see info.reason)
 };
 
@@ -124,6 +130,14 @@ enum mh_io {
 // |server_name| is sent as SNI and checked against the certificate; servers pass NULL. Returns NULL
 // on allocation failure.
 struct mh_tls_conn *mh_tls_conn_new(struct mh_tls_ctx *c, int fd, const char *server_name);
+
+// mh_tls_conn_new_bio is mh_tls_conn_new over |bio| instead of a socket, for tests that drive a
+// client against a server in memory (a BIO pair) through this API. The connection owns |bio| from
+// this call on (it is freed on failure too). A buffered context does not buffer such a connection.
+// Returns NULL on allocation failure.
+struct bio_st;  // BoringSSL's BIO, so that this header does not need <openssl/base.h>
+struct mh_tls_conn *mh_tls_conn_new_bio(struct mh_tls_ctx *c, struct bio_st *bio,
+                                        const char *server_name);
 
 // mh_tls_conn_offer_session offers a session kept by |t|'s context (a probe context with |resume|),
 // before the handshake. TLS 1.3 tickets are used once each; TLS 1.2 sessions are reused. Returns 1
@@ -137,8 +151,8 @@ int mh_tls_conn_offer_session(struct mh_tls_conn *t);
 int mh_tls_buffered(const struct mh_tls_conn *t);
 
 // mh_tls_readable tells |t| that its descriptor was reported readable. A buffered connection
-// skips the read(2) right after its own write until then (see tls.c): an event loop calls this
-// on every readiness event, before it calls the connection again.
+// skips the read(2) right after its own write until then (see tls/fdbuf.c): an event loop calls
+// this on every readiness event, before it calls the connection again.
 void mh_tls_readable(struct mh_tls_conn *t);
 
 // mh_tls_conn_free releases |t| without sending anything. NULL is accepted.
@@ -160,9 +174,15 @@ void mh_tls_close_notify(struct mh_tls_conn *t);
 const struct mh_tls_info *mh_tls_conn_info(const struct mh_tls_conn *t);
 
 // mh_tls_keylog_open makes every connection of this process append its TLS secrets, in the NSS key
-// log format (SSLKEYLOGFILE), to |path| (created 0600). Without a call, the SSLKEYLOGFILE
-// environment variable is honoured as other TLS tools do. Returns 0 or -1 with |err| set.
+// log format (SSLKEYLOGFILE), to |path|. A regular file is made 0600, also when it exists with a
+// wider mode. Without a call, the SSLKEYLOGFILE environment variable is honoured as other TLS
+// tools do (the file is opened the same way on first use, and ignored if it cannot be). Returns 0
+// or -1 with |err| set.
 int mh_tls_keylog_open(const char *path, struct mh_err *err);
+
+// mh_tls_keylog_close closes the process's key log file, if one is open (by mh_tls_keylog_open or
+// from SSLKEYLOGFILE); secrets are no longer written to a file afterwards. Call it at exit.
+void mh_tls_keylog_close(void);
 
 // mh_tls_conn_keylog returns the NSS key log lines of this connection so far ("" if none). They are
 // secrets: they go into capture files, never into logs.

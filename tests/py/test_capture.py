@@ -113,6 +113,24 @@ def test_sslkeylogfile_is_honoured(harness, tmp_path):
     assert keys.read_text().count("SERVER_TRAFFIC_SECRET_0") >= 1
 
 
+@pytest.mark.parametrize("existing", [False, True], ids=["created", "existing-0644"])
+def test_sslkeylogfile_is_made_0600(harness, tmp_path, existing):
+    # The key log holds secrets: from SSLKEYLOGFILE as from --keylog it is 0600, also when it was
+    # there before with a wider mode (the harness appends secrets to it).
+    keys = tmp_path / "env-keys.log"
+    if existing:
+        keys.write_text("")
+        keys.chmod(0o644)
+    r = subprocess.run([str(harness), "run", str(ROOT / "scenarios/federation.json"), "--out",
+                        str(tmp_path / "out"), "--filter", "location-a/location-b/tls1.3",
+                        "--quiet"],
+                       env={**os.environ, "SSLKEYLOGFILE": str(keys)}, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert stat.S_IMODE(keys.stat().st_mode) == 0o600
+    assert "SERVER_TRAFFIC_SECRET_0" in keys.read_text()
+
+
 def test_without_capture_permission_the_run_completes(harness, tmp_path):
     cmd = ["setpriv", "--bounding-set", "-net_raw,-net_admin", "--inh-caps", "-net_raw,-net_admin",
            str(harness), "run", str(ROOT / "scenarios/federation.json"), "--out",

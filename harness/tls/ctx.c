@@ -1,0 +1,348 @@
+// ctx: contexts. A location's TLS policy (server, client, or the runner's probe) becomes an
+// SSL_CTX that behaves like the emulated stack: versions, certificates and keys, CA lists, the
+// callbacks of the other tls/ files, and the session ticket keys shared by a location's contexts.
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/mem.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+#include <openssl/sha.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tls/internal.h"
+
+#define SYSTEM_ROOTS "/etc/ssl/certs/ca-certificates.crt"
+
+static int crypto_fail(struct mh_err *err, const char *prefix) {
+  uint32_t e = ERR_peek_last_error();
+  const char *r = ERR_reason_error_string(e);
+  ERR_clear_error();
+  return mh_err_set(err, "%s%s", prefix, r != NULL ? r : "unknown error");
+}
+
+// load_pem_certs appends every certificate of |path| to |sk|; returns how many, or -1.
+static int load_pem_certs(const char *path, STACK_OF(X509) * sk) {
+  FILE *f = fopen(path, "r");
+  if (f == NULL) {
+    return -1;
+  }
+  int n = 0;
+  X509 *x;
+  while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
+    if (!sk_X509_push(sk, x)) {
+      X509_free(x);
+      break;
+    }
+    n++;
+  }
+  ERR_clear_error();  // the read that ended the loop
+  fclose(f);
+  return n;
+}
+
+static struct mh_tls_ctx *ctx_alloc(int is_server) {
+  struct mh_tls_ctx *c = calloc(1, sizeof(*c));
+  if (c == NULL) {
+    return NULL;
+  }
+  c->is_server = is_server;
+  c->refs = 1;
+  c->ssl_ctx = SSL_CTX_new(TLS_method());
+  c->store = X509_STORE_new();
+  c->cas = sk_X509_new_null();
+  if (c->ssl_ctx == NULL || c->store == NULL || c->cas == NULL) {
+    mh_tls_ctx_free(c);
+    return NULL;
+  }
+  SSL_CTX_set_info_callback(c->ssl_ctx, mh_tls_callbacks_info);
+  if (mh_tls_keylog_active()) {
+    SSL_CTX_set_keylog_callback(c->ssl_ctx, mh_tls_keylog_cb);
+  }
+  return c;
+}
+
+// load_cas loads every CA file into |c|'s store and list; |what| names the field in messages.
+static int load_cas(struct mh_tls_ctx *c, const char *const *files, size_t num, const char *what,
+                    struct mh_err *err) {
+  for (size_t i = 0; i < num; i++) {
+    size_t before = sk_X509_num(c->cas);
+    int n = load_pem_certs(files[i], c->cas);
+    if (n < 0) {
+      return mh_err_errno(err, "%s: read %s file %s failed", what, what, files[i]);
+    }
+    if (n == 0) {
+      return mh_err_set(err, "%s: parse %s certificate from %s failed: invalid PEM data", what,
+                        what, files[i]);
+    }
+    for (size_t k = before; k < sk_X509_num(c->cas); k++) {
+      X509_STORE_add_cert(c->store, sk_X509_value(c->cas, k));
+    }
+    ERR_clear_error();  // duplicates are not an error
+  }
+  return 0;
+}
+
+static int load_key_pair(SSL_CTX *ctx, const char *cert, const char *key, const char *what,
+                         struct mh_err *err) {
+  char prefix[600];
+  if (!SSL_CTX_use_certificate_chain_file(ctx, cert)) {
+    snprintf(prefix, sizeof(prefix), "%s: %s: load certificate failed: ", cert, what);
+    return crypto_fail(err, prefix);
+  }
+  if (!SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM)) {
+    snprintf(prefix, sizeof(prefix), "%s: %s: load certificate failed: ", key, what);
+    return crypto_fail(err, prefix);
+  }
+  if (!SSL_CTX_check_private_key(ctx)) {
+    ERR_clear_error();
+    return mh_err_set(err,
+                      "%s: %s: load certificate failed: tls: private key does not match public key",
+                      key, what);
+  }
+  return 0;
+}
+
+// set_ticket_keys gives |ctx| the session ticket keys of |id|: derived from a secret drawn once
+// per process, so that the server contexts of one location (one per event loop) accept each
+// other's tickets, and those of other locations do not.
+static pthread_once_t ticket_once = PTHREAD_ONCE_INIT;
+static uint8_t ticket_secret[32];
+
+static void ticket_secret_init(void) {
+  RAND_bytes(ticket_secret, sizeof(ticket_secret));
+}
+
+static int set_ticket_keys(SSL_CTX *ctx, const char *id) {
+  pthread_once(&ticket_once, ticket_secret_init);
+  uint8_t keys[SHA512_DIGEST_LENGTH];
+  unsigned keys_len = 0;
+  int ret = -1;
+  if (HMAC(EVP_sha512(), ticket_secret, sizeof(ticket_secret), (const uint8_t *)id, strlen(id),
+           keys, &keys_len) == NULL ||
+      keys_len < 48 || !SSL_CTX_set_tlsext_ticket_keys(ctx, keys, 48)) {
+    goto out;
+  }
+  ret = 0;
+out:
+  // The keys are secret whether the library took them or not (HMAC may have written them).
+  OPENSSL_cleanse(keys, sizeof(keys));
+  return ret;
+}
+
+struct mh_tls_ctx *mh_tls_server_ctx_new(const struct mh_tls_server_policy *p, struct mh_err *err) {
+  struct mh_tls_ctx *c = ctx_alloc(1);
+  if (c == NULL) {
+    mh_err_set(err, "out of memory");
+    return NULL;
+  }
+  c->emulate = p->emulate;
+  c->mtls = p->mtls;
+  c->require_client_cert = p->require_client_cert;
+  c->buffered = p->buffered;
+  SSL_CTX *ctx = c->ssl_ctx;
+  SSL_CTX_set_min_proto_version(ctx, (uint16_t)p->min_version);
+  SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
+  if (load_key_pair(ctx, p->cert_file, p->key_file, "tlsutil.LoadServerTLSConfig", err) != 0) {
+    goto fail;
+  }
+  SSL_CTX_set_select_certificate_cb(ctx, mh_tls_callbacks_select);
+  SSL_CTX_set_alpn_select_cb(ctx, mh_tls_callbacks_alpn, NULL);
+  SSL_CTX_set_num_tickets(ctx, 1);  // Go sends one session ticket
+  static const uint8_t sid_ctx[] = "mtls-harness";
+  SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
+  if (p->ticket_key_id != NULL && set_ticket_keys(ctx, p->ticket_key_id) != 0) {
+    mh_err_set(err, "out of memory");
+    goto fail;
+  }
+  if (p->mtls) {
+    if (load_cas(c, p->client_ca_files, p->num_client_ca_files, "client CA", err) != 0) {
+      goto fail;
+    }
+    STACK_OF(X509_NAME) *names = sk_X509_NAME_new_null();
+    for (size_t i = 0; names != NULL && i < sk_X509_num(c->cas); i++) {
+      X509_NAME *n = X509_NAME_dup(X509_get_subject_name(sk_X509_value(c->cas, i)));
+      if (n != NULL && !sk_X509_NAME_push(names, n)) {
+        X509_NAME_free(n);
+      }
+    }
+    SSL_CTX_set_client_CA_list(ctx, names);  // takes ownership
+    c->num_allowed_cns = p->num_allowed_cns;
+    c->allowed_cns = calloc(p->num_allowed_cns + 1, sizeof(char *));
+    if (c->allowed_cns == NULL) {
+      mh_err_set(err, "out of memory");
+      goto fail;
+    }
+    for (size_t i = 0; i < p->num_allowed_cns; i++) {
+      if ((c->allowed_cns[i] = strdup(p->allowed_cns[i])) == NULL) {
+        mh_err_set(err, "out of memory");
+        goto fail;
+      }
+    }
+    SSL_CTX_set_custom_verify(ctx, SSL_VERIFY_PEER, mh_tls_verify_server);
+    // Sessions keep only the client certificate's hash, so that resuming one does not parse the
+    // certificate again; mh_tls_verify_server keeps what the emulations need of it (see
+    // tls/resume.c).
+    SSL_CTX_set_retain_only_sha256_of_client_certs(ctx, 1);
+    if (p->emulate == MH_EMULATE_GO) {
+      SSL_CTX_set_msg_callback(ctx, mh_tls_callbacks_msg);
+    }
+  }
+  return c;
+fail:
+  mh_tls_ctx_free(c);
+  return NULL;
+}
+
+struct mh_tls_ctx *mh_tls_client_ctx_new(const struct mh_tls_client_policy *p, struct mh_err *err) {
+  struct mh_tls_ctx *c = ctx_alloc(0);
+  if (c == NULL) {
+    mh_err_set(err, "out of memory");
+    return NULL;
+  }
+  c->insecure_skip_verify = p->insecure_skip_verify;
+  SSL_CTX *ctx = c->ssl_ctx;
+  SSL_CTX_set_min_proto_version(ctx, (uint16_t)p->min_version);
+  SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
+  if (p->system_roots && access(SYSTEM_ROOTS, R_OK) == 0) {
+    const char *roots[] = {SYSTEM_ROOTS};
+    if (load_cas(c, roots, 1, "system CA", err) != 0) {
+      goto fail;
+    }
+  }
+  if (load_cas(c, p->ca_files, p->num_ca_files, "CA", err) != 0) {
+    goto fail;
+  }
+  if (p->cert_file != NULL &&
+      load_key_pair(ctx, p->cert_file, p->key_file, "tlsutil.LoadClientTLSConfig", err) != 0) {
+    goto fail;
+  }
+  static const uint8_t alpn[] = "\x08http/1.1";
+  SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1);
+  SSL_CTX_set_custom_verify(ctx, SSL_VERIFY_PEER, mh_tls_verify_client);
+  return c;
+fail:
+  mh_tls_ctx_free(c);
+  return NULL;
+}
+
+// mismatch_sign signs with the context's deliberately mismatched key, so that the peer receives a
+// CertificateVerify that does not verify against the certificate (BoringSSL refuses to load such a
+// pair as a certificate and key).
+static enum ssl_private_key_result_t mismatch_sign(SSL *ssl, uint8_t *out, size_t *out_len,
+                                                   size_t max_out, uint16_t sigalg,
+                                                   const uint8_t *in, size_t in_len) {
+  struct mh_tls_conn *t = mh_tls_conn_of(ssl);
+  EVP_PKEY *key = t->ctx->sign_key;
+  EVP_MD_CTX md;
+  EVP_MD_CTX_init(&md);
+  EVP_PKEY_CTX *pctx = NULL;
+  enum ssl_private_key_result_t ret = ssl_private_key_failure;
+  if (EVP_DigestSignInit(&md, &pctx, SSL_get_signature_algorithm_digest(sigalg), NULL, key) &&
+      (!SSL_is_signature_algorithm_rsa_pss(sigalg) ||
+       (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) &&
+        EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, -1)))) {
+    *out_len = max_out;
+    if (EVP_DigestSign(&md, out, out_len, in, in_len)) {
+      ret = ssl_private_key_success;
+    }
+  }
+  EVP_MD_CTX_cleanup(&md);
+  return ret;
+}
+
+static enum ssl_private_key_result_t mismatch_complete(SSL *ssl, uint8_t *out, size_t *out_len,
+                                                       size_t max_out) {
+  (void)ssl;
+  (void)out;
+  (void)out_len;
+  (void)max_out;
+  return ssl_private_key_failure;
+}
+
+static const SSL_PRIVATE_KEY_METHOD mismatch_method = {
+    .sign = mismatch_sign,
+    .decrypt = NULL,
+    .complete = mismatch_complete,
+};
+
+struct mh_tls_ctx *mh_tls_probe_ctx_new(const struct mh_tls_probe_policy *p, struct mh_err *err) {
+  struct mh_tls_ctx *c = ctx_alloc(0);
+  if (c == NULL) {
+    mh_err_set(err, "out of memory");
+    return NULL;
+  }
+  c->insecure_skip_verify = !p->verify;
+  SSL_CTX *ctx = c->ssl_ctx;
+  SSL_CTX_set_min_proto_version(ctx, (uint16_t)p->version);
+  SSL_CTX_set_max_proto_version(ctx, (uint16_t)p->version);
+  if (load_cas(c, p->ca_files, p->num_ca_files, "CA", err) != 0) {
+    goto fail;
+  }
+  c->load_mode = p->load_mode;
+  if (!p->load_mode) {
+    // The runner's probe keeps its connection's secrets for the case's capture.
+    SSL_CTX_set_keylog_callback(ctx, mh_tls_keylog_cb);
+  }
+  c->buffered = p->load_mode;  // load.c calls again until MH_IO_WANT_READ
+  if (p->cert_file != NULL) {
+    char prefix[600];
+    if (!SSL_CTX_use_certificate_chain_file(ctx, p->cert_file)) {
+      snprintf(prefix, sizeof(prefix), "%s: ", p->cert_file);
+      crypto_fail(err, prefix);
+      goto fail;
+    }
+    if (p->key_mismatch) {
+      FILE *f = fopen(p->key_file, "r");
+      c->sign_key = f != NULL ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+      if (f != NULL) {
+        fclose(f);
+      }
+      if (c->sign_key == NULL) {
+        ERR_clear_error();
+        mh_err_set(err, "%s: cannot read the private key", p->key_file);
+        goto fail;
+      }
+      SSL_CTX_set_private_key_method(ctx, &mismatch_method);
+    } else if (!SSL_CTX_use_PrivateKey_file(ctx, p->key_file, SSL_FILETYPE_PEM) ||
+               !SSL_CTX_check_private_key(ctx)) {
+      snprintf(prefix, sizeof(prefix), "%s: ", p->key_file);
+      crypto_fail(err, prefix);
+      goto fail;
+    }
+  }
+  static const uint8_t alpn[] = "\x08http/1.1";
+  SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1);
+  SSL_CTX_set_custom_verify(ctx, SSL_VERIFY_PEER, mh_tls_verify_client);
+  SSL_CTX_set_msg_callback(ctx, mh_tls_callbacks_msg);
+  if (p->resume) {
+    // Clients have no internal cache: without CLIENT mode the callback never fires.
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
+    SSL_CTX_sess_set_new_cb(ctx, mh_tls_resume_keep);
+  }
+  return c;
+fail:
+  mh_tls_ctx_free(c);
+  return NULL;
+}
+
+void mh_tls_ctx_free(struct mh_tls_ctx *c) {
+  if (c == NULL || --c->refs > 0) {
+    return;
+  }
+  SSL_CTX_free(c->ssl_ctx);
+  mh_tls_resume_free_all(c);
+  X509_STORE_free(c->store);
+  sk_X509_pop_free(c->cas, X509_free);
+  EVP_PKEY_free(c->sign_key);
+  for (size_t i = 0; c->allowed_cns != NULL && i < c->num_allowed_cns; i++) {
+    free(c->allowed_cns[i]);
+  }
+  free(c->allowed_cns);
+  free(c);
+}
