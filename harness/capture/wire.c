@@ -6,6 +6,8 @@
 // which key opens a record tells where the handshake is.
 #include "capture/wire.h"
 
+#include "base/alerts.h"
+
 #include <arpa/inet.h>
 #include <openssl/aead.h>
 #include <openssl/digest.h>
@@ -278,7 +280,7 @@ static void records(struct mh_wire_view *w, char from, const struct stream *s, s
       *ccs_seen = 1;
     } else if (hdr[0] == 21) {
       if (*ccs_seen && !w->tls13) {
-        add_alert(w, from, 0, -1, 1);  // TLS 1.2 alert after ChangeCipherSpec: encrypted
+        add_alert(w, from, 0, MH_WIRE_UNDECRYPTED, 1);  // TLS 1.2, after ChangeCipherSpec
         w->undecrypted++;
       } else if (len >= 2) {
         add_alert(w, from, body[0], body[1], 0);
@@ -374,8 +376,8 @@ void mh_wire_analyze(const struct mh_packets *p, int client_port, const char *ke
   }
   records(w, 's', &ss, &ks, cr, &have_cr, &suite, keylog ? keylog : "", &ccs_s);
   records(w, 'c', &cs, &kc, cr, &have_cr, &suite, keylog ? keylog : "", &ccs_c);
-  snprintf(w->client_end, sizeof(w->client_end), "%s", cs.rst ? "rst" : cs.fin ? "fin" : "");
-  snprintf(w->server_end, sizeof(w->server_end), "%s", ss.rst ? "rst" : ss.fin ? "fin" : "");
+  w->client_end = cs.rst ? MH_END_RST : cs.fin ? MH_END_FIN : MH_END_NONE;
+  w->server_end = ss.rst ? MH_END_RST : ss.fin ? MH_END_FIN : MH_END_NONE;
   for (int i = 0; i < 2; i++) {
     if (kc.have[i]) {
       EVP_AEAD_CTX_cleanup(&kc.ctx[i]);
@@ -394,12 +396,12 @@ int mh_wire_first_fatal(const struct mh_wire_view *w, char from) {
     if (a->from != from) {
       continue;
     }
-    if (a->desc < 0) {
-      return -1;
+    if (a->desc == MH_WIRE_UNDECRYPTED) {
+      return MH_WIRE_UNDECRYPTED;
     }
     if (a->level == 2) {
       return a->desc;
     }
   }
-  return -2;
+  return MH_ALERT_NONE;
 }

@@ -7,12 +7,17 @@
 
 #include <stddef.h>
 
+#include "base/outcomes.h"
 #include "capture/capture.h"
+
+// MH_WIRE_UNDECRYPTED stands for an alert that was sent inside a record the reader could not
+// decrypt: there was one, its code is unknown. (No alert at all is MH_ALERT_NONE.)
+#define MH_WIRE_UNDECRYPTED (-2)
 
 struct mh_wire_alert {
   char from;      // 'c' client, 's' server
   int level;      // 1 warning, 2 fatal; 0 if encrypted and not decrypted
-  int desc;       // -1 if encrypted and not decrypted
+  int desc;       // MH_WIRE_UNDECRYPTED if encrypted and not decrypted
   int encrypted;  // it was inside an encrypted record
 };
 
@@ -24,8 +29,8 @@ struct mh_wire_view {
   struct mh_wire_alert alerts[8];
   size_t num_alerts;
   int undecrypted;     // encrypted records that could not be decrypted
-  char client_end[8];  // "fin", "rst" or ""
-  char server_end[8];
+  enum mh_end client_end;  // MH_END_FIN, MH_END_RST or MH_END_NONE (neither was seen)
+  enum mh_end server_end;
 };
 
 // mh_wire_analyze reads |p| (frames between |client_port| and the server) with |keylog| (NSS
@@ -33,8 +38,9 @@ struct mh_wire_view {
 void mh_wire_analyze(const struct mh_packets *p, int client_port, const char *keylog,
                      struct mh_wire_view *out);
 
-// mh_wire_first_fatal returns the first fatal alert sent by |from| on the wire (its code), -1 if
-// one was sent but could not be decrypted, or -2 if none was seen.
+// mh_wire_first_fatal returns the first fatal alert sent by |from| on the wire (its code),
+// MH_WIRE_UNDECRYPTED if one was sent but could not be decrypted, or MH_ALERT_NONE if none was
+// seen.
 int mh_wire_first_fatal(const struct mh_wire_view *w, char from);
 
 #endif

@@ -14,6 +14,7 @@
 #include "base/clock.h"
 #include "base/net.h"
 #include "mock/http.h"
+#include "mock/ws.h"
 
 // wait_fd waits for |events| until |deadline|; returns 1 ready, 0 timeout.
 static int wait_fd(int fd, short events, double deadline) {
@@ -247,17 +248,21 @@ static void probe_first_read(struct mh_case_outcome *o, struct mh_tls_conn *tc, 
                              const struct mh_probe_target *t, const struct mh_probe_timeouts *to,
                              double t_hs) {
   char req[1024];
-  int n =
-      snprintf(req, sizeof(req),
-               "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: mtls-harness\r\n"
-               "Connection: Upgrade\r\nUpgrade: websocket\r\n"
-               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-               t->path, t->host_header);
+  // A fixed key: the probe checks the answer's status, not its Sec-WebSocket-Accept.
+  int n = mh_ws_upgrade_request(req, sizeof(req), t->host_header, t->path,
+                                "dGhlIHNhbXBsZSBub25jZQ==", "mtls-harness");
+  if (n < 0) {
+    o->phase = MH_PHASE_FIRST_READ;
+    snprintf(o->client_error, sizeof(o->client_error),
+             "the upgrade request for %.200s does not fit in %zu bytes (shorten the path or host)",
+             t->path, sizeof(req));
+    return;
+  }
   double deadline = t_hs + to->first_read_ms;
   struct mh_http_parser *hp = mh_http_parser_new(0);
   struct mh_http_head head;
   memset(&head, 0, sizeof(head));
-  send_request(tc, fd, req, (size_t)n < sizeof(req) ? (size_t)n : sizeof(req) - 1, deadline);
+  send_request(tc, fd, req, (size_t)n, deadline);
   for (;;) {
     char buf[8192];
     size_t got;

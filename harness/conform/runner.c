@@ -327,29 +327,30 @@ static void cross_check(struct mh_case_result *res) {
     const char *who;
   } sides[] = {{'s', o->tls.alert_received, "server"}, {'c', o->tls.alert_sent, "client"}};
   for (size_t i = 0; i < 2 && res->wire_mismatch[0] == '\0'; i++) {
-    int wire = mh_wire_first_fatal(w, sides[i].from);
-    int lib = sides[i].lib > 0 ? sides[i].lib : -2;  // close_notify is not a rejection
-    const char *end = sides[i].from == 's' ? w->server_end : w->client_end;
+    int wire = mh_wire_first_fatal(w, sides[i].from);  // MH_WIRE_UNDECRYPTED: cannot compare
+    int lib = sides[i].lib;                            // close_notify is never reported as one
+    enum mh_end end = sides[i].from == 's' ? w->server_end : w->client_end;
     if (wire >= 0 && wire != lib) {
       snprintf(res->wire_mismatch, sizeof(res->wire_mismatch),
                "the %s sent alert %d %s on the wire, but the TLS library reported %s%s%.120s",
-               sides[i].who, wire, mh_alert_name(wire), lib >= 0 ? mh_alert_name(lib) : "none",
+               sides[i].who, wire, mh_alert_name(wire), mh_alert_name(lib),
                o->tls.reason[0] ? " (" : "", o->tls.reason);
       if (o->tls.reason[0] != '\0') {
         strncat(res->wire_mismatch, ")",
                 sizeof(res->wire_mismatch) - strlen(res->wire_mismatch) - 1);
       }
-      if (strcmp(w->server_end, "rst") == 0 || strcmp(w->client_end, "rst") == 0) {
+      if (w->server_end == MH_END_RST || w->client_end == MH_END_RST) {
         strncat(res->wire_mismatch, "; a TCP RST ended the connection",
                 sizeof(res->wire_mismatch) - strlen(res->wire_mismatch) - 1);
       }
-    } else if (wire == -2 && lib >= 0) {
+    } else if (wire == MH_ALERT_NONE && lib != MH_ALERT_NONE) {
       snprintf(res->wire_mismatch, sizeof(res->wire_mismatch),
                "the TLS library reported alert %d %s from the %s, but none is on the wire (%s)",
-               lib, mh_alert_name(lib), sides[i].who, end[0] ? end : "no TCP end seen");
+               lib, mh_alert_name(lib), sides[i].who,
+               end != MH_END_NONE ? mh_end_name(end) : "no TCP end seen");
     }
   }
-  if (res->wire_mismatch[0] == '\0' && o->rejected_by == 's' && strcmp(w->server_end, "rst") == 0 &&
+  if (res->wire_mismatch[0] == '\0' && o->rejected_by == 's' && w->server_end == MH_END_RST &&
       o->end != MH_END_RST) {
     snprintf(res->wire_mismatch, sizeof(res->wire_mismatch),
              "the wire shows the server ending with a TCP RST, the client's socket reported %s",

@@ -201,15 +201,16 @@ static void json_capture(struct mh_jsonw *w, const struct mh_case_result *c, con
     mh_jsonw_object_begin(w);
     kstr(w, "from", a->from == 'c' ? "client" : "server");
     kint(w, "level", a->level);
-    kint(w, "code", a->desc);
-    kstr(w, "name", a->desc >= 0 ? mh_alert_name(a->desc) : "encrypted");
+    kint(w, "code", a->desc == MH_WIRE_UNDECRYPTED ? -1 : a->desc);  // -1: "encrypted"
+    kstr(w, "name", a->desc != MH_WIRE_UNDECRYPTED ? mh_alert_name(a->desc) : "encrypted");
     kbool(w, "encrypted", a->encrypted);
     mh_jsonw_object_end(w);
   }
   mh_jsonw_array_end(w);
   kint(w, "undecrypted_records", v->undecrypted);
-  kstr(w, "client_end", v->client_end);
-  kstr(w, "server_end", v->server_end);
+  // The report's words for the wire's ends: "" when neither a FIN nor a RST was seen.
+  kstr(w, "client_end", v->client_end == MH_END_NONE ? "" : mh_end_name(v->client_end));
+  kstr(w, "server_end", v->server_end == MH_END_NONE ? "" : mh_end_name(v->server_end));
   kbool(w, "consistent", c->wire_mismatch[0] == '\0');
   kstr(w, "mismatch", c->wire_mismatch);
   mh_jsonw_object_end(w);
@@ -382,8 +383,9 @@ static void write_case_log(FILE *f, const struct mh_case_result *c) {
               a->desc, a->desc >= 0 ? mh_alert_name(a->desc) : "(encrypted, not decrypted)",
               a->encrypted ? " (decrypted)" : " (plaintext)");
     }
-    fprintf(f, "  tcp end        client %s, server %s\n", w->client_end[0] ? w->client_end : "-",
-            w->server_end[0] ? w->server_end : "-");
+    fprintf(f, "  tcp end        client %s, server %s\n",
+            w->client_end == MH_END_NONE ? "-" : mh_end_name(w->client_end),
+            w->server_end == MH_END_NONE ? "-" : mh_end_name(w->server_end));
     fprintf(f, "  cross-check    %s\n",
             c->wire_mismatch[0] ? c->wire_mismatch : "the wire agrees with the TLS library");
   }
