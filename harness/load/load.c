@@ -412,12 +412,8 @@ static void restart_cb(struct ev_loop *loop, ev_check *w, int revents) {
   }
 }
 
-static void second_cb(struct ev_loop *loop, ev_timer *w, int revents) {
-  (void)loop;
-  (void)revents;
-  struct lthread *th = w->data;
-  atomic_store_explicit(&th->a_p99_us, mh_hist_percentile(&th->r.total_accept, 99),
-                        memory_order_relaxed);
+// close_second ends the current second of the per-second series: its percentiles, and it counts.
+static void close_second(struct lthread *th) {
   if (th->sec < MH_LOAD_MAX_SECONDS) {
     struct mh_load_second *s = &th->r.seconds[th->sec];
     s->p50_us = mh_hist_percentile(&th->interval, 50);
@@ -426,6 +422,15 @@ static void second_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   }
   mh_hist_init(&th->interval);
   th->sec++;
+}
+
+static void second_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)loop;
+  (void)revents;
+  struct lthread *th = w->data;
+  atomic_store_explicit(&th->a_p99_us, mh_hist_percentile(&th->r.total_accept, 99),
+                        memory_order_relaxed);
+  close_second(th);
 }
 
 static void *thread_main(void *arg) {
@@ -458,6 +463,13 @@ static void *thread_main(void *arg) {
   th->second.data = th;
   ev_timer_start(th->loop, &th->second);
   ev_run(th->loop, 0);
+  // The last, partial second (a run shorter than a second has only that one): what completed in
+  // it counts too, so that the series adds up to the run's totals.
+  const struct mh_load_second *last =
+      &th->r.seconds[th->sec < MH_LOAD_MAX_SECONDS ? th->sec : MH_LOAD_MAX_SECONDS - 1];
+  if (th->sec < MH_LOAD_MAX_SECONDS && last->accepted + last->rejected + last->errors > 0) {
+    close_second(th);
+  }
   if (th->arrival_fd >= 0) {
     close(th->arrival_fd);
   }
