@@ -31,8 +31,8 @@ struct mh_load_command {
 // mh_load_command_run runs `load` as |c| says: prints the banner and progress on stderr, the
 // summary on stdout, and writes the report directory. Returns 0, 1 if a handshake failed
 // unexpectedly (not for a sweep, which ends where errors start), or -1 with |err| set when the
-// options or the input are wrong or the run could not start (nothing of the report is written
-// then).
+// options or the input are wrong or the run could not start (no report file is written then;
+// with --location the generated fixtures may already be in the report directory).
 int mh_load_command_run(const struct mh_load_command *c, struct mh_err *err);
 
 #endif
