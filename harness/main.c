@@ -20,8 +20,8 @@
 #include "mock/serve.h"
 #include "base/err.h"
 #include "mock/events.h"
+#include "load/command.h"
 #include "load/load.h"
-#include "conform/oracle.h"
 #include "pki/pki.h"
 #include "report/report.h"
 #include "conform/runner.h"
@@ -140,7 +140,8 @@ static const struct command commands[] = {
      "  --rate R             open loop: R arrivals per second, latency from the planned time\n"
      "  --connections N      closed loop: N handshakes in flight (default 16)\n"
      "  --duration S         seconds (default 10)\n"
-     "  --threads T          one event loop per thread (default: the number of cores)\n"
+     "  --threads T          one event loop per thread (default: the number of cores, at most\n"
+     "                       64; up to 1024 may be given)\n"
      "  --timeout-ms MS      per handshake, connect to first server record (default 5000)\n"
      "  --out DIR            report directory (default reports/<name>-load-<timestamp>)\n"
      "  --quiet              no progress line\n"
@@ -482,38 +483,76 @@ out:
   return rc;
 }
 
-// split_list splits a comma-separated list in place into |out| (at most |max|).
-static size_t split_list(char *s, const char **out, size_t max) {
-  size_t n = 0;
-  for (char *tok = strtok(s, ","); tok != NULL && n < max; tok = strtok(NULL, ",")) {
-    out[n++] = tok;
+// load_number is a number option of load: its range, and words for what a valid value is.
+struct load_number {
+  int opt;           // the getopt code
+  const char *name;  // the long option
+  int whole;         // an integer
+  double min, max;   // the range, inclusive (min excluded if above_min)
+  int above_min;
+  const char *what;     // "seconds"
+  const char *example;  // "10"
+};
+
+static const struct load_number load_numbers[] = {
+    {'b', "bad-share", 0, 0, 1, 0, "a share of the handshakes", "0.2"},
+    {'s', "resume-share", 0, 0, 1, 0, "a share of the handshakes", "0.5"},
+    {'r', "rate", 0, 0, 1e7, 1, "handshakes per second", "500"},
+    {'c', "connections", 1, 1, 100000, 0, "a whole number of handshakes in flight", "32"},
+    {'d', "duration", 0, 0, MH_LOAD_MAX_SECONDS, 1, "seconds", "10"},
+    {'t', "threads", 1, 1, MH_LOAD_MAX_THREADS, 0, "a whole number of event loops", "4"},
+    {'m', "timeout-ms", 1, 10, 3600000, 0, "whole milliseconds", "5000"},
+    {'P', "sweep-p99-ms", 0, 0, 3600000, 1, "milliseconds", "10"},
+    {'N', "server-threads", 1, 1, MH_MAX_LOOPS, 0, "a whole number of mock loops", "2"},
+};
+
+// load_number_parse reads |text| as number option |n| into |out|, or prints what a valid value
+// looks like, naming the option, and returns -1.
+static int load_number_parse(const struct load_number *n, const char *text, double *out) {
+  char *end = NULL;
+  double v = n->whole ? (double)strtol(text, &end, 10) : strtod(text, &end);
+  if (end == text || *end != '\0' || !isfinite(v) || v > n->max ||
+      (n->above_min ? v <= n->min : v < n->min)) {
+    fprintf(stderr, "mtls-harness load: --%s takes %s, %s %.15g %s %.15g (e.g. %s); got '%s'\n",
+            n->name, n->what, n->above_min ? "above" : "from", n->min,
+            n->above_min ? "and at most" : "to", n->max, n->example, text);
+    return -1;
   }
-  return n;
-}
-
-#define MAX_IDENTITIES 64
-
-// client_fit says whether |e| can authenticate a client at all: an identity whose key matches,
-// with clientAuth (or no extended key usage), valid now.
-static int client_fit(const struct mh_pki_entity *e) {
-  return !e->is_ca && !e->key_mismatch && e->not_before <= 0 && e->not_after > 0 &&
-         (!e->has_eku || (e->eku_mask & (1u << MH_EKU_CLIENT_AUTH)) != 0);
-}
-
-// load_identity fills |id| with spec identity |name|'s files under |fixtures|.
-static int load_identity(struct mh_arena *a, const struct mh_pki_spec *spec, const char *fixtures,
-                         const char *name, struct mh_load_identity *id, struct mh_err *err) {
-  int idx = mh_spec_entity(spec, name);
-  if (idx < 0 || spec->entities[idx].is_ca) {
-    return mh_err_set(err, "%s: no identity \"%s\" (use an identity name of the spec)", spec->file,
-                      name);
-  }
-  const struct mh_pki_entity *e = &spec->entities[idx];
-  id->name = name;
-  id->cert_file =
-      mh_arena_sprintf(a, "%s/%s", fixtures, e->chain_file ? e->chain_file : e->cert_file);
-  id->key_file = mh_arena_sprintf(a, "%s/%s", fixtures, e->key_file);
+  *out = v;
   return 0;
+}
+
+// load_set_number stores number option |opt|'s value |v| where it belongs in |c|.
+static void load_set_number(struct mh_load_command *c, int opt, double v) {
+  switch (opt) {
+    case 'b':
+      c->load.bad_share = v;
+      break;
+    case 's':
+      c->load.resume_share = v;
+      break;
+    case 'r':
+      c->load.rate = v;
+      break;
+    case 'c':
+      c->load.connections = (int)v;
+      break;
+    case 'd':
+      c->load.duration_s = v;
+      break;
+    case 't':
+      c->load.threads = (int)v;
+      break;
+    case 'm':
+      c->load.timeout_ms = (int)v;
+      break;
+    case 'P':
+      c->sweep_p99_ms = v;
+      break;
+    default:  // 'N'
+      c->server_threads = (int)v;
+      break;
+  }
 }
 
 static int cmd_load(int argc, char **argv) {
@@ -543,89 +582,64 @@ static int cmd_load(int argc, char **argv) {
       {"server-threads", required_argument, NULL, 'N'},
       {NULL, 0, NULL, 0},
   };
-  struct mh_load_options lo = {.version = MH_TLS13,
-                               .duration_s = 10,
-                               .timeout_ms = 5000,
-                               .threads = (int)sysconf(_SC_NPROCESSORS_ONLN)};
-  const char *location = NULL, *target = NULL, *spec_path = NULL, *fixtures = NULL, *out = NULL;
-  char *identities = NULL, *bad_identities = NULL;
-  const char *ca = NULL;
-  int sweep = 0;
-  double sweep_p99_ms = 10;
-  int server_threads = 1;
+  struct mh_load_command c = {.load = {.version = MH_TLS13, .duration_s = 10, .timeout_ms = 5000}};
   int opt;
   while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-    char *end = NULL;
+    const struct load_number *n = NULL;
+    for (size_t i = 0; i < sizeof(load_numbers) / sizeof(load_numbers[0]); i++) {
+      n = load_numbers[i].opt == opt ? &load_numbers[i] : n;
+    }
+    double v;
+    if (n != NULL) {
+      if (load_number_parse(n, optarg, &v) != 0) {
+        return EXIT_INPUT;
+      }
+      load_set_number(&c, opt, v);
+      continue;
+    }
     switch (opt) {
       case 'L':
-        location = optarg;
+        c.location = optarg;
         break;
       case 'T':
-        target = optarg;
+        c.target = optarg;
         break;
       case 'S':
-        lo.server_name = optarg;
+        c.load.server_name = optarg;
         break;
       case 'C':
-        ca = optarg;
+        c.ca_file = optarg;
         break;
       case 'i':
-        spec_path = optarg;
+        c.identities_from = optarg;
         break;
       case 'F':
-        fixtures = optarg;
+        c.fixtures_dir = optarg;
         break;
       case 'I':
-        identities = optarg;
+        c.identities = optarg;
         break;
       case 'B':
-        bad_identities = optarg;
+        c.bad_identities = optarg;
         break;
       case 'o':
-        out = optarg;
+        c.out_dir = optarg;
         break;
       case 'q':
-        lo.quiet = 1;
-        break;
-      case 'b':
-        lo.bad_share = strtod(optarg, &end);
+        c.load.quiet = 1;
         break;
       case 'R':
-        lo.resume_share = 1;
+        c.load.resume_share = 1;
         break;
       case 'W':
-        sweep = 1;
-        break;
-      case 'N':
-        server_threads = (int)strtol(optarg, &end, 10);
-        break;
-      case 'P':
-        sweep_p99_ms = strtod(optarg, &end);
-        break;
-      case 's':
-        lo.resume_share = strtod(optarg, &end);
-        break;
-      case 'r':
-        lo.rate = strtod(optarg, &end);
-        break;
-      case 'd':
-        lo.duration_s = strtod(optarg, &end);
-        break;
-      case 'c':
-        lo.connections = (int)strtol(optarg, &end, 10);
-        break;
-      case 't':
-        lo.threads = (int)strtol(optarg, &end, 10);
-        break;
-      case 'm':
-        lo.timeout_ms = (int)strtol(optarg, &end, 10);
+        c.sweep = 1;
         break;
       case 'v':
         if (strcmp(optarg, "1.2") != 0 && strcmp(optarg, "1.3") != 0) {
-          fprintf(stderr, "mtls-harness load: --tls takes 1.2 or 1.3\n");
+          fprintf(stderr, "mtls-harness load: --tls takes 1.2 or 1.3; got '%s'\n", optarg);
           return EXIT_INPUT;
         }
-        lo.version = strcmp(optarg, "1.3") == 0 ? MH_TLS13 : MH_TLS12;
+        c.load.version = strcmp(optarg, "1.3") == 0 ? MH_TLS13 : MH_TLS12;
         break;
       case 'h':
         command_usage(&commands[4], stdout);
@@ -634,352 +648,16 @@ static int cmd_load(int argc, char **argv) {
         fprintf(stderr, "mtls-harness load: see 'mtls-harness load --help'\n");
         return EXIT_INPUT;
     }
-    if (end != NULL && *end != '\0') {
-      fprintf(stderr, "mtls-harness load: --%s takes a number\n", longopts[0].name);
-      return EXIT_INPUT;
-    }
   }
-  if (lo.bad_share < 0 || lo.bad_share > 1 || lo.resume_share < 0 || lo.resume_share > 1 ||
-      lo.rate < 0 || lo.duration_s <= 0 || lo.duration_s > 3600 || lo.threads < 1 ||
-      lo.threads > 64 || lo.timeout_ms < 10 || lo.connections < 0 || lo.connections > 100000 ||
-      (lo.rate > 0 && lo.connections > 0)) {
-    fprintf(stderr,
-            "mtls-harness load: check the numbers: --bad-share 0..1, --duration 0..3600 s, "
-            "--threads 1..64, --rate or --connections (not both)\n");
-    return EXIT_INPUT;
-  }
-  if (server_threads < 1 || server_threads > 16 || (server_threads > 1 && location == NULL)) {
-    fprintf(stderr, "mtls-harness load: --server-threads takes 1 to 16, with --location\n");
-    return EXIT_INPUT;
-  }
-  if (sweep && lo.connections > 0) {
-    fprintf(stderr, "mtls-harness load: --sweep steps an open-loop --rate, not --connections\n");
-    return EXIT_INPUT;
-  }
-  if (sweep && lo.rate == 0) {
-    lo.rate = 100;
-  }
-  if (lo.rate == 0 && lo.connections == 0) {
-    lo.connections = 16;
-  }
-  if (lo.connections > 0 && lo.connections < lo.threads) {
-    lo.threads = lo.connections;
-  }
+  c.scenario_file = optind < argc ? argv[optind] : NULL;
+  c.extra_arguments = argc - optind > 1;
   signal(SIGPIPE, SIG_IGN);
-  struct mh_arena arena;
-  mh_arena_init(&arena);
   struct mh_err err;
-  struct mh_events ev = {0};
-  struct mh_federation *feds[16] = {0};
-  struct ev_loop *loops[16] = {0};
-  int num_feds = 0;
-  struct mh_load_result *res = calloc(1, sizeof(*res));
-  int rc = EXIT_INPUT;
-  const char *name;
-  const struct mh_pki_spec *spec;
-  struct mh_scenario s;
-  struct mh_pki_spec tspec;
-  const char *cas[1];
-  struct mh_load_identity good[MAX_IDENTITIES], bad[MAX_IDENTITIES];
-  const char *names[MAX_IDENTITIES];
-  char stamp[32];
-  time_t now = time(NULL);
-  struct tm tm;
-  gmtime_r(&now, &tm);
-  strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-  if (res == NULL) {
-    mh_err_set(&err, "out of memory");
-    goto fail;
+  int rc = mh_load_command_run(&c, &err);
+  if (rc < 0) {
+    fprintf(stderr, "%s\n", err.msg);
+    return EXIT_INPUT;
   }
-  if ((location == NULL) == (target == NULL) || (location != NULL && optind != argc - 1) ||
-      (target != NULL && optind != argc)) {
-    mh_err_set(&err,
-               "mtls-harness load: give SCENARIO.json --location NAME, or --target HOST:PORT "
-               "(see --help)");
-    goto fail;
-  }
-  const struct mh_location *L = NULL;
-  if (location != NULL) {
-    // Load the scenario with its fixtures inside the report directory, then run the one location.
-    struct mh_scenario peek;
-    if (mh_scenario_load(&arena, argv[optind], &(struct mh_scenario_options){.quiet = 1}, &peek,
-                         &err) != 0) {
-      goto fail;
-    }
-    if (fixtures != NULL) {
-      mh_err_set(&err,
-                 "mtls-harness load: --fixtures is for --target; with --location the fixtures "
-                 "(and those of --identities-from) are generated in the report directory");
-      goto fail;
-    }
-    name = location;
-    if (out == NULL) {
-      out = mh_arena_sprintf(&arena, "reports/%s-load-%s", location, stamp);
-    }
-    fixtures = mh_arena_sprintf(&arena, "%s/fixtures", out);
-    if (mh_scenario_load(&arena, argv[optind],
-                         &(struct mh_scenario_options){.fixtures_dir = fixtures, .quiet = 1}, &s,
-                         &err) != 0) {
-      goto fail;
-    }
-    L = mh_location_find(&s, location);
-    if (L == NULL || L->is_target || L->path == NULL || !L->server_tls) {
-      mh_err_set(&err, "%s: --location %s: not a mock location with a TLS websocket output", s.file,
-                 location);
-      goto fail;
-    }
-    spec = &s.spec;
-    if (mh_stage_mkdirs(out, &err) != 0 ||
-        mh_pki_generate(&s.spec, &(struct mh_pki_options){.out_dir = fixtures, .quiet = 1}, &err) !=
-            0) {
-      goto fail;
-    }
-    struct mh_location *only = mh_arena_alloc(&arena, sizeof(*only));
-    *only = *L;
-    only->emit_rate = 0;
-    only->components =
-        mh_arena_alloc_array(&arena, L->num_components + 1, sizeof(*only->components));
-    only->num_components = 0;
-    for (size_t k = 0; k < L->num_components; k++) {
-      if (L->components[k].kind == MH_COMP_WS_OUTPUT) {
-        only->components[only->num_components++] = L->components[k];
-      }
-    }
-    struct mh_scenario one = s;
-    one.locations = only;
-    one.num_locations = 1;
-    ev.log_to_stderr = 0;
-    // One loop per server thread, each with its own SO_REUSEPORT listener on the same port.
-    for (int i = 0; i < server_threads; i++) {
-      struct mh_federation_options fo = {
-          .ephemeral_ports = 1, .shared = server_threads > 1, .shared_port = i > 0 ? lo.port : 0};
-      loops[i] = ev_loop_new(EVFLAG_AUTO);
-      feds[i] = loops[i] ? mh_federation_new(loops[i], &one, &ev, &fo, &err) : NULL;
-      num_feds = i + 1;
-      if (feds[i] == NULL || mh_federation_start_thread(feds[i], &err) != 0 ||
-          (i == 0 && mh_federation_port(feds[0], location, &lo.address, &lo.port, &err) != 0)) {
-        goto fail;
-      }
-    }
-    lo.server_name = L->host;
-    int root = mh_server_root_ca(&s, L);
-    cas[0] = root >= 0
-                 ? mh_arena_sprintf(&arena, "%s/%s", fixtures, s.spec.entities[root].cert_file)
-                 : NULL;
-    lo.ca_files = cas;
-    lo.num_ca_files = root >= 0;
-  } else {
-    if (lo.server_name == NULL || ca == NULL || spec_path == NULL || fixtures == NULL) {
-      mh_err_set(&err,
-                 "mtls-harness load: --target needs --server-name, --ca, --identities-from and "
-                 "--fixtures");
-      goto fail;
-    }
-    char *colon = strrchr(target, ':');
-    if (colon == NULL || atoi(colon + 1) <= 0) {
-      mh_err_set(&err, "--target %s: expected HOST:PORT", target);
-      goto fail;
-    }
-    lo.address = mh_arena_sprintf(&arena, "%.*s", (int)(colon - target), target);
-    lo.port = atoi(colon + 1);
-    if (strncmp(lo.address, "127.", 4) != 0 && strcmp(lo.address, "::1") != 0 &&
-        strcmp(lo.address, "localhost") != 0) {
-      mh_err_set(&err, "--target %s: only loopback targets (or a network namespace you run in)",
-                 target);
-      goto fail;
-    }
-    if (mh_pki_spec_load(&arena, spec_path, &tspec, &err) != 0) {
-      goto fail;
-    }
-    spec = &tspec;
-    cas[0] = ca;
-    lo.ca_files = cas;
-    lo.num_ca_files = 1;
-    name = lo.server_name;
-    if (out == NULL) {
-      out = mh_arena_sprintf(&arena, "reports/%s-load-%s", lo.server_name, stamp);
-    }
-  }
-  // Identities: named, or chosen from the identity spec. With a location, the oracle judges them
-  // against its policy (the identity spec's fixtures are generated beside the scenario's, so a CA
-  // of the same name and file keeps its key); against a target, every identity fit for client
-  // authentication is used. Either way the server's answer is what is counted.
-  const struct mh_pki_spec *idspec = spec;
-  if (L != NULL && spec_path != NULL) {
-    if (mh_pki_spec_load(&arena, spec_path, &tspec, &err) != 0 ||
-        mh_pki_generate(&tspec, &(struct mh_pki_options){.out_dir = fixtures, .quiet = 1}, &err) !=
-            0) {
-      goto fail;
-    }
-    idspec = &tspec;
-  }
-  size_t ng = identities ? split_list(identities, names, MAX_IDENTITIES) : 0, nb = 0;
-  for (size_t i = 0; i < ng; i++) {
-    if (load_identity(&arena, idspec, fixtures, names[i], &good[i], &err) != 0) {
-      goto fail;
-    }
-  }
-  if (bad_identities != NULL) {
-    nb = split_list(bad_identities, names, MAX_IDENTITIES);
-    for (size_t i = 0; i < nb; i++) {
-      if (load_identity(&arena, idspec, fixtures, names[i], &bad[i], &err) != 0) {
-        goto fail;
-      }
-    }
-  }
-  int every = spec_path != NULL;  // --identities-from: all the spec's usable identities
-  if (L != NULL && (ng == 0 || (lo.bad_share > 0 && nb == 0))) {
-    struct mh_profile none;
-    memset(&none, 0, sizeof(none));
-    struct mh_scenario judge = s;
-    judge.spec = *idspec;
-    for (size_t i = 0; i < idspec->num_entities; i++) {
-      const struct mh_pki_entity *e = &idspec->entities[i];
-      if (e->is_ca || e->key_mismatch) {
-        continue;
-      }
-      struct mh_case_spec k = {.target = L->name, .identity = e->name, .version = lo.version};
-      struct mh_expectation x;
-      mh_oracle_expect(&judge, L, &k, &none, &x);
-      if (!x.reject && !identities && ng < MAX_IDENTITIES && (every || ng == 0)) {
-        load_identity(&arena, idspec, fixtures, e->name, &good[ng++], &err);
-      } else if (x.reject && x.reason == MH_REASON_CN_NOT_ALLOWED && nb < MAX_IDENTITIES &&
-                 !bad_identities) {
-        load_identity(&arena, idspec, fixtures, e->name, &bad[nb++], &err);
-      }
-    }
-  } else if (L == NULL && ng == 0) {
-    for (size_t i = 0; i < idspec->num_entities && ng < MAX_IDENTITIES; i++) {
-      int is_bad = 0;
-      for (size_t b = 0; b < nb; b++) {
-        is_bad |= strcmp(bad[b].name, idspec->entities[i].name) == 0;
-      }
-      if (!is_bad && client_fit(&idspec->entities[i])) {
-        load_identity(&arena, idspec, fixtures, idspec->entities[i].name, &good[ng++], &err);
-      }
-    }
-  }
-  if (ng == 0) {
-    mh_err_set(&err, "mtls-harness load: no client identity (give --identity)");
-    goto fail;
-  }
-  if (lo.bad_share > 0 && nb == 0) {
-    mh_err_set(&err, "mtls-harness load: --bad-share needs --bad-identity (none found)");
-    goto fail;
-  }
-  lo.good = good;
-  lo.num_good = ng;
-  lo.bad = bad;
-  lo.num_bad = nb;
-  if (!lo.quiet) {
-    fprintf(stderr, "load: %s at %s:%d, %s loop, TLS %s, %d threads, identity %s (of %zu)%s%s%s\n",
-            name, lo.address, lo.port, lo.rate > 0 ? "open" : "closed",
-            lo.version == MH_TLS13 ? "1.3" : "1.2", lo.threads, good[0].name, ng,
-            nb ? ", bad " : "", nb ? bad[0].name : "", nb > 1 ? " and others" : "");
-  }
-  struct mh_sweep_step steps[16];
-  size_t num_steps = 0;
-  double sustainable = 0;
-  if (!sweep) {
-    if (mh_load_run(&lo, res, &err) != 0) {
-      goto fail;
-    }
-  } else {
-    // Step the offered rate up by half each time until p99, errors, drops or the achieved rate
-    // break the limits; report the highest rate that held, and that step's full result.
-    struct mh_load_result *step = calloc(1, sizeof(*step));
-    if (step == NULL) {
-      mh_err_set(&err, "out of memory");
-      goto fail;
-    }
-    double start = lo.rate;
-    int have = 0;
-    for (size_t i = 0; i < 16; i++) {
-      lo.rate = start * pow(1.5, (double)i);
-      if (mh_load_run(&lo, step, &err) != 0) {
-        free(step);
-        goto fail;
-      }
-      unsigned long long errs = 0;
-      for (int k = 0; k < MH_LOAD_ERR_NUM; k++) {
-        errs += step->errors[k];
-      }
-      struct mh_sweep_step *st = &steps[num_steps++];
-      st->offered = lo.rate;
-      st->achieved = (double)(step->accepted + step->rejected) / lo.duration_s;
-      st->p99_us = mh_hist_percentile(&step->total_accept, 99);
-      st->error_share = step->started ? (double)errs / (double)step->started : 0;
-      st->drop_share = step->planned ? (double)step->dropped / (double)step->planned : 0;
-      st->sustained = st->error_share <= 0.001 && st->drop_share <= 0.01 &&
-                      st->achieved >= 0.95 * st->offered && st->p99_us <= sweep_p99_ms * 1000;
-      fprintf(stderr, "load: sweep %.0f/s: achieved %.1f/s, p99 %.3f ms: %s\n", st->offered,
-              st->achieved, st->p99_us / 1000.0, st->sustained ? "sustained" : "not sustained");
-      if (st->sustained || !have) {
-        memcpy(res, step, sizeof(*res));
-        have = 1;
-      }
-      if (!st->sustained) {
-        break;
-      }
-      sustainable = st->offered;
-    }
-    free(step);
-    lo.rate = sustainable > 0 ? sustainable : start;
-  }
-  char target_desc[300];
-  snprintf(target_desc, sizeof(target_desc), "%s (%s:%d)", name, lo.address, lo.port);
-  if (mh_report_write_load(out, target_desc, &lo, res, num_steps ? steps : NULL, num_steps,
-                           sustainable, &err) != 0) {
-    goto fail;
-  }
-  if (num_steps) {
-    printf(
-        "load: sweep: highest sustained rate %.0f handshakes/s (p99 <= %.1f ms, errors <= "
-        "0.1%%, drops <= 1%%)\n",
-        sustainable, sweep_p99_ms);
-  }
-  unsigned long long errors = 0;
-  for (int i = 0; i < MH_LOAD_ERR_NUM; i++) {
-    errors += res->errors[i];
-  }
-  printf(
-      "load: %llu handshakes in %.1f s: %.1f/s (%llu accepted, %llu rejected, %llu errors, "
-      "%llu dropped, %llu late)\n",
-      res->accepted + res->rejected, lo.duration_s,
-      (double)(res->accepted + res->rejected) / lo.duration_s, res->accepted, res->rejected, errors,
-      res->dropped, res->late);
-  if (lo.resume_share > 0) {
-    printf("load: %llu sessions offered, %llu resumed (as the TLS library reports)\n",
-           res->resume_offered, res->resumed);
-  }
-  printf("load: accepted latency ms p50 %.3f p90 %.3f p99 %.3f p99.9 %.3f max %.3f\n",
-         mh_hist_percentile(&res->total_accept, 50) / 1000.0,
-         mh_hist_percentile(&res->total_accept, 90) / 1000.0,
-         mh_hist_percentile(&res->total_accept, 99) / 1000.0,
-         mh_hist_percentile(&res->total_accept, 99.9) / 1000.0,
-         (res->total_accept.total ? res->total_accept.max : 0) / 1000.0);
-  if (num_feds > 1) {
-    printf("load: mock connections accepted per server thread:");
-    for (int i = 0; i < num_feds; i++) {
-      printf(" %llu", mh_federation_accepted(feds[i]));
-    }
-    printf("\n");
-  }
-  printf("load: report in %s (report.md, report.json)\n", out);
-  rc = errors && !sweep ? 1 : 0;  // a sweep ends where errors start, by design
-  goto out;
-fail:
-  fprintf(stderr, "%s\n", err.msg);
-out:
-  for (int i = 0; i < num_feds; i++) {
-    mh_federation_stop_thread(feds[i]);
-    mh_federation_free(feds[i]);
-    if (loops[i] != NULL) {
-      ev_loop_destroy(loops[i]);
-    }
-  }
-  free(res);
-  mh_arena_free(&arena);
   return rc;
 }
 

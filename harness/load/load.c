@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <ev.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -33,9 +34,42 @@ const char *mh_load_error_name(enum mh_load_error e) {
   return (unsigned)e < MH_LOAD_ERR_NUM ? error_names[e] : "?";
 }
 
+unsigned long long mh_load_result_errors(const struct mh_load_result *r) {
+  unsigned long long n = 0;
+  for (int i = 0; i < MH_LOAD_ERR_NUM; i++) {
+    n += r->errors[i];
+  }
+  return n;
+}
+
+int mh_load_default_threads(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : n > MH_LOAD_DEFAULT_MAX_THREADS ? MH_LOAD_DEFAULT_MAX_THREADS : (int)n;
+}
+
+int mh_load_share_hit(unsigned long long index, double share) {
+  if (share <= 0) {
+    return 0;
+  }
+  if (share >= 1) {
+    return 1;
+  }
+  // floor(share * (index + 1)) and floor(share * index) are computed the same way for every index,
+  // so the picks of the first n handshakes add up to floor(share * n) exactly.
+  return floor(share * (double)(index + 1)) > floor(share * (double)index);
+}
+
 enum lstate { L_FREE, L_CONNECTING, L_HANDSHAKE, L_CONFIRM };
 
 struct lthread;
+
+// The run's handshake counters, shared by the threads: the bad and resumed shares are decided on
+// their values, so they hold over the whole run whatever the number of threads (an accumulator per
+// thread lost up to one pick per thread). One or two relaxed increments per handshake.
+struct lshared {
+  atomic_ullong started;  // every handshake: picks the bad ones
+  atomic_ullong good;     // handshakes with a good identity: picks those that offer a session
+};
 
 struct lconn {
   struct lthread *th;
@@ -50,6 +84,7 @@ struct lconn {
 
 struct lthread {
   const struct mh_load_options *o;
+  struct lshared *shared;
   int id;
   pthread_t tid;
   struct ev_loop *loop;
@@ -57,8 +92,6 @@ struct lthread {
   struct lconn *conns;
   size_t num_conns;
   size_t next_good, next_bad;
-  double bad_acc;     // deterministic bad-share schedule: a bad arrival each time this passes 1
-  double resume_acc;  // the same for resumption
   double t0, end, period, next_arrival;
   int stopping;
   ev_timer tick;
@@ -260,12 +293,16 @@ static void start_one(struct lthread *th, struct lconn *c, double planned) {
     r->late++;
   }
   atomic_fetch_add_explicit(&th->a_inflight, 1, memory_order_relaxed);
-  // Bad arrivals are spread evenly: one each time the accumulated share reaches 1.
-  th->bad_acc += o->bad_share;
-  c->bad = o->num_bad > 0 && th->bad_acc >= 1.0;
-  if (c->bad) {
-    th->bad_acc -= 1.0;
-  }
+  // The run's handshake number decides, so the shares hold over all threads together.
+  unsigned long long index =
+      atomic_fetch_add_explicit(&th->shared->started, 1, memory_order_relaxed);
+  c->bad = o->num_bad > 0 && mh_load_share_hit(index, o->bad_share);
+  // Only good identities have sessions to offer (a bad one is never issued any): resumption is
+  // picked among them, apart from the bad picks, so that the two shares do not coincide.
+  int resume =
+      !c->bad && o->resume_share > 0 &&
+      mh_load_share_hit(atomic_fetch_add_explicit(&th->shared->good, 1, memory_order_relaxed),
+                        o->resume_share);
   struct mh_tls_ctx *ctx =
       c->bad ? th->bad[th->next_bad++ % o->num_bad] : th->good[th->next_good++ % o->num_good];
   c->fd = mh_net_connect(o->address, o->port);
@@ -278,9 +315,7 @@ static void start_one(struct lthread *th, struct lconn *c, double planned) {
     finish(c, -1, MH_LOAD_ERR_TLS, -1);
     return;
   }
-  th->resume_acc += o->resume_share;
-  if (th->resume_acc >= 1.0) {
-    th->resume_acc -= 1.0;
+  if (resume) {
     r->resume_offered += (uint64_t)mh_tls_conn_offer_session(c->tls);
   }
   c->state = L_CONNECTING;
@@ -377,12 +412,8 @@ static void restart_cb(struct ev_loop *loop, ev_check *w, int revents) {
   }
 }
 
-static void second_cb(struct ev_loop *loop, ev_timer *w, int revents) {
-  (void)loop;
-  (void)revents;
-  struct lthread *th = w->data;
-  atomic_store_explicit(&th->a_p99_us, mh_hist_percentile(&th->r.total_accept, 99),
-                        memory_order_relaxed);
+// close_second ends the current second of the per-second series: its percentiles, and it counts.
+static void close_second(struct lthread *th) {
   if (th->sec < MH_LOAD_MAX_SECONDS) {
     struct mh_load_second *s = &th->r.seconds[th->sec];
     s->p50_us = mh_hist_percentile(&th->interval, 50);
@@ -391,6 +422,15 @@ static void second_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   }
   mh_hist_init(&th->interval);
   th->sec++;
+}
+
+static void second_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)loop;
+  (void)revents;
+  struct lthread *th = w->data;
+  atomic_store_explicit(&th->a_p99_us, mh_hist_percentile(&th->r.total_accept, 99),
+                        memory_order_relaxed);
+  close_second(th);
 }
 
 static void *thread_main(void *arg) {
@@ -423,6 +463,13 @@ static void *thread_main(void *arg) {
   th->second.data = th;
   ev_timer_start(th->loop, &th->second);
   ev_run(th->loop, 0);
+  // The last, partial second (a run shorter than a second has only that one): what completed in
+  // it counts too, so that the series adds up to the run's totals.
+  const struct mh_load_second *last =
+      &th->r.seconds[th->sec < MH_LOAD_MAX_SECONDS ? th->sec : MH_LOAD_MAX_SECONDS - 1];
+  if (th->sec < MH_LOAD_MAX_SECONDS && last->accepted + last->rejected + last->errors > 0) {
+    close_second(th);
+  }
   if (th->arrival_fd >= 0) {
     close(th->arrival_fd);
   }
@@ -477,84 +524,88 @@ static struct mh_tls_ctx *identity_ctx(const struct mh_load_options *o,
   return mh_tls_probe_ctx_new(&p, err);
 }
 
-int mh_load_run(const struct mh_load_options *o, struct mh_load_result *out, struct mh_err *err) {
-  memset(out, 0, sizeof(*out));
-  mh_hist_init(&out->tcp);
-  mh_hist_init(&out->handshake);
-  mh_hist_init(&out->first_record);
-  mh_hist_init(&out->total_accept);
-  mh_hist_init(&out->total_reject);
-  mh_hist_init(&out->handshake_resumed);
-  mh_net_raise_fd_limit();
-  int nt = o->threads > 0 ? o->threads : 1;
-  struct lthread *ths = calloc((size_t)nt, sizeof(*ths));
-  if (ths == NULL) {
+// result_init empties |r| and its histograms.
+static void result_init(struct mh_load_result *r) {
+  memset(r, 0, sizeof(*r));
+  mh_hist_init(&r->tcp);
+  mh_hist_init(&r->handshake);
+  mh_hist_init(&r->first_record);
+  mh_hist_init(&r->total_accept);
+  mh_hist_init(&r->total_reject);
+  mh_hist_init(&r->handshake_resumed);
+}
+
+// thread_init prepares thread |id| of |nt| before it runs: its loop, its share of the connections
+// (closed loop) or enough for its share of the rate (open loop), one client context per identity.
+// Returns 0 or -1 with |err| set; what was allocated is freed by thread_cleanup either way.
+static int thread_init(struct lthread *th, const struct mh_load_options *o, int id, int nt,
+                       struct lshared *shared, struct mh_err *err) {
+  th->o = o;
+  th->id = id;
+  th->shared = shared;
+  th->loop = ev_loop_new(EVFLAG_AUTO);
+  result_init(&th->r);
+  mh_hist_init(&th->interval);
+  double per_thread_rate = o->rate > 0 ? o->rate / nt : 0;
+  th->period = per_thread_rate > 0 ? 1.0 / per_thread_rate : 0;
+  if (o->connections > 0) {
+    th->num_conns = (size_t)(o->connections / nt + (id < o->connections % nt ? 1 : 0));
+  } else {
+    double need = per_thread_rate * (o->timeout_ms / 1000.0);
+    th->num_conns = need < 64                     ? 64
+                    : need > MAX_SLOTS_PER_THREAD ? MAX_SLOTS_PER_THREAD
+                                                  : (size_t)need;
+  }
+  th->conns = calloc(th->num_conns + 1, sizeof(*th->conns));
+  th->good = calloc(o->num_good + 1, sizeof(*th->good));
+  th->bad = calloc(o->num_bad + 1, sizeof(*th->bad));
+  if (th->loop == NULL || th->conns == NULL || th->good == NULL || th->bad == NULL) {
     return mh_err_set(err, "out of memory");
   }
-  int ret = -1, started = 0;
-  double per_thread_rate = o->rate > 0 ? o->rate / nt : 0;
-  for (int i = 0; i < nt; i++) {
-    struct lthread *th = &ths[i];
-    th->o = o;
-    th->id = i;
-    th->loop = ev_loop_new(EVFLAG_AUTO);
-    mh_hist_init(&th->r.tcp);
-    mh_hist_init(&th->r.handshake);
-    mh_hist_init(&th->r.first_record);
-    mh_hist_init(&th->r.total_accept);
-    mh_hist_init(&th->r.total_reject);
-    mh_hist_init(&th->r.handshake_resumed);
-    mh_hist_init(&th->interval);
-    th->period = per_thread_rate > 0 ? 1.0 / per_thread_rate : 0;
-    if (o->connections > 0) {
-      th->num_conns = (size_t)(o->connections / nt + (i < o->connections % nt ? 1 : 0));
-    } else {
-      double need = per_thread_rate * (o->timeout_ms / 1000.0);
-      th->num_conns = need < 64                     ? 64
-                      : need > MAX_SLOTS_PER_THREAD ? MAX_SLOTS_PER_THREAD
-                                                    : (size_t)need;
-    }
-    th->conns = calloc(th->num_conns + 1, sizeof(*th->conns));
-    th->good = calloc(o->num_good + 1, sizeof(*th->good));
-    th->bad = calloc(o->num_bad + 1, sizeof(*th->bad));
-    if (th->loop == NULL || th->conns == NULL || th->good == NULL || th->bad == NULL) {
-      mh_err_set(err, "out of memory");
-      goto out;
-    }
-    // One client context per identity per thread: no shared reference counts on the hot path.
-    for (size_t k = 0; k < o->num_good; k++) {
-      if ((th->good[k] = identity_ctx(o, &o->good[k], err)) == NULL) {
-        goto out;
-      }
-    }
-    for (size_t k = 0; k < o->num_bad; k++) {
-      if ((th->bad[k] = identity_ctx(o, &o->bad[k], err)) == NULL) {
-        goto out;
-      }
-    }
-    for (size_t k = 0; k < th->num_conns; k++) {
-      struct lconn *c = &th->conns[k];
-      c->th = th;
-      c->fd = -1;
-      ev_io_init(&c->io, conn_cb, -1, EV_READ);
-      c->io.data = c;
-      ev_timer_init(&c->timeout, timeout_cb, 0., 0.);
-      c->timeout.data = c;
+  // One client context per identity per thread: no shared reference counts on the hot path.
+  for (size_t k = 0; k < o->num_good; k++) {
+    if ((th->good[k] = identity_ctx(o, &o->good[k], err)) == NULL) {
+      return -1;
     }
   }
-  struct rusage ru0, ru1;
-  getrusage(RUSAGE_SELF, &ru0);
-  double t0 = mh_clock_now();
-  for (int i = 0; i < nt; i++) {
-    if (pthread_create(&ths[i].tid, NULL, thread_main, &ths[i]) != 0) {
-      mh_err_set(err, "cannot start load thread %d", i);
-      break;
+  for (size_t k = 0; k < o->num_bad; k++) {
+    if ((th->bad[k] = identity_ctx(o, &o->bad[k], err)) == NULL) {
+      return -1;
     }
-    started++;
   }
-  // The progress line, once a second, from counters the threads update without locks.
+  for (size_t k = 0; k < th->num_conns; k++) {
+    struct lconn *c = &th->conns[k];
+    c->th = th;
+    c->fd = -1;
+    ev_io_init(&c->io, conn_cb, -1, EV_READ);
+    c->io.data = c;
+    ev_timer_init(&c->timeout, timeout_cb, 0., 0.);
+    c->timeout.data = c;
+  }
+  return 0;
+}
+
+// thread_cleanup frees what thread_init allocated (any part of it); the thread has ended.
+static void thread_cleanup(struct lthread *th) {
+  for (size_t k = 0; th->good != NULL && k < th->o->num_good; k++) {
+    mh_tls_ctx_free(th->good[k]);
+  }
+  for (size_t k = 0; th->bad != NULL && k < th->o->num_bad; k++) {
+    mh_tls_ctx_free(th->bad[k]);
+  }
+  free(th->good);
+  free(th->bad);
+  free(th->conns);
+  if (th->loop != NULL) {
+    ev_loop_destroy(th->loop);
+  }
+}
+
+// progress prints the progress line once a second until the run's duration is over, from
+// counters the |nt| running threads update without locks.
+static void progress(struct lthread *ths, int nt, double t0, const struct mh_load_options *o) {
   unsigned long long last = 0;
-  for (int sec = 1; started == nt && sec <= (int)(o->duration_s + 0.999); sec++) {
+  for (int sec = 1; sec <= (int)(o->duration_s + 0.999); sec++) {
     double wake = t0 + sec;
     while (mh_clock_now() < wake) {
       usleep(20000);
@@ -576,15 +627,48 @@ int mh_load_run(const struct mh_load_options *o, struct mh_load_result *out, str
     }
     last = done;
   }
+}
+
+static double seconds_between(struct timeval a, struct timeval b) {
+  return (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_usec - a.tv_usec) / 1e6;
+}
+
+int mh_load_run(const struct mh_load_options *o, struct mh_load_result *out, struct mh_err *err) {
+  result_init(out);
+  mh_net_raise_fd_limit();
+  int nt = o->threads > 0 ? o->threads : 1;
+  struct lthread *ths = calloc((size_t)nt, sizeof(*ths));
+  struct lshared *shared = calloc(1, sizeof(*shared));
+  int ret = -1, started = 0;
+  if (ths == NULL || shared == NULL) {
+    mh_err_set(err, "out of memory");
+    goto out;
+  }
+  for (int i = 0; i < nt; i++) {
+    if (thread_init(&ths[i], o, i, nt, shared, err) != 0) {
+      goto out;
+    }
+  }
+  struct rusage ru0, ru1;
+  getrusage(RUSAGE_SELF, &ru0);
+  double t0 = mh_clock_now();
+  for (int i = 0; i < nt; i++) {
+    if (pthread_create(&ths[i].tid, NULL, thread_main, &ths[i]) != 0) {
+      mh_err_set(err, "cannot start load thread %d", i);
+      break;
+    }
+    started++;
+  }
+  if (started == nt) {
+    progress(ths, nt, t0, o);
+  }
   for (int i = 0; i < started; i++) {
     pthread_join(ths[i].tid, NULL);
   }
   out->elapsed_s = mh_clock_now() - t0;
   getrusage(RUSAGE_SELF, &ru1);
-  out->cpu_user_s = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
-                    (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6;
-  out->cpu_sys_s = (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
-                   (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
+  out->cpu_user_s = seconds_between(ru0.ru_utime, ru1.ru_utime);
+  out->cpu_sys_s = seconds_between(ru0.ru_stime, ru1.ru_stime);
   out->peak_rss_kb = ru1.ru_maxrss;
   for (int i = 0; i < started; i++) {
     merge(out, &ths[i].r);
@@ -594,21 +678,12 @@ int mh_load_run(const struct mh_load_options *o, struct mh_load_result *out, str
   }
   ret = started == nt ? 0 : -1;
 out:
-  for (int i = 0; i < nt; i++) {
-    struct lthread *th = &ths[i];
-    for (size_t k = 0; th->good != NULL && k < o->num_good; k++) {
-      mh_tls_ctx_free(th->good[k]);
-    }
-    for (size_t k = 0; th->bad != NULL && k < o->num_bad; k++) {
-      mh_tls_ctx_free(th->bad[k]);
-    }
-    free(th->good);
-    free(th->bad);
-    free(th->conns);
-    if (th->loop != NULL) {
-      ev_loop_destroy(th->loop);
+  for (int i = 0; ths != NULL && i < nt; i++) {
+    if (ths[i].o != NULL) {
+      thread_cleanup(&ths[i]);
     }
   }
   free(ths);
+  free(shared);
   return ret;
 }

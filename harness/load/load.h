@@ -35,13 +35,13 @@ struct mh_load_options {
   size_t num_good;
   const struct mh_load_identity *bad;  // expected to be rejected
   size_t num_bad;
-  double bad_share;  // fraction of arrivals that use a bad identity
+  double bad_share;  // fraction of started handshakes that use a bad identity, whatever |threads|
   int version;       // MH_TLS12 or MH_TLS13
   double rate;       // > 0: open loop, arrivals per second
   int connections;   // > 0: closed loop, handshakes in flight
   double duration_s;
-  int threads;
-  double resume_share;  // fraction of arrivals that offer a kept session (1 = --resume)
+  int threads;          // 1 to MH_LOAD_MAX_THREADS
+  double resume_share;  // fraction of handshakes that offer a kept session (1 = --resume)
   int timeout_ms;       // per handshake (connect + handshake + confirmation)
   int quiet;            // no progress line
 };
@@ -67,6 +67,22 @@ const char *mh_load_error_name(enum mh_load_error e);
 
 #define MH_LOAD_MAX_SECONDS 3600
 
+// Each thread holds its own result (histograms and the per-second series, about 1.7 MB) until the
+// merge: 1024 threads stay under 2 GB. The default is the number of cores, at most
+// MH_LOAD_DEFAULT_MAX_THREADS: more loops than that add memory, not handshakes, against one target.
+#define MH_LOAD_MAX_THREADS 1024
+#define MH_LOAD_DEFAULT_MAX_THREADS 64
+
+// mh_load_default_threads returns the default --threads: the number of online cores, from 1 to
+// MH_LOAD_DEFAULT_MAX_THREADS.
+int mh_load_default_threads(void);
+
+// mh_load_share_hit says whether handshake number |index| (0, 1, ... over the whole run, all
+// threads) is one of the |share| (0 to 1) picked: one each time |share| * (index + 1) passes a
+// whole number, so that of the first n handshakes exactly floor(n * share) are picked, spread
+// evenly.
+int mh_load_share_hit(unsigned long long index, double share);
+
 // mh_load_second is one second of a run: what completed in it, and the worst thread's latency
 // percentiles of the handshakes accepted in it (threads keep their own histograms; merging them
 // every second would need a lock or a copy on the hot path).
@@ -88,6 +104,10 @@ struct mh_load_result {
   struct mh_load_second seconds[MH_LOAD_MAX_SECONDS];
   size_t num_seconds;
 };
+
+// mh_load_result_errors returns the number of handshakes of |r| that ended in an error, all
+// classes together.
+unsigned long long mh_load_result_errors(const struct mh_load_result *r);
 
 // mh_load_run runs the load described by |o| and fills |out| (caller-owned; large: allocate it).
 // Returns 0, or -1 with |err| set if it could not start (bad certificate files, no threads).

@@ -14,6 +14,7 @@
 #include "base/alerts.h"
 #include "base/jsonw.h"
 #include "load/load.h"
+#include "load/sweep.h"
 #include "capture/pcapng.h"
 #include "base/stage.h"
 #include "tls/tls.h"
@@ -811,10 +812,7 @@ static void json_load_options(struct mh_jsonw *w, const struct load_doc *d) {
 
 // json_load_counts writes what happened: counts, errors by kind, the alerts of rejections.
 static void json_load_counts(struct mh_jsonw *w, const struct mh_load_result *r) {
-  unsigned long long errors = 0;
-  for (int i = 0; i < MH_LOAD_ERR_NUM; i++) {
-    errors += r->errors[i];
-  }
+  unsigned long long errors = mh_load_result_errors(r);
   mh_jsonw_key(w, "counts");
   mh_jsonw_object_begin(w);
   kuint(w, "planned", r->planned);
@@ -885,10 +883,33 @@ static void json_sweep(struct mh_jsonw *w, const struct load_doc *d) {
     kdouble(w, "error_share", st->error_share, 5);
     kdouble(w, "drop_share", st->drop_share, 5);
     kbool(w, "sustained", st->sustained);
+    mh_jsonw_key(w, "broke");
+    mh_jsonw_array_begin(w);
+    for (int l = 0; l < MH_SWEEP_LIMIT_NUM; l++) {
+      if (st->broke & (1u << l)) {
+        mh_jsonw_string(w, mh_sweep_limit_name((enum mh_sweep_limit)l));
+      }
+    }
+    mh_jsonw_array_end(w);
     mh_jsonw_object_end(w);
   }
   mh_jsonw_array_end(w);
   mh_jsonw_object_end(w);
+}
+
+// write_broken_limits writes the keywords of the limits |st| broke, each between |quote|s,
+// separated by commas, then |end|.
+static void write_broken_limits(FILE *f, const struct mh_sweep_step *st, const char *quote,
+                                const char *end) {
+  int first = 1;
+  for (int l = 0; l < MH_SWEEP_LIMIT_NUM; l++) {
+    if (st->broke & (1u << l)) {
+      fprintf(f, "%s%s%s%s", first ? "" : ",", quote, mh_sweep_limit_name((enum mh_sweep_limit)l),
+              quote);
+      first = 0;
+    }
+  }
+  fputs(end, f);
 }
 
 static void write_load_json(FILE *f, const struct load_doc *d) {
@@ -1098,22 +1119,29 @@ static void write_load_md(FILE *f, const struct load_doc *d) {
   if (d->num_steps > 0) {
     fprintf(f, "\n## Sweep: highest sustained rate %.0f handshakes/s\n\n", d->sustainable);
     fprintf(f,
-            "| offered/s | achieved/s | p99 ms | errors | dropped | sustained |\n"
-            "|---|---|---|---|---|---|\n");
+            "| offered/s | achieved/s | p99 ms | errors | dropped | sustained | limits broken |\n"
+            "|---|---|---|---|---|---|---|\n");
     for (size_t i = 0; i < d->num_steps; i++) {
       const struct mh_sweep_step *st = &d->steps[i];
-      fprintf(f, "| %.0f | %.1f | %.3f | %.2f%% | %.2f%% | %s |\n", st->offered, st->achieved,
+      fprintf(f, "| %.0f | %.1f | %.3f | %.2f%% | %.2f%% | %s | ", st->offered, st->achieved,
               st->p99_us / 1000.0, 100 * st->error_share, 100 * st->drop_share,
               st->sustained ? "yes" : "no");
+      write_broken_limits(f, st, "", " |\n");
     }
     fprintf(f, "\n![sweep](sweep.svg)\n");
   }
 }
 
 int mh_report_write_load(const char *out_dir, const char *target, const struct mh_load_options *o,
-                         const struct mh_load_result *r, const struct mh_sweep_step *steps,
-                         size_t num_steps, double sustainable, struct mh_err *err) {
-  struct load_doc d = {target, o, r, steps, num_steps, sustainable};
+                         const struct mh_load_result *r, const struct mh_sweep *sweep,
+                         struct mh_err *err) {
+  struct load_doc d = {target,
+                       o,
+                       r,
+                       sweep ? sweep->steps : NULL,
+                       sweep ? sweep->num_steps : 0,
+                       sweep ? sweep->sustainable : 0};
+  size_t num_steps = d.num_steps;
   struct mh_stage st;
   int ret = -1;
   if (mh_stage_init(&st, out_dir, err) != 0) {

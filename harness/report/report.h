@@ -70,24 +70,15 @@ int mh_report_write(const struct mh_report *r, struct mh_err *err);
 
 struct mh_load_options;
 struct mh_load_result;
-
-// mh_sweep_step is one rate of a --sweep.
-struct mh_sweep_step {
-  double offered;
-  double achieved;
-  unsigned long long p99_us;
-  double error_share;  // errors / started
-  double drop_share;   // dropped / planned
-  int sustained;       // within the limits
-};
+struct mh_sweep;
 
 // mh_report_write_load writes report.json (schema mtls-harness/load/1), report.md and load.svg
 // (rate and latency percentiles over time; with a sweep, sweep.svg too) of a load run into
-// |out_dir|, all at once. |target| describes what was loaded; |steps| (may be NULL) the sweep,
-// whose highest sustained rate is |sustainable|. Returns 0 or -1.
+// |out_dir|, all at once. |target| describes what was loaded; |sweep| (NULL if none) the sweep
+// (load/sweep.h), with the limits each step broke. Returns 0 or -1.
 int mh_report_write_load(const char *out_dir, const char *target, const struct mh_load_options *o,
-                         const struct mh_load_result *r, const struct mh_sweep_step *steps,
-                         size_t num_steps, double sustainable, struct mh_err *err);
+                         const struct mh_load_result *r, const struct mh_sweep *sweep,
+                         struct mh_err *err);
 
 // mh_case_file_name writes the file-system-safe name of case |id| (no '/').
 void mh_case_file_name(const char *id, char *out, size_t out_len);

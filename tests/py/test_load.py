@@ -1,6 +1,8 @@
 """mtls-harness load: sane reports from short closed- and open-loop runs against the mock and a real
-nginx. Speed is measured by scripts/bench, never asserted here."""
+nginx. Only counts and invariants that hold on any machine are asserted; speed is measured by
+scripts/bench, never asserted here."""
 import json
+import math
 
 import pytest
 
@@ -27,6 +29,25 @@ def check_sane(rep):
             assert h["p50_us"] <= h["p90_us"] <= h["p99_us"] <= h["p999_us"] <= h["max_us"], name
     assert rep["latency"]["total_accepted"]["count"] == c["accepted"]
     assert rep["latency"]["total_rejected"]["count"] == c["rejected"]
+    # Resumption as the TLS library reports it: only offered sessions, only accepted handshakes.
+    assert c["resumed"] <= c["resume_offered"] and c["resumed"] <= c["accepted"]
+    # Per second: what completed adds up to the run's totals, the last partial second included.
+    secs = rep["seconds"]
+    assert [s["second"] for s in secs] == list(range(1, len(secs) + 1))
+    for key in ("accepted", "rejected", "errors"):
+        assert sum(s[key] for s in secs) == c[key], key
+    assert all(s["p50_us"] <= s["p99_us"] for s in secs)
+
+
+def bad_share_holds(rep, share):
+    """Of the n handshakes started, exactly floor(n * share) used a bad identity (the run's
+    handshake count decides, whatever the number of threads), and each was rejected with
+    bad_certificate."""
+    c = rep["counts"]
+    assert c["errors"] == 0, rep["errors"]
+    assert c["rejected"] == math.floor(c["started"] * share), c
+    assert rep["rejection_alerts"] == ({"42": {"name": "bad_certificate", "count": c["rejected"]}}
+                                       if c["rejected"] else {})
 
 
 def test_closed_loop_against_the_mock(harness, tmp_path):
@@ -34,8 +55,9 @@ def test_closed_loop_against_the_mock(harness, tmp_path):
                   "location-a", "--connections", "8", "--duration", "2")
     assert r.returncode == 0, r.stdout + r.stderr
     check_sane(rep)
-    assert rep["mode"] == "closed" and rep["counts"]["accepted"] > 50
-    assert rep["counts"]["rejected"] == 0 and rep["counts"]["dropped"] == 0
+    c = rep["counts"]
+    assert rep["mode"] == "closed" and c["accepted"] > 0 and c["accepted"] == c["started"]
+    assert c["rejected"] == 0 and c["dropped"] == 0 and c["planned"] == c["started"]
     assert "load: report in" in r.stdout and (tmp_path / "out" / "report.md").is_file()
 
 
@@ -47,13 +69,36 @@ def test_open_loop_rate_and_bad_share(harness, tmp_path, tls):
     assert r.returncode == 0, r.stdout + r.stderr
     check_sane(rep)
     c = rep["counts"]
-    # Open loop: the schedule, not the server, decides how many start.
-    assert abs(rep["achieved_rate"] - 100) <= 5 and c["dropped"] == 0
-    # About a fifth were made with a CN the location does not allow, and were rejected as such,
-    # in TLS 1.3 too (where the rejection arrives after the client's handshake).
-    assert abs(c["rejected"] / c["started"] - 0.2) < 0.02
-    assert rep["rejection_alerts"] == {"42": {"name": "bad_certificate", "count": c["rejected"]}}
-    assert rep["errors"]["bad_identity_accepted"] == 0 and rep["errors"]["good_identity_rejected"] == 0
+    # Open loop: the schedule, not the server, decides how many are planned: each thread plans at
+    # most one arrival more than its share of rate x duration (a stalled loop plans fewer).
+    assert rep["mode"] == "open" and 0 < c["planned"] <= 300 + rep["threads"]
+    # A fifth were made with a CN the location does not allow, and were rejected as such, in
+    # TLS 1.3 too (where the rejection arrives after the client's handshake).
+    bad_share_holds(rep, 0.2)
+    assert c["rejected"] > 0
+
+
+@pytest.mark.parametrize("threads", [2, 65])
+def test_bad_share_holds_whatever_the_thread_count(harness, tmp_path, threads):
+    """With 65 threads at 100/s each thread starts one or two handshakes: a share decided per
+    thread gave no bad one at all. More than 64 threads is allowed (a big host's default)."""
+    r, rep = load(harness, tmp_path / "out", ROOT / "scenarios/federation.json", "--location",
+                  "location-a", "--rate", "100", "--duration", "1", "--threads", str(threads),
+                  "--bad-share", "0.2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    check_sane(rep)
+    assert rep["threads"] == threads
+    bad_share_holds(rep, 0.2)
+    assert rep["counts"]["started"] >= 10  # at least two bad ones
+
+
+def test_bad_share_holds_in_closed_loop(harness, tmp_path):
+    r, rep = load(harness, tmp_path / "out", ROOT / "scenarios/federation.json", "--location",
+                  "location-a", "--connections", "6", "--threads", "6", "--duration", "1",
+                  "--bad-share", "0.3")
+    assert r.returncode == 0, r.stdout + r.stderr
+    check_sane(rep)
+    bad_share_holds(rep, 0.3)
 
 
 def test_unreachable_target_counts_errors_and_exits_1(harness, tmp_path):
@@ -100,7 +145,8 @@ def test_against_a_real_nginx(harness, tmp_path):
                         "--identity", "location-b")
     assert r.returncode == 0, r.stdout + r.stderr
     check_sane(rep)
-    assert rep["counts"]["accepted"] > 20  # OpenSSL sends its tickets: each one confirmed
+    # OpenSSL sends its tickets: each handshake confirmed.
+    assert rep["counts"]["accepted"] == rep["counts"]["started"] > 0
 
 
 @pytest.mark.parametrize("tls", ["1.2", "1.3"])
@@ -110,9 +156,10 @@ def test_resumed_runs_really_resume(harness, tmp_path, tls):
     assert r.returncode == 0, r.stdout + r.stderr
     check_sane(rep)
     c = rep["counts"]
-    # Resumed as the TLS library reports it; only the first handshakes of each connection slot
-    # (no session kept yet) and, in TLS 1.3, a slot whose single-use ticket has not arrived are full.
-    assert c["resumed"] == c["resume_offered"] and c["resumed"] >= 0.9 * c["accepted"]
+    # Resumed as the TLS library reports it: every session offered was resumed. Only the first
+    # handshakes of each slot (no session kept yet) and, in TLS 1.3, a slot whose single-use ticket
+    # has not arrived yet are full: how many depends on timing, so only the bounds are asserted.
+    assert 0 < c["resumed"] == c["resume_offered"] <= c["accepted"]
     lat = rep["latency"]
     assert lat["tls_handshake_resumed"]["count"] == c["resumed"]
     assert lat["tls_handshake"]["count"] == c["accepted"] - c["resumed"]
@@ -122,24 +169,43 @@ def test_resume_share_mixes(harness, tmp_path):
     r, rep = load(harness, tmp_path / "out", ROOT / "scenarios/federation.json", "--location",
                   "location-a", "--rate", "100", "--duration", "2", "--tls", "1.2",
                   "--resume-share", "0.5")
-    assert r.returncode == 0
+    assert r.returncode == 0, r.stdout + r.stderr
+    check_sane(rep)
     c = rep["counts"]
-    assert abs(c["resume_offered"] / c["started"] - 0.5) < 0.05 and c["resumed"] == c["resume_offered"]
+    # Half the handshakes are picked to offer a session: those that found one kept offer it (the
+    # first picks of a thread may find none yet), and every one offered resumes.
+    assert 0 < c["resumed"] == c["resume_offered"] <= math.floor(c["started"] * 0.5)
+    assert rep["latency"]["tls_handshake_resumed"]["count"] == c["resumed"]
+
+
+SWEEP_LIMITS = {"p99", "errors", "drops", "achieved_rate"}
 
 
 def test_sweep_finds_the_highest_sustained_rate_and_charts_it(harness, tmp_path):
     import xml.etree.ElementTree as ET
+    # 100/s on two threads for half a second, with a p99 limit of 200 ms: the first step holds on
+    # any machine that can run the harness, so a sweep that sustains nothing fails this test.
     r, rep = load(harness, tmp_path / "out", ROOT / "scenarios/federation.json", "--location",
-                  "location-a", "--sweep", "--rate", "300", "--duration", "1")
+                  "location-a", "--sweep", "--rate", "100", "--duration", "0.5", "--threads", "2",
+                  "--sweep-p99-ms", "200")
     assert r.returncode == 0, r.stdout + r.stderr
     steps = rep["sweep"]["steps"]
     offered = [s["offered"] for s in steps]
-    assert offered == sorted(offered) and offered[0] == 300
+    assert offered == [round(100 * 1.5 ** i, 1) for i in range(len(steps))]
     sustained = [s["offered"] for s in steps if s["sustained"]]
-    assert rep["sweep"]["sustainable_rate"] == (max(sustained) if sustained else 0)
-    # The sweep stops at the first rate that does not hold (or after 16 steps).
-    assert not steps[-1]["sustained"] or len(steps) == 16
-    assert all(s["sustained"] for s in steps[:-1])
+    assert rep["sweep"]["sustainable_rate"] == max(sustained) > 0
+    # The report's run is that step's (rates are written with one and three decimals).
+    assert abs(rep["rate"] - rep["sweep"]["sustainable_rate"]) <= 0.05
+    # The sweep stops at the first rate that does not hold (or after 16 steps), and says why.
+    assert all(s["sustained"] and s["broke"] == [] for s in steps[:-1])
+    last = steps[-1]
+    assert len(steps) == 16 or (not last["sustained"] and last["broke"])
+    for s in steps:
+        assert set(s["broke"]) <= SWEEP_LIMITS and s["sustained"] == (s["broke"] == [])
+        assert ("p99" in s["broke"]) == (s["p99_us"] > 200_000)
+    if not last["sustained"]:
+        assert f"not sustained ({', '.join(last['broke'])})" in r.stderr
+        assert f"| no | {','.join(last['broke'])} |" in (tmp_path / "out" / "report.md").read_text()
     assert f"highest sustained rate {rep['sweep']['sustainable_rate']:.0f}" in r.stdout
     for svg in ("load.svg", "sweep.svg"):
         root = ET.parse(tmp_path / "out" / svg).getroot()
@@ -168,7 +234,9 @@ def test_tickets_resume_on_every_server_thread(harness, tmp_path):
     per_thread = [int(n) for n in r.stdout.split("accepted per server thread:")[1].split("\n")[0].split()]
     assert min(per_thread) > 0
     c = rep["counts"]
-    assert c["resumed"] == c["resume_offered"] and c["resumed"] >= 0.9 * c["accepted"]
+    # A ticket one loop issued and another did not honour would be a full handshake: every
+    # session offered resumed.
+    assert 0 < c["resumed"] == c["resume_offered"] <= c["accepted"]
 
 
 REPLICAS = [f"replica-b{i:02d}" for i in range(1, 9)]
@@ -179,14 +247,12 @@ def test_identities_from_a_spec_against_a_mock_location(harness, tmp_path):
     its key); the location's policy sorts its identities into accepted and refused ones."""
     r, rep = load(harness, tmp_path / "out", ROOT / "scenarios/federation.json", "--location",
                   "location-a", "--identities-from", ROOT / "fixtures/load-identities.json",
-                  "--rate", "200", "--duration", "2", "--bad-share", "0.2")
+                  "--rate", "200", "--duration", "1", "--bad-share", "0.2")
     assert r.returncode == 0, r.stdout + r.stderr
     check_sane(rep)
     assert rep["identities"] == REPLICAS
     assert rep["bad_identities"] == ["rogue-01", "rogue-02"]
-    c = rep["counts"]
-    assert abs(c["rejected"] / c["started"] - 0.2) < 0.02
-    assert rep["rejection_alerts"] == {"42": {"name": "bad_certificate", "count": c["rejected"]}}
+    bad_share_holds(rep, 0.2)
 
 
 def test_identities_from_a_spec_against_a_real_nginx(harness, tmp_path):
@@ -196,7 +262,7 @@ def test_identities_from_a_spec_against_a_real_nginx(harness, tmp_path):
     check_sane(rep)
     # Every identity fit for client authentication, round-robin; nginx verifies the chain only.
     assert rep["identities"] == REPLICAS + ["rogue-01", "rogue-02"]
-    assert rep["counts"]["accepted"] > 20 and rep["counts"]["errors"] == 0
+    assert rep["counts"]["accepted"] == rep["counts"]["started"] > 0 and rep["counts"]["errors"] == 0
 
 
 def test_fixtures_with_a_location_is_refused(harness, tmp_path):
@@ -205,3 +271,43 @@ def test_fixtures_with_a_location_is_refused(harness, tmp_path):
     assert r.returncode == 2 and rep is None
     assert r.stderr.strip().count("\n") == 0 and "--fixtures is for --target" in r.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("option,value,valid", [
+    ("--bad-share", "2", "from 0 to 1"),
+    ("--resume-share", "half", "from 0 to 1"),
+    ("--rate", "0", "above 0"),
+    ("--connections", "1.5", "from 1 to 100000"),
+    ("--duration", "abc", "above 0 and at most 3600"),
+    ("--threads", "0", "from 1 to 1024"),
+    ("--threads", "1025", "from 1 to 1024"),
+    ("--timeout-ms", "5", "from 10 to"),
+    ("--sweep-p99-ms", "-1", "above 0"),
+    ("--server-threads", "17", "from 1 to 16"),
+])
+def test_a_bad_number_names_its_option_and_a_valid_value(harness, tmp_path, option, value, valid):
+    r, rep = load(harness, tmp_path / "out", ROOT / "scenarios/federation.json", "--location",
+                  "location-a", option, value)
+    assert r.returncode == 2 and rep is None
+    err = r.stderr.strip()
+    assert "\n" not in err and f"{option} takes" in err and valid in err and "(e.g. " in err, err
+    assert f"got '{value}'" in err
+
+
+def test_option_combinations_are_named(harness, tmp_path):
+    r, _ = load(harness, tmp_path / "out", ROOT / "scenarios/federation.json", "--location",
+                "location-a", "--rate", "10", "--connections", "2")
+    assert r.returncode == 2 and "--rate R (open loop) or --connections N" in r.stderr
+    r, _ = load(harness, tmp_path / "out", "--target", "127.0.0.1:1", "--server-threads", "2")
+    assert r.returncode == 2 and "--server-threads needs --location" in r.stderr
+
+
+def test_unknown_names_list_the_valid_ones(harness, tmp_path):
+    r, rep = load(harness, tmp_path / "out", ROOT / "scenarios/federation.json", "--location",
+                  "nowhere", "--duration", "1")
+    assert r.returncode == 2 and rep is None and r.stderr.strip().count("\n") == 0
+    assert "--location nowhere" in r.stderr and "location-a, location-b" in r.stderr
+    r, rep = load(harness, tmp_path / "out2", ROOT / "scenarios/federation.json", "--location",
+                  "location-a", "--identity", "location-b,nobody", "--duration", "1")
+    assert r.returncode == 2 and rep is None and r.stderr.strip().count("\n") == 0
+    assert 'no identity "nobody"' in r.stderr and "location-a, location-b, location-c" in r.stderr

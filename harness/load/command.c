@@ -1,0 +1,263 @@
+// command: `load` from its options to its exit code (see command.h).
+#include "load/command.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/arena.h"
+#include "base/stage.h"
+#include "conform/oracle.h"
+#include "input/scenario.h"
+#include "load/identities.h"
+#include "load/location.h"
+#include "load/summary.h"
+#include "load/sweep.h"
+#include "pki/pki.h"
+#include "report/report.h"
+
+// A load command's state, from its options to its report; one per command, freed at its end.
+struct load_state {
+  const struct mh_load_command *c;
+  struct mh_arena arena;
+  struct mh_load_options lo;  // the run's options, with defaults and the target filled in
+  const char *name;           // what is loaded: the location, or the target's server name
+  const char *out_dir;
+  const char *fixtures_dir;
+  struct mh_scenario scenario;     // with a location
+  const struct mh_location *L;     // NULL: an external target
+  struct mh_pki_spec id_spec;      // --identities-from
+  const struct mh_pki_spec *spec;  // where the identities come from
+  const char *ca_files[1];
+  struct mh_load_location mock;
+  struct mh_load_identities ids;
+  struct mh_load_result *result;  // large: allocated
+  struct mh_sweep sweep;
+};
+
+// check reads |c| into |lo|: the combinations of options that are refused, then the defaults
+// that depend on other options. Each number is already within its option's range.
+static int check(const struct mh_load_command *c, struct mh_load_options *lo, struct mh_err *err) {
+  if ((c->location == NULL) == (c->target == NULL) ||
+      (c->location != NULL && (c->scenario_file == NULL || c->extra_arguments)) ||
+      (c->target != NULL && c->scenario_file != NULL)) {
+    return mh_err_set(err,
+                      "mtls-harness load: give SCENARIO.json --location NAME, or --target "
+                      "HOST:PORT (see --help)");
+  }
+  if (c->load.rate > 0 && c->load.connections > 0) {
+    return mh_err_set(err,
+                      "mtls-harness load: give --rate R (open loop) or --connections N (closed "
+                      "loop), not both");
+  }
+  if (c->server_threads > 1 && c->location == NULL) {
+    return mh_err_set(err,
+                      "mtls-harness load: --server-threads needs --location (the mock's loops)");
+  }
+  if (c->sweep && c->load.connections > 0) {
+    return mh_err_set(err,
+                      "mtls-harness load: --sweep steps an open-loop --rate, not --connections");
+  }
+  if (c->location != NULL && c->fixtures_dir != NULL) {
+    return mh_err_set(err,
+                      "mtls-harness load: --fixtures is for --target; with --location the "
+                      "fixtures (and those of --identities-from) are generated in the report "
+                      "directory");
+  }
+  if (c->target != NULL && (c->load.server_name == NULL || c->ca_file == NULL ||
+                            c->identities_from == NULL || c->fixtures_dir == NULL)) {
+    return mh_err_set(err,
+                      "mtls-harness load: --target needs --server-name, --ca, --identities-from "
+                      "and --fixtures");
+  }
+  *lo = c->load;
+  if (lo->threads == 0) {
+    lo->threads = mh_load_default_threads();
+  }
+  if (c->sweep && lo->rate == 0) {
+    lo->rate = 100;
+  }
+  if (lo->rate == 0 && lo->connections == 0) {
+    lo->connections = 16;
+  }
+  if (lo->connections > 0 && lo->connections < lo->threads) {
+    lo->threads = lo->connections;
+  }
+  return 0;
+}
+
+// default_out_dir returns |dir|, or reports/<name>-load-<UTC timestamp> if it is NULL.
+static const char *default_out_dir(struct mh_arena *a, const char *dir, const char *name) {
+  if (dir != NULL) {
+    return dir;
+  }
+  char stamp[32];
+  time_t now = time(NULL);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+  return mh_arena_sprintf(a, "reports/%s-load-%s", name, stamp);
+}
+
+// prepare_location loads the scenario with its fixtures inside the report directory, generates
+// them and starts the one location; the run then aims at its port and trusts its root CA.
+static int prepare_location(struct load_state *st, struct mh_err *err) {
+  const struct mh_load_command *c = st->c;
+  struct mh_arena *a = &st->arena;
+  st->name = c->location;
+  st->out_dir = default_out_dir(a, c->out_dir, c->location);
+  st->fixtures_dir = st->out_dir ? mh_arena_sprintf(a, "%s/fixtures", st->out_dir) : NULL;
+  if (st->fixtures_dir == NULL) {
+    return mh_err_set(err, "out of memory");
+  }
+  struct mh_scenario_options so = {.fixtures_dir = st->fixtures_dir, .quiet = 1};
+  if (mh_scenario_load(a, c->scenario_file, &so, &st->scenario, err) != 0 ||
+      (st->L = mh_load_location_find(&st->scenario, c->location, err)) == NULL) {
+    return -1;
+  }
+  st->spec = &st->scenario.spec;
+  struct mh_pki_options po = {.out_dir = st->fixtures_dir, .quiet = 1};
+  if (mh_stage_mkdirs(st->out_dir, err) != 0 || mh_pki_generate(st->spec, &po, err) != 0 ||
+      mh_load_location_start(&st->mock, a, &st->scenario, st->L,
+                             c->server_threads > 0 ? c->server_threads : 1, err) != 0) {
+    return -1;
+  }
+  st->lo.address = st->mock.address;
+  st->lo.port = st->mock.port;
+  st->lo.server_name = st->L->host;
+  int root = mh_server_root_ca(&st->scenario, st->L);
+  if (root >= 0) {
+    st->ca_files[0] =
+        mh_arena_sprintf(a, "%s/%s", st->fixtures_dir, st->scenario.spec.entities[root].cert_file);
+  }
+  st->lo.ca_files = st->ca_files;
+  st->lo.num_ca_files = root >= 0;
+  return 0;
+}
+
+// prepare_target checks an external target (loopback only) and loads its identity spec.
+static int prepare_target(struct load_state *st, struct mh_err *err) {
+  const struct mh_load_command *c = st->c;
+  struct mh_arena *a = &st->arena;
+  const char *colon = strrchr(c->target, ':');
+  if (colon == NULL || atoi(colon + 1) <= 0) {
+    return mh_err_set(err, "--target %s: expected HOST:PORT", c->target);
+  }
+  st->lo.address = mh_arena_sprintf(a, "%.*s", (int)(colon - c->target), c->target);
+  st->lo.port = atoi(colon + 1);
+  if (st->lo.address == NULL) {
+    return mh_err_set(err, "out of memory");
+  }
+  if (strncmp(st->lo.address, "127.", 4) != 0 && strcmp(st->lo.address, "::1") != 0 &&
+      strcmp(st->lo.address, "localhost") != 0) {
+    return mh_err_set(err, "--target %s: only loopback targets (or a network namespace you run in)",
+                      c->target);
+  }
+  if (mh_pki_spec_load(a, c->identities_from, &st->id_spec, err) != 0) {
+    return -1;
+  }
+  st->spec = &st->id_spec;
+  st->ca_files[0] = c->ca_file;
+  st->lo.ca_files = st->ca_files;
+  st->lo.num_ca_files = 1;
+  st->name = st->lo.server_name;
+  st->fixtures_dir = c->fixtures_dir;
+  st->out_dir = default_out_dir(a, c->out_dir, st->lo.server_name);
+  return st->out_dir != NULL ? 0 : mh_err_set(err, "out of memory");
+}
+
+// prepare_identities chooses the identities. With a location, --identities-from is generated
+// beside the scenario's fixtures (a CA of the same name and file keeps its key) and the oracle
+// judges its identities against the location's policy; against a target, every identity fit for
+// client authentication is used. Either way the server's answer is what is counted.
+static int prepare_identities(struct load_state *st, struct mh_err *err) {
+  const struct mh_load_command *c = st->c;
+  if (st->L != NULL && c->identities_from != NULL) {
+    struct mh_pki_options po = {.out_dir = st->fixtures_dir, .quiet = 1};
+    if (mh_pki_spec_load(&st->arena, c->identities_from, &st->id_spec, err) != 0 ||
+        mh_pki_generate(&st->id_spec, &po, err) != 0) {
+      return -1;
+    }
+    st->spec = &st->id_spec;
+  }
+  struct mh_load_identity_request rq = {.spec = st->spec,
+                                        .fixtures_dir = st->fixtures_dir,
+                                        .names = c->identities,
+                                        .bad_names = c->bad_identities,
+                                        .every = c->identities_from != NULL,
+                                        .want_bad = st->lo.bad_share > 0,
+                                        .scenario = st->L ? &st->scenario : NULL,
+                                        .location = st->L,
+                                        .version = st->lo.version};
+  if (mh_load_identities_choose(&st->arena, &rq, &st->ids, err) != 0) {
+    return -1;
+  }
+  st->lo.good = st->ids.good;
+  st->lo.num_good = st->ids.num_good;
+  st->lo.bad = st->ids.bad;
+  st->lo.num_bad = st->ids.num_bad;
+  return 0;
+}
+
+// run_and_report runs once or sweeps, writes the report and prints the summary. Returns 0, 1 or
+// -1 as mh_load_command_run.
+static int run_and_report(struct load_state *st, struct mh_err *err) {
+  const struct mh_load_command *c = st->c;
+  if (!st->lo.quiet) {
+    mh_load_summary_banner(stderr, st->name, &st->lo);
+  }
+  const struct mh_sweep *sweep = NULL;
+  if (!c->sweep) {
+    if (mh_load_run(&st->lo, st->result, err) != 0) {
+      return -1;
+    }
+  } else {
+    if (mh_sweep_run(&st->lo, c->sweep_p99_ms > 0 ? c->sweep_p99_ms : 10, &st->sweep, st->result,
+                     err) != 0) {
+      return -1;
+    }
+    sweep = &st->sweep;
+    // The report describes the rate that held (or the first one tried, if none did).
+    st->lo.rate = st->sweep.sustainable > 0 ? st->sweep.sustainable : st->lo.rate;
+  }
+  char target_desc[300];
+  snprintf(target_desc, sizeof(target_desc), "%s (%s:%d)", st->name, st->lo.address, st->lo.port);
+  if (mh_report_write_load(st->out_dir, target_desc, &st->lo, st->result, sweep, err) != 0) {
+    return -1;
+  }
+  mh_load_summary_print(stdout, &st->lo, st->result, sweep);
+  mh_load_location_print_accepted(&st->mock, stdout);
+  printf("load: report in %s (report.md, report.json)\n", st->out_dir);
+  // A sweep ends where errors start, by design.
+  return mh_load_result_errors(st->result) > 0 && !c->sweep ? 1 : 0;
+}
+
+int mh_load_command_run(const struct mh_load_command *c, struct mh_err *err) {
+  struct load_state *st = calloc(1, sizeof(*st));
+  int rc = -1;
+  if (st == NULL) {
+    return mh_err_set(err, "out of memory");
+  }
+  st->c = c;
+  mh_arena_init(&st->arena);
+  if (check(c, &st->lo, err) != 0) {
+    goto out;
+  }
+  st->result = calloc(1, sizeof(*st->result));
+  if (st->result == NULL) {
+    mh_err_set(err, "out of memory");
+    goto out;
+  }
+  if ((c->location != NULL ? prepare_location(st, err) : prepare_target(st, err)) != 0 ||
+      prepare_identities(st, err) != 0) {
+    goto out;
+  }
+  rc = run_and_report(st, err);
+out:
+  mh_load_location_stop(&st->mock);
+  free(st->result);
+  mh_arena_free(&st->arena);
+  free(st);
+  return rc;
+}

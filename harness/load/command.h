@@ -1,0 +1,38 @@
+// command: `load` from its options to its exit code: the target (a mock location started for the
+// run, or an external one on loopback), the identities, one run or a sweep, the report and the
+// console summary. main.c parses the command line into mh_load_command and calls
+// mh_load_command_run.
+#ifndef MH_LOAD_COMMAND_H
+#define MH_LOAD_COMMAND_H
+
+#include "base/err.h"
+#include "load/load.h"
+
+// mh_load_command is `load`'s options, as given (NULL or 0: not given).
+struct mh_load_command {
+  const char *scenario_file;    // SCENARIO.json, with |location|
+  const char *location;         // --location NAME
+  const char *target;           // --target HOST:PORT
+  const char *ca_file;          // --ca FILE, with |target|
+  const char *identities_from;  // --identities-from SPEC.json
+  const char *fixtures_dir;     // --fixtures DIR, with |target|
+  const char *identities;       // --identity A,B
+  const char *bad_identities;   // --bad-identity X,Y
+  const char *out_dir;          // --out DIR; default reports/<name>-load-<timestamp>
+  int sweep;                    // --sweep
+  double sweep_p99_ms;          // --sweep-p99-ms; 0: 10
+  int server_threads;           // --server-threads; 0: 1
+  int extra_arguments;          // operands beyond SCENARIO.json: refused
+  // The run's numbers, version, --server-name and --quiet, each within its option's range
+  // (main.c checks the ranges); rate 0 and connections 0: not given; threads 0: the default.
+  struct mh_load_options load;
+};
+
+// mh_load_command_run runs `load` as |c| says: prints the banner and progress on stderr, the
+// summary on stdout, and writes the report directory. Returns 0, 1 if a handshake failed
+// unexpectedly (not for a sweep, which ends where errors start), or -1 with |err| set when the
+// options or the input are wrong or the run could not start (no report file is written then;
+// with --location the generated fixtures may already be in the report directory).
+int mh_load_command_run(const struct mh_load_command *c, struct mh_err *err);
+
+#endif

@@ -1,0 +1,38 @@
+// summary: the console lines of `load` (see summary.h).
+#include "load/summary.h"
+
+#include "tls/tls.h"
+
+void mh_load_summary_banner(FILE *f, const char *name, const struct mh_load_options *o) {
+  fprintf(f, "load: %s at %s:%d, %s loop, TLS %s, %d threads, identity %s (of %zu)%s%s%s\n", name,
+          o->address, o->port, o->rate > 0 ? "open" : "closed",
+          o->version == MH_TLS13 ? "1.3" : "1.2", o->threads, o->good[0].name, o->num_good,
+          o->num_bad ? ", bad " : "", o->num_bad ? o->bad[0].name : "",
+          o->num_bad > 1 ? " and others" : "");
+}
+
+void mh_load_summary_print(FILE *f, const struct mh_load_options *o, const struct mh_load_result *r,
+                           const struct mh_sweep *sweep) {
+  if (sweep != NULL) {
+    fprintf(f,
+            "load: sweep: highest sustained rate %.0f handshakes/s (p99 <= %.1f ms, errors <= "
+            "0.1%%, drops <= 1%%)\n",
+            sweep->sustainable, sweep->p99_limit_ms);
+  }
+  fprintf(f,
+          "load: %llu handshakes in %.1f s: %.1f/s (%llu accepted, %llu rejected, %llu errors, "
+          "%llu dropped, %llu late)\n",
+          r->accepted + r->rejected, o->duration_s,
+          (double)(r->accepted + r->rejected) / o->duration_s, r->accepted, r->rejected,
+          mh_load_result_errors(r), r->dropped, r->late);
+  if (o->resume_share > 0) {
+    fprintf(f, "load: %llu sessions offered, %llu resumed (as the TLS library reports)\n",
+            r->resume_offered, r->resumed);
+  }
+  fprintf(f, "load: accepted latency ms p50 %.3f p90 %.3f p99 %.3f p99.9 %.3f max %.3f\n",
+          mh_hist_percentile(&r->total_accept, 50) / 1000.0,
+          mh_hist_percentile(&r->total_accept, 90) / 1000.0,
+          mh_hist_percentile(&r->total_accept, 99) / 1000.0,
+          mh_hist_percentile(&r->total_accept, 99.9) / 1000.0,
+          (r->total_accept.total ? r->total_accept.max : 0) / 1000.0);
+}

@@ -1,0 +1,88 @@
+// sweep: the --sweep rate controller (see sweep.h).
+#include "load/sweep.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const limit_names[] = {
+#define X(e, kw) kw,
+    MH_SWEEP_LIMITS(X)
+#undef X
+};
+
+const char *mh_sweep_limit_name(enum mh_sweep_limit l) {
+  return (unsigned)l < MH_SWEEP_LIMIT_NUM ? limit_names[l] : "?";
+}
+
+void mh_sweep_judge(struct mh_sweep_step *st, const struct mh_load_result *r, double duration_s,
+                    double p99_limit_ms) {
+  unsigned long long errors = mh_load_result_errors(r);
+  st->achieved = (double)(r->accepted + r->rejected) / duration_s;
+  st->p99_us = mh_hist_percentile(&r->total_accept, 99);
+  st->error_share = r->started ? (double)errors / (double)r->started : 0;
+  st->drop_share = r->planned ? (double)r->dropped / (double)r->planned : 0;
+  st->broke = 0;
+  if ((double)st->p99_us > p99_limit_ms * 1000) {
+    st->broke |= 1u << MH_SWEEP_P99;
+  }
+  if (st->error_share > 0.001) {
+    st->broke |= 1u << MH_SWEEP_ERRORS;
+  }
+  if (st->drop_share > 0.01) {
+    st->broke |= 1u << MH_SWEEP_DROPS;
+  }
+  if (st->achieved < 0.95 * st->offered) {
+    st->broke |= 1u << MH_SWEEP_RATE;
+  }
+  st->sustained = st->broke == 0;
+}
+
+// print_step writes a step's progress line: the rate, and what held or which limits broke.
+static void print_step(FILE *f, const struct mh_sweep_step *st) {
+  fprintf(f, "load: sweep %.0f/s: achieved %.1f/s, p99 %.3f ms: %s", st->offered, st->achieved,
+          st->p99_us / 1000.0, st->sustained ? "sustained" : "not sustained");
+  const char *sep = " (";
+  for (int l = 0; l < MH_SWEEP_LIMIT_NUM; l++) {
+    if (st->broke & (1u << l)) {
+      fprintf(f, "%s%s", sep, mh_sweep_limit_name((enum mh_sweep_limit)l));
+      sep = ", ";
+    }
+  }
+  fputs(st->sustained ? "\n" : ")\n", f);
+}
+
+int mh_sweep_run(const struct mh_load_options *o, double p99_limit_ms, struct mh_sweep *out,
+                 struct mh_load_result *out_best, struct mh_err *err) {
+  memset(out, 0, sizeof(*out));
+  out->p99_limit_ms = p99_limit_ms;
+  struct mh_load_result *step = calloc(1, sizeof(*step));
+  if (step == NULL) {
+    return mh_err_set(err, "out of memory");
+  }
+  struct mh_load_options so = *o;
+  int ret = -1;
+  for (size_t i = 0; i < MH_SWEEP_MAX_STEPS; i++) {
+    so.rate = o->rate * pow(1.5, (double)i);
+    if (mh_load_run(&so, step, err) != 0) {
+      goto out;
+    }
+    struct mh_sweep_step *st = &out->steps[out->num_steps++];
+    st->offered = so.rate;
+    mh_sweep_judge(st, step, so.duration_s, p99_limit_ms);
+    print_step(stderr, st);
+    // The result kept is the highest sustained step's, or the first step's if none held.
+    if (st->sustained || i == 0) {
+      memcpy(out_best, step, sizeof(*out_best));
+    }
+    if (!st->sustained) {
+      break;
+    }
+    out->sustainable = st->offered;
+  }
+  ret = 0;
+out:
+  free(step);
+  return ret;
+}
