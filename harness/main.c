@@ -366,6 +366,21 @@ static int cmd_serve(int argc, char **argv) {
   return 0;
 }
 
+// run_fixtures_dir names the run's report directory after the scenario (unless --out did) and
+// puts the fixtures inside it.
+static const char *run_fixtures_dir(void *arg, struct mh_arena *a, const char *scenario_name) {
+  struct mh_run_options *ro = arg;
+  if (ro->out_dir == NULL) {
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+    ro->out_dir = mh_arena_sprintf(a, "reports/%s-%s", scenario_name, stamp);
+  }
+  return ro->out_dir != NULL ? mh_arena_sprintf(a, "%s/fixtures", ro->out_dir) : NULL;
+}
+
 static int cmd_run(int argc, char **argv) {
   static const struct option longopts[] = {
       {"out", required_argument, NULL, 'o'},      {"filter", required_argument, NULL, 'F'},
@@ -437,21 +452,6 @@ static int cmd_run(int argc, char **argv) {
   struct mh_err err;
   struct mh_scenario s;
   int rc = EXIT_INPUT;
-  // The scenario name decides the default directory, and the directory where fixtures resolve.
-  struct mh_scenario peek;
-  if (mh_scenario_load(&arena, argv[optind], &(struct mh_scenario_options){.quiet = 1}, &peek,
-                       &err) != 0) {
-    goto fail;
-  }
-  if (ro.out_dir == NULL) {
-    char stamp[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-    ro.out_dir = mh_arena_sprintf(&arena, "reports/%s-%s", peek.name, stamp);
-  }
-  char *fixtures = mh_arena_sprintf(&arena, "%s/fixtures", ro.out_dir);
   if (ro.profiles_dir == NULL) {
     const char *slash = strrchr(argv[optind], '/');
     char *near = slash ? mh_arena_sprintf(&arena, "%.*s/../profiles", (int)(slash - argv[optind]),
@@ -460,8 +460,9 @@ static int cmd_run(int argc, char **argv) {
     struct stat sb;
     ro.profiles_dir = near != NULL && stat(near, &sb) == 0 ? near : MH_DEFAULT_PROFILES_DIR;
   }
-  if (mh_scenario_load(&arena, argv[optind],
-                       &(struct mh_scenario_options){.fixtures_dir = fixtures}, &s, &err) != 0) {
+  // The scenario's name decides the default report directory, where its fixtures go.
+  struct mh_scenario_options so = {.fixtures_dir_for = run_fixtures_dir, .arg = &ro};
+  if (mh_scenario_load(&arena, argv[optind], &so, &s, &err) != 0) {
     goto fail;
   }
   if (mh_stage_mkdirs(ro.out_dir, &err) != 0) {
@@ -470,7 +471,7 @@ static int cmd_run(int argc, char **argv) {
   if (keylog != NULL && mh_tls_keylog_open(keylog, &err) != 0) {
     goto fail;
   }
-  int r = mh_run(&s, &ro, &err);
+  int r = mh_runner_run(&s, &ro, &err);
   if (r < 0) {
     goto fail;
   }
@@ -687,7 +688,9 @@ int main(int argc, char **argv) {
   }
   for (size_t i = 0; i < NUM_COMMANDS; i++) {
     if (strcmp(cmd, commands[i].name) == 0) {
-      return commands[i].run(argc - 1, argv + 1);
+      int rc = commands[i].run(argc - 1, argv + 1);
+      mh_tls_keylog_close();  // --keylog or SSLKEYLOGFILE: flushed and closed before exit
+      return rc;
     }
   }
   fprintf(stderr, "mtls-harness: unknown command '%s' (see 'mtls-harness --help')\n", cmd);

@@ -14,7 +14,7 @@ void mh_version_print(FILE *out) {
   fprintf(out, "mtls-harness %s\n", MH_VERSION);
   fprintf(out, "  TLS:     %s\n", tls);
   fprintf(out, "  libev:   %d.%d\n", ev_version_major(), ev_version_minor());
-  fprintf(out, "  cJSON:   %s\n", mh_scenario_json_version());
+  fprintf(out, "  cJSON:   %s\n", mh_json_version());
   fprintf(out, "  libpcap: %s\n", mh_capture_library_version());
   fprintf(out, "  zip:     minizip with zlib %s\n", mh_bundle_library_version());
 }

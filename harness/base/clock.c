@@ -12,3 +12,9 @@ double mh_clock_now(void) {
 double mh_clock_now_ms(void) {
   return mh_clock_now() * 1000.0;
 }
+
+long long mh_clock_wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -16,7 +16,7 @@ const char *mh_capture_library_version(void) {
   return pcap_lib_version();
 }
 
-void mh_packets_free(struct mh_packets *p) {
+void mh_capture_packets_free(struct mh_packets *p) {
   if (p == NULL) {
     return;
   }

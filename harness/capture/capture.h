@@ -24,8 +24,8 @@ struct mh_packets {
   size_t cap;
 };
 
-// mh_packets_free releases the frames of |p| (not |p| itself). NULL is accepted.
-void mh_packets_free(struct mh_packets *p);
+// mh_capture_packets_free releases the frames of |p| (not |p| itself). NULL is accepted.
+void mh_capture_packets_free(struct mh_packets *p);
 
 struct mh_capture;
 

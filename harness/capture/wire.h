@@ -28,7 +28,7 @@ struct mh_wire_view {
   int server_certificate;  // the server's Certificate message was seen (decrypted in TLS 1.3)
   struct mh_wire_alert alerts[8];
   size_t num_alerts;
-  int undecrypted;     // encrypted records that could not be decrypted
+  int undecrypted;         // encrypted records that could not be decrypted
   enum mh_end client_end;  // MH_END_FIN, MH_END_RST or MH_END_NONE (neither was seen)
   enum mh_end server_end;
 };

@@ -8,23 +8,10 @@
 
 #include "base/alerts.h"
 
-int mh_spec_entity(const struct mh_pki_spec *spec, const char *name) {
-  for (size_t i = 0; i < spec->num_entities; i++) {
-    if (strcmp(spec->entities[i].name, name) == 0) {
-      return (int)i;
-    }
-  }
-  return -1;
-}
-
-void mh_fixture_path(const struct mh_scenario *s, const char *rel, char *out, size_t out_len) {
-  snprintf(out, out_len, "%s/%s", s->fixtures_dir, rel);
-}
-
 // trusted reports whether CA |ca| (spec index) is among |files| (resolved paths).
 static int trusted(const struct mh_scenario *s, int ca, const char *const *files, size_t num) {
   char path[4096];
-  mh_fixture_path(s, s->spec.entities[ca].cert_file, path, sizeof(path));
+  mh_scenario_fixture_path(s, s->spec.entities[ca].cert_file, path, sizeof(path));
   for (size_t i = 0; i < num; i++) {
     if (strcmp(files[i], path) == 0) {
       return 1;
@@ -81,7 +68,7 @@ static enum mh_reason server_reason(const struct mh_scenario *s, const struct mh
   if (!p->mtls) {
     return MH_REASON_NONE;  // no CertificateRequest: nothing is sent, nothing is judged
   }
-  int idx = k->identity != NULL ? mh_spec_entity(&s->spec, k->identity) : -1;
+  int idx = k->identity != NULL ? mh_pki_spec_entity(&s->spec, k->identity) : -1;
   if (idx < 0) {
     if (p->require_client_cert) {
       return MH_REASON_MISSING_CERT;
@@ -131,13 +118,13 @@ static enum mh_reason server_reason(const struct mh_scenario *s, const struct mh
 static enum mh_reason client_reason(const struct mh_scenario *s, const struct mh_location *L,
                                     const struct mh_case_spec *k) {
   if (k->trust_ca != NULL) {
-    int ca = mh_spec_entity(&s->spec, k->trust_ca);
-    if (ca != mh_server_root_ca(s, L)) {
+    int ca = mh_pki_spec_entity(&s->spec, k->trust_ca);
+    if (ca != mh_oracle_server_root_ca(s, L)) {
       return MH_REASON_SERVER_UNTRUSTED;
     }
   }
   if (k->server_identity != NULL) {
-    int idx = mh_spec_entity(&s->spec, k->server_identity);
+    int idx = mh_pki_spec_entity(&s->spec, k->server_identity);
     const struct mh_pki_entity *e = &s->spec.entities[idx];
     if (e->num_dns == 0 && e->num_ips == 0) {
       return MH_REASON_SERVER_CN_ONLY;
@@ -149,10 +136,10 @@ static enum mh_reason client_reason(const struct mh_scenario *s, const struct mh
   return MH_REASON_NONE;
 }
 
-int mh_server_root_ca(const struct mh_scenario *s, const struct mh_location *L) {
+int mh_oracle_server_root_ca(const struct mh_scenario *s, const struct mh_location *L) {
   for (size_t i = 0; i < s->spec.num_entities; i++) {
     char path[4096];
-    mh_fixture_path(s, s->spec.entities[i].cert_file, path, sizeof(path));
+    mh_scenario_fixture_path(s, s->spec.entities[i].cert_file, path, sizeof(path));
     if (L->server.cert_file != NULL && strcmp(path, L->server.cert_file) == 0) {
       int ca = s->spec.entities[i].issuer;
       while (ca >= 0 && s->spec.entities[ca].issuer >= 0) {
@@ -264,7 +251,7 @@ void mh_oracle_describe(const struct mh_expectation *x, char *out, size_t out_le
   }
 }
 
-void mh_outcome_summary(const struct mh_case_outcome *o, char *out, size_t out_len) {
+void mh_oracle_outcome_summary(const struct mh_case_outcome *o, char *out, size_t out_len) {
   const char *ver = o->tls.version == MH_TLS13   ? "TLSv1.3"
                     : o->tls.version == MH_TLS12 ? "TLSv1.2"
                                                  : "-";

@@ -37,17 +37,11 @@ enum mh_verdict mh_oracle_verdict(const struct mh_expectation *x, const struct m
 // mh_oracle_describe writes a one-line description of |x| ("reject by server at tls: alert 116").
 void mh_oracle_describe(const struct mh_expectation *x, char *out, size_t out_len);
 
-// mh_outcome_summary writes the stable one-line summary of |o| that baselines compare.
-void mh_outcome_summary(const struct mh_case_outcome *o, char *out, size_t out_len);
+// mh_oracle_outcome_summary writes the stable one-line summary of |o| that baselines compare.
+void mh_oracle_outcome_summary(const struct mh_case_outcome *o, char *out, size_t out_len);
 
-// mh_spec_entity returns the index of spec entity |name|, or -1.
-int mh_spec_entity(const struct mh_pki_spec *spec, const char *name);
-
-// mh_fixture_path writes the resolved path of |rel| under the scenario's fixtures into |out|.
-void mh_fixture_path(const struct mh_scenario *s, const char *rel, char *out, size_t out_len);
-
-// mh_server_root_ca returns the spec index of the root CA that issued location |L|'s server
+// mh_oracle_server_root_ca returns the spec index of the root CA that issued location |L|'s server
 // certificate (for mocks), or -1.
-int mh_server_root_ca(const struct mh_scenario *s, const struct mh_location *L);
+int mh_oracle_server_root_ca(const struct mh_scenario *s, const struct mh_location *L);
 
 #endif

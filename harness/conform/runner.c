@@ -143,7 +143,7 @@ static const struct mh_profile *profile_of(struct run *r, const char *location);
 static int expand_matrix(struct run *r, const struct mh_scenario *s) {
   const struct mh_matrix *m = &s->matrix;
   for (size_t t = 0; t < m->num_targets; t++) {
-    const struct mh_location *L = mh_location_find(s, m->targets[t]);
+    const struct mh_location *L = mh_scenario_location(s, m->targets[t]);
     const struct mh_profile *prof = profile_of(r, L->name);
     for (size_t i = 0; i < m->num_identities; i++) {
       for (size_t v = 0; v < m->num_versions; v++) {
@@ -227,7 +227,7 @@ static int load_profiles(struct run *r, struct mh_err *err) {
 }
 
 static const struct mh_profile *profile_of(struct run *r, const char *location) {
-  const struct mh_location *L = mh_location_find(r->s, location);
+  const struct mh_location *L = mh_scenario_location(r->s, location);
   return L != NULL ? find_profile(r, L->profile) : NULL;
 }
 
@@ -265,11 +265,11 @@ static const struct mh_location *variant_of(struct run *r, struct mh_scenario *s
   if (p->spec.min_tls13) {
     v->server.min_version = MH_TLS13;
   } else {
-    int idx = mh_spec_entity(&s->spec, p->spec.server_identity);
+    int idx = mh_pki_spec_entity(&s->spec, p->spec.server_identity);
     char path[4096];
-    mh_fixture_path(s, s->spec.entities[idx].cert_file, path, sizeof(path));
+    mh_scenario_fixture_path(s, s->spec.entities[idx].cert_file, path, sizeof(path));
     v->server.cert_file = mh_arena_strdup(r->a, path);
-    mh_fixture_path(s, s->spec.entities[idx].key_file, path, sizeof(path));
+    mh_scenario_fixture_path(s, s->spec.entities[idx].key_file, path, sizeof(path));
     v->server.key_file = mh_arena_strdup(r->a, path);
   }
   return v;
@@ -388,17 +388,18 @@ static void run_case(struct run *r, size_t idx) {
   const char *ca_files[8];
   size_t num_ca = 0;
   if (k->trust_ca != NULL) {
-    mh_fixture_path(s, s->spec.entities[mh_spec_entity(&s->spec, k->trust_ca)].cert_file, ca_path,
-                    sizeof(ca_path));
+    mh_scenario_fixture_path(s,
+                             s->spec.entities[mh_pki_spec_entity(&s->spec, k->trust_ca)].cert_file,
+                             ca_path, sizeof(ca_path));
     ca_files[num_ca++] = ca_path;
   } else if (L->is_target) {
     for (size_t i = 0; i < L->num_target_ca_files && num_ca < 8; i++) {
       ca_files[num_ca++] = L->target_ca_files[i];
     }
   } else {
-    int root = mh_server_root_ca(s, mh_location_find(s, k->target));
+    int root = mh_oracle_server_root_ca(s, mh_scenario_location(s, k->target));
     if (root >= 0) {
-      mh_fixture_path(s, s->spec.entities[root].cert_file, ca_path, sizeof(ca_path));
+      mh_scenario_fixture_path(s, s->spec.entities[root].cert_file, ca_path, sizeof(ca_path));
       ca_files[num_ca++] = ca_path;
     }
   }
@@ -406,9 +407,9 @@ static void run_case(struct run *r, size_t idx) {
   struct mh_tls_probe_policy pp = {
       .version = k->version, .ca_files = ca_files, .num_ca_files = num_ca, .verify = 1};
   if (k->identity != NULL) {
-    const struct mh_pki_entity *e = &s->spec.entities[mh_spec_entity(&s->spec, k->identity)];
-    mh_fixture_path(s, e->chain_file ? e->chain_file : e->cert_file, cert, sizeof(cert));
-    mh_fixture_path(s, e->key_file, key, sizeof(key));
+    const struct mh_pki_entity *e = &s->spec.entities[mh_pki_spec_entity(&s->spec, k->identity)];
+    mh_scenario_fixture_path(s, e->chain_file ? e->chain_file : e->cert_file, cert, sizeof(cert));
+    mh_scenario_fixture_path(s, e->key_file, key, sizeof(key));
     pp.cert_file = cert;
     pp.key_file = key;
     pp.key_mismatch = e->key_mismatch;
@@ -451,7 +452,7 @@ static void run_case(struct run *r, size_t idx) {
   mh_oracle_expect(s, L, k, p->profile, &res->expect);
   res->verdict = mh_oracle_verdict(&res->expect, &res->outcome, k->version);
   res->fails = mh_verdict_fails(res->verdict, r->o->strict);
-  mh_outcome_summary(&res->outcome, res->summary, sizeof(res->summary));
+  mh_oracle_outcome_summary(&res->outcome, res->summary, sizeof(res->summary));
   mh_oracle_describe(&res->expect, res->expected_text, sizeof(res->expected_text));
 }
 
@@ -539,7 +540,7 @@ static int plan_cases(struct run *r, const struct mh_scenario *s_in, struct mh_e
   size_t num_locs = s->num_locations;
   for (size_t i = 0; i < r->num_plans; i++) {
     struct plan *p = &r->plans[i];
-    const struct mh_location *L = mh_location_find(s, p->spec.target);
+    const struct mh_location *L = mh_scenario_location(s, p->spec.target);
     p->profile = find_profile(r, L->profile);
     p->loc = L;
     if (p->spec.min_tls13 || p->spec.server_identity != NULL) {
@@ -675,7 +676,8 @@ static void print_summary(const struct run *r, const struct mh_report *rep) {
   }
 }
 
-int mh_run(const struct mh_scenario *s_in, const struct mh_run_options *o, struct mh_err *err) {
+int mh_runner_run(const struct mh_scenario *s_in, const struct mh_run_options *o,
+                  struct mh_err *err) {
   struct mh_arena arena;
   mh_arena_init(&arena);
   struct run r;
@@ -685,7 +687,7 @@ int mh_run(const struct mh_scenario *s_in, const struct mh_run_options *o, struc
   pthread_mutex_init(&r.records.mu, NULL);
   pthread_mutex_init(&r.err_mu, NULL);
   int ret = -1;
-  long long started = mh_now_ms();
+  long long started = mh_clock_wall_ms();
   double t0 = mh_clock_now_ms();
   if (plan_cases(&r, s_in, err) != 0 || start_mocks(&r, err) != 0) {
     goto out;
@@ -729,7 +731,7 @@ out:
   }
   mh_events_close(&r.events);
   for (size_t i = 0; r.results != NULL && i < r.num_plans; i++) {
-    mh_packets_free(&r.results[i].packets);
+    mh_capture_packets_free(&r.results[i].packets);
     wipe_secrets(r.results[i].outcome.keylog);
   }
   free(r.plans);

@@ -19,8 +19,8 @@ struct mh_run_options {
   const char *capture_iface;  // default "lo"
 };
 
-// mh_run runs |s| (loaded with its fixtures under out_dir) and returns the exit code: 0 when
+// mh_runner_run runs |s| (loaded with its fixtures under out_dir) and returns the exit code: 0 when
 // every case passes, 1 when any fails; -1 with |err| set on a harness or input error.
-int mh_run(const struct mh_scenario *s, const struct mh_run_options *o, struct mh_err *err);
+int mh_runner_run(const struct mh_scenario *s, const struct mh_run_options *o, struct mh_err *err);
 
 #endif

@@ -8,7 +8,7 @@
 
 #include <cjson/cJSON.h>
 
-int mh_scenario_parse_envelope(const char *text, size_t len, struct mh_envelope *out) {
+int mh_envelope_parse(const char *text, size_t len, struct mh_envelope *out) {
   memset(out, 0, sizeof(*out));
   out->seq = -1;
   cJSON *root = cJSON_ParseWithLength(text, len);

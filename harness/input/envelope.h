@@ -14,9 +14,9 @@ struct mh_envelope {
   char *payload;    // payload re-serialized (malloc'd, caller frees), NULL if absent
 };
 
-// mh_scenario_parse_envelope parses a WebSocket text message of |len| bytes into |out|. Returns 0
+// mh_envelope_parse parses a WebSocket text message of |len| bytes into |out|. Returns 0
 // (the caller frees |out->payload|), or -1 if it is not JSON or has no "type" (the real input drops
 // such messages).
-int mh_scenario_parse_envelope(const char *text, size_t len, struct mh_envelope *out);
+int mh_envelope_parse(const char *text, size_t len, struct mh_envelope *out);
 
 #endif

@@ -323,6 +323,6 @@ int mh_json_check_name(struct mh_json_ctx *c, const char *name) {
   return 0;
 }
 
-const char *mh_scenario_json_version(void) {
+const char *mh_json_version(void) {
   return cJSON_Version();
 }

@@ -390,7 +390,7 @@ static int parse_version_keyword(struct mh_json_ctx *c, const cJSON *v, int *out
 // external target).
 static int check_server_location(struct mh_json_ctx *c, const struct mh_scenario *s,
                                  const char *name) {
-  const struct mh_location *L = mh_location_find(s, name);
+  const struct mh_location *L = mh_scenario_location(s, name);
   if (L == NULL) {
     return mh_json_fail(c, "\"%s\" is not a location of this scenario", name);
   }
@@ -655,7 +655,7 @@ static int parse_cases(struct mh_json_ctx *c, const cJSON *arr, struct mh_scenar
       }
       mh_json_pop(c, o3);
     }
-    const struct mh_location *L = mh_location_find(s, k->target);
+    const struct mh_location *L = mh_scenario_location(s, k->target);
     if ((k->min_tls13 || k->server_identity != NULL) && L->is_target) {
       return mh_json_fail(
           c,
@@ -673,7 +673,7 @@ static int parse_cases(struct mh_json_ctx *c, const cJSON *arr, struct mh_scenar
   return 0;
 }
 
-const struct mh_location *mh_location_find(const struct mh_scenario *s, const char *name) {
+const struct mh_location *mh_scenario_location(const struct mh_scenario *s, const char *name) {
   for (size_t i = 0; i < s->num_locations; i++) {
     if (strcmp(s->locations[i].name, name) == 0) {
       return &s->locations[i];
@@ -740,6 +740,8 @@ static int parse_fixtures(struct mh_json_ctx *c, const struct mh_semstreams_ctx 
   mh_json_pop(c, o);
   if (opts != NULL && opts->fixtures_dir != NULL) {
     s->fixtures_dir = opts->fixtures_dir;
+  } else if (opts != NULL && opts->fixtures_dir_for != NULL) {
+    s->fixtures_dir = opts->fixtures_dir_for(opts->arg, c->a, s->name);
   } else {
     const char *base = strrchr(s->spec_file, '/') ? strrchr(s->spec_file, '/') + 1 : s->spec_file;
     size_t n = strlen(base);
@@ -867,4 +869,9 @@ void mh_scenario_print_keys(FILE *out) {
       fprintf(out, "%s%s\n", groups[g].prefix, groups[g].keys[i]);
     }
   }
+}
+
+void mh_scenario_fixture_path(const struct mh_scenario *s, const char *rel, char *out,
+                              size_t out_len) {
+  snprintf(out, out_len, "%s/%s", s->fixtures_dir, rel);
 }

@@ -19,7 +19,7 @@
 #include "input/envelope.h"
 #include "input/location.h"
 #include "input/profile.h"
-#include "input/spec.h"
+#include "input/pki_spec.h"
 #include "pki/pki.h"
 #include "tls/tls.h"
 
@@ -71,13 +71,18 @@ struct mh_scenario {
   size_t num_cases;
 };
 
-// mh_location_find returns the location of |s| named |name|, or NULL.
-const struct mh_location *mh_location_find(const struct mh_scenario *s, const char *name);
+// mh_scenario_location returns the location of |s| named |name|, or NULL.
+const struct mh_location *mh_scenario_location(const struct mh_scenario *s, const char *name);
 
 // mh_scenario_options says where fixtures live and what may be printed.
 struct mh_scenario_options {
   const char *fixtures_dir;  // NULL: fixtures/out/<spec name> relative to the current directory
-  int quiet;                 // do not print the real system's WARNING lines
+  // When set (and |fixtures_dir| is NULL): called once, as soon as the scenario's name is known,
+  // for the fixtures directory (allocated from |a|; NULL: out of memory). It lets a command whose
+  // output directory is named after the scenario parse the scenario once.
+  const char *(*fixtures_dir_for)(void *arg, struct mh_arena *a, const char *scenario_name);
+  void *arg;
+  int quiet;  // do not print the real system's WARNING lines
 };
 
 // mh_scenario_load reads, parses and validates the scenario at |path|, its fixture spec and every
@@ -89,7 +94,12 @@ int mh_scenario_load(struct mh_arena *a, const char *path, const struct mh_scena
 // mh_scenario_print_keys writes the JSON path of every scenario key the parser reads.
 void mh_scenario_print_keys(FILE *out);
 
-// mh_scenario_json_version returns the version string of the JSON library.
-const char *mh_scenario_json_version(void);
+// mh_json_version returns the version string of the JSON library.
+const char *mh_json_version(void);
+
+// mh_scenario_fixture_path writes the path of fixture file |rel| (a spec's relative output path)
+// under the scenario's fixtures directory into |out|.
+void mh_scenario_fixture_path(const struct mh_scenario *s, const char *rel, char *out,
+                              size_t out_len);
 
 #endif

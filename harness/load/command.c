@@ -126,7 +126,7 @@ static int prepare_location(struct load_state *st, struct mh_err *err) {
   st->lo.address = st->mock.address;
   st->lo.port = st->mock.port;
   st->lo.server_name = st->L->host;
-  int root = mh_server_root_ca(&st->scenario, st->L);
+  int root = mh_oracle_server_root_ca(&st->scenario, st->L);
   if (root >= 0) {
     st->ca_files[0] =
         mh_arena_sprintf(a, "%s/%s", st->fixtures_dir, st->scenario.spec.entities[root].cert_file);

@@ -33,7 +33,7 @@ static int unknown_identity(const struct mh_pki_spec *spec, const char *name, st
 static int identity_files(struct mh_arena *a, const struct mh_pki_spec *spec,
                           const char *fixtures_dir, const char *name, struct mh_load_identity *id,
                           struct mh_err *err) {
-  int idx = mh_spec_entity(spec, name);
+  int idx = mh_pki_spec_entity(spec, name);
   if (idx < 0 || spec->entities[idx].is_ca) {
     return unknown_identity(spec, name, err);
   }

@@ -12,7 +12,7 @@ static int usable(const struct mh_location *L) {
 
 const struct mh_location *mh_load_location_find(const struct mh_scenario *s, const char *name,
                                                 struct mh_err *err) {
-  const struct mh_location *L = mh_location_find(s, name);
+  const struct mh_location *L = mh_scenario_location(s, name);
   if (usable(L)) {
     return L;
   }

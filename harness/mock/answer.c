@@ -70,14 +70,14 @@ static void log_http(struct mh_sconn *c, int status) {
   struct mh_loc *l = c->out->loc;
   const struct mh_tls_info *ti = c->x.tls ? mh_tls_conn_info(c->x.tls) : NULL;
   struct mh_event e;
-  mh_event_begin(&e, l->cfg->name, c->out->cfg->id, "http");
-  mh_event_str(&e, "peer", c->peer);
-  mh_event_str(&e, "method", c->head.method);
-  mh_event_str(&e, "path", c->head.target);
-  mh_event_int(&e, "status", status);
+  mh_events_begin(&e, l->cfg->name, c->out->cfg->id, "http");
+  mh_events_str(&e, "peer", c->peer);
+  mh_events_str(&e, "method", c->head.method);
+  mh_events_str(&e, "path", c->head.target);
+  mh_events_int(&e, "status", status);
   if (ti != NULL) {
-    mh_event_str(&e, "client_cn", ti->peer_cn);
-    mh_event_str(&e, "version", ti->version_name);
+    mh_events_str(&e, "client_cn", ti->peer_cn);
+    mh_events_str(&e, "version", ti->version_name);
   }
   mh_events_write(l->fed->ev, &e);
   struct mh_tls_info copy;

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/jsonw.h"
 #include "base/net.h"
 #include "mock/internal.h"
@@ -39,12 +40,12 @@ void mh_client_reset(struct mh_in *in) {
 
 static void in_event(struct mh_in *in, const char *name, const char *error) {
   struct mh_event e;
-  mh_event_begin(&e, in->loc->cfg->name, in->cfg->id, name);
-  mh_event_str(&e, "url", in->cfg->url);
+  mh_events_begin(&e, in->loc->cfg->name, in->cfg->id, name);
+  mh_events_str(&e, "url", in->cfg->url);
   if (error != NULL) {
-    mh_event_str(&e, "error", error);
+    mh_events_str(&e, "error", error);
   }
-  mh_event_int(&e, "attempt", in->attempts);
+  mh_events_int(&e, "attempt", in->attempts);
   mh_events_write(in->loc->fed->ev, &e);
 }
 
@@ -73,9 +74,9 @@ static void in_failed(struct mh_in *in, const char *error_in) {
     wait = (double)rc->max_ms / 1000.0;
   }
   struct mh_event e;
-  mh_event_begin(&e, l->cfg->name, in->cfg->id, "reconnect_wait");
-  mh_event_int(&e, "attempt", in->attempts);
-  mh_event_int(&e, "wait_ms", (long long)(wait * 1000));
+  mh_events_begin(&e, l->cfg->name, in->cfg->id, "reconnect_wait");
+  mh_events_int(&e, "attempt", in->attempts);
+  mh_events_int(&e, "wait_ms", (long long)(wait * 1000));
   mh_events_write(l->fed->ev, &e);
   in->state = I_WAIT;
   ev_timer_set(&in->timer, wait, 0.);
@@ -86,15 +87,15 @@ static void input_on_text(void *arg, const uint8_t *msg, size_t len) {
   struct mh_in *in = (struct mh_in *)((char *)arg - offsetof(struct mh_in, x));
   struct mh_loc *l = in->loc;
   struct mh_envelope env;
-  if (mh_scenario_parse_envelope((const char *)msg, len, &env) != 0) {
+  if (mh_envelope_parse((const char *)msg, len, &env) != 0) {
     return;  // the real input drops and counts it
   }
   if (strcmp(env.type, "data") == 0 && env.payload != NULL) {
     struct mh_event e;
-    mh_event_begin(&e, l->cfg->name, in->cfg->id, "recv");
-    mh_event_str(&e, "id", env.id);
-    mh_event_str(&e, "origin", env.origin);
-    mh_event_int(&e, "seq", env.seq);
+    mh_events_begin(&e, l->cfg->name, in->cfg->id, "recv");
+    mh_events_str(&e, "id", env.id);
+    mh_events_str(&e, "origin", env.origin);
+    mh_events_int(&e, "seq", env.seq);
     mh_events_write(l->fed->ev, &e);
     // The id comes from the peer: written by the JSON writer, it cannot break out of its string.
     struct mh_jsonw ack;
@@ -105,7 +106,7 @@ static void input_on_text(void *arg, const uint8_t *msg, size_t len) {
     mh_jsonw_key(&ack, "id");
     mh_jsonw_string(&ack, env.id);
     mh_jsonw_key(&ack, "timestamp");
-    mh_jsonw_int(&ack, mh_now_ms());
+    mh_jsonw_int(&ack, mh_clock_wall_ms());
     mh_jsonw_object_end(&ack);
     if (mh_jsonw_finish(&ack) == 0) {
       mh_ws_send_text(in->ws, ack.buf, ack.len);

@@ -9,11 +9,7 @@
 #include <sys/time.h>
 #include <time.h>
 
-long long mh_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "base/clock.h"
 
 int mh_events_open(struct mh_events *ev, const char *path, struct mh_err *err) {
   memset(ev, 0, sizeof(*ev));
@@ -35,27 +31,27 @@ void mh_events_close(struct mh_events *ev) {
   }
 }
 
-void mh_event_begin(struct mh_event *e, const char *location, const char *component,
-                    const char *name) {
+void mh_events_begin(struct mh_event *e, const char *location, const char *component,
+                     const char *name) {
   mh_jsonw_init(&e->w);
   mh_jsonw_object_begin(&e->w);
   mh_jsonw_key(&e->w, "ts_ms");
-  mh_jsonw_int(&e->w, mh_now_ms());
+  mh_jsonw_int(&e->w, mh_clock_wall_ms());
   if (location != NULL) {
-    mh_event_str(e, "location", location);
+    mh_events_str(e, "location", location);
   }
   if (component != NULL) {
-    mh_event_str(e, "component", component);
+    mh_events_str(e, "component", component);
   }
-  mh_event_str(e, "event", name);
+  mh_events_str(e, "event", name);
 }
 
-void mh_event_str(struct mh_event *e, const char *key, const char *value) {
+void mh_events_str(struct mh_event *e, const char *key, const char *value) {
   mh_jsonw_key(&e->w, key);
   mh_jsonw_string(&e->w, value);
 }
 
-void mh_event_int(struct mh_event *e, const char *key, long long value) {
+void mh_events_int(struct mh_event *e, const char *key, long long value) {
   mh_jsonw_key(&e->w, key);
   mh_jsonw_int(&e->w, value);
 }

@@ -43,14 +43,14 @@ int mh_events_open(struct mh_events *ev, const char *path, struct mh_err *err);
 // mh_events_close flushes and closes the log. NULL is accepted.
 void mh_events_close(struct mh_events *ev);
 
-// mh_event_begin starts an event of |location| / |component| (NULL for none) named |name|. Every
+// mh_events_begin starts an event of |location| / |component| (NULL for none) named |name|. Every
 // event begun must be passed to mh_events_write, which frees what it holds.
-void mh_event_begin(struct mh_event *e, const char *location, const char *component,
-                    const char *name);
+void mh_events_begin(struct mh_event *e, const char *location, const char *component,
+                     const char *name);
 
-// mh_event_str and mh_event_int append a field; strings are JSON-escaped.
-void mh_event_str(struct mh_event *e, const char *key, const char *value);
-void mh_event_int(struct mh_event *e, const char *key, long long value);
+// mh_events_str and mh_events_int append a field; strings are JSON-escaped.
+void mh_events_str(struct mh_event *e, const char *key, const char *value);
+void mh_events_int(struct mh_event *e, const char *key, long long value);
 
 // mh_events_write ends |e|, writes it as one line (flushed, so readers see it at once) and frees
 // what |e| holds. A line that could not be built whole (out of memory) is not written.
@@ -59,8 +59,5 @@ void mh_events_write(struct mh_events *ev, struct mh_event *e);
 // mh_events_log prints a line the way Go's log package does ("<prefix>: 2006/01/02 15:04:05 msg").
 void mh_events_log(struct mh_events *ev, const char *prefix, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-
-// mh_now_ms returns the wall clock in Unix milliseconds.
-long long mh_now_ms(void);
 
 #endif

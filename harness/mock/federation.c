@@ -36,9 +36,9 @@ void mh_federation_observe(struct mh_loc *l, const char *peer, const struct mh_t
 
 void mh_federation_event(struct mh_loc *l, const char *comp, const char *name, const char *peer) {
   struct mh_event e;
-  mh_event_begin(&e, l->cfg->name, comp, name);
+  mh_events_begin(&e, l->cfg->name, comp, name);
   if (peer != NULL) {
-    mh_event_str(&e, "peer", peer);
+    mh_events_str(&e, "peer", peer);
   }
   mh_events_write(l->fed->ev, &e);
 }
@@ -70,8 +70,8 @@ static void emit_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   mh_jsonw_string(&pw, ts);
   mh_jsonw_object_end(&pw);
   struct mh_event e;
-  mh_event_begin(&e, l->cfg->name, NULL, "emit");
-  mh_event_int(&e, "seq", seq);
+  mh_events_begin(&e, l->cfg->name, NULL, "emit");
+  mh_events_int(&e, "seq", seq);
   mh_events_write(l->fed->ev, &e);
   if (mh_jsonw_finish(&pw) == 0) {
     mh_server_publish(l, pw.buf, l->cfg->name, seq);
@@ -84,9 +84,9 @@ static void loc_start(struct mh_loc *l) {
   for (size_t i = 0; i < l->num_outs; i++) {
     ev_io_start(loop, &l->outs[i].accept_io);
     struct mh_event e;
-    mh_event_begin(&e, l->cfg->name, l->outs[i].cfg->id, "listen");
-    mh_event_str(&e, "address", l->cfg->address);
-    mh_event_int(&e, "port", l->outs[i].port);
+    mh_events_begin(&e, l->cfg->name, l->outs[i].cfg->id, "listen");
+    mh_events_str(&e, "address", l->cfg->address);
+    mh_events_int(&e, "port", l->outs[i].port);
     mh_events_write(l->fed->ev, &e);
   }
   if (l->fed->primary != NULL) {

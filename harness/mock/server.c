@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/alerts.h"
+#include "base/clock.h"
 #include "base/jsonw.h"
 #include "base/net.h"
 #include "mock/internal.h"
@@ -73,15 +74,15 @@ static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     mh_events_log(l->fed->ev, l->cfg->name, "http: TLS handshake error from %s: %s", c->peer,
                   "handshake timeout");
     struct mh_event e;
-    mh_event_begin(&e, l->cfg->name, c->out->cfg->id, "timeout");
-    mh_event_str(&e, "peer", c->peer);
-    mh_event_str(&e, "phase", "tls_handshake");
+    mh_events_begin(&e, l->cfg->name, c->out->cfg->id, "timeout");
+    mh_events_str(&e, "peer", c->peer);
+    mh_events_str(&e, "phase", "tls_handshake");
     mh_events_write(l->fed->ev, &e);
   } else if (c->state == S_REQUEST || c->state == S_WS) {
     struct mh_event e;
-    mh_event_begin(&e, l->cfg->name, c->out->cfg->id, "timeout");
-    mh_event_str(&e, "peer", c->peer);
-    mh_event_str(&e, "phase", c->state == S_REQUEST ? "request_head" : "websocket_read");
+    mh_events_begin(&e, l->cfg->name, c->out->cfg->id, "timeout");
+    mh_events_str(&e, "peer", c->peer);
+    mh_events_str(&e, "phase", c->state == S_REQUEST ? "request_head" : "websocket_read");
     mh_events_write(l->fed->ev, &e);
   }
   sconn_close(c);
@@ -102,13 +103,13 @@ static void output_on_text(void *arg, const uint8_t *msg, size_t len) {
   // Any message, acks included, resets the real output's read deadline; pongs do not.
   sconn_deadline(c, WS_READ_DEADLINE_S);
   struct mh_envelope env;
-  if (mh_scenario_parse_envelope((const char *)msg, len, &env) != 0) {
+  if (mh_envelope_parse((const char *)msg, len, &env) != 0) {
     return;
   }
   struct mh_event e;
-  mh_event_begin(&e, l->cfg->name, c->out->cfg->id, env.type[0] ? env.type : "message");
-  mh_event_str(&e, "peer", c->peer);
-  mh_event_str(&e, "id", env.id);
+  mh_events_begin(&e, l->cfg->name, c->out->cfg->id, env.type[0] ? env.type : "message");
+  mh_events_str(&e, "peer", c->peer);
+  mh_events_str(&e, "id", env.id);
   mh_events_write(l->fed->ev, &e);
   free(env.payload);
 }
@@ -128,17 +129,17 @@ static void tls_rejected(struct mh_sconn *c) {
   mh_events_log(l->fed->ev, l->cfg->name, "http: TLS handshake error from %s: %s", c->peer,
                 ti->reason);
   struct mh_event e;
-  mh_event_begin(&e, l->cfg->name, c->out->cfg->id, "tls_reject");
-  mh_event_str(&e, "peer", c->peer);
-  mh_event_str(&e, "reason", ti->reason);
-  mh_event_int(&e, "alert_sent", ti->alert_sent);
-  mh_event_str(&e, "alert_sent_name", mh_alert_name(ti->alert_sent));
-  mh_event_int(&e, "alert_received", ti->alert_received);
-  mh_event_str(&e, "version",
-               ti->version == MH_TLS13   ? "TLSv1.3"
-               : ti->version == MH_TLS12 ? "TLSv1.2"
-                                         : "");
-  mh_event_str(&e, "client_cn", ti->peer_cn);
+  mh_events_begin(&e, l->cfg->name, c->out->cfg->id, "tls_reject");
+  mh_events_str(&e, "peer", c->peer);
+  mh_events_str(&e, "reason", ti->reason);
+  mh_events_int(&e, "alert_sent", ti->alert_sent);
+  mh_events_str(&e, "alert_sent_name", mh_alert_name(ti->alert_sent));
+  mh_events_int(&e, "alert_received", ti->alert_received);
+  mh_events_str(&e, "version",
+                ti->version == MH_TLS13   ? "TLSv1.3"
+                : ti->version == MH_TLS12 ? "TLSv1.2"
+                                          : "");
+  mh_events_str(&e, "client_cn", ti->peer_cn);
   mh_events_write(l->fed->ev, &e);
   mh_federation_observe(l, c->peer, ti, 0);
 }
@@ -159,9 +160,9 @@ static int ws_opened(struct mh_sconn *c) {
   ev_timer_start(loop, &c->ping);
   const struct mh_tls_info *ti = c->x.tls ? mh_tls_conn_info(c->x.tls) : NULL;
   struct mh_event e;
-  mh_event_begin(&e, l->cfg->name, c->out->cfg->id, "ws_open");
-  mh_event_str(&e, "peer", c->peer);
-  mh_event_str(&e, "client_cn", ti ? ti->peer_cn : "");
+  mh_events_begin(&e, l->cfg->name, c->out->cfg->id, "ws_open");
+  mh_events_str(&e, "peer", c->peer);
+  mh_events_str(&e, "client_cn", ti ? ti->peer_cn : "");
   mh_events_write(l->fed->ev, &e);
   return 0;
 }
@@ -417,18 +418,18 @@ static void send_data(struct mh_sconn *c, const char *payload, const char *origi
     return;
   }
   struct mh_event e;
-  mh_event_begin(&e, l->cfg->name, o->cfg->id, "send");
-  mh_event_str(&e, "peer", c->peer);
-  mh_event_str(&e, "id", id);
-  mh_event_str(&e, "origin", origin);
-  mh_event_int(&e, "seq", seq);
+  mh_events_begin(&e, l->cfg->name, o->cfg->id, "send");
+  mh_events_str(&e, "peer", c->peer);
+  mh_events_str(&e, "id", id);
+  mh_events_str(&e, "origin", origin);
+  mh_events_int(&e, "seq", seq);
   mh_events_write(l->fed->ev, &e);
   sconn_step(c);  // may free c
 }
 
 void mh_server_publish(struct mh_loc *l, const char *payload, const char *origin, long long seq) {
   mh_mailbox_post(l, payload, origin, seq);
-  long long ms = mh_now_ms();
+  long long ms = mh_clock_wall_ms();
   for (size_t i = 0; i < l->num_outs; i++) {
     struct mh_sconn *c = l->outs[i].conns;
     while (c != NULL) {

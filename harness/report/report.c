@@ -19,7 +19,7 @@
 #include "base/stage.h"
 #include "tls/tls.h"
 
-void mh_case_file_name(const char *id, char *out, size_t out_len) {
+void mh_report_case_file_name(const char *id, char *out, size_t out_len) {
   size_t i = 0;
   for (; id[i] != '\0' && i + 1 < out_len; i++) {
     char ch = id[i];
@@ -219,7 +219,7 @@ static void json_capture(struct mh_jsonw *w, const struct mh_case_result *c, con
 
 static void json_case(struct mh_jsonw *w, const struct mh_case_result *c) {
   char file[256], log[300];
-  mh_case_file_name(c->id, file, sizeof(file));
+  mh_report_case_file_name(c->id, file, sizeof(file));
   mh_jsonw_object_begin(w);
   kstr(w, "id", c->id);
   kstr(w, "kind", c->kind);
@@ -375,7 +375,7 @@ static void write_case_log(FILE *f, const struct mh_case_result *c) {
   } else if (c->capture == 1) {
     const struct mh_wire_view *w = &c->wire;
     char file[256];
-    mh_case_file_name(c->id, file, sizeof(file));
+    mh_report_case_file_name(c->id, file, sizeof(file));
     fprintf(f, "capture        cases/%s.pcapng: %zu frames, SNI %s, server certificate %s\n", file,
             w->frames, w->sni[0] ? w->sni : "-", w->server_certificate ? "seen" : "not seen");
     for (size_t i = 0; i < w->num_alerts; i++) {
@@ -477,7 +477,7 @@ static void write_md(FILE *f, const struct mh_report *r) {
           continue;
         }
         char file[256];
-        mh_case_file_name(c->id, file, sizeof(file));
+        mh_report_case_file_name(c->id, file, sizeof(file));
         fprintf(f, " [%s](cases/%s.log): %s |", mh_verdict_name(c->verdict), file, c->summary);
       }
       fputc('\n', f);
@@ -494,7 +494,7 @@ static void write_md(FILE *f, const struct mh_report *r) {
       header = 1;
     }
     char file[256];
-    mh_case_file_name(c->id, file, sizeof(file));
+    mh_report_case_file_name(c->id, file, sizeof(file));
     fprintf(f, "| [%s](cases/%s.log) | %s | %s | %s |\n", c->id, file, mh_verdict_name(c->verdict),
             c->expected_text, c->summary);
   }
@@ -546,7 +546,7 @@ static const char *verdict_colour(enum mh_verdict v) {
 
 static void html_cell(FILE *f, const struct mh_case_result *c) {
   char file[256];
-  mh_case_file_name(c->id, file, sizeof(file));
+  mh_report_case_file_name(c->id, file, sizeof(file));
   fprintf(f, "<td style=\"background:%s\"><a href=\"cases/%s.log\">", verdict_colour(c->verdict),
           file);
   xml_str(f, mh_verdict_name(c->verdict));
@@ -614,7 +614,7 @@ static void write_html(FILE *f, const struct mh_report *r) {
     fputs("</td><td>", f);
     if (c->capture == 1) {
       char file[256];
-      mh_case_file_name(c->id, file, sizeof(file));
+      mh_report_case_file_name(c->id, file, sizeof(file));
       fprintf(f, "<a href=\"cases/%s.pcapng\">pcapng</a>", file);
       if (c->wire_mismatch[0]) {
         fputs("<br><b>disagrees:</b> ", f);
@@ -723,7 +723,7 @@ int mh_report_write(const struct mh_report *r, struct mh_err *err) {
   }
   for (size_t i = 0; i < r->num_cases; i++) {
     char file[256], rel[300];
-    mh_case_file_name(r->cases[i].id, file, sizeof(file));
+    mh_report_case_file_name(r->cases[i].id, file, sizeof(file));
     snprintf(rel, sizeof(rel), "cases/%s.log", file);
     char *buf = NULL;
     size_t len = 0;

@@ -80,7 +80,7 @@ int mh_report_write_load(const char *out_dir, const char *target, const struct m
                          const struct mh_load_result *r, const struct mh_sweep *sweep,
                          struct mh_err *err);
 
-// mh_case_file_name writes the file-system-safe name of case |id| (no '/').
-void mh_case_file_name(const char *id, char *out, size_t out_len);
+// mh_report_case_file_name writes the file-system-safe name of case |id| (no '/').
+void mh_report_case_file_name(const char *id, char *out, size_t out_len);
 
 #endif

@@ -54,7 +54,7 @@ static int world_teardown(void **state) {
 
 static struct mh_expectation expect(struct world *w, const char *target, const char *identity,
                                     int version, const struct mh_profile *prof) {
-  const struct mh_location *L = mh_location_find(&w->s, target);
+  const struct mh_location *L = mh_scenario_location(&w->s, target);
   assert_non_null(L);
   struct mh_case_spec k = {.target = target, .identity = identity, .version = version};
   struct mh_expectation x;
@@ -189,7 +189,7 @@ static void test_describe_and_summary(void **state) {
   struct mh_case_outcome o = rejected('s', MH_LAYER_TLS, MH_ALERT_UNKNOWN_CA, 0);
   o.phase = MH_PHASE_CLIENT_FLIGHT;
   o.tls.version = MH_TLS12;
-  mh_outcome_summary(&o, out, sizeof(out));
+  mh_oracle_outcome_summary(&o, out, sizeof(out));
   assert_string_equal(out, "rejected by server at client_flight: alert 48 unknown_ca (TLSv1.2)");
 }
 

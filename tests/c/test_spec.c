@@ -196,7 +196,7 @@ static void test_durations(void **state) {
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     int64_t got = 0;
-    int rc = mh_scenario_parse_duration(cases[i].s, &got);
+    int rc = mh_pki_spec_parse_duration(cases[i].s, &got);
     if ((rc == 0) != cases[i].ok || (cases[i].ok && got != cases[i].want)) {
       print_error("duration \"%s\": rc %d got %lld\n", cases[i].s, rc, (long long)got);
       fail();

@@ -215,7 +215,7 @@ static size_t encrypted_alert(uint8_t *out, const uint8_t secret[32], uint8_t de
 }
 
 static void free_capture(struct capture *c) {
-  mh_packets_free(&c->p);
+  mh_capture_packets_free(&c->p);
 }
 
 // A TLS 1.2 server that refuses with a plaintext fatal alert and resets: the reader names the

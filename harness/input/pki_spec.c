@@ -4,7 +4,7 @@
 // silently produce a different PKI). Each object kind has one table of accepted keys; the same
 // tables drive parsing and mh_pki_spec_print_keys, so the documentation test sees exactly what the
 // parser accepts.
-#include "input/spec.h"
+#include "input/pki_spec.h"
 
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -16,7 +16,7 @@
 #define MAX_DURATION_S ((int64_t)200 * 366 * 86400)
 #define MAX_SERIAL ((uint64_t)1 << 53)  // exact in a JSON number
 
-int mh_scenario_parse_duration(const char *s, int64_t *out_seconds) {
+int mh_pki_spec_parse_duration(const char *s, int64_t *out_seconds) {
   int64_t sign = 1;
   if (*s == '+' || *s == '-') {
     sign = *s == '-' ? -1 : 1;
@@ -78,7 +78,7 @@ static int get_duration(struct mh_json_ctx *c, const cJSON *v, int64_t *out) {
   if (mh_json_get_string(c, v, &s) != 0) {
     return -1;
   }
-  if (mh_scenario_parse_duration(s, out) != 0) {
+  if (mh_pki_spec_parse_duration(s, out) != 0) {
     return mh_json_fail(
         c,
         "bad duration \"%s\" (use a signed offset from generation time such as \"90d\", "
@@ -844,4 +844,13 @@ void mh_pki_spec_print_keys(FILE *out) {
   for (size_t k = 0; k < NUM_ZIP_FIELDS; k++) {
     fprintf(out, "$.zips[].%s%s\n", zip_fields[k].key, zip_fields[k].doc);
   }
+}
+
+int mh_pki_spec_entity(const struct mh_pki_spec *spec, const char *name) {
+  for (size_t i = 0; i < spec->num_entities; i++) {
+    if (strcmp(spec->entities[i].name, name) == 0) {
+      return (int)i;
+    }
+  }
+  return -1;
 }

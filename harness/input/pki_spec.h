@@ -30,9 +30,12 @@ void mh_pki_spec_print_keys(FILE *out);
 // output directory), 0 otherwise.
 int mh_pki_spec_writes(const struct mh_pki_spec *s, const char *path);
 
-// mh_scenario_parse_duration parses a signed duration such as "90d", "-1h", "1d12h" or "+30m"
+// mh_pki_spec_parse_duration parses a signed duration such as "90d", "-1h", "1d12h" or "+30m"
 // (units s, m, h, d, w; no sign means positive) into seconds. Returns 0, or -1 if |s| is not a
 // duration or exceeds 200 years.
-int mh_scenario_parse_duration(const char *s, int64_t *out_seconds);
+int mh_pki_spec_parse_duration(const char *s, int64_t *out_seconds);
+
+// mh_pki_spec_entity returns the index of the CA or identity named |name| in |spec|, or -1.
+int mh_pki_spec_entity(const struct mh_pki_spec *spec, const char *name);
 
 #endif
