@@ -1,9 +1,12 @@
 """Scenario files: validation in the real system's words, both config forms, the tier examples,
 nginx emulation, version floors and ports in use."""
+import asyncio
 import copy
 import json
 import re
 import socket
+import ssl
+import threading
 
 import pytest
 
@@ -344,3 +347,46 @@ def test_stalled_handshake_is_closed_at_the_deadline(harness, tmp_path):
         stalled.close()
     finally:
         assert s.stop() == 0
+
+
+def test_an_input_acks_a_hostile_message_id_as_valid_json(harness, tmp_path):
+    """The ack echoes the id of the peer's message: quotes, backslashes and newlines in it stay
+    inside the JSON string (the ack was once built with printf)."""
+    import websockets
+    keys = tmp_path / "server-keys"
+    assert run([harness, "pki", ROOT / "fixtures/federation.json", "--out", keys]).returncode == 0
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(keys / "location-a-cert.pem", keys / "location-a-key.pem")
+    hostile = 'msg-1","type":"evil\\"\n{'
+    acks, ready, done = [], threading.Event(), threading.Event()
+    port = []
+
+    async def handler(ws, path=None):
+        await ws.send(json.dumps({"type": "data", "id": hostile, "timestamp": 1,
+                                  "payload": {"origin": "peer", "seq": 1}}))
+        acks.append(await asyncio.wait_for(ws.recv(), 10))
+
+    async def serve():
+        async with websockets.serve(handler, "127.0.0.1", 0, ssl=ctx) as server:
+            port.append(server.sockets[0].getsockname()[1])
+            ready.set()
+            while not done.is_set():
+                await asyncio.sleep(0.05)
+
+    t = threading.Thread(target=lambda: asyncio.run(serve()), daemon=True)
+    t.start()
+    assert ready.wait(10)
+    doc = json.loads((ROOT / "scenarios/tier2-mtls.json").read_text())
+    del doc["locations"]["location-a"]
+    b = doc["locations"]["location-b"]["config"]
+    b["components"][0]["config"]["url"] = f"wss://127.0.0.1:{port[0]}/ws"
+    b["security"]["tls"]["client"]["insecure_skip_verify"] = True
+    s = Serve(harness, scenario(tmp_path, doc), tmp_path / "run")
+    try:
+        s.wait_for(lambda evs: acks, timeout=15)
+    finally:
+        done.set()
+        assert s.stop() == 0
+        t.join(10)
+    ack = json.loads(acks[0])
+    assert ack["type"] == "ack" and ack["id"] == hostile and set(ack) == {"type", "id", "timestamp"}
