@@ -1,0 +1,117 @@
+// html: the run's report.html: the matrices with their cells coloured by verdict, then every case.
+#include "report/internal.h"
+
+#include <stdio.h>
+
+#include "tls/tls.h"
+
+static const char *verdict_colour(enum mh_verdict v) {
+  switch (v) {
+    case MH_VERDICT_PASS:
+      return "#c8f0c8";
+    case MH_VERDICT_PASS_CONCEPTUAL:
+      return "#f5e6a8";
+    case MH_VERDICT_INCONCLUSIVE:
+      return "#d8d8d8";
+    default:
+      return "#f4b6b6";
+  }
+}
+
+static void html_cell(FILE *f, const struct mh_case_result *c) {
+  char file[256];
+  mh_report_case_file_name(c->id, file, sizeof(file));
+  fprintf(f, "<td style=\"background:%s\"><a href=\"cases/%s.log\">", verdict_colour(c->verdict),
+          file);
+  mh_escape_xml(f, mh_verdict_name(c->verdict));
+  fputs("</a><br><small>", f);
+  mh_escape_xml(f, c->summary);
+  fputs("</small></td>", f);
+}
+
+void mh_html_write(FILE *f, const struct mh_report *r) {
+  size_t failed = 0;
+  for (size_t i = 0; i < r->num_cases; i++) {
+    failed += r->cases[i].fails;
+  }
+  fputs(
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>mTLS "
+      "conformance: ",
+      f);
+  mh_escape_xml(f, r->scenario_name);
+  fputs(
+      "</title><style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
+      "margin:1em 0}td,th{border:1px solid #999;padding:4px 8px;vertical-align:top}"
+      "small{color:#333}</style></head><body>\n<h1>mTLS conformance: ",
+      f);
+  mh_escape_xml(f, r->scenario_name);
+  fprintf(f, "</h1>\n<p>%zu cases in %.1f s: %s. Exit code %d%s.</p>\n", r->num_cases,
+          r->duration_ms / 1000.0, failed ? "<b>some failed</b>" : "all passed", r->exit_code,
+          r->strict ? " (strict)" : "");
+  struct mh_grid grids[32];
+  size_t ng = mh_grid_collect(r, grids, 32);
+  for (size_t k = 0; k < ng; k++) {
+    fputs("<h2>", f);
+    mh_escape_xml(f, grids[k].target);
+    fputs("</h2>\n<table><tr><th>identity</th><th>TLS 1.2</th><th>TLS 1.3</th></tr>\n", f);
+    for (size_t j = 0; j < grids[k].num_rows; j++) {
+      fputs("<tr><th>", f);
+      mh_escape_xml(f, grids[k].rows[j]);
+      fputs("</th>", f);
+      for (int v = 0; v < 2; v++) {
+        const struct mh_case_result *c =
+            mh_grid_cell(r, grids[k].target, grids[k].rows[j], v ? MH_TLS13 : MH_TLS12);
+        if (c != NULL) {
+          html_cell(f, c);
+        } else {
+          fputs("<td>-</td>", f);
+        }
+      }
+      fputs("</tr>\n", f);
+    }
+    fputs("</table>\n", f);
+  }
+  fputs(
+      "<h2>All cases</h2>\n<table><tr><th>case</th><th>verdict</th><th>expected</th>"
+      "<th>actual</th><th>capture</th></tr>\n",
+      f);
+  for (size_t i = 0; i < r->num_cases; i++) {
+    const struct mh_case_result *c = &r->cases[i];
+    fputs("<tr><td>", f);
+    mh_escape_xml(f, c->id);
+    fputs("</td>", f);
+    html_cell(f, c);
+    fputs("<td>", f);
+    mh_escape_xml(f, c->expected_text);
+    fputs("</td><td>", f);
+    mh_escape_xml(f, c->summary);
+    fputs("</td><td>", f);
+    if (c->capture == 1) {
+      char file[256];
+      mh_report_case_file_name(c->id, file, sizeof(file));
+      fprintf(f, "<a href=\"cases/%s.pcapng\">pcapng</a>", file);
+      if (c->wire_mismatch[0]) {
+        fputs("<br><b>disagrees:</b> ", f);
+        mh_escape_xml(f, c->wire_mismatch);
+      }
+    } else if (c->capture == 2) {
+      fputs("skipped", f);
+    }
+    fputs("</td></tr>\n", f);
+  }
+  fputs("</table>\n", f);
+  if (r->baseline_file != NULL) {
+    fputs("<h2>Changes since baseline</h2>\n<ul>\n", f);
+    for (size_t i = 0; i < r->num_changes; i++) {
+      fputs("<li><b>", f);
+      mh_escape_xml(f, r->changes[i].id);
+      fputs("</b>: ", f);
+      mh_escape_xml(f, r->changes[i].before);
+      fputs(" &rarr; ", f);
+      mh_escape_xml(f, r->changes[i].after);
+      fputs("</li>\n", f);
+    }
+    fputs(r->num_changes ? "</ul>\n" : "<li>No case changed.</li></ul>\n", f);
+  }
+  fputs("</body></html>\n", f);
+}

@@ -1,0 +1,124 @@
+// report/internal.h: what the files of the report layer share, and nothing outside harness/report/
+// may include: the writers each file provides to the two entry points, and the small pieces they
+// have in common. The public API is report.h.
+//
+// Where each concern lives:
+//   report.c         the run's report directory: its files, in order, staged all at once
+//   run_json.c       the run's report.json (schema MH_REPORT_SCHEMA)
+//   case_log.c       one case's log (cases/<case>.log, and junit.xml's text of a case)
+//   grid.c           the matrices of report.md and report.html: one per target
+//   markdown.c       the run's report.md
+//   html.c           the run's report.html
+//   junit.c          the run's junit.xml
+//   load_report.c    the load command's report directory, staged all at once
+//   load_json.c      the load command's report.json (schema mtls-harness/load/1)
+//   load_markdown.c  the load command's report.md
+//   svg.c            the load command's charts: load.svg and sweep.svg
+//   kv.c             JSON members written in one call: a key and its value
+//   escape.c         XML and HTML escaping
+//   names.c          the names the reports give: a case's file name, a TLS version's
+//
+// Every writer here writes a whole file to a FILE * (an open_memstream the entry point then stages)
+// and returns nothing.
+#ifndef MH_REPORT_INTERNAL_H
+#define MH_REPORT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "base/jsonw.h"
+#include "report/report.h"
+
+// --- the run's report files (mh_report_write) ---
+
+// mh_run_json_write writes report.json of |r| to |f|: one case per line, so that a diff of two
+// reports reads well.
+void mh_run_json_write(FILE *f, const struct mh_report *r);
+
+// mh_case_log_write writes the log of case |c| to |f|: what was asked and expected, then what the
+// client and the server (or the capture) saw.
+void mh_case_log_write(FILE *f, const struct mh_case_result *c);
+
+// mh_markdown_write writes report.md of |r| to |f|.
+void mh_markdown_write(FILE *f, const struct mh_report *r);
+
+// mh_html_write writes report.html of |r| to |f|.
+void mh_html_write(FILE *f, const struct mh_report *r);
+
+// mh_junit_write writes junit.xml of |r| to |f|: one testcase per case, its log as the text.
+void mh_junit_write(FILE *f, const struct mh_report *r);
+
+// mh_grid is the layout of one matrix of the human reports: the cases of one target, identities
+// (rows) by TLS versions (columns). Its strings point into the report's cases.
+struct mh_grid {
+  const char *target;
+  const char *rows[64];
+  size_t num_rows;
+};
+
+// mh_grid_collect fills |g| (room for |max|) with the matrices of |r|, in the order their targets
+// first appear, and returns how many it filled. Targets beyond |max| and rows beyond 64 are left
+// out.
+size_t mh_grid_collect(const struct mh_report *r, struct mh_grid *g, size_t max);
+
+// mh_grid_cell returns the case of |r| in the matrix of |target| at identity |row| ("none": no
+// client certificate) and TLS |version|, or NULL if there is none.
+const struct mh_case_result *mh_grid_cell(const struct mh_report *r, const char *target,
+                                          const char *row, int version);
+
+// mh_grid_holds returns 1 if case |c| belongs in a matrix (a plain matrix case), 0 if it is listed
+// with the other cases.
+int mh_grid_holds(const struct mh_case_result *c);
+
+// --- the load command's report files (mh_report_write_load) ---
+
+struct mh_load_options;
+struct mh_load_result;
+struct mh_sweep_step;
+
+// mh_report_load_doc is what a load report shows: the run and, when |num_steps| > 0, its sweep.
+// Every pointer is borrowed from the caller of mh_report_write_load.
+struct mh_report_load_doc {
+  const char *target;
+  const struct mh_load_options *o;
+  const struct mh_load_result *r;
+  const struct mh_sweep_step *steps;
+  size_t num_steps;
+  double sustainable;
+};
+
+// mh_report_load_json writes the load report.json of |d| to |f|.
+void mh_report_load_json(FILE *f, const struct mh_report_load_doc *d);
+
+// mh_report_load_markdown writes the load report.md of |d| to |f|.
+void mh_report_load_markdown(FILE *f, const struct mh_report_load_doc *d);
+
+// mh_svg_write_load writes load.svg of |d| to |f|: the rate and the latency percentiles of each
+// second. Out of memory, it writes an empty chart.
+void mh_svg_write_load(FILE *f, const struct mh_report_load_doc *d);
+
+// mh_svg_write_sweep writes sweep.svg of |d| to |f|: the achieved rate and p99 of each step of the
+// sweep. Out of memory, it writes an empty chart.
+void mh_svg_write_sweep(FILE *f, const struct mh_report_load_doc *d);
+
+// --- shared pieces ---
+
+// mh_kv_str and the others write one member of the object |w| is in: |key|, then the value. The
+// JSON of the reports goes through the one writer (base/jsonw.h).
+void mh_kv_str(struct mh_jsonw *w, const char *key, const char *value);
+void mh_kv_int(struct mh_jsonw *w, const char *key, long long value);
+void mh_kv_uint(struct mh_jsonw *w, const char *key, unsigned long long value);
+void mh_kv_double(struct mh_jsonw *w, const char *key, double value, int decimals);
+void mh_kv_bool(struct mh_jsonw *w, const char *key, int value);
+// mh_kv_alert writes alert |code| as {"code", "name"}, or null for MH_ALERT_NONE ("no alert").
+void mh_kv_alert(struct mh_jsonw *w, const char *key, int code);
+
+// mh_escape_xml writes |s| (NULL: nothing) to |f| escaped for XML and HTML text and attribute
+// values; control characters other than newline and tab are dropped (XML 1.0 forbids them).
+void mh_escape_xml(FILE *f, const char *s);
+
+// mh_report_version_name returns "1.3" or "1.2" for MH_TLS13 or MH_TLS12, "" for anything else
+// (a static string).
+const char *mh_report_version_name(int v);
+
+#endif

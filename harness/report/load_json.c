@@ -1,0 +1,173 @@
+// load_json: the load command's report.json (schema mtls-harness/load/1): what was asked, the
+// counts, the latency histograms, each second and the sweep's steps.
+#include "report/internal.h"
+
+#include <stdio.h>
+
+#include "base/alerts.h"
+#include "base/jsonw.h"
+#include "load/load.h"
+#include "load/sweep.h"
+#include "tls/tls.h"
+
+static void json_hist(struct mh_jsonw *w, const char *name, const struct mh_hist *h) {
+  mh_jsonw_key(w, name);
+  mh_jsonw_object_begin(w);
+  mh_kv_uint(w, "count", (unsigned long long)h->total);
+  mh_kv_double(w, "mean_us", mh_hist_mean(h), 1);
+  mh_kv_uint(w, "p50_us", (unsigned long long)mh_hist_percentile(h, 50));
+  mh_kv_uint(w, "p90_us", (unsigned long long)mh_hist_percentile(h, 90));
+  mh_kv_uint(w, "p99_us", (unsigned long long)mh_hist_percentile(h, 99));
+  mh_kv_uint(w, "p999_us", (unsigned long long)mh_hist_percentile(h, 99.9));
+  mh_kv_uint(w, "max_us", (unsigned long long)(h->total ? h->max : 0));
+  mh_jsonw_object_end(w);
+}
+
+// json_load_options writes what was asked of the load run: mode, rate, identities...
+static void json_load_options(struct mh_jsonw *w, const struct mh_report_load_doc *d) {
+  const struct mh_load_options *o = d->o;
+  mh_kv_str(w, "mode", o->rate > 0 ? "open" : "closed");
+  mh_kv_str(w, "tls_version", o->version == MH_TLS13 ? "1.3" : "1.2");
+  mh_kv_double(w, "rate", o->rate, 3);
+  mh_kv_int(w, "connections", o->connections);
+  mh_kv_double(w, "duration_s", o->duration_s, 3);
+  mh_kv_int(w, "threads", o->threads);
+  mh_kv_double(w, "bad_share", o->bad_share, 4);
+  mh_kv_double(w, "elapsed_s", d->r->elapsed_s, 3);
+  // The identities, round-robin: good ones must be accepted, bad ones rejected.
+  for (int bad = 0; bad < 2; bad++) {
+    const struct mh_load_identity *ids = bad ? o->bad : o->good;
+    size_t n = bad ? o->num_bad : o->num_good;
+    mh_jsonw_key(w, bad ? "bad_identities" : "identities");
+    mh_jsonw_array_begin(w);
+    for (size_t i = 0; i < n; i++) {
+      mh_jsonw_string(w, ids[i].name);
+    }
+    mh_jsonw_array_end(w);
+  }
+}
+
+// json_load_counts writes what happened: counts, errors by kind, the alerts of rejections.
+static void json_load_counts(struct mh_jsonw *w, const struct mh_load_result *r) {
+  unsigned long long errors = mh_load_result_errors(r);
+  mh_jsonw_key(w, "counts");
+  mh_jsonw_object_begin(w);
+  mh_kv_uint(w, "planned", r->planned);
+  mh_kv_uint(w, "started", r->started);
+  mh_kv_uint(w, "accepted", r->accepted);
+  mh_kv_uint(w, "rejected", r->rejected);
+  mh_kv_uint(w, "errors", errors);
+  mh_kv_uint(w, "dropped", r->dropped);
+  mh_kv_uint(w, "late", r->late);
+  mh_kv_uint(w, "resume_offered", r->resume_offered);
+  mh_kv_uint(w, "resumed", r->resumed);
+  mh_jsonw_object_end(w);
+  mh_jsonw_key(w, "errors");
+  mh_jsonw_object_begin(w);
+  for (int i = 0; i < MH_LOAD_ERR_NUM; i++) {
+    mh_kv_uint(w, mh_load_error_name((enum mh_load_error)i), r->errors[i]);
+  }
+  mh_jsonw_object_end(w);
+  mh_jsonw_key(w, "rejection_alerts");
+  mh_jsonw_object_begin(w);
+  for (int i = 0; i < 256; i++) {
+    if (r->alerts[i]) {
+      char code[8];
+      snprintf(code, sizeof(code), "%d", i);
+      mh_jsonw_key(w, code);
+      mh_jsonw_object_begin(w);
+      mh_kv_str(w, "name", mh_alert_name(i));
+      mh_kv_uint(w, "count", r->alerts[i]);
+      mh_jsonw_object_end(w);
+    }
+  }
+  mh_jsonw_object_end(w);
+}
+
+static void json_load_seconds(struct mh_jsonw *w, const struct mh_load_result *r) {
+  mh_jsonw_key(w, "seconds");
+  mh_jsonw_array_begin(w);
+  for (size_t i = 0; i < r->num_seconds; i++) {
+    const struct mh_load_second *x = &r->seconds[i];
+    mh_jsonw_object_begin(w);
+    mh_kv_uint(w, "second", i + 1);
+    mh_kv_uint(w, "accepted", x->accepted);
+    mh_kv_uint(w, "rejected", x->rejected);
+    mh_kv_uint(w, "errors", x->errors);
+    mh_kv_uint(w, "p50_us", x->p50_us);
+    mh_kv_uint(w, "p99_us", x->p99_us);
+    mh_jsonw_object_end(w);
+  }
+  mh_jsonw_array_end(w);
+}
+
+static void json_sweep(struct mh_jsonw *w, const struct mh_report_load_doc *d) {
+  mh_jsonw_key(w, "sweep");
+  if (d->num_steps == 0) {
+    mh_jsonw_null(w);
+    return;
+  }
+  mh_jsonw_object_begin(w);
+  mh_kv_double(w, "sustainable_rate", d->sustainable, 1);
+  mh_jsonw_key(w, "steps");
+  mh_jsonw_array_begin(w);
+  for (size_t i = 0; i < d->num_steps; i++) {
+    const struct mh_sweep_step *st = &d->steps[i];
+    mh_jsonw_object_begin(w);
+    mh_kv_double(w, "offered", st->offered, 1);
+    mh_kv_double(w, "achieved", st->achieved, 1);
+    mh_kv_uint(w, "p99_us", st->p99_us);
+    mh_kv_double(w, "error_share", st->error_share, 5);
+    mh_kv_double(w, "drop_share", st->drop_share, 5);
+    mh_kv_bool(w, "sustained", st->sustained);
+    mh_jsonw_key(w, "broke");
+    mh_jsonw_array_begin(w);
+    for (int l = 0; l < MH_SWEEP_LIMIT_NUM; l++) {
+      if (st->broke & (1u << l)) {
+        mh_jsonw_string(w, mh_sweep_limit_name((enum mh_sweep_limit)l));
+      }
+    }
+    mh_jsonw_array_end(w);
+    mh_jsonw_object_end(w);
+  }
+  mh_jsonw_array_end(w);
+  mh_jsonw_object_end(w);
+}
+
+void mh_report_load_json(FILE *f, const struct mh_report_load_doc *d) {
+  const struct mh_load_options *o = d->o;
+  const struct mh_load_result *r = d->r;
+  struct mh_jsonw jw, *w = &jw;
+  mh_jsonw_init_file(w, f);
+  mh_jsonw_object_begin(w);
+  mh_kv_str(w, "schema", "mtls-harness/load/1");
+  mh_jsonw_key(w, "harness");
+  mh_jsonw_object_begin(w);
+  mh_kv_str(w, "version", MH_VERSION);
+  mh_jsonw_object_end(w);
+  mh_kv_str(w, "target", d->target);
+  json_load_options(w, d);
+  json_load_counts(w, r);
+  double cpu = r->cpu_user_s + r->cpu_sys_s;
+  unsigned long long done = r->accepted + r->rejected;
+  mh_kv_double(w, "achieved_rate", r->elapsed_s > 0 ? (double)done / o->duration_s : 0, 3);
+  mh_kv_double(w, "accepted_rate", o->duration_s > 0 ? (double)r->accepted / o->duration_s : 0, 3);
+  mh_kv_double(w, "cpu_s", cpu, 3);
+  mh_kv_double(w, "cpu_us_per_handshake", done ? cpu * 1e6 / (double)done : 0, 1);
+  mh_kv_int(w, "peak_rss_kb", r->peak_rss_kb);
+  mh_jsonw_key(w, "latency");
+  mh_jsonw_object_begin(w);
+  json_hist(w, "tcp_connect", &r->tcp);
+  json_hist(w, "tls_handshake", &r->handshake);
+  json_hist(w, "tls_handshake_resumed", &r->handshake_resumed);
+  json_hist(w, "first_server_record", &r->first_record);
+  json_hist(w, "total_accepted", &r->total_accept);
+  json_hist(w, "total_rejected", &r->total_reject);
+  mh_jsonw_object_end(w);
+  json_load_seconds(w, r);
+  json_sweep(w, d);
+  mh_jsonw_object_end(w);
+  mh_jsonw_newline(w);
+  mh_jsonw_finish(w);
+  mh_jsonw_cleanup(w);
+}

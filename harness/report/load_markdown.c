@@ -1,0 +1,101 @@
+// load_markdown: the load command's report.md: what was asked, the counts, the latency table and
+// the sweep's steps, with the charts of svg.c.
+#include "report/internal.h"
+
+#include <stdio.h>
+
+#include "load/load.h"
+#include "load/sweep.h"
+#include "tls/tls.h"
+
+// write_broken_limits writes the keywords of the limits |st| broke, each between |quote|s,
+// separated by commas, then |end|.
+static void write_broken_limits(FILE *f, const struct mh_sweep_step *st, const char *quote,
+                                const char *end) {
+  int first = 1;
+  for (int l = 0; l < MH_SWEEP_LIMIT_NUM; l++) {
+    if (st->broke & (1u << l)) {
+      fprintf(f, "%s%s%s%s", first ? "" : ",", quote, mh_sweep_limit_name((enum mh_sweep_limit)l),
+              quote);
+      first = 0;
+    }
+  }
+  fputs(end, f);
+}
+
+static void md_hist(FILE *f, const char *name, const struct mh_hist *h) {
+  fprintf(f, "| %s | %llu | %.3f | %.3f | %.3f | %.3f | %.3f |\n", name,
+          (unsigned long long)h->total, mh_hist_percentile(h, 50) / 1000.0,
+          mh_hist_percentile(h, 90) / 1000.0, mh_hist_percentile(h, 99) / 1000.0,
+          mh_hist_percentile(h, 99.9) / 1000.0, (h->total ? h->max : 0) / 1000.0);
+}
+
+void mh_report_load_markdown(FILE *f, const struct mh_report_load_doc *d) {
+  const struct mh_load_options *o = d->o;
+  const struct mh_load_result *r = d->r;
+  fprintf(f, "# mTLS handshake load: %s\n\n", d->target);
+  if (o->rate > 0) {
+    fprintf(f,
+            "Open loop at %.1f handshakes/s for %.1f s (latency from each arrival's planned "
+            "time), ",
+            o->rate, o->duration_s);
+  } else {
+    fprintf(f, "Closed loop with %d handshakes in flight for %.1f s (latency includes queueing), ",
+            o->connections, o->duration_s);
+  }
+  fprintf(f, "TLS %s, %d threads, bad-identity share %.2f.\n\n",
+          o->version == MH_TLS13 ? "1.3" : "1.2", o->threads, o->bad_share);
+  for (int bad = 0; bad < 2; bad++) {
+    const struct mh_load_identity *ids = bad ? o->bad : o->good;
+    size_t n = bad ? o->num_bad : o->num_good;
+    if (n > 0) {
+      fprintf(f, "%s identities (round-robin):", bad ? "Bad" : "Client");
+      for (size_t i = 0; i < n; i++) {
+        fprintf(f, "%s `%s`", i ? "," : "", ids[i].name);
+      }
+      fputs(".\n\n", f);
+    }
+  }
+  fprintf(f,
+          "| | count |\n|---|---|\n| planned | %llu |\n| started | %llu |\n| accepted | %llu |\n"
+          "| rejected | %llu |\n| dropped (no free connection) | %llu |\n| late (> 1 ms) | %llu |\n"
+          "| sessions offered | %llu |\n| resumed (reported by the TLS library) | %llu |\n",
+          r->planned, r->started, r->accepted, r->rejected, r->dropped, r->late, r->resume_offered,
+          r->resumed);
+  for (int i = 0; i < MH_LOAD_ERR_NUM; i++) {
+    if (r->errors[i]) {
+      fprintf(f, "| error: %s | %llu |\n", mh_load_error_name((enum mh_load_error)i), r->errors[i]);
+    }
+  }
+  double cpu = r->cpu_user_s + r->cpu_sys_s;
+  fprintf(f,
+          "\nAchieved %.1f handshakes/s (%.1f accepted/s); %.1f us of harness CPU per handshake; "
+          "peak RSS %ld KiB.\n\n",
+          (double)(r->accepted + r->rejected) / o->duration_s, (double)r->accepted / o->duration_s,
+          (r->accepted + r->rejected) ? cpu * 1e6 / (double)(r->accepted + r->rejected) : 0,
+          r->peak_rss_kb);
+  fprintf(
+      f,
+      "| latency (ms) | count | p50 | p90 | p99 | p99.9 | max |\n|---|---|---|---|---|---|---|\n");
+  md_hist(f, "TCP connect", &r->tcp);
+  md_hist(f, "TLS handshake (full)", &r->handshake);
+  md_hist(f, "TLS handshake (resumed)", &r->handshake_resumed);
+  md_hist(f, "first server record", &r->first_record);
+  md_hist(f, "total, accepted", &r->total_accept);
+  md_hist(f, "total, rejected", &r->total_reject);
+  fprintf(f, "\n![rate and latency over time](load.svg)\n");
+  if (d->num_steps > 0) {
+    fprintf(f, "\n## Sweep: highest sustained rate %.0f handshakes/s\n\n", d->sustainable);
+    fprintf(f,
+            "| offered/s | achieved/s | p99 ms | errors | dropped | sustained | limits broken |\n"
+            "|---|---|---|---|---|---|---|\n");
+    for (size_t i = 0; i < d->num_steps; i++) {
+      const struct mh_sweep_step *st = &d->steps[i];
+      fprintf(f, "| %.0f | %.1f | %.3f | %.2f%% | %.2f%% | %s | ", st->offered, st->achieved,
+              st->p99_us / 1000.0, 100 * st->error_share, 100 * st->drop_share,
+              st->sustained ? "yes" : "no");
+      write_broken_limits(f, st, "", " |\n");
+    }
+    fprintf(f, "\n![sweep](sweep.svg)\n");
+  }
+}

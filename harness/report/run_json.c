@@ -1,0 +1,231 @@
+// run_json: the run's report.json (schema MH_REPORT_SCHEMA, docs/report-schema.json is what a
+// reader checks): the run, its summary, then each case as expected, seen and judged.
+#include "report/internal.h"
+
+#include <stdio.h>
+#include <time.h>
+
+#include "base/alerts.h"
+#include "base/jsonw.h"
+#include "tls/tls.h"
+
+static const char *tls_version_text(int v) {
+  return v == MH_TLS13 ? "TLSv1.3" : v == MH_TLS12 ? "TLSv1.2" : "";
+}
+
+static void json_expected(struct mh_jsonw *w, const struct mh_case_result *c) {
+  const struct mh_expectation *x = &c->expect;
+  mh_jsonw_key(w, "expected");
+  mh_jsonw_object_begin(w);
+  mh_kv_str(w, "result", x->reject ? "reject" : "accept");
+  mh_kv_str(w, "reason", mh_reason_name(x->reason));
+  mh_kv_str(w, "side", x->reject ? (x->side == 'c' ? "client" : "server") : "none");
+  mh_kv_str(w, "layer", mh_layer_name(x->layer));
+  mh_jsonw_key(w, "alerts");
+  mh_jsonw_array_begin(w);
+  for (size_t i = 0; i < x->num_alerts; i++) {
+    mh_jsonw_int(w, x->alerts[i]);
+  }
+  mh_jsonw_array_end(w);
+  mh_kv_int(w, "http_status", x->status);
+  mh_kv_str(w, "source", x->explicit_ ? "explicit" : "oracle");
+  mh_kv_str(w, "text", c->expected_text);
+  mh_jsonw_object_end(w);
+}
+
+static void json_outcome(struct mh_jsonw *w, const struct mh_case_outcome *o) {
+  mh_jsonw_key(w, "outcome");
+  mh_jsonw_object_begin(w);
+  mh_kv_str(w, "result", mh_result_name(o->result));
+  mh_kv_str(w, "rejected_by",
+            o->rejected_by == 's'   ? "server"
+            : o->rejected_by == 'c' ? "client"
+                                    : "none");
+  mh_kv_str(w, "layer", mh_layer_name(o->layer));
+  mh_kv_str(w, "phase", mh_phase_name(o->phase));
+  mh_kv_str(w, "transport_end", mh_end_name(o->end));
+  mh_kv_str(w, "tcp", o->tcp);
+  mh_kv_str(w, "handshake", o->handshake_ok ? "ok" : "failed");
+  mh_kv_str(w, "version", tls_version_text(o->tls.version));
+  mh_kv_str(w, "cipher", o->tls.cipher);
+  mh_kv_str(w, "group", o->tls.group);
+  mh_kv_str(w, "alpn", o->tls.alpn);
+  mh_kv_alert(w, "alert_sent", o->tls.alert_sent);
+  mh_kv_alert(w, "alert_received", o->tls.alert_received);
+  mh_kv_int(w, "http_status", o->http_status);
+  mh_kv_bool(w, "websocket_upgrade", o->ws_upgraded);
+  mh_kv_str(w, "server_cn", o->tls.peer_cn);
+  mh_kv_str(w, "error", o->client_error);
+  mh_jsonw_key(w, "timings_ms");
+  mh_jsonw_object_begin(w);
+  mh_kv_double(w, "tcp", o->tcp_ms, 3);
+  mh_kv_double(w, "handshake", o->handshake_ms, 3);
+  mh_kv_double(w, "first_read", o->first_read_ms, 3);
+  mh_kv_double(w, "total", o->total_ms, 3);
+  mh_jsonw_object_end(w);
+  mh_jsonw_object_end(w);
+}
+
+static void json_server(struct mh_jsonw *w, const struct mh_case_result *c) {
+  mh_jsonw_key(w, "server");
+  if (!c->has_server) {
+    mh_jsonw_null(w);
+    return;
+  }
+  const struct mh_server_record *s = &c->server;
+  mh_jsonw_object_begin(w);
+  mh_kv_str(w, "location", s->location);
+  mh_kv_str(w, "peer", s->peer);
+  mh_kv_bool(w, "tls_rejected", s->tls_rejected);
+  mh_kv_str(w, "reason", s->reason);
+  mh_kv_alert(w, "alert_sent", s->alert_sent);
+  mh_kv_alert(w, "alert_received", s->alert_received);
+  mh_kv_int(w, "http_status", s->http_status);
+  mh_kv_str(w, "client_cn", s->client_cn);
+  mh_jsonw_object_end(w);
+}
+
+static void json_capture(struct mh_jsonw *w, const struct mh_case_result *c, const char *file) {
+  mh_jsonw_key(w, "capture");
+  if (c->capture == 0) {
+    mh_jsonw_null(w);
+    return;
+  }
+  const struct mh_wire_view *v = &c->wire;
+  mh_jsonw_object_begin(w);
+  mh_kv_str(w, "status", c->capture == 1 ? "captured" : "skipped");
+  mh_jsonw_key(w, "file");
+  if (c->capture == 1) {
+    char rel[300];
+    snprintf(rel, sizeof(rel), "cases/%s.pcapng", file);
+    mh_jsonw_string(w, rel);
+  } else {
+    mh_jsonw_null(w);
+  }
+  mh_kv_str(w, "reason", c->capture_note);
+  mh_kv_uint(w, "frames", v->frames);
+  mh_kv_str(w, "sni", v->sni);
+  mh_kv_bool(w, "server_certificate", v->server_certificate);
+  mh_jsonw_key(w, "alerts");
+  mh_jsonw_array_begin(w);
+  for (size_t i = 0; i < v->num_alerts; i++) {
+    const struct mh_wire_alert *a = &v->alerts[i];
+    mh_jsonw_object_begin(w);
+    mh_kv_str(w, "from", a->from == 'c' ? "client" : "server");
+    mh_kv_int(w, "level", a->level);
+    mh_kv_int(w, "code", a->desc == MH_WIRE_UNDECRYPTED ? -1 : a->desc);  // -1: "encrypted"
+    mh_kv_str(w, "name", a->desc != MH_WIRE_UNDECRYPTED ? mh_alert_name(a->desc) : "encrypted");
+    mh_kv_bool(w, "encrypted", a->encrypted);
+    mh_jsonw_object_end(w);
+  }
+  mh_jsonw_array_end(w);
+  mh_kv_int(w, "undecrypted_records", v->undecrypted);
+  // The report's words for the wire's ends: "" when neither a FIN nor a RST was seen.
+  mh_kv_str(w, "client_end", v->client_end == MH_END_NONE ? "" : mh_end_name(v->client_end));
+  mh_kv_str(w, "server_end", v->server_end == MH_END_NONE ? "" : mh_end_name(v->server_end));
+  mh_kv_bool(w, "consistent", c->wire_mismatch[0] == '\0');
+  mh_kv_str(w, "mismatch", c->wire_mismatch);
+  mh_jsonw_object_end(w);
+}
+
+static void json_case(struct mh_jsonw *w, const struct mh_case_result *c) {
+  char file[256], log[300];
+  mh_report_case_file_name(c->id, file, sizeof(file));
+  mh_jsonw_object_begin(w);
+  mh_kv_str(w, "id", c->id);
+  mh_kv_str(w, "kind", c->kind);
+  mh_kv_str(w, "target", c->target);
+  mh_kv_str(w, "endpoint", c->endpoint);
+  mh_kv_str(w, "server_name", c->server_name);
+  mh_jsonw_key(w, "identity");
+  mh_jsonw_string_or_null(w, c->identity);
+  mh_kv_str(w, "tls_version", mh_report_version_name(c->version));
+  mh_kv_str(w, "profile", c->profile);
+  json_expected(w, c);
+  json_outcome(w, &c->outcome);
+  json_server(w, c);
+  json_capture(w, c, file);
+  mh_kv_str(w, "verdict", mh_verdict_name(c->verdict));
+  mh_kv_bool(w, "fails", c->fails);
+  mh_kv_str(w, "summary", c->summary);
+  snprintf(log, sizeof(log), "cases/%s.log", file);
+  mh_kv_str(w, "log", log);
+  mh_jsonw_object_end(w);
+}
+
+static void json_baseline(struct mh_jsonw *w, const struct mh_report *r) {
+  mh_jsonw_key(w, "baseline");
+  if (r->baseline_file == NULL) {
+    mh_jsonw_null(w);
+    return;
+  }
+  mh_jsonw_object_begin(w);
+  mh_kv_str(w, "file", r->baseline_file);
+  mh_jsonw_key(w, "changed");
+  mh_jsonw_array_begin(w);
+  for (size_t i = 0; i < r->num_changes; i++) {
+    mh_jsonw_object_begin(w);
+    mh_kv_str(w, "id", r->changes[i].id);
+    mh_kv_str(w, "before", r->changes[i].before);
+    mh_kv_str(w, "after", r->changes[i].after);
+    mh_jsonw_object_end(w);
+  }
+  mh_jsonw_array_end(w);
+  mh_jsonw_object_end(w);
+}
+
+void mh_run_json_write(FILE *f, const struct mh_report *r) {
+  char when[32];
+  time_t t = (time_t)(r->started_ms / 1000);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  struct mh_jsonw jw, *w = &jw;
+  mh_jsonw_init_file(w, f);
+  mh_jsonw_object_begin(w);
+  mh_kv_str(w, "schema", MH_REPORT_SCHEMA);
+  mh_jsonw_key(w, "harness");
+  mh_jsonw_object_begin(w);
+  mh_kv_str(w, "version", MH_VERSION);
+  mh_kv_str(w, "tls", r->tls_library);
+  mh_jsonw_object_end(w);
+  mh_jsonw_key(w, "scenario");
+  mh_jsonw_object_begin(w);
+  mh_kv_str(w, "name", r->scenario_name);
+  mh_kv_str(w, "file", r->scenario_file);
+  mh_jsonw_object_end(w);
+  mh_kv_str(w, "started", when);
+  mh_kv_double(w, "duration_ms", r->duration_ms, 1);
+  mh_kv_bool(w, "strict", r->strict);
+  mh_kv_int(w, "jobs", r->jobs);
+  size_t counts[MH_VERDICT_NUM] = {0}, failed = 0;
+  for (size_t i = 0; i < r->num_cases; i++) {
+    counts[r->cases[i].verdict]++;
+    failed += r->cases[i].fails;
+  }
+  mh_jsonw_key(w, "summary");
+  mh_jsonw_object_begin(w);
+  mh_kv_uint(w, "total", r->num_cases);
+  mh_kv_uint(w, "failed", failed);
+  mh_jsonw_key(w, "verdicts");
+  mh_jsonw_object_begin(w);
+  for (int v = 0; v < MH_VERDICT_NUM; v++) {
+    mh_kv_uint(w, mh_verdict_name((enum mh_verdict)v), counts[v]);
+  }
+  mh_jsonw_object_end(w);
+  mh_jsonw_object_end(w);
+  mh_kv_int(w, "exit_code", r->exit_code);
+  mh_jsonw_key(w, "cases");
+  mh_jsonw_array_begin(w);
+  for (size_t i = 0; i < r->num_cases; i++) {
+    mh_jsonw_newline(w);
+    json_case(w, &r->cases[i]);
+  }
+  mh_jsonw_newline(w);
+  mh_jsonw_array_end(w);
+  json_baseline(w, r);
+  mh_jsonw_object_end(w);
+  mh_jsonw_newline(w);
+  mh_jsonw_finish(w);
+  mh_jsonw_cleanup(w);
+}
