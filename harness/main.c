@@ -43,6 +43,25 @@ struct command {
 static int cmd_pki(int argc, char **argv);
 static int cmd_check(int argc, char **argv);
 static int cmd_serve(int argc, char **argv);
+// MAX_PINS bounds --resolve entries per command line.
+#define MAX_PINS 32
+
+// add_pin parses one --resolve NAME:PORT:ADDR into |pins|; prints the error and returns -1 if it
+// is malformed or one too many.
+static int add_pin(const char *cmd, struct mh_net_pin *pins, size_t *num, const char *text) {
+  struct mh_err err;
+  if (*num >= MAX_PINS) {
+    fprintf(stderr, "mtls-harness %s: --resolve: at most %d entries\n", cmd, MAX_PINS);
+    return -1;
+  }
+  if (mh_net_parse_pin(text, &pins[*num], &err) != 0) {
+    fprintf(stderr, "mtls-harness %s: --resolve %s\n", cmd, err.msg);
+    return -1;
+  }
+  (*num)++;
+  return 0;
+}
+
 static int cmd_run(int argc, char **argv);
 static int cmd_load(int argc, char **argv);
 
@@ -102,7 +121,11 @@ static const struct command commands[] = {
      "  --quiet              print only failures and the summary\n"
      "  --pcap               capture each case (libpcap) into cases/<case>.pcapng, with its TLS\n"
      "                       secrets inside so that Wireshark/tshark decrypt TLS 1.3\n"
-     "  --capture-iface IFACE  where to capture (default lo; for a target on another host)\n"
+     "  --capture-iface IFACE  where to capture (default: lo for a loopback address, any for\n"
+     "                       another)\n"
+     "  --resolve NAME:PORT:ADDR  connect to ADDR (IPv4 or [IPv6]) for NAME:PORT without asking\n"
+     "                       the resolver, like curl's; repeatable; before the scenario's\n"
+     "                       \"resolve\"\n"
      "  --keylog FILE        also write every TLS secret to FILE (SSLKEYLOGFILE format, 0600);\n"
      "                       the SSLKEYLOGFILE environment variable is honoured too\n"
      "\n"
@@ -112,11 +135,15 @@ static const struct command commands[] = {
      "Cases, oracle, verdicts and profiles: docs/runner.md.\n",
      cmd_run},
     {"load",
-     "load (SCENARIO.json --location NAME | --target HOST:PORT --server-name NAME --ca FILE\n"
+     "load (SCENARIO.json --location NAME | --target HOST:PORT [--server-name NAME] --ca FILE\n"
      "                    --identities-from SPEC.json --fixtures DIR) [options]",
      "measure mTLS handshakes per second and their latency, with client certificates",
      "  --location NAME      a mock location of the scenario to load (started on a loopback port)\n"
-     "  --target HOST:PORT   an external target on loopback instead, with --server-name, --ca\n"
+     "  --target HOST:PORT   an external target instead: a DNS name, an IPv4 or an [IPv6]\n"
+     "                       address, resolved once (the first address is used); with --ca,\n"
+     "                       and --server-name when HOST is an address (default: HOST)\n"
+     "  --resolve NAME:PORT:ADDR  with --target: connect to ADDR for NAME:PORT without asking\n"
+     "                       the resolver, like curl's; repeatable\n"
      "  --identities-from SPEC  client identities from this fixture spec, round-robin: with\n"
      "                       --target, every one fit for client auth (generated in --fixtures\n"
      "                       DIR); with --location, every one the location's policy accepts\n"
@@ -383,14 +410,23 @@ static const char *run_fixtures_dir(void *arg, struct mh_arena *a, const char *s
 
 static int cmd_run(int argc, char **argv) {
   static const struct option longopts[] = {
-      {"out", required_argument, NULL, 'o'},      {"filter", required_argument, NULL, 'F'},
-      {"jobs", required_argument, NULL, 'j'},     {"strict", no_argument, NULL, 's'},
-      {"baseline", required_argument, NULL, 'b'}, {"profiles", required_argument, NULL, 'p'},
-      {"quiet", no_argument, NULL, 'q'},          {"help", no_argument, NULL, 'h'},
-      {"pcap", no_argument, NULL, 'P'},           {"capture-iface", required_argument, NULL, 'I'},
-      {"keylog", required_argument, NULL, 'K'},   {NULL, 0, NULL, 0},
+      {"out", required_argument, NULL, 'o'},
+      {"filter", required_argument, NULL, 'F'},
+      {"jobs", required_argument, NULL, 'j'},
+      {"strict", no_argument, NULL, 's'},
+      {"baseline", required_argument, NULL, 'b'},
+      {"profiles", required_argument, NULL, 'p'},
+      {"quiet", no_argument, NULL, 'q'},
+      {"help", no_argument, NULL, 'h'},
+      {"pcap", no_argument, NULL, 'P'},
+      {"capture-iface", required_argument, NULL, 'I'},
+      {"keylog", required_argument, NULL, 'K'},
+      {"resolve", required_argument, NULL, 'r'},
+      {NULL, 0, NULL, 0},
   };
   struct mh_run_options ro = {.jobs = (int)sysconf(_SC_NPROCESSORS_ONLN)};
+  struct mh_net_pin pins[MAX_PINS];
+  ro.pins = pins;
   const char *keylog = NULL;
   int opt;
   while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -429,6 +465,11 @@ static int cmd_run(int argc, char **argv) {
         break;
       case 'K':
         keylog = optarg;
+        break;
+      case 'r':
+        if (add_pin("run", pins, &ro.num_pins, optarg) != 0) {
+          return EXIT_INPUT;
+        }
         break;
       case 'h':
         command_usage(&commands[3], stdout);
@@ -581,9 +622,12 @@ static int cmd_load(int argc, char **argv) {
       {"sweep", no_argument, NULL, 'W'},
       {"sweep-p99-ms", required_argument, NULL, 'P'},
       {"server-threads", required_argument, NULL, 'N'},
+      {"resolve", required_argument, NULL, 'A'},
       {NULL, 0, NULL, 0},
   };
   struct mh_load_command c = {.load = {.version = MH_TLS13, .duration_s = 10, .timeout_ms = 5000}};
+  struct mh_net_pin pins[MAX_PINS];
+  c.pins = pins;
   int opt;
   while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
     const struct load_number *n = NULL;
@@ -604,6 +648,11 @@ static int cmd_load(int argc, char **argv) {
         break;
       case 'T':
         c.target = optarg;
+        break;
+      case 'A':
+        if (add_pin("load", pins, &c.num_pins, optarg) != 0) {
+          return EXIT_INPUT;
+        }
         break;
       case 'S':
         c.load.server_name = optarg;

@@ -1,7 +1,9 @@
-// net: non-blocking TCP sockets on loopback for the mocks.
+// net: non-blocking TCP sockets: the mocks' listeners, and connections to a HOST:PORT resolved with
+// the system resolver or pinned with curl-style NAME:PORT:ADDR entries.
 #ifndef MH_NET_H
 #define MH_NET_H
 
+#include <netinet/in.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -26,6 +28,55 @@ int mh_net_connect(const char *address, int port);
 // port of the matching loopback family) so that |before| can see it before the SYN is sent.
 int mh_net_connect_from(const char *address, int port, void (*before)(void *arg, int local_port),
                         void *arg);
+
+// MH_NET_MAX_ADDRS bounds the addresses one name resolves to (the rest are ignored).
+#define MH_NET_MAX_ADDRS 16
+#define MH_NET_HOST_LEN 256
+
+// mh_net_pin is one curl-style --resolve entry: connections to |name|:|port| go to |addr| (a
+// numeric address, unbracketed) without asking the resolver.
+struct mh_net_pin {
+  char name[MH_NET_HOST_LEN];
+  int port;
+  char addr[64];
+};
+
+// mh_net_addrs is what a name resolved to, in the resolver's order.
+struct mh_net_addrs {
+  size_t num;
+  struct sockaddr_storage ss[MH_NET_MAX_ADDRS];
+  socklen_t len[MH_NET_MAX_ADDRS];
+};
+
+// mh_net_split_host_port splits "HOST:PORT" or "[IPV6]:PORT" |text| into |out_host| (brackets
+// removed) and |*out_port| (1-65535). Returns 0, or -1 with |err| saying what is wrong (the caller
+// prefixes the option or JSON path).
+int mh_net_split_host_port(const char *text, char *out_host, size_t host_len, int *out_port,
+                           struct mh_err *err);
+
+// mh_net_is_numeric returns 1 when |host| is a numeric IPv4 or IPv6 address (unbracketed).
+int mh_net_is_numeric(const char *host);
+
+// mh_net_is_loopback returns 1 when |host| is a numeric address in 127.0.0.0/8 or ::1.
+int mh_net_is_loopback(const char *host);
+
+// mh_net_parse_pin reads a curl-style "NAME:PORT:ADDR" |text| (ADDR may be a bracketed IPv6
+// address) into |out|. Returns 0, or -1 with |err| saying what is wrong.
+int mh_net_parse_pin(const char *text, struct mh_net_pin *out, struct mh_err *err);
+
+// mh_net_resolve fills |out| with the addresses of |host|:|port|: those of every pin in |pins|
+// naming it (case-insensitive name, same port) if there is one, else what getaddrinfo(3) returns
+// (a numeric host is itself). Returns 0, or -1 with |err| set in Go's words and the resolver's own
+// ("lookup nosuch.invalid: Name or service not known").
+int mh_net_resolve(const char *host, int port, const struct mh_net_pin *pins, size_t num_pins,
+                   struct mh_net_addrs *out, struct mh_err *err);
+
+// mh_net_connect_addr is mh_net_connect_from on a resolved address |sa| of |len| bytes.
+int mh_net_connect_addr(const struct sockaddr *sa, socklen_t len,
+                        void (*before)(void *arg, int local_port), void *arg);
+
+// mh_net_format_ip writes the numeric address of |sa| (no port, no brackets) into |out|.
+void mh_net_format_ip(const struct sockaddr *sa, char *out, size_t out_len);
 
 // mh_net_connect_result returns 0 once a started connect succeeded, or the errno it failed with.
 int mh_net_connect_result(int fd);

@@ -58,14 +58,14 @@ static enum mh_end transport_end(int fd, int ms) {
   }
 }
 
+// local_name writes "ip:port" ("[ip]:port") of |fd|'s own end, as the server sees it.
 static void local_name(int fd, char *out, size_t len) {
   struct sockaddr_storage ss;
   socklen_t sl = sizeof(ss);
   out[0] = '\0';
-  if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0 && ss.ss_family == AF_INET) {
-    const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
-    const uint8_t *ip = (const uint8_t *)&a->sin_addr;
-    snprintf(out, len, "%u.%u.%u.%u:%u", ip[0], ip[1], ip[2], ip[3], ntohs(a->sin_port));
+  if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0 &&
+      (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
+    mh_net_format_addr((const struct sockaddr *)&ss, out, len);
   }
 }
 
@@ -102,46 +102,79 @@ static void before_connect_cb(void *arg, int local_port) {
   struct connect_hook *h = arg;
   h->o->local_port = local_port;
   if (h->hooks != NULL && h->hooks->before_connect != NULL) {
-    h->hooks->before_connect(h->hooks->arg, local_port);
+    h->hooks->before_connect(h->hooks->arg, h->o->remote, local_port);
   }
 }
 
-// probe_tcp connects to |t| by |start| + the connect timeout. It returns 0 once connected, -1
-// with |o| explaining why not; |*out_fd| is the socket either way (-1 if none), for the caller to
-// close.
+// dial_error records a failed dial in Go's words: "dial tcp HOST:PORT (ADDR): |what|", the
+// address in parentheses when the host was a name; |e| is the errno of the last address tried.
+static void dial_error(struct mh_case_outcome *o, const struct mh_probe_target *t, const char *what,
+                       int e) {
+  char where[MH_NET_HOST_LEN + 100];
+  int v6 = strchr(t->host, ':') != NULL;
+  int n =
+      snprintf(where, sizeof(where), "%s%s%s:%d", v6 ? "[" : "", t->host, v6 ? "]" : "", t->port);
+  if (o->remote[0] != '\0' && strcmp(o->remote, t->host) != 0 && n > 0 &&
+      (size_t)n < sizeof(where)) {
+    snprintf(where + n, sizeof(where) - (size_t)n, " (%s)", o->remote);
+  }
+  snprintf(o->tcp, sizeof(o->tcp),
+           e == ECONNREFUSED ? "refused"
+           : e == ETIMEDOUT  ? "timeout"
+                             : "error");
+  snprintf(o->client_error, sizeof(o->client_error), "dial tcp %s: %s", where, what);
+  o->phase = MH_PHASE_TCP;
+  o->end = e == ECONNREFUSED ? MH_END_REFUSED : e == ETIMEDOUT ? MH_END_TIMEOUT : MH_END_NONE;
+}
+
+// probe_tcp resolves |t| and connects to each of its addresses in turn until one connects, all by
+// |start| + the connect timeout. It returns 0 once connected, -1 with |o| explaining why not (the
+// resolver's words, or the last address's error); |*out_fd| is the socket either way (-1 if none),
+// for the caller to close.
 static int probe_tcp(struct mh_case_outcome *o, const struct mh_probe_target *t,
                      const struct mh_probe_timeouts *to, const struct mh_probe_hooks *hooks,
                      double start, int *out_fd) {
   struct connect_hook ch = {o, hooks};
-  int fd = mh_net_connect_from(t->address, t->port, before_connect_cb, &ch);
-  *out_fd = fd;
-  if (fd < 0) {
+  struct mh_net_addrs addrs;
+  struct mh_err err;
+  *out_fd = -1;
+  if (mh_net_resolve(t->host, t->port, t->pins, t->num_pins, &addrs, &err) != 0) {
     snprintf(o->tcp, sizeof(o->tcp), "error");
-    snprintf(o->client_error, sizeof(o->client_error), "dial tcp %s:%d: %s", t->address, t->port,
-             strerror(errno));
+    snprintf(o->client_error, sizeof(o->client_error), "dial tcp: %.400s", err.msg);
     o->phase = MH_PHASE_TCP;
     return -1;
   }
-  if (!wait_fd(fd, POLLOUT, start + to->connect_ms)) {
-    snprintf(o->tcp, sizeof(o->tcp), "timeout");
-    snprintf(o->client_error, sizeof(o->client_error), "dial tcp %s:%d: i/o timeout", t->address,
-             t->port);
-    o->phase = MH_PHASE_TCP;
-    o->end = MH_END_TIMEOUT;
-    return -1;
+  for (size_t i = 0; i < addrs.num; i++) {
+    if (*out_fd >= 0) {
+      close(*out_fd);
+    }
+    const struct sockaddr *sa = (const struct sockaddr *)&addrs.ss[i];
+    mh_net_format_ip(sa, o->remote, sizeof(o->remote));
+    int fd = mh_net_connect_addr(sa, addrs.len[i], before_connect_cb, &ch);
+    *out_fd = fd;
+    char what[160];
+    if (fd < 0) {
+      int e = errno;
+      snprintf(what, sizeof(what), "%s", strerror(e));
+      dial_error(o, t, what, e);
+      continue;
+    }
+    if (!wait_fd(fd, POLLOUT, start + to->connect_ms)) {
+      dial_error(o, t, "i/o timeout", ETIMEDOUT);
+      return -1;  // no time is left for the other addresses
+    }
+    int e = mh_net_connect_result(fd);
+    if (e != 0) {
+      snprintf(what, sizeof(what), "connect: %s", strerror(e));
+      dial_error(o, t, what, e);
+      continue;
+    }
+    snprintf(o->tcp, sizeof(o->tcp), "ok");
+    o->end = MH_END_NONE;
+    local_name(fd, o->local_peer, sizeof(o->local_peer));
+    return 0;
   }
-  int e = mh_net_connect_result(fd);
-  if (e != 0) {
-    snprintf(o->tcp, sizeof(o->tcp), e == ECONNREFUSED ? "refused" : "error");
-    snprintf(o->client_error, sizeof(o->client_error), "dial tcp %s:%d: connect: %s", t->address,
-             t->port, strerror(e));
-    o->phase = MH_PHASE_TCP;
-    o->end = e == ECONNREFUSED ? MH_END_REFUSED : MH_END_NONE;
-    return -1;
-  }
-  snprintf(o->tcp, sizeof(o->tcp), "ok");
-  local_name(fd, o->local_peer, sizeof(o->local_peer));
-  return 0;
+  return -1;
 }
 
 // probe_handshake runs the handshake, started at |t_tcp|, for |timeout_ms| at most; returns 0

@@ -7,12 +7,17 @@
 #ifndef MH_PROBE_H
 #define MH_PROBE_H
 
+#include "base/net.h"
 #include "base/outcomes.h"
 #include "tls/tls.h"
 
 struct mh_probe_target {
-  const char *address;  // numeric, loopback for mocks
+  const char *host;  // a DNS name or a numeric address (unbracketed); numeric loopback for mocks
   int port;
+  // Resolved at each probe: pins first, then the system resolver; every address is tried in
+  // order until one connects, all within the connect timeout.
+  const struct mh_net_pin *pins;
+  size_t num_pins;
   const char *server_name;  // SNI, checked against the certificate when verifying
   const char *path;         // request target
   const char *host_header;  // Host: value
@@ -37,16 +42,17 @@ struct mh_case_outcome {
   int http_status;         // 0: none
   int ws_upgraded;
   char client_error[512];  // our side's explanation
-  char local_peer[64];     // "127.0.0.1:PORT" as the server sees us
+  char remote[64];         // the numeric address connected to (the last one tried), or ""
+  char local_peer[64];     // "127.0.0.1:PORT" ("[::1]:PORT") as the server sees us
   int local_port;
   char keylog[1536];  // this connection's TLS secrets (for the capture file only)
   double tcp_ms, handshake_ms, first_read_ms, total_ms;
 };
 
-// mh_probe_hooks lets the caller act once the source port is known, before the SYN (to start a
-// capture on the case's own 4-tuple).
+// mh_probe_hooks lets the caller act once the address and source port are known, before the SYN
+// (to start a capture on the case's own 4-tuple). It is called once per address tried.
 struct mh_probe_hooks {
-  void (*before_connect)(void *arg, int local_port);
+  void (*before_connect)(void *arg, const char *remote_ip, int local_port);
   void *arg;
 };
 

@@ -12,12 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/alerts.h"
 #include "base/clock.h"
+#include "base/net.h"
 #include "mock/endpoint.h"
 #include "mock/events.h"
 #include "conform/oracle.h"
@@ -92,6 +94,8 @@ struct run {
   struct mh_case_result *results;
   struct mh_federation *fed;
   struct records records;
+  struct mh_net_pin *pins;  // --resolve first, then the scenario's "resolve"
+  size_t num_pins;
   atomic_size_t next;
   atomic_int setup_failed;
   struct mh_err setup_err;
@@ -291,23 +295,32 @@ static void set_setup_error(struct run *r, const struct mh_err *e) {
   pthread_mutex_unlock(&r->err_mu);
 }
 
-// capture_hook starts the case's capture once its source port is known, before the SYN.
+// capture_hook starts the case's capture once its address and source port are known, before the
+// SYN. The filter names the resolved numeric address; without --capture-iface a loopback address
+// is captured on "lo" and any other on "any" (the route decides the interface, not the harness).
 struct capture_hook {
-  const char *iface;
-  const char *address;
+  const char *iface;  // NULL: by address
   int port;
   struct mh_capture *cap;
   struct mh_case_result *res;
 };
 
-static void capture_before_connect(void *arg, int local_port) {
+static void capture_before_connect(void *arg, const char *remote_ip, int local_port) {
   struct capture_hook *h = arg;
+  if (h->cap != NULL) {  // an earlier address of the name did not connect: only the last counts
+    struct mh_packets dropped;
+    memset(&dropped, 0, sizeof(dropped));
+    mh_capture_collect(h->cap, 0, &dropped);
+    mh_capture_packets_free(&dropped);
+    h->cap = NULL;
+  }
+  const char *iface = h->iface ? h->iface : mh_net_is_loopback(remote_ip) ? "lo" : "any";
   char filter[256];
-  snprintf(filter, sizeof(filter), "tcp and host %s and port %d and port %d", h->address, h->port,
+  snprintf(filter, sizeof(filter), "tcp and host %s and port %d and port %d", remote_ip, h->port,
            local_port);
   struct mh_err err;
   int denied;
-  h->cap = mh_capture_open(h->iface, filter, &denied, &err);
+  h->cap = mh_capture_open(iface, filter, &denied, &err);
   if (h->cap == NULL) {
     h->res->capture = 2;
     snprintf(h->res->capture_note, sizeof(h->res->capture_note), "%.290s", err.msg);
@@ -358,6 +371,18 @@ static void cross_check(struct mh_case_result *res) {
   }
 }
 
+// case_endpoint returns "HOST:PORT" as probed, with the address a name resolved to:
+// "db.example.com:443 (192.0.2.10)", "[2001:db8::10]:443", "127.0.0.1:8443". In |a|.
+static const char *case_endpoint(struct mh_arena *a, const char *host, int port,
+                                 const char *remote) {
+  int v6 = strchr(host, ':') != NULL;
+  const char *hp = mh_arena_sprintf(a, "%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", port);
+  if (hp == NULL || remote[0] == '\0' || strcmp(remote, host) == 0) {
+    return hp;
+  }
+  return mh_arena_sprintf(a, "%s (%s)", hp, remote);
+}
+
 static void run_case(struct run *r, size_t idx) {
   const struct plan *p = &r->plans[idx];
   struct mh_case_result *res = &r->results[idx];
@@ -374,14 +399,13 @@ static void run_case(struct run *r, size_t idx) {
   int port;
   struct mh_err port_err;
   if (L->is_target) {
-    address = L->target_address;
+    address = L->target_host;
     port = L->target_port;
   } else if (mh_federation_port(r->fed, L->name, &address, &port, &port_err) != 0) {
     mh_err_set(&port_err, "%s: %s has no output to probe", s->file, L->json_path);
     set_setup_error(r, &port_err);
     return;
   }
-  res->endpoint = mh_arena_sprintf(r->a, "%s:%d", address, port);
   // What the probe trusts for the server: the root of the mock's certificate, the target's CA
   // files, or the case's own CA.
   char ca_path[4096];
@@ -422,20 +446,22 @@ static void run_case(struct run *r, size_t idx) {
   }
   res->server_name = k->server_name ? k->server_name : L->host;
   char host_header[300];
-  snprintf(host_header, sizeof(host_header), "%s:%d", L->host, port);
-  struct mh_probe_target t = {.address = address,
+  int v6 = strchr(L->host, ':') != NULL;
+  snprintf(host_header, sizeof(host_header), "%s%s%s:%d", v6 ? "[" : "", L->host, v6 ? "]" : "",
+           port);
+  struct mh_probe_target t = {.host = address,
                               .port = port,
+                              .pins = r->pins,
+                              .num_pins = r->num_pins,
                               .server_name = res->server_name,
                               .path = L->path ? L->path : "/",
                               .host_header = host_header};
   struct mh_probe_timeouts to = {.connect_ms = 3000, .handshake_ms = 5000, .first_read_ms = 3000};
-  struct capture_hook ch = {.iface = r->o->capture_iface ? r->o->capture_iface : "lo",
-                            .address = address,
-                            .port = port,
-                            .res = res};
+  struct capture_hook ch = {.iface = r->o->capture_iface, .port = port, .res = res};
   struct mh_probe_hooks hooks = {.before_connect = capture_before_connect, .arg = &ch};
   mh_probe_run(ctx, &t, &to, r->o->pcap ? &hooks : NULL, &res->outcome);
   mh_tls_ctx_free(ctx);
+  res->endpoint = case_endpoint(r->a, address, port, res->outcome.remote);
   if (ch.cap != NULL) {
     mh_capture_collect(ch.cap, CAPTURE_LINGER_MS, &res->packets);
     mh_wire_analyze(&res->packets, res->outcome.local_port, res->outcome.keylog, &res->wire);
@@ -676,6 +702,31 @@ static void print_summary(const struct run *r, const struct mh_report *rep) {
   }
 }
 
+// merge_pins puts the command line's --resolve pins before the scenario's: the first pin naming a
+// HOST:PORT wins as a group (mh_net_resolve uses every pin of the name), so the command line's
+// replace the scenario's rather than add to them.
+static int merge_pins(struct run *r, const struct mh_scenario *s, struct mh_err *err) {
+  size_t n = r->o->num_pins + s->num_pins;
+  r->pins = mh_arena_alloc_array(r->a, n > 0 ? n : 1, sizeof(*r->pins));
+  if (r->pins == NULL) {
+    return mh_err_set(err, "out of memory");
+  }
+  for (size_t i = 0; i < r->o->num_pins; i++) {
+    r->pins[r->num_pins++] = r->o->pins[i];
+  }
+  for (size_t i = 0; i < s->num_pins; i++) {
+    int overridden = 0;
+    for (size_t j = 0; j < r->o->num_pins; j++) {
+      overridden |= r->o->pins[j].port == s->pins[i].port &&
+                    strcasecmp(r->o->pins[j].name, s->pins[i].name) == 0;
+    }
+    if (!overridden) {
+      r->pins[r->num_pins++] = s->pins[i];
+    }
+  }
+  return 0;
+}
+
 int mh_runner_run(const struct mh_scenario *s_in, const struct mh_run_options *o,
                   struct mh_err *err) {
   struct mh_arena arena;
@@ -689,7 +740,8 @@ int mh_runner_run(const struct mh_scenario *s_in, const struct mh_run_options *o
   int ret = -1;
   long long started = mh_clock_wall_ms();
   double t0 = mh_clock_now_ms();
-  if (plan_cases(&r, s_in, err) != 0 || start_mocks(&r, err) != 0) {
+  if (merge_pins(&r, s_in, err) != 0 || plan_cases(&r, s_in, err) != 0 ||
+      start_mocks(&r, err) != 0) {
     goto out;
   }
   int jobs = run_cases(&r, o->jobs, err);

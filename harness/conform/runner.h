@@ -8,15 +8,17 @@
 #include "input/scenario.h"
 
 struct mh_run_options {
-  const char *out_dir;        // the run's report directory (created)
-  const char *filter;         // glob on case ids, NULL: all
-  int jobs;                   // concurrent cases
-  int strict;                 // pass-conceptual fails
-  const char *baseline;       // earlier report.json, NULL: none
-  const char *profiles_dir;   // where stack profiles are
-  int quiet;                  // print only the summary
-  int pcap;                   // capture every case
-  const char *capture_iface;  // default "lo"
+  const char *out_dir;            // the run's report directory (created)
+  const char *filter;             // glob on case ids, NULL: all
+  int jobs;                       // concurrent cases
+  int strict;                     // pass-conceptual fails
+  const char *baseline;           // earlier report.json, NULL: none
+  const char *profiles_dir;       // where stack profiles are
+  int quiet;                      // print only the summary
+  int pcap;                       // capture every case
+  const char *capture_iface;      // NULL: "lo" for a loopback address, "any" for another
+  const struct mh_net_pin *pins;  // --resolve NAME:PORT:ADDR, before the scenario's "resolve"
+  size_t num_pins;
 };
 
 // mh_runner_run runs |s| (loaded with its fixtures under out_dir) and returns the exit code: 0 when

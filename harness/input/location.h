@@ -43,8 +43,10 @@ struct mh_component {
 struct mh_location {
   const char *name;
   const char *json_path;
-  const char *host;     // the DNS name other locations use for it
-  const char *address;  // the loopback address it binds and that |host| resolves to
+  const char *host;          // the DNS name other locations use for it
+  const char *address;       // the address it binds and that |host| resolves to (loopback unless
+                             // |bind_beyond_loopback|)
+  int bind_beyond_loopback;  // "bind_beyond_loopback": true lets |address| be any local address
   enum mh_tls_emulation emulate;
   struct mh_component *components;
   size_t num_components;
@@ -60,7 +62,8 @@ struct mh_location {
   int fault_rst_on_reject;     // close a rejected connection with RST instead of FIN + drain
   // An external target (a real deployment) instead of a mock.
   int is_target;
-  const char *target_address;  // numeric loopback address
+  const char *target_host;  // as written, brackets removed: a DNS name, an IPv4 or IPv6 address;
+                            // resolved by the probe at each case (base/net.h)
   int target_port;
   const char *server_name;
   const char *const *target_ca_files;  // roots for the target's server certificate

@@ -12,29 +12,22 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/net.h"
 #include "base/outcomes.h"
 #include "input/json.h"
 #include "input/semstreams.h"
 
 #define DEFAULT_CERTS_DIR "/certs"
 
-static int is_loopback(const char *addr) {
-  struct in_addr a4;
-  struct in6_addr a6;
-  if (inet_pton(AF_INET, addr, &a4) == 1) {
-    return (ntohl(a4.s_addr) >> 24) == 127;
-  }
-  return inet_pton(AF_INET6, addr, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
-}
-
 static const char *const location_keys[] = {
-    "description", "host",    "address", "emulate",     "emit",     "nginx", "config",
-    "faults",      "profile", "target",  "server_name", "ca_files", "path",  "policy"};
+    "description", "host",     "address", "emulate", "emit",
+    "nginx",       "config",   "faults",  "profile", "target",
+    "server_name", "ca_files", "path",    "policy",  "bind_beyond_loopback"};
 static const char *const fault_names[] = {"ignore_allowlist", "rst_on_reject"};
 static const char *const emit_keys[] = {"rate", "subject"};
 static const char *const nginx_keys[] = {"dn_regex"};
 static const char *const scenario_keys[] = {"name",      "description", "fixtures", "certs_dir",
-                                            "locations", "matrix",      "cases"};
+                                            "locations", "matrix",      "cases",    "resolve"};
 static const char *const matrix_keys[] = {
     "targets",           "identities",       "versions",    "min_tls13_check",
     "wrong_server_name", "cn_only_identity", "untrusted_ca"};
@@ -76,40 +69,26 @@ static int parse_location_options(struct mh_json_ctx *c, const cJSON *lj, struct
   return 0;
 }
 
-// parse_target_address reads an external target's "HOST:PORT" |target| into |L|, refusing any
-// address but a loopback one.
+// parse_target_address reads an external target's "HOST:PORT" |target| into |L|: a DNS name, an
+// IPv4 or a bracketed IPv6 address, any of them. It is resolved when each case runs, not here:
+// `check` works without the network, and a name that does not resolve is a case's inconclusive
+// verdict, not an input error.
 static int parse_target_address(struct mh_json_ctx *c, const cJSON *target, struct mh_location *L) {
   size_t o = mh_json_push_key(c, "target");
   const char *hp;
   if (mh_json_get_string(c, target, &hp) != 0) {
     return -1;
   }
-  const char *colon = strrchr(hp, ':');
-  char *end;
-  long port = colon ? strtol(colon + 1, &end, 10) : 0;
-  if (colon == NULL || *end != '\0' || port < 1 || port > 65535) {
-    return mh_json_fail(c, "\"%s\" is not HOST:PORT (e.g. \"127.0.0.1:8443\")", hp);
+  char host[MH_NET_HOST_LEN];
+  int port;
+  struct mh_err err;
+  if (mh_net_split_host_port(hp, host, sizeof(host), &port, &err) != 0) {
+    return mh_json_fail(c, "%s", err.msg);
   }
-  char host[128];
-  snprintf(host, sizeof(host), "%.*s", (int)(colon - hp), hp);
-  if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-    memmove(host, host + 1, strlen(host));
-    host[strlen(host) - 1] = '\0';
-  }
-  if (strcmp(host, "localhost") == 0) {
-    snprintf(host, sizeof(host), "127.0.0.1");
-  }
-  if (!is_loopback(host)) {
-    return mh_json_fail(
-        c,
-        "\"%s\" is not a loopback address: this harness probes only 127.0.0.0/8, ::1 or "
-        "network namespaces you create (run it inside one)",
-        host);
-  }
-  L->target_address = mh_arena_strdup(c->a, host);
-  L->target_port = (int)port;
+  L->target_host = mh_arena_strdup(c->a, host);
+  L->target_port = port;
   mh_json_pop(c, o);
-  return L->target_address != NULL ? 0 : mh_json_fail(c, "out of memory");
+  return L->target_host != NULL ? 0 : mh_json_fail(c, "out of memory");
 }
 
 // parse_target reads what an external target declares: where it is, the name and CA of its
@@ -125,16 +104,26 @@ static int parse_target(struct mh_json_ctx *c, struct mh_semstreams_ctx *sc, con
     return mh_json_fail(
         c, "an external target has no \"config\" or \"emit\": the harness does not run it");
   }
+  // server_name defaults to the host when it is a name; an address cannot be sent as SNI (RFC
+  // 6066) and is seldom the name on a server certificate, so the name must then be given.
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(lj, "server_name");
+  size_t o;
+  if (v == NULL && mh_net_is_numeric(L->target_host)) {
+    mh_json_push_key(c, "target");
+    return mh_json_fail(c,
+                        "\"%s\" is an address: give \"server_name\", the name on the target's "
+                        "certificate (it defaults to the host only when the host is a name)",
+                        L->target_host);
+  }
   if (v == NULL) {
-    return mh_json_fail(
-        c, "\"server_name\" is required for an external target (the name on its certificate)");
+    L->server_name = L->target_host;
+  } else {
+    o = mh_json_push_key(c, "server_name");
+    if (mh_json_get_string(c, v, &L->server_name) != 0) {
+      return -1;
+    }
+    mh_json_pop(c, o);
   }
-  size_t o = mh_json_push_key(c, "server_name");
-  if (mh_json_get_string(c, v, &L->server_name) != 0) {
-    return -1;
-  }
-  mh_json_pop(c, o);
   L->host = L->server_name;
   o = mh_json_push_key(c, "ca_files");
   v = cJSON_GetObjectItemCaseSensitive(lj, "ca_files");
@@ -202,17 +191,24 @@ static int parse_location_identity(struct mh_json_ctx *c, const cJSON *lj, struc
     }
     mh_json_pop(c, o);
   }
+  if ((v = cJSON_GetObjectItemCaseSensitive(lj, "bind_beyond_loopback")) != NULL) {
+    size_t o = mh_json_push_key(c, "bind_beyond_loopback");
+    if (mh_json_get_bool(c, v, &L->bind_beyond_loopback) != 0) {
+      return -1;
+    }
+    mh_json_pop(c, o);
+  }
   if ((v = cJSON_GetObjectItemCaseSensitive(lj, "address")) != NULL) {
     size_t o = mh_json_push_key(c, "address");
     if (mh_json_get_string(c, v, &L->address) != 0) {
       return -1;
     }
-    if (!is_loopback(L->address)) {
-      return mh_json_fail(
-          c,
-          "\"%s\" is not a loopback address (mocks bind only 127.0.0.0/8 or ::1, never a "
-          "real network)",
-          L->address);
+    // A mock that answers on a real network is a decision, never a default.
+    if (!mh_net_is_loopback(L->address) && !L->bind_beyond_loopback) {
+      return mh_json_fail(c,
+                          "\"%s\" is not a loopback address: mocks bind only 127.0.0.0/8 or ::1 "
+                          "unless the location says \"bind_beyond_loopback\": true",
+                          L->address);
     }
     mh_json_pop(c, o);
   }
@@ -347,7 +343,8 @@ static int resolve_links(struct mh_json_ctx *c, struct mh_scenario *s) {
       if (comp->kind != MH_COMP_WS_INPUT) {
         continue;
       }
-      int found = strcasecmp(comp->url_host, "localhost") == 0 || is_loopback(comp->url_host);
+      int found =
+          strcasecmp(comp->url_host, "localhost") == 0 || mh_net_is_loopback(comp->url_host);
       for (size_t j = 0; j < s->num_locations && !found; j++) {
         found = strcasecmp(s->locations[j].host, comp->url_host) == 0;
       }
@@ -682,6 +679,34 @@ const struct mh_location *mh_scenario_location(const struct mh_scenario *s, cons
   return NULL;
 }
 
+// parse_resolve reads the top-level "resolve": curl-style "NAME:PORT:ADDR" pins for the targets.
+static int parse_resolve(struct mh_json_ctx *c, const cJSON *root, struct mh_scenario *s) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "resolve");
+  if (v == NULL) {
+    return 0;
+  }
+  size_t o = mh_json_push_key(c, "resolve");
+  const char **texts;
+  size_t n;
+  if (mh_json_get_string_array(c, v, &texts, &n) != 0) {
+    return -1;
+  }
+  s->pins = mh_arena_alloc_array(c->a, n > 0 ? n : 1, sizeof(*s->pins));
+  if (s->pins == NULL) {
+    return mh_json_fail(c, "out of memory");
+  }
+  for (size_t i = 0; i < n; i++) {
+    struct mh_err err;
+    if (mh_net_parse_pin(texts[i], &s->pins[i], &err) != 0) {
+      mh_json_push_index(c, i);
+      return mh_json_fail(c, "%s", err.msg);
+    }
+  }
+  s->num_pins = n;
+  mh_json_pop(c, o);
+  return 0;
+}
+
 // parse_header reads what names the scenario and where its certificates live: name,
 // description, certs_dir.
 static int parse_header(struct mh_json_ctx *c, const cJSON *root, struct mh_scenario *s) {
@@ -811,8 +836,9 @@ static int parse_scenario_doc(struct mh_json_ctx *c, struct mh_semstreams_ctx *s
   }
   if (mh_json_check_keys(c, root, scenario_keys, sizeof(scenario_keys) / sizeof(scenario_keys[0]),
                          "a scenario") != 0 ||
-      parse_header(c, root, s) != 0 || parse_fixtures(c, sc, root, opts, s) != 0 ||
-      parse_locations(c, sc, root, s) != 0 || check_ports(c, s) != 0 || resolve_links(c, s) != 0) {
+      parse_header(c, root, s) != 0 || parse_resolve(c, root, s) != 0 ||
+      parse_fixtures(c, sc, root, opts, s) != 0 || parse_locations(c, sc, root, s) != 0 ||
+      check_ports(c, s) != 0 || resolve_links(c, s) != 0) {
     return -1;
   }
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "matrix");

@@ -15,6 +15,7 @@
 
 #include "base/arena.h"
 #include "base/err.h"
+#include "base/net.h"
 #include "input/baseline.h"
 #include "input/envelope.h"
 #include "input/location.h"
@@ -61,6 +62,8 @@ struct mh_scenario {
   const char *description;
   const char *spec_file;  // the fixture spec, resolved against the scenario's directory
   struct mh_pki_spec spec;
+  struct mh_net_pin *pins;  // "resolve": NAME:PORT:ADDR pins for the targets' names
+  size_t num_pins;
   const char *certs_dir;     // the prefix certificate paths use in the configs ("/certs")
   const char *fixtures_dir;  // where the fixtures are generated; paths below resolve into it
   struct mh_location *locations;

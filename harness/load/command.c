@@ -65,11 +65,16 @@ static int check(const struct mh_load_command *c, struct mh_load_options *lo, st
                       "fixtures (and those of --identities-from) are generated in the report "
                       "directory");
   }
-  if (c->target != NULL && (c->load.server_name == NULL || c->ca_file == NULL ||
-                            c->identities_from == NULL || c->fixtures_dir == NULL)) {
+  if (c->target != NULL &&
+      (c->ca_file == NULL || c->identities_from == NULL || c->fixtures_dir == NULL)) {
     return mh_err_set(err,
-                      "mtls-harness load: --target needs --server-name, --ca, --identities-from "
-                      "and --fixtures");
+                      "mtls-harness load: --target needs --ca, --identities-from and --fixtures "
+                      "(and --server-name when its host is an address)");
+  }
+  if (c->num_pins > 0 && c->target == NULL) {
+    return mh_err_set(err,
+                      "mtls-harness load: --resolve is for --target (a mock location is on "
+                      "loopback, where the harness put it)");
   }
   *lo = c->load;
   if (lo->threads == 0) {
@@ -136,23 +141,38 @@ static int prepare_location(struct load_state *st, struct mh_err *err) {
   return 0;
 }
 
-// prepare_target checks an external target (loopback only) and loads its identity spec.
+// prepare_target resolves an external target once, before the run: every connection of the run
+// goes to the same address, the first the resolver (or --resolve) gives, so that a load test
+// measures one server rather than the resolver. Then it loads the identity spec.
 static int prepare_target(struct load_state *st, struct mh_err *err) {
   const struct mh_load_command *c = st->c;
   struct mh_arena *a = &st->arena;
-  const char *colon = strrchr(c->target, ':');
-  if (colon == NULL || atoi(colon + 1) <= 0) {
-    return mh_err_set(err, "--target %s: expected HOST:PORT", c->target);
+  char host[MH_NET_HOST_LEN];
+  struct mh_err e;
+  if (mh_net_split_host_port(c->target, host, sizeof(host), &st->lo.port, &e) != 0) {
+    return mh_err_set(err, "mtls-harness load: --target %s", e.msg);
   }
-  st->lo.address = mh_arena_sprintf(a, "%.*s", (int)(colon - c->target), c->target);
-  st->lo.port = atoi(colon + 1);
-  if (st->lo.address == NULL) {
-    return mh_err_set(err, "out of memory");
-  }
-  if (strncmp(st->lo.address, "127.", 4) != 0 && strcmp(st->lo.address, "::1") != 0 &&
-      strcmp(st->lo.address, "localhost") != 0) {
-    return mh_err_set(err, "--target %s: only loopback targets (or a network namespace you run in)",
+  if (st->lo.server_name == NULL && mh_net_is_numeric(host)) {
+    return mh_err_set(err,
+                      "mtls-harness load: --target %s is an address: give --server-name, the name "
+                      "on the target's certificate",
                       c->target);
+  }
+  if (st->lo.server_name == NULL) {
+    st->lo.server_name = mh_arena_strdup(a, host);
+  }
+  struct mh_net_addrs addrs;
+  if (mh_net_resolve(host, st->lo.port, c->pins, c->num_pins, &addrs, &e) != 0) {
+    return mh_err_set(err,
+                      "mtls-harness load: --target %s: %s (check the name, or pin it with "
+                      "--resolve NAME:PORT:ADDR)",
+                      c->target, e.msg);
+  }
+  char ip[64];
+  mh_net_format_ip((const struct sockaddr *)&addrs.ss[0], ip, sizeof(ip));
+  st->lo.address = mh_arena_strdup(a, ip);
+  if (st->lo.address == NULL || st->lo.server_name == NULL) {
+    return mh_err_set(err, "out of memory");
   }
   if (mh_pki_spec_load(a, c->identities_from, &st->id_spec, err) != 0) {
     return -1;
@@ -222,7 +242,9 @@ static int run_and_report(struct load_state *st, struct mh_err *err) {
     st->lo.rate = st->sweep.sustainable > 0 ? st->sweep.sustainable : st->lo.rate;
   }
   char target_desc[300];
-  snprintf(target_desc, sizeof(target_desc), "%s (%s:%d)", st->name, st->lo.address, st->lo.port);
+  snprintf(target_desc, sizeof(target_desc),
+           strchr(st->lo.address, ':') ? "%s ([%s]:%d)" : "%s (%s:%d)", st->name, st->lo.address,
+           st->lo.port);
   if (mh_report_write_load(st->out_dir, target_desc, &st->lo, st->result, sweep, err) != 0) {
     return -1;
   }

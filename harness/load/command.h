@@ -1,18 +1,21 @@
 // command: `load` from its options to its exit code: the target (a mock location started for the
-// run, or an external one on loopback), the identities, one run or a sweep, the report and the
-// console summary. main.c parses the command line into mh_load_command and calls
+// run, or an external one anywhere, resolved once), the identities, one run or a sweep, the report
+// and the console summary. main.c parses the command line into mh_load_command and calls
 // mh_load_command_run.
 #ifndef MH_LOAD_COMMAND_H
 #define MH_LOAD_COMMAND_H
 
 #include "base/err.h"
+#include "base/net.h"
 #include "load/load.h"
 
 // mh_load_command is `load`'s options, as given (NULL or 0: not given).
 struct mh_load_command {
-  const char *scenario_file;    // SCENARIO.json, with |location|
-  const char *location;         // --location NAME
-  const char *target;           // --target HOST:PORT
+  const char *scenario_file;      // SCENARIO.json, with |location|
+  const char *location;           // --location NAME
+  const char *target;             // --target HOST:PORT (a name, an IPv4 or a [IPv6] address)
+  const struct mh_net_pin *pins;  // --resolve NAME:PORT:ADDR, with |target|
+  size_t num_pins;
   const char *ca_file;          // --ca FILE, with |target|
   const char *identities_from;  // --identities-from SPEC.json
   const char *fixtures_dir;     // --fixtures DIR, with |target|

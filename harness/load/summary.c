@@ -1,11 +1,14 @@
 // summary: the console lines of `load` (see summary.h).
 #include "load/summary.h"
 
+#include <string.h>
+
 #include "tls/tls.h"
 
 void mh_load_summary_banner(FILE *f, const char *name, const struct mh_load_options *o) {
-  fprintf(f, "load: %s at %s:%d, %s loop, TLS %s, %d threads, identity %s (of %zu)%s%s%s\n", name,
-          o->address, o->port, o->rate > 0 ? "open" : "closed",
+  int v6 = strchr(o->address, ':') != NULL;
+  fprintf(f, "load: %s at %s%s%s:%d, %s loop, TLS %s, %d threads, identity %s (of %zu)%s%s%s\n",
+          name, v6 ? "[" : "", o->address, v6 ? "]" : "", o->port, o->rate > 0 ? "open" : "closed",
           o->version == MH_TLS13 ? "1.3" : "1.2", o->threads, o->good[0].name, o->num_good,
           o->num_bad ? ", bad " : "", o->num_bad ? o->bad[0].name : "",
           o->num_bad > 1 ? " and others" : "");
