@@ -63,11 +63,12 @@ BAD = [
      f"{LB}.ca_files[0]: {WRAP}tls.client.ca_files[0]: stat /nonexistent/ca.pem: no such file or "
      "directory"),
     ("unknown-scenario-key", lambda d: d.update(colour="blue"),
-     "$.colour: unknown key (a scenario has: name, description, fixtures, certs_dir, locations, matrix, cases)"),
+     "$.colour: unknown key (a scenario has: name, description, fixtures, certs_dir, locations, matrix, cases, resolve)"),
     ("unknown-location-key", lambda d: d["locations"]["location-a"].update(hots="x"),
      "$.locations.location-a.hots: unknown key"),
     ("not-loopback", lambda d: d["locations"]["location-a"].update(address="10.0.0.1"),
-     "$.locations.location-a.address: \"10.0.0.1\" is not a loopback address"),
+     "$.locations.location-a.address: \"10.0.0.1\" is not a loopback address: mocks bind only "
+     "127.0.0.0/8 or ::1 unless the location says \"bind_beyond_loopback\": true"),
     ("unknown-host", lambda d: d["locations"]["location-c"]["config"]["components"][0]["config"]
      .update(url="wss://example.com:9001/ws"),
      "host \"example.com\" is not a location of this scenario"),

@@ -1,0 +1,79 @@
+"""A test bed of two network namespaces joined by a veth pair, made and torn down by the test.
+
+The addresses come from the documentation ranges (RFC 5737, RFC 3849): they are never routed
+anywhere, and only exist inside the two namespaces. Names carry the process id and a random
+suffix, so that concurrent runs never share one. Every command has a deadline.
+"""
+import os
+import secrets
+import subprocess
+import time
+
+SERVER_V4, CLIENT_V4 = "192.0.2.1", "192.0.2.2"
+SERVER_V6, CLIENT_V6 = "2001:db8::1", "2001:db8::2"
+
+
+def _ip(*args, timeout=10):
+    return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=timeout)
+
+
+class NetnsBed:
+    """Two namespaces, "server" and "client", with SERVER_V4/V6 and CLIENT_V4/V6 on a veth pair."""
+
+    def __init__(self):
+        tag = f"{os.getpid() % 100000}{secrets.token_hex(2)}"
+        self.server = f"mhs{tag}"
+        self.client = f"mhc{tag}"
+        self.server_if = f"mhvs{tag}"[:15]
+        self.client_if = f"mhvc{tag}"[:15]
+        self.made = []
+
+    def _must(self, *args):
+        r = _ip(*args)
+        if r.returncode != 0:
+            raise OSError(f"ip {' '.join(args)}: {r.stderr.strip() or r.returncode}")
+
+    def create(self):
+        """Makes the namespaces; raises OSError with the failing command's error."""
+        for ns in (self.server, self.client):
+            self._must("netns", "add", ns)
+            self.made.append(ns)
+        self._must("link", "add", self.server_if, "netns", self.server, "type", "veth",
+                   "peer", "name", self.client_if, "netns", self.client)
+        for ns, dev, v4, v6 in ((self.server, self.server_if, SERVER_V4, SERVER_V6),
+                                (self.client, self.client_if, CLIENT_V4, CLIENT_V6)):
+            self._must("-n", ns, "link", "set", "lo", "up")
+            self._must("-n", ns, "addr", "add", f"{v4}/24", "dev", dev)
+            # nodad: the address is usable at once, not after duplicate address detection.
+            self._must("-n", ns, "addr", "add", f"{v6}/64", "dev", dev, "nodad")
+            self._must("-n", ns, "link", "set", dev, "up")
+        return self
+
+    def destroy(self):
+        """Deletes the namespaces (and with them the veth pair); never raises."""
+        for ns in reversed(self.made):
+            _ip("netns", "del", ns)
+        self.made = []
+
+    def exec_args(self, ns, *args):
+        """The command line that runs |args| inside namespace |ns|."""
+        return ["ip", "netns", "exec", ns, *[str(a) for a in args]]
+
+    def run(self, ns, *args, timeout=60):
+        return subprocess.run(self.exec_args(ns, *args), capture_output=True, text=True,
+                              timeout=timeout)
+
+    def wait_listening(self, host, port, proc, timeout=15):
+        """Waits (bounded) until |host|:|port| accepts a connection from the client namespace."""
+        probe = ("import socket,sys\n"
+                 "socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1).close()")
+        deadline = time.monotonic() + timeout
+        while True:
+            r = self.run(self.client, "/usr/bin/python3", "-c", probe, host, port, timeout=10)
+            if r.returncode == 0:
+                return
+            if proc.poll() is not None:
+                raise RuntimeError(f"the server exited: {proc.stderr.read()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"nothing listens on {host}:{port}: {r.stderr.strip()}")
+            time.sleep(0.2)
