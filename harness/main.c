@@ -129,6 +129,9 @@ static const struct command commands[] = {
      "                       for their CN)\n"
      "  --bad-share P        fraction of handshakes made with a bad identity (0 to 1)\n"
      "  --tls 1.2|1.3        the version offered (default 1.3)\n"
+     "  --profile NAME       the stack's profile (default: the location's): a stack that\n"
+     "                       rejects at HTTP (nginx-http) is confirmed by a request's status\n"
+     "  --profiles DIR       where the stack profiles are (default: the shipped profiles/)\n"
      "  --resume             resume sessions (TLS 1.2 tickets, TLS 1.3 tickets used once each)\n"
      "  --resume-share P     resume a fraction P of handshakes, the rest are full\n"
      "  --sweep              step the open-loop rate (from --rate, default 100) up by half until\n"
@@ -147,7 +150,8 @@ static const struct command commands[] = {
      "  --quiet              no progress line\n"
      "\n"
      "A handshake counts as accepted only when the server kept it (TLS 1.3: its first record\n"
-     "after our Finished). Prints a progress line every second, then the summary; writes\n"
+     "after our Finished; a profile that rejects at HTTP: the status of a GET after it). Prints a "
+     "progress line every second, then the summary; writes\n"
      "report.json and report.md. Exit 0, or 1 if any handshake failed unexpectedly.\n"
      "Design and limits: docs/load.md.\n",
      cmd_load},
@@ -581,6 +585,8 @@ static int cmd_load(int argc, char **argv) {
       {"sweep", no_argument, NULL, 'W'},
       {"sweep-p99-ms", required_argument, NULL, 'P'},
       {"server-threads", required_argument, NULL, 'N'},
+      {"profile", required_argument, NULL, 'p'},
+      {"profiles", required_argument, NULL, 'D'},
       {NULL, 0, NULL, 0},
   };
   struct mh_load_command c = {.load = {.version = MH_TLS13, .duration_s = 10, .timeout_ms = 5000}};
@@ -625,6 +631,12 @@ static int cmd_load(int argc, char **argv) {
         break;
       case 'o':
         c.out_dir = optarg;
+        break;
+      case 'p':
+        c.profile = optarg;
+        break;
+      case 'D':
+        c.profiles_dir = optarg;
         break;
       case 'q':
         c.load.quiet = 1;
