@@ -115,7 +115,9 @@ static const struct command commands[] = {
      "  --filter GLOB        only cases whose id matches, e.g. 'location-a/*/tls1.3'\n"
      "  --jobs N             cases run concurrently (default: the number of cores)\n"
      "  --strict             a rejection with another alert or status than the stack's\n"
-     "                       profile says (pass-conceptual) fails the run\n"
+     "                       profile says (pass-conceptual) fails the run, and so does a\n"
+     "                       warning that the run proves nothing (no case expects acceptance,\n"
+     "                       or a target rejected every case the same way)\n"
      "  --baseline FILE      compare with an earlier report.json; list every changed case\n"
      "  --profiles DIR       where the stack profiles are (default: the shipped profiles/)\n"
      "  --quiet              print only failures and the summary\n"
@@ -156,6 +158,9 @@ static const struct command commands[] = {
      "                       for their CN)\n"
      "  --bad-share P        fraction of handshakes made with a bad identity (0 to 1)\n"
      "  --tls 1.2|1.3        the version offered (default 1.3)\n"
+     "  --profile NAME       the stack's profile (default: the location's): a stack that\n"
+     "                       rejects at HTTP (nginx-http) is confirmed by a request's status\n"
+     "  --profiles DIR       where the stack profiles are (default: the shipped profiles/)\n"
      "  --resume             resume sessions (TLS 1.2 tickets, TLS 1.3 tickets used once each)\n"
      "  --resume-share P     resume a fraction P of handshakes, the rest are full\n"
      "  --sweep              step the open-loop rate (from --rate, default 100) up by half until\n"
@@ -174,7 +179,8 @@ static const struct command commands[] = {
      "  --quiet              no progress line\n"
      "\n"
      "A handshake counts as accepted only when the server kept it (TLS 1.3: its first record\n"
-     "after our Finished). Prints a progress line every second, then the summary; writes\n"
+     "after our Finished; a profile that rejects at HTTP: the status of a GET after it). Prints a "
+     "progress line every second, then the summary; writes\n"
      "report.json and report.md. Exit 0, or 1 if any handshake failed unexpectedly.\n"
      "Design and limits: docs/load.md.\n",
      cmd_load},
@@ -597,39 +603,43 @@ static void load_set_number(struct mh_load_command *c, int opt, double v) {
   }
 }
 
+// load_longopts are the options of `load`; its number options are parsed by load_numbers.
+static const struct option load_longopts[] = {
+    {"location", required_argument, NULL, 'L'},
+    {"target", required_argument, NULL, 'T'},
+    {"server-name", required_argument, NULL, 'S'},
+    {"ca", required_argument, NULL, 'C'},
+    {"identities-from", required_argument, NULL, 'i'},
+    {"fixtures", required_argument, NULL, 'F'},
+    {"identity", required_argument, NULL, 'I'},
+    {"bad-identity", required_argument, NULL, 'B'},
+    {"bad-share", required_argument, NULL, 'b'},
+    {"tls", required_argument, NULL, 'v'},
+    {"rate", required_argument, NULL, 'r'},
+    {"connections", required_argument, NULL, 'c'},
+    {"duration", required_argument, NULL, 'd'},
+    {"threads", required_argument, NULL, 't'},
+    {"timeout-ms", required_argument, NULL, 'm'},
+    {"out", required_argument, NULL, 'o'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {"resume", no_argument, NULL, 'R'},
+    {"resume-share", required_argument, NULL, 's'},
+    {"sweep", no_argument, NULL, 'W'},
+    {"sweep-p99-ms", required_argument, NULL, 'P'},
+    {"server-threads", required_argument, NULL, 'N'},
+    {"resolve", required_argument, NULL, 'A'},
+    {"profile", required_argument, NULL, 'p'},
+    {"profiles", required_argument, NULL, 'D'},
+    {NULL, 0, NULL, 0},
+};
+
 static int cmd_load(int argc, char **argv) {
-  static const struct option longopts[] = {
-      {"location", required_argument, NULL, 'L'},
-      {"target", required_argument, NULL, 'T'},
-      {"server-name", required_argument, NULL, 'S'},
-      {"ca", required_argument, NULL, 'C'},
-      {"identities-from", required_argument, NULL, 'i'},
-      {"fixtures", required_argument, NULL, 'F'},
-      {"identity", required_argument, NULL, 'I'},
-      {"bad-identity", required_argument, NULL, 'B'},
-      {"bad-share", required_argument, NULL, 'b'},
-      {"tls", required_argument, NULL, 'v'},
-      {"rate", required_argument, NULL, 'r'},
-      {"connections", required_argument, NULL, 'c'},
-      {"duration", required_argument, NULL, 'd'},
-      {"threads", required_argument, NULL, 't'},
-      {"timeout-ms", required_argument, NULL, 'm'},
-      {"out", required_argument, NULL, 'o'},
-      {"quiet", no_argument, NULL, 'q'},
-      {"help", no_argument, NULL, 'h'},
-      {"resume", no_argument, NULL, 'R'},
-      {"resume-share", required_argument, NULL, 's'},
-      {"sweep", no_argument, NULL, 'W'},
-      {"sweep-p99-ms", required_argument, NULL, 'P'},
-      {"server-threads", required_argument, NULL, 'N'},
-      {"resolve", required_argument, NULL, 'A'},
-      {NULL, 0, NULL, 0},
-  };
   struct mh_load_command c = {.load = {.version = MH_TLS13, .duration_s = 10, .timeout_ms = 5000}};
   struct mh_net_pin pins[MAX_PINS];
   c.pins = pins;
   int opt;
-  while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+  while ((opt = getopt_long(argc, argv, "h", load_longopts, NULL)) != -1) {
     const struct load_number *n = NULL;
     for (size_t i = 0; i < sizeof(load_numbers) / sizeof(load_numbers[0]); i++) {
       n = load_numbers[i].opt == opt ? &load_numbers[i] : n;
@@ -674,6 +684,12 @@ static int cmd_load(int argc, char **argv) {
         break;
       case 'o':
         c.out_dir = optarg;
+        break;
+      case 'p':
+        c.profile = optarg;
+        break;
+      case 'D':
+        c.profiles_dir = optarg;
         break;
       case 'q':
         c.load.quiet = 1;

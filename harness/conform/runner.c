@@ -25,6 +25,7 @@
 #include "conform/oracle.h"
 #include "pki/pki.h"
 #include "conform/probe.h"
+#include "conform/warnings.h"
 #include "report/report.h"
 #include "tls/tls.h"
 #include "capture/wire.h"
@@ -684,6 +685,10 @@ static void print_summary(const struct run *r, const struct mh_report *rep) {
       printf(" %zu %s", counts[v], mh_verdict_name((enum mh_verdict)v));
     }
   }
+  if (rep->num_warnings > 0) {
+    printf(", %zu warning%s%s", rep->num_warnings, rep->num_warnings == 1 ? "" : "s",
+           o->strict ? " (failing under --strict)" : "");
+  }
   printf("%s\nrun: reports in %s (report.md, report.html, report.json, junit.xml)\n",
          o->strict ? " [strict]" : "", o->out_dir);
   if (o->pcap) {
@@ -699,6 +704,10 @@ static void print_summary(const struct run *r, const struct mh_report *rep) {
         "run: captures: %zu written (cases/<case>.pcapng, TLS secrets inside), %zu skipped%s%s, "
         "%zu disagree with the TLS library\n",
         captured, skipped, why ? ": " : "", why ? why : "", mismatched);
+  }
+  // Last, where an operator's eye lands: a green run that proves less than it seems.
+  for (size_t i = 0; i < rep->num_warnings; i++) {
+    printf("warning: %s\n", rep->warnings[i].message);
   }
 }
 
@@ -765,7 +774,14 @@ int mh_runner_run(const struct mh_scenario *s_in, const struct mh_run_options *o
   for (size_t i = 0; i < r.num_plans; i++) {
     failed += r.results[i].fails;
   }
-  rep.exit_code = failed ? 1 : 0;
+  struct mh_run_warning *warnings = mh_arena_alloc_array(r.a, r.num_plans + 1, sizeof(*warnings));
+  if (warnings == NULL) {
+    mh_err_set(err, "out of memory");
+    goto out;
+  }
+  rep.warnings = warnings;
+  rep.num_warnings = mh_warnings_collect(warnings, r.results, r.num_plans);
+  rep.exit_code = failed || (o->strict && rep.num_warnings > 0) ? 1 : 0;
   if (o->baseline != NULL && compare_baseline(&r, &rep, err) != 0) {
     goto out;
   }

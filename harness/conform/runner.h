@@ -11,7 +11,7 @@ struct mh_run_options {
   const char *out_dir;            // the run's report directory (created)
   const char *filter;             // glob on case ids, NULL: all
   int jobs;                       // concurrent cases
-  int strict;                     // pass-conceptual fails
+  int strict;                     // pass-conceptual and warnings (conform/warnings.h) fail
   const char *baseline;           // earlier report.json, NULL: none
   const char *profiles_dir;       // where stack profiles are
   int quiet;                      // print only the summary
@@ -22,7 +22,8 @@ struct mh_run_options {
 };
 
 // mh_runner_run runs |s| (loaded with its fixtures under out_dir) and returns the exit code: 0 when
-// every case passes, 1 when any fails; -1 with |err| set on a harness or input error.
+// every case passes (and, with |strict|, the run has no warning), 1 otherwise; -1 with |err| set
+// on a harness or input error.
 int mh_runner_run(const struct mh_scenario *s, const struct mh_run_options *o, struct mh_err *err);
 
 #endif

@@ -4,12 +4,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "base/arena.h"
 #include "base/stage.h"
 #include "conform/oracle.h"
+#include "input/profile.h"
 #include "input/scenario.h"
+#include "load/confirm.h"
 #include "load/identities.h"
 #include "load/location.h"
 #include "load/summary.h"
@@ -34,6 +37,7 @@ struct load_state {
   struct mh_load_identities ids;
   struct mh_load_result *result;  // large: allocated
   struct mh_sweep sweep;
+  struct mh_profile profile;  // the stack's, when one is named: where acceptance is confirmed
 };
 
 // check reads |c| into |lo|: the combinations of options that are refused, then the defaults
@@ -220,6 +224,35 @@ static int prepare_identities(struct load_state *st, struct mh_err *err) {
   return 0;
 }
 
+// prepare_confirmation loads the stack's profile (--profile, or the location's) and confirms
+// acceptance where it says the stack rejects: at HTTP (a request to the location's path, or "/")
+// when one of its rejections is an HTTP status, at TLS otherwise or without a profile.
+static int prepare_confirmation(struct load_state *st, struct mh_err *err) {
+  const struct mh_load_command *c = st->c;
+  const char *name = c->profile != NULL ? c->profile : st->L != NULL ? st->L->profile : NULL;
+  if (name == NULL) {
+    return 0;
+  }
+  const char *dir = c->profiles_dir;
+  if (dir == NULL && c->scenario_file != NULL) {
+    // As `run` does: the profiles/ beside the scenario's folder, else the shipped ones.
+    const char *slash = strrchr(c->scenario_file, '/');
+    const char *near = slash ? mh_arena_sprintf(&st->arena, "%.*s/../profiles",
+                                                (int)(slash - c->scenario_file), c->scenario_file)
+                             : "../profiles";
+    struct stat sb;
+    dir = near != NULL && stat(near, &sb) == 0 ? near : NULL;
+  }
+  dir = dir != NULL ? dir : MH_DEFAULT_PROFILES_DIR;
+  if (mh_profile_load(&st->arena, dir, name, &st->profile, err) != 0) {
+    return -1;
+  }
+  st->lo.profile = st->profile.name;
+  const char *host = st->L != NULL ? st->L->host : st->lo.server_name;
+  const char *path = st->L != NULL ? st->L->path : NULL;
+  return mh_confirm_from_profile(&st->lo, &st->arena, &st->profile, host, st->lo.port, path, err);
+}
+
 // run_and_report runs once or sweeps, writes the report and prints the summary. Returns 0, 1 or
 // -1 as mh_load_command_run.
 static int run_and_report(struct load_state *st, struct mh_err *err) {
@@ -272,7 +305,7 @@ int mh_load_command_run(const struct mh_load_command *c, struct mh_err *err) {
     goto out;
   }
   if ((c->location != NULL ? prepare_location(st, err) : prepare_target(st, err)) != 0 ||
-      prepare_identities(st, err) != 0) {
+      prepare_identities(st, err) != 0 || prepare_confirmation(st, err) != 0) {
     goto out;
   }
   rc = run_and_report(st, err);

@@ -25,6 +25,8 @@ struct mh_load_command {
   int sweep;                    // --sweep
   double sweep_p99_ms;          // --sweep-p99-ms; 0: 10
   int server_threads;           // --server-threads; 0: 1
+  const char *profile;          // --profile NAME: the stack's profile; default: the location's
+  const char *profiles_dir;     // --profiles DIR; default: near the scenario, or the shipped one
   int extra_arguments;          // operands beyond SCENARIO.json: refused
   // The run's numbers, version, --server-name and --quiet, each within its option's range
   // (main.c checks the ranges); rate 0 and connections 0: not given; threads 0: the default.

@@ -19,6 +19,7 @@
 #include "base/clock.h"
 #include "base/net.h"
 #include "base/watch.h"
+#include "load/confirm.h"
 #include "tls/tls.h"
 
 #define MAX_SLOTS_PER_THREAD 20000
@@ -59,7 +60,8 @@ int mh_load_share_hit(unsigned long long index, double share) {
   return floor(share * (double)(index + 1)) > floor(share * (double)index);
 }
 
-enum lstate { L_FREE, L_CONNECTING, L_HANDSHAKE, L_CONFIRM };
+// L_REQUEST and L_RESPONSE confirm at HTTP (o->http_request); L_CONFIRM at TLS 1.3.
+enum lstate { L_FREE, L_CONNECTING, L_HANDSHAKE, L_CONFIRM, L_REQUEST, L_RESPONSE };
 
 struct lthread;
 
@@ -78,6 +80,9 @@ struct lconn {
   struct mh_tls_conn *tls;
   int bad;
   double planned, start, tcp_done, hs_done;
+  size_t sent;    // L_REQUEST: bytes of the request written
+  char head[16];  // L_RESPONSE: the start of the status line ("HTTP/1.1 400"), in place
+  size_t head_len;
   ev_io io;
   ev_timer timeout;
 };
@@ -172,12 +177,67 @@ static void decided(struct lconn *c, int accepted) {
   } else if (alert >= 0 && alert != 0) {
     finish(c, 0, c->bad ? -1 : MH_LOAD_ERR_GOOD_REJECTED, alert);
   } else {
-    finish(c, -1, MH_LOAD_ERR_TLS, -1);
+    // At HTTP, an end without an alert before the status line is no answer rather than a TLS error.
+    finish(c, -1, c->state == L_RESPONSE ? MH_LOAD_ERR_NO_STATUS : MH_LOAD_ERR_TLS, -1);
+  }
+}
+
+// http_decided classifies the status line of the answer to our request: a status the profile
+// lists is a rejection (counted by status), any other acceptance.
+static void http_decided(struct lconn *c, int status) {
+  if (mh_confirm_rejects(c->th->o, status)) {
+    c->th->r.statuses[status]++;
+    finish(c, 0, c->bad ? -1 : MH_LOAD_ERR_GOOD_REJECTED, -1);
+  } else {
+    finish(c, 1, c->bad ? MH_LOAD_ERR_BAD_ACCEPTED : -1, -1);
   }
 }
 
 static void want(struct lconn *c, int events) {
   mh_watch_want(c->th->loop, &c->io, c->fd, events, c->tls != NULL && mh_tls_buffered(c->tls));
+}
+
+// http_step writes the request, then reads until the status line decides (or the server ends
+// the connection: a TLS alert is a rejection at TLS, as without HTTP confirmation).
+static void http_step(struct lconn *c) {
+  const struct mh_load_options *o = c->th->o;
+  while (c->state == L_REQUEST) {
+    size_t n;
+    enum mh_io r =
+        mh_tls_write(c->tls, o->http_request + c->sent, o->http_request_len - c->sent, &n);
+    if (r == MH_IO_OK) {
+      c->sent += n;
+      c->state = c->sent == o->http_request_len ? L_RESPONSE : L_REQUEST;
+    } else if (r == MH_IO_WANT_READ || r == MH_IO_WANT_WRITE) {
+      want(c, r == MH_IO_WANT_READ ? EV_READ : EV_WRITE);
+      return;
+    } else {
+      decided(c, 0);
+      return;
+    }
+  }
+  for (;;) {
+    uint8_t buf[4096];
+    size_t n;
+    enum mh_io r = mh_tls_read(c->tls, buf, sizeof(buf), &n);
+    if (r == MH_IO_WANT_READ || r == MH_IO_WANT_WRITE) {
+      want(c, r == MH_IO_WANT_READ ? EV_READ : EV_WRITE);
+      return;
+    }
+    if (r != MH_IO_OK) {
+      decided(c, 0);
+      return;
+    }
+    size_t take = n < sizeof(c->head) - c->head_len ? n : sizeof(c->head) - c->head_len;
+    memcpy(c->head + c->head_len, buf, take);
+    c->head_len += take;
+    int status;
+    int got = mh_confirm_status(c->head, c->head_len, &status);
+    if (got != 0) {
+      got > 0 ? http_decided(c, status) : finish(c, -1, MH_LOAD_ERR_NO_STATUS, -1);
+      return;
+    }
+  }
 }
 
 static void step(struct lconn *c) {
@@ -238,6 +298,11 @@ static void step(struct lconn *c) {
         } else {
           mh_hist_record(&c->th->r.handshake, us(c->hs_done - c->tcp_done));
         }
+        if (c->th->o->http_request != NULL) {
+          c->sent = c->head_len = 0;
+          c->state = L_REQUEST;  // the stack decides at HTTP, after the handshake
+          continue;
+        }
         if (c->th->o->version != MH_TLS13) {
           decided(c, 1);  // the server verified us before its Finished
           return;
@@ -260,6 +325,10 @@ static void step(struct lconn *c) {
         decided(c, 0);  // the alert on the first read
         return;
       }
+      case L_REQUEST:
+      case L_RESPONSE:
+        http_step(c);
+        return;
       case L_FREE:
         return;
     }
@@ -279,7 +348,11 @@ static void timeout_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   (void)loop;
   (void)revents;
   struct lconn *c = w->data;
-  finish(c, -1, c->state == L_CONFIRM ? MH_LOAD_ERR_UNCONFIRMED : MH_LOAD_ERR_TIMEOUT, -1);
+  finish(c, -1,
+         c->state == L_CONFIRM                             ? MH_LOAD_ERR_UNCONFIRMED
+         : c->state == L_REQUEST || c->state == L_RESPONSE ? MH_LOAD_ERR_NO_STATUS
+                                                           : MH_LOAD_ERR_TIMEOUT,
+         -1);
 }
 
 static void start_one(struct lthread *th, struct lconn *c, double planned) {
@@ -490,6 +563,9 @@ static void merge(struct mh_load_result *dst, const struct mh_load_result *src) 
   }
   for (int i = 0; i < 256; i++) {
     dst->alerts[i] += src->alerts[i];
+  }
+  for (int i = 0; i < 600; i++) {
+    dst->statuses[i] += src->statuses[i];
   }
   for (size_t i = 0; i < src->num_seconds; i++) {
     struct mh_load_second *d = &dst->seconds[i];

@@ -9,7 +9,9 @@
 //
 // A handshake is successful only when the server kept it: in TLS 1.3 the server judges the client
 // certificate after the client's handshake returns, so the first record the server sends after it
-// (a NewSessionTicket, or the alert) decides. Connections are closed with a RST (SO_LINGER 0) after
+// (a NewSessionTicket, or the alert) decides. A stack that rejects at HTTP (its profile says so,
+// load/confirm.h) completes the handshake for everyone: there a minimal request is sent and the
+// response's status line decides. Connections are closed with a RST (SO_LINGER 0) after
 // the decision, so that no TIME_WAIT state exhausts the loopback's ephemeral ports.
 #ifndef MH_LOAD_H
 #define MH_LOAD_H
@@ -18,6 +20,8 @@
 
 #include "base/err.h"
 #include "load/hist.h"
+
+#define MH_LOAD_MAX_STATUSES 8
 
 struct mh_load_identity {
   const char *name;
@@ -44,6 +48,13 @@ struct mh_load_options {
   double resume_share;  // fraction of handshakes that offer a kept session (1 = --resume)
   int timeout_ms;       // per handshake (connect + handshake + confirmation)
   int quiet;            // no progress line
+  // Confirmation at HTTP (load/confirm.h): NULL confirms at TLS. The request, the same for every
+  // connection, and the statuses that mean rejection; any other status is acceptance.
+  const char *http_request;
+  size_t http_request_len;
+  int reject_statuses[MH_LOAD_MAX_STATUSES];
+  size_t num_reject_statuses;
+  const char *profile;  // the stack's profile, for the report; NULL: none
 };
 
 // Error classes, defined once: X(enum suffix, keyword).
@@ -54,7 +65,8 @@ struct mh_load_options {
   X(TLS, "tls_error")                        \
   X(GOOD_REJECTED, "good_identity_rejected") \
   X(BAD_ACCEPTED, "bad_identity_accepted")   \
-  X(UNCONFIRMED, "no_first_record")
+  X(UNCONFIRMED, "no_first_record")          \
+  X(NO_STATUS, "no_http_status")
 
 enum mh_load_error {
 #define X(e, kw) MH_LOAD_ERR_##e,
@@ -97,7 +109,8 @@ struct mh_load_result {
   unsigned long long planned, started, accepted, rejected, dropped, late;
   unsigned long long resume_offered, resumed;  // resumed: as the TLS library reports it
   unsigned long long errors[MH_LOAD_ERR_NUM];
-  unsigned long long alerts[256];  // alerts received on rejection, by code
+  unsigned long long alerts[256];    // alerts received on rejection, by code
+  unsigned long long statuses[600];  // HTTP statuses of rejections (confirmation at HTTP)
   struct mh_hist tcp, handshake, first_record, total_accept, total_reject, handshake_resumed;
   double cpu_user_s, cpu_sys_s;
   long peak_rss_kb;

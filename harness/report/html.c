@@ -46,8 +46,17 @@ void mh_html_write(FILE *f, const struct mh_report *r) {
       f);
   mh_escape_xml(f, r->scenario_name);
   fprintf(f, "</h1>\n<p>%zu cases in %.1f s: %s. Exit code %d%s.</p>\n", r->num_cases,
-          r->duration_ms / 1000.0, failed ? "<b>some failed</b>" : "all passed", r->exit_code,
-          r->strict ? " (strict)" : "");
+          r->duration_ms / 1000.0,
+          failed            ? "<b>some failed</b>"
+          : r->num_warnings ? "all passed, <b>with warnings</b>"
+                            : "all passed",
+          r->exit_code, r->strict ? " (strict)" : "");
+  for (size_t i = 0; i < r->num_warnings; i++) {
+    fprintf(f, "<p class=\"warning\" style=\"background:#f5e6a8;padding:8px\"><b>Warning%s:</b> ",
+            r->strict ? " (fails the run under --strict)" : "");
+    mh_escape_xml(f, r->warnings[i].message);
+    fputs("</p>\n", f);
+  }
   struct mh_grid grids[32];
   size_t ng = mh_grid_collect(r, grids, 32);
   for (size_t k = 0; k < ng; k++) {

@@ -1,24 +1,56 @@
 // junit: the run's junit.xml for CI: one testcase per case, a failure (or an error, for an
-// inconclusive case) when it fails, and its log as the text.
+// inconclusive case) when it fails, and its log as the text; the run's warnings as properties,
+// and under --strict as failing testcases of their own.
 #include "report/internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
+// junit_warnings writes the run's warnings: each as a property of the suite (CI shows them), and
+// under --strict as a testcase that fails (the run does too).
+static void junit_warnings(FILE *f, const struct mh_report *r) {
+  if (r->num_warnings == 0) {
+    return;
+  }
+  fputs("    <properties>\n", f);
+  for (size_t i = 0; i < r->num_warnings; i++) {
+    fputs("      <property name=\"warning\" value=\"", f);
+    mh_escape_xml(f, r->warnings[i].message);
+    fputs("\"/>\n", f);
+  }
+  fputs("    </properties>\n", f);
+  for (size_t i = 0; r->strict && i < r->num_warnings; i++) {
+    const struct mh_run_warning *w = &r->warnings[i];
+    fputs("    <testcase classname=\"run\" name=\"warning:", f);
+    mh_escape_xml(f, mh_warnings_name(w->kind));
+    if (w->target != NULL) {
+      fputc('/', f);
+      mh_escape_xml(f, w->target);
+    }
+    fprintf(f, "\" time=\"0\">\n      <failure type=\"%s\" message=\"", mh_warnings_name(w->kind));
+    mh_escape_xml(f, w->message);
+    fputs("\">", f);
+    mh_escape_xml(f, w->message);
+    fputs("</failure>\n    </testcase>\n", f);
+  }
+}
+
 void mh_junit_write(FILE *f, const struct mh_report *r) {
-  size_t failures = 0, errors = 0;
+  size_t failures = r->strict ? r->num_warnings : 0, errors = 0;
+  size_t tests = r->num_cases + failures;
   for (size_t i = 0; i < r->num_cases; i++) {
     if (r->cases[i].fails) {
       r->cases[i].verdict == MH_VERDICT_INCONCLUSIVE ? errors++ : failures++;
     }
   }
   fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"mtls-harness\"", f);
-  fprintf(f, " tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" time=\"%.3f\">\n", r->num_cases,
-          failures, errors, r->duration_ms / 1000.0);
+  fprintf(f, " tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" time=\"%.3f\">\n", tests, failures,
+          errors, r->duration_ms / 1000.0);
   fputs("  <testsuite name=\"", f);
   mh_escape_xml(f, r->scenario_name);
   fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"0\" time=\"%.3f\">\n",
-          r->num_cases, failures, errors, r->duration_ms / 1000.0);
+          tests, failures, errors, r->duration_ms / 1000.0);
+  junit_warnings(f, r);
   for (size_t i = 0; i < r->num_cases; i++) {
     const struct mh_case_result *c = &r->cases[i];
     fputs("    <testcase classname=\"", f);

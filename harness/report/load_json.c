@@ -33,6 +33,9 @@ static void json_load_options(struct mh_jsonw *w, const struct mh_report_load_do
   mh_kv_double(w, "duration_s", o->duration_s, 3);
   mh_kv_int(w, "threads", o->threads);
   mh_kv_double(w, "bad_share", o->bad_share, 4);
+  mh_jsonw_key(w, "profile");
+  mh_jsonw_string_or_null(w, o->profile);
+  mh_kv_str(w, "confirmation", o->http_request != NULL ? "http" : "tls");
   mh_kv_double(w, "elapsed_s", d->r->elapsed_s, 3);
   // The identities, round-robin: good ones must be accepted, bad ones rejected.
   for (int bad = 0; bad < 2; bad++) {
@@ -78,6 +81,20 @@ static void json_load_counts(struct mh_jsonw *w, const struct mh_load_result *r)
       mh_jsonw_object_begin(w);
       mh_kv_str(w, "name", mh_alert_name(i));
       mh_kv_uint(w, "count", r->alerts[i]);
+      mh_jsonw_object_end(w);
+    }
+  }
+  mh_jsonw_object_end(w);
+  // Rejections at HTTP (a profile that confirms there), by status: {"400": {"count": N}}.
+  mh_jsonw_key(w, "rejection_statuses");
+  mh_jsonw_object_begin(w);
+  for (int i = 0; i < 600; i++) {
+    if (r->statuses[i]) {
+      char code[8];
+      snprintf(code, sizeof(code), "%d", i);
+      mh_jsonw_key(w, code);
+      mh_jsonw_object_begin(w);
+      mh_kv_uint(w, "count", r->statuses[i]);
       mh_jsonw_object_end(w);
     }
   }

@@ -45,6 +45,22 @@ void mh_report_load_markdown(FILE *f, const struct mh_report_load_doc *d) {
   }
   fprintf(f, "TLS %s, %d threads, bad-identity share %.2f.\n\n",
           o->version == MH_TLS13 ? "1.3" : "1.2", o->threads, o->bad_share);
+  if (o->http_request != NULL) {
+    fprintf(f,
+            "Acceptance confirmed at HTTP (profile `%s`): after the handshake, a GET whose status "
+            "%s",
+            o->profile ? o->profile : "", o->num_reject_statuses == 1 ? "" : "one of ");
+    for (size_t i = 0; i < o->num_reject_statuses; i++) {
+      fprintf(f, "%s%d", i ? ", " : "", o->reject_statuses[i]);
+    }
+    fputs(" is a rejection.", f);
+    for (int i = 0; i < 600; i++) {
+      if (r->statuses[i]) {
+        fprintf(f, " Rejected with %d: %llu.", i, r->statuses[i]);
+      }
+    }
+    fputs("\n\n", f);
+  }
   for (int bad = 0; bad < 2; bad++) {
     const struct mh_load_identity *ids = bad ? o->bad : o->good;
     size_t n = bad ? o->num_bad : o->num_good;

@@ -14,8 +14,15 @@ void mh_markdown_write(FILE *f, const struct mh_report *r) {
   }
   fprintf(f, "# mTLS conformance: %s\n\n", r->scenario_name);
   fprintf(f, "Scenario `%s`, %zu cases in %.1f s, %s. Exit code %d%s.\n\n", r->scenario_file,
-          r->num_cases, r->duration_ms / 1000.0, failed ? "**some failed**" : "all passed",
+          r->num_cases, r->duration_ms / 1000.0,
+          failed            ? "**some failed**"
+          : r->num_warnings ? "all passed, **with warnings**"
+                            : "all passed",
           r->exit_code, r->strict ? " (strict)" : "");
+  for (size_t i = 0; i < r->num_warnings; i++) {
+    fprintf(f, "> **Warning%s:** %s\n\n", r->strict ? " (fails the run under --strict)" : "",
+            r->warnings[i].message);
+  }
   fprintf(f, "| verdict | cases | meaning |\n|---|---|---|\n");
   for (int v = 0; v < MH_VERDICT_NUM; v++) {
     fprintf(f, "| %s | %zu | %s |\n", mh_verdict_name((enum mh_verdict)v), counts[v],

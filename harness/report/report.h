@@ -11,6 +11,7 @@
 #include "capture/capture.h"
 #include "conform/oracle.h"
 #include "conform/probe.h"
+#include "conform/warnings.h"
 #include "capture/wire.h"
 
 #define MH_REPORT_SCHEMA "mtls-harness/report/1"
@@ -62,6 +63,9 @@ struct mh_report {
   const char *baseline_file;  // NULL: no comparison
   struct mh_baseline_change *changes;
   size_t num_changes;
+  // What the run's greens cannot prove (conform/warnings.h); under |strict| each fails the run.
+  const struct mh_run_warning *warnings;
+  size_t num_warnings;
 };
 
 // mh_report_write writes every report file of |r| below |r->out_dir|. Returns 0 or -1 with |err|

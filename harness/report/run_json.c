@@ -174,6 +174,36 @@ static void json_baseline(struct mh_jsonw *w, const struct mh_report *r) {
   mh_jsonw_object_end(w);
 }
 
+// json_warnings writes what the run's greens cannot prove: one object per warning, with how the
+// cases were rejected for a same_rejection.
+static void json_warnings(struct mh_jsonw *w, const struct mh_report *r) {
+  mh_jsonw_key(w, "warnings");
+  mh_jsonw_array_begin(w);
+  for (size_t i = 0; i < r->num_warnings; i++) {
+    const struct mh_run_warning *x = &r->warnings[i];
+    mh_jsonw_object_begin(w);
+    mh_kv_str(w, "kind", mh_warnings_name(x->kind));
+    mh_jsonw_key(w, "target");
+    mh_jsonw_string_or_null(w, x->target);
+    mh_kv_uint(w, "cases", x->num_cases);
+    mh_jsonw_key(w, "rejection");
+    if (x->kind == MH_WARNING_SAME_REJECTION) {
+      mh_jsonw_object_begin(w);
+      mh_kv_str(w, "side", x->side == 'c' ? "client" : "server");
+      mh_kv_str(w, "layer", mh_layer_name(x->layer));
+      mh_kv_alert(w, "alert", x->alert);
+      mh_kv_int(w, "http_status", x->http_status);
+      mh_jsonw_object_end(w);
+    } else {
+      mh_jsonw_null(w);
+    }
+    mh_kv_bool(w, "fails", r->strict);
+    mh_kv_str(w, "message", x->message);
+    mh_jsonw_object_end(w);
+  }
+  mh_jsonw_array_end(w);
+}
+
 void mh_run_json_write(FILE *f, const struct mh_report *r) {
   char when[32];
   time_t t = (time_t)(r->started_ms / 1000);
@@ -215,6 +245,7 @@ void mh_run_json_write(FILE *f, const struct mh_report *r) {
   mh_jsonw_object_end(w);
   mh_jsonw_object_end(w);
   mh_kv_int(w, "exit_code", r->exit_code);
+  json_warnings(w, r);
   mh_jsonw_key(w, "cases");
   mh_jsonw_array_begin(w);
   for (size_t i = 0; i < r->num_cases; i++) {

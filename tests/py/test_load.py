@@ -48,6 +48,9 @@ def bad_share_holds(rep, share):
     assert c["rejected"] == math.floor(c["started"] * share), c
     assert rep["rejection_alerts"] == ({"42": {"name": "bad_certificate", "count": c["rejected"]}}
                                        if c["rejected"] else {})
+    # The mock's semstreams profile rejects at TLS: confirmed there, as before profiles counted.
+    assert (rep["profile"], rep["confirmation"], rep["rejection_statuses"]) == (
+        "semstreams", "tls", {})
 
 
 def test_closed_loop_against_the_mock(harness, tmp_path):
@@ -124,15 +127,16 @@ def test_bad_ca_file_is_an_input_error(harness, tmp_path):
     assert "invalid PEM data" in r.stderr
 
 
-def load_nginx(harness, tmp_path, specs, identities_from, *args):
-    """A real nginx (ssl_verify_client on) on loopback, loaded for 2 s with 4 in flight; the
+def load_nginx(harness, tmp_path, specs, identities_from, *args, verify="on"):
+    """A real nginx (ssl_verify_client |verify|) on loopback, loaded for 2 s with 4 in flight; the
     fixture |specs| are generated into one directory (so they share the CA key)."""
     fx = tmp_path / "fx"
     for spec in specs:
         assert run([harness, "pki", ROOT / "fixtures" / spec, "--out", fx]).returncode == 0
     port = free_port()
     conf = tmp_path / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(tmp=tmp_path, port=port, fx=fx))
+    conf.write_text(NGINX_CONF.format(tmp=tmp_path, port=port, fx=fx).replace(
+        "ssl_verify_client on;", f"ssl_verify_client {verify};"))
     with nginx_running(conf, tmp_path, port):
         return load(harness, tmp_path / "out", "--target", f"127.0.0.1:{port}", "--server-name",
                     "location-a.semstreams.local", "--ca", fx / "federation-ca.pem",
@@ -147,6 +151,44 @@ def test_against_a_real_nginx(harness, tmp_path):
     check_sane(rep)
     # OpenSSL sends its tickets: each handshake confirmed.
     assert rep["counts"]["accepted"] == rep["counts"]["started"] > 0
+
+
+@pytest.mark.parametrize("verify,tls", [("on", "1.3"), ("optional", "1.3"), ("optional", "1.2")])
+def test_nginx_rejecting_at_http_counts_rejections_by_status(harness, tmp_path, verify, tls):
+    """nginx completes the handshake for every client and answers 400 (untrusted certificate) or
+    403 (CN refused by the map) to the request: with the nginx-http profile those are rejections,
+    counted by status, not acceptances followed by errors."""
+    r, rep = load_nginx(harness, tmp_path, ["federation.json"], "federation.json",
+                        "--identity", "location-b", "--bad-identity", "untrusted,location-c",
+                        "--bad-share", "0.2", "--profile", "nginx-http", "--tls", tls,
+                        verify=verify)
+    assert r.returncode == 0, r.stdout + r.stderr
+    check_sane(rep)
+    c = rep["counts"]
+    assert rep["errors"] == {k: 0 for k in rep["errors"]}, rep["errors"]
+    assert (rep["profile"], rep["confirmation"]) == ("nginx-http", "http")
+    # Exactly the bad ones were rejected (the share is count-based), the good ones accepted.
+    bad = math.floor(c["started"] * 0.2)
+    assert c["rejected"] == bad > 0 and c["accepted"] == c["started"] - bad
+    # Each thread alternates its bad identities: untrusted (400) first, then location-c (403).
+    statuses = rep["rejection_statuses"]
+    assert "400" in statuses and set(statuses) <= {"400", "403"}, statuses
+    assert sum(s["count"] for s in statuses.values()) == bad
+    assert rep["rejection_alerts"] == {}
+    assert "load: confirmed at HTTP (profile nginx-http): rejected by status: 400 x" in r.stdout
+
+
+def test_without_its_profile_nginx_seems_to_accept_the_bad_identities(harness, tmp_path):
+    """The same load confirmed at TLS: OpenSSL sends its tickets to everyone, so each bad
+    identity counts as accepted and as an error at once; what the profile above avoids."""
+    r, rep = load_nginx(harness, tmp_path, ["federation.json"], "federation.json",
+                        "--identity", "location-b", "--bad-identity", "untrusted",
+                        "--bad-share", "0.2")
+    assert r.returncode == 1
+    assert rep["confirmation"] == "tls" and rep["profile"] is None
+    c = rep["counts"]
+    assert c["accepted"] == c["started"] and c["rejected"] == 0
+    assert rep["errors"]["bad_identity_accepted"] == math.floor(c["started"] * 0.2)
 
 
 @pytest.mark.parametrize("tls", ["1.2", "1.3"])

@@ -49,6 +49,8 @@ def test_default_matrix_passes_and_exits_0(default_run):
     assert report["summary"]["total"] == 52 and report["summary"]["failed"] == 0
     assert {c["verdict"] for c in report["cases"]} == {"pass"}
     assert "run: 52 cases" in r.stdout and str(out) in r.stdout
+    # Cases expect acceptance and the rejections differ: nothing to warn about.
+    assert report["warnings"] == [] and "warning" not in r.stdout
 
 
 def test_report_json_validates_against_its_schema(default_run):

@@ -1,0 +1,134 @@
+// warnings: what a run's greens cannot prove (see warnings.h): no case that expects acceptance,
+// and targets that rejected every case the same way.
+#include "conform/warnings.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alerts.h"
+#include "report/report.h"
+
+static const char *const warning_names[] = {
+#define X(e, kw) kw,
+    MH_WARNINGS(X)
+#undef X
+};
+
+const char *mh_warnings_name(enum mh_warning w) {
+  return (unsigned)w < MH_WARNING_NUM ? warning_names[w] : "?";
+}
+
+// rejection is how a case was rejected, as far as same_rejection compares them.
+struct rejection {
+  char side;
+  enum mh_layer layer;
+  int alert;
+  int http_status;
+};
+
+static struct rejection rejection_of(const struct mh_case_outcome *o) {
+  struct rejection j = {.side = o->rejected_by, .layer = o->layer, .http_status = o->http_status};
+  j.alert = o->rejected_by == 'c' ? o->tls.alert_sent : o->tls.alert_received;
+  return j;
+}
+
+static int same_rejection(const struct rejection *a, const struct rejection *b) {
+  return a->side == b->side && a->layer == b->layer && a->alert == b->alert &&
+         a->http_status == b->http_status;
+}
+
+// describe writes "server, tls, alert 40 handshake_failure" (or "..., http, status 400").
+static void describe(const struct mh_run_warning *w, char *out, size_t out_len) {
+  const char *side = w->side == 'c' ? "client" : "server";
+  if (w->layer == MH_LAYER_HTTP) {
+    snprintf(out, out_len, "%s, http, status %d", side, w->http_status);
+  } else if (w->alert != MH_ALERT_NONE) {
+    snprintf(out, out_len, "%s, %s, alert %d %s", side, mh_layer_name(w->layer), w->alert,
+             mh_alert_name(w->alert));
+  } else {
+    snprintf(out, out_len, "%s, %s, no alert", side, mh_layer_name(w->layer));
+  }
+}
+
+// target_warnings adds the warnings of the cases of |target| to |out| and returns how many; it
+// sets |*expects_accept| when one of them expects acceptance.
+static size_t target_warnings(struct mh_run_warning *out, const struct mh_case_result *cases,
+                              size_t num_cases, const char *target, int *expects_accept) {
+  size_t n = 0, accepting = 0;
+  int same = 1;
+  struct rejection first = {0};
+  for (size_t i = 0; i < num_cases; i++) {
+    const struct mh_case_result *c = &cases[i];
+    if (strcmp(c->target, target) != 0) {
+      continue;
+    }
+    struct rejection j = rejection_of(&c->outcome);
+    same =
+        same && c->outcome.result == MH_RESULT_REJECTED && (n == 0 || same_rejection(&first, &j));
+    first = n == 0 ? j : first;
+    accepting += !c->expect.reject;
+    n++;
+  }
+  *expects_accept = accepting > 0;
+  size_t num = 0;
+  if (!*expects_accept) {
+    struct mh_run_warning *w = &out[num++];
+    *w = (struct mh_run_warning){
+        .kind = MH_WARNING_NO_ACCEPT_EXPECTED, .target = target, .num_cases = n};
+    snprintf(w->message, sizeof(w->message),
+             "no case of target %s expects acceptance: this run cannot tell a server that rejects "
+             "everything from a correct one (add an identity the policy admits)",
+             target);
+  }
+  if (same && n >= 2) {
+    struct mh_run_warning *w = &out[num++];
+    *w = (struct mh_run_warning){.kind = MH_WARNING_SAME_REJECTION,
+                                 .target = target,
+                                 .num_cases = n,
+                                 .side = first.side,
+                                 .layer = first.layer,
+                                 .alert = first.alert,
+                                 .http_status = first.http_status};
+    char how[128];
+    describe(w, how, sizeof(how));
+    snprintf(w->message, sizeof(w->message),
+             "target %s rejected all %zu cases the same way (%s): a server that rejects every "
+             "client looks like this (does it trust the identities' CA?)",
+             target, n, how);
+  }
+  return num;
+}
+
+size_t mh_warnings_collect(struct mh_run_warning *out, const struct mh_case_result *cases,
+                           size_t num_cases) {
+  size_t num = 0, num_targets = 0, accepting_targets = 0;
+  for (size_t i = 0; i < num_cases; i++) {
+    int seen = 0;
+    for (size_t j = 0; j < i && !seen; j++) {
+      seen = strcmp(cases[j].target, cases[i].target) == 0;
+    }
+    if (seen) {
+      continue;
+    }
+    int expects_accept;
+    num += target_warnings(out + num, cases, num_cases, cases[i].target, &expects_accept);
+    accepting_targets += expects_accept;
+    num_targets++;
+  }
+  if (num_targets > 0 && accepting_targets == 0) {
+    // One line for the run instead of one per target: drop the targets' own.
+    size_t kept = 0;
+    for (size_t i = 0; i < num; i++) {
+      if (out[i].kind != MH_WARNING_NO_ACCEPT_EXPECTED) {
+        out[kept++] = out[i];
+      }
+    }
+    memmove(out + 1, out, kept * sizeof(*out));
+    out[0] = (struct mh_run_warning){.kind = MH_WARNING_NO_ACCEPT_EXPECTED, .num_cases = num_cases};
+    snprintf(out[0].message, sizeof(out[0].message),
+             "no case expects acceptance: this run cannot tell a server that rejects everything "
+             "from a correct one (add an identity the policy admits)");
+    num = kept + 1;
+  }
+  return num;
+}

@@ -1,0 +1,49 @@
+// warnings: what a run's greens cannot prove: no case expects acceptance (a server that rejects
+// everything passes such a run), or a target rejected every case the same way. The runner prints
+// them, the reports show them, and --strict makes them fail the run.
+#ifndef MH_WARNINGS_H
+#define MH_WARNINGS_H
+
+#include <stddef.h>
+
+#include "base/outcomes.h"
+
+// The warnings, defined once. X(enum suffix, keyword).
+#define MH_WARNINGS(X)                        \
+  X(NO_ACCEPT_EXPECTED, "no_accept_expected") \
+  X(SAME_REJECTION, "same_rejection")
+
+enum mh_warning {
+#define X(e, kw) MH_WARNING_##e,
+  MH_WARNINGS(X)
+#undef X
+      MH_WARNING_NUM
+};
+
+// mh_run_warning is one warning of a run. Its strings point into the cases it was made from.
+struct mh_run_warning {
+  enum mh_warning kind;
+  const char *target;  // the target it is about; NULL: the whole run
+  size_t num_cases;    // the cases it is about
+  // MH_WARNING_SAME_REJECTION: how every case was rejected.
+  char side;  // 's' the server, 'c' the client (us)
+  enum mh_layer layer;
+  int alert;          // MH_ALERT_NONE: none
+  int http_status;    // 0: none
+  char message[400];  // the operator's line, without "warning: "
+};
+
+struct mh_case_result;
+
+// mh_warnings_name returns the keyword of |w| ("no_accept_expected"), a static string.
+const char *mh_warnings_name(enum mh_warning w);
+
+// mh_warnings_collect fills |out| (room for |num_cases| + 1: one per target and one for the run)
+// with the warnings of |cases| and returns how many it filled. No case expecting acceptance gives
+// one warning for the run, or one per target when others have such a case; a target with at least
+// two cases, all rejected with the same side, layer, alert and status, gives one. Inconclusive
+// cases were not rejected: an unreachable target stays a failure, not a warning.
+size_t mh_warnings_collect(struct mh_run_warning *out, const struct mh_case_result *cases,
+                           size_t num_cases);
+
+#endif
