@@ -87,7 +87,9 @@ static int judged(struct mh_arena *a, const struct mh_load_identity_request *rq,
     struct mh_case_spec k = {
         .target = rq->location->name, .identity = e->name, .version = rq->version};
     struct mh_expectation x;
-    mh_oracle_expect(&judge, rq->location, &k, &none, &x);
+    if (mh_oracle_expect(&judge, rq->location, &k, &none, &x, err) != 0) {
+      return -1;
+    }
     struct mh_load_identity *id = NULL;
     if (!x.reject && rq->names == NULL && out->num_good < MH_LOAD_MAX_IDENTITIES &&
         (rq->every || out->num_good == 0)) {
