@@ -98,17 +98,21 @@ static int server_reason(const struct mh_scenario *s, const struct mh_location *
 }
 
 // server_untrusted reports whether the server certificate the case meets does not chain to the
-// case's |trust_ca| (its certificate file) at |now|.
-static int server_untrusted(const struct mh_scenario *s, const struct mh_case_spec *k,
-                            const char *server_cert, time_t now, int *out, struct mh_err *err) {
+// case's |trust_ca| (its certificate file) at |now|. An external target's certificate is known
+// only by its CA files: the case's CA is then trusted if it chains to one of them.
+static int server_untrusted(const struct mh_scenario *s, const struct mh_location *L,
+                            const struct mh_case_spec *k, const char *server_cert, time_t now,
+                            int *out, struct mh_err *err) {
   char ca[4096];
   const struct mh_pki_entity *e = &s->spec.entities[mh_pki_spec_entity(&s->spec, k->trust_ca)];
   mh_scenario_fixture_path(s, e->cert_file, ca, sizeof(ca));
-  const char *files[] = {ca};
+  const char *one[] = {ca};
+  const char *const *files = server_cert != NULL ? one : L->target_ca_files;
+  size_t num = server_cert != NULL ? 1 : L->num_target_ca_files;
   struct mh_inspect_cert c;
   enum mh_inspect_path path = MH_INSPECT_PATH_OK;
-  int ret = mh_inspect_load(&c, server_cert, NULL, err) == 0
-                ? mh_inspect_verify(&c, files, 1, now, &path, err)
+  int ret = mh_inspect_load(&c, server_cert != NULL ? server_cert : ca, NULL, err) == 0
+                ? mh_inspect_verify(&c, files, num, now, &path, err)
                 : -1;
   mh_inspect_cleanup(&c);
   *out = path != MH_INSPECT_PATH_OK;
@@ -130,8 +134,8 @@ static int client_reason(const struct mh_scenario *s, const struct mh_location *
     cert = server_cert;
   }
   int untrusted = 0;
-  if (k->trust_ca != NULL && cert != NULL &&
-      server_untrusted(s, k, cert, now, &untrusted, err) != 0) {
+  if (k->trust_ca != NULL && (cert != NULL || L->is_target) &&
+      server_untrusted(s, L, k, cert, now, &untrusted, err) != 0) {
     return -1;
   }
   if (untrusted) {
