@@ -1,4 +1,4 @@
-// oracle: expectations from policy and fixtures, and verdicts (see oracle.h).
+// oracle: expectations from policy and certificates, and verdicts (see oracle.h).
 #include "conform/oracle.h"
 
 #include <regex.h>

@@ -1,10 +1,10 @@
-// oracle: what a target should do with a case, derived from its policy and the fixture spec, and
-// the verdict on what it did.
+// oracle: what a target should do with a case, derived from its policy and the certificates the
+// case presents, and the verdict on what it did.
 //
 // The expected reason follows the emulated server's order (Go: version, then leaf validity, chain
 // to the client CAs, clientAuth EKU, CN allow-list, then the CertificateVerify signature), judged
-// on the certificates themselves (pki/inspect.h); the
-// profile of the target's stack turns the reason into the allowed alerts or HTTP status.
+// on the certificates themselves (pki/inspect.h); the profile of the target's stack turns the
+// reason into the allowed alerts or HTTP status.
 #ifndef MH_ORACLE_H
 #define MH_ORACLE_H
 
