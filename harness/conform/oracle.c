@@ -1,139 +1,164 @@
-// oracle: expectations from policy and fixtures, and verdicts (see oracle.h).
+// oracle: expectations from policy and certificates, and verdicts (see oracle.h).
 #include "conform/oracle.h"
 
 #include <regex.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "base/alerts.h"
+#include "pki/inspect.h"
 
-// trusted reports whether CA |ca| (spec index) is among |files| (resolved paths).
-static int trusted(const struct mh_scenario *s, int ca, const char *const *files, size_t num) {
-  char path[4096];
-  mh_scenario_fixture_path(s, s->spec.entities[ca].cert_file, path, sizeof(path));
-  for (size_t i = 0; i < num; i++) {
-    if (strcmp(files[i], path) == 0) {
+// identity_cert reads what case identity |e| presents: the file the probe sends (its chain file
+// when it has one, else its certificate) and the key the probe signs with.
+static int identity_cert(const struct mh_scenario *s, const struct mh_pki_entity *e,
+                         struct mh_inspect_cert *out, struct mh_err *err) {
+  char cert[4096], key[4096];
+  mh_scenario_fixture_path(s, e->chain_file ? e->chain_file : e->cert_file, cert, sizeof(cert));
+  mh_scenario_fixture_path(s, e->key_file, key, sizeof(key));
+  return mh_inspect_load(out, cert, key, err);
+}
+
+// allowed reports whether the certificate passes the location's subject check: nginx's DN regex
+// when it emulates one, else the CN allow-list (none: any).
+static int allowed(const struct mh_location *L, const struct mh_inspect_cert *c) {
+  const struct mh_tls_server_policy *p = &L->server;
+  if (L->nginx_dn_regex != NULL) {
+    regex_t rx;
+    if (regcomp(&rx, L->nginx_dn_regex, REG_EXTENDED | REG_NOSUB) != 0) {
+      return 1;  // the scenario parser compiled it already
+    }
+    int match = regexec(&rx, c->dn, 0, NULL, 0) == 0;
+    regfree(&rx);
+    return match;
+  }
+  for (size_t i = 0; i < p->num_allowed_cns; i++) {
+    if (strcmp(p->allowed_cns[i], c->cn) == 0) {
       return 1;
     }
+  }
+  return p->num_allowed_cns == 0;
+}
+
+// cert_reason judges the client certificate |c| in Go's order: leaf validity at |now|, a path to
+// the client CA files, clientAuth EKU, the subject check, then the key (CertificateVerify).
+static int cert_reason(const struct mh_location *L, const struct mh_inspect_cert *c, time_t now,
+                       enum mh_reason *out, struct mh_err *err) {
+  const struct mh_tls_server_policy *p = &L->server;
+  enum mh_inspect_path path = MH_INSPECT_PATH_OK;
+  if (c->not_before > (int64_t)now) {
+    *out = MH_REASON_NOT_YET_VALID;
+  } else if (c->not_after < (int64_t)now) {
+    *out = MH_REASON_EXPIRED;
+  } else if (mh_inspect_verify(c, p->client_ca_files, p->num_client_ca_files, now, &path, err) !=
+             0) {
+    return -1;
+  } else if (path != MH_INSPECT_PATH_OK) {
+    *out = path == MH_INSPECT_PATH_EXPIRED         ? MH_REASON_EXPIRED
+           : path == MH_INSPECT_PATH_NOT_YET_VALID ? MH_REASON_NOT_YET_VALID
+                                                   : MH_REASON_UNKNOWN_CA;
+  } else if (c->has_eku && !c->any_eku && (c->eku_mask & (1u << MH_EKU_CLIENT_AUTH)) == 0) {
+    *out = MH_REASON_BAD_EKU;
+  } else if (!allowed(L, c)) {
+    *out = MH_REASON_CN_NOT_ALLOWED;
+  } else {
+    *out = c->key_matches == 0 ? MH_REASON_BAD_SIGNATURE : MH_REASON_NONE;
   }
   return 0;
 }
 
-// chain_trusted: the identity's certificate chains to a trusted CA with what the probe sends (the
-// leaf, plus its intermediates when it has a chain file).
-static int chain_trusted(const struct mh_scenario *s, const struct mh_pki_entity *e,
-                         const char *const *files, size_t num) {
-  int ca = e->issuer;
-  if (ca < 0) {
-    return 0;  // self-signed
-  }
-  if (trusted(s, ca, files, num)) {
-    return 1;
-  }
-  if (e->chain_file == NULL) {
-    return 0;  // the intermediate is not sent
-  }
-  for (ca = s->spec.entities[ca].issuer; ca >= 0; ca = s->spec.entities[ca].issuer) {
-    if (trusted(s, ca, files, num)) {
-      return 1;
-    }
-  }
-  return 0;
-}
-
-// rfc2253 writes the identity's subject as nginx's $ssl_client_s_dn shows it.
-static void rfc2253(const struct mh_pki_entity *e, char *out, size_t len) {
-  static const char *const names[] = {
-#define X(en, kw, nid) kw,
-      MH_DN_ATTRS(X)
-#undef X
-  };
-  out[0] = '\0';
-  for (int k = MH_DN_NUM - 1; k >= 0; k--) {
-    if (e->subject[k] != NULL) {
-      size_t used = strlen(out);
-      snprintf(out + used, len - used, "%s%s=%s", used ? "," : "", names[k], e->subject[k]);
-    }
-  }
-}
-
-static enum mh_reason server_reason(const struct mh_scenario *s, const struct mh_location *L,
-                                    const struct mh_case_spec *k) {
+static int server_reason(const struct mh_scenario *s, const struct mh_location *L,
+                         const struct mh_case_spec *k, time_t now, enum mh_reason *out,
+                         struct mh_err *err) {
   const struct mh_tls_server_policy *p = &L->server;
   int min = k->min_tls13 ? MH_TLS13 : p->min_version;
+  *out = MH_REASON_NONE;
   if (k->version < min) {
-    return MH_REASON_VERSION;
+    *out = MH_REASON_VERSION;
+    return 0;
   }
   if (!p->mtls) {
-    return MH_REASON_NONE;  // no CertificateRequest: nothing is sent, nothing is judged
+    return 0;  // no CertificateRequest: nothing is sent, nothing is judged
   }
   int idx = k->identity != NULL ? mh_pki_spec_entity(&s->spec, k->identity) : -1;
   if (idx < 0) {
-    if (p->require_client_cert) {
-      return MH_REASON_MISSING_CERT;
-    }
-    return p->num_allowed_cns > 0 && L->emulate == MH_EMULATE_GO && !L->is_target
+    *out = p->require_client_cert ? MH_REASON_MISSING_CERT
+           : p->num_allowed_cns > 0 && L->emulate == MH_EMULATE_GO && !L->is_target
                ? MH_REASON_NO_VERIFIED_CHAINS
                : MH_REASON_NONE;
+    return 0;
   }
-  const struct mh_pki_entity *e = &s->spec.entities[idx];
-  if (e->not_before > 0) {
-    return MH_REASON_NOT_YET_VALID;
-  }
-  if (e->not_after < 0) {
-    return MH_REASON_EXPIRED;
-  }
-  if (!chain_trusted(s, e, p->client_ca_files, p->num_client_ca_files)) {
-    return MH_REASON_UNKNOWN_CA;
-  }
-  if (e->has_eku && (e->eku_mask & (1u << MH_EKU_CLIENT_AUTH)) == 0) {
-    return MH_REASON_BAD_EKU;
-  }
-  if (L->nginx_dn_regex != NULL) {
-    char dn[512];
-    regex_t rx;
-    rfc2253(e, dn, sizeof(dn));
-    if (regcomp(&rx, L->nginx_dn_regex, REG_EXTENDED | REG_NOSUB) == 0) {
-      int match = regexec(&rx, dn, 0, NULL, 0) == 0;
-      regfree(&rx);
-      if (!match) {
-        return MH_REASON_CN_NOT_ALLOWED;
-      }
-    }
-  } else if (p->num_allowed_cns > 0) {
-    const char *cn = e->subject[MH_DN_CN] ? e->subject[MH_DN_CN] : "";
-    int ok = 0;
-    for (size_t i = 0; i < p->num_allowed_cns && !ok; i++) {
-      ok = strcmp(p->allowed_cns[i], cn) == 0;
-    }
-    if (!ok) {
-      return MH_REASON_CN_NOT_ALLOWED;
-    }
-  }
-  return e->key_mismatch ? MH_REASON_BAD_SIGNATURE : MH_REASON_NONE;
+  struct mh_inspect_cert c;
+  int ret = identity_cert(s, &s->spec.entities[idx], &c, err) == 0
+                ? cert_reason(L, &c, now, out, err)
+                : -1;
+  mh_inspect_cleanup(&c);
+  return ret;
+}
+
+// server_untrusted reports whether the server certificate the case meets does not chain to the
+// case's |trust_ca| (its certificate file) at |now|. An external target's certificate is known
+// only by its CA files: the case's CA is then trusted if it chains to one of them.
+static int server_untrusted(const struct mh_scenario *s, const struct mh_location *L,
+                            const struct mh_case_spec *k, const char *server_cert, time_t now,
+                            int *out, struct mh_err *err) {
+  char ca[4096];
+  const struct mh_pki_entity *e = &s->spec.entities[mh_pki_spec_entity(&s->spec, k->trust_ca)];
+  mh_scenario_fixture_path(s, e->cert_file, ca, sizeof(ca));
+  const char *one[] = {ca};
+  const char *const *files = server_cert != NULL ? one : L->target_ca_files;
+  size_t num = server_cert != NULL ? 1 : L->num_target_ca_files;
+  struct mh_inspect_cert c;
+  enum mh_inspect_path path = MH_INSPECT_PATH_OK;
+  int ret = mh_inspect_load(&c, server_cert != NULL ? server_cert : ca, NULL, err) == 0
+                ? mh_inspect_verify(&c, files, num, now, &path, err)
+                : -1;
+  mh_inspect_cleanup(&c);
+  *out = path != MH_INSPECT_PATH_OK;
+  return ret;
 }
 
 // client_reason: what our Go-style client must refuse in the server's certificate.
-static enum mh_reason client_reason(const struct mh_scenario *s, const struct mh_location *L,
-                                    const struct mh_case_spec *k) {
-  if (k->trust_ca != NULL) {
-    int ca = mh_pki_spec_entity(&s->spec, k->trust_ca);
-    if (ca != mh_oracle_server_root_ca(s, L)) {
-      return MH_REASON_SERVER_UNTRUSTED;
-    }
+static int client_reason(const struct mh_scenario *s, const struct mh_location *L,
+                         const struct mh_case_spec *k, time_t now, enum mh_reason *out,
+                         struct mh_err *err) {
+  char server_cert[4096];
+  const char *cert = L->server.cert_file;
+  *out = MH_REASON_NONE;
+  if (k->server_identity != NULL) {
+    const struct mh_pki_entity *e =
+        &s->spec.entities[mh_pki_spec_entity(&s->spec, k->server_identity)];
+    mh_scenario_fixture_path(s, e->chain_file ? e->chain_file : e->cert_file, server_cert,
+                             sizeof(server_cert));
+    cert = server_cert;
+  }
+  int untrusted = 0;
+  if (k->trust_ca != NULL && (cert != NULL || L->is_target) &&
+      server_untrusted(s, L, k, cert, now, &untrusted, err) != 0) {
+    return -1;
+  }
+  if (untrusted) {
+    *out = MH_REASON_SERVER_UNTRUSTED;
+    return 0;
   }
   if (k->server_identity != NULL) {
-    int idx = mh_pki_spec_entity(&s->spec, k->server_identity);
-    const struct mh_pki_entity *e = &s->spec.entities[idx];
-    if (e->num_dns == 0 && e->num_ips == 0) {
-      return MH_REASON_SERVER_CN_ONLY;
+    struct mh_inspect_cert c;
+    int ret = mh_inspect_load(&c, cert, NULL, err);
+    size_t sans = c.num_sans;
+    mh_inspect_cleanup(&c);
+    if (ret != 0) {
+      return -1;
+    }
+    if (sans == 0) {
+      *out = MH_REASON_SERVER_CN_ONLY;
+      return 0;
     }
   }
   if (k->server_name != NULL && strcasecmp(k->server_name, L->host) != 0) {
-    return MH_REASON_SERVER_NAME;
+    *out = MH_REASON_SERVER_NAME;
   }
-  return MH_REASON_NONE;
+  return 0;
 }
 
 int mh_oracle_server_root_ca(const struct mh_scenario *s, const struct mh_location *L) {
@@ -151,9 +176,9 @@ int mh_oracle_server_root_ca(const struct mh_scenario *s, const struct mh_locati
   return -1;
 }
 
-void mh_oracle_expect(const struct mh_scenario *s, const struct mh_location *L,
-                      const struct mh_case_spec *k, const struct mh_profile *profile,
-                      struct mh_expectation *out) {
+int mh_oracle_expect(const struct mh_scenario *s, const struct mh_location *L,
+                     const struct mh_case_spec *k, const struct mh_profile *profile,
+                     struct mh_expectation *out, struct mh_err *err) {
   memset(out, 0, sizeof(*out));
   if (k->has_expect) {
     out->explicit_ = 1;
@@ -167,29 +192,32 @@ void mh_oracle_expect(const struct mh_scenario *s, const struct mh_location *L,
     memcpy(out->alerts, k->expect_alerts, sizeof(out->alerts));
     out->num_alerts = k->num_expect_alerts;
     out->status = k->expect_status;
-    return;
+    return 0;
   }
-  enum mh_reason r = client_reason(s, L, k);
-  if (r == MH_REASON_NONE) {
-    r = server_reason(s, L, k);
+  // The time of the probe, which runs right after: what "valid now" means for the certificates.
+  time_t now = time(NULL);
+  enum mh_reason r;
+  if (client_reason(s, L, k, now, &r, err) != 0 ||
+      (r == MH_REASON_NONE && server_reason(s, L, k, now, &r, err) != 0)) {
+    return -1;
   }
   out->reason = r;
   out->reject = r != MH_REASON_NONE;
   out->side = mh_reason_side(r);
   if (!out->reject) {
-    return;
+    return 0;
   }
   if (out->side == 'c') {
     // Our client is Go's: it sends bad_certificate for every server certificate failure.
     out->layer = MH_LAYER_TLS;
     out->alerts[0] = MH_ALERT_BAD_CERTIFICATE;
     out->num_alerts = 1;
-    return;
+    return 0;
   }
   const struct mh_profile_rule *rule = &profile->rules[r];
   if (!rule->set) {
     out->layer = MH_LAYER_NONE;  // the profile does not say: any rejection will do
-    return;
+    return 0;
   }
   out->layer = (enum mh_layer)rule->layer;
   out->status = rule->status;
@@ -197,6 +225,7 @@ void mh_oracle_expect(const struct mh_scenario *s, const struct mh_location *L,
   size_t n = k->version == MH_TLS13 ? rule->num_alerts13 : rule->num_alerts12;
   memcpy(out->alerts, al, n * sizeof(int));
   out->num_alerts = n;
+  return 0;
 }
 
 enum mh_verdict mh_oracle_verdict(const struct mh_expectation *x, const struct mh_case_outcome *o,

@@ -1,9 +1,10 @@
-// oracle: what a target should do with a case, derived from its policy and the fixture spec, and
-// the verdict on what it did.
+// oracle: what a target should do with a case, derived from its policy and the certificates the
+// case presents, and the verdict on what it did.
 //
 // The expected reason follows the emulated server's order (Go: version, then leaf validity, chain
-// to the client CAs, clientAuth EKU, CN allow-list, then the CertificateVerify signature); the
-// profile of the target's stack turns the reason into the allowed alerts or HTTP status.
+// to the client CAs, clientAuth EKU, CN allow-list, then the CertificateVerify signature), judged
+// on the certificates themselves (pki/inspect.h); the profile of the target's stack turns the
+// reason into the allowed alerts or HTTP status.
 #ifndef MH_ORACLE_H
 #define MH_ORACLE_H
 
@@ -25,10 +26,14 @@ struct mh_expectation {
 };
 
 // mh_oracle_expect computes |out| for case |k| against location |L| (its policy, resolved file
-// paths) with |profile|. Explicit expectations of |k| win over the oracle.
-void mh_oracle_expect(const struct mh_scenario *s, const struct mh_location *L,
-                      const struct mh_case_spec *k, const struct mh_profile *profile,
-                      struct mh_expectation *out);
+// paths) with |profile|. Explicit expectations of |k| win over the oracle. The oracle reads the
+// certificates themselves, once generated (validity at the time of the call, EKU, subject, SANs,
+// whether the key is the certificate's) and builds their path to the policy's CA files with
+// BoringSSL: trust follows keys and signatures, never fixture names or file paths. Returns 0, or
+// -1 with |err| set when a certificate, key or CA file cannot be read.
+int mh_oracle_expect(const struct mh_scenario *s, const struct mh_location *L,
+                     const struct mh_case_spec *k, const struct mh_profile *profile,
+                     struct mh_expectation *out, struct mh_err *err);
 
 // mh_oracle_verdict judges outcome |o| of a case offered at |version| against |x|.
 enum mh_verdict mh_oracle_verdict(const struct mh_expectation *x, const struct mh_case_outcome *o,

@@ -131,8 +131,8 @@ static const char *allowed_identity(const struct mh_scenario *s, const struct mh
     struct mh_case_spec k = {.target = L->name, .version = version};
     k.identity = strcmp(s->matrix.identities[i], "none") == 0 ? NULL : s->matrix.identities[i];
     struct mh_expectation x;
-    mh_oracle_expect(s, L, &k, profile, &x);
-    if (!x.reject) {
+    struct mh_err err;  // an unreadable certificate is reported when its case runs
+    if (mh_oracle_expect(s, L, &k, profile, &x, &err) == 0 && !x.reject) {
       return k.identity;
     }
   }
@@ -476,7 +476,11 @@ static void run_case(struct run *r, size_t idx) {
       usleep(5000);
     }
   }
-  mh_oracle_expect(s, L, k, p->profile, &res->expect);
+  struct mh_err xerr;
+  if (mh_oracle_expect(s, L, k, p->profile, &res->expect, &xerr) != 0) {
+    set_setup_error(r, &xerr);
+    return;
+  }
   res->verdict = mh_oracle_verdict(&res->expect, &res->outcome, k->version);
   res->fails = mh_verdict_fails(res->verdict, r->o->strict);
   mh_oracle_outcome_summary(&res->outcome, res->summary, sizeof(res->summary));
@@ -581,14 +585,10 @@ static int plan_cases(struct run *r, const struct mh_scenario *s_in, struct mh_e
   return 0;
 }
 
-// start_mocks generates the fixtures, opens the event log and starts the mock locations (not the
+// start_mocks opens the event log and starts the mock locations (not the
 // external targets, which are only probed) on their own thread.
 static int start_mocks(struct run *r, struct mh_err *err) {
   const struct mh_scenario *s = r->s;
-  struct mh_pki_options popts = {.out_dir = s->fixtures_dir, .quiet = 1};
-  if (mh_pki_generate(&s->spec, &popts, err) != 0) {
-    return -1;
-  }
   char *events_path = mh_arena_sprintf(r->a, "%s/events.jsonl", r->o->out_dir);
   if (events_path == NULL || mh_events_open(&r->events, events_path, err) != 0) {
     return -1;
@@ -749,8 +749,10 @@ int mh_runner_run(const struct mh_scenario *s_in, const struct mh_run_options *o
   int ret = -1;
   long long started = mh_clock_wall_ms();
   double t0 = mh_clock_now_ms();
-  if (merge_pins(&r, s_in, err) != 0 || plan_cases(&r, s_in, err) != 0 ||
-      start_mocks(&r, err) != 0) {
+  // The fixtures first: the oracle reads the certificates when it plans the cases.
+  struct mh_pki_options popts = {.out_dir = s_in->fixtures_dir, .quiet = 1};
+  if (mh_pki_generate(&s_in->spec, &popts, err) != 0 || merge_pins(&r, s_in, err) != 0 ||
+      plan_cases(&r, s_in, err) != 0 || start_mocks(&r, err) != 0) {
     goto out;
   }
   int jobs = run_cases(&r, o->jobs, err);

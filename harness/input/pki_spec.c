@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "input/json.h"
 
@@ -124,6 +125,7 @@ struct efield {
   const char *key;
   const char *doc;  // the JSON path suffix for mh_pki_spec_print_keys ("" or "[]" or ".C" ...)
   unsigned where;
+  int issues;  // describes a certificate to issue: meaningless beside "import_cert"
   int (*parse)(struct mh_json_ctx *c, const cJSON *v, struct mh_pki_entity *e, struct praw *r);
 };
 
@@ -320,33 +322,98 @@ static int p_chain_file(struct mh_json_ctx *c, const cJSON *v, struct mh_pki_ent
   return get_rel_path(c, v, &e->chain_file);
 }
 
+// Imported files: kept as written here, resolved against the spec's directory once every entity
+// is parsed (resolve_imports).
+static int p_import_cert(struct mh_json_ctx *c, const cJSON *v, struct mh_pki_entity *e,
+                         struct praw *r) {
+  (void)r;
+  e->imported = 1;
+  return mh_json_get_string(c, v, &e->import_cert);
+}
+
+static int p_import_key(struct mh_json_ctx *c, const cJSON *v, struct mh_pki_entity *e,
+                        struct praw *r) {
+  (void)r;
+  return mh_json_get_string(c, v, &e->import_key);
+}
+
+static int p_import_chain(struct mh_json_ctx *c, const cJSON *v, struct mh_pki_entity *e,
+                          struct praw *r) {
+  (void)r;
+  return mh_json_get_string(c, v, &e->import_chain);
+}
+
+static int p_passphrase_file(struct mh_json_ctx *c, const cJSON *v, struct mh_pki_entity *e,
+                             struct praw *r) {
+  (void)r;
+  return mh_json_get_string(c, v, &e->passphrase_file);
+}
+
+static int p_passphrase_env(struct mh_json_ctx *c, const cJSON *v, struct mh_pki_entity *e,
+                            struct praw *r) {
+  (void)r;
+  return mh_json_get_string(c, v, &e->passphrase_env);
+}
+
 static const struct efield entity_fields[] = {
-    {"name", "", IN_CA | IN_ID, p_name},
-    {"key", "", IN_CA | IN_ID | IN_DEF, p_key},
-    {"subject", "", IN_CA | IN_ID | IN_DEF, p_subject},
-    {"days", "", IN_CA | IN_ID | IN_DEF, p_days},
-    {"not_before", "", IN_CA | IN_ID | IN_DEF, p_not_before},
-    {"not_after", "", IN_CA | IN_ID | IN_DEF, p_not_after},
-    {"serial", "", IN_CA | IN_ID, p_serial},
-    {"x509_version", "", IN_ID | IN_DEF, p_version},
-    {"issuer", "", IN_CA, p_issuer},
-    {"ca", "", IN_ID | IN_DEF, p_issuer},
-    {"self_signed", "", IN_ID, p_self_signed},
-    {"path_len", "", IN_CA, p_path_len},
-    {"dns", "[]", IN_ID | IN_DEF, p_dns},
-    {"ips", "[]", IN_ID | IN_DEF, p_ips},
-    {"eku", "[]", IN_ID | IN_DEF, p_eku},
-    {"key_usage", "[]", IN_CA | IN_ID | IN_DEF, p_key_usage},
-    {"key_mismatch", "", IN_ID, p_key_mismatch},
-    {"key_file", "", IN_CA | IN_ID, p_key_file},
-    {"cert_file", "", IN_CA | IN_ID, p_cert_file},
-    {"csr_file", "", IN_CA | IN_ID, p_csr_file},
-    {"chain_file", "", IN_ID, p_chain_file},
+    {"name", "", IN_CA | IN_ID, 0, p_name},
+    {"key", "", IN_CA | IN_ID | IN_DEF, 1, p_key},
+    {"subject", "", IN_CA | IN_ID | IN_DEF, 1, p_subject},
+    {"days", "", IN_CA | IN_ID | IN_DEF, 1, p_days},
+    {"not_before", "", IN_CA | IN_ID | IN_DEF, 1, p_not_before},
+    {"not_after", "", IN_CA | IN_ID | IN_DEF, 1, p_not_after},
+    {"serial", "", IN_CA | IN_ID, 1, p_serial},
+    {"x509_version", "", IN_ID | IN_DEF, 1, p_version},
+    {"issuer", "", IN_CA, 1, p_issuer},
+    {"ca", "", IN_ID | IN_DEF, 1, p_issuer},
+    {"self_signed", "", IN_ID, 1, p_self_signed},
+    {"path_len", "", IN_CA, 1, p_path_len},
+    {"dns", "[]", IN_ID | IN_DEF, 1, p_dns},
+    {"ips", "[]", IN_ID | IN_DEF, 1, p_ips},
+    {"eku", "[]", IN_ID | IN_DEF, 1, p_eku},
+    {"key_usage", "[]", IN_CA | IN_ID | IN_DEF, 1, p_key_usage},
+    {"key_mismatch", "", IN_ID, 0, p_key_mismatch},
+    {"key_file", "", IN_CA | IN_ID, 0, p_key_file},
+    {"cert_file", "", IN_CA | IN_ID, 0, p_cert_file},
+    {"csr_file", "", IN_CA | IN_ID, 1, p_csr_file},
+    {"chain_file", "", IN_ID, 0, p_chain_file},
+    {"import_cert", "", IN_CA | IN_ID, 0, p_import_cert},
+    {"import_key", "", IN_CA | IN_ID, 0, p_import_key},
+    {"import_chain", "", IN_ID, 0, p_import_chain},
+    {"passphrase_file", "", IN_CA | IN_ID, 0, p_passphrase_file},
+    {"passphrase_env", "", IN_CA | IN_ID, 0, p_passphrase_env},
 };
 #define NUM_ENTITY_FIELDS (sizeof(entity_fields) / sizeof(entity_fields[0]))
 
 static const char *where_name(unsigned where) {
   return where == IN_CA ? "a CA" : where == IN_ID ? "an identity" : "\"defaults\"";
+}
+
+// check_import_keys refuses, beside "import_cert", the keys that describe a certificate to issue
+// (an imported one is used as it is), and the other import keys without it.
+static int check_import_keys(struct mh_json_ctx *c, const cJSON *obj) {
+  int imported = cJSON_GetObjectItemCaseSensitive(obj, "import_cert") != NULL;
+  const cJSON *it;
+  cJSON_ArrayForEach(it, obj) {
+    size_t k = 0;
+    while (strcmp(it->string, entity_fields[k].key) != 0) {
+      k++;  // every key was matched by the caller
+    }
+    int import_key =
+        strncmp(it->string, "import_", 7) == 0 || strncmp(it->string, "passph", 6) == 0;
+    if ((imported && entity_fields[k].issues) || (!imported && import_key)) {
+      size_t old = mh_json_push_key(c, it->string);
+      return imported ? mh_json_fail(c,
+                                     "an imported certificate is used as it is (remove \"%s\", or "
+                                     "remove \"import_cert\" to issue a certificate here)",
+                                     it->string)
+                      : mh_json_fail(c,
+                                     "only an imported entity has this key (add \"import_cert\": "
+                                     "the path of its certificate)");
+      mh_json_pop(c, old);
+    }
+  }
+  return 0;
 }
 
 // parse_entity_fields fills |e| and |r| from the object |obj| declared in context |where|.
@@ -374,6 +441,9 @@ static int parse_entity_fields(struct mh_json_ctx *c, const cJSON *obj, unsigned
       return -1;
     }
     mh_json_pop(c, old);
+  }
+  if (where != IN_DEF && check_import_keys(c, obj) != 0) {
+    return -1;
   }
   if (seen.has_days &&
       (cJSON_GetObjectItemCaseSensitive(obj, "not_before") != NULL || seen.has_not_after)) {
@@ -540,6 +610,86 @@ static int find_entity(const struct mh_pki_spec *s, size_t limit, const char *na
   return -1;
 }
 
+// import_path resolves the imported file at |*p| (key |key| of |e|) against the spec's directory
+// and checks that it is there.
+static int import_path(struct mh_json_ctx *c, const struct mh_pki_spec *s,
+                       const struct mh_pki_entity *e, const char *key, const char **p) {
+  if (*p == NULL) {
+    return 0;
+  }
+  if ((*p)[0] != '/') {
+    const char *slash = strrchr(s->file, '/');
+    *p = slash ? mh_arena_sprintf(c->a, "%.*s/%s", (int)(slash - s->file), s->file, *p) : *p;
+    if (*p == NULL) {
+      return mh_json_fail(c, "out of memory");
+    }
+  }
+  struct stat sb;
+  if (stat(*p, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    return mh_json_fail_at(
+        c, e->json_path, key,
+        "%s: no such file (give an existing file, absolute or relative to the spec's directory)",
+        *p);
+  }
+  return 0;
+}
+
+// resolve_import checks an imported entity's files and gives it the names configs use.
+static int resolve_import(struct mh_json_ctx *c, struct mh_pki_spec *s, struct mh_pki_entity *e) {
+  if (import_path(c, s, e, "import_cert", &e->import_cert) != 0 ||
+      import_path(c, s, e, "import_key", &e->import_key) != 0 ||
+      import_path(c, s, e, "import_chain", &e->import_chain) != 0 ||
+      import_path(c, s, e, "passphrase_file", &e->passphrase_file) != 0) {
+    return -1;
+  }
+  if (e->passphrase_file != NULL && e->passphrase_env != NULL) {
+    return mh_json_fail_at(c, e->json_path, "passphrase_env",
+                           "give one passphrase source (remove passphrase_file or passphrase_env)");
+  }
+  if ((e->passphrase_file != NULL || e->passphrase_env != NULL) && e->import_key == NULL) {
+    return mh_json_fail_at(c, e->json_path,
+                           e->passphrase_file ? "passphrase_file" : "passphrase_env",
+                           "a passphrase needs an encrypted \"import_key\"");
+  }
+  if (!e->is_ca && e->import_key == NULL) {
+    return mh_json_fail_at(c, e->json_path, "import_cert",
+                           "an imported identity needs its private key (add \"import_key\")");
+  }
+  if (e->is_ca && e->import_key == NULL && e->key_file != NULL) {
+    return mh_json_fail_at(c, e->json_path, "key_file",
+                           "a CA imported without its key has no key file (add \"import_key\" "
+                           "or remove \"key_file\")");
+  }
+  if (!e->is_ca && e->chain_file != NULL && e->import_chain == NULL) {
+    return mh_json_fail_at(c, e->json_path, "chain_file",
+                           "an imported identity's chain is its \"import_chain\" (add it, or "
+                           "remove \"chain_file\")");
+  }
+  e->issuer = -1;
+  if (e->is_ca && e->import_key == NULL) {
+    e->key_file = NULL;
+  } else if (e->key_file == NULL) {
+    e->key_file = mh_arena_sprintf(c->a, "%s-key.pem", e->name);
+  }
+  if (e->import_chain != NULL && e->chain_file == NULL) {
+    e->chain_file = mh_arena_sprintf(c->a, "%s-chain.pem", e->name);
+  }
+  return 0;
+}
+
+// check_can_issue refuses an issuer that is a CA imported without its key.
+static int check_can_issue(struct mh_json_ctx *c, const struct mh_pki_spec *s,
+                           const struct mh_pki_entity *e, const char *key, int k) {
+  const struct mh_pki_entity *ca = &s->entities[k];
+  if (ca->imported && ca->import_key == NULL) {
+    return mh_json_fail_at(c, e->json_path, key,
+                           "CA \"%s\" is imported without its key, so it cannot issue (add its "
+                           "\"import_key\", or issue from a generated CA)",
+                           ca->name);
+  }
+  return 0;
+}
+
 static int resolve_entities(struct mh_json_ctx *c, struct mh_pki_spec *s, const struct praw *raws) {
   char ca_list[512] = "";
   for (size_t i = 0; i < s->num_cas; i++) {
@@ -553,13 +703,20 @@ static int resolve_entities(struct mh_json_ctx *c, struct mh_pki_spec *s, const 
       return mh_json_fail_at(c, e->json_path, "name",
                              "\"%s\" is declared twice (names must be unique)", e->name);
     }
-    if (e->is_ca) {
+    if (e->imported) {
+      if (resolve_import(c, s, e) != 0) {
+        return -1;
+      }
+    } else if (e->is_ca) {
       if (r->issuer_name != NULL) {
         int k = find_entity(s, i, r->issuer_name);
         if (k < 0) {
           return mh_json_fail_at(c, e->json_path, "issuer",
                                  "names CA \"%s\", which is not declared before it in $.cas",
                                  r->issuer_name);
+        }
+        if (check_can_issue(c, s, e, "issuer", k) != 0) {
+          return -1;
         }
         e->issuer = k;
       }
@@ -576,6 +733,9 @@ static int resolve_entities(struct mh_json_ctx *c, struct mh_pki_spec *s, const 
           return mh_json_fail_at(c, e->json_path, "ca",
                                  "names a missing CA \"%s\" (declared CAs: %s)", r->issuer_name,
                                  s->num_cas ? ca_list : "none");
+        }
+        if (check_can_issue(c, s, e, "ca", k) != 0) {
+          return -1;
         }
         e->issuer = k;
       }
@@ -600,13 +760,13 @@ static int resolve_entities(struct mh_json_ctx *c, struct mh_pki_spec *s, const 
             ext);
       }
     }
-    if (e->key_file == NULL) {
+    if (e->key_file == NULL && !e->imported) {
       e->key_file = mh_arena_sprintf(c->a, "%s-key.pem", e->name);
     }
     if (e->cert_file == NULL) {
       e->cert_file = mh_arena_sprintf(c->a, e->is_ca ? "%s.pem" : "%s-cert.pem", e->name);
     }
-    if (e->key_file == NULL || e->cert_file == NULL) {
+    if ((e->key_file == NULL && !(e->imported && e->is_ca)) || e->cert_file == NULL) {
       return mh_json_fail(c, "out of memory");
     }
   }
@@ -632,6 +792,33 @@ static const struct mh_pki_entity *output_owner(const struct mh_pki_spec *s, con
 int mh_pki_spec_writes(const struct mh_pki_spec *s, const char *path) {
   int is_key;
   return output_owner(s, path, &is_key) != NULL;
+}
+
+// imported_file returns the imported file behind name |path| of |e|, or NULL if that name is a
+// file generated into the output directory.
+static const char *imported_file(const struct mh_pki_entity *e, const char *path) {
+  if (!e->imported) {
+    return NULL;
+  }
+  if (strcmp(e->cert_file, path) == 0) {
+    return e->import_cert;
+  }
+  if (e->chain_file != NULL && strcmp(e->chain_file, path) == 0) {
+    return e->import_chain;
+  }
+  return mh_pki_key_decrypted(e) ? NULL : e->import_key;
+}
+
+void mh_pki_spec_file(const struct mh_pki_spec *s, const char *out_dir, const char *name, char *out,
+                      size_t out_len) {
+  int is_key;
+  const struct mh_pki_entity *e = output_owner(s, name, &is_key);
+  const char *imported = e != NULL ? imported_file(e, name) : NULL;
+  if (imported != NULL) {
+    snprintf(out, out_len, "%s", imported);
+  } else {
+    snprintf(out, out_len, "%s/%s", out_dir, name);
+  }
 }
 
 static const char *base_name(const char *p) {
@@ -685,6 +872,12 @@ static int check_outputs(struct mh_json_ctx *c, struct mh_pki_spec *s) {
             "\"%s\" is not a file this spec writes (use a key_file, cert_file, csr_file "
             "or chain_file path)",
             z->members[m]);
+      }
+      if (imported_file(owner, z->members[m]) != NULL) {
+        return mh_json_fail_at(c, z->json_path, key,
+                               "\"%s\" is imported from %s, not written by this spec (a zip holds "
+                               "generated files)",
+                               z->members[m], imported_file(owner, z->members[m]));
       }
       if (owner->is_ca && is_key) {
         return mh_json_fail_at(

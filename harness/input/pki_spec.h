@@ -26,9 +26,16 @@ int mh_pki_spec_parse(struct mh_arena *a, const char *name, const char *text, si
 // (e.g. "$.identities[].dns[]"), so that tests can check each one is documented.
 void mh_pki_spec_print_keys(FILE *out);
 
-// mh_pki_spec_writes returns 1 if the parsed spec |s| writes the file |path| (relative to its
-// output directory), 0 otherwise.
+// mh_pki_spec_writes returns 1 if |path| is a file name of the parsed spec |s| (a key_file,
+// cert_file, csr_file or chain_file, generated or imported), 0 otherwise.
 int mh_pki_spec_writes(const struct mh_pki_spec *s, const char *path);
+
+// mh_pki_spec_file writes into |out| where file name |name| of |s| is on disk once the spec is
+// generated into |out_dir|: the imported file it stands for, or |out_dir|/|name|. Every reader of
+// an identity's or a CA's files (runner, oracle, load, the /certs/ paths of configs) goes through
+// it, so imported files are found where they are.
+void mh_pki_spec_file(const struct mh_pki_spec *s, const char *out_dir, const char *name, char *out,
+                      size_t out_len);
 
 // mh_pki_spec_parse_duration parses a signed duration such as "90d", "-1h", "1d12h" or "+30m"
 // (units s, m, h, d, w; no sign means positive) into seconds. Returns 0, or -1 if |s| is not a

@@ -899,5 +899,5 @@ void mh_scenario_print_keys(FILE *out) {
 
 void mh_scenario_fixture_path(const struct mh_scenario *s, const char *rel, char *out,
                               size_t out_len) {
-  snprintf(out, out_len, "%s/%s", s->fixtures_dir, rel);
+  mh_pki_spec_file(&s->spec, s->fixtures_dir, rel, out, out_len);
 }

@@ -100,8 +100,8 @@ void mh_scenario_print_keys(FILE *out);
 // mh_json_version returns the version string of the JSON library.
 const char *mh_json_version(void);
 
-// mh_scenario_fixture_path writes the path of fixture file |rel| (a spec's relative output path)
-// under the scenario's fixtures directory into |out|.
+// mh_scenario_fixture_path writes the path of fixture file |rel| (a spec's file name) into |out|:
+// under the scenario's fixtures directory, or the imported file it names (mh_pki_spec_file).
 void mh_scenario_fixture_path(const struct mh_scenario *s, const char *rel, char *out,
                               size_t out_len);
 

@@ -117,7 +117,9 @@ static int resolve_file(struct mh_json_ctx *c, struct mh_semstreams_ctx *sc, con
           "\"%s\"; name one of its outputs)",
           field, p, s->spec_file, rel);
     }
-    *out = mh_arena_sprintf(c->a, "%s/%s", s->fixtures_dir, rel);
+    char path[4096];
+    mh_pki_spec_file(&s->spec, s->fixtures_dir, rel, path, sizeof(path));
+    *out = mh_arena_strdup(c->a, path);
   } else if (p[0] == '/') {
     if (!file_exists(p)) {
       return mh_json_fail(c, GO_WRAP "%s: stat %s: no such file or directory", field, p);

@@ -137,8 +137,10 @@ static int prepare_location(struct load_state *st, struct mh_err *err) {
   st->lo.server_name = st->L->host;
   int root = mh_oracle_server_root_ca(&st->scenario, st->L);
   if (root >= 0) {
-    st->ca_files[0] =
-        mh_arena_sprintf(a, "%s/%s", st->fixtures_dir, st->scenario.spec.entities[root].cert_file);
+    char path[4096];
+    mh_scenario_fixture_path(&st->scenario, st->scenario.spec.entities[root].cert_file, path,
+                             sizeof(path));
+    st->ca_files[0] = mh_arena_strdup(a, path);
   }
   st->lo.ca_files = st->ca_files;
   st->lo.num_ca_files = root >= 0;

@@ -39,9 +39,12 @@ static int identity_files(struct mh_arena *a, const struct mh_pki_spec *spec,
   }
   const struct mh_pki_entity *e = &spec->entities[idx];
   id->name = spec->entities[idx].name;
-  id->cert_file =
-      mh_arena_sprintf(a, "%s/%s", fixtures_dir, e->chain_file ? e->chain_file : e->cert_file);
-  id->key_file = mh_arena_sprintf(a, "%s/%s", fixtures_dir, e->key_file);
+  char path[4096];
+  mh_pki_spec_file(spec, fixtures_dir, e->chain_file ? e->chain_file : e->cert_file, path,
+                   sizeof(path));
+  id->cert_file = mh_arena_strdup(a, path);
+  mh_pki_spec_file(spec, fixtures_dir, e->key_file, path, sizeof(path));
+  id->key_file = mh_arena_strdup(a, path);
   if (id->cert_file == NULL || id->key_file == NULL) {
     return mh_err_set(err, "out of memory");
   }
@@ -84,7 +87,9 @@ static int judged(struct mh_arena *a, const struct mh_load_identity_request *rq,
     struct mh_case_spec k = {
         .target = rq->location->name, .identity = e->name, .version = rq->version};
     struct mh_expectation x;
-    mh_oracle_expect(&judge, rq->location, &k, &none, &x);
+    if (mh_oracle_expect(&judge, rq->location, &k, &none, &x, err) != 0) {
+      return -1;
+    }
     struct mh_load_identity *id = NULL;
     if (!x.reject && rq->names == NULL && out->num_good < MH_LOAD_MAX_IDENTITIES &&
         (rq->every || out->num_good == 0)) {

@@ -28,8 +28,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "pki/bundle.h"
 #include "base/stage.h"
+#include "pki/bundle.h"
+#include "pki/import.h"
 
 #define MODE_SECRET 0600
 #define MODE_PUBLIC 0644
@@ -304,8 +305,13 @@ static int add_extensions(X509 *x, X509 *issuer_cert, const struct mh_pki_entity
       return 0;
     }
   }
+  // An imported issuer may lack a subjectKeyIdentifier: then name it by issuer and serial.
+  const char *akid =
+      X509_get_ext_by_NID(issuer_cert, NID_subject_key_identifier, -1) >= 0 || issuer_cert == x
+          ? "keyid:always"
+          : "keyid,issuer:always";
   if (!add_ext(x, &ctx, NID_subject_key_identifier, "hash") ||
-      !add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always")) {
+      !add_ext(x, &ctx, NID_authority_key_identifier, akid)) {
     return 0;
   }
   if (e->num_dns + e->num_ips > 0) {
@@ -438,12 +444,15 @@ static int serialize_entity(const struct mh_pki_spec *spec, const struct issued 
                             struct outputs *o, struct mh_err *err) {
   const struct mh_pki_entity *e = &spec->entities[idx];
   const struct issued *it = &all[idx];
+  if (e->imported && !mh_pki_key_decrypted(e)) {
+    return 0;  // used where it is
+  }
   struct {
     const char *path;
     int kind;  // 0 key, 1 cert, 2 csr, 3 chain
   } files[] = {{e->key_file, 0}, {e->cert_file, 1}, {e->csr_file, 2}, {e->chain_file, 3}};
   for (size_t f = 0; f < 4; f++) {
-    if (files[f].path == NULL) {
+    if (files[f].path == NULL || (e->imported && files[f].kind != 0)) {
       continue;
     }
     BIO *bio = BIO_new(BIO_s_mem());
@@ -600,12 +609,56 @@ static void issued_free(struct issued *all, size_t n) {
 }
 
 static void print_entity(const struct mh_pki_entity *e, const struct issued *it, time_t now) {
+  if (e->imported) {
+    printf("  %-8s %-22s imported   %s%s\n", e->is_ca ? "ca" : "identity", e->name, e->import_cert,
+           e->is_ca && it->key == NULL ? " (no key: cannot issue)" : "");
+    return;
+  }
   char na[32];
   format_time(now, e->not_after, na, sizeof(na));
   printf("  %-8s %-22s %-10s CN=%s, until %s%s%s\n", e->is_ca ? "ca" : "identity", e->name,
          mh_pki_key_type_name(e->key_type), e->subject[MH_DN_CN] ? e->subject[MH_DN_CN] : "-", na,
          it->key_reused ? " (existing key reused)" : "",
          e->key_mismatch ? " (key file deliberately mismatched)" : "");
+}
+
+int mh_pki_key_decrypted(const struct mh_pki_entity *e) {
+  return e->imported && !e->is_ca && (e->passphrase_file != NULL || e->passphrase_env != NULL);
+}
+
+// issue_entity makes entity |i|'s key and certificate in |all[i]|: read when imported, else
+// issued (with an existing CA key reused unless --force).
+static int issue_entity(const struct mh_pki_spec *spec, const struct mh_pki_options *opts,
+                        struct issued *all, size_t i, time_t now, struct mh_err *err) {
+  const struct mh_pki_entity *e = &spec->entities[i];
+  struct issued *it = &all[i];
+  if (e->imported) {
+    if (mh_import_entity(spec, e, &it->cert, &it->key, err) != 0) {
+      return -1;
+    }
+    it->file_key = it->key;
+    return 0;
+  }
+  if (e->is_ca && !opts->force) {
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", opts->out_dir, e->key_file);
+    int r = ca_key_reuse(e, path, &it->key, err);
+    if (r < 0) {
+      return -1;
+    }
+    it->key_reused = r;
+  }
+  if (it->key == NULL && (it->key = key_generate(e->key_type)) == NULL) {
+    return crypto_err(err, e->json_path);
+  }
+  it->file_key = it->key;
+  if (e->key_mismatch && (it->file_key = key_generate(e->key_type)) == NULL) {
+    return crypto_err(err, e->json_path);
+  }
+  if (cert_issue(e, it, e->issuer >= 0 ? &all[e->issuer] : NULL, now, err) != 0) {
+    return -1;
+  }
+  return e->csr_file != NULL ? csr_make(e, it, err) : 0;
 }
 
 int mh_pki_generate(const struct mh_pki_spec *spec, const struct mh_pki_options *opts,
@@ -624,30 +677,7 @@ int mh_pki_generate(const struct mh_pki_spec *spec, const struct mh_pki_options 
 
   // 1. Keys and certificates, in memory. CAs come first and name only earlier CAs as issuers.
   for (size_t i = 0; i < spec->num_entities; i++) {
-    const struct mh_pki_entity *e = &spec->entities[i];
-    struct issued *it = &all[i];
-    if (e->is_ca && !opts->force) {
-      char path[4096];
-      snprintf(path, sizeof(path), "%s/%s", opts->out_dir, e->key_file);
-      int r = ca_key_reuse(e, path, &it->key, err);
-      if (r < 0) {
-        goto out;
-      }
-      it->key_reused = r;
-    }
-    if (it->key == NULL && (it->key = key_generate(e->key_type)) == NULL) {
-      crypto_err(err, e->json_path);
-      goto out;
-    }
-    it->file_key = it->key;
-    if (e->key_mismatch && (it->file_key = key_generate(e->key_type)) == NULL) {
-      crypto_err(err, e->json_path);
-      goto out;
-    }
-    if (cert_issue(e, it, e->issuer >= 0 ? &all[e->issuer] : NULL, now, err) != 0) {
-      goto out;
-    }
-    if (e->csr_file != NULL && csr_make(e, it, err) != 0) {
+    if (issue_entity(spec, opts, all, i, now, err) != 0) {
       goto out;
     }
   }

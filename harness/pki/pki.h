@@ -101,6 +101,16 @@ struct mh_pki_entity {
   const char *cert_file;
   const char *csr_file;
   const char *chain_file;  // leaf followed by its intermediates (not the root)
+  // Imported files (docs/pki-spec.md, "Importing"): paths resolved against the spec's directory,
+  // used where they are and never written. The names above stay what configs call them
+  // ("/certs/<cert_file>"); mh_pki_spec_file maps a name to the file on disk.
+  int imported;                 // the certificate is |import_cert|, not issued here
+  const char *import_cert;      // the certificate as it is
+  const char *import_key;       // its private key; NULL: a CA that cannot issue, or an identity
+                                // without a key (an error: an identity needs one)
+  const char *import_chain;     // identity: leaf followed by intermediates, what a peer sends
+  const char *passphrase_file;  // the encrypted |import_key|'s passphrase: first line of a file
+  const char *passphrase_env;   // ... or an environment variable
 };
 
 // mh_pki_zip is one bundle: flat members plus an optional generated README.md.
@@ -138,6 +148,11 @@ struct mh_pki_options {
   int verbose;  // print one line per file
   int quiet;    // print nothing (the caller reports)
 };
+
+// mh_pki_key_decrypted reports whether identity |e|'s key file is a decrypted copy written into
+// the output directory (an imported, passphrase-protected key: TLS stacks read a plain PEM file)
+// rather than the imported file itself.
+int mh_pki_key_decrypted(const struct mh_pki_entity *e);
 
 // mh_pki_generate issues everything |spec| declares below |opts->out_dir| and prints a summary to
 // stdout. CA keys that already exist there are reused unless |opts->force| (the type must match the

@@ -1,4 +1,4 @@
-// Unit tests for oracle.c: what the policy and the fixtures say a location must do with each
+// Unit tests for oracle.c: what the policy and the certificates say a location must do with each
 // identity (the SemStreams federation scenario and its profile, read from the source tree), and the
 // verdict on crafted outcomes: every verdict of the table, from the outcome that earns it.
 #include <setjmp.h>
@@ -36,7 +36,10 @@ static int world_setup(void **state) {
   snprintf(profiles, sizeof(profiles), "%s/profiles", src);
   struct mh_scenario_options opts = {.fixtures_dir = root, .quiet = 1};
   struct mh_err err = {0};
+  struct mh_pki_options popts = {.out_dir = root, .quiet = 1};
+  // The oracle reads the certificates: generate them, as the runner does before planning.
   if (mh_scenario_load(&w->a, path, &opts, &w->s, &err) != 0 ||
+      mh_pki_generate(&w->s.spec, &popts, &err) != 0 ||
       mh_profile_load(&w->a, profiles, "semstreams", &w->semstreams, &err) != 0 ||
       mh_profile_load(&w->a, profiles, "nginx-http", &w->nginx, &err) != 0) {
     fail_msg("%s", err.msg);
@@ -52,20 +55,28 @@ static int world_teardown(void **state) {
   return teardown(state);
 }
 
+static struct mh_expectation expect_at(struct world *w, const struct mh_location *L,
+                                       const char *identity, int version,
+                                       const struct mh_profile *prof) {
+  struct mh_case_spec k = {.target = L->name, .identity = identity, .version = version};
+  struct mh_expectation x;
+  struct mh_err err = {0};
+  if (mh_oracle_expect(&w->s, L, &k, prof, &x, &err) != 0) {
+    fail_msg("%s", err.msg);
+  }
+  return x;
+}
+
 static struct mh_expectation expect(struct world *w, const char *target, const char *identity,
                                     int version, const struct mh_profile *prof) {
   const struct mh_location *L = mh_scenario_location(&w->s, target);
   assert_non_null(L);
-  struct mh_case_spec k = {.target = target, .identity = identity, .version = version};
-  struct mh_expectation x;
-  mh_oracle_expect(&w->s, L, &k, prof, &x);
-  return x;
+  return expect_at(w, L, identity, version, prof);
 }
 
-// The federation's policy (A admits only location-b's CN, through federation-ca, clientAuth, valid
-// now) decides each identity; the semstreams profile gives Go's alert for each reason.
-static void test_expectations_follow_policy(void **state) {
-  struct world *w = *state;
+// check_federation_matrix checks location A's policy (|L|: A itself, or A with its client CA
+// named another way) against every identity of the federation.
+static void check_federation_matrix(struct world *w, const struct mh_location *L) {
   static const struct {
     const char *identity;
     int version;
@@ -88,8 +99,7 @@ static void test_expectations_follow_policy(void **state) {
       {"key-mismatch", MH_TLS13, 1, MH_REASON_BAD_SIGNATURE, MH_ALERT_DECRYPT_ERROR},
   };
   for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-    struct mh_expectation x =
-        expect(w, "location-a", rows[i].identity, rows[i].version, &w->semstreams);
+    struct mh_expectation x = expect_at(w, L, rows[i].identity, rows[i].version, &w->semstreams);
     char what[160];
     mh_oracle_describe(&x, what, sizeof(what));
     print_message("%s %s: %s\n", rows[i].identity ? rows[i].identity : "none",
@@ -103,10 +113,71 @@ static void test_expectations_follow_policy(void **state) {
       assert_int_equal(x.alerts[0], rows[i].alert);
     }
   }
+}
+
+// The federation's policy (A admits only location-b's CN, through federation-ca, clientAuth, valid
+// now) decides each identity; the semstreams profile gives Go's alert for each reason.
+static void test_expectations_follow_policy(void **state) {
+  struct world *w = *state;
+  check_federation_matrix(w, mh_scenario_location(&w->s, "location-a"));
   // B admits location-c, not location-b: the allow-list is the location's own.
   assert_int_equal(expect(w, "location-b", "location-c", MH_TLS13, &w->semstreams).reject, 0);
   assert_int_equal(expect(w, "location-b", "location-b", MH_TLS13, &w->semstreams).reason,
                    MH_REASON_CN_NOT_ALLOWED);
+}
+
+// with_client_ca returns location A with its client CA files replaced by the one file |ca|.
+static struct mh_location with_client_ca(struct world *w, const char *ca) {
+  struct mh_location L = *mh_scenario_location(&w->s, "location-a");
+  const char **files = mh_arena_alloc_array(&w->a, 1, sizeof(*files));
+  assert_non_null(files);
+  files[0] = mh_arena_strdup(&w->a, ca);
+  L.server.client_ca_files = files;
+  L.server.num_client_ca_files = 1;
+  return L;
+}
+
+// Trust follows the certificate, not the fixture's name or path: the policy naming a copy of
+// federation-ca by its own absolute path (what an operator writes) gives the same verdicts.
+static void test_ca_named_by_its_own_path(void **state) {
+  struct world *w = *state;
+  char copy[512], cmd[1200];
+  snprintf(copy, sizeof(copy), "%s/operator/the-deployment-ca.crt", root);
+  snprintf(cmd, sizeof(cmd), "mkdir -p '%s/operator' && cp '%s/federation-ca.pem' '%s'", root, root,
+           copy);
+  assert_int_equal(system(cmd), 0);
+  struct mh_location L = with_client_ca(w, copy);
+  check_federation_matrix(w, &L);
+}
+
+// A CA with the same name and another key is unknown: with only untrusted-ca (federation-ca's
+// subject, another key) trusted, location-b is unknown_ca and "untrusted" is the one admitted.
+static void test_same_name_other_key_is_unknown(void **state) {
+  struct world *w = *state;
+  char ca[512];
+  snprintf(ca, sizeof(ca), "%s/untrusted-ca.pem", root);
+  struct mh_location L = with_client_ca(w, ca);
+  struct mh_expectation x = expect_at(w, &L, "location-b", MH_TLS13, &w->semstreams);
+  assert_int_equal(x.reject, 1);
+  assert_int_equal(x.reason, MH_REASON_UNKNOWN_CA);
+  x = expect_at(w, &L, "untrusted", MH_TLS13, &w->semstreams);
+  assert_int_equal(x.reject, 0);
+  // The intermediate's chain reaches federation-ca only: unknown here too.
+  x = expect_at(w, &L, "intermediate-signed", MH_TLS13, &w->semstreams);
+  assert_int_equal(x.reason, MH_REASON_UNKNOWN_CA);
+}
+
+// An unreadable CA file is the harness's input error, not a verdict.
+static void test_unreadable_ca_file_is_an_error(void **state) {
+  struct world *w = *state;
+  char ca[512];
+  snprintf(ca, sizeof(ca), "%s/no-such-ca.pem", root);
+  struct mh_location L = with_client_ca(w, ca);
+  struct mh_case_spec k = {.target = L.name, .identity = "location-b", .version = MH_TLS13};
+  struct mh_expectation x;
+  struct mh_err err = {0};
+  assert_int_equal(mh_oracle_expect(&w->s, &L, &k, &w->semstreams, &x, &err), -1);
+  assert_non_null(strstr(err.msg, "no-such-ca.pem"));
 }
 
 // Another stack's profile moves the same reason to another layer: nginx answers at HTTP.
@@ -195,10 +266,14 @@ static void test_describe_and_summary(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_expectations_follow_policy, world_setup, world_teardown),
-      cmocka_unit_test_setup_teardown(test_profile_decides_layer, world_setup, world_teardown),
+      cmocka_unit_test(test_expectations_follow_policy),
+      cmocka_unit_test(test_profile_decides_layer),
+      cmocka_unit_test(test_ca_named_by_its_own_path),
+      cmocka_unit_test(test_same_name_other_key_is_unknown),
+      cmocka_unit_test(test_unreadable_ca_file_is_an_error),
       cmocka_unit_test(test_verdicts),
       cmocka_unit_test(test_describe_and_summary),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  // One generated federation for every test: RSA-4096 keys take seconds to make.
+  return cmocka_run_group_tests(tests, world_setup, world_teardown);
 }

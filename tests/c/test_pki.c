@@ -7,14 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "pki/pki.h"
 #include "input/scenario.h"
+#include "pki/inspect.h"
+#include "pki/pki.h"
 #include "tmpdir.h"
 
 static const char *spec_json =
@@ -160,6 +162,64 @@ static void test_unreadable_ca_key(void **state) {
   assert_int_equal(generate(spec_json, root, 1, &err), 0);  // --force replaces it
 }
 
+// An imported CA with its key issues identities that chain to its own file (inspect's path
+// building says so); an imported CA without its key is only read; imported files stay untouched;
+// a CA certificate of another key is unknown.
+static void test_imported_ca_issues(void **state) {
+  (void)state;
+  char gen[300], out[300], spec[2048], ca[400], stranger[400];
+  snprintf(gen, sizeof(gen), "%.250s/operator", root);
+  snprintf(out, sizeof(out), "%.250s/out", root);
+  struct mh_err err = {{0}};
+  // The "operator's" CA, and a stranger of the same name and another key.
+  if (generate("{\"cas\":[{\"name\":\"ca\",\"subject\":{\"CN\":\"Op\"}},{\"name\":\"x\","
+               "\"subject\":{\"CN\":\"Op\"}}]}",
+               gen, 0, &err) != 0) {
+    fail_msg("%s", err.msg);
+  }
+  snprintf(ca, sizeof(ca), "%s/ca.pem", gen);
+  snprintf(stranger, sizeof(stranger), "%s/x.pem", gen);
+  struct stat before;
+  assert_int_equal(stat(ca, &before), 0);
+  snprintf(spec, sizeof(spec),
+           "{\"cas\":[{\"name\":\"op\",\"import_cert\":\"%s\",\"import_key\":\"%s/ca-key.pem\"},"
+           "{\"name\":\"ro\",\"import_cert\":\"%s\"}],"
+           "\"identities\":[{\"name\":\"leaf\",\"ca\":\"op\",\"subject\":{\"CN\":\"l\"}}]}",
+           ca, gen, stranger);
+  if (generate(spec, out, 0, &err) != 0) {
+    fail_msg("%s", err.msg);
+  }
+  struct stat after;
+  assert_int_equal(stat(ca, &after), 0);
+  assert_int_equal(before.st_mtime, after.st_mtime);
+  char leaf[400], key[400];
+  snprintf(leaf, sizeof(leaf), "%s/leaf-cert.pem", out);
+  snprintf(key, sizeof(key), "%s/leaf-key.pem", out);
+  assert_int_equal(access(leaf, R_OK), 0);
+  struct mh_inspect_cert c;
+  assert_int_equal(mh_inspect_load(&c, leaf, key, &err), 0);
+  assert_int_equal(c.key_matches, 1);
+  assert_string_equal(c.cn, "l");
+  const char *files[] = {ca};
+  enum mh_inspect_path path = MH_INSPECT_PATH_UNKNOWN_CA;
+  assert_int_equal(mh_inspect_verify(&c, files, 1, time(NULL), &path, &err), 0);
+  assert_int_equal(path, MH_INSPECT_PATH_OK);
+  files[0] = stranger;
+  assert_int_equal(mh_inspect_verify(&c, files, 1, time(NULL), &path, &err), 0);
+  assert_int_equal(path, MH_INSPECT_PATH_UNKNOWN_CA);
+  // The same certificate checked a year from now: expired.
+  files[0] = ca;
+  assert_int_equal(mh_inspect_verify(&c, files, 1, time(NULL) + 365 * 86400, &path, &err), 0);
+  assert_int_equal(path, MH_INSPECT_PATH_EXPIRED);
+  mh_inspect_cleanup(&c);
+  // Nothing of the imported CAs was written into the output.
+  char none[400];
+  snprintf(none, sizeof(none), "%s/op.pem", out);
+  assert_int_not_equal(access(none, F_OK), 0);
+  snprintf(none, sizeof(none), "%s/ro.pem", out);
+  assert_int_not_equal(access(none, F_OK), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_chain_signatures_and_modes, setup, teardown),
@@ -167,6 +227,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_wrong_type_ca_key_fails_and_writes_nothing, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_unreadable_ca_key, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_imported_ca_issues, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -101,6 +101,38 @@ static const struct bad_case bad_cases[] = {
      "$.zips[0].size: unknown key"},
     {"{\"cas\":[" CA "],\"zips\":[{\"file\":\"root.pem\",\"members\":[\"root.pem\"]}]}",
      "$.zips[0].file: \"root.pem\" is also a certificate or key output"},
+    // Imports (/etc/passwd stands for any existing file: the parser checks only that it is there).
+    {"{\"identities\":[{\"name\":\"x\",\"self_signed\":true,\"import_key\":\"/etc/passwd\"}]}",
+     "$.identities[0].import_key: only an imported entity has this key (add \"import_cert\""},
+    {"{\"identities\":[{\"name\":\"x\",\"import_cert\":\"/etc/passwd\",\"import_key\":"
+     "\"/etc/passwd\",\"subject\":{\"CN\":\"y\"}}]}",
+     "$.identities[0].subject: an imported certificate is used as it is (remove \"subject\""},
+    {"{\"identities\":[{\"name\":\"x\",\"import_cert\":\"/nonexistent/c.pem\",\"import_key\":"
+     "\"/etc/passwd\"}]}",
+     "$.identities[0].import_cert: /nonexistent/c.pem: no such file (give an existing file, "
+     "absolute or relative to the spec's directory)"},
+    {"{\"identities\":[{\"name\":\"x\",\"import_cert\":\"/etc/passwd\"}]}",
+     "$.identities[0].import_cert: an imported identity needs its private key (add "
+     "\"import_key\")"},
+    {"{\"cas\":[{\"name\":\"op\",\"import_cert\":\"/etc/passwd\"}],\"identities\":[{\"name\":"
+     "\"x\",\"ca\":\"op\"}]}",
+     "$.identities[0].ca: CA \"op\" is imported without its key, so it cannot issue"},
+    {"{\"cas\":[{\"name\":\"op\",\"import_cert\":\"/etc/passwd\"},{\"name\":\"i\",\"issuer\":"
+     "\"op\"}]}",
+     "$.cas[1].issuer: CA \"op\" is imported without its key"},
+    {"{\"cas\":[{\"name\":\"op\",\"import_cert\":\"/etc/passwd\",\"key_file\":\"k.pem\"}]}",
+     "$.cas[0].key_file: a CA imported without its key has no key file"},
+    {"{\"identities\":[{\"name\":\"x\",\"import_cert\":\"/etc/passwd\",\"import_key\":"
+     "\"/etc/passwd\",\"passphrase_env\":\"A\",\"passphrase_file\":\"/etc/passwd\"}]}",
+     "$.identities[0].passphrase_env: give one passphrase source"},
+    {"{\"cas\":[{\"name\":\"op\",\"import_cert\":\"/etc/passwd\",\"passphrase_env\":\"A\"}]}",
+     "$.cas[0].passphrase_env: a passphrase needs an encrypted \"import_key\""},
+    {"{\"identities\":[{\"name\":\"x\",\"import_cert\":\"/etc/passwd\",\"import_key\":"
+     "\"/etc/passwd\",\"chain_file\":\"c.pem\"}]}",
+     "$.identities[0].chain_file: an imported identity's chain is its \"import_chain\""},
+    {"{\"identities\":[{\"name\":\"x\",\"import_cert\":\"/etc/passwd\",\"import_key\":"
+     "\"/etc/passwd\"}],\"zips\":[{\"file\":\"z.zip\",\"members\":[\"x-cert.pem\"]}]}",
+     "$.zips[0].members[0]: \"x-cert.pem\" is imported from /etc/passwd, not written by this spec"},
 };
 
 static void test_bad_specs(void **state) {
@@ -241,11 +273,54 @@ static void test_shipped_specs_parse(void **state) {
   }
 }
 
+// Imported files resolve against the spec's directory and keep the names configs use;
+// mh_pki_spec_file finds them where they are, and a passphrase-protected identity key in the
+// output directory (its decrypted copy).
+static void test_imports_resolve(void **state) {
+  (void)state;
+  const char *src = getenv("MH_SOURCE_DIR");
+  assert_non_null(src);
+  char name[1024], want[1100], got[1200];
+  snprintf(name, sizeof(name), "%s/fixtures/ops.json", src);
+  static const char json[] =
+      "{\"cas\":[{\"name\":\"op\",\"import_cert\":\"federation.json\","
+      "\"cert_file\":\"federation-ca.pem\"}],"
+      "\"identities\":[{\"name\":\"b\",\"import_cert\":\"miniconomy.json\",\"import_key\":"
+      "\"/etc/passwd\",\"import_chain\":\"federation.json\"},"
+      "{\"name\":\"c\",\"import_cert\":\"/etc/passwd\",\"import_key\":\"/etc/passwd\","
+      "\"passphrase_env\":\"C_PASS\"}]}";
+  struct mh_arena a;
+  mh_arena_init(&a);
+  struct mh_pki_spec spec;
+  struct mh_err err = {{0}};
+  if (mh_pki_spec_parse(&a, name, json, strlen(json), &spec, &err) != 0) {
+    fail_msg("%s", err.msg);
+  }
+  const struct mh_pki_entity *op = &spec.entities[0], *b = &spec.entities[1];
+  assert_true(op->imported && op->issuer == -1 && op->key_file == NULL);
+  snprintf(want, sizeof(want), "%s/fixtures/federation.json", src);
+  assert_string_equal(op->import_cert, want);
+  assert_true(mh_pki_spec_writes(&spec, "federation-ca.pem"));
+  mh_pki_spec_file(&spec, "/out", "federation-ca.pem", got, sizeof(got));
+  assert_string_equal(got, want);
+  assert_string_equal(b->key_file, "b-key.pem");
+  assert_string_equal(b->chain_file, "b-chain.pem");
+  mh_pki_spec_file(&spec, "/out", "b-chain.pem", got, sizeof(got));
+  assert_string_equal(got, want);
+  mh_pki_spec_file(&spec, "/out", "b-key.pem", got, sizeof(got));
+  assert_string_equal(got, "/etc/passwd");
+  mh_pki_spec_file(&spec, "/out", "c-key.pem", got, sizeof(got));
+  assert_string_equal(got, "/out/c-key.pem");  // decrypted by the generator, 0600
+  mh_pki_spec_file(&spec, "/out", "c-cert.pem", got, sizeof(got));
+  assert_string_equal(got, "/etc/passwd");
+  mh_arena_free(&a);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bad_specs),           cmocka_unit_test(test_defaults_and_file_names),
       cmocka_unit_test(test_durations),           cmocka_unit_test(test_missing_file),
-      cmocka_unit_test(test_shipped_specs_parse),
+      cmocka_unit_test(test_shipped_specs_parse), cmocka_unit_test(test_imports_resolve),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

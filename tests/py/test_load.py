@@ -225,26 +225,28 @@ SWEEP_LIMITS = {"p99", "errors", "drops", "achieved_rate"}
 
 def test_sweep_finds_the_highest_sustained_rate_and_charts_it(harness, tmp_path):
     import xml.etree.ElementTree as ET
-    # 100/s on two threads for half a second, with a p99 limit of 200 ms: the first step holds on
-    # any machine that can run the harness, so a sweep that sustains nothing fails this test.
+    # 50/s on two threads for half a second, with a p99 limit of 500 ms: the first step holds on
+    # any machine that can run the harness, even a loaded one (ASan, other suites), so a sweep
+    # that sustains nothing fails this test.
     r, rep = load(harness, tmp_path / "out", ROOT / "scenarios/federation.json", "--location",
-                  "location-a", "--sweep", "--rate", "100", "--duration", "0.5", "--threads", "2",
-                  "--sweep-p99-ms", "200")
+                  "location-a", "--sweep", "--rate", "50", "--duration", "0.5", "--threads", "2",
+                  "--sweep-p99-ms", "500")
     assert r.returncode == 0, r.stdout + r.stderr
     steps = rep["sweep"]["steps"]
     offered = [s["offered"] for s in steps]
-    assert offered == [round(100 * 1.5 ** i, 1) for i in range(len(steps))]
+    assert offered == [round(50 * 1.5 ** i, 1) for i in range(len(steps))]
     sustained = [s["offered"] for s in steps if s["sustained"]]
     assert rep["sweep"]["sustainable_rate"] == max(sustained) > 0
-    # The report's run is that step's (rates are written with one and three decimals).
-    assert abs(rep["rate"] - rep["sweep"]["sustainable_rate"]) <= 0.05
+    # The report's run is that step's (rates are written with one and three decimals: the two
+    # roundings differ by at most 0.05, and the subtraction adds its own last bit).
+    assert math.isclose(rep["rate"], rep["sweep"]["sustainable_rate"], abs_tol=0.0501)
     # The sweep stops at the first rate that does not hold (or after 16 steps), and says why.
     assert all(s["sustained"] and s["broke"] == [] for s in steps[:-1])
     last = steps[-1]
     assert len(steps) == 16 or (not last["sustained"] and last["broke"])
     for s in steps:
         assert set(s["broke"]) <= SWEEP_LIMITS and s["sustained"] == (s["broke"] == [])
-        assert ("p99" in s["broke"]) == (s["p99_us"] > 200_000)
+        assert ("p99" in s["broke"]) == (s["p99_us"] > 500_000)
     if not last["sustained"]:
         assert f"not sustained ({', '.join(last['broke'])})" in r.stderr
         assert f"| no | {','.join(last['broke'])} |" in (tmp_path / "out" / "report.md").read_text()

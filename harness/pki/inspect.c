@@ -1,0 +1,170 @@
+// inspect: reading certificates and building paths with BoringSSL (see inspect.h).
+#include "pki/inspect.h"
+
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pki/pki.h"
+
+// posix_time converts |t| to seconds since the epoch.
+static int posix_time(const ASN1_TIME *t, int64_t *out) {
+  ASN1_TIME *epoch = ASN1_TIME_set(NULL, 0);
+  int days = 0, secs = 0;
+  int ok = epoch != NULL && ASN1_TIME_diff(&days, &secs, epoch, t);
+  ASN1_TIME_free(epoch);
+  *out = (int64_t)days * 86400 + secs;
+  return ok;
+}
+
+// usages reads the extendedKeyUsage and keyUsage of |c->leaf| into |c|.
+static void usages(struct mh_inspect_cert *c) {
+  uint32_t flags = X509_get_extension_flags(c->leaf);
+  c->has_eku = (flags & EXFLAG_XKUSAGE) != 0;
+  if (c->has_eku) {
+    uint32_t x = X509_get_extended_key_usage(c->leaf);
+    c->eku_mask = ((x & XKU_SSL_SERVER) ? 1u << MH_EKU_SERVER_AUTH : 0) |
+                  ((x & XKU_SSL_CLIENT) ? 1u << MH_EKU_CLIENT_AUTH : 0) |
+                  ((x & XKU_CODE_SIGN) ? 1u << MH_EKU_CODE_SIGNING : 0) |
+                  ((x & XKU_SMIME) ? 1u << MH_EKU_EMAIL_PROTECTION : 0);
+    c->any_eku = (x & XKU_ANYEKU) != 0;
+  }
+  c->has_key_usage = (flags & EXFLAG_KUSAGE) != 0;
+  if (c->has_key_usage) {
+    uint32_t k = X509_get_key_usage(c->leaf);
+    c->ku_mask = ((k & KU_DIGITAL_SIGNATURE) ? 1u << MH_KU_DIGITAL_SIGNATURE : 0) |
+                 ((k & KU_KEY_ENCIPHERMENT) ? 1u << MH_KU_KEY_ENCIPHERMENT : 0) |
+                 ((k & KU_KEY_AGREEMENT) ? 1u << MH_KU_KEY_AGREEMENT : 0) |
+                 ((k & KU_KEY_CERT_SIGN) ? 1u << MH_KU_KEY_CERT_SIGN : 0) |
+                 ((k & KU_CRL_SIGN) ? 1u << MH_KU_CRL_SIGN : 0);
+  }
+}
+
+// names reads the subject (CN and RFC 2253 text) and counts the DNS and IP SANs of |c->leaf|.
+static void names(struct mh_inspect_cert *c) {
+  const X509_NAME *subj = X509_get_subject_name(c->leaf);
+  c->cn[0] = '\0';
+  for (int i = -1; (i = X509_NAME_get_index_by_NID(subj, NID_commonName, i)) >= 0;) {
+    const ASN1_STRING *v = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i));
+    int len = ASN1_STRING_length(v);
+    snprintf(c->cn, sizeof(c->cn), "%.*s", len, (const char *)ASN1_STRING_get0_data(v));
+  }
+  c->dn[0] = '\0';
+  BIO *bio = BIO_new(BIO_s_mem());
+  const uint8_t *data;
+  size_t len;
+  if (bio != NULL && X509_NAME_print_ex(bio, subj, 0, XN_FLAG_RFC2253) >= 0 &&
+      BIO_mem_contents(bio, &data, &len)) {
+    snprintf(c->dn, sizeof(c->dn), "%.*s", (int)len, (const char *)data);
+  }
+  BIO_free(bio);
+  GENERAL_NAMES *sans = X509_get_ext_d2i(c->leaf, NID_subject_alt_name, NULL, NULL);
+  c->num_sans = 0;
+  for (size_t i = 0; sans != NULL && i < sk_GENERAL_NAME_num(sans); i++) {
+    int type = sk_GENERAL_NAME_value(sans, i)->type;
+    c->num_sans += type == GEN_DNS || type == GEN_IPADD;
+  }
+  GENERAL_NAMES_free(sans);
+}
+
+// read_certs reads every certificate of |path|: the first into |c->leaf|, the rest into |c->chain|.
+static int read_certs(struct mh_inspect_cert *c, const char *path, struct mh_err *err) {
+  BIO *bio = BIO_new_file(path, "r");
+  c->chain = sk_X509_new_null();
+  if (bio == NULL || c->chain == NULL ||
+      (c->leaf = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL) {
+    BIO_free(bio);
+    ERR_clear_error();
+    return mh_err_set(err, "%s: not a readable PEM certificate (regenerate or re-import it)", path);
+  }
+  X509 *x;
+  while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+    if (!sk_X509_push(c->chain, x)) {
+      X509_free(x);
+      break;
+    }
+  }
+  ERR_clear_error();  // the end of the file
+  BIO_free(bio);
+  return 0;
+}
+
+int mh_inspect_load(struct mh_inspect_cert *out, const char *cert_path, const char *key_path,
+                    struct mh_err *err) {
+  memset(out, 0, sizeof(*out));
+  out->key_matches = -1;
+  if (read_certs(out, cert_path, err) != 0) {
+    return -1;
+  }
+  if (!posix_time(X509_get0_notBefore(out->leaf), &out->not_before) ||
+      !posix_time(X509_get0_notAfter(out->leaf), &out->not_after)) {
+    ERR_clear_error();
+    return mh_err_set(err, "%s: the certificate's validity cannot be read", cert_path);
+  }
+  usages(out);
+  names(out);
+  if (key_path != NULL) {
+    BIO *bio = BIO_new_file(key_path, "r");
+    EVP_PKEY *key = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+    if (key == NULL) {
+      ERR_clear_error();
+      return mh_err_set(
+          err, "%s: not a readable plain PEM private key (regenerate or re-import it)", key_path);
+    }
+    out->key_matches = X509_check_private_key(out->leaf, key) == 1;
+    EVP_PKEY_free(key);
+    ERR_clear_error();
+  }
+  return 0;
+}
+
+void mh_inspect_cleanup(struct mh_inspect_cert *c) {
+  X509_free(c->leaf);
+  sk_X509_pop_free(c->chain, X509_free);
+  c->leaf = NULL;
+  c->chain = NULL;
+}
+
+int mh_inspect_verify(const struct mh_inspect_cert *c, const char *const *ca_files, size_t num,
+                      time_t now, enum mh_inspect_path *out, struct mh_err *err) {
+  X509_STORE *store = X509_STORE_new();
+  X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+  int ret = -1;
+  if (store == NULL || ctx == NULL) {
+    mh_err_set(err, "out of memory");
+    goto out;
+  }
+  for (size_t i = 0; i < num; i++) {
+    if (!X509_STORE_load_locations(store, ca_files[i], NULL)) {
+      mh_err_set(err, "%s: not a readable PEM CA file (name a file of PEM certificates)",
+                 ca_files[i]);
+      goto out;
+    }
+  }
+  if (!X509_STORE_CTX_init(ctx, store, c->leaf, c->chain)) {
+    mh_err_set(err, "out of memory");
+    goto out;
+  }
+  X509_STORE_CTX_set_time(ctx, 0, now);
+  if (X509_verify_cert(ctx) == 1) {
+    *out = MH_INSPECT_PATH_OK;
+  } else {
+    int e = X509_STORE_CTX_get_error(ctx);
+    *out = e == X509_V_ERR_CERT_HAS_EXPIRED     ? MH_INSPECT_PATH_EXPIRED
+           : e == X509_V_ERR_CERT_NOT_YET_VALID ? MH_INSPECT_PATH_NOT_YET_VALID
+                                                : MH_INSPECT_PATH_UNKNOWN_CA;
+  }
+  ret = 0;
+out:
+  ERR_clear_error();
+  X509_STORE_CTX_free(ctx);
+  X509_STORE_free(store);
+  return ret;
+}

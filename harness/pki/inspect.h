@@ -1,0 +1,55 @@
+// inspect: what a certificate and its key say (validity, EKU, key usage, subject, SANs, whether the
+// key is the certificate's), and whether it chains to a set of CA files: the facts the oracle
+// judges, read from the files a peer presents rather than from the spec that made them.
+#ifndef MH_PKI_INSPECT_H
+#define MH_PKI_INSPECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "base/err.h"
+
+struct x509_st;
+struct stack_st_X509;
+
+struct mh_inspect_cert {
+  struct x509_st *leaf;
+  struct stack_st_X509 *chain;  // the certificates after the leaf in its file (what a peer sends)
+  int64_t not_before;           // seconds since the epoch
+  int64_t not_after;
+  int has_eku;        // else no extendedKeyUsage: any usage
+  unsigned eku_mask;  // bit (1 << enum mh_eku)
+  int any_eku;        // anyExtendedKeyUsage
+  int has_key_usage;
+  unsigned ku_mask;  // bit (1 << enum mh_ku)
+  char cn[256];      // the last commonName of the subject, "" if none
+  char dn[1024];     // the subject in RFC 2253 (as nginx's $ssl_client_s_dn shows it)
+  size_t num_sans;   // dNSName and iPAddress entries
+  int key_matches;   // 1 the key is the certificate's, 0 not, -1 no key was read
+};
+
+// mh_inspect_load reads the certificate file |cert_path| (a leaf, optionally followed by its
+// intermediates) and, if |key_path| is not NULL, the plain PEM key there, into |out|. Returns 0, or
+// -1 with |err| set; |out| must be released with mh_inspect_cleanup either way.
+int mh_inspect_load(struct mh_inspect_cert *out, const char *cert_path, const char *key_path,
+                    struct mh_err *err);
+
+// mh_inspect_cleanup frees what |c| holds (it may be zeroed or partly loaded).
+void mh_inspect_cleanup(struct mh_inspect_cert *c);
+
+// Outcomes of path building.
+enum mh_inspect_path {
+  MH_INSPECT_PATH_OK,
+  MH_INSPECT_PATH_UNKNOWN_CA,     // no path to a certificate of the CA files
+  MH_INSPECT_PATH_EXPIRED,        // a certificate of the path has expired
+  MH_INSPECT_PATH_NOT_YET_VALID,  // a certificate of the path is not yet valid
+};
+
+// mh_inspect_verify builds a path from |c|'s leaf through its chain to a certificate of one of
+// |ca_files| with BoringSSL's X509_verify_cert at time |now| (no purpose: usages are the caller's
+// to judge). Returns 0 with |*out| set, or -1 with |err| set if a CA file cannot be read.
+int mh_inspect_verify(const struct mh_inspect_cert *c, const char *const *ca_files, size_t num,
+                      time_t now, enum mh_inspect_path *out, struct mh_err *err);
+
+#endif
