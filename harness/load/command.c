@@ -180,7 +180,11 @@ static int prepare_target(struct load_state *st, struct mh_err *err) {
   if (st->lo.address == NULL || st->lo.server_name == NULL) {
     return mh_err_set(err, "out of memory");
   }
-  if (mh_pki_spec_load(a, c->identities_from, &st->id_spec, err) != 0) {
+  // The spec is generated into --fixtures as `pki` would (CA keys and imported files are kept),
+  // so that one spec serves `run` and `load` without a separate step.
+  struct mh_pki_options po = {.out_dir = c->fixtures_dir, .quiet = 1};
+  if (mh_pki_spec_load(a, c->identities_from, &st->id_spec, err) != 0 ||
+      mh_pki_generate(&st->id_spec, &po, err) != 0) {
     return -1;
   }
   st->spec = &st->id_spec;
