@@ -90,7 +90,7 @@ static const struct command commands[] = {
      cmd_check},
     {"serve",
      "serve SCENARIO.json [--fixtures DIR] [--ephemeral-ports] [--events FILE] [--for S]\n"
-     "                    [--threads N]",
+     "                    [--threads N] [--limit NAME=VALUE]...",
      "generate the fixtures and run every mock location until SIGINT/SIGTERM",
      "  --fixtures DIR       where to generate the fixture PKI (default fixtures/out/<spec name>)\n"
      "  --ephemeral-ports    bind port 0 instead of the configured ports; inputs follow\n"
@@ -103,6 +103,9 @@ static const struct command commands[] = {
      "  --threads N          serve every output on N event loops, each on its own thread with\n"
      "                       its own SO_REUSEPORT listener (default 1); the first loop dials\n"
      "                       and emits, and what it publishes reaches every loop's clients\n"
+     "  --limit NAME=VALUE   a bound against hostile peers (docs/scenarios.md, Limits):\n"
+     "                       max-conns (10000 per output), max-pending-per-source (1000),\n"
+     "                       ws-write-deadline (10 s), ws-send-queue (1048576 bytes)\n"
      "\n"
      "Prints one line per endpoint (location, component, URL, bound address, policy), then\n"
      "'serve: ready'. Rejections are logged on stderr as the real server does:\n"
@@ -318,15 +321,11 @@ static int cmd_check(int argc, char **argv) {
 
 static int cmd_serve(int argc, char **argv) {
   static const struct option longopts[] = {
-      {"fixtures", required_argument, NULL, 'F'},
-      {"ephemeral-ports", no_argument, NULL, 'e'},
-      {"events", required_argument, NULL, 'E'},
-      {"for", required_argument, NULL, 'f'},
-      {"outage", required_argument, NULL, 'o'},
-      {"quiet", no_argument, NULL, 'q'},
-      {"help", no_argument, NULL, 'h'},
-      {"threads", required_argument, NULL, 't'},
-      {NULL, 0, NULL, 0},
+      {"fixtures", required_argument, NULL, 'F'}, {"ephemeral-ports", no_argument, NULL, 'e'},
+      {"events", required_argument, NULL, 'E'},   {"for", required_argument, NULL, 'f'},
+      {"outage", required_argument, NULL, 'o'},   {"quiet", no_argument, NULL, 'q'},
+      {"help", no_argument, NULL, 'h'},           {"threads", required_argument, NULL, 't'},
+      {"limit", required_argument, NULL, 'l'},    {NULL, 0, NULL, 0},
   };
   struct mh_serve_options o = {.threads = 1};
   struct mh_serve_outage outages[MH_SERVE_MAX_OUTAGES];
@@ -362,6 +361,12 @@ static int cmd_serve(int argc, char **argv) {
         break;
       case 'q':
         o.quiet = 1;
+        break;
+      case 'l':
+        if (mh_serve_parse_limit(optarg, &o.limits, &err) != 0) {
+          fprintf(stderr, "%s\n", err.msg);
+          return EXIT_INPUT;
+        }
         break;
       case 't':
         o.threads = (int)strtol(optarg, &end, 10);

@@ -87,7 +87,10 @@ static int listen_impl(const char *address, int port, int shared, int *out_port,
     errno = e;
     return mh_err_errno(err, "listen tcp %s:%d: bind", address, port);
   }
-  if (listen(fd, 1024) != 0) {
+  // The kernel clamps the backlog to net.core.somaxconn (4096 by default since Linux 5.4): ask
+  // for the most it allows, so that a burst of connections (a flood, or good clients arriving
+  // while the loop is busy) queues instead of being dropped at 1,024.
+  if (listen(fd, 65535) != 0) {
     close(fd);
     return mh_err_errno(err, "listen tcp %s:%d: listen", address, port);
   }

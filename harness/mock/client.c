@@ -236,7 +236,11 @@ static int step_open(struct mh_in *in) {
     }
     return 0;
   }
-  in_want(in, EV_READ | (mh_ws_wants_write(in->ws) ? EV_WRITE : 0));
+  // While backlogged (the peer leaves our acks unread) read nothing: wait for the socket to
+  // take more.
+  int events = mh_ws_backlogged(in->ws) ? 0 : EV_READ;
+  events |= mh_ws_wants_write(in->ws) ? EV_WRITE : 0;
+  in_want(in, events != 0 ? events : EV_READ);
   return 0;
 }
 

@@ -1,6 +1,7 @@
 // federation: the mock locations of a scenario on one loop (see federation.h): building them from
 // the scenario (TLS contexts, listeners, inputs), starting and stopping them, the emitter, the
 // scheduled outages, and running a federation on a thread of its own.
+#include <malloc.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,40 @@ void mh_federation_event(struct mh_loc *l, const char *comp, const char *name, c
     mh_events_str(&e, "peer", peer);
   }
   mh_events_write(l->fed->ev, &e);
+}
+
+void mh_mock_limits_resolve(struct mh_mock_limits *l) {
+  const struct mh_mock_limits d = MH_MOCK_LIMITS_DEFAULTS;
+  l->max_conns = l->max_conns > 0 ? l->max_conns : d.max_conns;
+  l->max_pending_per_source =
+      l->max_pending_per_source > 0 ? l->max_pending_per_source : d.max_pending_per_source;
+  l->ws_write_deadline_s =
+      l->ws_write_deadline_s > 0 ? l->ws_write_deadline_s : d.ws_write_deadline_s;
+  l->ws_send_queue = l->ws_send_queue > 0 ? l->ws_send_queue : d.ws_send_queue;
+}
+
+// trim gives what the closed connections freed back to the system: glibc keeps freed memory
+// for reuse, and after a flood of 10,000 connections that is hundreds of megabytes.
+static void trim(struct mh_federation *f) {
+  f->closes = 0;
+  ev_timer_stop(f->loop, &f->trim_timer);
+  malloc_trim(0);
+}
+
+static void trim_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)loop;
+  (void)revents;
+  trim(w->data);
+}
+
+void mh_federation_closed(struct mh_federation *f) {
+  if (++f->closes >= TRIM_BURST) {
+    trim(f);
+  } else if (!f->stopped) {
+    // After a smaller burst: once closes have stopped for TRIM_IDLE_S.
+    f->trim_timer.repeat = TRIM_IDLE_S;
+    ev_timer_again(f->loop, &f->trim_timer);
+  }
 }
 
 // ================================ locations ================================
@@ -236,6 +271,10 @@ struct mh_federation *mh_federation_new(struct ev_loop *loop, const struct mh_sc
     return NULL;
   }
   f->primary = pf;
+  f->limits = opts->limits;
+  mh_mock_limits_resolve(&f->limits);
+  ev_init(&f->trim_timer, trim_cb);
+  f->trim_timer.data = f;
   // From here on every failure goes through mh_federation_free, which stops the mailbox's
   // watcher: a federation must never be freed while its loop still holds one of its watchers.
   mh_mailbox_init(f);
@@ -340,6 +379,7 @@ int mh_federation_schedule_outage(struct mh_federation *f, const char *location,
 
 void mh_federation_stop(struct mh_federation *f) {
   f->stopped = 1;
+  ev_timer_stop(f->loop, &f->trim_timer);
   for (size_t i = 0; i < f->num_locs; i++) {
     struct mh_loc *l = &f->locs[i];
     ev_timer_stop(f->loop, &l->outage_start);

@@ -24,6 +24,21 @@ struct mh_federation;
 
 #define MH_MAX_LOOPS 16
 
+// mh_mock_limits bounds what hostile peers can take from a mock (docs/scenarios.md, "Limits").
+// A field left 0 takes its default (MH_MOCK_LIMITS_DEFAULTS).
+struct mh_mock_limits {
+  size_t max_conns;  // per output; at the cap the oldest unauthenticated one is evicted
+  size_t max_pending_per_source;  // unauthenticated connections per source address, per output
+  double ws_write_deadline_s;     // a WebSocket peer that takes none of what is queued this long
+  size_t ws_send_queue;           // bytes queued for one WebSocket peer before it is closed
+};
+
+#define MH_MOCK_LIMITS_DEFAULTS \
+  { 10000, 1000, 10.0, 1 << 20 }
+
+// mh_mock_limits_resolve replaces the 0 fields of |l| by their defaults.
+void mh_mock_limits_resolve(struct mh_mock_limits *l);
+
 struct mh_federation_options {
   int ephemeral_ports;  // bind port 0 and send inputs to the bound ports
   int shared_port;      // > 0: bind every output to this port with SO_REUSEPORT (a copy of a
@@ -34,6 +49,7 @@ struct mh_federation_options {
   // emits, and its clients get what the primary publishes. Free replicas before their primary,
   // and stop them before the primary's loop can publish no more (see serve.c).
   struct mh_federation *primary;
+  struct mh_mock_limits limits;  // 0 fields: the defaults
 };
 
 // mh_federation_new loads every location's certificates into TLS contexts and binds every output,

@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "mock/federation.h"
@@ -31,7 +32,9 @@
 #define WS_PING_INTERVAL_S 30.0  // the real output pings every 30 s
 #define DRAIN_TIMEOUT_S 1.0
 #define DIAL_TIMEOUT_S 45.0  // gorilla Dialer HandshakeTimeout in SemStreams
-#define MAX_CONNS_PER_OUTPUT 10000
+#define TRIM_BURST 1024      // closes after which freed memory is given back to the system
+#define TRIM_IDLE_S 2.0      // ... or this long after the last close of a smaller burst
+#define SOURCE_BUCKETS 1024
 #define IO_CHUNK 16384
 
 // The GUID RFC 6455 appends to a key before hashing it into Sec-WebSocket-Accept.
@@ -75,15 +78,42 @@ enum mh_sstate { S_HANDSHAKE, S_REQUEST, S_RESPOND, S_WS, S_DRAIN };
 
 struct mh_out;
 
+// --- sources.c: unauthenticated connections per source address ---
+
+struct mh_source;
+
+// mh_sources counts, per source address, an output's connections not yet authenticated.
+struct mh_sources {
+  struct mh_source *buckets[SOURCE_BUCKETS];
+};
+
+// mh_sources_add counts one more connection from |peer| unless it already holds |max|. Returns
+// the source's entry (owned by |s|, valid until its count drops to 0), or NULL when the source
+// is at |max| or out of memory (then the caller refuses the connection).
+struct mh_source *mh_sources_add(struct mh_sources *s, const struct sockaddr *peer, size_t max);
+
+// mh_sources_release counts one connection of |src| less, and frees the entry at 0.
+void mh_sources_release(struct mh_sources *s, struct mh_source *src);
+
+// mh_sources_clear frees every entry.
+void mh_sources_clear(struct mh_sources *s);
+
 struct mh_sconn {
   struct mh_out *out;
   struct mh_sconn *prev, *next;
+  // Unauthenticated (not past the TLS handshake; in plaintext, not past the request head): on
+  // the output's pending list, oldest first, and counted against its source.
+  struct mh_source *source;
+  struct mh_sconn *pend_prev, *pend_next;
   struct mh_xport x;  // ws callbacks get &x
   enum mh_sstate state;
   char peer[64];
   ev_io io;
   ev_timer deadline;
   ev_timer ping;
+  ev_timer wdeadline;  // WebSocket: queued frames the peer takes none of
+  size_t wd_sent;      // mh_ws_sent when wdeadline was last restarted
+  ev_timer resume;     // WebSocket: read on next loop turn (the read budget ran out)
   struct mh_http_parser *hp;
   struct mh_http_head head;
   char *wbuf;  // response bytes not yet written
@@ -100,6 +130,8 @@ struct mh_out {
   ev_io accept_io;
   struct mh_sconn *conns;
   size_t num_conns;
+  struct mh_sconn *pend_head, *pend_tail;  // unauthenticated, oldest first
+  struct mh_sources sources;
   long long counter;  // for msg-<ms>-<n> ids
 };
 
@@ -198,6 +230,9 @@ struct mh_federation {
   int shared;       // listeners use SO_REUSEPORT
   int shared_port;  // > 0: the port every output binds
   int stopped;
+  struct mh_mock_limits limits;  // resolved
+  size_t closes;                 // connections closed since memory was last given back
+  ev_timer trim_timer;
   atomic_ullong accepted;  // read by other threads
   // serve --threads: a replica serves the primary's outputs on another loop (same ports, with
   // SO_REUSEPORT); only the primary dials and emits, and what it publishes reaches the replicas'
@@ -209,6 +244,10 @@ struct mh_federation {
   struct mh_mail *mail_head, *mail_tail;
   ev_async mail_async;
 };
+
+// mh_federation_closed counts a closed connection; after a burst of them it gives freed memory
+// back to the system (malloc_trim), at once after TRIM_BURST closes, else TRIM_IDLE_S later.
+void mh_federation_closed(struct mh_federation *f);
 
 // mh_federation_observe reports one server-side outcome to the in-process observer, if any.
 void mh_federation_observe(struct mh_loc *l, const char *peer, const struct mh_tls_info *ti,

@@ -50,6 +50,33 @@ bad:
   return mh_err_set(err, "--outage %s: expected LOCATION:START_SECONDS:DURATION_SECONDS", arg);
 }
 
+int mh_serve_parse_limit(const char *arg, struct mh_mock_limits *limits, struct mh_err *err) {
+  const char *eq = strchr(arg, '=');
+  char *end;
+  double v = eq != NULL ? strtod(eq + 1, &end) : 0;
+  if (eq == NULL || end == eq + 1 || *end != '\0' || !(v > 0) || v > 1e9) {
+    goto bad;
+  }
+  size_t name_len = (size_t)(eq - arg);
+  if (name_len == 9 && strncmp(arg, "max-conns", 9) == 0 && v == (size_t)v) {
+    limits->max_conns = (size_t)v;
+  } else if (name_len == 22 && strncmp(arg, "max-pending-per-source", 22) == 0 && v == (size_t)v) {
+    limits->max_pending_per_source = (size_t)v;
+  } else if (name_len == 17 && strncmp(arg, "ws-write-deadline", 17) == 0) {
+    limits->ws_write_deadline_s = v;
+  } else if (name_len == 13 && strncmp(arg, "ws-send-queue", 13) == 0 && v == (size_t)v) {
+    limits->ws_send_queue = (size_t)v;
+  } else {
+    goto bad;
+  }
+  return 0;
+bad:
+  return mh_err_set(err,
+                    "--limit %s: expected max-conns=N, max-pending-per-source=N, "
+                    "ws-write-deadline=SECONDS or ws-send-queue=BYTES (above 0)",
+                    arg);
+}
+
 // open_inputs parses the scenario, generates its fixtures and opens the event log.
 static int open_inputs(struct serve_run *r, struct mh_err *err) {
   const struct mh_serve_options *o = r->opts;
@@ -78,8 +105,8 @@ static int open_inputs(struct serve_run *r, struct mh_err *err) {
 // any loop runs. The replicas serve the same outputs on the same ports (SO_REUSEPORT).
 static int build_federations(struct serve_run *r, struct mh_err *err) {
   const struct mh_serve_options *o = r->opts;
-  struct mh_federation_options fopts = {.ephemeral_ports = o->ephemeral_ports,
-                                        .shared = o->threads > 1};
+  struct mh_federation_options fopts = {
+      .ephemeral_ports = o->ephemeral_ports, .shared = o->threads > 1, .limits = o->limits};
   r->loops[0] = ev_default_loop(EVFLAG_AUTO);
   r->feds[0] = mh_federation_new(r->loops[0], &r->s, &r->ev, &fopts, err);
   if (r->feds[0] == NULL) {

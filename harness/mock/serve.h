@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "base/err.h"
+#include "mock/federation.h"
 
 #define MH_SERVE_MAX_OUTAGES 16
 
@@ -26,11 +27,16 @@ struct mh_serve_options {
   int threads;               // event loops, 1 to MH_MAX_LOOPS
   const struct mh_serve_outage *outages;
   size_t num_outages;
+  struct mh_mock_limits limits;  // --limit; 0 fields: the defaults
 };
 
 // mh_serve_parse_outage reads LOCATION:START_SECONDS:DURATION_SECONDS into |out|. Returns 0, or -1
 // with |err| set.
 int mh_serve_parse_outage(const char *arg, struct mh_serve_outage *out, struct mh_err *err);
+
+// mh_serve_parse_limit reads NAME=VALUE (max-conns, max-pending-per-source, ws-write-deadline,
+// ws-send-queue; docs/scenarios.md, "Limits") into |limits|. Returns 0, or -1 with |err| set.
+int mh_serve_parse_limit(const char *arg, struct mh_mock_limits *limits, struct mh_err *err);
 
 // mh_serve_run parses the scenario (once), generates its fixtures, serves every location until
 // SIGINT, SIGTERM or |opts->for_s|, and prints the endpoints, "serve: ready" and "serve: stopped"

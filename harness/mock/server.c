@@ -14,12 +14,35 @@
 #include "base/clock.h"
 #include "base/jsonw.h"
 #include "base/net.h"
+#include "base/watch.h"
 #include "mock/internal.h"
 
 static void sconn_step(struct mh_sconn *c);
 
 static void sconn_want(struct mh_sconn *c, int events) {
   mh_xport_want(c->out->loc->fed->loop, &c->io, &c->x, events);
+}
+
+// pend_leave takes |c| off its output's pending list and its source's count: it is
+// authenticated, or closing. Idempotent.
+static void pend_leave(struct mh_sconn *c) {
+  struct mh_out *o = c->out;
+  if (c->source == NULL) {
+    return;
+  }
+  if (c->pend_prev != NULL) {
+    c->pend_prev->pend_next = c->pend_next;
+  } else {
+    o->pend_head = c->pend_next;
+  }
+  if (c->pend_next != NULL) {
+    c->pend_next->pend_prev = c->pend_prev;
+  } else {
+    o->pend_tail = c->pend_prev;
+  }
+  c->pend_prev = c->pend_next = NULL;
+  mh_sources_release(&o->sources, c->source);
+  c->source = NULL;
 }
 
 // sconn_close frees |c|.
@@ -29,9 +52,12 @@ static void sconn_close(struct mh_sconn *c) {
   if (c->state == S_WS) {
     mh_federation_event(o->loc, o->cfg->id, "ws_close", c->peer);
   }
+  pend_leave(c);
   ev_io_stop(loop, &c->io);
   ev_timer_stop(loop, &c->deadline);
   ev_timer_stop(loop, &c->ping);
+  ev_timer_stop(loop, &c->wdeadline);
+  ev_timer_stop(loop, &c->resume);
   mh_ws_free(c->ws);
   mh_tls_conn_free(c->x.tls);
   mh_http_parser_free(c->hp);
@@ -47,6 +73,7 @@ static void sconn_close(struct mh_sconn *c) {
   }
   o->num_conns--;
   free(c);
+  mh_federation_closed(o->loc->fed);
 }
 
 static void sconn_deadline(struct mh_sconn *c, double seconds) {
@@ -86,6 +113,52 @@ static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     mh_events_write(l->fed->ev, &e);
   }
   sconn_close(c);
+}
+
+// ws_limit_event writes a "timeout" (phase websocket_write) or "slow_consumer" event: |c| is
+// closed for leaving what it was sent unread.
+static void ws_limit_event(struct mh_sconn *c, const char *name) {
+  struct mh_loc *l = c->out->loc;
+  struct mh_event e;
+  mh_events_begin(&e, l->cfg->name, c->out->cfg->id, name);
+  mh_events_str(&e, "peer", c->peer);
+  if (strcmp(name, "timeout") == 0) {
+    mh_events_str(&e, "phase", "websocket_write");
+  }
+  mh_events_int(&e, "queued", (long long)mh_ws_queued(c->ws));
+  mh_events_write(l->fed->ev, &e);
+}
+
+static void wdeadline_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)loop;
+  (void)revents;
+  struct mh_sconn *c = w->data;
+  ws_limit_event(c, "timeout");
+  sconn_close(c);
+}
+
+// ws_watch_writes runs |c|'s write deadline: it runs while frames wait for the peer and restarts
+// whenever the peer took some bytes, so only a peer that takes nothing for the whole deadline is
+// closed.
+static void ws_watch_writes(struct mh_sconn *c) {
+  struct ev_loop *loop = c->out->loc->fed->loop;
+  if (!mh_ws_wants_write(c->ws)) {
+    ev_timer_stop(loop, &c->wdeadline);
+    return;
+  }
+  size_t sent = mh_ws_sent(c->ws);
+  if (!ev_is_active(&c->wdeadline) || sent != c->wd_sent) {
+    c->wd_sent = sent;
+    ev_timer_stop(loop, &c->wdeadline);
+    ev_timer_set(&c->wdeadline, c->out->loc->fed->limits.ws_write_deadline_s, 0.);
+    ev_timer_start(loop, &c->wdeadline);
+  }
+}
+
+static void resume_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)loop;
+  (void)revents;
+  sconn_step(w->data);
 }
 
 static void ping_cb(struct ev_loop *loop, ev_timer *w, int revents) {
@@ -173,6 +246,7 @@ static int ws_opened(struct mh_sconn *c) {
 static int step_handshake(struct mh_sconn *c) {
   enum mh_io r = mh_tls_handshake(c->x.tls);
   if (r == MH_IO_OK) {
+    pend_leave(c);
     c->state = S_REQUEST;
     sconn_deadline(c, REQUEST_TIMEOUT_S);
     // The client's request follows its Finished in a later write: a read now would nearly
@@ -226,6 +300,7 @@ static int step_request(struct mh_sconn *c) {
 }
 
 static int step_respond(struct mh_sconn *c) {
+  pend_leave(c);  // plaintext: the request head is in
   while (c->woff < c->wlen) {
     size_t n;
     enum mh_io r = mh_xport_write(&c->x, c->wbuf + c->woff, c->wlen - c->woff, &n);
@@ -256,7 +331,33 @@ static int step_ws(struct mh_sconn *c) {
     sconn_close(c);
     return 0;
   }
-  sconn_want(c, EV_READ | (mh_ws_wants_write(c->ws) ? EV_WRITE : 0));
+  if (mh_ws_queued(c->ws) > c->out->loc->fed->limits.ws_send_queue) {
+    ws_limit_event(c, "slow_consumer");
+    sconn_close(c);
+    return 0;
+  }
+  ws_watch_writes(c);
+  // While backlogged, wait only until the socket takes more: nothing is read meanwhile.
+  int events = mh_ws_backlogged(c->ws) ? 0 : EV_READ;
+  if (mh_ws_wants_write(c->ws)) {
+    events |= EV_WRITE;
+  }
+  if (events == 0) {
+    ev_io_stop(c->out->loc->fed->loop, &c->io);  // the read and write deadlines still run
+    return 0;
+  }
+  if (mh_ws_more_to_read(c->ws)) {
+    // The read budget ran out, with bytes perhaps still held by TLS. Feeding a read event now
+    // would run at once (libev invokes what is fed before it polls again) and read on: come
+    // back on the next loop turn instead, after the others' events and timers.
+    mh_watch_want(c->out->loc->fed->loop, &c->io, c->x.fd, events, 0);
+    if (!ev_is_active(&c->resume)) {
+      ev_timer_set(&c->resume, 0., 0.);
+      ev_timer_start(c->out->loc->fed->loop, &c->resume);
+    }
+    return 0;
+  }
+  sconn_want(c, events);
   return 0;
 }
 
@@ -304,14 +405,31 @@ static void sconn_cb(struct ev_loop *loop, ev_io *w, int revents) {
   sconn_step(c);
 }
 
-// sconn_new makes the connection of accepted socket |fd| and starts waiting for it; on failure
-// |fd| is closed.
-static void sconn_new(struct mh_out *o, int fd, const struct sockaddr *peer) {
+// sconn_start sets up |c|'s watchers and waits for its first bytes.
+static void sconn_start(struct mh_sconn *c) {
+  struct ev_loop *loop = c->out->loc->fed->loop;
+  ev_io_init(&c->io, sconn_cb, c->x.fd, EV_READ);
+  c->io.data = c;
+  ev_timer_init(&c->deadline, deadline_cb, 0., 0.);
+  c->deadline.data = c;
+  ev_timer_init(&c->ping, ping_cb, 0., 0.);
+  c->ping.data = c;
+  ev_timer_init(&c->wdeadline, wdeadline_cb, 0., 0.);
+  c->wdeadline.data = c;
+  ev_timer_init(&c->resume, resume_cb, 0., 0.);
+  c->resume.data = c;
+  sconn_deadline(c, c->state == S_HANDSHAKE ? HANDSHAKE_TIMEOUT_S : REQUEST_TIMEOUT_S);
+  ev_io_start(loop, &c->io);
+}
+
+// sconn_new makes the connection of accepted socket |fd|, unauthenticated and counted against
+// |source| (released here on failure), and starts waiting for it; on failure |fd| is closed.
+static void sconn_new(struct mh_out *o, int fd, const struct sockaddr *peer,
+                      struct mh_source *source) {
   struct mh_loc *l = o->loc;
   struct mh_sconn *c = calloc(1, sizeof(*c));
   if (c == NULL) {
-    close(fd);
-    return;
+    goto fail;
   }
   c->out = o;
   c->x.fd = fd;
@@ -322,9 +440,8 @@ static void sconn_new(struct mh_out *o, int fd, const struct sockaddr *peer) {
   }
   if (c->hp == NULL || (l->server_ctx != NULL && c->x.tls == NULL)) {
     mh_http_parser_free(c->hp);
-    close(fd);
     free(c);
-    return;
+    goto fail;
   }
   c->state = l->server_ctx != NULL ? S_HANDSHAKE : S_REQUEST;
   c->next = o->conns;
@@ -333,14 +450,40 @@ static void sconn_new(struct mh_out *o, int fd, const struct sockaddr *peer) {
   }
   o->conns = c;
   o->num_conns++;
-  ev_io_init(&c->io, sconn_cb, fd, EV_READ);
-  c->io.data = c;
-  ev_timer_init(&c->deadline, deadline_cb, 0., 0.);
-  c->deadline.data = c;
-  ev_timer_init(&c->ping, ping_cb, 0., 0.);
-  c->ping.data = c;
-  sconn_deadline(c, c->state == S_HANDSHAKE ? HANDSHAKE_TIMEOUT_S : REQUEST_TIMEOUT_S);
-  ev_io_start(l->fed->loop, &c->io);
+  c->source = source;
+  c->pend_prev = o->pend_tail;
+  if (o->pend_tail != NULL) {
+    o->pend_tail->pend_next = c;
+  } else {
+    o->pend_head = c;
+  }
+  o->pend_tail = c;
+  sconn_start(c);
+  return;
+fail:
+  mh_sources_release(&o->sources, source);
+  close(fd);
+}
+
+// admit decides whether |o| takes one more connection from |peer|: each source address holds at
+// most max_pending_per_source unauthenticated connections, and at the connection cap the oldest
+// unauthenticated connection makes room (idle connections renewed as they time out must not
+// lock good clients out). Returns the source entry to count it against, or NULL to refuse.
+static struct mh_source *admit(struct mh_out *o, const struct sockaddr *peer) {
+  const struct mh_mock_limits *lim = &o->loc->fed->limits;
+  struct mh_source *src = mh_sources_add(&o->sources, peer, lim->max_pending_per_source);
+  if (src == NULL) {
+    return NULL;
+  }
+  if (o->num_conns >= lim->max_conns) {
+    if (o->pend_head == NULL) {
+      mh_sources_release(&o->sources, src);  // every slot is an authenticated client
+      return NULL;
+    }
+    mh_federation_event(o->loc, o->cfg->id, "evicted", o->pend_head->peer);
+    sconn_close(o->pend_head);
+  }
+  return src;
 }
 
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
@@ -355,11 +498,12 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
       return;
     }
     atomic_fetch_add_explicit(&o->loc->fed->accepted, 1, memory_order_relaxed);
-    if (o->num_conns >= MAX_CONNS_PER_OUTPUT) {
+    struct mh_source *src = admit(o, (struct sockaddr *)&peer);
+    if (src == NULL) {
       close(fd);  // a flood of connections must not take the process down
       continue;
     }
-    sconn_new(o, fd, (struct sockaddr *)&peer);
+    sconn_new(o, fd, (struct sockaddr *)&peer, src);
   }
 }
 
@@ -383,6 +527,7 @@ void mh_server_close_all(struct mh_out *o) {
   while (o->conns != NULL) {
     sconn_close(o->conns);
   }
+  mh_sources_clear(&o->sources);  // empty by now: every pending connection released its source
   if (o->fd >= 0) {
     ev_io_stop(o->loc->fed->loop, &o->accept_io);
     close(o->fd);

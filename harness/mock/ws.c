@@ -12,7 +12,10 @@
 struct mh_ws {
   wslay_event_context_ptr ctx;
   struct mh_ws_io io;
-  int broken;  // the transport failed
+  int broken;        // the transport failed
+  size_t read_left;  // what this pump may still read (MH_WS_READ_BUDGET per pump)
+  size_t sent;       // bytes the transport took, over the session
+  int budget_spent;  // the last pump stopped reading at its budget, not at "would block"
 };
 
 // io_result turns a transport result into wslay's: bytes, or -1 with "would block" or a failure
@@ -35,8 +38,19 @@ static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
                        void *user) {
   (void)flags;
   struct mh_ws *ws = user;
+  if (ws->read_left == 0) {
+    // The budget is spent: "would block" ends wslay's read loop, so one peer that sends as fast
+    // as it can does not keep the loop (and every other connection's timers) waiting.
+    ws->budget_spent = 1;
+    wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+    return -1;
+  }
+  len = len < ws->read_left ? len : ws->read_left;
   int would_block = 0;
   ssize_t n = ws->io.recv(ws->io.arg, buf, len, &would_block);
+  if (n > 0) {
+    ws->read_left -= (size_t)n;
+  }
   return io_result(ctx, ws, n, would_block);
 }
 
@@ -46,6 +60,9 @@ static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t 
   struct mh_ws *ws = user;
   int would_block = 0;
   ssize_t n = ws->io.send(ws->io.arg, data, len, &would_block);
+  if (n > 0) {
+    ws->sent += (size_t)n;
+  }
   return io_result(ctx, ws, n, would_block);
 }
 
@@ -97,7 +114,11 @@ void mh_ws_free(struct mh_ws *ws) {
 }
 
 int mh_ws_pump(struct mh_ws *ws) {
-  if (wslay_event_want_read(ws->ctx) && wslay_event_recv(ws->ctx) != 0) {
+  ws->read_left = MH_WS_READ_BUDGET;
+  ws->budget_spent = 0;
+  // Backpressure: while the peer leaves what we queued unread, read nothing more, so its pings
+  // are not even parsed and their pongs cannot pile up.
+  if (!mh_ws_backlogged(ws) && wslay_event_want_read(ws->ctx) && wslay_event_recv(ws->ctx) != 0) {
     return -1;
   }
   if (wslay_event_want_write(ws->ctx) && wslay_event_send(ws->ctx) != 0) {
@@ -129,6 +150,23 @@ int mh_ws_close(struct mh_ws *ws, uint16_t code) {
 
 int mh_ws_wants_write(const struct mh_ws *ws) {
   return wslay_event_want_write(ws->ctx);
+}
+
+int mh_ws_backlogged(const struct mh_ws *ws) {
+  return wslay_event_get_queued_msg_length(ws->ctx) > MH_WS_BACKLOG ||
+         wslay_event_get_queued_msg_count(ws->ctx) > MH_WS_BACKLOG_FRAMES;
+}
+
+size_t mh_ws_queued(const struct mh_ws *ws) {
+  return wslay_event_get_queued_msg_length(ws->ctx);
+}
+
+size_t mh_ws_sent(const struct mh_ws *ws) {
+  return ws->sent;
+}
+
+int mh_ws_more_to_read(const struct mh_ws *ws) {
+  return ws->budget_spent && !mh_ws_backlogged(ws);
 }
 
 void mh_ws_client_key(char *out) {

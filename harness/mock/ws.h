@@ -19,13 +19,22 @@ struct mh_ws_io {
 
 struct mh_ws;
 
+// Bounds that keep one peer from taking the memory or the loop (docs/scenarios.md, "Limits"):
+// a pump reads at most MH_WS_READ_BUDGET bytes, and a session whose queue holds more than
+// MH_WS_BACKLOG bytes or MH_WS_BACKLOG_FRAMES frames (pongs to a ping flood, data to a peer that
+// does not read) reads nothing until the queue drains below them.
+#define MH_WS_READ_BUDGET 65536
+#define MH_WS_BACKLOG 65536
+#define MH_WS_BACKLOG_FRAMES 1024
+
 // mh_ws_new starts a session for the server (|is_server|) or client side; NULL on failure.
 struct mh_ws *mh_ws_new(int is_server, const struct mh_ws_io *io);
 
 // mh_ws_free releases |ws|; NULL is accepted.
 void mh_ws_free(struct mh_ws *ws);
 
-// mh_ws_pump reads what the transport has and writes what is queued. Returns 0 while the session
+// mh_ws_pump reads what the transport has (at most MH_WS_READ_BUDGET bytes, nothing while
+// mh_ws_backlogged) and writes what is queued. Returns 0 while the session
 // is open, -1 once it is over (closed by either side, or a transport or protocol error).
 int mh_ws_pump(struct mh_ws *ws);
 
@@ -40,6 +49,21 @@ int mh_ws_close(struct mh_ws *ws, uint16_t code);
 
 // mh_ws_wants_write reports whether frames are waiting for the transport.
 int mh_ws_wants_write(const struct mh_ws *ws);
+
+// mh_ws_backlogged returns 1 while more than MH_WS_BACKLOG bytes or MH_WS_BACKLOG_FRAMES frames
+// wait for the transport (then mh_ws_pump reads nothing), else 0.
+int mh_ws_backlogged(const struct mh_ws *ws);
+
+// mh_ws_queued returns how many message bytes wait for the transport.
+size_t mh_ws_queued(const struct mh_ws *ws);
+
+// mh_ws_sent returns how many bytes the transport took over the session (a write deadline
+// watches it move).
+size_t mh_ws_sent(const struct mh_ws *ws);
+
+// mh_ws_more_to_read returns 1 when the last mh_ws_pump stopped at its read budget with reading
+// still allowed (the transport may hold more right now), else 0.
+int mh_ws_more_to_read(const struct mh_ws *ws);
 
 // MH_WS_KEY_LEN is the length of a Sec-WebSocket-Key (base64 of 16 bytes), without its NUL.
 #define MH_WS_KEY_LEN 24
