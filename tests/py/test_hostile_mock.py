@@ -155,9 +155,7 @@ def test_a_ping_flood_that_never_reads_is_bounded_and_good_clients_are_served(ha
         why = [e for e in evs if e.get("peer") == flood_peer and e["event"] in
                ("timeout", "slow_consumer")]
         assert why, [e for e in evs if e.get("peer") == flood_peer][-5:]
-        if under_asan(harness, fed.proc.pid):
-            pytest.skip(f"RSS under ASan (peak {peak} kB) is quarantine and shadow memory: the "
-                        "memory bound is checked by the plain build")
+        # Holds under ASan too (its quarantine and shadow add tens of MB, not hundreds).
         assert peak < RSS_BOUND_KB, f"peak RSS {peak} kB during a flood of {sent[0]} pings"
         flooder.close()
     finally:
@@ -223,7 +221,8 @@ def test_idle_connections_over_the_cap_do_not_lock_out_good_clients(harness, tmp
             s.close()
         idle.clear()
         if under_asan(harness, pid):
-            pytest.skip(f"RSS under ASan ({base} -> {peak} kB) is quarantine and shadow memory")
+            pytest.skip(f"RSS under ASan ({base} -> {peak} kB): freed memory sits in ASan's "
+                        "quarantine, so malloc_trim gives nothing back; the plain build checks it")
         # Given back (malloc_trim) once the closes stop: wait, bounded, for most of the growth.
         limit = base + (peak - base) // 2 + 4096
         deadline = time.monotonic() + 15
