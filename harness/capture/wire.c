@@ -36,11 +36,13 @@ static void stream_add(struct stream *s, uint32_t seq, const uint8_t *p, size_t 
   }
   int32_t delta = (int32_t)(seq - s->next_seq);
   if (delta < 0) {  // retransmission: keep only what is new
-    if ((size_t)(-delta) >= n) {
+    // Behind by 1 to 2^31, computed unsigned: -delta overflows for 2^31 (a peer picks seq).
+    size_t behind = (uint32_t)(s->next_seq - seq);
+    if (behind >= n) {
       return;
     }
-    p += -delta;
-    n -= (size_t)(-delta);
+    p += behind;
+    n -= behind;
   }
   if (s->len + n > s->cap) {
     size_t cap = s->cap ? s->cap * 2 : 8192;
@@ -136,8 +138,10 @@ static int find_secret(const char *keylog, const char *label, const uint8_t cr[3
   size_t ll = strlen(label);
   for (const char *line = keylog; line && *line;
        line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+    // The secret starts after the random and one space: a line that ends with the random has
+    // none (and its NUL is the last byte of the key log).
     if (strncmp(line, label, ll) == 0 && line[ll] == ' ' &&
-        strncasecmp(line + ll + 1, crhex, 64) == 0) {
+        strncasecmp(line + ll + 1, crhex, 64) == 0 && line[ll + 65] == ' ') {
       int n = hex(line + ll + 66, out, 64);
       if (n > 0) {
         *out_len = (size_t)n;
@@ -176,10 +180,12 @@ static void setup_key(struct dirkeys *k, int which, uint16_t suite, const uint8_
   }
 }
 
-// open_record decrypts a TLS 1.3 record with key |which| at its current sequence number.
+// open_record decrypts a TLS 1.3 record with key |which| at its current sequence number into
+// |out| (|out_cap| bytes). A record whose plaintext could exceed |out_cap| is not opened: TLS 1.3
+// allows 2^14 + 256 bytes of ciphertext, and a hostile server knows the keys to send more.
 static int open_record(struct dirkeys *k, int which, const uint8_t *hdr, const uint8_t *body,
-                       size_t blen, uint8_t *out, size_t *out_len) {
-  if (!k->have[which]) {
+                       size_t blen, uint8_t *out, size_t out_cap, size_t *out_len) {
+  if (!k->have[which] || blen > out_cap) {
     return 0;
   }
   uint8_t nonce[12];
@@ -187,7 +193,7 @@ static int open_record(struct dirkeys *k, int which, const uint8_t *hdr, const u
   for (int i = 0; i < 8; i++) {
     nonce[4 + i] ^= (uint8_t)(k->seq[which] >> (56 - 8 * i));
   }
-  if (!EVP_AEAD_CTX_open(&k->ctx[which], out, out_len, blen, nonce, 12, body, blen, hdr, 5)) {
+  if (!EVP_AEAD_CTX_open(&k->ctx[which], out, out_len, out_cap, nonce, 12, body, blen, hdr, 5)) {
     return 0;
   }
   k->seq[which]++;
@@ -263,7 +269,8 @@ static void records(struct mh_wire_view *w, char from, const struct stream *s, s
                     uint8_t cr[32], int *have_cr, uint16_t *suite, const char *keylog,
                     int *ccs_seen) {
   size_t off = 0;
-  uint8_t *plain = malloc(16384 + 256);
+  const size_t plain_cap = 16384 + 256;
+  uint8_t *plain = malloc(plain_cap);
   if (plain == NULL) {
     return;
   }
@@ -302,7 +309,7 @@ static void records(struct mh_wire_view *w, char from, const struct stream *s, s
       size_t plen = 0;
       int ok = 0;
       for (int which = k->current; which < 2 && !ok; which++) {
-        if (open_record(k, which, hdr, body, len, plain, &plen)) {
+        if (open_record(k, which, hdr, body, len, plain, plain_cap, &plen)) {
           ok = 1;
           k->current = which;
         }

@@ -7,13 +7,8 @@
 
 #include "input/json.h"
 
-int mh_baseline_load(struct mh_arena *a, const char *path, struct mh_baseline_entry **out,
-                     size_t *out_num, struct mh_err *err) {
-  size_t len;
-  char *buf;
-  if (mh_json_read_file(path, "baseline report", &buf, &len, err) != 0) {
-    return -1;
-  }
+int mh_baseline_parse(struct mh_arena *a, const char *path, const char *buf, size_t len,
+                      struct mh_baseline_entry **out, size_t *out_num, struct mh_err *err) {
   struct mh_json_ctx c;
   mh_json_ctx_init(&c, a, path, err);
   int ret = -1;
@@ -51,6 +46,17 @@ int mh_baseline_load(struct mh_arena *a, const char *path, struct mh_baseline_en
   ret = 0;
 out:
   cJSON_Delete(root);
+  return ret;
+}
+
+int mh_baseline_load(struct mh_arena *a, const char *path, struct mh_baseline_entry **out,
+                     size_t *out_num, struct mh_err *err) {
+  size_t len;
+  char *buf;
+  if (mh_json_read_file(path, "baseline report", &buf, &len, err) != 0) {
+    return -1;
+  }
+  int ret = mh_baseline_parse(a, path, buf, len, out, out_num, err);
   free(buf);
   return ret;
 }

@@ -19,4 +19,9 @@ struct mh_baseline_entry {
 int mh_baseline_load(struct mh_arena *a, const char *path, struct mh_baseline_entry **out,
                      size_t *out_num, struct mh_err *err);
 
+// mh_baseline_parse is mh_baseline_load on |len| bytes of |buf| (no NUL needed), named |path| in
+// messages. Returns 0 or -1 with |err| set; the entries live in |a|.
+int mh_baseline_parse(struct mh_arena *a, const char *path, const char *buf, size_t len,
+                      struct mh_baseline_entry **out, size_t *out_num, struct mh_err *err);
+
 #endif

@@ -8,6 +8,12 @@
 
 #include <cjson/cJSON.h>
 
+// whole_number returns |v| as a long long, or |dflt| if it is outside that type's range: the
+// conversion of such a double is undefined, and a peer chooses the number ("seq": 1e42).
+static long long whole_number(double v, long long dflt) {
+  return v >= -9.2e18 && v <= 9.2e18 ? (long long)v : dflt;
+}
+
 int mh_envelope_parse(const char *text, size_t len, struct mh_envelope *out) {
   memset(out, 0, sizeof(*out));
   out->seq = -1;
@@ -24,7 +30,7 @@ int mh_envelope_parse(const char *text, size_t len, struct mh_envelope *out) {
   }
   const cJSON *ts = cJSON_GetObjectItemCaseSensitive(root, "timestamp");
   if (cJSON_IsNumber(ts)) {
-    out->timestamp = (long long)ts->valuedouble;
+    out->timestamp = whole_number(ts->valuedouble, 0);
   }
   const cJSON *payload = cJSON_GetObjectItemCaseSensitive(root, "payload");
   if (payload != NULL) {
@@ -34,7 +40,7 @@ int mh_envelope_parse(const char *text, size_t len, struct mh_envelope *out) {
       snprintf(out->origin, sizeof(out->origin), "%s", origin->valuestring);
     }
     if (cJSON_IsNumber(seq)) {
-      out->seq = (long long)seq->valuedouble;
+      out->seq = whole_number(seq->valuedouble, -1);
     }
     out->payload = cJSON_PrintUnformatted(payload);
   }

@@ -83,26 +83,13 @@ static int parse_profile_rule(struct mh_json_ctx *c, const cJSON *r, struct mh_p
   return 0;
 }
 
-int mh_profile_load(struct mh_arena *a, const char *dir, const char *name, struct mh_profile *out,
-                    struct mh_err *err) {
+int mh_profile_parse(struct mh_arena *a, const char *name, const char *path, const char *text,
+                     size_t len, struct mh_profile *out, struct mh_err *err) {
   memset(out, 0, sizeof(*out));
-  char *path = mh_arena_sprintf(a, "%s/%s.json", dir, name);
-  if (path == NULL) {
-    return mh_err_set(err, "out of memory");
-  }
-  size_t len;
-  char *buf;
-  if (mh_json_read_file(path, "profile", &buf, &len, err) != 0) {
-    if (access(path, F_OK) != 0) {
-      mh_err_set(err, "%s: no such profile \"%s\" (profiles are data files in %s)", path, name,
-                 dir);
-    }
-    return -1;
-  }
   struct mh_json_ctx c;
   mh_json_ctx_init(&c, a, path, err);
   int ret = -1;
-  cJSON *root = mh_json_parse(&c, buf, len);
+  cJSON *root = mh_json_parse(&c, text, len);
   if (root == NULL) {
     goto out;
   }
@@ -132,6 +119,26 @@ int mh_profile_load(struct mh_arena *a, const char *dir, const char *name, struc
   ret = 0;
 out:
   cJSON_Delete(root);
+  return ret;
+}
+
+int mh_profile_load(struct mh_arena *a, const char *dir, const char *name, struct mh_profile *out,
+                    struct mh_err *err) {
+  memset(out, 0, sizeof(*out));
+  char *path = mh_arena_sprintf(a, "%s/%s.json", dir, name);
+  if (path == NULL) {
+    return mh_err_set(err, "out of memory");
+  }
+  size_t len;
+  char *buf;
+  if (mh_json_read_file(path, "profile", &buf, &len, err) != 0) {
+    if (access(path, F_OK) != 0) {
+      mh_err_set(err, "%s: no such profile \"%s\" (profiles are data files in %s)", path, name,
+                 dir);
+    }
+    return -1;
+  }
+  int ret = mh_profile_parse(a, name, path, buf, len, out, err);
   free(buf);
   return ret;
 }

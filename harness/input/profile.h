@@ -31,4 +31,10 @@ struct mh_profile {
 int mh_profile_load(struct mh_arena *a, const char *dir, const char *name, struct mh_profile *out,
                     struct mh_err *err);
 
+// mh_profile_parse is mh_profile_load on |len| bytes of |text| (no NUL needed), profile |name|
+// read from |path| (named in messages). Returns 0, or -1 with |err| set; what it allocates lives in
+// |a|.
+int mh_profile_parse(struct mh_arena *a, const char *name, const char *path, const char *text,
+                     size_t len, struct mh_profile *out, struct mh_err *err);
+
 #endif

@@ -849,8 +849,9 @@ static int parse_scenario_doc(struct mh_json_ctx *c, struct mh_semstreams_ctx *s
   return cases != NULL ? parse_cases(c, cases, s) : 0;
 }
 
-int mh_scenario_load(struct mh_arena *a, const char *path, const struct mh_scenario_options *opts,
-                     struct mh_scenario *out, struct mh_err *err) {
+int mh_scenario_parse(struct mh_arena *a, const char *path, const char *text, size_t len,
+                      const struct mh_scenario_options *opts, struct mh_scenario *out,
+                      struct mh_err *err) {
   memset(out, 0, sizeof(*out));
   struct mh_json_ctx c;
   mh_json_ctx_init(&c, a, path, err);
@@ -861,14 +862,21 @@ int mh_scenario_load(struct mh_arena *a, const char *path, const struct mh_scena
   if (out->file == NULL || sc.scenario_dir == NULL) {
     return mh_err_set(err, "%s: out of memory", path);
   }
+  cJSON *root = mh_json_parse(&c, text, len);
+  int ret = root != NULL ? parse_scenario_doc(&c, &sc, out, root, opts) : -1;
+  cJSON_Delete(root);
+  return ret;
+}
+
+int mh_scenario_load(struct mh_arena *a, const char *path, const struct mh_scenario_options *opts,
+                     struct mh_scenario *out, struct mh_err *err) {
+  memset(out, 0, sizeof(*out));
   char *text;
   size_t len;
   if (mh_json_read_file(path, "scenario", &text, &len, err) != 0) {
     return -1;
   }
-  cJSON *root = mh_json_parse(&c, text, len);
-  int ret = root != NULL ? parse_scenario_doc(&c, &sc, out, root, opts) : -1;
-  cJSON_Delete(root);
+  int ret = mh_scenario_parse(a, path, text, len, opts, out, err);
   free(text);
   return ret;
 }

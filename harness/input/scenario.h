@@ -94,6 +94,13 @@ struct mh_scenario_options {
 int mh_scenario_load(struct mh_arena *a, const char *path, const struct mh_scenario_options *opts,
                      struct mh_scenario *out, struct mh_err *err);
 
+// mh_scenario_parse is mh_scenario_load on |len| bytes of |text| (no NUL needed), named |path| in
+// messages; relative paths in it (the fixture spec, certificate files) resolve against |path|'s
+// directory. Returns 0, or -1 with |err| set; everything it allocates lives in |a|.
+int mh_scenario_parse(struct mh_arena *a, const char *path, const char *text, size_t len,
+                      const struct mh_scenario_options *opts, struct mh_scenario *out,
+                      struct mh_err *err);
+
 // mh_scenario_print_keys writes the JSON path of every scenario key the parser reads.
 void mh_scenario_print_keys(FILE *out);
 
