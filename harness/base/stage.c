@@ -65,8 +65,17 @@ static int make_parents(struct mh_stage *st, const char *path, struct mh_err *er
       mh_err_errno(err, "%s: cannot create directory (check --out and its permissions)", buf);
       goto out;
     } else {
+      // Below the stage's directory, a symbolic link could send a secret anywhere: refused. The
+      // directory itself (and above) is the caller's choice and may be one.
+      int inside = (size_t)(p - buf) > strlen(st->dir);
       struct stat sb;
-      if (stat(buf, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+      int r = inside ? lstat(buf, &sb) : stat(buf, &sb);
+      if (r == 0 && S_ISLNK(sb.st_mode)) {
+        mh_err_set(err, "%s: is a symbolic link; outputs are never written through one (remove it)",
+                   buf);
+        goto out;
+      }
+      if (r != 0 || !S_ISDIR(sb.st_mode)) {
         mh_err_set(err, "%s: exists and is not a directory (choose another --out)", buf);
         goto out;
       }
@@ -115,7 +124,7 @@ static int add_file(struct mh_stage *st, const char *rel, mode_t mode, struct mh
     return -1;
   }
   unlink(f->tmp_path);  // a leftover of a killed run with the same pid
-  int fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  int fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) {
     return mh_err_errno(err, "%s: cannot create", f->final_path);
   }
@@ -165,6 +174,16 @@ int mh_stage_reserve(struct mh_stage *st, const char *rel, mode_t mode, const ch
 }
 
 int mh_stage_commit(struct mh_stage *st, struct mh_err *err) {
+  // What would stop a rename is looked for before the first one, so that a commit that fails
+  // leaves nothing behind: a directory where a file goes. (A symbolic link there is replaced by
+  // the rename, not followed.)
+  for (size_t i = 0; i < st->num_files; i++) {
+    struct stat sb;
+    if (lstat(st->files[i].final_path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+      return mh_err_set(err, "%s: is a directory (remove it, or give the file another path)",
+                        st->files[i].final_path);
+    }
+  }
   for (size_t i = 0; i < st->num_files; i++) {
     if (rename(st->files[i].tmp_path, st->files[i].final_path) != 0) {
       return mh_err_errno(err, "%s: cannot move into place", st->files[i].final_path);

@@ -20,6 +20,7 @@
 #include "base/alerts.h"
 #include "base/clock.h"
 #include "base/net.h"
+#include "base/printable.h"
 #include "mock/endpoint.h"
 #include "mock/events.h"
 #include "conform/oracle.h"
@@ -661,22 +662,28 @@ static int run_cases(struct run *r, int jobs, struct mh_err *err) {
 static void print_summary(const struct run *r, const struct mh_report *rep) {
   const struct mh_run_options *o = r->o;
   size_t counts[MH_VERDICT_NUM] = {0};
+  // Case names and a peer's words may hold control characters: shown as "\xNN", never sent raw to
+  // a terminal.
+  struct mh_printable_ring g = {.next = 0};
   for (size_t i = 0; i < r->num_plans; i++) {
     const struct mh_case_result *c = &r->results[i];
     counts[c->verdict]++;
     if (!o->quiet || c->fails) {
-      printf("%-17s %s\n", mh_verdict_name(c->verdict), c->id);
+      printf("%-17s %s\n", mh_verdict_name(c->verdict), mh_printable_next(&g, c->id));
       if (c->verdict != MH_VERDICT_PASS) {
-        printf("    expected %s\n    actual   %s\n", c->expected_text, c->summary);
+        printf("    expected %s\n    actual   %s\n", mh_printable_next(&g, c->expected_text),
+               mh_printable_next(&g, c->summary));
       }
     }
     if (c->wire_mismatch[0] != '\0') {
-      printf("capture disagrees: %s\n    %s\n", c->id, c->wire_mismatch);
+      printf("capture disagrees: %s\n    %s\n", mh_printable_next(&g, c->id),
+             mh_printable_next(&g, c->wire_mismatch));
     }
   }
   for (size_t i = 0; i < rep->num_changes; i++) {
-    printf("changed since baseline: %s\n    before %s\n    now    %s\n", rep->changes[i].id,
-           rep->changes[i].before, rep->changes[i].after);
+    printf("changed since baseline: %s\n    before %s\n    now    %s\n",
+           mh_printable_next(&g, rep->changes[i].id), mh_printable_next(&g, rep->changes[i].before),
+           mh_printable_next(&g, rep->changes[i].after));
   }
   printf("run: %zu cases in %.1f s (%.0f cases/s):", r->num_plans, rep->duration_ms / 1000.0,
          r->num_plans / (rep->duration_ms / 1000.0));
@@ -690,7 +697,7 @@ static void print_summary(const struct run *r, const struct mh_report *rep) {
            o->strict ? " (failing under --strict)" : "");
   }
   printf("%s\nrun: reports in %s (report.md, report.html, report.json, junit.xml)\n",
-         o->strict ? " [strict]" : "", o->out_dir);
+         o->strict ? " [strict]" : "", mh_printable_next(&g, o->out_dir));
   if (o->pcap) {
     size_t captured = 0, skipped = 0, mismatched = 0;
     const char *why = NULL;
@@ -703,11 +710,11 @@ static void print_summary(const struct run *r, const struct mh_report *rep) {
     printf(
         "run: captures: %zu written (cases/<case>.pcapng, TLS secrets inside), %zu skipped%s%s, "
         "%zu disagree with the TLS library\n",
-        captured, skipped, why ? ": " : "", why ? why : "", mismatched);
+        captured, skipped, why ? ": " : "", why ? mh_printable_next(&g, why) : "", mismatched);
   }
   // Last, where an operator's eye lands: a green run that proves less than it seems.
   for (size_t i = 0; i < rep->num_warnings; i++) {
-    printf("warning: %s\n", rep->warnings[i].message);
+    printf("warning: %s\n", mh_printable_next(&g, rep->warnings[i].message));
   }
 }
 

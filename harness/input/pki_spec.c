@@ -95,13 +95,24 @@ static int get_rel_path(struct mh_json_ctx *c, const cJSON *v, const char **out)
     return -1;
   }
   const char *p = *out;
-  if (p[0] == '/' || strcmp(p, "..") == 0 || strncmp(p, "../", 3) == 0 ||
-      strstr(p, "/../") != NULL || (strlen(p) >= 3 && strcmp(p + strlen(p) - 3, "/..") == 0)) {
+  if (p[0] == '/') {
     return mh_json_fail(
         c, "\"%s\" must be a relative path below the output directory (no leading / or ..)", p);
   }
-  if (p[strlen(p) - 1] == '/') {
+  if (p[0] == '\0' || p[strlen(p) - 1] == '/') {
     return mh_json_fail(c, "\"%s\" names a directory; give a file name", p);
+  }
+  // Every component a name: "." or an empty one would make the file a directory at commit time,
+  // ".." would leave the output directory.
+  for (const char *q = p; *q;) {
+    size_t n = strcspn(q, "/");
+    if (n == 0 || (n == 1 && q[0] == '.') || (n == 2 && q[0] == '.' && q[1] == '.')) {
+      return mh_json_fail(c,
+                          "\"%s\" must be a relative path below the output directory, each part "
+                          "a name (no leading /, no empty part, no . or ..)",
+                          p);
+    }
+    q += n + (q[n] == '/');
   }
   return 0;
 }
@@ -826,7 +837,63 @@ static const char *base_name(const char *p) {
   return s ? s + 1 : p;
 }
 
+// is_dir_of returns 1 if path |dir| is a directory on the way to path |file| ("a" of "a/b").
+static int is_dir_of(const char *dir, const char *file) {
+  size_t n = strlen(dir);
+  return strncmp(dir, file, n) == 0 && file[n] == '/';
+}
+
+// check_file_not_dir fails if output |path| (of |json_path|.|key|) is used as a directory by
+// another output of |s|: the two could not both be written.
+static int check_file_not_dir(struct mh_json_ctx *c, const struct mh_pki_spec *s,
+                              const char *json_path, const char *key, const char *path) {
+  for (size_t i = 0; i < s->num_entities; i++) {
+    const struct mh_pki_entity *o = &s->entities[i];
+    const char *ofiles[] = {o->key_file, o->cert_file, o->csr_file, o->chain_file};
+    for (size_t m = 0; m < 4; m++) {
+      if (ofiles[m] != NULL && is_dir_of(path, ofiles[m])) {
+        return mh_json_fail_at(c, json_path, key,
+                               "\"%s\" is a file, and %s writes \"%s\" inside it as a directory "
+                               "(give them other paths)",
+                               path, o->json_path, ofiles[m]);
+      }
+    }
+  }
+  for (size_t i = 0; i < s->num_zips; i++) {
+    if (is_dir_of(path, s->zips[i].file)) {
+      return mh_json_fail_at(c, json_path, key,
+                             "\"%s\" is a file, and %s writes \"%s\" inside it as a directory "
+                             "(give them other paths)",
+                             path, s->zips[i].json_path, s->zips[i].file);
+    }
+  }
+  return 0;
+}
+
+// check_no_file_is_a_dir runs check_file_not_dir on every output of |s|.
+static int check_no_file_is_a_dir(struct mh_json_ctx *c, const struct mh_pki_spec *s) {
+  static const char *const keys[] = {"key_file", "cert_file", "csr_file", "chain_file"};
+  for (size_t i = 0; i < s->num_entities; i++) {
+    const struct mh_pki_entity *e = &s->entities[i];
+    const char *files[] = {e->key_file, e->cert_file, e->csr_file, e->chain_file};
+    for (size_t k = 0; k < 4; k++) {
+      if (files[k] != NULL && check_file_not_dir(c, s, e->json_path, keys[k], files[k]) != 0) {
+        return -1;
+      }
+    }
+  }
+  for (size_t i = 0; i < s->num_zips; i++) {
+    if (check_file_not_dir(c, s, s->zips[i].json_path, "file", s->zips[i].file) != 0) {
+      return -1;
+    }
+  }
+  return 0;
+}
+
 static int check_outputs(struct mh_json_ctx *c, struct mh_pki_spec *s) {
+  if (check_no_file_is_a_dir(c, s) != 0) {
+    return -1;
+  }
   // Every output path once.
   for (size_t i = 0; i < s->num_entities; i++) {
     const struct mh_pki_entity *e = &s->entities[i];

@@ -12,7 +12,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/case_file.h"
 #include "base/net.h"
+#include "base/printable.h"
 #include "base/outcomes.h"
 #include "input/json.h"
 #include "input/semstreams.h"
@@ -416,6 +418,45 @@ static int check_identity(struct mh_json_ctx *c, const struct mh_scenario *s, co
   return 0;
 }
 
+// check_case_file fails unless case |id| gets a file name (base/case_file.h) of at most
+// MH_CASE_FILE_MAX bytes, so that `check` refuses what `run` could not write. |what| says where
+// the name comes from.
+static int check_case_file(struct mh_json_ctx *c, const char *id, const char *what) {
+  char file[8];
+  size_t n = mh_case_file_name(id, file, sizeof(file));
+  if (n > MH_CASE_FILE_MAX) {
+    char shown[64];
+    return mh_json_fail(c,
+                        "%s \"%s...\" gives a case file name of %zu bytes; at most %d (shorten "
+                        "it: letters, digits, '-' and '.' take one byte, others three)",
+                        what, mh_printable_copy(shown, sizeof(shown), id), n, MH_CASE_FILE_MAX);
+  }
+  return 0;
+}
+
+// check_matrix_files fails unless every case the matrix |x| generates gets a file name short enough
+// (check_case_file): its longest id per target and identity.
+static int check_matrix_files(struct mh_json_ctx *c, const struct mh_matrix *x) {
+  for (size_t t = 0; t < x->num_targets; t++) {
+    char id[1024];
+    size_t o = mh_json_push_key(c, "targets");
+    snprintf(id, sizeof(id), "%.900s/server-check:cn-only-certificate/tls1.3", x->targets[t]);
+    if (check_case_file(c, id, "the matrix case") != 0) {
+      return -1;
+    }
+    mh_json_pop(c, o);
+    for (size_t i = 0; i < x->num_identities; i++) {
+      o = mh_json_push_key(c, "identities");
+      snprintf(id, sizeof(id), "%.500s/%.500s/tls1.3", x->targets[t], x->identities[i]);
+      if (check_case_file(c, id, "the matrix case") != 0) {
+        return -1;
+      }
+      mh_json_pop(c, o);
+    }
+  }
+  return 0;
+}
+
 static int parse_matrix(struct mh_json_ctx *c, const cJSON *m, struct mh_scenario *s) {
   size_t o = mh_json_push_key(c, "matrix");
   if (!cJSON_IsObject(m)) {
@@ -505,6 +546,9 @@ static int parse_matrix(struct mh_json_ctx *c, const cJSON *m, struct mh_scenari
     }
     mh_json_pop(c, o2);
   }
+  if (check_matrix_files(c, x) != 0) {
+    return -1;
+  }
   mh_json_pop(c, o);
   return 0;
 }
@@ -582,6 +626,36 @@ static int parse_expect(struct mh_json_ctx *c, const cJSON *e, struct mh_case_sp
   return 0;
 }
 
+// matrix_makes reports whether the matrix of |s| generates a case named |id| (the runner's ids:
+// "<target>/<identity>/tls1.x" and the per-server checks), so that an explicit case cannot take
+// a matrix case's name, and with it its file.
+static int matrix_makes(const struct mh_scenario *s, const char *id) {
+  static const char *const checks[] = {
+      "tls1.2-only-client-vs-tls1.3-minimum", "server-check:wrong-name/tls1.3",
+      "server-check:cn-only-certificate/tls1.3", "server-check:untrusted-server/tls1.3"};
+  const struct mh_matrix *m = &s->matrix;
+  for (size_t t = 0; s->has_matrix && t < m->num_targets; t++) {
+    size_t n = strlen(m->targets[t]);
+    if (strncmp(id, m->targets[t], n) != 0 || id[n] != '/') {
+      continue;
+    }
+    const char *rest = id + n + 1;
+    for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+      if (strcmp(rest, checks[i]) == 0) {
+        return 1;
+      }
+    }
+    for (size_t i = 0; i < m->num_identities; i++) {
+      size_t k = strlen(m->identities[i]);
+      if (strncmp(rest, m->identities[i], k) == 0 &&
+          (strcmp(rest + k, "/tls1.2") == 0 || strcmp(rest + k, "/tls1.3") == 0)) {
+        return 1;
+      }
+    }
+  }
+  return 0;
+}
+
 static int parse_cases(struct mh_json_ctx *c, const cJSON *arr, struct mh_scenario *s) {
   size_t o = mh_json_push_key(c, "cases");
   if (!cJSON_IsArray(arr)) {
@@ -631,10 +705,23 @@ static int parse_cases(struct mh_json_ctx *c, const cJSON *arr, struct mh_scenar
     }
     for (size_t j = 0; j < s->num_cases; j++) {
       if (strcmp(s->cases[j].id, k->id) == 0) {
+        char shown[256];
         mh_json_push_key(c, "name");
-        return mh_json_fail(c, "\"%s\" names another case too", k->id);
+        return mh_json_fail(c, "\"%s\" names another case too",
+                            mh_printable_copy(shown, sizeof(shown), k->id));
       }
     }
+    if (matrix_makes(s, k->id)) {
+      char shown[256];
+      mh_json_push_key(c, "name");
+      return mh_json_fail(c, "\"%s\" is the name of a matrix case too (rename the explicit case)",
+                          mh_printable_copy(shown, sizeof(shown), k->id));
+    }
+    size_t on = mh_json_push_key(c, "name");
+    if (check_case_file(c, k->id, "the case name") != 0) {
+      return -1;
+    }
+    mh_json_pop(c, on);
     if (k->identity != NULL && strcmp(k->identity, "none") == 0) {
       k->identity = NULL;
     }

@@ -97,7 +97,11 @@ struct lthread {
   struct lconn *conns;
   size_t num_conns;
   size_t next_good, next_bad;
-  double t0, end, period, next_arrival;
+  double t0, end, period;
+  // Open loop: arrival k is planned at first_arrival + k * period (an index, not a sum: at 1e12/s
+  // adding the period to a clock of 1e5 s would not move it); num_arrivals are planned before end.
+  double first_arrival;
+  uint64_t next_index, num_arrivals;
   int stopping;
   ev_timer tick;
   // Open loop: a timerfd armed at the next planned arrival. libev's timers wait in epoll_wait,
@@ -408,18 +412,53 @@ static struct lconn *free_slot(struct lthread *th) {
   return NULL;
 }
 
-// dispatch starts every open-loop arrival whose planned time has come, or drops it if no
-// connection is free.
+// arrival_at returns the planned time of open-loop arrival |k|.
+static double arrival_at(const struct lthread *th, uint64_t k) {
+  return th->first_arrival + (double)k * th->period;
+}
+
+// first_after returns the index of the first arrival planned after |t| (at most num_arrivals).
+static uint64_t first_after(const struct lthread *th, double t) {
+  if (t < th->first_arrival) {
+    return 0;
+  }
+  double k = floor((t - th->first_arrival) / th->period) + 1;
+  return k >= (double)th->num_arrivals ? th->num_arrivals : (uint64_t)k;
+}
+
+// drop_until counts the arrivals from the next one up to (not including) |upto| as planned and
+// dropped, in one step whatever their number.
+static void drop_until(struct lthread *th, uint64_t upto) {
+  upto = upto > th->num_arrivals ? th->num_arrivals : upto;
+  if (upto > th->next_index) {
+    th->r.planned += upto - th->next_index;
+    th->r.dropped += upto - th->next_index;
+    th->next_index = upto;
+  }
+}
+
+// DISPATCH_BATCH bounds the arrivals one dispatch starts, so that the loop keeps serving the
+// connections in flight; the arrival timer, armed in the past, fires again at once for the rest.
+#define DISPATCH_BATCH 256
+
+// dispatch starts the open-loop arrivals whose planned time has come. Whatever cannot start is
+// dropped and counted in O(1) per call, not per arrival, so that a rate no host reaches ends on
+// time: the arrivals planned more than the handshake timeout ago (they could only start later than
+// a handshake may take), and every arrival due when no connection is free.
 static void dispatch(struct lthread *th, double now) {
-  while (!th->stopping && th->next_arrival <= now && th->next_arrival < th->end) {
-    th->r.planned++;
+  if (th->stopping) {
+    return;
+  }
+  drop_until(th, first_after(th, now - th->o->timeout_ms / 1000.0));
+  uint64_t due = first_after(th, now);
+  for (int n = 0; th->next_index < due && n < DISPATCH_BATCH; n++) {
     struct lconn *c = free_slot(th);
     if (c == NULL) {
-      th->r.dropped++;
-    } else {
-      start_one(th, c, th->next_arrival);
+      drop_until(th, due);  // none frees up before the loop runs again
+      break;
     }
-    th->next_arrival += th->period;
+    th->r.planned++;
+    start_one(th, c, arrival_at(th, th->next_index++));
   }
 }
 
@@ -428,9 +467,10 @@ static void dispatch(struct lthread *th, double now) {
 static void arm_next(struct lthread *th) {
   struct itimerspec its;
   memset(&its, 0, sizeof(its));
-  if (!th->stopping && th->next_arrival < th->end) {
-    its.it_value.tv_sec = (time_t)th->next_arrival;
-    its.it_value.tv_nsec = (long)((th->next_arrival - (double)its.it_value.tv_sec) * 1e9);
+  if (!th->stopping && th->next_index < th->num_arrivals) {
+    double next = arrival_at(th, th->next_index);
+    its.it_value.tv_sec = (time_t)next;
+    its.it_value.tv_nsec = (long)((next - (double)its.it_value.tv_sec) * 1e9);
     if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0) {
       its.it_value.tv_nsec = 1;  // zero would disarm
     }
@@ -455,11 +495,16 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   (void)revents;
   struct lthread *th = w->data;
   double now = mh_clock_now();
-  if (now >= th->end) {
-    th->stopping = 1;
-  }
   if (th->o->rate > 0) {
     dispatch(th, now);
+  }
+  if (now >= th->end && !th->stopping) {
+    th->stopping = 1;
+    // Arrivals of the schedule that did not start by the end (a batch left for the next round)
+    // were planned all the same: dropped.
+    if (th->o->rate > 0) {
+      drop_until(th, th->num_arrivals);
+    }
   }
   if (th->stopping && atomic_load_explicit(&th->a_inflight, memory_order_relaxed) == 0) {
     if (th->arrival_fd >= 0) {
@@ -510,7 +555,12 @@ static void *thread_main(void *arg) {
   struct lthread *th = arg;
   th->t0 = mh_clock_now();
   th->end = th->t0 + th->o->duration_s;
-  th->next_arrival = th->t0 + th->period * ((double)th->id / th->o->threads);  // stagger threads
+  if (th->period > 0) {
+    th->first_arrival = th->t0 + th->period * ((double)th->id / th->o->threads);  // stagger
+    th->num_arrivals = th->first_arrival < th->end
+                           ? (uint64_t)ceil((th->end - th->first_arrival) / th->period)
+                           : 0;
+  }
   if (th->o->connections > 0) {
     ev_check_init(&th->restart, restart_cb);
     th->restart.data = th;

@@ -4,10 +4,14 @@
 // one fwrite.
 #include "mock/events.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/clock.h"
 
@@ -17,9 +21,24 @@ int mh_events_open(struct mh_events *ev, const char *path, struct mh_err *err) {
   if (path == NULL) {
     return 0;
   }
-  ev->file = fopen(path, "a");
+  // Mode 0644 whatever the umask, like the reports beside it: the events name peers and client
+  // certificates' CNs, never a secret. An existing file keeps its mode; a symbolic link is not
+  // followed.
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd >= 0 && fchmod(fd, 0644) != 0) {
+    close(fd);
+    return mh_err_errno(err, "%s: cannot set the event log's mode", path);
+  }
+  if (fd < 0 && errno == EEXIST) {
+    fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+  }
+  ev->file = fd >= 0 ? fdopen(fd, "a") : NULL;
   if (ev->file == NULL) {
-    return mh_err_errno(err, "%s: cannot open the event log (check --events)", path);
+    mh_err_errno(err, "%s: cannot open the event log (check --events)", path);
+    if (fd >= 0) {
+      close(fd);
+    }
+    return -1;
   }
   return 0;
 }

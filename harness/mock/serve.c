@@ -6,6 +6,7 @@
 
 #include <ev.h>
 #include <signal.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,11 +40,11 @@ int mh_serve_parse_outage(const char *arg, struct mh_serve_outage *out, struct m
   }
   snprintf(out->location, sizeof(out->location), "%.*s", (int)(c1 - arg), arg);
   out->start_s = strtod(c1 + 1, &end);
-  if (end != c2 || out->start_s < 0) {
+  if (end != c2 || !isfinite(out->start_s) || out->start_s < 0) {
     goto bad;
   }
   out->duration_s = strtod(c2 + 1, &end);
-  if (*end == '\0' && out->duration_s > 0) {
+  if (end != c2 + 1 && *end == '\0' && isfinite(out->duration_s) && out->duration_s > 0) {
     return 0;
   }
 bad:

@@ -22,11 +22,14 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/stage.h"
 #include "pki/bundle.h"
@@ -168,8 +171,17 @@ static enum mh_key_type key_type_of(const EVP_PKEY *pkey) {
 // such file, -1 with |err| set if the file is unusable.
 static int ca_key_reuse(const struct mh_pki_entity *e, const char *path, EVP_PKEY **out,
                         struct mh_err *err) {
-  FILE *f = fopen(path, "rb");
+  // A symbolic link in place of the CA key could make the fixtures trust a key from anywhere.
+  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 && errno == ELOOP) {
+    return mh_err_set(err, "%s: is a symbolic link; a CA key is never read through one (remove it)",
+                      path);
+  }
+  FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
   if (f == NULL) {
+    if (fd >= 0) {
+      close(fd);
+    }
     return 0;
   }
   EVP_PKEY *pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "base/alerts.h"
+#include "base/printable.h"
 #include "tls/tls.h"
 
 // log_alert writes a case log's alert line: "42 bad_certificate", or "none" when there was no
@@ -17,54 +18,63 @@ static void log_alert(FILE *f, const char *label, int code) {
   }
 }
 
+// P returns |s| made printable (base/printable.h): names from the scenario and words from the
+// peer may hold control characters.
+#define P(g, s) mh_printable_next((g), (s))
+
 void mh_case_log_write(FILE *f, const struct mh_case_result *c) {
   const struct mh_case_outcome *o = &c->outcome;
-  fprintf(f, "case       %s (%s)\n", c->id, c->kind);
-  fprintf(f, "target     %s at %s, server name %s, profile %s\n", c->target, c->endpoint,
-          c->server_name, c->profile ? c->profile : "-");
-  fprintf(f, "identity   %s, offering TLS %s only\n", c->identity ? c->identity : "(none)",
+  struct mh_printable_ring g = {.next = 0};
+  fprintf(f, "case       %s (%s)\n", P(&g, c->id), P(&g, c->kind));
+  fprintf(f, "target     %s at %s, server name %s, profile %s\n", P(&g, c->target),
+          P(&g, c->endpoint), P(&g, c->server_name), P(&g, c->profile ? c->profile : "-"));
+  fprintf(f, "identity   %s, offering TLS %s only\n", P(&g, c->identity ? c->identity : "(none)"),
           mh_report_version_name(c->version));
-  fprintf(f, "expected   %s [%s]\n", c->expected_text, c->expect.explicit_ ? "explicit" : "oracle");
-  fprintf(f, "actual     %s\n", c->summary);
+  fprintf(f, "expected   %s [%s]\n", P(&g, c->expected_text),
+          c->expect.explicit_ ? "explicit" : "oracle");
+  fprintf(f, "actual     %s\n", P(&g, c->summary));
   fprintf(f, "verdict    %s: %s%s\n\n", mh_verdict_name(c->verdict),
           mh_verdict_description(c->verdict), c->fails ? " (FAILS)" : "");
   fprintf(f, "client (mtls-harness)\n");
-  fprintf(f, "  tcp            %s (%.3f ms)\n", o->tcp, o->tcp_ms);
+  fprintf(f, "  tcp            %s (%.3f ms)\n", P(&g, o->tcp), o->tcp_ms);
   fprintf(f, "  handshake      %s (%.3f ms) %s %s %s alpn=%s\n", o->handshake_ok ? "ok" : "failed",
           o->handshake_ms,
           o->tls.version == MH_TLS13   ? "TLSv1.3"
           : o->tls.version == MH_TLS12 ? "TLSv1.2"
                                        : "-",
-          o->tls.cipher, o->tls.group, o->tls.alpn[0] ? o->tls.alpn : "-");
-  fprintf(f, "  server cert    CN=%s%s\n", o->tls.peer_cn, o->tls.verify_ok ? " (verified)" : "");
+          P(&g, o->tls.cipher), P(&g, o->tls.group), P(&g, o->tls.alpn[0] ? o->tls.alpn : "-"));
+  fprintf(f, "  server cert    CN=%s%s\n", P(&g, o->tls.peer_cn),
+          o->tls.verify_ok ? " (verified)" : "");
   log_alert(f, "alert sent    ", o->tls.alert_sent);
   log_alert(f, "alert received", o->tls.alert_received);
   fprintf(f, "  result         %s, phase %s, transport %s\n", mh_result_name(o->result),
           mh_phase_name(o->phase), mh_end_name(o->end));
   fprintf(f, "  first read     %.3f ms, HTTP %d%s\n", o->first_read_ms, o->http_status,
           o->ws_upgraded ? " (WebSocket upgraded)" : "");
-  fprintf(f, "  error          %s\n", o->client_error[0] ? o->client_error : "-");
+  fprintf(f, "  error          %s\n", P(&g, o->client_error[0] ? o->client_error : "-"));
   if (c->has_server) {
     const struct mh_server_record *s = &c->server;
-    fprintf(f, "server (mock %s, saw peer %s)\n", s->location, s->peer);
+    fprintf(f, "server (mock %s, saw peer %s)\n", P(&g, s->location), P(&g, s->peer));
     if (s->tls_rejected) {
-      fprintf(f, "  log            http: TLS handshake error from %s: %s\n", s->peer, s->reason);
+      fprintf(f, "  log            http: TLS handshake error from %s: %s\n", P(&g, s->peer),
+              P(&g, s->reason));
     }
     log_alert(f, "alert sent    ", s->alert_sent);
     log_alert(f, "alert received", s->alert_received);
     fprintf(f, "  http status    %d\n", s->http_status);
-    fprintf(f, "  client CN      %s\n", s->client_cn[0] ? s->client_cn : "-");
+    fprintf(f, "  client CN      %s\n", P(&g, s->client_cn[0] ? s->client_cn : "-"));
   } else {
     fprintf(f, "server         (external target: only the client side is known)\n");
   }
   if (c->capture == 2) {
-    fprintf(f, "capture        skipped: %s\n", c->capture_note);
+    fprintf(f, "capture        skipped: %s\n", P(&g, c->capture_note));
   } else if (c->capture == 1) {
     const struct mh_wire_view *w = &c->wire;
     char file[256];
-    mh_report_case_file_name(c->id, file, sizeof(file));
+    mh_report_case_file_name(P(&g, c->id), file, sizeof(file));
     fprintf(f, "capture        cases/%s.pcapng: %zu frames, SNI %s, server certificate %s\n", file,
-            w->frames, w->sni[0] ? w->sni : "-", w->server_certificate ? "seen" : "not seen");
+            w->frames, P(&g, w->sni[0] ? w->sni : "-"),
+            w->server_certificate ? "seen" : "not seen");
     for (size_t i = 0; i < w->num_alerts; i++) {
       const struct mh_wire_alert *a = &w->alerts[i];
       fprintf(f, "  on the wire    %s alert %d %s%s\n", a->from == 'c' ? "client" : "server",
@@ -75,6 +85,6 @@ void mh_case_log_write(FILE *f, const struct mh_case_result *c) {
             w->client_end == MH_END_NONE ? "-" : mh_end_name(w->client_end),
             w->server_end == MH_END_NONE ? "-" : mh_end_name(w->server_end));
     fprintf(f, "  cross-check    %s\n",
-            c->wire_mismatch[0] ? c->wire_mismatch : "the wire agrees with the TLS library");
+            P(&g, c->wire_mismatch[0] ? c->wire_mismatch : "the wire agrees with the TLS library"));
   }
 }

@@ -18,11 +18,19 @@ static const char *verdict_colour(enum mh_verdict v) {
   }
 }
 
-static void html_cell(FILE *f, const struct mh_case_result *c) {
+// case_link opens a link to case |c|'s file of extension |ext|: <a href="cases/<name>.<ext>">,
+// the name percent-encoded (a case's file name may hold '%').
+static void case_link(FILE *f, const struct mh_case_result *c, const char *ext) {
   char file[256];
   mh_report_case_file_name(c->id, file, sizeof(file));
-  fprintf(f, "<td style=\"background:%s\"><a href=\"cases/%s.log\">", verdict_colour(c->verdict),
-          file);
+  fputs("<a href=\"cases/", f);
+  mh_escape_url_path(f, file);
+  fprintf(f, ".%s\">", ext);
+}
+
+static void html_cell(FILE *f, const struct mh_case_result *c) {
+  fprintf(f, "<td style=\"background:%s\">", verdict_colour(c->verdict));
+  case_link(f, c, "log");
   mh_escape_xml(f, mh_verdict_name(c->verdict));
   fputs("</a><br><small>", f);
   mh_escape_xml(f, c->summary);
@@ -96,9 +104,8 @@ void mh_html_write(FILE *f, const struct mh_report *r) {
     mh_escape_xml(f, c->summary);
     fputs("</td><td>", f);
     if (c->capture == 1) {
-      char file[256];
-      mh_report_case_file_name(c->id, file, sizeof(file));
-      fprintf(f, "<a href=\"cases/%s.pcapng\">pcapng</a>", file);
+      case_link(f, c, "pcapng");
+      fputs("pcapng</a>", f);
       if (c->wire_mismatch[0]) {
         fputs("<br><b>disagrees:</b> ", f);
         mh_escape_xml(f, c->wire_mismatch);

@@ -15,7 +15,7 @@
 //   load_markdown.c  the load command's report.md
 //   svg.c            the load command's charts: load.svg and sweep.svg
 //   kv.c             JSON members written in one call: a key and its value
-//   escape.c         XML and HTML escaping
+//   escape.c         escaping for XML and HTML, URL paths and Markdown
 //   names.c          the names the reports give: a case's file name, a TLS version's
 //
 // Every writer here writes a whole file to a FILE * (an open_memstream the entry point then stages)
@@ -114,8 +114,19 @@ void mh_kv_bool(struct mh_jsonw *w, const char *key, int value);
 void mh_kv_alert(struct mh_jsonw *w, const char *key, int code);
 
 // mh_escape_xml writes |s| (NULL: nothing) to |f| escaped for XML and HTML text and attribute
-// values; control characters other than newline and tab are dropped (XML 1.0 forbids them).
+// values (quoted with '"' or '\''); control characters other than newline and tab (XML 1.0 forbids
+// most of them), C1 controls and bytes outside UTF-8 are written as "\xNN".
 void mh_escape_xml(FILE *f, const char *s);
+
+// mh_escape_url_path writes |s| to |f| percent-encoded for a relative URL's path: only letters,
+// digits, "-._~" and '/' stay, so the result needs no more escaping in an HTML attribute or a
+// Markdown link.
+void mh_escape_url_path(FILE *f, const char *s);
+
+// mh_escape_md writes |s| to |f| for Markdown text (and a table's cell): the characters Markdown
+// acts on ('\\', '`', '*', '_', '[', ']', '|', '#', '!', '~') behind a backslash, '<', '>' and '&'
+// as entities, control characters and bytes outside UTF-8 as "\xNN".
+void mh_escape_md(FILE *f, const char *s);
 
 // mh_report_version_name returns "1.3" or "1.2" for MH_TLS13 or MH_TLS12, "" for anything else
 // (a static string).

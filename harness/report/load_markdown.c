@@ -33,7 +33,9 @@ static void md_hist(FILE *f, const char *name, const struct mh_hist *h) {
 void mh_report_load_markdown(FILE *f, const struct mh_report_load_doc *d) {
   const struct mh_load_options *o = d->o;
   const struct mh_load_result *r = d->r;
-  fprintf(f, "# mTLS handshake load: %s\n\n", d->target);
+  fputs("# mTLS handshake load: ", f);
+  mh_escape_md(f, d->target);
+  fputs("\n\n", f);
   if (o->rate > 0) {
     fprintf(f,
             "Open loop at %.1f handshakes/s for %.1f s (latency from each arrival's planned "
@@ -46,10 +48,10 @@ void mh_report_load_markdown(FILE *f, const struct mh_report_load_doc *d) {
   fprintf(f, "TLS %s, %d threads, bad-identity share %.2f.\n\n",
           o->version == MH_TLS13 ? "1.3" : "1.2", o->threads, o->bad_share);
   if (o->http_request != NULL) {
-    fprintf(f,
-            "Acceptance confirmed at HTTP (profile `%s`): after the handshake, a GET whose status "
-            "%s",
-            o->profile ? o->profile : "", o->num_reject_statuses == 1 ? "" : "one of ");
+    fputs("Acceptance confirmed at HTTP (profile ", f);
+    mh_escape_md(f, o->profile ? o->profile : "");
+    fprintf(f, "): after the handshake, a GET whose status %s",
+            o->num_reject_statuses == 1 ? "" : "one of ");
     for (size_t i = 0; i < o->num_reject_statuses; i++) {
       fprintf(f, "%s%d", i ? ", " : "", o->reject_statuses[i]);
     }
@@ -67,7 +69,8 @@ void mh_report_load_markdown(FILE *f, const struct mh_report_load_doc *d) {
     if (n > 0) {
       fprintf(f, "%s identities (round-robin):", bad ? "Bad" : "Client");
       for (size_t i = 0; i < n; i++) {
-        fprintf(f, "%s `%s`", i ? "," : "", ids[i].name);
+        fputs(i ? ", " : " ", f);
+        mh_escape_md(f, ids[i].name);
       }
       fputs(".\n\n", f);
     }

@@ -2,15 +2,11 @@
 // version's ("1.3").
 #include "report/internal.h"
 
+#include "base/case_file.h"
 #include "tls/tls.h"
 
 void mh_report_case_file_name(const char *id, char *out, size_t out_len) {
-  size_t i = 0;
-  for (; id[i] != '\0' && i + 1 < out_len; i++) {
-    char ch = id[i];
-    out[i] = (ch == '/' || ch == ':' || ch == ' ') ? '_' : ch;
-  }
-  out[i] = '\0';
+  mh_case_file_name(id, out, out_len);
 }
 
 const char *mh_report_version_name(int v) {

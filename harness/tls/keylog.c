@@ -5,6 +5,7 @@
 // The file holds secrets: whoever opens it, it is made 0600, also when it existed with a wider
 // mode (we are about to append secrets to it). One file per process, behind a lock: contexts of
 // every thread write to it.
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -23,7 +24,8 @@ static int keylog_env_checked;  // guarded by keylog_mu: SSLKEYLOGFILE was looke
 // not, and refused if its mode cannot be changed (a pipe or a terminal is the user's choice and
 // keeps its mode). Returns NULL with errno set on failure.
 static FILE *keylog_fopen(const char *path) {
-  int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  // Never through a symbolic link: it could send the secrets anywhere (errno ELOOP).
+  int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
     return NULL;
   }
@@ -40,6 +42,10 @@ static FILE *keylog_fopen(const char *path) {
 
 int mh_tls_keylog_open(const char *path, struct mh_err *err) {
   FILE *f = keylog_fopen(path);
+  if (f == NULL && errno == ELOOP) {
+    return mh_err_set(err, "%s: is a symbolic link; the key log is never written through one",
+                      path);
+  }
   if (f == NULL) {
     return mh_err_errno(err, "%s: cannot open the key log", path);
   }
@@ -64,13 +70,20 @@ void mh_tls_keylog_close(void) {
 }
 
 // keylog_open_env opens SSLKEYLOGFILE on first use, unless --keylog opened a file. A file that
-// cannot be opened is ignored, as other TLS tools do. Call with keylog_mu held.
+// cannot be opened is ignored, as other TLS tools do (a symbolic link with a warning on stderr).
+// Call with keylog_mu held.
 static void keylog_open_env(void) {
   if (!keylog_env_checked) {
     keylog_env_checked = 1;
     const char *env = getenv("SSLKEYLOGFILE");
     if (env != NULL && env[0] != '\0') {
       keylog_file = keylog_fopen(env);
+      // The one warning this layer prints itself: the variable is read lazily, deep in a
+      // handshake, and an operator who set it must learn why no secrets appear.
+      if (keylog_file == NULL && errno == ELOOP) {
+        fprintf(stderr, "mtls-harness: warning: SSLKEYLOGFILE %s is a symbolic link: no key log\n",
+                env);
+      }
     }
   }
 }

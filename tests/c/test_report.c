@@ -65,15 +65,19 @@ static void test_escape_xml(void **state) {
   mh_escape_xml(f, "a<b>&\"c'\x01\n\td");
   mh_escape_xml(f, NULL);
   fclose(f);
-  assert_string_equal(buf, "a&lt;b&gt;&amp;&quot;c&apos;\n\td");
+  // Control characters are shown, not dropped: XML 1.0 forbids them raw.
+  assert_string_equal(buf, "a&lt;b&gt;&amp;&quot;c&apos;\\x01\n\td");
   free(buf);
 }
 
 static void test_case_file_name(void **state) {
   (void)state;
   char out[16];
+  // Injective: '/' is '_', and '_' itself, a space or ':' are escaped, so a/b and a_b differ.
   mh_report_case_file_name("loc/a b:c", out, sizeof(out));
-  assert_string_equal(out, "loc_a_b_c");
+  assert_string_equal(out, "loc_a%20b%3Ac");
+  mh_report_case_file_name("a_b", out, sizeof(out));
+  assert_string_equal(out, "a%5Fb");
   mh_report_case_file_name("0123456789abcdefghij", out, sizeof(out));
   assert_string_equal(out, "0123456789abcde");  // truncated, still terminated
 }
@@ -145,12 +149,12 @@ static void test_run_report_files(void **state) {
                         .num_cases = 2};
   struct mh_err err;
   assert_int_equal(mh_report_write(&r, &err), 0);
-  const char *files[] = {"report.json",          "junit.xml",    "report.md", "report.html",
-                         "cases/a_good_1.2.log", "cases/x_y.log"};
+  const char *files[] = {"report.json",          "junit.xml",      "report.md", "report.html",
+                         "cases/a_good_1.2.log", "cases/x%20y.log"};
   for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
     assert_true(exists(dir, files[i]));
   }
-  assert_false(exists(dir, "cases/x_y.pcapng"));  // nothing captured
+  assert_false(exists(dir, "cases/x%20y.pcapng"));  // nothing captured
 }
 
 // All or nothing: when a file cannot be placed, no report file is left behind.
