@@ -6,6 +6,7 @@
 #ifndef MH_EVENTS_H
 #define MH_EVENTS_H
 
+#include <pthread.h>
 #include <stdio.h>
 
 #include "base/err.h"
@@ -26,7 +27,12 @@ struct mh_server_record {
 typedef void (*mh_events_observer)(void *arg, const struct mh_server_record *rec);
 
 struct mh_events {
-  FILE *file;  // NULL: events are not recorded
+  // The log file appears with its first event (so that a run stopped before any event leaves no
+  // empty file behind); |mu| guards its opening and every line, from any loop's thread.
+  char *path;  // NULL: events are not recorded
+  FILE *file;  // NULL until the first event
+  int failed;  // the file could not be opened: events are dropped (said once on stderr)
+  pthread_mutex_t mu;
   int log_to_stderr;
   mh_events_observer observe;  // optional; called on the mocks' thread
   void *observe_arg;
@@ -37,7 +43,10 @@ struct mh_event {
   struct mh_jsonw w;
 };
 
-// mh_events_open opens |path| for appending (NULL: no event log). Returns 0 or -1 with |err| set.
+// mh_events_open prepares the event log at |path| (NULL: no event log): the path is checked now
+// (its directory exists and is writable, it is not a symbolic link or a directory) and the file
+// is created, mode 0644 whatever the umask, with the first event. Returns 0 or -1 with |err| set;
+// mh_events_close must be called either way.
 int mh_events_open(struct mh_events *ev, const char *path, struct mh_err *err);
 
 // mh_events_close flushes and closes the log. NULL is accepted.

@@ -259,3 +259,43 @@ def test_sslkeylogfile_symlink_is_not_followed(harness, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "SSLKEYLOGFILE" in r.stderr and "symbolic link" in r.stderr
     assert not target.exists()
+
+
+def test_a_run_stopped_before_any_event_leaves_no_empty_event_log(harness, tmp_path):
+    """The event log appears with its first event: a run interrupted while probing a target that
+    never answers (no mock, so no event) leaves no empty events.jsonl behind."""
+    import signal
+    import socket
+    import subprocess
+    import time
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepts in the kernel and never says a word
+    port = silent.getsockname()[1]
+    doc = json.loads((ROOT / "scenarios/federation.json").read_text())
+    doc["fixtures"] = str(ROOT / "fixtures/federation.json")
+    doc["locations"] = {"silent": {
+        "target": f"127.0.0.1:{port}", "server_name": "location-a.semstreams.local",
+        "ca_files": ["/certs/federation-ca.pem"],
+        "policy": {"mtls": {"enabled": True, "client_ca_files": ["/certs/federation-ca.pem"],
+                            "require_client_cert": True}}}}
+    doc["matrix"] = {"targets": ["silent"], "identities": ["location-b"], "versions": ["1.3"]}
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(doc))
+    out = tmp_path / "out"
+    proc = subprocess.Popen([str(harness), "run", str(path), "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not (out / "fixtures").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert (out / "fixtures").exists(), "the run did not start"
+        time.sleep(0.5)  # the case now waits on the silent target's handshake
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+        silent.close()
+    assert not (out / "events.jsonl").exists()
