@@ -78,7 +78,11 @@ enum mh_io mh_tls_classify(struct mh_tls_conn *t, int r) {
   if (e == SSL_ERROR_WANT_WRITE) {
     return MH_IO_WANT_WRITE;
   }
-  if (t->info.version == 0 && SSL_version(t->ssl) != 0) {
+  // A client knows a version only from a ServerHello it accepted: before one, the library
+  // reports its own default (TLS 1.2), which is no fact about the server.
+  if (t->info.version == 0 && SSL_version(t->ssl) != 0 &&
+      (t->ctx->is_server ||
+       (t->info.server_hello && SSL_version(t->ssl) == t->info.server_version))) {
     t->info.version = SSL_version(t->ssl);
   }
   if (e == SSL_ERROR_ZERO_RETURN) {
