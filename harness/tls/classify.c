@@ -57,6 +57,14 @@ static void classify_tls(struct mh_tls_conn *t, uint32_t err, int lib, int reaso
   } else if (is_ssl &&
              (reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_HTTPS_PROXY_REQUEST)) {
     mh_tls_conn_set_reason(t, "tls: first record does not look like a TLS handshake");
+  } else if (is_ssl && reason == SSL_R_EXCESSIVE_MESSAGE_SIZE) {
+    // The peer's handshake message is over the library's bound: for a certificate chain, the
+    // max cert list (SSL_MAX_CERT_LIST_DEFAULT, 100 KiB).
+    mh_tls_conn_set_reason(t,
+                           "tls: the %s sent a handshake message over %zu KiB (excessive message "
+                           "size: e.g. a certificate chain over the TLS library's limit)",
+                           t->ctx->is_server ? "client" : "server",
+                           SSL_get_max_cert_list(t->ssl) / 1024);
   } else if (is_ssl && reason == SSL_R_BAD_SIGNATURE && t->ctx->is_server) {
     // Go's verifyHandshakeSignature wording per key type.
     mh_tls_conn_set_reason(t, "tls: invalid signature by the client certificate: %s",
