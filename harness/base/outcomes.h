@@ -95,6 +95,8 @@ enum mh_layer {
   X(UNEXPECTED_ACCEPT, "unexpected-accept", 1, 1, "accepted, but the policy says reject")    \
   X(UNEXPECTED_REJECT, "unexpected-reject", 1, 1, "rejected, but the policy says accept")    \
   X(WRONG_LAYER, "wrong-layer", 1, 1, "rejected, but at another layer or by the other side") \
+  X(NOT_ATTRIBUTABLE, "not-attributable", 1, 1,                                              \
+    "rejected, but not for what the case tests (e.g. before a CertificateRequest)")          \
   X(INCONCLUSIVE, "inconclusive", 1, 1, "the target could not be reached or did not answer")
 
 enum mh_verdict {

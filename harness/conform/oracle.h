@@ -23,6 +23,9 @@ struct mh_expectation {
   size_t num_alerts;
   int status;     // HTTP status for the http layer
   int explicit_;  // written in the scenario rather than derived
+  // The policy has the server ask for a client certificate (mTLS enabled): a server that never
+  // sends a CertificateRequest does not enforce it, whatever it then does.
+  int cert_request;
 };
 
 // mh_oracle_expect computes |out| for case |k| against location |L| (its policy, resolved file
@@ -35,9 +38,22 @@ int mh_oracle_expect(const struct mh_scenario *s, const struct mh_location *L,
                      const struct mh_case_spec *k, const struct mh_profile *profile,
                      struct mh_expectation *out, struct mh_err *err);
 
-// mh_oracle_verdict judges outcome |o| of a case offered at |version| against |x|.
+// mh_oracle_verdict judges outcome |o| of a case offered at |version| against |x| and writes
+// why into |why| (display text; "" when the verdict needs no explanation).
+//
+// A rejection is attributed to the client certificate (a cert-related reason can pass) only when
+// the server sent a CertificateRequest and the client then sent its flight (its certificate, or
+// none); one for the case's version only if the server did not negotiate that version; a
+// rejection of ours (a broken server flight) is never the server's judgement. Any other rejection
+// of a reject-expected case is MH_VERDICT_NOT_ATTRIBUTABLE, with where and how it happened in
+// |why|. A case accepted without a CertificateRequest while |x->cert_request| is
+// MH_VERDICT_UNEXPECTED_ACCEPT: the server admits clients without a certificate.
 enum mh_verdict mh_oracle_verdict(const struct mh_expectation *x, const struct mh_case_outcome *o,
-                                  int version);
+                                  int version, char *why, size_t why_len);
+
+// mh_oracle_version_name returns the name of TLS protocol version |v| ("TLSv1.3"... "SSLv3"), or
+// "-" for 0 (none) or one it does not know.
+const char *mh_oracle_version_name(int v);
 
 // mh_oracle_describe writes a one-line description of |x| ("reject by server at tls: alert 116").
 void mh_oracle_describe(const struct mh_expectation *x, char *out, size_t out_len);

@@ -256,6 +256,26 @@ static void answered(struct mh_case_outcome *o, struct mh_tls_conn *tc, int fd, 
   o->end = end_after_error(tc, fd);
 }
 
+// unreadable_answer records an answer the probe could not read to the end of its head: over
+// 16 KiB, or not HTTP/1.x. Neither accepts nor rejects the client: the case is inconclusive, with
+// the status when the status line was read.
+static void unreadable_answer(struct mh_case_outcome *o, struct mh_tls_conn *tc,
+                              const struct mh_http_head *head) {
+  o->tls = *mh_tls_conn_info(tc);
+  o->http_status = head->status;
+  o->phase = MH_PHASE_APPLICATION;
+  o->head_too_large = head->too_large;
+  if (!head->too_large) {
+    snprintf(o->client_error, sizeof(o->client_error), "malformed HTTP response");
+  } else if (head->status != 0) {
+    snprintf(o->client_error, sizeof(o->client_error), "HTTP head over %d KiB (status %d)",
+             MH_HTTP_MAX_HEAD / 1024, head->status);
+  } else {
+    snprintf(o->client_error, sizeof(o->client_error),
+             "HTTP head over %d KiB (no status line within it)", MH_HTTP_MAX_HEAD / 1024);
+  }
+}
+
 // send_request writes |len| bytes of |req| until |deadline|; a failure shows on the read after.
 static void send_request(struct mh_tls_conn *tc, int fd, const char *req, size_t len,
                          double deadline) {
@@ -292,7 +312,9 @@ static void probe_first_read(struct mh_case_outcome *o, struct mh_tls_conn *tc, 
     return;
   }
   double deadline = t_hs + to->first_read_ms;
-  struct mh_http_parser *hp = mh_http_parser_new(0);
+  // Only the status and the end of the head matter, read at most 16 KiB: a server's headers are
+  // not the probe's business, and an endless head must not hold it.
+  struct mh_http_parser *hp = mh_http_parser_new_status();
   struct mh_http_head head;
   memset(&head, 0, sizeof(head));
   send_request(tc, fd, req, (size_t)n, deadline);
@@ -302,12 +324,8 @@ static void probe_first_read(struct mh_case_outcome *o, struct mh_tls_conn *tc, 
     enum mh_io r = mh_tls_read(tc, buf, sizeof(buf), &got);
     if (r == MH_IO_OK) {
       if (hp != NULL && mh_http_parse(hp, buf, got, &head) < 0) {
-        snprintf(o->client_error, sizeof(o->client_error), "malformed HTTP response");
-        o->tls = *mh_tls_conn_info(tc);
-        o->result = MH_RESULT_REJECTED;
-        o->layer = MH_LAYER_HTTP;
-        o->rejected_by = 's';
-        o->phase = MH_PHASE_APPLICATION;
+        o->first_read_ms = mh_clock_now_ms() - t_hs;
+        unreadable_answer(o, tc, &head);
         break;
       }
       if (head.complete) {
@@ -371,6 +389,17 @@ out:
   o->total_ms = mh_clock_now_ms() - start;
   if (tc != NULL) {
     snprintf(o->keylog, sizeof(o->keylog), "%s", mh_tls_conn_keylog(tc));
+    // What the server's flight showed, whichever path copied the info last.
+    const struct mh_tls_info *ti = mh_tls_conn_info(tc);
+    o->tls.server_hello = ti->server_hello;
+    o->tls.server_version = ti->server_version;
+    o->tls.certificate_request = ti->certificate_request;
+    o->tls.num_request_cas = ti->num_request_cas;
+    o->tls.client_flight_sent = ti->client_flight_sent;
+    const char *ca;
+    while ((ca = mh_tls_conn_request_ca(tc, o->num_request_cas_kept)) != NULL) {
+      snprintf(o->request_cas[o->num_request_cas_kept++], MH_TLS_REQUEST_CA_LEN, "%s", ca);
+    }
   }
   mh_tls_conn_free(tc);
   if (fd >= 0) {

@@ -38,8 +38,17 @@ struct mh_case_outcome {
   enum mh_end end;      // how the transport ended
   char tcp[16];         // "ok", "refused", "timeout", "error"
   int handshake_ok;
-  struct mh_tls_info tls;  // version, cipher, group, alerts (sent by us / received), peer CN
-  int http_status;         // 0: none
+  // version (0 unless a ServerHello was accepted), cipher, group, alerts (sent by us / received),
+  // peer CN; whether a ServerHello and a CertificateRequest arrived, and the version the
+  // ServerHello chose, which is what places a rejection before or after the server asked for a
+  // certificate.
+  struct mh_tls_info tls;
+  // The CertificateRequest's CA names (RFC 2253), the first MH_TLS_REQUEST_CAS of
+  // tls.num_request_cas.
+  char request_cas[MH_TLS_REQUEST_CAS][MH_TLS_REQUEST_CA_LEN];
+  size_t num_request_cas_kept;
+  int http_status;     // 0: none (or, with head_too_large, no status line was read)
+  int head_too_large;  // the answer's head went past 16 KiB (MH_HTTP_MAX_HEAD): read no further
   int ws_upgraded;
   char client_error[512];  // our side's explanation
   char remote[64];         // the numeric address connected to (the last one tried), or ""

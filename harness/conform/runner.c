@@ -482,7 +482,8 @@ static void run_case(struct run *r, size_t idx) {
     set_setup_error(r, &xerr);
     return;
   }
-  res->verdict = mh_oracle_verdict(&res->expect, &res->outcome, k->version);
+  res->verdict = mh_oracle_verdict(&res->expect, &res->outcome, k->version, res->verdict_reason,
+                                   sizeof(res->verdict_reason));
   res->fails = mh_verdict_fails(res->verdict, r->o->strict);
   mh_oracle_outcome_summary(&res->outcome, res->summary, sizeof(res->summary));
   mh_oracle_describe(&res->expect, res->expected_text, sizeof(res->expected_text));
@@ -673,6 +674,9 @@ static void print_summary(const struct run *r, const struct mh_report *rep) {
       if (c->verdict != MH_VERDICT_PASS) {
         printf("    expected %s\n    actual   %s\n", mh_printable_next(&g, c->expected_text),
                mh_printable_next(&g, c->summary));
+        if (c->verdict_reason[0] != '\0') {
+          printf("    why      %s\n", mh_printable_next(&g, c->verdict_reason));
+        }
       }
     }
     if (c->wire_mismatch[0] != '\0') {

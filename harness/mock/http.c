@@ -7,8 +7,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define MAX_HEAD_BYTES (16 * 1024)
-
 struct mh_http_parser {
   http_parser p;
   http_parser_settings s;
@@ -16,6 +14,7 @@ struct mh_http_parser {
   size_t head_bytes;
   int in_value;  // the last callback was a header value
   int overflow;
+  int status_only;  // mh_http_parser_new_status: headers are not kept
 };
 
 static int append(char *dst, size_t cap, const char *at, size_t len) {
@@ -33,9 +32,24 @@ static int on_url(http_parser *hp, const char *at, size_t len) {
   return append(p->head->target, sizeof(p->head->target), at, len) == 0 ? 0 : (p->overflow = 1);
 }
 
+// on_status: the status line has been read (its code is complete once the reason phrase starts).
+static int on_status(http_parser *hp, const char *at, size_t len) {
+  (void)at;
+  (void)len;
+  struct mh_http_parser *p = hp->data;
+  p->head->status = hp->status_code;
+  return 0;
+}
+
 static int on_header_field(http_parser *hp, const char *at, size_t len) {
   struct mh_http_parser *p = hp->data;
   struct mh_http_head *h = p->head;
+  if (hp->type == HTTP_RESPONSE) {
+    h->status = hp->status_code;  // a status line without a reason phrase
+  }
+  if (p->status_only) {
+    return 0;
+  }
   if (p->in_value || h->num_headers == 0) {
     if (h->num_headers == MH_HTTP_MAX_HEADERS) {
       p->overflow = 1;
@@ -51,6 +65,9 @@ static int on_header_field(http_parser *hp, const char *at, size_t len) {
 static int on_header_value(http_parser *hp, const char *at, size_t len) {
   struct mh_http_parser *p = hp->data;
   struct mh_http_head *h = p->head;
+  if (p->status_only) {
+    return 0;
+  }
   if (h->num_headers == 0) {
     return 1;
   }
@@ -84,6 +101,15 @@ struct mh_http_parser *mh_http_parser_new(int is_request) {
   p->s.on_header_field = on_header_field;
   p->s.on_header_value = on_header_value;
   p->s.on_headers_complete = on_headers_complete;
+  p->s.on_status = on_status;
+  return p;
+}
+
+struct mh_http_parser *mh_http_parser_new_status(void) {
+  struct mh_http_parser *p = mh_http_parser_new(0);
+  if (p != NULL) {
+    p->status_only = 1;
+  }
   return p;
 }
 
@@ -100,7 +126,8 @@ long mh_http_parse(struct mh_http_parser *p, const char *data, size_t len,
   size_t n = http_parser_execute(&p->p, &p->s, data, len);
   enum http_errno e = HTTP_PARSER_ERRNO(&p->p);
   p->head_bytes += n;
-  if (p->overflow || p->head_bytes > MAX_HEAD_BYTES) {
+  if (p->overflow || p->head_bytes > MH_HTTP_MAX_HEAD) {
+    out->too_large = 1;
     return -1;
   }
   if (e == HPE_PAUSED) {

@@ -22,6 +22,27 @@ static void log_alert(FILE *f, const char *label, int code) {
 // peer may hold control characters.
 #define P(g, s) mh_printable_next((g), (s))
 
+// log_server_flight writes what the server's flight showed: its ServerHello's version and whether
+// it asked for a client certificate, with the CA names it listed (from the peer: made printable).
+static void log_server_flight(FILE *f, struct mh_printable_ring *g,
+                              const struct mh_case_outcome *o) {
+  fprintf(f, "  server hello   %s\n",
+          o->tls.server_hello ? mh_oracle_version_name(o->tls.server_version) : "none");
+  if (!o->tls.certificate_request) {
+    fprintf(f, "  cert request   none\n");
+    return;
+  }
+  fprintf(f, "  cert request   seen, %d CA name%s\n", o->tls.num_request_cas,
+          o->tls.num_request_cas == 1 ? "" : "s");
+  for (size_t i = 0; i < o->num_request_cas_kept; i++) {
+    fprintf(f, "    CA           %s\n", P(g, o->request_cas[i]));
+  }
+  if ((size_t)o->tls.num_request_cas > o->num_request_cas_kept) {
+    fprintf(f, "    CA           (%zu more not kept)\n",
+            (size_t)o->tls.num_request_cas - o->num_request_cas_kept);
+  }
+}
+
 void mh_case_log_write(FILE *f, const struct mh_case_result *c) {
   const struct mh_case_outcome *o = &c->outcome;
   struct mh_printable_ring g = {.next = 0};
@@ -33,24 +54,27 @@ void mh_case_log_write(FILE *f, const struct mh_case_result *c) {
   fprintf(f, "expected   %s [%s]\n", P(&g, c->expected_text),
           c->expect.explicit_ ? "explicit" : "oracle");
   fprintf(f, "actual     %s\n", P(&g, c->summary));
-  fprintf(f, "verdict    %s: %s%s\n\n", mh_verdict_name(c->verdict),
+  fprintf(f, "verdict    %s: %s%s\n", mh_verdict_name(c->verdict),
           mh_verdict_description(c->verdict), c->fails ? " (FAILS)" : "");
+  if (c->verdict_reason[0] != '\0') {
+    fprintf(f, "why        %s\n", P(&g, c->verdict_reason));
+  }
+  fprintf(f, "\n");
   fprintf(f, "client (mtls-harness)\n");
   fprintf(f, "  tcp            %s (%.3f ms)\n", P(&g, o->tcp), o->tcp_ms);
   fprintf(f, "  handshake      %s (%.3f ms) %s %s %s alpn=%s\n", o->handshake_ok ? "ok" : "failed",
-          o->handshake_ms,
-          o->tls.version == MH_TLS13   ? "TLSv1.3"
-          : o->tls.version == MH_TLS12 ? "TLSv1.2"
-                                       : "-",
-          P(&g, o->tls.cipher), P(&g, o->tls.group), P(&g, o->tls.alpn[0] ? o->tls.alpn : "-"));
+          o->handshake_ms, mh_oracle_version_name(o->tls.version), P(&g, o->tls.cipher),
+          P(&g, o->tls.group), P(&g, o->tls.alpn[0] ? o->tls.alpn : "-"));
+  log_server_flight(f, &g, o);
   fprintf(f, "  server cert    CN=%s%s\n", P(&g, o->tls.peer_cn),
           o->tls.verify_ok ? " (verified)" : "");
   log_alert(f, "alert sent    ", o->tls.alert_sent);
   log_alert(f, "alert received", o->tls.alert_received);
   fprintf(f, "  result         %s, phase %s, transport %s\n", mh_result_name(o->result),
           mh_phase_name(o->phase), mh_end_name(o->end));
-  fprintf(f, "  first read     %.3f ms, HTTP %d%s\n", o->first_read_ms, o->http_status,
-          o->ws_upgraded ? " (WebSocket upgraded)" : "");
+  fprintf(f, "  first read     %.3f ms, HTTP %d%s%s\n", o->first_read_ms, o->http_status,
+          o->ws_upgraded ? " (WebSocket upgraded)" : "",
+          o->head_too_large ? " (head over 16 KiB: not read further)" : "");
   fprintf(f, "  error          %s\n", P(&g, o->client_error[0] ? o->client_error : "-"));
   if (c->has_server) {
     const struct mh_server_record *s = &c->server;

@@ -33,6 +33,7 @@ struct mh_case_result {
   enum mh_verdict verdict;
   int fails;  // counts as a failure (given --strict)
   char summary[256];
+  char verdict_reason[600];  // why the verdict, when it needs saying (mh_oracle_verdict)
   char expected_text[256];
   // --pcap: what was captured, what the capture shows, and whether it agrees with the library.
   int capture;             // 0 not asked, 1 captured, 2 skipped

@@ -9,8 +9,28 @@
 #include "base/jsonw.h"
 #include "tls/tls.h"
 
+// tls_version_text: a version's name, "" for none (report.json's word for "not known").
 static const char *tls_version_text(int v) {
-  return v == MH_TLS13 ? "TLSv1.3" : v == MH_TLS12 ? "TLSv1.2" : "";
+  return v == 0 ? "" : mh_oracle_version_name(v);
+}
+
+// json_certificate_request writes whether the server asked for a client certificate and the CA
+// names it listed (the first MH_TLS_REQUEST_CAS, each cut to MH_TLS_REQUEST_CA_LEN - 1 bytes;
+// "cas_total" counts them all).
+static void json_certificate_request(struct mh_jsonw *w, const struct mh_case_outcome *o) {
+  mh_kv_bool(w, "server_hello", o->tls.server_hello);
+  mh_kv_str(w, "server_hello_version", tls_version_text(o->tls.server_version));
+  mh_jsonw_key(w, "certificate_request");
+  mh_jsonw_object_begin(w);
+  mh_kv_bool(w, "seen", o->tls.certificate_request);
+  mh_jsonw_key(w, "cas");
+  mh_jsonw_array_begin(w);
+  for (size_t i = 0; i < o->num_request_cas_kept; i++) {
+    mh_jsonw_string(w, o->request_cas[i]);
+  }
+  mh_jsonw_array_end(w);
+  mh_kv_int(w, "cas_total", o->tls.num_request_cas);
+  mh_jsonw_object_end(w);
 }
 
 static void json_expected(struct mh_jsonw *w, const struct mh_case_result *c) {
@@ -47,12 +67,14 @@ static void json_outcome(struct mh_jsonw *w, const struct mh_case_outcome *o) {
   mh_kv_str(w, "tcp", o->tcp);
   mh_kv_str(w, "handshake", o->handshake_ok ? "ok" : "failed");
   mh_kv_str(w, "version", tls_version_text(o->tls.version));
+  json_certificate_request(w, o);
   mh_kv_str(w, "cipher", o->tls.cipher);
   mh_kv_str(w, "group", o->tls.group);
   mh_kv_str(w, "alpn", o->tls.alpn);
   mh_kv_alert(w, "alert_sent", o->tls.alert_sent);
   mh_kv_alert(w, "alert_received", o->tls.alert_received);
   mh_kv_int(w, "http_status", o->http_status);
+  mh_kv_bool(w, "http_head_too_large", o->head_too_large);
   mh_kv_bool(w, "websocket_upgrade", o->ws_upgraded);
   mh_kv_str(w, "server_cn", o->tls.peer_cn);
   mh_kv_str(w, "error", o->client_error);
@@ -146,6 +168,7 @@ static void json_case(struct mh_jsonw *w, const struct mh_case_result *c) {
   json_server(w, c);
   json_capture(w, c, file);
   mh_kv_str(w, "verdict", mh_verdict_name(c->verdict));
+  mh_kv_str(w, "verdict_reason", c->verdict_reason);
   mh_kv_bool(w, "fails", c->fails);
   mh_kv_str(w, "summary", c->summary);
   snprintf(log, sizeof(log), "cases/%s.log", file);

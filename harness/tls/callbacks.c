@@ -1,17 +1,94 @@
 // callbacks: the library's callbacks that watch the handshake: handshake messages (a Go server's
-// answer to an empty client Certificate, the client's flight and tickets), alerts, the versions a
-// client offers, and the server's ALPN choice.
+// answer to an empty client Certificate; on a client, the server's ServerHello and
+// CertificateRequest with its CA names, our flight and tickets), alerts, the versions a client
+// offers, and the server's ALPN choice.
 //
 // BoringSSL does not call the verify callback when the client sends an empty Certificate, and its
 // own FAIL_IF_NO_PEER_CERT alert is handshake_failure (40) in TLS 1.2 where Go sends
 // bad_certificate (42). So the message callback inspects the client's Certificate message as it
 // arrives and, when Go would reject, sends Go's alert itself; once a fatal alert is sent BoringSSL
 // refuses to write anything else, so the client sees only that alert, as from Go.
+#include <openssl/bio.h>
 #include <openssl/bytestring.h>
+#include <openssl/err.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/alerts.h"
 #include "tls/internal.h"
+
+// server_hello records a ServerHello's chosen version: supported_versions (TLS 1.3) when present,
+// else legacy_version. A malformed message records the legacy version: the library rejects it.
+static void server_hello(struct mh_tls_conn *t, CBS *body) {
+  uint16_t legacy, type, v;
+  CBS session_id, exts, ext;
+  t->info.server_hello = 1;
+  if (!CBS_get_u16(body, &legacy)) {
+    return;
+  }
+  t->info.server_version = legacy;
+  if (!CBS_skip(body, 32) || !CBS_get_u8_length_prefixed(body, &session_id) || !CBS_skip(body, 3) ||
+      !CBS_get_u16_length_prefixed(body, &exts)) {
+    return;
+  }
+  while (CBS_get_u16(&exts, &type) && CBS_get_u16_length_prefixed(&exts, &ext)) {
+    if (type == TLSEXT_TYPE_supported_versions && CBS_get_u16(&ext, &v)) {
+      t->info.server_version = v;
+    }
+  }
+}
+
+// keep_ca appends the RFC 2253 text of DER name |dn| to |t|'s CA names, cut to fit; an unreadable
+// name is kept as "(unparsable name)": it was sent, and a person should see that.
+static void keep_ca(struct mh_tls_conn *t, const CBS *dn) {
+  if (t->request_cas == NULL) {
+    t->request_cas = calloc(MH_TLS_REQUEST_CAS, sizeof(*t->request_cas));
+    if (t->request_cas == NULL) {
+      return;
+    }
+  }
+  char *out = t->request_cas[t->num_request_cas_kept++];
+  const uint8_t *der = CBS_data(dn);
+  X509_NAME *name = d2i_X509_NAME(NULL, &der, (long)CBS_len(dn));
+  BIO *mem = name != NULL ? BIO_new(BIO_s_mem()) : NULL;
+  snprintf(out, MH_TLS_REQUEST_CA_LEN, "(unparsable name)");
+  if (mem != NULL && X509_NAME_print_ex(mem, name, 0, XN_FLAG_RFC2253) >= 0) {
+    int n = BIO_read(mem, out, MH_TLS_REQUEST_CA_LEN - 1);
+    out[n > 0 ? n : 0] = '\0';
+  }
+  BIO_free(mem);
+  X509_NAME_free(name);
+  ERR_clear_error();
+}
+
+// certificate_request records that the server asked for a client certificate and the CA names it
+// listed (TLS 1.2: certificate_authorities; TLS 1.3: the certificate_authorities extension).
+static void certificate_request(struct mh_tls_conn *t, CBS *body) {
+  CBS skip, list, dn, exts, ext;
+  uint16_t type;
+  int found = 0;
+  t->info.certificate_request = 1;
+  if (t->info.server_version >= TLS1_3_VERSION) {
+    if (!CBS_get_u8_length_prefixed(body, &skip) || !CBS_get_u16_length_prefixed(body, &exts)) {
+      return;
+    }
+    while (!found && CBS_get_u16(&exts, &type) && CBS_get_u16_length_prefixed(&exts, &ext)) {
+      found =
+          type == TLSEXT_TYPE_certificate_authorities && CBS_get_u16_length_prefixed(&ext, &list);
+    }
+  } else {
+    found = CBS_get_u8_length_prefixed(body, &skip) &&
+            (t->info.server_version < TLS1_2_VERSION || CBS_get_u16_length_prefixed(body, &skip)) &&
+            CBS_get_u16_length_prefixed(body, &list);
+  }
+  while (found && CBS_get_u16_length_prefixed(&list, &dn)) {
+    t->info.num_request_cas++;
+    if (!t->ctx->load_mode && t->num_request_cas_kept < MH_TLS_REQUEST_CAS) {
+      keep_ca(t, &dn);
+    }
+  }
+}
 
 // mh_tls_callbacks_msg sees each handshake message before BoringSSL processes it. On a Go-emulating
 // mTLS server it rejects an empty client Certificate the way Go does (see this file's top comment).
@@ -31,18 +108,24 @@ void mh_tls_callbacks_msg(int is_write, int version, int content_type, const voi
     }
     return;
   }
-  if (!t->ctx->is_server && p[0] == SSL3_MT_NEW_SESSION_TICKET) {
-    t->info.tickets_received++;  // in TLS 1.3: the server kept the connection after our Finished
+  CBS body;
+  CBS_init(&body, p + 4, len - 4);
+  if (!t->ctx->is_server) {
+    if (p[0] == SSL3_MT_NEW_SESSION_TICKET) {
+      t->info.tickets_received++;  // in TLS 1.3: the server kept the connection after our Finished
+    } else if (p[0] == SSL3_MT_SERVER_HELLO) {
+      server_hello(t, &body);
+    } else if (p[0] == SSL3_MT_CERTIFICATE_REQUEST) {
+      certificate_request(t, &body);
+    }
     return;
   }
-  if (!t->ctx->is_server || !t->ctx->mtls || t->ctx->emulate != MH_EMULATE_GO || t->rejected) {
+  if (!t->ctx->mtls || t->ctx->emulate != MH_EMULATE_GO || t->rejected) {
     return;
   }
   if (p[0] != SSL3_MT_CERTIFICATE) {
     return;
   }
-  CBS body;
-  CBS_init(&body, p + 4, len - 4);
   int tls13 = SSL_version(ssl) >= TLS1_3_VERSION;
   CBS context, list;
   if (tls13 && !CBS_get_u8_length_prefixed(&body, &context)) {

@@ -57,6 +57,14 @@ static void classify_tls(struct mh_tls_conn *t, uint32_t err, int lib, int reaso
   } else if (is_ssl &&
              (reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_HTTPS_PROXY_REQUEST)) {
     mh_tls_conn_set_reason(t, "tls: first record does not look like a TLS handshake");
+  } else if (is_ssl && reason == SSL_R_EXCESSIVE_MESSAGE_SIZE) {
+    // The peer's handshake message is over the library's bound: for a certificate chain, the
+    // max cert list (SSL_MAX_CERT_LIST_DEFAULT, 100 KiB).
+    mh_tls_conn_set_reason(t,
+                           "tls: the %s sent a handshake message over %zu KiB (excessive message "
+                           "size: e.g. a certificate chain over the TLS library's limit)",
+                           t->ctx->is_server ? "client" : "server",
+                           SSL_get_max_cert_list(t->ssl) / 1024);
   } else if (is_ssl && reason == SSL_R_BAD_SIGNATURE && t->ctx->is_server) {
     // Go's verifyHandshakeSignature wording per key type.
     mh_tls_conn_set_reason(t, "tls: invalid signature by the client certificate: %s",
@@ -78,7 +86,11 @@ enum mh_io mh_tls_classify(struct mh_tls_conn *t, int r) {
   if (e == SSL_ERROR_WANT_WRITE) {
     return MH_IO_WANT_WRITE;
   }
-  if (t->info.version == 0 && SSL_version(t->ssl) != 0) {
+  // A client knows a version only from a ServerHello it accepted: before one, the library
+  // reports its own default (TLS 1.2), which is no fact about the server.
+  if (t->info.version == 0 && SSL_version(t->ssl) != 0 &&
+      (t->ctx->is_server ||
+       (t->info.server_hello && SSL_version(t->ssl) == t->info.server_version))) {
     t->info.version = SSL_version(t->ssl);
   }
   if (e == SSL_ERROR_ZERO_RETURN) {

@@ -120,6 +120,7 @@ void mh_tls_conn_free(struct mh_tls_conn *t) {
   mh_tls_ctx_free(t->ctx);
   free(t->server_name);
   free(t->rbuf);
+  free(t->request_cas);
   free(t);
 }
 
@@ -215,4 +216,8 @@ void mh_tls_close_notify(struct mh_tls_conn *t) {
 
 const struct mh_tls_info *mh_tls_conn_info(const struct mh_tls_conn *t) {
   return &t->info;
+}
+
+const char *mh_tls_conn_request_ca(const struct mh_tls_conn *t, size_t i) {
+  return i < t->num_request_cas_kept ? t->request_cas[i] : NULL;
 }

@@ -69,6 +69,9 @@ struct mh_tls_conn {
   char keylog[1536];  // this connection's secrets, NSS key log lines
   size_t keylog_len;
   struct mh_tls_fdbuf *rbuf;  // NULL unless the context is buffered
+  // Probe: the CA names of the CertificateRequest received (callbacks.c), allocated on arrival.
+  char (*request_cas)[MH_TLS_REQUEST_CA_LEN];
+  size_t num_request_cas_kept;
 };
 
 // --- fdbuf.c ---

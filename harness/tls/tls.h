@@ -83,8 +83,14 @@ struct mh_tls_info {
   int http_on_tls;         // the client spoke plain HTTP to the TLS port
   int client_flight_sent;  // client: we sent our Certificate/ClientKeyExchange/Finished
   int tickets_received;    // client: NewSessionTicket messages seen
-  double first_send_s;     // buffered client: CLOCK_MONOTONIC seconds when the kernel first took
-                           // our bytes (the ClientHello: the TCP connection was established)
+  // Client: what the server's flight showed, from the messages themselves, so that a rejection can
+  // be placed: before or after the ServerHello, before or after a CertificateRequest.
+  int server_hello;         // a ServerHello (or HelloRetryRequest) arrived
+  int server_version;       // the version it chose (supported_versions, else legacy_version)
+  int certificate_request;  // a CertificateRequest arrived
+  int num_request_cas;      // the CA names it carried, all of them (mh_tls_conn_request_ca)
+  double first_send_s;      // buffered client: CLOCK_MONOTONIC seconds when the kernel first took
+                            // our bytes (the ClientHello: the TCP connection was established)
 };
 
 // mh_tls_probe_policy is the conformance runner's client: it offers exactly one version, presents
@@ -172,6 +178,16 @@ void mh_tls_close_notify(struct mh_tls_conn *t);
 
 // mh_tls_conn_info returns what the connection's TLS layer did so far.
 const struct mh_tls_info *mh_tls_conn_info(const struct mh_tls_conn *t);
+
+// MH_TLS_REQUEST_CAS is how many CA names of a CertificateRequest a probe keeps, each RFC 2253
+// text cut to MH_TLS_REQUEST_CA_LEN - 1 bytes: a server may send thousands, a case records a few.
+#define MH_TLS_REQUEST_CAS 16
+#define MH_TLS_REQUEST_CA_LEN 256
+
+// mh_tls_conn_request_ca returns the |i|th CA name (RFC 2253) of the CertificateRequest |t|
+// received, or NULL past the last kept (at most MH_TLS_REQUEST_CAS; info.num_request_cas counts
+// them all). Kept by probe connections only (not load mode); the string belongs to |t|.
+const char *mh_tls_conn_request_ca(const struct mh_tls_conn *t, size_t i);
 
 // mh_tls_keylog_open makes every connection of this process append its TLS secrets, in the NSS key
 // log format (SSLKEYLOGFILE), to |path|. A regular file is made 0600, also when it exists with a

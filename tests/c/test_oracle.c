@@ -198,7 +198,20 @@ static struct mh_case_outcome rejected(char by, enum mh_layer layer, int alert, 
   o.tls.alert_sent = by == 'c' ? alert : MH_ALERT_NONE;
   o.tls.alert_received = by == 's' ? alert : MH_ALERT_NONE;
   o.http_status = status;
+  // A server that behaves: its ServerHello chose the version offered, it asked for a client
+  // certificate, and the client sent its flight.
+  o.tls.server_hello = 1;
+  o.tls.server_version = MH_TLS13;
+  o.tls.certificate_request = 1;
+  o.tls.client_flight_sent = 1;
   return o;
+}
+
+// verdict judges |o| against |x| for a TLS 1.3 case, keeping the reason in a buffer of its own.
+static char why[600];
+static enum mh_verdict verdict(const struct mh_expectation *x, const struct mh_case_outcome *o,
+                               int version) {
+  return mh_oracle_verdict(x, o, version, why, sizeof(why));
 }
 
 // Every verdict, each from the outcome that earns it.
@@ -221,26 +234,126 @@ static void test_verdicts(void **state) {
   memset(&lost, 0, sizeof(lost));
   lost.result = MH_RESULT_INCONCLUSIVE;
 
-  assert_int_equal(mh_oracle_verdict(&accept, &ok, MH_TLS13), MH_VERDICT_PASS);
-  assert_int_equal(mh_oracle_verdict(&reject116, &ok, MH_TLS13), MH_VERDICT_UNEXPECTED_ACCEPT);
+  assert_int_equal(verdict(&accept, &ok, MH_TLS13), MH_VERDICT_PASS);
+  assert_int_equal(verdict(&reject116, &ok, MH_TLS13), MH_VERDICT_UNEXPECTED_ACCEPT);
   struct mh_case_outcome r116 = rejected('s', MH_LAYER_TLS, MH_ALERT_CERTIFICATE_REQUIRED, 0);
-  assert_int_equal(mh_oracle_verdict(&reject116, &r116, MH_TLS13), MH_VERDICT_PASS);
-  assert_int_equal(mh_oracle_verdict(&accept, &r116, MH_TLS13), MH_VERDICT_UNEXPECTED_REJECT);
+  assert_int_equal(verdict(&reject116, &r116, MH_TLS13), MH_VERDICT_PASS);
+  assert_int_equal(verdict(&accept, &r116, MH_TLS13), MH_VERDICT_UNEXPECTED_REJECT);
   struct mh_case_outcome r40 = rejected('s', MH_LAYER_TLS, MH_ALERT_HANDSHAKE_FAILURE, 0);
-  assert_int_equal(mh_oracle_verdict(&reject116, &r40, MH_TLS13), MH_VERDICT_PASS_CONCEPTUAL);
+  assert_int_equal(verdict(&reject116, &r40, MH_TLS13), MH_VERDICT_PASS_CONCEPTUAL);
   assert_int_equal(mh_verdict_fails(MH_VERDICT_PASS_CONCEPTUAL, 0), 0);
   assert_int_equal(mh_verdict_fails(MH_VERDICT_PASS_CONCEPTUAL, 1), 1);
-  // A rejection by the other side, or at the other layer, is not the one the policy asks for.
+  // Our own refusal of the server's flight is no judgement of the client certificate; a rejection
+  // at the other layer is not the one the policy asks for.
   struct mh_case_outcome by_us = rejected('c', MH_LAYER_TLS, MH_ALERT_BAD_CERTIFICATE, 0);
-  assert_int_equal(mh_oracle_verdict(&reject116, &by_us, MH_TLS13), MH_VERDICT_WRONG_LAYER);
+  assert_int_equal(verdict(&reject116, &by_us, MH_TLS13), MH_VERDICT_NOT_ATTRIBUTABLE);
+  assert_non_null(strstr(why, "the client refused the server's handshake"));
   struct mh_case_outcome h400 = rejected('s', MH_LAYER_HTTP, MH_ALERT_NONE, 400);
-  assert_int_equal(mh_oracle_verdict(&reject116, &h400, MH_TLS13), MH_VERDICT_WRONG_LAYER);
-  assert_int_equal(mh_oracle_verdict(&reject400, &h400, MH_TLS13), MH_VERDICT_PASS);
+  assert_int_equal(verdict(&reject116, &h400, MH_TLS13), MH_VERDICT_WRONG_LAYER);
+  assert_int_equal(verdict(&reject400, &h400, MH_TLS13), MH_VERDICT_PASS);
   struct mh_case_outcome h403 = rejected('s', MH_LAYER_HTTP, MH_ALERT_NONE, 403);
-  assert_int_equal(mh_oracle_verdict(&reject400, &h403, MH_TLS13), MH_VERDICT_PASS_CONCEPTUAL);
-  assert_int_equal(mh_oracle_verdict(&reject116, &lost, MH_TLS13), MH_VERDICT_INCONCLUSIVE);
-  assert_int_equal(mh_oracle_verdict(&accept, &lost, MH_TLS13), MH_VERDICT_INCONCLUSIVE);
+  assert_int_equal(verdict(&reject400, &h403, MH_TLS13), MH_VERDICT_PASS_CONCEPTUAL);
+  assert_int_equal(verdict(&reject116, &lost, MH_TLS13), MH_VERDICT_INCONCLUSIVE);
+  assert_int_equal(verdict(&accept, &lost, MH_TLS13), MH_VERDICT_INCONCLUSIVE);
   assert_int_equal(mh_verdict_fails(MH_VERDICT_INCONCLUSIVE, 0), 1);
+}
+
+// Broken servers: a rejection passes a certificate expectation only after a CertificateRequest and
+// the client's flight; a version failure of the server is no certificate rejection; a server that
+// never asks for a certificate does not enforce mTLS.
+static void test_attribution(void **state) {
+  (void)state;
+  struct mh_expectation reject116 = {.reject = 1,
+                                     .reason = MH_REASON_MISSING_CERT,
+                                     .side = 's',
+                                     .layer = MH_LAYER_TLS,
+                                     .alerts = {MH_ALERT_CERTIFICATE_REQUIRED},
+                                     .num_alerts = 1,
+                                     .cert_request = 1};
+  struct mh_expectation accept = {.reject = 0, .cert_request = 1};
+  // A RST right after the ClientHello.
+  struct mh_case_outcome rst = rejected('s', MH_LAYER_TLS, MH_ALERT_NONE, 0);
+  rst.tls.server_hello = rst.tls.certificate_request = rst.tls.client_flight_sent = 0;
+  rst.tls.server_version = 0;
+  rst.end = MH_END_RST;
+  assert_int_equal(verdict(&reject116, &rst, MH_TLS13), MH_VERDICT_NOT_ATTRIBUTABLE);
+  assert_string_equal(why,
+                      "the server reset the connection after the ClientHello, before asking for "
+                      "a client certificate");
+  assert_int_equal(verdict(&accept, &rst, MH_TLS13), MH_VERDICT_UNEXPECTED_REJECT);
+  assert_non_null(strstr(why, "reset the connection after the ClientHello"));
+  // An explicit expectation without a reason takes any rejection by the server.
+  struct mh_expectation any = {.reject = 1, .side = 's', .explicit_ = 1, .cert_request = 1};
+  assert_int_equal(verdict(&any, &rst, MH_TLS13), MH_VERDICT_PASS);
+  // A ServerHello, then an alert, without a CertificateRequest.
+  struct mh_case_outcome no_req = rejected('s', MH_LAYER_TLS, MH_ALERT_HANDSHAKE_FAILURE, 0);
+  no_req.tls.certificate_request = no_req.tls.client_flight_sent = 0;
+  assert_int_equal(verdict(&reject116, &no_req, MH_TLS13), MH_VERDICT_NOT_ATTRIBUTABLE);
+  assert_string_equal(why,
+                      "the server sent alert 40 handshake_failure without asking for a client "
+                      "certificate");
+  // A CertificateRequest, then a RST before the client sent its flight.
+  struct mh_case_outcome early = rejected('s', MH_LAYER_TLS, MH_ALERT_NONE, 0);
+  early.tls.client_flight_sent = 0;
+  early.end = MH_END_RST;
+  assert_int_equal(verdict(&reject116, &early, MH_TLS13), MH_VERDICT_NOT_ATTRIBUTABLE);
+  assert_non_null(strstr(why, "before the client sent its flight"));
+  // Accepted without a CertificateRequest: the server does not enforce mTLS.
+  struct mh_case_outcome open = {.result = MH_RESULT_ACCEPTED};
+  open.tls.alert_sent = open.tls.alert_received = MH_ALERT_NONE;
+  open.tls.server_hello = 1;
+  open.tls.server_version = MH_TLS13;
+  assert_int_equal(verdict(&accept, &open, MH_TLS13), MH_VERDICT_UNEXPECTED_ACCEPT);
+  assert_non_null(strstr(why, "without a CertificateRequest"));
+  struct mh_expectation plain = {.reject = 0, .cert_request = 0};
+  assert_int_equal(verdict(&plain, &open, MH_TLS13), MH_VERDICT_PASS);
+  assert_string_equal(why, "");
+  assert_int_equal(verdict(&reject116, &open, MH_TLS13), MH_VERDICT_UNEXPECTED_ACCEPT);
+  assert_string_equal(why, "the server never asked for a client certificate");
+  // A TLS 1.0-only server: its ServerHello chose TLS 1.0, the client refused it.
+  struct mh_case_outcome tls10 = rejected('c', MH_LAYER_TLS, MH_ALERT_PROTOCOL_VERSION, 0);
+  tls10.tls.server_version = 0x0301;
+  tls10.tls.certificate_request = tls10.tls.client_flight_sent = 0;
+  assert_int_equal(verdict(&reject116, &tls10, MH_TLS12), MH_VERDICT_NOT_ATTRIBUTABLE);
+  assert_string_equal(why, "the server offered only TLSv1.0 (to a client offering TLSv1.2 only)");
+  assert_int_equal(verdict(&accept, &tls10, MH_TLS12), MH_VERDICT_UNEXPECTED_REJECT);
+  assert_non_null(strstr(why, "offered only TLSv1.0"));
+  // A refusal of the version before any ServerHello: expected by a version case only.
+  struct mh_case_outcome a70 = rejected('s', MH_LAYER_TLS, MH_ALERT_PROTOCOL_VERSION, 0);
+  a70.tls.server_hello = a70.tls.certificate_request = a70.tls.client_flight_sent = 0;
+  a70.tls.server_version = 0;
+  assert_int_equal(verdict(&reject116, &a70, MH_TLS13), MH_VERDICT_NOT_ATTRIBUTABLE);
+  assert_non_null(strstr(why, "no version in common"));
+  struct mh_expectation version = {.reject = 1,
+                                   .reason = MH_REASON_VERSION,
+                                   .side = 's',
+                                   .layer = MH_LAYER_TLS,
+                                   .alerts = {MH_ALERT_PROTOCOL_VERSION},
+                                   .num_alerts = 1,
+                                   .cert_request = 1};
+  assert_int_equal(verdict(&version, &a70, MH_TLS12), MH_VERDICT_PASS);
+  assert_int_equal(verdict(&version, &tls10, MH_TLS12), MH_VERDICT_NOT_ATTRIBUTABLE);
+  // A version case whose version the server negotiated was not refused for its version.
+  struct mh_case_outcome negotiated = rejected('s', MH_LAYER_TLS, MH_ALERT_BAD_CERTIFICATE, 0);
+  negotiated.tls.server_version = MH_TLS12;
+  assert_int_equal(verdict(&version, &negotiated, MH_TLS12), MH_VERDICT_NOT_ATTRIBUTABLE);
+  assert_non_null(strstr(why, "the server negotiated TLSv1.2"));
+  // Our client's own expectation: a server that ends before its certificate cannot be judged.
+  struct mh_expectation untrusted = {.reject = 1,
+                                     .reason = MH_REASON_SERVER_UNTRUSTED,
+                                     .side = 'c',
+                                     .layer = MH_LAYER_TLS,
+                                     .alerts = {MH_ALERT_BAD_CERTIFICATE},
+                                     .num_alerts = 1};
+  assert_int_equal(verdict(&untrusted, &rst, MH_TLS13), MH_VERDICT_NOT_ATTRIBUTABLE);
+  assert_non_null(strstr(why, "before sending its certificate"));
+  assert_int_equal(mh_verdict_fails(MH_VERDICT_NOT_ATTRIBUTABLE, 0), 1);
+  // No ServerHello, no version: the summary says "-", never the library's default.
+  char out[200];
+  mh_oracle_outcome_summary(&rst, out, sizeof(out));
+  assert_string_equal(out, "rejected by server at none: rst, no alert (-)");
+  assert_string_equal(mh_oracle_version_name(0), "-");
+  assert_string_equal(mh_oracle_version_name(0x0301), "TLSv1.0");
 }
 
 // The one-line summaries that baselines compare, and what a case log shows as expected.
@@ -272,6 +385,7 @@ int main(void) {
       cmocka_unit_test(test_same_name_other_key_is_unknown),
       cmocka_unit_test(test_unreadable_ca_file_is_an_error),
       cmocka_unit_test(test_verdicts),
+      cmocka_unit_test(test_attribution),
       cmocka_unit_test(test_describe_and_summary),
   };
   // One generated federation for every test: RSA-4096 keys take seconds to make.

@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 #include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "base/alerts.h"
 #include "input/scenario.h"
@@ -72,6 +74,7 @@ struct server_opts {
   int min_version;
   int require_client_cert;
   const char *allowed_cn;  // NULL: no allow-list
+  int no_mtls;             // send no CertificateRequest
 };
 
 struct client_opts {
@@ -96,7 +99,7 @@ static void pair_open(struct pair *p, const struct server_opts *so, const struct
       .cert_file = fixture("location-a-cert.pem"),
       .key_file = fixture("location-a-key.pem"),
       .min_version = so->min_version,
-      .mtls = 1,
+      .mtls = !so->no_mtls,
       .require_client_cert = so->require_client_cert,
       .client_ca_files = cas,
       .num_client_ca_files = 1,
@@ -312,6 +315,10 @@ static void test_version_below_minimum(void **state) {
   // a supported_versions extension Go lists every version up to the legacy one.
   assert_int_equal(p.c_hs, MH_IO_FAILED);
   assert_false(mh_tls_conn_info(p.c)->client_flight_sent);
+  // No ServerHello: no version, whatever the library's default (TLS 1.2 here) would say.
+  assert_false(mh_tls_conn_info(p.c)->server_hello);
+  assert_int_equal(mh_tls_conn_info(p.c)->version, 0);
+  assert_false(mh_tls_conn_info(p.c)->certificate_request);
   expect_server_rejects(&p, MH_ALERT_PROTOCOL_VERSION,
                         "tls: client offered only unsupported versions: [303 302 301]", 0);
   pair_close(&p);
@@ -358,6 +365,52 @@ static void test_accepted(void **state) {
     pair_handshake(&p);
     expect_accepted(&p, versions[i]);
     pair_close(&p);
+  }
+}
+
+// ca_subject writes the RFC 2253 subject of fixture |name|.
+static void ca_subject(const char *name, char *out, size_t out_len) {
+  FILE *f = fopen(fixture(name), "r");
+  assert_non_null(f);
+  X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+  fclose(f);
+  assert_non_null(x);
+  BIO *mem = BIO_new(BIO_s_mem());
+  X509_NAME_print_ex(mem, X509_get_subject_name(x), 0, XN_FLAG_RFC2253);
+  int n = BIO_read(mem, out, (int)out_len - 1);
+  out[n > 0 ? n : 0] = '\0';
+  BIO_free(mem);
+  X509_free(x);
+}
+
+// The client records the server's flight: its ServerHello's version, whether it asked for a
+// client certificate, and the CA names it listed (the server's client CA file).
+static void test_certificate_request_recorded(void **state) {
+  (void)state;
+  char ca[256];
+  ca_subject("federation-ca.pem", ca, sizeof(ca));
+  assert_memory_equal(ca, "CN=", 3);
+  int versions[] = {MH_TLS13, MH_TLS12};
+  for (int i = 0; i < 2; i++) {
+    for (int mtls = 0; mtls < 2; mtls++) {
+      struct server_opts so = {.min_version = MH_TLS12, .no_mtls = !mtls};
+      struct client_opts co = {.version = versions[i], .identity = "location-b"};
+      struct pair p;
+      pair_open(&p, &so, &co);
+      pair_handshake(&p);
+      assert_int_equal(p.c_hs, MH_IO_OK);
+      const struct mh_tls_info *ci = mh_tls_conn_info(p.c);
+      assert_true(ci->server_hello);
+      assert_int_equal(ci->server_version, versions[i]);
+      assert_int_equal(ci->version, versions[i]);
+      assert_int_equal(ci->certificate_request, mtls);
+      assert_int_equal(ci->num_request_cas, mtls);
+      if (mtls) {
+        assert_string_equal(mh_tls_conn_request_ca(p.c, 0), ca);
+      }
+      assert_null(mh_tls_conn_request_ca(p.c, (size_t)mtls));
+      pair_close(&p);
+    }
   }
 }
 
@@ -464,6 +517,7 @@ int main(void) {
       cmocka_unit_test(test_key_mismatch),
       cmocka_unit_test(test_version_below_minimum),
       cmocka_unit_test(test_accepted),
+      cmocka_unit_test(test_certificate_request_recorded),
       cmocka_unit_test(test_close_notify_is_an_end),
       cmocka_unit_test(test_eof_is_fin),
       cmocka_unit_test(test_http_on_tls),
