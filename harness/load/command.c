@@ -284,8 +284,13 @@ static int run_and_report(struct load_state *st, struct mh_err *err) {
   snprintf(target_desc, sizeof(target_desc),
            strchr(st->lo.address, ':') ? "%s ([%s]:%d)" : "%s (%s:%d)", st->name, st->lo.address,
            st->lo.port);
-  if (mh_report_write_load(st->out_dir, target_desc, &st->lo, st->result, sweep, err) != 0) {
+  char charts_note[MH_ERR_LEN];
+  if (mh_report_write_load(st->out_dir, target_desc, &st->lo, st->result, sweep, charts_note,
+                           sizeof(charts_note), err) != 0) {
     return -1;
+  }
+  if (charts_note[0] != '\0') {
+    fprintf(stderr, "load: charts not drawn: %s\n", charts_note);
   }
   mh_load_summary_print(stdout, &st->lo, st->result, sweep);
   mh_load_location_print_accepted(&st->mock, stdout);

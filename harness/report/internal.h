@@ -13,7 +13,9 @@
 //   load_report.c    the load command's report directory, staged all at once
 //   load_json.c      the load command's report.json (schema mtls-harness/load/1)
 //   load_markdown.c  the load command's report.md
-//   svg.c            the load command's charts: load.svg and sweep.svg
+//   charts.c         the load command's charts as gnuplot data and scripts (load, percentiles,
+//                    sweep)
+//   gnuplot.c        the charts' pictures, drawn by gnuplot run as a bounded child process
 //   kv.c             JSON members written in one call: a key and its value
 //   escape.c         escaping for XML and HTML, URL paths and Markdown
 //   names.c          the names the reports give: a case's file name, a TLS version's
@@ -26,6 +28,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "base/err.h"
 #include "base/jsonw.h"
 #include "report/report.h"
 
@@ -85,6 +88,8 @@ struct mh_report_load_doc {
   const struct mh_sweep_step *steps;
   size_t num_steps;
   double sustainable;
+  double p99_limit_ms;      // the sweep's p99 limit
+  const char *charts_note;  // NULL: charts drawn; else why not (report.md says so)
 };
 
 // mh_report_load_json writes the load report.json of |d| to |f|.
@@ -93,13 +98,40 @@ void mh_report_load_json(FILE *f, const struct mh_report_load_doc *d);
 // mh_report_load_markdown writes the load report.md of |d| to |f|.
 void mh_report_load_markdown(FILE *f, const struct mh_report_load_doc *d);
 
-// mh_svg_write_load writes load.svg of |d| to |f|: the rate and the latency percentiles of each
-// second. Out of memory, it writes an empty chart.
-void mh_svg_write_load(FILE *f, const struct mh_report_load_doc *d);
+// mh_charts_load_dat writes load.dat of |d| to |f|: per second of the run, what completed, the
+// rates (a partial last second normalised by its length) and the accepted p50/p99.
+void mh_charts_load_dat(FILE *f, const struct mh_report_load_doc *d);
 
-// mh_svg_write_sweep writes sweep.svg of |d| to |f|: the achieved rate and p99 of each step of the
-// sweep. Out of memory, it writes an empty chart.
-void mh_svg_write_sweep(FILE *f, const struct mh_report_load_doc *d);
+// mh_charts_load_gp writes load.gp of |d| to |f|: it draws load.svg from load.dat.
+void mh_charts_load_gp(FILE *f, const struct mh_report_load_doc *d);
+
+// mh_charts_percentiles_dat writes percentiles.dat of |d| to |f|: each phase's latency at a fixed
+// set of percentiles (0 to 99.999), from its histogram (mh_hist_percentile).
+void mh_charts_percentiles_dat(FILE *f, const struct mh_report_load_doc *d);
+
+// mh_charts_percentiles_gp writes percentiles.gp of |d| to |f|: it draws percentiles.svg.
+void mh_charts_percentiles_gp(FILE *f, const struct mh_report_load_doc *d);
+
+// mh_charts_sweep_dat writes sweep.dat of |d| (a sweep: num_steps > 0) to |f|: one row per step.
+void mh_charts_sweep_dat(FILE *f, const struct mh_report_load_doc *d);
+
+// mh_charts_sweep_gp writes sweep.gp of |d| to |f|: it draws sweep.svg, with the p99 limit and the
+// chosen rate.
+void mh_charts_sweep_gp(FILE *f, const struct mh_report_load_doc *d);
+
+// mh_chart is one chart of a report directory: <name>.dat and <name>.gp, and once drawn
+// <name>.svg. The buffers are malloc'ed and owned by whoever filled the chart.
+struct mh_chart {
+  const char *name;
+  char *dat, *gp, *svg;  // svg: NULL until drawn
+  size_t dat_len, gp_len, svg_len;
+};
+
+// mh_gnuplot_draw draws the |num| |charts| with gnuplot (found on PATH, run in a private
+// directory it then removes, killed after 20 s) and fills each one's svg (the caller frees it).
+// Returns 0 when every chart was drawn, or -1 with |err| saying why not in one line (gnuplot
+// missing, failed, or too slow), every svg left NULL.
+int mh_gnuplot_draw(struct mh_chart *charts, size_t num, struct mh_err *err);
 
 // --- shared pieces ---
 

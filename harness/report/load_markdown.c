@@ -1,5 +1,5 @@
 // load_markdown: the load command's report.md: what was asked, the counts, the latency table and
-// the sweep's steps, with the charts of svg.c.
+// the sweep's steps, with the charts (charts.c) or, when gnuplot could not draw them, why not.
 #include "report/internal.h"
 
 #include <stdio.h>
@@ -28,6 +28,25 @@ static void md_hist(FILE *f, const char *name, const struct mh_hist *h) {
           (unsigned long long)h->total, mh_hist_percentile(h, 50) / 1000.0,
           mh_hist_percentile(h, 90) / 1000.0, mh_hist_percentile(h, 99) / 1000.0,
           mh_hist_percentile(h, 99.9) / 1000.0, (h->total ? h->max : 0) / 1000.0);
+}
+
+// md_charts writes the charts of the run (the sweep's goes with its table), or the line that
+// says why there are none and how to draw them.
+static void md_charts(FILE *f, const struct mh_report_load_doc *d) {
+  if (d->charts_note != NULL) {
+    fputs("\nCharts not drawn: ", f);
+    mh_escape_md(f, d->charts_note);
+    fputs(
+        ". Their data and gnuplot scripts are here: `gnuplot load.gp` in this directory draws "
+        "load.svg (likewise percentiles.gp",
+        f);
+    fputs(d->num_steps > 0 ? ", sweep.gp).\n" : ").\n", f);
+    return;
+  }
+  fputs(
+      "\n![handshakes and latency over time](load.svg)\n\n"
+      "![latency by percentile, per phase](percentiles.svg)\n",
+      f);
 }
 
 void mh_report_load_markdown(FILE *f, const struct mh_report_load_doc *d) {
@@ -102,7 +121,7 @@ void mh_report_load_markdown(FILE *f, const struct mh_report_load_doc *d) {
   md_hist(f, "first server record", &r->first_record);
   md_hist(f, "total, accepted", &r->total_accept);
   md_hist(f, "total, rejected", &r->total_reject);
-  fprintf(f, "\n![rate and latency over time](load.svg)\n");
+  md_charts(f, d);
   if (d->num_steps > 0) {
     fprintf(f, "\n## Sweep: highest sustained rate %.0f handshakes/s\n\n", d->sustainable);
     fprintf(f,
@@ -115,6 +134,8 @@ void mh_report_load_markdown(FILE *f, const struct mh_report_load_doc *d) {
               st->sustained ? "yes" : "no");
       write_broken_limits(f, st, "", " |\n");
     }
-    fprintf(f, "\n![sweep](sweep.svg)\n");
+    if (d->charts_note == NULL) {
+      fprintf(f, "\n![sweep: achieved rate and p99 by offered rate](sweep.svg)\n");
+    }
   }
 }

@@ -77,13 +77,16 @@ struct mh_load_options;
 struct mh_load_result;
 struct mh_sweep;
 
-// mh_report_write_load writes report.json (schema mtls-harness/load/1), report.md and load.svg
-// (rate and latency percentiles over time; with a sweep, sweep.svg too) of a load run into
-// |out_dir|, all at once. |target| describes what was loaded; |sweep| (NULL if none) the sweep
-// (load/sweep.h), with the limits each step broke. Returns 0 or -1.
+// mh_report_write_load writes report.json (schema mtls-harness/load/1), report.md and the charts
+// of a load run into |out_dir|, all at once: load (rate and latency over time), percentiles
+// (latency by percentile, per phase) and, with a sweep, sweep; each as <name>.dat, <name>.gp and
+// <name>.svg, drawn by gnuplot. |target| describes what was loaded; |sweep| (NULL if none) the
+// sweep (load/sweep.h), with the limits each step broke. When gnuplot is missing or fails, the
+// reports come out without the .svg files and |out_charts_note| (|charts_note_len| bytes, may be
+// NULL) says why in one line; it is "" when the charts were drawn. Returns 0 or -1.
 int mh_report_write_load(const char *out_dir, const char *target, const struct mh_load_options *o,
                          const struct mh_load_result *r, const struct mh_sweep *sweep,
-                         struct mh_err *err);
+                         char *out_charts_note, size_t charts_note_len, struct mh_err *err);
 
 // mh_report_case_file_name writes the file-system-safe name of case |id| (no '/').
 void mh_report_case_file_name(const char *id, char *out, size_t out_len);

@@ -205,9 +205,14 @@ static void test_load_report_files(void **state) {
   lr->num_seconds = 1;
   struct mh_err err;
   snprintf(dir, sizeof(dir), "%s/load", root);
-  assert_int_equal(mh_report_write_load(dir, "t", &o, lr, NULL, &err), 0);
-  assert_true(exists(dir, "report.json") && exists(dir, "report.md") && exists(dir, "load.svg"));
-  assert_false(exists(dir, "sweep.svg"));
+  char note[MH_ERR_LEN];
+  assert_int_equal(mh_report_write_load(dir, "t", &o, lr, NULL, note, sizeof(note), &err), 0);
+  assert_true(exists(dir, "report.json") && exists(dir, "report.md"));
+  // The data and scripts always; the pictures when gnuplot drew them (else |note| says why).
+  assert_true(exists(dir, "load.dat") && exists(dir, "load.gp") && exists(dir, "percentiles.gp"));
+  assert_int_equal(exists(dir, "load.svg"), note[0] == '\0');
+  assert_int_equal(exists(dir, "percentiles.svg"), note[0] == '\0');
+  assert_false(exists(dir, "sweep.dat") || exists(dir, "sweep.svg"));
 
   static struct mh_sweep sw;
   sw.num_steps = 1;
@@ -215,8 +220,9 @@ static void test_load_report_files(void **state) {
   sw.steps[0].sustained = 1;
   sw.sustainable = 10;
   snprintf(dir, sizeof(dir), "%s/sweep", root);
-  assert_int_equal(mh_report_write_load(dir, "t", &o, lr, &sw, &err), 0);
-  assert_true(exists(dir, "sweep.svg"));
+  assert_int_equal(mh_report_write_load(dir, "t", &o, lr, &sw, note, sizeof(note), &err), 0);
+  assert_true(exists(dir, "sweep.dat") && exists(dir, "sweep.gp"));
+  assert_int_equal(exists(dir, "sweep.svg"), note[0] == '\0');
   free(lr);
 }
 

@@ -1,0 +1,276 @@
+// charts: what the load command's charts show, as gnuplot data (<name>.dat: plain columns under a
+// header comment) and scripts (<name>.gp: `gnuplot <name>.gp` draws <name>.svg in the same
+// directory). gnuplot.c draws them; the report directory ships all three files.
+//
+// load: handshakes per second and the per-second p50/p99 over time; percentiles: latency by
+// percentile, HdrHistogram style (x = 1/(1-p) on a log scale), one line per phase, from the
+// histograms themselves; sweep: achieved against offered rate and p99 per step, with the p99
+// limit and the chosen rate.
+#include "report/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/printable.h"
+#include "load/load.h"
+#include "load/sweep.h"
+#include "tls/tls.h"
+
+// The terminal every chart shares: SVG, no "enhanced" text (an '_' or '^' in a server name stays
+// as it is), white background.
+#define GP_HEAD                                                                             \
+  "set terminal svg size 960,%d dynamic noenhanced font 'sans,12' background rgb 'white'\n" \
+  "set output '%s.svg'\n"                                                                   \
+  "set datafile missing '?'\n"                                                              \
+  "set grid\n"                                                                              \
+  "set key outside right top\n"                                                             \
+  "set lmargin at screen 0.08\n"                                                            \
+  "set rmargin at screen 0.70\n"
+
+// gp_quote writes |s| as a gnuplot single-quoted string: made printable first (a byte that could
+// act is "\xNN"), then each '\'' doubled; gnuplot expands nothing else in single quotes (no
+// backquote commands, no macros, no backslash escapes).
+static void gp_quote(FILE *f, const char *s) {
+  char buf[1024];
+  mh_printable_copy(buf, sizeof(buf), s != NULL ? s : "");
+  fputc('\'', f);
+  for (const char *p = buf; *p; p++) {
+    if (*p == '\'') {
+      fputc('\'', f);
+    }
+    fputc(*p, f);
+  }
+  fputc('\'', f);
+}
+
+// write_title writes `set title` for chart |what| of |d|: the target (its server name and
+// address) and the run's parameters.
+static void write_title(FILE *f, const char *what, const struct mh_report_load_doc *d) {
+  const struct mh_load_options *o = d->o;
+  const char *address = o->address != NULL ? o->address : "?";
+  char text[1024], run[300];
+  if (d->num_steps > 0) {
+    snprintf(run, sizeof(run), "sweep from %.0f hs/s up by half each step, %g s per step",
+             d->steps[0].offered, o->duration_s);
+  } else if (o->rate > 0) {
+    snprintf(run, sizeof(run), "open loop at %g hs/s for %g s", o->rate, o->duration_s);
+  } else {
+    snprintf(run, sizeof(run), "closed loop, %d in flight, for %g s", o->connections,
+             o->duration_s);
+  }
+  snprintf(text, sizeof(text), "%s: %s at %s\n%s, TLS %s, %d threads, bad-identity share %.2f",
+           what, o->server_name != NULL ? o->server_name : address, address, run,
+           o->version == MH_TLS13 ? "1.3" : "1.2", o->threads, o->bad_share);
+  // The newline is ours: split there, each half quoted, joined by gnuplot's "\n".
+  char *nl = strchr(text, '\n');
+  *nl = '\0';
+  fputs("set title ", f);
+  gp_quote(f, text);
+  fputs(".\"\\n\".", f);
+  gp_quote(f, nl + 1);
+  fputs("\n", f);
+}
+
+// second_span returns how much of second |i| of |r| the schedule of |o| covered: 1, less for the
+// last partial second (a 2.5 s run's third), 0 for a second after the schedule's end, which
+// holds only the handshakes still in flight at the end.
+static double second_span(const struct mh_load_options *o, size_t i) {
+  double span = o->duration_s - (double)i;
+  return span >= 1 ? 1 : span > 0 ? span : 0;
+}
+
+// write_rate writes |count| per |span| seconds, or "?" for a span of 0.
+static void write_rate(FILE *f, unsigned long long count, double span) {
+  if (span > 0) {
+    fprintf(f, " %.1f", (double)count / span);
+  } else {
+    fputs(" ?", f);
+  }
+}
+
+void mh_charts_load_dat(FILE *f, const struct mh_report_load_doc *d) {
+  const struct mh_load_result *r = d->r;
+  fputs(
+      "# Handshakes that completed in each second of the run, and the latency percentiles of\n"
+      "# those accepted in it (worst thread). span_s is how much of the second the schedule\n"
+      "# covered: a last, partial second's rates are its counts / span_s; a second after the\n"
+      "# schedule's end (span_s 0) holds only what was still in flight: its rates are ?.\n"
+      "# ? = no value (p50/p99: no accepted handshake in that second).\n"
+      "# second t_end_s span_s accepted rejected errors accepted_per_s rejected_per_s "
+      "errors_per_s p50_ms p99_ms\n",
+      f);
+  for (size_t i = 0; i < r->num_seconds; i++) {
+    const struct mh_load_second *s = &r->seconds[i];
+    double span = second_span(d->o, i);
+    fprintf(f, "%zu %.3f %.3f %llu %llu %llu", i + 1, (double)i + (span > 0 ? span : 1), span,
+            s->accepted, s->rejected, s->errors);
+    write_rate(f, s->accepted, span);
+    write_rate(f, s->rejected, span);
+    write_rate(f, s->errors, span);
+    if (s->accepted > 0) {
+      fprintf(f, " %.3f %.3f\n", s->p50_us / 1000.0, s->p99_us / 1000.0);
+    } else {
+      fputs(" ? ?\n", f);
+    }
+  }
+}
+
+void mh_charts_load_gp(FILE *f, const struct mh_report_load_doc *d) {
+  const struct mh_load_result *r = d->r;
+  int partial = 0;
+  for (size_t i = 0; i < r->num_seconds; i++) {
+    double span = second_span(d->o, i);
+    partial |= span > 0 && span < 0.999;
+  }
+  fprintf(f, GP_HEAD, 720, "load");
+  fputs("set multiplot layout 2,1\n", f);
+  write_title(f, "handshakes over time", d);
+  fputs(
+      "set xlabel 'seconds since the start'\nset ylabel 'handshakes/s'\nset yrange [0:*]\n"
+      "set xrange [0:*]\n",
+      f);
+  fprintf(f,
+          "plot 'load.dat' using 2:7 with linespoints lw 2 title 'accepted/s', \\\n"
+          "     '' using 2:8 with linespoints lw 2 title 'rejected/s', \\\n"
+          "     '' using 2:9 with linespoints lw 2 title 'errors/s'%s\n",
+          partial ? ", \\\n     '' using ($3 > 0 && $3 < 0.999 ? $2 : NaN):($7+$8+$9) with points "
+                    "pt 6 ps 2 "
+                    "lc 'black' title 'all/s, last partial second (normalised)'"
+                  : "");
+  fputs("unset title\nset ylabel 'latency (ms)'\n", f);
+  fputs(
+      "plot 'load.dat' using 2:10 with linespoints lw 2 title 'p50 (worst thread)', \\\n"
+      "     '' using 2:11 with linespoints lw 2 title 'p99 (worst thread)'\n",
+      f);
+  fputs("unset multiplot\n", f);
+}
+
+// The phases of the percentile chart: the histograms of report.json's "latency", same names.
+struct phase {
+  const char *key;
+  const char *title;
+  size_t off;
+};
+
+static const struct phase phases[] = {
+    {"tcp_connect", "TCP connect", offsetof(struct mh_load_result, tcp)},
+    {"tls_handshake", "TLS handshake (full)", offsetof(struct mh_load_result, handshake)},
+    {"tls_handshake_resumed", "TLS handshake (resumed)",
+     offsetof(struct mh_load_result, handshake_resumed)},
+    {"first_server_record", "first server record", offsetof(struct mh_load_result, first_record)},
+    {"total_accepted", "total, accepted", offsetof(struct mh_load_result, total_accept)},
+    {"total_rejected", "total, rejected", offsetof(struct mh_load_result, total_reject)},
+};
+#define NUM_PHASES (sizeof(phases) / sizeof(phases[0]))
+
+static const struct mh_hist *phase_hist(const struct mh_load_result *r, size_t k) {
+  return (const struct mh_hist *)((const char *)r + phases[k].off);
+}
+
+// The percentiles of the chart: up to 99.999, denser towards the tail, exact at the labelled ones
+// (the values report.json gives for 50, 90, 99 and 99.9 are in the table).
+static const double percentiles[] = {
+    0,     10,    20,    30,     40,     50,     60,     70,     75,     80,
+    85,    90,    92,    94,     95,     96,     97,     98,     99,     99.2,
+    99.4,  99.5,  99.6,  99.7,   99.8,   99.9,   99.92,  99.94,  99.95,  99.96,
+    99.97, 99.98, 99.99, 99.992, 99.994, 99.995, 99.996, 99.997, 99.998, 99.999,
+};
+
+void mh_charts_percentiles_dat(FILE *f, const struct mh_report_load_doc *d) {
+  const struct mh_load_result *r = d->r;
+  fputs(
+      "# Latency (ms) by percentile, from the run's histograms (3 significant figures: the\n"
+      "# upper end of the value's bucket), one column per phase as in report.json's latency.\n"
+      "# x = 1/(1 - percentile/100), the HdrHistogram plot's axis. ? = no value in that "
+      "phase.\n# percentile x",
+      f);
+  for (size_t k = 0; k < NUM_PHASES; k++) {
+    fprintf(f, " %s_ms", phases[k].key);
+  }
+  fputc('\n', f);
+  for (size_t i = 0; i < sizeof(percentiles) / sizeof(percentiles[0]); i++) {
+    double p = percentiles[i];
+    fprintf(f, "%g %.10g", p, 1 / (1 - p / 100));
+    for (size_t k = 0; k < NUM_PHASES; k++) {
+      const struct mh_hist *h = phase_hist(r, k);
+      if (h->total == 0) {
+        fputs(" ?", f);
+      } else {
+        fprintf(f, " %.3f", mh_hist_percentile(h, p) / 1000.0);
+      }
+    }
+    fputc('\n', f);
+  }
+}
+
+void mh_charts_percentiles_gp(FILE *f, const struct mh_report_load_doc *d) {
+  fprintf(f, GP_HEAD, 480, "percentiles");
+  write_title(f, "latency by percentile", d);
+  fputs(
+      "set logscale x 10\nset xrange [1:100000]\nset yrange [0:*]\n"
+      "set xtics ('90%%' 10, '99%%' 100, '99.9%%' 1000, '99.99%%' 10000, "
+      "'99.999%%' 100000)\nset mxtics 10\nset xtics add ('50%%' 2)\n"
+      "set xlabel 'percentile'\nset ylabel 'latency (ms)'\n",
+      f);
+  const char *sep = "plot ";
+  for (size_t k = 0; k < NUM_PHASES; k++) {
+    // gnuplot refuses a plot whose every line is empty; a phase with no value is left out.
+    if (phase_hist(d->r, k)->total == 0) {
+      continue;
+    }
+    fprintf(f, "%s'percentiles.dat' using 2:%zu with lines lw 2 title ", sep, k + 3);
+    gp_quote(f, phases[k].title);
+    sep = ", \\\n     ";
+  }
+  if (sep[0] == 'p') {
+    fputs(
+        "set yrange [0:1]\nset label 'no handshake completed' at graph 0.4, graph 0.5\n"
+        "plot NaN notitle",
+        f);
+  }
+  fputc('\n', f);
+}
+
+void mh_charts_sweep_dat(FILE *f, const struct mh_report_load_doc *d) {
+  fprintf(f,
+          "# The sweep's steps: rate offered and achieved (handshakes/s), the step's p99 (ms),\n"
+          "# its error and drop shares, whether it held (1) or broke a limit (0).\n"
+          "# p99 limit %.3f ms; highest sustained rate %.1f hs/s (0: none held).\n"
+          "# step offered achieved p99_ms error_share drop_share sustained\n",
+          d->p99_limit_ms, d->sustainable);
+  for (size_t i = 0; i < d->num_steps; i++) {
+    const struct mh_sweep_step *st = &d->steps[i];
+    fprintf(f, "%zu %.1f %.1f %.3f %.5f %.5f %d\n", i + 1, st->offered, st->achieved,
+            st->p99_us / 1000.0, st->error_share, st->drop_share, st->sustained);
+  }
+}
+
+void mh_charts_sweep_gp(FILE *f, const struct mh_report_load_doc *d) {
+  fprintf(f, GP_HEAD, 720, "sweep");
+  fprintf(f, "chosen = %.1f\np99_limit = %.3f\n", d->sustainable, d->p99_limit_ms);
+  fputs("set multiplot layout 2,1\n", f);
+  write_title(f, "sweep", d);
+  fputs(
+      "set xlabel 'offered (handshakes/s)'\nset ylabel 'achieved (handshakes/s)'\n"
+      "set xrange [0:*]\nset yrange [0:*]\n",
+      f);
+  if (d->sustainable > 0) {
+    fputs(
+        "set arrow 1 from chosen, graph 0 to chosen, graph 1 nohead lw 2 dt 2 lc 'dark-green'\n"
+        "set label 1 sprintf('chosen: %g hs/s', chosen) at chosen, graph 0.92 offset 1,0\n",
+        f);
+  } else {
+    fputs("set label 1 'no rate held' at graph 0.05, graph 0.92\n", f);
+  }
+  fputs(
+      "plot 'sweep.dat' using 2:3 with linespoints lw 2 pt 7 title 'achieved', \\\n"
+      "     '' using 2:2 with lines lw 2 dt 3 lc 'gray40' title 'offered (ideal)'\n",
+      f);
+  fputs("unset title\nset ylabel 'p99 (ms)'\nset logscale y 10\nset yrange [*:*]\n", f);
+  fputs(
+      "plot 'sweep.dat' using 2:4 with linespoints lw 2 pt 7 title 'p99 of the step', \\\n"
+      "     p99_limit with lines lw 2 dt 2 lc 'red' title sprintf('p99 limit %g ms', p99_limit)\n"
+      "unset multiplot\n",
+      f);
+}
