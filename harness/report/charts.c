@@ -116,33 +116,52 @@ void mh_charts_load_dat(FILE *f, const struct mh_report_load_doc *d) {
   }
 }
 
+// write_empty_panel ends a panel that has nothing to draw: fixed ranges (gnuplot refuses to
+// autoscale nothing) and a label that says what is missing.
+static void write_empty_panel(FILE *f, const char *what) {
+  fputs("set yrange [0:1]\nset label 1 ", f);
+  gp_quote(f, what);
+  fputs(" at graph 0.35, graph 0.5\nplot NaN notitle\nunset label 1\n", f);
+}
+
 void mh_charts_load_gp(FILE *f, const struct mh_report_load_doc *d) {
   const struct mh_load_result *r = d->r;
-  int partial = 0;
+  int partial = 0, accepted = 0;
   for (size_t i = 0; i < r->num_seconds; i++) {
     double span = second_span(d->o, i);
     partial |= span > 0 && span < 0.999;
+    accepted |= r->seconds[i].accepted > 0;
   }
   fprintf(f, GP_HEAD, 720, "load");
   fputs("set multiplot layout 2,1\n", f);
   write_title(f, "handshakes over time", d);
-  fputs(
-      "set xlabel 'seconds since the start'\nset ylabel 'handshakes/s'\nset yrange [0:*]\n"
-      "set xrange [0:*]\n",
-      f);
+  // The x axis covers the schedule and whatever completed after it.
+  double end = d->o->duration_s > (double)r->num_seconds ? d->o->duration_s : r->num_seconds;
   fprintf(f,
-          "plot 'load.dat' using 2:7 with linespoints lw 2 title 'accepted/s', \\\n"
-          "     '' using 2:8 with linespoints lw 2 title 'rejected/s', \\\n"
-          "     '' using 2:9 with linespoints lw 2 title 'errors/s'%s\n",
-          partial ? ", \\\n     '' using ($3 > 0 && $3 < 0.999 ? $2 : NaN):($7+$8+$9) with points "
-                    "pt 6 ps 2 "
-                    "lc 'black' title 'all/s, last partial second (normalised)'"
-                  : "");
-  fputs("unset title\nset ylabel 'latency (ms)'\n", f);
-  fputs(
-      "plot 'load.dat' using 2:10 with linespoints lw 2 title 'p50 (worst thread)', \\\n"
-      "     '' using 2:11 with linespoints lw 2 title 'p99 (worst thread)'\n",
-      f);
+          "set xlabel 'seconds since the start'\nset ylabel 'handshakes/s'\nset yrange [0:*]\n"
+          "set xrange [0:%g]\n",
+          end > 0 ? end : 1);
+  if (r->num_seconds == 0) {
+    write_empty_panel(f, "no handshake completed");
+  } else {
+    fprintf(f,
+            "plot 'load.dat' using 2:7 with linespoints lw 2 title 'accepted/s', \\\n"
+            "     '' using 2:8 with linespoints lw 2 title 'rejected/s', \\\n"
+            "     '' using 2:9 with linespoints lw 2 title 'errors/s'%s\n",
+            partial ? ", \\\n     '' using ($3 > 0 && $3 < 0.999 ? $2 : NaN):($7+$8+$9) with "
+                      "points pt 6 ps 2 lc 'black' title 'all/s, last partial second "
+                      "(normalised)'"
+                    : "");
+  }
+  fputs("unset title\nset ylabel 'latency (ms)'\nset yrange [0:*]\n", f);
+  if (!accepted) {
+    write_empty_panel(f, "no handshake accepted");
+  } else {
+    fputs(
+        "plot 'load.dat' using 2:10 with linespoints lw 2 title 'p50 (worst thread)', \\\n"
+        "     '' using 2:11 with linespoints lw 2 title 'p99 (worst thread)'\n",
+        f);
+  }
   fputs("unset multiplot\n", f);
 }
 
@@ -267,10 +286,21 @@ void mh_charts_sweep_gp(FILE *f, const struct mh_report_load_doc *d) {
       "plot 'sweep.dat' using 2:3 with linespoints lw 2 pt 7 title 'achieved', \\\n"
       "     '' using 2:2 with lines lw 2 dt 3 lc 'gray40' title 'offered (ideal)'\n",
       f);
-  fputs("unset title\nset ylabel 'p99 (ms)'\nset logscale y 10\nset yrange [*:*]\n", f);
-  fputs(
-      "plot 'sweep.dat' using 2:4 with linespoints lw 2 pt 7 title 'p99 of the step', \\\n"
-      "     p99_limit with lines lw 2 dt 2 lc 'red' title sprintf('p99 limit %g ms', p99_limit)\n"
-      "unset multiplot\n",
-      f);
+  int any_p99 = 0;
+  for (size_t i = 0; i < d->num_steps; i++) {
+    any_p99 |= d->steps[i].p99_us > 0;
+  }
+  fputs("unset title\nset ylabel 'p99 (ms)'\n", f);
+  if (!any_p99) {
+    write_empty_panel(f, "no handshake accepted: no p99");
+  } else {
+    // Log-scaled: a limit far above the steps' p99 must not flatten them.
+    fputs(
+        "set logscale y 10\nset yrange [*:*]\n"
+        "plot 'sweep.dat' using 2:4 with linespoints lw 2 pt 7 title 'p99 of the step', \\\n"
+        "     p99_limit with lines lw 2 dt 2 lc 'red' title sprintf('p99 limit %g ms', "
+        "p99_limit)\n",
+        f);
+  }
+  fputs("unset multiplot\n", f);
 }

@@ -85,23 +85,25 @@ out:
   return ret;
 }
 
-// first_line copies the first line of |dir|/gnuplot.log (what gnuplot said) into |out|, made
-// printable; "" if it said nothing.
-static void first_line(const char *dir, char *out, size_t out_len) {
-  char path[4096], line[512] = "";
+// what_it_said copies the line of |dir|/gnuplot.log (what gnuplot said) that says what is wrong
+// into |out|, made printable; "" if it said nothing. gnuplot echoes the failing command and marks
+// it, then writes '"<script>" line N: <error>'; warnings come the same way, before the error.
+static void what_it_said(const char *dir, char *out, size_t out_len) {
+  char path[4096], line[512], best[512] = "";
   snprintf(path, sizeof(path), "%s/gnuplot.log", dir);
   FILE *f = fopen(path, "r");
-  // gnuplot echoes the failing command line first; the line that says what is wrong follows it.
-  while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
-    if (strstr(line, "line ") != NULL || strstr(line, "rror") != NULL) {
-      break;
+  // Bounded by the log's size: gnuplot writes a few lines before it stops.
+  for (int n = 0; f != NULL && n < 10000 && fgets(line, sizeof(line), f) != NULL; n++) {
+    line[strcspn(line, "\r\n")] = '\0';
+    int error = strstr(line, " line ") != NULL && strstr(line, "warning:") == NULL;
+    if (error || (best[0] == '\0' && line[strspn(line, " \t^")] != '\0')) {
+      snprintf(best, sizeof(best), "%s", line);
     }
   }
   if (f != NULL) {
     fclose(f);
   }
-  line[strcspn(line, "\r\n")] = '\0';
-  mh_printable_copy(out, out_len, line);
+  mh_printable_copy(out, out_len, best);
 }
 
 // wait_bounded waits for child |pid| until |deadline| (mh_clock_now seconds), killing it if it
@@ -162,7 +164,7 @@ static int run_gnuplot(const char *dir, const char *script, double deadline, str
   int killed;
   int status = wait_bounded(pid, deadline, &killed);
   char said[300];
-  first_line(dir, said, sizeof(said));
+  what_it_said(dir, said, sizeof(said));
   if (killed) {
     mh_err_set(err, "gnuplot %s did not finish within %.0f s and was killed", script,
                GNUPLOT_DEADLINE_S);
