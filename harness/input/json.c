@@ -1,6 +1,7 @@
 // json: the shared reader, syntax errors and JSON-path context of the parsers (see json.h).
 #include "input/json.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/infile.h"
 #include "input/scenario.h"
 
 #define MAX_MIB (MH_JSON_MAX_BYTES / (1024 * 1024))
@@ -65,7 +67,7 @@ int mh_json_read_file(const char *path, const char *what, char **out, size_t *ou
   *out_len = 0;
   FILE *f = fopen(path, "rb");
   if (f == NULL) {
-    return mh_err_errno(err, "%s: cannot open the %s (check the path)", path, what);
+    return mh_infile_open_failed(path, what, errno, err);
   }
   struct stat sb;
   if (fstat(fileno(f), &sb) != 0) {
@@ -90,6 +92,11 @@ int mh_json_read_file(const char *path, const char *what, char **out, size_t *ou
     } else if (r != 0) {
       ret = mh_err_errno(err, "%s: cannot read the %s (check that it is a readable file)", path,
                          what);
+    } else if (*out_len == 0) {
+      free(*out);
+      *out = NULL;
+      ret = mh_err_set(err, "%s: the %s is empty (was it written completely? give a JSON %s)", path,
+                       what, what);
     } else {
       ret = 0;
     }

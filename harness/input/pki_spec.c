@@ -636,6 +636,10 @@ static int import_path(struct mh_json_ctx *c, const struct mh_pki_spec *s,
     }
   }
   struct stat sb;
+  if (stat(*p, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    return mh_json_fail_at(c, e->json_path, key,
+                           "%s: is a directory, not a file (give the file itself)", *p);
+  }
   if (stat(*p, &sb) != 0 || !S_ISREG(sb.st_mode)) {
     return mh_json_fail_at(
         c, e->json_path, key,

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/infile.h"
 #include "input/scenario.h"
 
 #define GO_WRAP "invalid configuration: security configuration: "
@@ -95,9 +96,31 @@ static int cfg_object(struct mh_json_ctx *c, const cJSON *obj, const char *key, 
   return 0;
 }
 
+// file_exists says whether |path| names anything: what it is (a directory) check_file says.
 static int file_exists(const char *path) {
   struct stat sb;
-  return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+  return stat(path, &sb) == 0;
+}
+
+// check_file checks an operator's file (not a fixture) named by |field| before anything else is
+// done, so that `check` finds what the mocks would refuse: a key by its field's name, a
+// certificate, or a CA file.
+static int check_file(struct mh_json_ctx *c, const char *field, const char *path) {
+  size_t n = strlen(field);
+  int is_key = n >= 8 && strcmp(field + n - 8, "key_file") == 0;
+  int is_cert = n >= 9 && strcmp(field + n - 9, "cert_file") == 0;
+  struct mh_err why;
+  if (mh_infile_check(path,
+                      is_key    ? "private key"
+                      : is_cert ? "certificate"
+                                : "CA file",
+                      is_key    ? MH_INFILE_KEY
+                      : is_cert ? MH_INFILE_CERT
+                                : MH_INFILE_CERT | MH_INFILE_CA,
+                      &why) != 0) {
+    return mh_json_fail(c, "%s", why.msg);
+  }
+  return 0;
 }
 
 // resolve_file maps a certificate path of the real config to a file on this machine: paths under
@@ -120,16 +143,15 @@ static int resolve_file(struct mh_json_ctx *c, struct mh_semstreams_ctx *sc, con
     char path[4096];
     mh_pki_spec_file(&s->spec, s->fixtures_dir, rel, path, sizeof(path));
     *out = mh_arena_strdup(c->a, path);
-  } else if (p[0] == '/') {
-    if (!file_exists(p)) {
-      return mh_json_fail(c, GO_WRAP "%s: stat %s: no such file or directory", field, p);
-    }
-    *out = p;
   } else {
-    *out = mh_arena_sprintf(c->a, "%s/%s", sc->scenario_dir, p);
-    if (*out != NULL && !file_exists(*out)) {
+    *out = p[0] == '/' ? p : mh_arena_sprintf(c->a, "%s/%s", sc->scenario_dir, p);
+    if (*out == NULL) {
+      return mh_json_fail(c, "out of memory");
+    }
+    if (!file_exists(*out)) {
       return mh_json_fail(c, GO_WRAP "%s: stat %s: no such file or directory", field, *out);
     }
+    return check_file(c, field, *out);
   }
   return *out != NULL ? 0 : mh_json_fail(c, "out of memory");
 }

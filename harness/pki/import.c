@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/infile.h"
+
 // import_fail sets |err| to "<spec>: <json path>.<key>: <message>" and returns -1.
 static int import_fail(struct mh_err *err, const struct mh_pki_spec *spec,
                        const struct mh_pki_entity *e, const char *key, const char *fmt, ...)
@@ -83,6 +85,12 @@ static int read_key(const struct mh_pki_spec *spec, const struct mh_pki_entity *
     return -1;
   }
   struct pass p = {.pw = pw[0] != '\0' ? pw : NULL};
+  struct mh_err why;
+  if (mh_infile_check(e->import_key, "private key", MH_INFILE_KEY | MH_INFILE_ENCRYPTED_OK, &why) !=
+      0) {
+    OPENSSL_cleanse(pw, sizeof(pw));
+    return import_fail(err, spec, e, "import_key", "%s", why.msg);
+  }
   BIO *bio = BIO_new_file(e->import_key, "r");
   *out = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, pass_cb, &p) : NULL;
   BIO_free(bio);
@@ -110,6 +118,11 @@ static int read_key(const struct mh_pki_spec *spec, const struct mh_pki_entity *
 // read_cert reads the first certificate of |path| (key |key| of |e|).
 static int read_cert(const struct mh_pki_spec *spec, const struct mh_pki_entity *e, const char *key,
                      const char *path, X509 **out, struct mh_err *err) {
+  struct mh_err why;
+  *out = NULL;
+  if (mh_infile_check(path, "certificate", MH_INFILE_CERT, &why) != 0) {
+    return import_fail(err, spec, e, key, "%s", why.msg);
+  }
   BIO *bio = BIO_new_file(path, "r");
   *out = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
   BIO_free(bio);

@@ -9,21 +9,28 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/sha.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "base/infile.h"
 #include "tls/internal.h"
 
 #define SYSTEM_ROOTS "/etc/ssl/certs/ca-certificates.crt"
 
-static int crypto_fail(struct mh_err *err, const char *prefix) {
+// crypto_fail sets |err| to "<path>: <what> (<library's reason>; <fix>)", FILE in |fix| standing
+// for |path|, and returns -1. Only for what mh_infile_check cannot see before the library reads.
+static int crypto_fail(struct mh_err *err, const char *path, const char *what, const char *fix) {
   uint32_t e = ERR_peek_last_error();
   const char *r = ERR_reason_error_string(e);
   ERR_clear_error();
-  return mh_err_set(err, "%s%s", prefix, r != NULL ? r : "unknown error");
+  const char *file_at = strstr(fix, "FILE");
+  int pre = file_at != NULL ? (int)(file_at - fix) : (int)strlen(fix);
+  return mh_err_set(err, "%s: %s (%s; %.*s%s%s)", path, what, r != NULL ? r : "unknown error", pre,
+                    fix, file_at != NULL ? path : "", file_at != NULL ? file_at + 4 : "");
 }
 
 // load_pem_certs appends every certificate of |path| to |sk|; returns how many, or -1.
@@ -67,18 +74,23 @@ static struct mh_tls_ctx *ctx_alloc(int is_server) {
   return c;
 }
 
-// load_cas loads every CA file into |c|'s store and list; |what| names the field in messages.
+// load_cas loads every CA file into |c|'s store and list; |what| names the files in messages.
 static int load_cas(struct mh_tls_ctx *c, const char *const *files, size_t num, const char *what,
                     struct mh_err *err) {
   for (size_t i = 0; i < num; i++) {
     size_t before = sk_X509_num(c->cas);
+    if (mh_infile_check(files[i], what, MH_INFILE_CERT | MH_INFILE_CA, err) != 0) {
+      return -1;
+    }
     int n = load_pem_certs(files[i], c->cas);
     if (n < 0) {
-      return mh_err_errno(err, "%s: read %s file %s failed", what, what, files[i]);
+      return mh_infile_open_failed(files[i], what, errno, err);
     }
     if (n == 0) {
-      return mh_err_set(err, "%s: parse %s certificate from %s failed: invalid PEM data", what,
-                        what, files[i]);
+      return mh_err_set(err,
+                        "%s: the %s holds no certificate BoringSSL can parse: invalid PEM data "
+                        "(check it with: openssl x509 -noout -in %s)",
+                        files[i], what, files[i]);
     }
     for (size_t k = before; k < sk_X509_num(c->cas); k++) {
       X509_STORE_add_cert(c->store, sk_X509_value(c->cas, k));
@@ -88,24 +100,65 @@ static int load_cas(struct mh_tls_ctx *c, const char *const *files, size_t num, 
   return 0;
 }
 
-static int load_key_pair(SSL_CTX *ctx, const char *cert, const char *key, const char *what,
-                         struct mh_err *err) {
-  char prefix[600];
+// read_key reads the PEM private key of |path|, checked first (mh_infile_check). Returns the key
+// (the caller frees it), or NULL with |err| set.
+static EVP_PKEY *read_key(const char *path, struct mh_err *err) {
+  if (mh_infile_check(path, "private key", MH_INFILE_KEY, err) != 0) {
+    return NULL;
+  }
+  FILE *f = fopen(path, "r");
+  if (f == NULL) {
+    mh_infile_open_failed(path, "private key", errno, err);
+    return NULL;
+  }
+  EVP_PKEY *key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+  fclose(f);
+  if (key == NULL) {
+    crypto_fail(err, path, "the private key cannot be parsed",
+                "check it with: openssl pkey -noout -in FILE");
+  }
+  return key;
+}
+
+// load_key_pair gives |ctx| the certificate chain of |cert| and the private key of |key|, each
+// file checked first, and the key checked against the certificate so that a mismatch names both
+// files. With |key_mismatch| (a deliberately wrong key) the key is not installed: it is returned
+// in |*out_sign_key| for mismatch_sign. Returns 0, or -1 with |err| set.
+static int load_key_pair(SSL_CTX *ctx, const char *cert, const char *key, int key_mismatch,
+                         EVP_PKEY **out_sign_key, struct mh_err *err) {
+  if (mh_infile_check(cert, "certificate", MH_INFILE_CERT, err) != 0) {
+    return -1;
+  }
   if (!SSL_CTX_use_certificate_chain_file(ctx, cert)) {
-    snprintf(prefix, sizeof(prefix), "%s: %s: load certificate failed: ", cert, what);
-    return crypto_fail(err, prefix);
+    return crypto_fail(err, cert, "the certificate cannot be loaded",
+                       "check it with: openssl x509 -noout -in FILE");
   }
-  if (!SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM)) {
-    snprintf(prefix, sizeof(prefix), "%s: %s: load certificate failed: ", key, what);
-    return crypto_fail(err, prefix);
+  EVP_PKEY *pkey = read_key(key, err);
+  if (pkey == NULL) {
+    return -1;
   }
-  if (!SSL_CTX_check_private_key(ctx)) {
+  int ret = -1;
+  if (key_mismatch) {
+    *out_sign_key = pkey;
+    return 0;
+  }
+  if (X509_check_private_key(SSL_CTX_get0_certificate(ctx), pkey) != 1) {
     ERR_clear_error();
-    return mh_err_set(err,
-                      "%s: %s: load certificate failed: tls: private key does not match public key",
-                      key, what);
+    mh_err_set(err,
+               "%s: the private key does not belong to the certificate %s (give the key issued "
+               "with it: the public keys of openssl x509 -noout -pubkey -in %s and openssl pkey "
+               "-pubout -in %s must be the same)",
+               key, cert, cert, key);
+    goto out;
   }
-  return 0;
+  if (!SSL_CTX_use_PrivateKey(ctx, pkey)) {
+    crypto_fail(err, key, "the private key cannot be used", "give an RSA, ECDSA or Ed25519 key");
+    goto out;
+  }
+  ret = 0;
+out:
+  EVP_PKEY_free(pkey);
+  return ret;
 }
 
 // set_ticket_keys gives |ctx| the session ticket keys of |id|: derived from a secret drawn once
@@ -148,7 +201,7 @@ struct mh_tls_ctx *mh_tls_server_ctx_new(const struct mh_tls_server_policy *p, s
   SSL_CTX *ctx = c->ssl_ctx;
   SSL_CTX_set_min_proto_version(ctx, (uint16_t)p->min_version);
   SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
-  if (load_key_pair(ctx, p->cert_file, p->key_file, "tlsutil.LoadServerTLSConfig", err) != 0) {
+  if (load_key_pair(ctx, p->cert_file, p->key_file, 0, NULL, err) != 0) {
     goto fail;
   }
   SSL_CTX_set_select_certificate_cb(ctx, mh_tls_callbacks_select);
@@ -218,8 +271,7 @@ struct mh_tls_ctx *mh_tls_client_ctx_new(const struct mh_tls_client_policy *p, s
   if (load_cas(c, p->ca_files, p->num_ca_files, "CA", err) != 0) {
     goto fail;
   }
-  if (p->cert_file != NULL &&
-      load_key_pair(ctx, p->cert_file, p->key_file, "tlsutil.LoadClientTLSConfig", err) != 0) {
+  if (p->cert_file != NULL && load_key_pair(ctx, p->cert_file, p->key_file, 0, NULL, err) != 0) {
     goto fail;
   }
   static const uint8_t alpn[] = "\x08http/1.1";
@@ -291,29 +343,11 @@ struct mh_tls_ctx *mh_tls_probe_ctx_new(const struct mh_tls_probe_policy *p, str
   }
   c->buffered = p->load_mode;  // load.c calls again until MH_IO_WANT_READ
   if (p->cert_file != NULL) {
-    char prefix[600];
-    if (!SSL_CTX_use_certificate_chain_file(ctx, p->cert_file)) {
-      snprintf(prefix, sizeof(prefix), "%s: ", p->cert_file);
-      crypto_fail(err, prefix);
+    if (load_key_pair(ctx, p->cert_file, p->key_file, p->key_mismatch, &c->sign_key, err) != 0) {
       goto fail;
     }
     if (p->key_mismatch) {
-      FILE *f = fopen(p->key_file, "r");
-      c->sign_key = f != NULL ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
-      if (f != NULL) {
-        fclose(f);
-      }
-      if (c->sign_key == NULL) {
-        ERR_clear_error();
-        mh_err_set(err, "%s: cannot read the private key", p->key_file);
-        goto fail;
-      }
       SSL_CTX_set_private_key_method(ctx, &mismatch_method);
-    } else if (!SSL_CTX_use_PrivateKey_file(ctx, p->key_file, SSL_FILETYPE_PEM) ||
-               !SSL_CTX_check_private_key(ctx)) {
-      snprintf(prefix, sizeof(prefix), "%s: ", p->key_file);
-      crypto_fail(err, prefix);
-      goto fail;
     }
   }
   static const uint8_t alpn[] = "\x08http/1.1";

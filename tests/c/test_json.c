@@ -116,7 +116,7 @@ static void test_names_a_missing_file_and_the_fix(void **state) {
   assert_int_equal(mh_json_read_file(path, "scenario", &text, &len, &err), -1);
   assert_null(text);
   char want[400];
-  snprintf(want, sizeof(want), "%s: cannot open the scenario (check the path): No such file", path);
+  snprintf(want, sizeof(want), "%s: no such file (check the path of the scenario)", path);
   assert_non_null(strstr(err.msg, want));
 }
 

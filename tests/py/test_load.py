@@ -124,7 +124,7 @@ def test_bad_ca_file_is_an_input_error(harness, tmp_path):
                   tmp_path / "none", "--identity", "location-b", "--connections", "2",
                   "--duration", "1")
     assert r.returncode == 2 and rep is None
-    assert "invalid PEM data" in r.stderr
+    assert f"{ROOT}/fixtures/federation.json: the CA is not PEM" in r.stderr
 
 
 def load_nginx(harness, tmp_path, specs, identities_from, *args, verify="on"):

@@ -228,7 +228,7 @@ def test_import_errors_name_the_file_the_path_and_the_fix(mh, op_pki, tmp_path):
     assert r.returncode == 2 and "$.identities[0].import_cert:" in r.stderr
     assert f"{tmp_path}/missing.pem: no such file" in r.stderr
     r, _ = pki({**b, "import_key": str(op_pki / "b.pass")})
-    assert r.returncode == 2 and "is not a PEM private key" in r.stderr
+    assert r.returncode == 2 and "the private key is not PEM" in r.stderr
     r, _ = pki({**b, "import_key": str(op_pki / "b.key"), "subject": {"CN": "x"}})
     assert r.returncode == 2 and "$.identities[0].subject: an imported certificate is used" in r.stderr
     spec = tmp_path / "ca.json"

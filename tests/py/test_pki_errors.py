@@ -53,8 +53,7 @@ def test_bad_spec(mh, tmp_path, name, text, want):
 def test_missing_spec_file(mh, tmp_path):
     r = mh("pki", tmp_path / "nope.json", "--out", tmp_path / "out")
     assert r.returncode == 2
-    assert r.stderr.strip() == f"{tmp_path}/nope.json: cannot open the spec (check the path): " \
-        "No such file or directory"
+    assert r.stderr.strip() == f"{tmp_path}/nope.json: no such file (check the path of the spec)"
     assert not (tmp_path / "out").exists()
 
 
