@@ -192,11 +192,15 @@ static const struct command commands[] = {
      "  --timeout-ms MS      per handshake, connect to first server record (default 5000)\n"
      "  --out DIR            report directory (default reports/<name>-load-<timestamp>)\n"
      "  --quiet              no progress line\n"
+     "  --keep-fixtures      with --location: keep <out>/fixtures (private keys) when the\n"
+     "                       command fails or is interrupted (removed then by default)\n"
      "\n"
      "A handshake counts as accepted only when the server kept it (TLS 1.3: its first record\n"
      "after our Finished; a profile that rejects at HTTP: the status of a GET after it). Prints a "
      "progress line every second, then the summary; writes\n"
-     "report.json and report.md. Exit 0, or 1 if any handshake failed unexpectedly.\n"
+     "report.json and report.md. Exit 0, or 1 if any handshake failed unexpectedly; 2 harness or\n"
+     "input error; 130 SIGINT, 143 SIGTERM (the report of what ended is written, marked\n"
+     "interrupted).\n"
      "Design and limits: docs/load.md.\n",
      cmd_load},
 };
@@ -698,6 +702,7 @@ static const struct option load_longopts[] = {
     {"resolve", required_argument, NULL, 'A'},
     {"profile", required_argument, NULL, 'p'},
     {"profiles", required_argument, NULL, 'D'},
+    {"keep-fixtures", no_argument, NULL, 'k'},
     {NULL, 0, NULL, 0},
 };
 
@@ -766,6 +771,9 @@ static int cmd_load(int argc, char **argv) {
         break;
       case 'W':
         c.sweep = 1;
+        break;
+      case 'k':
+        c.keep_fixtures = 1;
         break;
       case 'v':
         if (strcmp(optarg, "1.2") != 0 && strcmp(optarg, "1.3") != 0) {

@@ -217,3 +217,40 @@ def test_input_error_after_fixtures_leaves_no_keys(harness, tmp_path):
              "location-a/none/*", "--baseline", bad], timeout=120)
     assert r.returncode == 2
     assert given.is_dir() and list(given.iterdir()) == []  # the user's directory stays, emptied
+
+
+@pytest.mark.parametrize("sig,code,name", [(signal.SIGINT, 130, "SIGINT"),
+                                           (signal.SIGTERM, 143, "SIGTERM")])
+def test_signal_stops_load_with_report_and_no_keys(harness, tmp_path, sig, code, name):
+    out = tmp_path / "out"
+    p = Proc(harness, "load", ROOT / "scenarios/federation.json", "--location", "location-a",
+             "--connections", "4", "--threads", "1", "--duration", "60", "--out", out)
+    p.wait_line("load:   1s")  # the run is under way
+    p.p.send_signal(sig)
+    rc, stdout, stderr = p.finish()
+    assert rc == code, (stdout, stderr)
+    report = json.loads((out / "report.json").read_text())
+    assert report["interrupted"] is True and report["signal"] == name
+    c = report["counts"]
+    assert c["started"] == c["accepted"] + c["rejected"] + sum(report["errors"].values())
+    assert f"Interrupted by {name}" in (out / "report.md").read_text()
+    assert f"load: interrupted by {name}" in stdout
+    assert private_keys(tmp_path) == []
+
+
+def test_signal_stops_load_against_stalling_target(harness, tmp_path):
+    """Handshakes in flight at a target that never answers are abandoned, not waited for."""
+    fx = tmp_path / "fx"
+    out = tmp_path / "out"
+    with stalling() as port:
+        p = Proc(harness, "load", "--target", f"127.0.0.1:{port}", "--server-name",
+                 "location-a.semstreams.local", "--ca", fx / "federation-ca.pem", "--identities-from",
+                 ROOT / "fixtures/federation.json", "--fixtures", fx, "--connections", "4",
+                 "--threads", "1", "--duration", "60", "--timeout-ms", "60000", "--out", out)
+        p.wait_line("load:   1s")
+        p.p.send_signal(signal.SIGINT)
+        rc, stdout, stderr = p.finish()
+    assert rc == 130, (stdout, stderr)
+    report = json.loads((out / "report.json").read_text())
+    assert report["interrupted"] is True
+    assert report["counts"]["started"] == 0  # the four in flight were abandoned, uncounted
