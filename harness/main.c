@@ -26,6 +26,8 @@
 #include "report/report.h"
 #include "conform/runner.h"
 #include "input/scenario.h"
+#include "base/interrupt.h"
+#include "base/outdir.h"
 #include "base/stage.h"
 #include "tls/tls.h"
 #include "version.h"
@@ -133,10 +135,19 @@ static const struct command commands[] = {
      "                       \"resolve\"\n"
      "  --keylog FILE        also write every TLS secret to FILE (SSLKEYLOGFILE format, 0600);\n"
      "                       the SSLKEYLOGFILE environment variable is honoured too\n"
+     "  --timeout SECONDS    bound the whole run: cases not finished by then are inconclusive\n"
+     "                       ('run timed out'), the reports are written, exit 1\n"
+     "  --force              empty an --out directory that is not empty (refused otherwise);\n"
+     "                       its fixtures/ (a CA kept from an earlier run) stays\n"
+     "  --keep-fixtures      keep the generated fixtures (private keys) even when the run fails\n"
+     "                       or is interrupted (they are removed then by default)\n"
      "\n"
      "Writes report.json, junit.xml, report.md, report.html and cases/<case>.log in the run's\n"
-     "directory, with the generated fixtures and the mocks' events.jsonl.\n"
-     "Exit codes: 0 every case passed, 1 a case failed, 2 harness or input error.\n"
+     "directory, with the generated fixtures and the mocks' events.jsonl. Shows progress on\n"
+     "stderr (unless --quiet). SIGINT/SIGTERM stop the run within a few seconds: the reports\n"
+     "of the cases completed are written, marked interrupted.\n"
+     "Exit codes: 0 every case passed, 1 a case failed or the run timed out, 2 harness or\n"
+     "input error, 130 SIGINT, 143 SIGTERM.\n"
      "Cases, oracle, verdicts and profiles: docs/runner.md.\n",
      cmd_run},
     {"load",
@@ -181,11 +192,15 @@ static const struct command commands[] = {
      "  --timeout-ms MS      per handshake, connect to first server record (default 5000)\n"
      "  --out DIR            report directory (default reports/<name>-load-<timestamp>)\n"
      "  --quiet              no progress line\n"
+     "  --keep-fixtures      with --location: keep <out>/fixtures (private keys) when the\n"
+     "                       command fails or is interrupted (removed then by default)\n"
      "\n"
      "A handshake counts as accepted only when the server kept it (TLS 1.3: its first record\n"
      "after our Finished; a profile that rejects at HTTP: the status of a GET after it). Prints a "
      "progress line every second, then the summary; writes\n"
-     "report.json and report.md. Exit 0, or 1 if any handshake failed unexpectedly.\n"
+     "report.json and report.md. Exit 0, or 1 if any handshake failed unexpectedly; 2 harness or\n"
+     "input error; 130 SIGINT, 143 SIGTERM (the report of what ended is written, marked\n"
+     "interrupted).\n"
      "Design and limits: docs/load.md.\n",
      cmd_load},
 };
@@ -420,32 +435,52 @@ static const char *run_fixtures_dir(void *arg, struct mh_arena *a, const char *s
   return ro->out_dir != NULL ? mh_arena_sprintf(a, "%s/fixtures", ro->out_dir) : NULL;
 }
 
+// run_flags are run's options that main.c acts on itself.
+struct run_flags {
+  const char *keylog;
+  int force, keep_fixtures;
+};
+
+static int run_scenario(const char *scenario_file, struct mh_run_options *ro,
+                        const struct run_flags *fl);
+
 static int cmd_run(int argc, char **argv) {
   static const struct option longopts[] = {
-      {"out", required_argument, NULL, 'o'},
-      {"filter", required_argument, NULL, 'F'},
-      {"jobs", required_argument, NULL, 'j'},
-      {"strict", no_argument, NULL, 's'},
-      {"baseline", required_argument, NULL, 'b'},
-      {"profiles", required_argument, NULL, 'p'},
-      {"quiet", no_argument, NULL, 'q'},
-      {"help", no_argument, NULL, 'h'},
-      {"pcap", no_argument, NULL, 'P'},
-      {"capture-iface", required_argument, NULL, 'I'},
-      {"keylog", required_argument, NULL, 'K'},
-      {"resolve", required_argument, NULL, 'r'},
-      {NULL, 0, NULL, 0},
+      {"out", required_argument, NULL, 'o'},      {"filter", required_argument, NULL, 'F'},
+      {"jobs", required_argument, NULL, 'j'},     {"strict", no_argument, NULL, 's'},
+      {"baseline", required_argument, NULL, 'b'}, {"profiles", required_argument, NULL, 'p'},
+      {"quiet", no_argument, NULL, 'q'},          {"help", no_argument, NULL, 'h'},
+      {"pcap", no_argument, NULL, 'P'},           {"capture-iface", required_argument, NULL, 'I'},
+      {"keylog", required_argument, NULL, 'K'},   {"resolve", required_argument, NULL, 'r'},
+      {"timeout", required_argument, NULL, 'T'},  {"force", no_argument, NULL, 'f'},
+      {"keep-fixtures", no_argument, NULL, 'k'},  {NULL, 0, NULL, 0},
   };
   struct mh_run_options ro = {.jobs = (int)sysconf(_SC_NPROCESSORS_ONLN)};
   struct mh_net_pin pins[MAX_PINS];
   ro.pins = pins;
-  const char *keylog = NULL;
+  struct run_flags fl = {.keylog = NULL};
   int opt;
   while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
     char *end;
     switch (opt) {
       case 'o':
         ro.out_dir = optarg;
+        break;
+      case 'T':
+        ro.timeout_s = strtod(optarg, &end);
+        if (end == optarg || *end != '\0' || !(ro.timeout_s > 0 && ro.timeout_s <= 86400)) {
+          fprintf(stderr,
+                  "mtls-harness run: --timeout takes seconds, above 0 and at most 86400 (e.g. "
+                  "600); got '%s'\n",
+                  optarg);
+          return EXIT_INPUT;
+        }
+        break;
+      case 'f':
+        fl.force = 1;
+        break;
+      case 'k':
+        fl.keep_fixtures = 1;
         break;
       case 'F':
         ro.filter = optarg;
@@ -476,7 +511,7 @@ static int cmd_run(int argc, char **argv) {
         ro.capture_iface = optarg;
         break;
       case 'K':
-        keylog = optarg;
+        fl.keylog = optarg;
         break;
       case 'r':
         if (add_pin("run", pins, &ro.num_pins, optarg) != 0) {
@@ -496,43 +531,72 @@ static int cmd_run(int argc, char **argv) {
             "mtls-harness run: give exactly one SCENARIO.json (e.g. scenarios/federation.json)\n");
     return EXIT_INPUT;
   }
+  return run_scenario(argv[optind], &ro, &fl);
+}
+
+// run_scenario loads |scenario_file|, prepares the run's directory and runs it; on an input error
+// it removes what the run created (unless --keep-fixtures), on a signal the fixtures' keys.
+// Returns the exit code.
+static int run_scenario(const char *scenario_file, struct mh_run_options *ro,
+                        const struct run_flags *fl) {
   signal(SIGPIPE, SIG_IGN);
-  if (ro.jobs < 1) {
-    ro.jobs = 1;
+  if (ro->jobs < 1) {
+    ro->jobs = 1;
   }
   struct mh_arena arena;
   mh_arena_init(&arena);
   struct mh_err err;
   struct mh_scenario s;
   int rc = EXIT_INPUT;
-  if (ro.profiles_dir == NULL) {
-    const char *slash = strrchr(argv[optind], '/');
-    char *near = slash ? mh_arena_sprintf(&arena, "%.*s/../profiles", (int)(slash - argv[optind]),
-                                          argv[optind])
+  if (ro->profiles_dir == NULL) {
+    const char *slash = strrchr(scenario_file, '/');
+    char *near = slash ? mh_arena_sprintf(&arena, "%.*s/../profiles", (int)(slash - scenario_file),
+                                          scenario_file)
                        : mh_arena_strdup(&arena, "../profiles");
     struct stat sb;
-    ro.profiles_dir = near != NULL && stat(near, &sb) == 0 ? near : MH_DEFAULT_PROFILES_DIR;
+    ro->profiles_dir = near != NULL && stat(near, &sb) == 0 ? near : MH_DEFAULT_PROFILES_DIR;
   }
+  // SIGINT and SIGTERM become a file descriptor the runner polls: blocked here, before any thread.
+  struct mh_interrupt intr;
+  struct mh_outdir od = {.path = NULL};
+  if (mh_interrupt_open(&intr, &err) != 0) {
+    goto fail;
+  }
+  ro->interrupt = &intr;
   // The scenario's name decides the default report directory, where its fixtures go.
-  struct mh_scenario_options so = {.fixtures_dir_for = run_fixtures_dir, .arg = &ro};
-  if (mh_scenario_load(&arena, argv[optind], &so, &s, &err) != 0) {
+  struct mh_scenario_options so = {.fixtures_dir_for = run_fixtures_dir, .arg = ro};
+  if (mh_scenario_load(&arena, scenario_file, &so, &s, &err) != 0) {
     goto fail;
   }
-  if (mh_stage_mkdirs(ro.out_dir, &err) != 0) {
+  // From here on everything in the directory is this run's (but for a fixtures/ the user provided,
+  // outdir.h): a failure removes it.
+  if (mh_outdir_prepare(&od, "run", ro->out_dir, "fixtures", fl->force, &err) != 0) {
+    od.path = NULL;
     goto fail;
   }
-  if (keylog != NULL && mh_tls_keylog_open(keylog, &err) != 0) {
+  if (fl->keylog != NULL && mh_tls_keylog_open(fl->keylog, &err) != 0) {
     goto fail;
   }
-  int r = mh_runner_run(&s, &ro, &err);
+  int r = mh_runner_run(&s, ro, &err);
   if (r < 0) {
     goto fail;
   }
   rc = r;
+  // An interrupted run keeps its reports, not its fixtures' private keys (unless asked to).
+  if (intr.signo != 0 && !fl->keep_fixtures && mh_outdir_remove_tree(&od, "fixtures", &err) != 0) {
+    fprintf(stderr, "%s\n", err.msg);
+  }
   goto out;
 fail:
   fprintf(stderr, "%s\n", err.msg);
+  if (!fl->keep_fixtures) {
+    mh_outdir_discard(&od);
+  }
+  if (intr.signo != 0) {
+    rc = mh_interrupt_exit_code(intr.signo);
+  }
 out:
+  mh_interrupt_close(&intr);
   mh_arena_free(&arena);
   return rc;
 }
@@ -638,6 +702,7 @@ static const struct option load_longopts[] = {
     {"resolve", required_argument, NULL, 'A'},
     {"profile", required_argument, NULL, 'p'},
     {"profiles", required_argument, NULL, 'D'},
+    {"keep-fixtures", no_argument, NULL, 'k'},
     {NULL, 0, NULL, 0},
 };
 
@@ -706,6 +771,9 @@ static int cmd_load(int argc, char **argv) {
         break;
       case 'W':
         c.sweep = 1;
+        break;
+      case 'k':
+        c.keep_fixtures = 1;
         break;
       case 'v':
         if (strcmp(optarg, "1.2") != 0 && strcmp(optarg, "1.3") != 0) {

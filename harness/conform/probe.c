@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -16,22 +17,26 @@
 #include "mock/http.h"
 #include "mock/ws.h"
 
-// wait_fd waits for |events| until |deadline|; returns 1 ready, 0 timeout.
-static int wait_fd(int fd, short events, double deadline) {
+// wait_fd waits for |events| until |deadline|; returns 1 ready, 0 timeout. A set |stop| (NULL:
+// none) ends the wait as a timeout within STOP_SLICE_MS: the run was interrupted or ran out of
+// time.
+#define STOP_SLICE_MS 100
+static int wait_fd(const atomic_int *stop, int fd, short events, double deadline) {
   for (;;) {
     double left = deadline - mh_clock_now_ms();
-    if (left <= 0) {
+    if (left <= 0 || (stop != NULL && atomic_load(stop))) {
       return 0;
     }
+    int slice = stop != NULL && left > STOP_SLICE_MS ? STOP_SLICE_MS : (int)left + 1;
     struct pollfd p = {.fd = fd, .events = events};
-    int r = poll(&p, 1, (int)left + 1);
+    int r = poll(&p, 1, slice);
     if (r > 0) {
       return 1;
     }
-    if (r == 0) {
+    if (r == 0 && slice > (int)left) {
       return 0;
     }
-    if (errno != EINTR) {
+    if (r < 0 && errno != EINTR) {
       return 1;  // let the next I/O call report the error
     }
   }
@@ -42,7 +47,7 @@ static enum mh_end transport_end(int fd, int ms) {
   double deadline = mh_clock_now_ms() + ms;
   char buf[4096];
   for (;;) {
-    if (!wait_fd(fd, POLLIN, deadline)) {
+    if (!wait_fd(NULL, fd, POLLIN, deadline)) {
       return MH_END_TIMEOUT;
     }
     ssize_t n = recv(fd, buf, sizeof(buf), 0);
@@ -159,7 +164,7 @@ static int probe_tcp(struct mh_case_outcome *o, const struct mh_probe_target *t,
       dial_error(o, t, what, e);
       continue;
     }
-    if (!wait_fd(fd, POLLOUT, start + to->connect_ms)) {
+    if (!wait_fd(to->stop, fd, POLLOUT, start + to->connect_ms)) {
       dial_error(o, t, "i/o timeout", ETIMEDOUT);
       return -1;  // no time is left for the other addresses
     }
@@ -181,8 +186,8 @@ static int probe_tcp(struct mh_case_outcome *o, const struct mh_probe_target *t,
 // once it is complete, -1 with |o| recording the rejection or the stall. It sets handshake_ms
 // when the handshake ended (completed or rejected).
 static int probe_handshake(struct mh_case_outcome *o, struct mh_tls_conn *tc, int fd, double t_tcp,
-                           int timeout_ms) {
-  double deadline = t_tcp + timeout_ms;
+                           const struct mh_probe_timeouts *to) {
+  double deadline = t_tcp + to->handshake_ms;
   for (;;) {
     enum mh_io r = mh_tls_handshake(tc);
     if (r == MH_IO_OK) {
@@ -190,7 +195,7 @@ static int probe_handshake(struct mh_case_outcome *o, struct mh_tls_conn *tc, in
       return 0;
     }
     if ((r == MH_IO_WANT_READ || r == MH_IO_WANT_WRITE) &&
-        wait_fd(fd, r == MH_IO_WANT_READ ? POLLIN : POLLOUT, deadline)) {
+        wait_fd(to->stop, fd, r == MH_IO_WANT_READ ? POLLIN : POLLOUT, deadline)) {
       continue;
     }
     enum mh_phase phase =
@@ -224,7 +229,7 @@ static enum mh_end end_after_error(struct mh_tls_conn *tc, int fd) {
       return end == MH_END_CLOSE_NOTIFY ? MH_END_CLOSE_NOTIFY : MH_END_FIN;
     }
     if ((r == MH_IO_WANT_READ || r == MH_IO_WANT_WRITE) &&
-        wait_fd(fd, r == MH_IO_WANT_READ ? POLLIN : POLLOUT, deadline)) {
+        wait_fd(NULL, fd, r == MH_IO_WANT_READ ? POLLIN : POLLOUT, deadline)) {
       continue;
     }
     if (r == MH_IO_FAILED) {
@@ -288,7 +293,7 @@ static void send_request(struct mh_tls_conn *tc, int fd, const char *req, size_t
       continue;
     }
     if ((r == MH_IO_WANT_READ || r == MH_IO_WANT_WRITE) &&
-        wait_fd(fd, r == MH_IO_WANT_READ ? POLLIN : POLLOUT, deadline)) {
+        wait_fd(NULL, fd, r == MH_IO_WANT_READ ? POLLIN : POLLOUT, deadline)) {
       continue;
     }
     break;
@@ -336,7 +341,7 @@ static void probe_first_read(struct mh_case_outcome *o, struct mh_tls_conn *tc, 
       continue;
     }
     if ((r == MH_IO_WANT_READ || r == MH_IO_WANT_WRITE) &&
-        wait_fd(fd, r == MH_IO_WANT_READ ? POLLIN : POLLOUT, deadline)) {
+        wait_fd(to->stop, fd, r == MH_IO_WANT_READ ? POLLIN : POLLOUT, deadline)) {
       continue;
     }
     o->first_read_ms = mh_clock_now_ms() - t_hs;
@@ -380,7 +385,7 @@ void mh_probe_run(struct mh_tls_ctx *ctx, const struct mh_probe_target *t,
     snprintf(o->client_error, sizeof(o->client_error), "out of memory");
     goto out;
   }
-  if (probe_handshake(o, tc, fd, t_tcp, to->handshake_ms) != 0) {
+  if (probe_handshake(o, tc, fd, t_tcp, to) != 0) {
     goto out;
   }
   o->handshake_ok = 1;

@@ -7,6 +7,8 @@
 #ifndef MH_PROBE_H
 #define MH_PROBE_H
 
+#include <stdatomic.h>
+
 #include "base/net.h"
 #include "base/outcomes.h"
 #include "tls/tls.h"
@@ -27,6 +29,10 @@ struct mh_probe_timeouts {
   int connect_ms;
   int handshake_ms;
   int first_read_ms;
+  // NULL, or a flag the caller sets to end the probe's long waits (connect, handshake, first read)
+  // early, as timeouts: a run interrupted or out of time. The short waits after a rejection (1 s at
+  // most) still run.
+  const atomic_int *stop;
 };
 
 // mh_case_outcome is everything a probe saw, from the client side.

@@ -19,6 +19,7 @@
 
 #include "base/alerts.h"
 #include "base/clock.h"
+#include "base/interrupt.h"
 #include "base/net.h"
 #include "base/printable.h"
 #include "mock/endpoint.h"
@@ -26,6 +27,7 @@
 #include "conform/oracle.h"
 #include "pki/pki.h"
 #include "conform/probe.h"
+#include "conform/progress.h"
 #include "conform/warnings.h"
 #include "report/report.h"
 #include "tls/tls.h"
@@ -73,6 +75,10 @@ static int records_find(struct records *r, const char *location, const char *pee
   return found;
 }
 
+// case_state is where a planned case is; a worker stores it after the case's result, the main
+// thread reads it for the progress line and to know which results are complete.
+enum case_state { CASE_PENDING, CASE_RUNNING, CASE_DONE, CASE_CUT };
+
 // plan is one case to run.
 struct plan {
   struct mh_case_spec spec;
@@ -99,6 +105,15 @@ struct run {
   struct mh_net_pin *pins;  // --resolve first, then the scenario's "resolve"
   size_t num_pins;
   atomic_size_t next;
+  // Stopping early (docs/runner.md, "Interrupted and timed-out runs"): |stop| set, no case starts
+  // and running probes end their waits; the main thread, the only one that reads the signalfd and
+  // the clock's deadline, sets it and records why in |signo| or |timed_out|.
+  atomic_int stop;
+  int signo;
+  int timed_out;
+  _Atomic int *states;  // per plan: enum case_state
+  double *started_at;   // per plan: mh_clock_now_ms when it started, valid from CASE_RUNNING
+  atomic_int workers_left;
   atomic_int setup_failed;
   struct mh_err setup_err;
   pthread_mutex_t err_mu;
@@ -458,7 +473,8 @@ static void run_case(struct run *r, size_t idx) {
                               .server_name = res->server_name,
                               .path = L->path ? L->path : "/",
                               .host_header = host_header};
-  struct mh_probe_timeouts to = {.connect_ms = 3000, .handshake_ms = 5000, .first_read_ms = 3000};
+  struct mh_probe_timeouts to = {
+      .connect_ms = 3000, .handshake_ms = 5000, .first_read_ms = 3000, .stop = &r->stop};
   struct capture_hook ch = {.iface = r->o->capture_iface, .port = port, .res = res};
   struct mh_probe_hooks hooks = {.before_connect = capture_before_connect, .arg = &ch};
   mh_probe_run(ctx, &t, &to, r->o->pcap ? &hooks : NULL, &res->outcome);
@@ -473,7 +489,7 @@ static void run_case(struct run *r, size_t idx) {
     double deadline = mh_clock_now_ms() + SERVER_RECORD_WAIT_MS;
     while (!(res->has_server =
                  records_find(&r->records, L->name, res->outcome.local_peer, &res->server)) &&
-           mh_clock_now_ms() < deadline) {
+           mh_clock_now_ms() < deadline && !atomic_load(&r->stop)) {
       usleep(5000);
     }
   }
@@ -489,15 +505,22 @@ static void run_case(struct run *r, size_t idx) {
   mh_oracle_describe(&res->expect, res->expected_text, sizeof(res->expected_text));
 }
 
+// worker runs cases until none is left or the run stops. A case that was running when the run
+// stopped is CASE_CUT: its probe's waits were cut short, so its outcome says nothing.
 static void *worker(void *arg) {
   struct run *r = arg;
   for (;;) {
     size_t i = atomic_fetch_add(&r->next, 1);
-    if (i >= r->num_plans || atomic_load(&r->setup_failed)) {
-      return NULL;
+    if (i >= r->num_plans || atomic_load(&r->setup_failed) || atomic_load(&r->stop)) {
+      break;
     }
+    r->started_at[i] = mh_clock_now_ms();
+    atomic_store(&r->states[i], CASE_RUNNING);
     run_case(r, i);
+    atomic_store(&r->states[i], atomic_load(&r->stop) ? CASE_CUT : CASE_DONE);
   }
+  atomic_fetch_sub(&r->workers_left, 1);
+  return NULL;
 }
 
 static int compare_baseline(struct run *r, struct mh_report *rep, struct mh_err *err) {
@@ -511,8 +534,8 @@ static int compare_baseline(struct run *r, struct mh_report *rep, struct mh_err 
   if (rep->changes == NULL) {
     return mh_err_set(err, "out of memory");
   }
-  for (size_t i = 0; i < r->num_plans; i++) {
-    const struct mh_case_result *c = &r->results[i];
+  for (size_t i = 0; i < rep->num_cases; i++) {
+    const struct mh_case_result *c = &rep->cases[i];
     const char *now = mh_arena_sprintf(r->a, "%s: %s", mh_verdict_name(c->verdict), c->summary);
     const char *before = "(absent)";
     for (size_t j = 0; j < num_base; j++) {
@@ -527,8 +550,8 @@ static int compare_baseline(struct run *r, struct mh_report *rep, struct mh_err 
   }
   for (size_t j = 0; j < num_base; j++) {
     int present = 0;
-    for (size_t i = 0; i < r->num_plans && !present; i++) {
-      present = strcmp(base[j].id, r->results[i].id) == 0;
+    for (size_t i = 0; i < rep->num_cases && !present; i++) {
+      present = strcmp(base[j].id, rep->cases[i].id) == 0;
     }
     if (!present && (r->o->filter == NULL || fnmatch(r->o->filter, base[j].id, 0) == 0)) {
       rep->changes[rep->num_changes++] = (struct mh_baseline_change){
@@ -627,26 +650,78 @@ static int start_mocks(struct run *r, struct mh_err *err) {
 }
 
 #define MAX_JOBS 256
+#define WATCH_MS 100  // how often the main thread looks at signals, the deadline and the progress
 
-// run_cases runs every planned case on up to |jobs| worker threads and returns how many ran
-// concurrently, or -1 with |err| set when a case could not be set up.
-static int run_cases(struct run *r, int jobs, struct mh_err *err) {
+// progress_state counts the cases done and failed and finds the one running longest.
+static void progress_state(const struct run *r, double now, struct mh_progress_state *st) {
+  memset(st, 0, sizeof(*st));
+  st->total = r->num_plans;
+  for (size_t i = 0; i < r->num_plans; i++) {
+    int state = atomic_load(&r->states[i]);
+    if (state == CASE_DONE) {
+      st->done++;
+      st->failed += r->results[i].fails;
+    } else if (state == CASE_RUNNING && now - r->started_at[i] > st->slowest_ms) {
+      st->slowest_ms = now - r->started_at[i];
+      st->slowest_id = r->plans[i].spec.id;
+    }
+  }
+}
+
+// watch runs on the main thread while the workers run: it shows the progress, and stops the run
+// on SIGINT/SIGTERM (o->interrupt) or at the --timeout deadline (|deadline|, 0: none). It returns
+// once every worker has left.
+static void watch(struct run *r, double deadline) {
+  struct mh_progress pg;
+  mh_progress_init(&pg, stderr, !r->o->quiet, mh_clock_now_ms());
+  while (atomic_load(&r->workers_left) > 0) {
+    int sig = mh_interrupt_poll(r->o->interrupt, WATCH_MS);
+    double now = mh_clock_now_ms();
+    if (!atomic_load(&r->stop) && (sig != 0 || (deadline > 0 && now >= deadline))) {
+      r->signo = sig;
+      r->timed_out = sig == 0;
+      atomic_store(&r->stop, 1);
+    }
+    if (mh_progress_due(&pg, now)) {
+      struct mh_progress_state st;
+      progress_state(r, now, &st);
+      mh_progress_show(&pg, &st, now);
+    }
+  }
+  mh_progress_end(&pg);
+}
+
+// run_cases runs every planned case on up to |jobs| worker threads, until all are done or the run
+// stops (watch), and returns how many ran concurrently, or -1 with |err| set when a case could not
+// be set up.
+static int run_cases(struct run *r, int jobs, double deadline, struct mh_err *err) {
   jobs = jobs > 0 ? jobs : 1;
   jobs = (size_t)jobs > r->num_plans ? (int)r->num_plans : jobs;
   jobs = jobs > MAX_JOBS ? MAX_JOBS : jobs;
   r->results = mh_arena_alloc_array(r->a, r->num_plans, sizeof(*r->results));
-  if (r->results == NULL) {
+  r->states = mh_arena_alloc_array(r->a, r->num_plans, sizeof(*r->states));
+  r->started_at = mh_arena_alloc_array(r->a, r->num_plans, sizeof(*r->started_at));
+  if (r->results == NULL || r->states == NULL || r->started_at == NULL) {
     return mh_err_set(err, "out of memory");
   }
+  // A signal that came while the fixtures were generated stops the run before its first case.
+  r->signo = mh_interrupt_poll(r->o->interrupt, 0);
+  atomic_store(&r->stop, r->signo != 0);
   pthread_t threads[MAX_JOBS];
   int started_threads = 0;
+  atomic_store(&r->workers_left, jobs);
   for (int i = 0; i < jobs; i++) {
     if (pthread_create(&threads[i], NULL, worker, r) == 0) {
       started_threads++;
+    } else {
+      atomic_fetch_sub(&r->workers_left, 1);
     }
   }
   if (started_threads == 0) {
+    atomic_store(&r->workers_left, 1);
     worker(r);
+  } else {
+    watch(r, deadline);
   }
   for (int i = 0; i < started_threads; i++) {
     pthread_join(threads[i], NULL);
@@ -658,6 +733,59 @@ static int run_cases(struct run *r, int jobs, struct mh_err *err) {
   return jobs;
 }
 
+// abandon_case records case |idx|, which did not finish before the --timeout deadline, as
+// inconclusive: "run timed out". What a cut probe saw is dropped (it ended early, not the target).
+static void abandon_case(struct run *r, size_t idx) {
+  const struct plan *p = &r->plans[idx];
+  struct mh_case_result *res = &r->results[idx];
+  mh_capture_packets_free(&res->packets);
+  explicit_bzero(res, sizeof(*res));
+  res->id = p->spec.id;
+  res->target = p->spec.target;
+  res->identity = p->spec.identity;
+  res->version = p->spec.version;
+  res->kind = p->kind;
+  res->profile = p->loc->profile;
+  res->server_name = p->spec.server_name ? p->spec.server_name : p->loc->host;
+  res->endpoint = MH_REPORT_NOT_PROBED;
+  res->outcome.result = MH_RESULT_INCONCLUSIVE;
+  res->outcome.tls.alert_sent = res->outcome.tls.alert_received = MH_ALERT_NONE;
+  struct mh_err ignored;  // an unreadable certificate leaves the expectation blank
+  if (mh_oracle_expect(r->s, p->loc, &p->spec, p->profile, &res->expect, &ignored) == 0) {
+    mh_oracle_describe(&res->expect, res->expected_text, sizeof(res->expected_text));
+  }
+  res->verdict = MH_VERDICT_INCONCLUSIVE;
+  res->fails = mh_verdict_fails(res->verdict, r->o->strict);
+  snprintf(res->summary, sizeof(res->summary), "not finished: run timed out");
+  snprintf(res->verdict_reason, sizeof(res->verdict_reason),
+           "run timed out (--timeout %.0f s) before this case finished", r->o->timeout_s);
+}
+
+// reported_cases returns the cases the report holds: every case, the unfinished ones abandoned,
+// when the run timed out; only the completed ones (in plan order) when a signal stopped it. The
+// array is |r->results| or a copy in the arena (sharing each case's packets with it); NULL when
+// out of memory.
+static struct mh_case_result *reported_cases(struct run *r, size_t *out_num) {
+  *out_num = r->num_plans;
+  if (r->signo == 0) {
+    for (size_t i = 0; i < r->num_plans; i++) {
+      if (atomic_load(&r->states[i]) != CASE_DONE) {
+        abandon_case(r, i);
+      }
+    }
+    return r->results;
+  }
+  struct mh_case_result *done =
+      mh_arena_alloc_array(r->a, r->num_plans, sizeof(*done));  // arena: never 0 bytes
+  *out_num = 0;
+  for (size_t i = 0; done != NULL && i < r->num_plans; i++) {
+    if (atomic_load(&r->states[i]) == CASE_DONE) {
+      done[(*out_num)++] = r->results[i];
+    }
+  }
+  return done;
+}
+
 // print_summary prints the run on stdout: failures first in full, changes since the baseline,
 // then the counts and where the reports are.
 static void print_summary(const struct run *r, const struct mh_report *rep) {
@@ -666,8 +794,8 @@ static void print_summary(const struct run *r, const struct mh_report *rep) {
   // Case names and a peer's words may hold control characters: shown as "\xNN", never sent raw to
   // a terminal.
   struct mh_printable_ring g = {.next = 0};
-  for (size_t i = 0; i < r->num_plans; i++) {
-    const struct mh_case_result *c = &r->results[i];
+  for (size_t i = 0; i < rep->num_cases; i++) {
+    const struct mh_case_result *c = &rep->cases[i];
     counts[c->verdict]++;
     if (!o->quiet || c->fails) {
       printf("%-17s %s\n", mh_verdict_name(c->verdict), mh_printable_next(&g, c->id));
@@ -689,8 +817,17 @@ static void print_summary(const struct run *r, const struct mh_report *rep) {
            mh_printable_next(&g, rep->changes[i].id), mh_printable_next(&g, rep->changes[i].before),
            mh_printable_next(&g, rep->changes[i].after));
   }
-  printf("run: %zu cases in %.1f s (%.0f cases/s):", r->num_plans, rep->duration_ms / 1000.0,
-         r->num_plans / (rep->duration_ms / 1000.0));
+  if (rep->signo != 0) {
+    printf(
+        "run: interrupted by %s: %zu of %zu cases completed (the others are not in the "
+        "reports); exit code %d\n",
+        mh_interrupt_name(rep->signo), rep->num_cases, rep->num_planned, rep->exit_code);
+  } else if (rep->timed_out) {
+    printf("run: timed out (--timeout %.0f s): the cases not finished are inconclusive\n",
+           o->timeout_s);
+  }
+  printf("run: %zu cases in %.1f s (%.0f cases/s):", rep->num_cases, rep->duration_ms / 1000.0,
+         rep->num_cases / (rep->duration_ms / 1000.0));
   for (int v = 0; v < MH_VERDICT_NUM; v++) {
     if (counts[v]) {
       printf(" %zu %s", counts[v], mh_verdict_name((enum mh_verdict)v));
@@ -705,11 +842,11 @@ static void print_summary(const struct run *r, const struct mh_report *rep) {
   if (o->pcap) {
     size_t captured = 0, skipped = 0, mismatched = 0;
     const char *why = NULL;
-    for (size_t i = 0; i < r->num_plans; i++) {
-      captured += r->results[i].capture == 1;
-      skipped += r->results[i].capture == 2;
-      mismatched += r->results[i].wire_mismatch[0] != '\0';
-      why = r->results[i].capture == 2 ? r->results[i].capture_note : why;
+    for (size_t i = 0; i < rep->num_cases; i++) {
+      captured += rep->cases[i].capture == 1;
+      skipped += rep->cases[i].capture == 2;
+      mismatched += rep->cases[i].wire_mismatch[0] != '\0';
+      why = rep->cases[i].capture == 2 ? rep->cases[i].capture_note : why;
     }
     printf(
         "run: captures: %zu written (cases/<case>.pcapng, TLS secrets inside), %zu skipped%s%s, "
@@ -766,8 +903,14 @@ int mh_runner_run(const struct mh_scenario *s_in, const struct mh_run_options *o
       plan_cases(&r, s_in, err) != 0 || start_mocks(&r, err) != 0) {
     goto out;
   }
-  int jobs = run_cases(&r, o->jobs, err);
+  int jobs = run_cases(&r, o->jobs, o->timeout_s > 0 ? t0 + o->timeout_s * 1000 : 0, err);
   if (jobs < 0) {
+    goto out;
+  }
+  size_t num_reported;
+  struct mh_case_result *reported = reported_cases(&r, &num_reported);
+  if (reported == NULL) {
+    mh_err_set(err, "out of memory");
     goto out;
   }
   struct mh_report rep = {
@@ -777,15 +920,18 @@ int mh_runner_run(const struct mh_scenario *s_in, const struct mh_run_options *o
       .started_ms = started,
       .strict = o->strict,
       .jobs = jobs,
-      .cases = r.results,
-      .num_cases = r.num_plans,
+      .cases = reported,
+      .num_cases = num_reported,
+      .num_planned = r.num_plans,
+      .signo = r.signo,
+      .timed_out = r.timed_out,
   };
   char tls_desc[512];
   mh_tls_library_describe(tls_desc, sizeof(tls_desc));
   rep.tls_library = tls_desc;
   int failed = 0;
-  for (size_t i = 0; i < r.num_plans; i++) {
-    failed += r.results[i].fails;
+  for (size_t i = 0; i < num_reported; i++) {
+    failed += reported[i].fails;
   }
   struct mh_run_warning *warnings = mh_arena_alloc_array(r.a, r.num_plans + 1, sizeof(*warnings));
   if (warnings == NULL) {
@@ -793,8 +939,11 @@ int mh_runner_run(const struct mh_scenario *s_in, const struct mh_run_options *o
     goto out;
   }
   rep.warnings = warnings;
-  rep.num_warnings = mh_warnings_collect(warnings, r.results, r.num_plans);
-  rep.exit_code = failed || (o->strict && rep.num_warnings > 0) ? 1 : 0;
+  rep.num_warnings = mh_warnings_collect(warnings, reported, num_reported);
+  rep.exit_code = failed || (o->strict && rep.num_warnings > 0) || r.timed_out ? 1 : 0;
+  if (r.signo != 0) {
+    rep.exit_code = mh_interrupt_exit_code(r.signo);
+  }
   if (o->baseline != NULL && compare_baseline(&r, &rep, err) != 0) {
     goto out;
   }

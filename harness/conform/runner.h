@@ -5,6 +5,7 @@
 #define MH_RUNNER_H
 
 #include "base/err.h"
+#include "base/interrupt.h"
 #include "input/scenario.h"
 
 struct mh_run_options {
@@ -19,11 +20,17 @@ struct mh_run_options {
   const char *capture_iface;      // NULL: "lo" for a loopback address, "any" for another
   const struct mh_net_pin *pins;  // --resolve NAME:PORT:ADDR, before the scenario's "resolve"
   size_t num_pins;
+  double timeout_s;                // > 0: the whole run's bound (--timeout); cases not finished
+                                   // by then are inconclusive, "run timed out", and exit is 1
+  struct mh_interrupt *interrupt;  // NULL, or SIGINT/SIGTERM to stop at (base/interrupt.h)
 };
 
 // mh_runner_run runs |s| (loaded with its fixtures under out_dir) and returns the exit code: 0 when
-// every case passes (and, with |strict|, the run has no warning), 1 otherwise; -1 with |err| set
-// on a harness or input error.
+// every case passes (and, with |strict|, the run has no warning), 1 otherwise (a case failed, or
+// the run timed out); 128 + the signal (130 SIGINT, 143 SIGTERM) when a signal stopped it, after
+// the reports of the cases completed were written; -1 with |err| set on a harness or input error.
+// A stop takes a few seconds at most: running probes end their waits within 100 ms, then the
+// short reads after a rejection (1 s) and the capture's linger.
 int mh_runner_run(const struct mh_scenario *s, const struct mh_run_options *o, struct mh_err *err);
 
 #endif

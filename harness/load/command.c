@@ -8,6 +8,8 @@
 #include <time.h>
 
 #include "base/arena.h"
+#include "base/interrupt.h"
+#include "base/outdir.h"
 #include "base/stage.h"
 #include "conform/oracle.h"
 #include "input/profile.h"
@@ -38,6 +40,11 @@ struct load_state {
   struct mh_load_result *result;  // large: allocated
   struct mh_sweep sweep;
   struct mh_profile profile;  // the stack's, when one is named: where acceptance is confirmed
+  // SIGINT/SIGTERM, owned by the command (base/interrupt.h): opened before the mock's threads.
+  struct mh_interrupt intr;
+  // With --location the fixtures are generated in <out>/fixtures: removed again when the command
+  // fails or is interrupted, unless they were there before or --keep-fixtures.
+  struct mh_outdir od;
 };
 
 // check reads |c| into |lo|: the combinations of options that are refused, then the defaults
@@ -120,6 +127,9 @@ static int prepare_location(struct load_state *st, struct mh_err *err) {
   if (st->fixtures_dir == NULL) {
     return mh_err_set(err, "out of memory");
   }
+  struct stat sb;
+  st->od = (struct mh_outdir){.path = st->out_dir, .keep = "fixtures"};
+  st->od.kept = stat(st->fixtures_dir, &sb) == 0;
   struct mh_scenario_options so = {.fixtures_dir = st->fixtures_dir, .quiet = 1};
   if (mh_scenario_load(a, c->scenario_file, &so, &st->scenario, err) != 0 ||
       (st->L = mh_load_location_find(&st->scenario, c->location, err)) == NULL) {
@@ -295,6 +305,11 @@ static int run_and_report(struct load_state *st, struct mh_err *err) {
   mh_load_summary_print(stdout, &st->lo, st->result, sweep);
   mh_load_location_print_accepted(&st->mock, stdout);
   printf("load: report in %s (report.md, report.json)\n", st->out_dir);
+  if (st->result->signo != 0) {
+    printf("load: interrupted by %s after %.1f s (the report says so)\n",
+           mh_interrupt_name(st->result->signo), st->result->elapsed_s);
+    return mh_interrupt_exit_code(st->result->signo);
+  }
   // A sweep ends where errors start, by design.
   return mh_load_result_errors(st->result) > 0 && !c->sweep ? 1 : 0;
 }
@@ -307,9 +322,10 @@ int mh_load_command_run(const struct mh_load_command *c, struct mh_err *err) {
   }
   st->c = c;
   mh_arena_init(&st->arena);
-  if (check(c, &st->lo, err) != 0) {
+  if (mh_interrupt_open(&st->intr, err) != 0 || check(c, &st->lo, err) != 0) {
     goto out;
   }
+  st->lo.interrupt = &st->intr;
   st->result = calloc(1, sizeof(*st->result));
   if (st->result == NULL) {
     mh_err_set(err, "out of memory");
@@ -322,6 +338,11 @@ int mh_load_command_run(const struct mh_load_command *c, struct mh_err *err) {
   rc = run_and_report(st, err);
 out:
   mh_load_location_stop(&st->mock);
+  if ((rc < 0 || st->intr.signo != 0) && !c->keep_fixtures && st->od.path != NULL) {
+    struct mh_err ignored;  // best effort: the command's own error, if any, is what is reported
+    mh_outdir_remove_tree(&st->od, "fixtures", &ignored);
+  }
+  mh_interrupt_close(&st->intr);
   free(st->result);
   mh_arena_free(&st->arena);
   free(st);

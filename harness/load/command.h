@@ -28,6 +28,8 @@ struct mh_load_command {
   const char *profile;          // --profile NAME: the stack's profile; default: the location's
   const char *profiles_dir;     // --profiles DIR; default: near the scenario, or the shipped one
   int extra_arguments;          // operands beyond SCENARIO.json: refused
+  int keep_fixtures;            // --keep-fixtures: with --location, keep <out>/fixtures even
+                                // when the command fails or is interrupted
   // The run's numbers, version, --server-name and --quiet, each within its option's range
   // (main.c checks the ranges); rate 0 and connections 0: not given; threads 0: the default.
   struct mh_load_options load;
@@ -37,7 +39,9 @@ struct mh_load_command {
 // summary on stdout, and writes the report directory. Returns 0, 1 if a handshake failed
 // unexpectedly (not for a sweep, which ends where errors start), or -1 with |err| set when the
 // options or the input are wrong or the run could not start (no report file is written then;
-// with --location the generated fixtures may already be in the report directory).
+// with --location the fixtures generated in the report directory are removed again, unless
+// --keep-fixtures). SIGINT/SIGTERM stop the run: the report of what ended is written, marked
+// interrupted, and the result is 128 + the signal (130, 143).
 int mh_load_command_run(const struct mh_load_command *c, struct mh_err *err);
 
 #endif

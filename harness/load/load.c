@@ -71,6 +71,7 @@ struct lthread;
 struct lshared {
   atomic_ullong started;  // every handshake: picks the bad ones
   atomic_ullong good;     // handshakes with a good identity: picks those that offer a session
+  atomic_int stop;        // a signal came (progress() reads the signalfd): every loop ends now
 };
 
 struct lconn {
@@ -126,6 +127,22 @@ static uint64_t us(double s) {
 static void conn_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void start_one(struct lthread *th, struct lconn *c, double planned);
 
+// release closes a connection with a RST and frees its slot.
+static void release(struct lconn *c) {
+  struct lthread *th = c->th;
+  ev_io_stop(th->loop, &c->io);
+  ev_timer_stop(th->loop, &c->timeout);
+  mh_tls_conn_free(c->tls);
+  c->tls = NULL;
+  if (c->fd >= 0) {
+    struct linger lg = {1, 0};
+    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    close(c->fd);
+    c->fd = -1;
+  }
+  c->state = L_FREE;  // closed loop: restart_cb starts it again after this loop iteration
+}
+
 // finish ends a connection: records it, closes it with a RST and, in closed loop, starts the next.
 static void finish(struct lconn *c, int accepted, int error, int alert) {
   struct lthread *th = c->th;
@@ -159,17 +176,7 @@ static void finish(struct lconn *c, int accepted, int error, int alert) {
   }
   atomic_fetch_add_explicit(&th->a_done, 1, memory_order_relaxed);
   atomic_fetch_sub_explicit(&th->a_inflight, 1, memory_order_relaxed);
-  ev_io_stop(th->loop, &c->io);
-  ev_timer_stop(th->loop, &c->timeout);
-  mh_tls_conn_free(c->tls);
-  c->tls = NULL;
-  if (c->fd >= 0) {
-    struct linger lg = {1, 0};
-    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-    close(c->fd);
-    c->fd = -1;
-  }
-  c->state = L_FREE;  // closed loop: restart_cb starts it again after this loop iteration
+  release(c);
 }
 
 // decided classifies a TLS-level ending: accepted, or rejected with the alert the server sent.
@@ -495,15 +502,26 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   (void)revents;
   struct lthread *th = w->data;
   double now = mh_clock_now();
-  if (th->o->rate > 0) {
+  int interrupted = atomic_load_explicit(&th->shared->stop, memory_order_relaxed);
+  if (th->o->rate > 0 && !interrupted) {
     dispatch(th, now);
   }
-  if (now >= th->end && !th->stopping) {
+  if ((now >= th->end || interrupted) && !th->stopping) {
     th->stopping = 1;
     // Arrivals of the schedule that did not start by the end (a batch left for the next round)
-    // were planned all the same: dropped.
-    if (th->o->rate > 0) {
+    // were planned all the same: dropped. After a signal the rest of the schedule was never run.
+    if (th->o->rate > 0 && !interrupted) {
       drop_until(th, th->num_arrivals);
+    }
+  }
+  if (interrupted) {
+    // Handshakes in flight are abandoned, not waited for (up to --timeout-ms): closed, uncounted.
+    for (size_t i = 0; i < th->num_conns; i++) {
+      if (th->conns[i].state != L_FREE) {
+        release(&th->conns[i]);
+        th->r.started--;  // so that every started handshake ended exactly one way
+        atomic_fetch_sub_explicit(&th->a_inflight, 1, memory_order_relaxed);
+      }
     }
   }
   if (th->stopping && atomic_load_explicit(&th->a_inflight, memory_order_relaxed) == 0) {
@@ -728,13 +746,22 @@ static void thread_cleanup(struct lthread *th) {
 }
 
 // progress prints the progress line once a second until the run's duration is over, from
-// counters the |nt| running threads update without locks.
-static void progress(struct lthread *ths, int nt, double t0, const struct mh_load_options *o) {
+// counters the |nt| running threads update without locks. It watches for SIGINT/SIGTERM too: on
+// one it tells the threads to stop (|shared|) and returns the signal; otherwise 0.
+static int progress(struct lthread *ths, int nt, double t0, const struct mh_load_options *o,
+                    struct lshared *shared) {
   unsigned long long last = 0;
   for (int sec = 1; sec <= (int)(o->duration_s + 0.999); sec++) {
     double wake = t0 + sec;
     while (mh_clock_now() < wake) {
-      usleep(20000);
+      int sig = mh_interrupt_poll(o->interrupt, 20);
+      if (sig != 0) {
+        atomic_store(&shared->stop, 1);
+        return sig;
+      }
+      if (o->interrupt == NULL) {
+        usleep(20000);
+      }
     }
     unsigned long long done = 0, rej = 0, errs = 0, infl = 0, p99 = 0;
     for (int i = 0; i < nt; i++) {
@@ -753,6 +780,7 @@ static void progress(struct lthread *ths, int nt, double t0, const struct mh_loa
     }
     last = done;
   }
+  return 0;
 }
 
 static double seconds_between(struct timeval a, struct timeval b) {
@@ -785,9 +813,7 @@ int mh_load_run(const struct mh_load_options *o, struct mh_load_result *out, str
     }
     started++;
   }
-  if (started == nt) {
-    progress(ths, nt, t0, o);
-  }
+  int signo = started == nt ? progress(ths, nt, t0, o, shared) : 0;
   for (int i = 0; i < started; i++) {
     pthread_join(ths[i].tid, NULL);
   }
@@ -801,7 +827,10 @@ int mh_load_run(const struct mh_load_options *o, struct mh_load_result *out, str
   }
   if (o->connections > 0) {
     out->planned = out->started;
+  } else if (signo != 0) {
+    out->planned = out->started + out->dropped;  // the rest of the schedule was never planned
   }
+  out->signo = signo;
   ret = started == nt ? 0 : -1;
 out:
   for (int i = 0; ths != NULL && i < nt; i++) {

@@ -19,6 +19,7 @@
 #include <stddef.h>
 
 #include "base/err.h"
+#include "base/interrupt.h"
 #include "load/hist.h"
 
 #define MH_LOAD_MAX_STATUSES 8
@@ -55,6 +56,9 @@ struct mh_load_options {
   int reject_statuses[MH_LOAD_MAX_STATUSES];
   size_t num_reject_statuses;
   const char *profile;  // the stack's profile, for the report; NULL: none
+  // NULL, or SIGINT/SIGTERM (base/interrupt.h), read by the progress loop: the run stops at once,
+  // handshakes in flight are abandoned (closed, not counted) and |signo| of the result is set.
+  struct mh_interrupt *interrupt;
 };
 
 // Error classes, defined once: X(enum suffix, keyword).
@@ -116,6 +120,7 @@ struct mh_load_result {
   long peak_rss_kb;
   struct mh_load_second seconds[MH_LOAD_MAX_SECONDS];
   size_t num_seconds;
+  int signo;  // the signal that stopped the run early, 0: none
 };
 
 // mh_load_result_errors returns the number of handshakes of |r| that ended in an error, all

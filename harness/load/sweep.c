@@ -76,6 +76,10 @@ int mh_sweep_run(const struct mh_load_options *o, double p99_limit_ms, struct mh
     if (st->sustained || i == 0) {
       memcpy(out_best, step, sizeof(*out_best));
     }
+    if (step->signo != 0) {  // interrupted: the sweep ends with what held so far
+      out_best->signo = step->signo;
+      break;
+    }
     if (!st->sustained) {
       break;
     }

@@ -59,6 +59,12 @@ void mh_html_write(FILE *f, const struct mh_report *r) {
           : r->num_warnings ? "all passed, <b>with warnings</b>"
                             : "all passed",
           r->exit_code, r->strict ? " (strict)" : "");
+  char stopped[300];
+  if (mh_report_stopped_text(r, stopped, sizeof(stopped))) {
+    fputs("<p class=\"stopped\" style=\"background:#f5c6a8;padding:8px\"><b>", f);
+    mh_escape_xml(f, stopped);
+    fputs("</b></p>\n", f);
+  }
   for (size_t i = 0; i < r->num_warnings; i++) {
     fprintf(f, "<p class=\"warning\" style=\"background:#f5e6a8;padding:8px\"><b>Warning%s:</b> ",
             r->strict ? " (fails the run under --strict)" : "");

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "base/alerts.h"
+#include "base/interrupt.h"
 #include "base/jsonw.h"
 #include "load/load.h"
 #include "load/sweep.h"
@@ -163,6 +164,10 @@ void mh_report_load_json(FILE *f, const struct mh_report_load_doc *d) {
   mh_kv_str(w, "version", MH_VERSION);
   mh_jsonw_object_end(w);
   mh_kv_str(w, "target", d->target);
+  // A signal stopped the run: the counts are those of the handshakes that ended before it.
+  mh_kv_bool(w, "interrupted", r->signo != 0);
+  mh_jsonw_key(w, "signal");
+  mh_jsonw_string_or_null(w, r->signo != 0 ? mh_interrupt_name(r->signo) : NULL);
   json_load_options(w, d);
   json_load_counts(w, r);
   double cpu = r->cpu_user_s + r->cpu_sys_s;

@@ -55,6 +55,12 @@ void mh_report_load_markdown(FILE *f, const struct mh_report_load_doc *d) {
   fputs("# mTLS handshake load: ", f);
   mh_escape_md(f, d->target);
   fputs("\n\n", f);
+  if (r->signo != 0) {
+    fprintf(f,
+            "> **Interrupted by %s after %.1f s: the counts are those of the handshakes that "
+            "ended before it; those in flight were abandoned.**\n\n",
+            mh_interrupt_name(r->signo), r->elapsed_s);
+  }
   if (o->rate > 0) {
     fprintf(f,
             "Open loop at %.1f handshakes/s for %.1f s (latency from each arrival's planned "

@@ -15,12 +15,9 @@ static void case_link(FILE *f, const struct mh_case_result *c) {
   fputs(".log)", f);
 }
 
-void mh_markdown_write(FILE *f, const struct mh_report *r) {
-  size_t counts[MH_VERDICT_NUM] = {0}, failed = 0;
-  for (size_t i = 0; i < r->num_cases; i++) {
-    counts[r->cases[i].verdict]++;
-    failed += r->cases[i].fails;
-  }
+// header writes the title, the one-line answer, why the run stopped early (if it did) and the
+// warnings.
+static void header(FILE *f, const struct mh_report *r, size_t failed) {
   fputs("# mTLS conformance: ", f);
   mh_escape_md(f, r->scenario_name);
   fputs("\n\nScenario ", f);
@@ -31,11 +28,24 @@ void mh_markdown_write(FILE *f, const struct mh_report *r) {
           : r->num_warnings ? "all passed, **with warnings**"
                             : "all passed",
           r->exit_code, r->strict ? " (strict)" : "");
+  char stopped[300];
+  if (mh_report_stopped_text(r, stopped, sizeof(stopped))) {
+    fprintf(f, "> **%s**\n\n", stopped);  // our own words, no input in them
+  }
   for (size_t i = 0; i < r->num_warnings; i++) {
     fprintf(f, "> **Warning%s:** ", r->strict ? " (fails the run under --strict)" : "");
     mh_escape_md(f, r->warnings[i].message);
     fputs("\n\n", f);
   }
+}
+
+void mh_markdown_write(FILE *f, const struct mh_report *r) {
+  size_t counts[MH_VERDICT_NUM] = {0}, failed = 0;
+  for (size_t i = 0; i < r->num_cases; i++) {
+    counts[r->cases[i].verdict]++;
+    failed += r->cases[i].fails;
+  }
+  header(f, r, failed);
   fprintf(f, "| verdict | cases | meaning |\n|---|---|---|\n");
   for (int v = 0; v < MH_VERDICT_NUM; v++) {
     fprintf(f, "| %s | %zu | %s |\n", mh_verdict_name((enum mh_verdict)v), counts[v],

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/interrupt.h"
 #include "base/stage.h"
 #include "capture/pcapng.h"
 
@@ -26,6 +27,28 @@ static int stage_stream(struct mh_stage *st, const char *rel,
   int ret = mh_stage_write(st, rel, buf, len, 0644, err);
   free(buf);
   return ret;
+}
+
+int mh_report_stopped_text(const struct mh_report *r, char *out, size_t out_len) {
+  size_t unfinished = 0;
+  for (size_t i = 0; i < r->num_cases; i++) {
+    unfinished += r->cases[i].verdict == MH_VERDICT_INCONCLUSIVE && r->cases[i].endpoint != NULL &&
+                  strcmp(r->cases[i].endpoint, MH_REPORT_NOT_PROBED) == 0;
+  }
+  if (r->signo != 0) {
+    snprintf(out, out_len,
+             "Interrupted by %s: %zu of %zu cases completed; the others did not finish and are not "
+             "in this report.",
+             mh_interrupt_name(r->signo), r->num_cases, r->num_planned);
+  } else if (r->timed_out) {
+    snprintf(out, out_len,
+             "Timed out (--timeout): %zu case%s did not finish and %s inconclusive, \"run timed "
+             "out\".",
+             unfinished, unfinished == 1 ? "" : "s", unfinished == 1 ? "is" : "are");
+  } else {
+    out[0] = '\0';
+  }
+  return out[0] != '\0';
 }
 
 int mh_report_write(const struct mh_report *r, struct mh_err *err) {

@@ -61,6 +61,9 @@ struct mh_report {
   int exit_code;
   struct mh_case_result *cases;
   size_t num_cases;
+  size_t num_planned;         // cases planned; more than num_cases when a signal stopped the run
+  int signo;                  // the signal that stopped the run (interrupted), 0: none
+  int timed_out;              // --timeout expired: the cases not finished are inconclusive
   const char *baseline_file;  // NULL: no comparison
   struct mh_baseline_change *changes;
   size_t num_changes;
@@ -68,6 +71,13 @@ struct mh_report {
   const struct mh_run_warning *warnings;
   size_t num_warnings;
 };
+
+// MH_REPORT_NOT_PROBED is the endpoint of a case the run abandoned when --timeout expired.
+#define MH_REPORT_NOT_PROBED "(not probed to the end)"
+
+// mh_report_stopped_text writes the sentence that opens report.md and report.html when a signal or
+// --timeout stopped the run, and returns 1; writes "" and returns 0 for a run that ended by itself.
+int mh_report_stopped_text(const struct mh_report *r, char *out, size_t out_len);
 
 // mh_report_write writes every report file of |r| below |r->out_dir|. Returns 0 or -1 with |err|
 // set; on failure no report file is left behind.

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "base/alerts.h"
+#include "base/interrupt.h"
 #include "base/jsonw.h"
 #include "tls/tls.h"
 
@@ -268,6 +269,11 @@ void mh_run_json_write(FILE *f, const struct mh_report *r) {
   mh_jsonw_object_end(w);
   mh_jsonw_object_end(w);
   mh_kv_int(w, "exit_code", r->exit_code);
+  mh_kv_bool(w, "interrupted", r->signo != 0);
+  mh_jsonw_key(w, "signal");
+  mh_jsonw_string_or_null(w, r->signo != 0 ? mh_interrupt_name(r->signo) : NULL);
+  mh_kv_bool(w, "timed_out", r->timed_out);
+  mh_kv_uint(w, "cases_planned", r->num_planned);
   json_warnings(w, r);
   mh_jsonw_key(w, "cases");
   mh_jsonw_array_begin(w);

@@ -104,13 +104,14 @@ def test_an_nginx_that_rejects_everything_is_not_a_silent_green(harness, mh, tmp
         assert report["warnings"][1]["rejection"] == {"side": "server", "layer": "http",
                                                       "alert": None, "http_status": 400}
         assert r.stdout.splitlines()[-2:] == ["warning: " + NO_ACCEPT, "warning: " + same]
-        r, report = run_harness(mh, write_scenario(tmp_path, doc), out, "--strict")
+        # The same --out again: --force empties it, but for the fixtures/ it keeps.
+        r, report = run_harness(mh, write_scenario(tmp_path, doc), out, "--strict", "--force")
         assert r.returncode == 1 and report["exit_code"] == 1, r.stdout
 
         # With the identity it should admit, the run fails, and the warning says why. (The same
         # --out: its fixtures keep the CA key that issued nginx's certificate.)
         doc = nginx_scenario(port, ["location-b", "none"])
-        r, report = run_harness(mh, write_scenario(tmp_path, doc, "b.json"), out)
+        r, report = run_harness(mh, write_scenario(tmp_path, doc, "b.json"), out, "--force")
         assert r.returncode == 1, r.stdout
         valid(report)
         assert {c["verdict"] for c in report["cases"]} == {"pass", "unexpected-reject"}

@@ -1,0 +1,164 @@
+// outdir: a command's output directory, empty at the start and removed again on failure (see
+// outdir.h).
+#include "base/outdir.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/stage.h"
+
+#define MAX_DEPTH 64  // the harness writes three levels; deeper is not ours to walk
+
+// remove_below removes every entry of the directory open as |dirfd| (which it keeps open): a
+// directory by opening it relative to its parent with O_NOFOLLOW, so that a symbolic link is
+// removed as a link and never walked into.
+// |skip| (NULL: none) names an entry left in place.
+static int remove_below(int dirfd, int depth, const char *top, const char *skip,
+                        struct mh_err *err) {
+  if (depth > MAX_DEPTH) {
+    return mh_err_set(err, "%s: more than %d levels of directories: not removed", top, MAX_DEPTH);
+  }
+  int fd = dup(dirfd);
+  DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+  if (dir == NULL) {
+    if (fd >= 0) {
+      close(fd);
+    }
+    return mh_err_errno(err, "%s: cannot list", top);
+  }
+  int ret = 0;
+  struct dirent *e;
+  while (ret == 0 && (e = readdir(dir)) != NULL) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+        (skip != NULL && strcmp(e->d_name, skip) == 0)) {
+      continue;
+    }
+    struct stat sb;
+    if (fstatat(dirfd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
+      ret = mh_err_errno(err, "%s: cannot read %s", top, e->d_name);
+    } else if (S_ISDIR(sb.st_mode)) {
+      int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub < 0) {
+        ret = mh_err_errno(err, "%s: cannot open %s", top, e->d_name);
+      } else {
+        ret = remove_below(sub, depth + 1, top, NULL, err);
+        close(sub);
+        if (ret == 0 && unlinkat(dirfd, e->d_name, AT_REMOVEDIR) != 0) {
+          ret = mh_err_errno(err, "%s: cannot remove %s", top, e->d_name);
+        }
+      }
+    } else if (unlinkat(dirfd, e->d_name, 0) != 0) {
+      ret = mh_err_errno(err, "%s: cannot remove %s", top, e->d_name);
+    }
+  }
+  closedir(dir);
+  return ret;
+}
+
+// first_entry writes the name of one entry of |path| other than |skip| into |out| ("" when there is
+// none). Returns 0, or -1 with |err| set.
+static int first_entry(const char *path, const char *skip, char *out, size_t out_len,
+                       struct mh_err *err) {
+  DIR *dir = opendir(path);
+  if (dir == NULL) {
+    return mh_err_errno(err, "%s: cannot list the output directory", path);
+  }
+  out[0] = '\0';
+  struct dirent *e;
+  while (out[0] == '\0' && (e = readdir(dir)) != NULL) {
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+        strcmp(e->d_name, skip) != 0) {
+      snprintf(out, out_len, "%s", e->d_name);
+    }
+  }
+  closedir(dir);
+  return 0;
+}
+
+int mh_outdir_prepare(struct mh_outdir *d, const char *command, const char *path, const char *keep,
+                      int force, struct mh_err *err) {
+  d->path = path;
+  d->keep = keep;
+  d->created = 0;
+  d->kept = 0;
+  struct stat sb;
+  if (stat(path, &sb) != 0) {
+    if (errno != ENOENT) {
+      return mh_err_errno(err, "mtls-harness %s: --out %s", command, path);
+    }
+    if (mh_stage_mkdirs(path, err) != 0) {
+      return -1;
+    }
+    d->created = 1;
+    return 0;
+  }
+  if (!S_ISDIR(sb.st_mode)) {
+    return mh_err_set(err, "mtls-harness %s: --out %s is not a directory: give a directory",
+                      command, path);
+  }
+  char entry[256], kept[4096];
+  snprintf(kept, sizeof(kept), "%s/%s", path, keep);
+  d->kept = stat(kept, &sb) == 0 && S_ISDIR(sb.st_mode);
+  if (first_entry(path, d->kept ? keep : "", entry, sizeof(entry), err) != 0) {
+    return -1;
+  }
+  if (entry[0] == '\0') {
+    return 0;
+  }
+  if (!force) {
+    return mh_err_set(err,
+                      "mtls-harness %s: --out %s is not empty (it holds %s): give a new directory, "
+                      "or --force to empty it first (its %s/ is kept)",
+                      command, path, entry, keep);
+  }
+  return mh_outdir_remove_tree(d, "", err);
+}
+
+int mh_outdir_remove_tree(const struct mh_outdir *d, const char *rel, struct mh_err *err) {
+  if (d->kept && strcmp(rel, d->keep) == 0) {
+    return 0;  // the user's, from before the command
+  }
+  int top = open(d->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (top < 0) {
+    return errno == ENOENT ? 0 : mh_err_errno(err, "%s: cannot open", d->path);
+  }
+  int ret = 0;
+  if (rel[0] == '\0') {
+    ret = remove_below(top, 0, d->path, d->kept ? d->keep : NULL, err);
+    close(top);
+    return ret;
+  }
+  struct stat sb;
+  if (fstatat(top, rel, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
+    ret = errno == ENOENT ? 0 : mh_err_errno(err, "%s: cannot read %s", d->path, rel);
+  } else if (!S_ISDIR(sb.st_mode)) {
+    ret = unlinkat(top, rel, 0) == 0 ? 0 : mh_err_errno(err, "%s: cannot remove %s", d->path, rel);
+  } else {
+    int sub = openat(top, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    ret = sub < 0 ? mh_err_errno(err, "%s: cannot open %s", d->path, rel)
+                  : remove_below(sub, 1, d->path, NULL, err);
+    if (sub >= 0) {
+      close(sub);
+    }
+    if (ret == 0 && unlinkat(top, rel, AT_REMOVEDIR) != 0) {
+      ret = mh_err_errno(err, "%s: cannot remove %s", d->path, rel);
+    }
+  }
+  close(top);
+  return ret;
+}
+
+void mh_outdir_discard(const struct mh_outdir *d) {
+  if (d == NULL || d->path == NULL) {
+    return;
+  }
+  struct mh_err ignored;
+  if (mh_outdir_remove_tree(d, "", &ignored) == 0 && d->created && !d->kept) {
+    rmdir(d->path);
+  }
+}
