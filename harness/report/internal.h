@@ -50,7 +50,8 @@ void mh_html_write(FILE *f, const struct mh_report *r);
 void mh_junit_write(FILE *f, const struct mh_report *r);
 
 // mh_failure_rerun returns the one-line POSIX shell command that reruns case |case_id| of the run
-// |x| describes, into its own directory (<out_dir>/rerun/<case file name>), or NULL out of memory.
+// |x| describes, into its own directory (<out_dir>/rerun/<case file name>), or NULL out of memory
+// (or for an id past 1,000 bytes, which check refuses long before).
 // The caller frees it. Its words are quoted for the shell, not for a report: escape it to show it.
 char *mh_failure_rerun(const struct mh_rerun *x, const char *case_id);
 
