@@ -884,6 +884,36 @@ static int merge_pins(struct run *r, const struct mh_scenario *s, struct mh_err 
   return 0;
 }
 
+// absolute returns |path| made absolute (symbolic links resolved) in |a|, or |path| itself when it
+// cannot be (then the rerun command works from the run's directory only).
+static const char *absolute(struct mh_arena *a, const char *path) {
+  if (path == NULL) {
+    return NULL;
+  }
+  char *real = realpath(path, NULL);
+  const char *copy = real != NULL ? mh_arena_strdup(a, real) : NULL;
+  free(real);
+  return copy != NULL ? copy : path;
+}
+
+// describe_rerun fills |x| with what the command that reruns one case needs: the options of this
+// run that decide a verdict (report/report.h), paths absolute.
+static void describe_rerun(struct run *r, struct mh_rerun *x) {
+  const struct mh_run_options *o = r->o;
+  x->program = absolute(r->a, "/proc/self/exe");
+  if (strcmp(x->program, "/proc/self/exe") == 0) {
+    x->program = NULL;
+  }
+  x->scenario_file = absolute(r->a, r->s->file);
+  x->out_dir = absolute(r->a, o->out_dir);
+  x->profiles_dir = absolute(r->a, o->profiles_dir);
+  x->strict = o->strict;
+  x->pcap = o->pcap;
+  x->capture_iface = o->capture_iface;
+  x->pins = o->pins;
+  x->num_pins = o->num_pins;
+}
+
 int mh_runner_run(const struct mh_scenario *s_in, const struct mh_run_options *o,
                   struct mh_err *err) {
   struct mh_arena arena;
@@ -926,9 +956,16 @@ int mh_runner_run(const struct mh_scenario *s_in, const struct mh_run_options *o
       .signo = r.signo,
       .timed_out = r.timed_out,
   };
-  char tls_desc[512];
+  char tls_desc[512], host[256] = "";
   mh_tls_library_describe(tls_desc, sizeof(tls_desc));
   rep.tls_library = tls_desc;
+  if (gethostname(host, sizeof(host) - 1) == 0) {
+    rep.hostname = host;
+  }
+  struct mh_rerun rerun;
+  describe_rerun(&r, &rerun);
+  rep.rerun = &rerun;
+  rep.pcap = o->pcap;
   int failed = 0;
   for (size_t i = 0; i < num_reported; i++) {
     failed += reported[i].fails;

@@ -7,6 +7,7 @@
 //   run_json.c       the run's report.json (schema MH_REPORT_SCHEMA)
 //   case_log.c       one case's log (cases/<case>.log, and junit.xml's text of a case)
 //   grid.c           the matrices of report.md and report.html: one per target
+//   failure.c        what the human reports say of a failing case: its flight, its rerun command
 //   markdown.c       the run's report.md
 //   html.c           the run's report.html
 //   junit.c          the run's junit.xml
@@ -50,6 +51,17 @@ void mh_html_write(FILE *f, const struct mh_report *r);
 
 // mh_junit_write writes junit.xml of |r| to |f|: one testcase per case, its log as the text.
 void mh_junit_write(FILE *f, const struct mh_report *r);
+
+// mh_failure_rerun returns the one-line POSIX shell command that reruns case |case_id| of the run
+// |x| describes, into its own directory (<out_dir>/rerun/<case file name>), or NULL out of memory
+// (or for an id past 1,000 bytes, which check refuses long before).
+// The caller frees it. Its words are quoted for the shell, not for a report: escape it to show it.
+char *mh_failure_rerun(const struct mh_rerun *x, const char *case_id);
+
+// mh_failure_flight writes into |out| (|out_len| > 0, always terminated) what the server's flight
+// showed, briefly: its ServerHello's version, whether a CertificateRequest came and its first CA
+// names. The names are the peer's words: escape the text to show it.
+void mh_failure_flight(const struct mh_case_outcome *o, char *out, size_t out_len);
 
 // mh_grid is the layout of one matrix of the human reports: the cases of one target, identities
 // (rows) by TLS versions (columns). Its strings point into the report's cases.

@@ -1,10 +1,12 @@
-// junit: the run's junit.xml for CI: one testcase per case, a failure (or an error, for an
-// inconclusive case) when it fails, and its log as the text; the run's warnings as properties,
-// and under --strict as failing testcases of their own.
+// junit: the run's junit.xml for CI: one testcase per case with its time, a failure (or an error,
+// for an inconclusive case) when it fails, and its log as the text; the suite with the attributes
+// CI systems read (timestamp, hostname, time); the run's warnings as properties, and under
+// --strict as failing testcases of their own.
 #include "report/internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 // junit_warnings writes the run's warnings: each as a property of the suite (CI shows them), and
 // under --strict as a testcase that fails (the run does too).
@@ -46,8 +48,16 @@ void mh_junit_write(FILE *f, const struct mh_report *r) {
   fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"mtls-harness\"", f);
   fprintf(f, " tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" time=\"%.3f\">\n", tests, failures,
           errors, r->duration_ms / 1000.0);
+  // ISO 8601 in UTC, to the second, as Ant's schema writes it, with the zone said.
+  char when[32];
+  time_t t = (time_t)(r->started_ms / 1000);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
   fputs("  <testsuite name=\"", f);
   mh_escape_xml(f, r->scenario_name);
+  fprintf(f, "\" timestamp=\"%s\" hostname=\"", when);
+  mh_escape_xml(f, r->hostname != NULL && r->hostname[0] != '\0' ? r->hostname : "localhost");
   fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"0\" time=\"%.3f\">\n",
           tests, failures, errors, r->duration_ms / 1000.0);
   junit_warnings(f, r);

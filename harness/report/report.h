@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "base/err.h"
+#include "base/net.h"
 #include "mock/events.h"
 #include "capture/capture.h"
 #include "conform/oracle.h"
@@ -43,6 +44,20 @@ struct mh_case_result {
   char wire_mismatch[300];  // "" when the wire agrees with what the TLS library reported
 };
 
+// mh_rerun is what a run had that decides a case's verdict, for the command that reruns one case
+// (report/failure.c): paths absolute, so that the command works from any directory. Borrowed.
+struct mh_rerun {
+  const char *program;        // the harness binary; NULL: "mtls-harness"
+  const char *scenario_file;  // the scenario as given to run (absolute when it could be made so)
+  const char *out_dir;        // the run's directory: reruns go below it, in rerun/<case>
+  const char *profiles_dir;   // --profiles, NULL: the default
+  int strict;                 // --strict
+  int pcap;                   // --pcap
+  const char *capture_iface;  // --capture-iface, NULL: none given
+  const struct mh_net_pin *pins;  // the command line's --resolve pins
+  size_t num_pins;
+};
+
 struct mh_baseline_change {
   const char *id;
   const char *before;  // "verdict: summary", or "(absent)"
@@ -54,7 +69,8 @@ struct mh_report {
   const char *scenario_file;
   const char *out_dir;
   const char *tls_library;
-  long long started_ms;
+  const char *hostname;  // junit.xml's hostname; NULL: "localhost"
+  long long started_ms;  // wall clock, ms since the epoch
   double duration_ms;
   int strict;
   int jobs;
@@ -70,6 +86,8 @@ struct mh_report {
   // What the run's greens cannot prove (conform/warnings.h); under |strict| each fails the run.
   const struct mh_run_warning *warnings;
   size_t num_warnings;
+  int pcap;                      // the run captured (--pcap): the reports show the captures
+  const struct mh_rerun *rerun;  // NULL: no command to rerun a failing case is shown
 };
 
 // MH_REPORT_NOT_PROBED is the endpoint of a case the run abandoned when --timeout expired.

@@ -134,6 +134,167 @@ static void test_grids(void **state) {
   assert_string_equal(g[0].target, "a");
 }
 
+// written returns what |fn| writes of |r| (the caller frees it).
+static char *written(void (*fn)(FILE *, const struct mh_report *), const struct mh_report *r) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  assert_non_null(f);
+  fn(f, r);
+  fclose(f);
+  return buf;
+}
+
+// in_order asserts that each of |marks| (NULL-terminated) is in |text|, each after the one before.
+static void in_order(const char *text, const char *const *marks) {
+  const char *at = text;
+  for (size_t i = 0; marks[i] != NULL; i++) {
+    const char *next = strstr(at, marks[i]);
+    if (next == NULL) {
+      fail_msg("\"%s\" missing, or before \"%s\"", marks[i], i ? marks[i - 1] : "(start)");
+    }
+    at = next + strlen(marks[i]);
+  }
+}
+
+// The command that reruns a case: words quoted for a POSIX shell, the filter matching the id
+// alone (glob characters behind a backslash, a control character as '?'), pins as NAME:PORT:ADDR.
+static void test_rerun_command(void **state) {
+  (void)state;
+  struct mh_net_pin pins[2] = {{"db.example", 443, "192.0.2.1"}, {"v6.example", 8443, "::1"}};
+  struct mh_rerun x = {.program = "/opt/mh/mtls-harness",
+                       .scenario_file = "/s d/it's.json",
+                       .out_dir = "/out",
+                       .profiles_dir = "/p",
+                       .strict = 1,
+                       .pcap = 1,
+                       .capture_iface = "lo",
+                       .pins = pins,
+                       .num_pins = 2};
+  char *cmd = mh_failure_rerun(&x, "a/it's *[x]?\\\x1b");
+  assert_non_null(cmd);
+  assert_string_equal(
+      cmd,
+      "/opt/mh/mtls-harness run '/s d/it'\\''s.json' --filter "
+      "'a/it'\\''s \\*\\[x\\]\\?\\\\?' --out /out/rerun/a_it%27s%20%2A%5Bx%5D%3F%5C%1B "
+      "--profiles /p --resolve db.example:443:192.0.2.1 --resolve "
+      "'v6.example:8443:[::1]' --strict --pcap --capture-iface lo");
+  free(cmd);
+  // Nothing but what the run had: no program known is "mtls-harness", no options.
+  struct mh_rerun y = {.scenario_file = "s.json", .out_dir = "o"};
+  cmd = mh_failure_rerun(&y, "loc/none/tls1.3");
+  assert_string_equal(cmd,
+                      "mtls-harness run s.json --filter 'loc/none/tls1.3' --out "
+                      "o/rerun/loc_none_tls1.3");
+  free(cmd);
+}
+
+// The server's flight in brief: the version, whether a CertificateRequest came, the first CAs.
+static void test_failure_flight(void **state) {
+  (void)state;
+  struct mh_case_outcome o;
+  memset(&o, 0, sizeof(o));
+  char out[256];
+  mh_failure_flight(&o, out, sizeof(out));
+  assert_string_equal(out, "no ServerHello");
+  o.tls.server_hello = 1;
+  o.tls.server_version = 0x0304;
+  mh_failure_flight(&o, out, sizeof(out));
+  assert_string_equal(out, "ServerHello TLSv1.3; no CertificateRequest");
+  o.tls.certificate_request = 1;
+  o.tls.num_request_cas = 5;
+  o.num_request_cas_kept = 4;
+  for (int i = 0; i < 4; i++) {
+    snprintf(o.request_cas[i], sizeof(o.request_cas[i]), "CN=ca%d", i);
+  }
+  mh_failure_flight(&o, out, sizeof(out));
+  assert_string_equal(out,
+                      "ServerHello TLSv1.3; CertificateRequest seen, 5 CA names: CN=ca0; CN=ca1; "
+                      "CN=ca2; ...");
+  char small[20];
+  mh_failure_flight(&o, small, sizeof(small));  // cut, still terminated
+  assert_int_equal(strlen(small), sizeof(small) - 1);
+}
+
+// report.md and report.html lead with the answer, in the same order: the counts, the failures
+// (expected, actual, why, the server's flight, the log, the rerun command), the warnings, the
+// matrices, the other cases. JUnit has the attributes CI reads.
+static void test_run_report_order(void **state) {
+  (void)state;
+  struct mh_case_result cases[3];
+  fill_case(&cases[0], "a/good/1.2", "matrix", "a", "good", MH_TLS12);
+  fill_case(&cases[1], "a/bad/1.3", "matrix", "a", "bad", MH_TLS13);
+  cases[1].verdict = MH_VERDICT_UNEXPECTED_ACCEPT;
+  cases[1].fails = 1;
+  snprintf(cases[1].expected_text, sizeof(cases[1].expected_text), "reject (cn_not_allowed)");
+  snprintf(cases[1].verdict_reason, sizeof(cases[1].verdict_reason), "the server <admitted> it");
+  cases[1].outcome.tls.server_hello = 1;
+  cases[1].outcome.tls.server_version = 0x0304;
+  cases[1].outcome.tls.certificate_request = 1;
+  cases[1].outcome.tls.num_request_cas = 1;
+  cases[1].outcome.num_request_cas_kept = 1;
+  snprintf(cases[1].outcome.request_cas[0], MH_TLS_REQUEST_CA_LEN, "CN=Fed CA");
+  fill_case(&cases[2], "extra", "explicit", "a", NULL, MH_TLS13);
+  struct mh_run_warning warn = {.message = "a warning"};
+  struct mh_rerun x = {.program = "mh", .scenario_file = "/s.json", .out_dir = "/o"};
+  struct mh_report r = {.scenario_name = "s",
+                        .scenario_file = "s.json",
+                        .hostname = "host&1",
+                        .started_ms = 86400000LL + 1500,
+                        .duration_ms = 2500,
+                        .exit_code = 1,
+                        .cases = cases,
+                        .num_cases = 3,
+                        .warnings = &warn,
+                        .num_warnings = 1,
+                        .rerun = &x};
+  char *md = written(mh_markdown_write, &r);
+  const char *md_marks[] = {
+      "**1 of 3 failed**",
+      "| unexpected-accept | 1 |",
+      "## Failures (1)",
+      "### a/bad/1.3",
+      "- expected: reject (cn\\_not\\_allowed)",
+      "- actual: accepted",
+      "- why: the server &lt;admitted&gt; it",
+      "CertificateRequest seen, 1 CA name: CN=Fed CA",
+      "[case log](cases/a_bad_1.3.log)",
+      "```sh\nmh run /s.json --filter 'a/bad/1.3' --out /o/rerun/a_bad_1.3\n```",
+      "> **Warning:** a warning",
+      "## a\n",
+      "## Other cases",
+      NULL};
+  in_order(md, md_marks);
+  free(md);
+  char *html = written(mh_html_write, &r);
+  const char *html_marks[] = {"<strong>1 of 3 failed</strong>",
+                              "<tr><td>unexpected-accept</td><td>1</td>",
+                              "<h2 id=\"failures\">Failures (1)</h2>",
+                              "<h3>a/bad/1.3</h3>",
+                              "expected: reject (cn_not_allowed)",
+                              "why: the server &lt;admitted&gt; it",
+                              "CertificateRequest seen, 1 CA name: CN=Fed CA",
+                              "<a href=\"cases/a_bad_1.3.log\">case log</a>",
+                              "<code>mh run /s.json --filter &apos;a/bad/1.3&apos; --out "
+                              "/o/rerun/a_bad_1.3</code>",
+                              "<b>Warning:</b> a warning",
+                              "<h2>a</h2>",
+                              "<h2>Other cases</h2>",
+                              NULL};
+  in_order(html, html_marks);
+  // Without --pcap, no capture column.
+  assert_null(strstr(html, "capture</th>"));
+  free(html);
+  r.pcap = 1;
+  html = written(mh_html_write, &r);
+  assert_non_null(strstr(html, "<th>capture</th>"));
+  free(html);
+  char *junit = written(mh_junit_write, &r);
+  assert_non_null(strstr(junit, " timestamp=\"1970-01-02T00:00:01Z\" hostname=\"host&amp;1\""));
+  assert_non_null(strstr(junit, "skipped=\"0\" time=\"2.500\">"));
+  free(junit);
+}
+
 static void test_run_report_files(void **state) {
   (void)state;
   char dir[300];
@@ -232,6 +393,9 @@ int main(void) {
       cmocka_unit_test(test_case_file_name),
       cmocka_unit_test(test_case_log_no_alert),
       cmocka_unit_test(test_grids),
+      cmocka_unit_test(test_rerun_command),
+      cmocka_unit_test(test_failure_flight),
+      cmocka_unit_test(test_run_report_order),
       cmocka_unit_test_setup_teardown(test_run_report_files, setup, teardown),
       cmocka_unit_test_setup_teardown(test_run_report_nothing_on_failure, setup, teardown),
       cmocka_unit_test_setup_teardown(test_load_report_files, setup, teardown),

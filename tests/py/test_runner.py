@@ -1,13 +1,17 @@
 """The conformance runner: truthful outcomes, verdicts, exit codes and reports, against the mocks,
 a real nginx, and targets that misbehave or are not there."""
 import copy
+import datetime
 import json
+import shlex
 import socket
 import subprocess
 import time
 import urllib.parse
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
+
+import pathlib
 
 import jsonschema
 import pytest
@@ -101,7 +105,10 @@ def test_human_reports_link_every_cell_to_its_log(default_run):
     p = Cells()
     p.feed(html)
     assert set(p.links) == set(url.values())
-    assert p.coloured == 2 * 11 * 2 + 52  # the two matrices, and the list of every case
+    # Each case once: in its matrix (two of 11 identities by 2 versions), or with the other cases.
+    assert p.coloured == 52
+    # No --pcap, no capture column.
+    assert "capture</th>" not in html
 
 
 def test_tls13_missing_cert_is_rejected_on_the_first_read_with_116(default_run):
@@ -176,6 +183,102 @@ def test_a_mock_that_ignores_its_allow_list_fails_the_run(mh, tmp_path):
     junit = ET.parse(tmp_path / "out" / "junit.xml").getroot()
     failures = junit.findall(".//failure")
     assert len(failures) == 4 and all(f.get("type") == "unexpected-accept" for f in failures)
+
+
+ODD = "c-at-a: it's *admitted* [?]"
+
+
+@pytest.fixture(scope="module")
+def failing_run(harness, tmp_path_factory):
+    """A run with one failure (an explicit expectation the mock does not meet), a passing explicit
+    case and a small matrix; its case name holds a quote and glob characters."""
+    tmp = tmp_path_factory.mktemp("failing")
+    doc = copy.deepcopy(FED)
+    doc["matrix"]["targets"] = ["location-a"]
+    doc["matrix"]["identities"] = ["location-b", "none"]
+    doc["cases"] = [
+        {"name": ODD, "target": "location-a", "identity": "location-c", "version": "1.3",
+         "expect": {"result": "accept"}},
+        {"name": "no-cert-alert-116", "target": "location-a", "version": "1.3",
+         "expect": {"result": "reject", "layer": "tls", "alerts": [116]}},
+    ]
+    out = tmp / "out"
+    r = run([harness, "run", write_scenario(tmp, doc), "--out", out, "--profiles",
+             ROOT / "profiles"], timeout=180)
+    return r, json.loads((out / "report.json").read_text()), out
+
+
+def test_failing_run_reports_lead_with_the_answer(failing_run):
+    r, report, out = failing_run
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert [c["id"] for c in report["cases"] if c["fails"]] == [ODD]
+    n = len(report["cases"])
+    md = (out / "report.md").read_text()
+    html = (out / "report.html").read_text()
+    # The same order in both: the answer, the counts, the failure (expected, actual, why, the
+    # server's flight, its log, the rerun command), then the matrices and the other cases.
+    md_marks = [f"**1 of {n} failed**", "| verdict | cases | meaning |", "| unexpected-reject | 1 |",
+                "## Failures (1)", "### c-at-a: it's \\*admitted\\* \\[?\\]", "- expected: accept",
+                "- actual: rejected by server", "- server's flight: ServerHello TLSv1.3; "
+                "CertificateRequest seen, 1 CA name: CN=SemStreams Federation CA",
+                "[case log](cases/", "```sh\n", "## location-a\n", "## Other cases"]
+    html_marks = [f"<strong>1 of {n} failed</strong>", "<th>verdict</th><th>cases</th>",
+                  "<tr><td>unexpected-reject</td><td>1</td>", "Failures (1)</h2>",
+                  "<h3>c-at-a: it&apos;s *admitted* [?]</h3>", "expected: accept",
+                  "actual: rejected by server", "server's flight: ServerHello TLSv1.3; "
+                  "CertificateRequest seen, 1 CA name: CN=SemStreams Federation CA", ">case log</a>", "<pre class=\"rerun\"><code>",
+                  "<h2>location-a</h2>", "<h2>Other cases</h2>"]
+    for text, marks in ((md, md_marks), (html, html_marks)):
+        at = 0
+        for m in marks:
+            i = text.find(m, at)
+            assert i >= 0, f"{m!r} missing or out of order"
+            at = i + len(m)
+    assert "capture</th>" not in html  # no --pcap, no capture column
+    # The verdict's reason, where the oracle gave one, is there too.
+    reason = case(report, ODD)["verdict_reason"]
+    assert not reason or "- why: " in md and "<li>why: " in html
+
+
+def test_rerun_command_reproduces_just_that_case(failing_run):
+    _, report, out = failing_run
+    md = (out / "report.md").read_text()
+    cmd = md.split("```sh\n", 1)[1].split("\n```", 1)[0]
+    assert "\n" not in cmd
+    args = shlex.split(cmd)
+    assert args[1] == "run" and pathlib.Path(args[2]).is_absolute()
+    assert args[args.index("--filter") + 1] == "c-at-a: it's \\*admitted\\* \\[\\?\\]"
+    assert "--profiles" in args
+    rerun_out = pathlib.Path(args[args.index("--out") + 1])
+    assert rerun_out.parent == out.resolve() / "rerun"
+    # Run as printed, from another directory: the paths are absolute.
+    r = run(args, timeout=180, cwd="/")
+    again = json.loads((rerun_out / "report.json").read_text())
+    assert [(c["id"], c["verdict"]) for c in again["cases"]] == [(ODD, "unexpected-reject")]
+    assert r.returncode == 1, r.stdout + r.stderr
+
+
+def test_junit_has_what_ci_reads(failing_run):
+    _, report, out = failing_run
+    root = ET.parse(out / "junit.xml").getroot()
+    assert root.tag == "testsuites" and float(root.get("time")) >= 0
+    suites = root.findall("testsuite")
+    assert len(suites) == 1
+    s = suites[0]
+    when = datetime.datetime.fromisoformat(s.get("timestamp"))
+    assert when.tzinfo is not None and s.get("timestamp") == report["started"]
+    assert s.get("hostname") == socket.gethostname()
+    assert float(s.get("time")) == pytest.approx(report["duration_ms"] / 1000, abs=0.01)
+    assert int(s.get("tests")) == len(report["cases"]) and s.get("failures") == "1"
+    assert s.get("errors") == "0" and s.get("skipped") == "0"
+    cases = s.findall("testcase")
+    assert len(cases) == len(report["cases"])
+    for t in cases:
+        assert t.get("classname") and t.get("name") and float(t.get("time")) >= 0
+    failed = [t for t in cases if t.find("failure") is not None]
+    assert [t.get("name") for t in failed] == [ODD]
+    f = failed[0].find("failure")
+    assert f.get("type") == "unexpected-reject" and f.get("message").startswith("expected accept")
 
 
 def free_port():

@@ -39,10 +39,11 @@ def test_a_run_where_no_case_expects_acceptance_warns_and_fails_under_strict(mh,
     assert "2 pass, 1 warning\n" in r.stdout
     out = tmp_path / "out"
     md = (out / "report.md").read_text()
-    assert md.index("> **Warning:** " + NO_ACCEPT) < md.index("| verdict |")
+    # After the counts (and the failures, when there are any), above the cases.
+    assert md.index("| verdict |") < md.index("> **Warning:** " + NO_ACCEPT) < md.index("\n## ")
     assert "all passed, **with warnings**" in md
     html = (out / "report.html").read_text()
-    assert html.index("<b>Warning:</b> " + NO_ACCEPT) < html.index("<table")
+    assert html.index("<table") < html.index("<b>Warning:</b> " + NO_ACCEPT) < html.index("<h2")
     junit = ET.parse(out / "junit.xml").getroot()
     props = junit.findall("./testsuite/properties/property")
     assert [(p.get("name"), p.get("value")) for p in props] == [("warning", NO_ACCEPT)]
