@@ -284,6 +284,8 @@ static int run_and_report(struct load_state *st, struct mh_err *err) {
   snprintf(target_desc, sizeof(target_desc),
            strchr(st->lo.address, ':') ? "%s ([%s]:%d)" : "%s (%s:%d)", st->name, st->lo.address,
            st->lo.port);
+  // A sweep ends where errors start, by design.
+  st->result->exit_code = mh_load_result_errors(st->result) > 0 && !c->sweep ? 1 : 0;
   char charts_note[MH_ERR_LEN];
   if (mh_report_write_load(st->out_dir, target_desc, &st->lo, st->result, sweep, charts_note,
                            sizeof(charts_note), err) != 0) {
@@ -295,8 +297,7 @@ static int run_and_report(struct load_state *st, struct mh_err *err) {
   mh_load_summary_print(stdout, &st->lo, st->result, sweep);
   mh_load_location_print_accepted(&st->mock, stdout);
   printf("load: report in %s (report.md, report.json)\n", st->out_dir);
-  // A sweep ends where errors start, by design.
-  return mh_load_result_errors(st->result) > 0 && !c->sweep ? 1 : 0;
+  return st->result->exit_code;
 }
 
 int mh_load_command_run(const struct mh_load_command *c, struct mh_err *err) {

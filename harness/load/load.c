@@ -778,6 +778,9 @@ int mh_load_run(const struct mh_load_options *o, struct mh_load_result *out, str
   struct rusage ru0, ru1;
   getrusage(RUSAGE_SELF, &ru0);
   double t0 = mh_clock_now();
+  struct timespec wall;
+  clock_gettime(CLOCK_REALTIME, &wall);
+  out->started_unix_ms = (long long)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
   for (int i = 0; i < nt; i++) {
     if (pthread_create(&ths[i].tid, NULL, thread_main, &ths[i]) != 0) {
       mh_err_set(err, "cannot start load thread %d", i);

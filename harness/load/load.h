@@ -105,6 +105,7 @@ struct mh_load_second {
 
 // mh_load_result is the merged outcome of a run.
 struct mh_load_result {
+  long long started_unix_ms;  // wall clock (CLOCK_REALTIME) when the threads were started
   double elapsed_s;
   unsigned long long planned, started, accepted, rejected, dropped, late;
   unsigned long long resume_offered, resumed;  // resumed: as the TLS library reports it
@@ -112,8 +113,11 @@ struct mh_load_result {
   unsigned long long alerts[256];    // alerts received on rejection, by code
   unsigned long long statuses[600];  // HTTP statuses of rejections (confirmation at HTTP)
   struct mh_hist tcp, handshake, first_record, total_accept, total_reject, handshake_resumed;
-  double cpu_user_s, cpu_sys_s;
+  double cpu_user_s, cpu_sys_s;  // the whole process (getrusage): with a mock location, its too
   long peak_rss_kb;
+  // The command's exit code, for the report: set by load/command.c before the report is written
+  // (mh_load_run leaves it 0).
+  int exit_code;
   struct mh_load_second seconds[MH_LOAD_MAX_SECONDS];
   size_t num_seconds;
 };

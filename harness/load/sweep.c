@@ -63,11 +63,13 @@ int mh_sweep_run(const struct mh_load_options *o, double p99_limit_ms, struct mh
   }
   struct mh_load_options so = *o;
   int ret = -1;
+  long long started_ms = 0;  // the sweep's start: its first step's
   for (size_t i = 0; i < MH_SWEEP_MAX_STEPS; i++) {
     so.rate = o->rate * pow(1.5, (double)i);
     if (mh_load_run(&so, step, err) != 0) {
       goto out;
     }
+    started_ms = i == 0 ? step->started_unix_ms : started_ms;
     struct mh_sweep_step *st = &out->steps[out->num_steps++];
     st->offered = so.rate;
     mh_sweep_judge(st, step, so.duration_s, p99_limit_ms);
@@ -81,6 +83,7 @@ int mh_sweep_run(const struct mh_load_options *o, double p99_limit_ms, struct mh
     }
     out->sustainable = st->offered;
   }
+  out_best->started_unix_ms = started_ms;
   ret = 0;
 out:
   free(step);

@@ -30,7 +30,17 @@ def check_sane(rep):
     assert rep["latency"]["total_accepted"]["count"] == c["accepted"]
     assert rep["latency"]["total_rejected"]["count"] == c["rejected"]
     # Resumption as the TLS library reports it: only offered sessions, only accepted handshakes.
-    assert c["resumed"] <= c["resume_offered"] and c["resumed"] <= c["accepted"]
+    if c["resume_offered"] is None:  # no --resume: null, not 0
+        assert c["resumed"] is None
+    else:
+        assert c["resumed"] <= c["resume_offered"] and c["resumed"] <= c["accepted"]
+    # What does not apply to the mode is null.
+    if rep["mode"] == "open":
+        assert rep["rate"] > 0 and rep["connections"] is None
+    else:
+        assert rep["rate"] is None and rep["connections"] > 0
+    assert rep["started"]["utc"].endswith("Z") and rep["started"]["unix_ms"] > 0
+    assert rep["exit_code"] == (1 if errors and rep["sweep"] is None else 0)
     # Per second: what completed adds up to the run's totals, the last partial second included.
     secs = rep["seconds"]
     assert [s["second"] for s in secs] == list(range(1, len(secs) + 1))
