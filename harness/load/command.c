@@ -134,6 +134,7 @@ static int prepare_location(struct load_state *st, struct mh_err *err) {
   }
   st->lo.address = st->mock.address;
   st->lo.port = st->mock.port;
+  st->lo.in_process_mock = 1;
   st->lo.server_name = st->L->host;
   int root = mh_oracle_server_root_ca(&st->scenario, st->L);
   if (root >= 0) {

@@ -55,6 +55,7 @@ struct mh_load_options {
   int reject_statuses[MH_LOAD_MAX_STATUSES];
   size_t num_reject_statuses;
   const char *profile;  // the stack's profile, for the report; NULL: none
+  int in_process_mock;  // the target is this process's mock (--location): for the report's CPU
 };
 
 // Error classes, defined once: X(enum suffix, keyword).
@@ -114,6 +115,9 @@ struct mh_load_result {
   unsigned long long statuses[600];  // HTTP statuses of rejections (confirmation at HTTP)
   struct mh_hist tcp, handshake, first_record, total_accept, total_reject, handshake_resumed;
   double cpu_user_s, cpu_sys_s;  // the whole process (getrusage): with a mock location, its too
+  // The generator threads' own CPU time (user + system, CLOCK_THREAD_CPUTIME_ID read by each at
+  // its end), summed: the harness's cost, without the mock's or the main thread's.
+  double generator_cpu_s;
   long peak_rss_kb;
   // The command's exit code, for the report: set by load/command.c before the report is written
   // (mh_load_run leaves it 0).

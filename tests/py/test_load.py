@@ -40,6 +40,10 @@ def check_sane(rep):
     else:
         assert rep["rate"] is None and rep["connections"] > 0
     assert rep["started"]["utc"].endswith("Z") and rep["started"]["unix_ms"] > 0
+    # The generator threads are part of the process: their CPU is at most its (with --location,
+    # the process's includes the mock's).
+    cpu = rep["cpu"]
+    assert 0 <= cpu["generator_s"] <= cpu["process_s"] == rep["cpu_s"]
     assert rep["exit_code"] == (1 if errors and rep["sweep"] is None else 0)
     # Per second: what completed adds up to the run's totals, the last partial second included.
     secs = rep["seconds"]
