@@ -1,14 +1,19 @@
 """mtls-harness load: sane reports from short closed- and open-loop runs against the mock and a real
 nginx. Only counts and invariants that hold on any machine are asserted; speed is measured by
 scripts/bench, never asserted here."""
+import copy
 import json
 import math
 
+import jsonschema
 import pytest
 
 from conftest import ROOT, nginx_running, run
 from test_runner import NGINX_CONF, free_port
 
+
+
+SCHEMA = json.loads((ROOT / "docs/load-report-schema.json").read_text())
 
 
 def load(harness, out, *args):
@@ -18,6 +23,7 @@ def load(harness, out, *args):
 
 
 def check_sane(rep):
+    jsonschema.validate(rep, SCHEMA, cls=jsonschema.Draft202012Validator)
     c = rep["counts"]
     errors = sum(rep["errors"].values())
     assert c["errors"] == errors
@@ -373,3 +379,32 @@ def test_unknown_names_list_the_valid_ones(harness, tmp_path):
                   "location-a", "--identity", "location-b,nobody", "--duration", "1")
     assert r.returncode == 2 and rep is None and r.stderr.strip().count("\n") == 0
     assert 'no identity "nobody"' in r.stderr and "location-a, location-b, location-c" in r.stderr
+
+
+@pytest.mark.parametrize("kind", ["open", "closed", "sweep", "target"])
+def test_report_json_validates_against_its_schema(harness, tmp_path, kind):
+    """docs/load-report-schema.json holds for each kind of run; what does not apply is null; with
+    --location the generator threads' CPU is at most the process's (which includes the mock's)."""
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    loc = [ROOT / "scenarios/federation.json", "--location", "location-a", "--duration", "0.5"]
+    if kind == "target":
+        r, rep = load_nginx(harness, tmp_path, ["federation.json"], "federation.json",
+                            "--identity", "location-b")
+    else:
+        args = {"open": ["--rate", "50"], "closed": ["--connections", "2"],
+                "sweep": ["--sweep", "--rate", "50", "--sweep-p99-ms", "500"]}[kind]
+        r, rep = load(harness, tmp_path / "out", *loc, "--threads", "2", *args)
+    assert r.returncode == rep["exit_code"] == 0, r.stdout + r.stderr
+    jsonschema.validate(rep, SCHEMA, cls=jsonschema.Draft202012Validator)
+    check_sane(rep)
+    assert (rep["sweep"] is None) == (kind != "sweep")
+    assert rep["counts"]["resume_offered"] is None and rep["counts"]["resumed"] is None
+    cpu = rep["cpu"]
+    assert cpu["process_includes_mock"] == (kind != "target")
+    assert cpu["generator_s"] <= cpu["process_s"]
+    if rep["counts"]["accepted"]:
+        assert cpu["generator_us_per_handshake"] <= cpu["process_us_per_handshake"]
+    # The schema is not vacuous: an unknown key, or a count where null belongs, fails it.
+    for broken in (dict(rep, extra=1), dict(rep, connections=3 if rep["mode"] == "open" else None)):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(broken, SCHEMA, cls=jsonschema.Draft202012Validator)
