@@ -178,6 +178,12 @@ static void json_sweep(struct mh_jsonw *w, const struct mh_report_load_doc *d) {
     mh_kv_double(w, "error_share", st->error_share, 5);
     mh_kv_double(w, "drop_share", st->drop_share, 5);
     mh_kv_bool(w, "sustained", st->sustained);
+    mh_kv_bool(w, "retry", st->retry);
+    // Why it failed, with the values and bounds; null when it held.
+    char why[256];
+    mh_jsonw_key(w, "why");
+    mh_jsonw_string_or_null(
+        w, st->sustained ? NULL : mh_sweep_step_why(st, d->p99_limit_ms, why, sizeof(why)));
     mh_jsonw_key(w, "broke");
     mh_jsonw_array_begin(w);
     for (int l = 0; l < MH_SWEEP_LIMIT_NUM; l++) {
