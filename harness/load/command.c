@@ -144,6 +144,7 @@ static int prepare_location(struct load_state *st, struct mh_err *err) {
   }
   st->lo.address = st->mock.address;
   st->lo.port = st->mock.port;
+  st->lo.in_process_mock = 1;
   st->lo.server_name = st->L->host;
   int root = mh_oracle_server_root_ca(&st->scenario, st->L);
   if (root >= 0) {
@@ -294,6 +295,10 @@ static int run_and_report(struct load_state *st, struct mh_err *err) {
   snprintf(target_desc, sizeof(target_desc),
            strchr(st->lo.address, ':') ? "%s ([%s]:%d)" : "%s (%s:%d)", st->name, st->lo.address,
            st->lo.port);
+  // A sweep ends where errors start, by design; a signal decides the exit code (130/143).
+  st->result->exit_code = st->result->signo != 0 ? mh_interrupt_exit_code(st->result->signo)
+                          : mh_load_result_errors(st->result) > 0 && !c->sweep ? 1
+                                                                               : 0;
   char charts_note[MH_ERR_LEN];
   if (mh_report_write_load(st->out_dir, target_desc, &st->lo, st->result, sweep, charts_note,
                            sizeof(charts_note), err) != 0) {
@@ -308,10 +313,8 @@ static int run_and_report(struct load_state *st, struct mh_err *err) {
   if (st->result->signo != 0) {
     printf("load: interrupted by %s after %.1f s (the report says so)\n",
            mh_interrupt_name(st->result->signo), st->result->elapsed_s);
-    return mh_interrupt_exit_code(st->result->signo);
   }
-  // A sweep ends where errors start, by design.
-  return mh_load_result_errors(st->result) > 0 && !c->sweep ? 1 : 0;
+  return st->result->exit_code;
 }
 
 int mh_load_command_run(const struct mh_load_command *c, struct mh_err *err) {

@@ -614,6 +614,12 @@ static void *thread_main(void *arg) {
   if (th->arrival_fd >= 0) {
     close(th->arrival_fd);
   }
+  // This thread's own CPU, read by itself: another thread's clock id would need
+  // pthread_getcpuclockid and a thread still alive.
+  struct timespec cpu;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0) {
+    th->r.generator_cpu_s = (double)cpu.tv_sec + (double)cpu.tv_nsec / 1e9;
+  }
   return NULL;
 }
 
@@ -626,6 +632,7 @@ static void merge(struct mh_load_result *dst, const struct mh_load_result *src) 
   dst->late += src->late;
   dst->resume_offered += src->resume_offered;
   dst->resumed += src->resumed;
+  dst->generator_cpu_s += src->generator_cpu_s;
   for (int i = 0; i < MH_LOAD_ERR_NUM; i++) {
     dst->errors[i] += src->errors[i];
   }
@@ -806,6 +813,9 @@ int mh_load_run(const struct mh_load_options *o, struct mh_load_result *out, str
   struct rusage ru0, ru1;
   getrusage(RUSAGE_SELF, &ru0);
   double t0 = mh_clock_now();
+  struct timespec wall;
+  clock_gettime(CLOCK_REALTIME, &wall);
+  out->started_unix_ms = (long long)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
   for (int i = 0; i < nt; i++) {
     if (pthread_create(&ths[i].tid, NULL, thread_main, &ths[i]) != 0) {
       mh_err_set(err, "cannot start load thread %d", i);

@@ -59,6 +59,7 @@ struct mh_load_options {
   // NULL, or SIGINT/SIGTERM (base/interrupt.h), read by the progress loop: the run stops at once,
   // handshakes in flight are abandoned (closed, not counted) and |signo| of the result is set.
   struct mh_interrupt *interrupt;
+  int in_process_mock;  // the target is this process's mock (--location): for the report's CPU
 };
 
 // Error classes, defined once: X(enum suffix, keyword).
@@ -109,6 +110,7 @@ struct mh_load_second {
 
 // mh_load_result is the merged outcome of a run.
 struct mh_load_result {
+  long long started_unix_ms;  // wall clock (CLOCK_REALTIME) when the threads were started
   double elapsed_s;
   unsigned long long planned, started, accepted, rejected, dropped, late;
   unsigned long long resume_offered, resumed;  // resumed: as the TLS library reports it
@@ -116,8 +118,14 @@ struct mh_load_result {
   unsigned long long alerts[256];    // alerts received on rejection, by code
   unsigned long long statuses[600];  // HTTP statuses of rejections (confirmation at HTTP)
   struct mh_hist tcp, handshake, first_record, total_accept, total_reject, handshake_resumed;
-  double cpu_user_s, cpu_sys_s;
+  double cpu_user_s, cpu_sys_s;  // the whole process (getrusage): with a mock location, its too
+  // The generator threads' own CPU time (user + system, CLOCK_THREAD_CPUTIME_ID read by each at
+  // its end), summed: the harness's cost, without the mock's or the main thread's.
+  double generator_cpu_s;
   long peak_rss_kb;
+  // The command's exit code, for the report: set by load/command.c before the report is written
+  // (mh_load_run leaves it 0).
+  int exit_code;
   struct mh_load_second seconds[MH_LOAD_MAX_SECONDS];
   size_t num_seconds;
   int signo;  // the signal that stopped the run early, 0: none

@@ -39,18 +39,55 @@ void mh_sweep_judge(struct mh_sweep_step *st, const struct mh_load_result *r, do
   st->sustained = st->broke == 0;
 }
 
-// print_step writes a step's progress line: the rate, and what held or which limits broke.
-static void print_step(FILE *f, const struct mh_sweep_step *st) {
-  fprintf(f, "load: sweep %.0f/s: achieved %.1f/s, p99 %.3f ms: %s", st->offered, st->achieved,
-          st->p99_us / 1000.0, st->sustained ? "sustained" : "not sustained");
-  const char *sep = " (";
-  for (int l = 0; l < MH_SWEEP_LIMIT_NUM; l++) {
-    if (st->broke & (1u << l)) {
-      fprintf(f, "%s%s", sep, mh_sweep_limit_name((enum mh_sweep_limit)l));
-      sep = ", ";
-    }
+enum mh_sweep_next mh_sweep_decide(const struct mh_sweep_step *st) {
+  if (st->sustained) {
+    return MH_SWEEP_NEXT;
   }
-  fputs(st->sustained ? "\n" : ")\n", f);
+  return st->retry ? MH_SWEEP_STOP : MH_SWEEP_RETRY;
+}
+
+const char *mh_sweep_step_why(const struct mh_sweep_step *st, double p99_limit_ms, char *buf,
+                              size_t len) {
+  size_t n = 0;
+  buf[0] = '\0';
+  for (int l = 0; l < MH_SWEEP_LIMIT_NUM && n < len; l++) {
+    if (!(st->broke & (1u << l))) {
+      continue;
+    }
+    const char *sep = n ? "; " : "";
+    int k = 0;
+    switch ((enum mh_sweep_limit)l) {
+      case MH_SWEEP_P99:
+        k = snprintf(buf + n, len - n, "%sp99 %.3f ms > %g ms", sep, st->p99_us / 1000.0,
+                     p99_limit_ms);
+        break;
+      case MH_SWEEP_ERRORS:
+        k = snprintf(buf + n, len - n, "%serrors %.2f%% > 0.1%%", sep, 100 * st->error_share);
+        break;
+      case MH_SWEEP_DROPS:
+        k = snprintf(buf + n, len - n, "%sdrops %.2f%% > 1%%", sep, 100 * st->drop_share);
+        break;
+      default:
+        k = snprintf(buf + n, len - n, "%sachieved %.1f/s < 95%% of %.0f/s", sep, st->achieved,
+                     st->offered);
+        break;
+    }
+    n = k > 0 && (size_t)k < len - n ? n + (size_t)k : len;
+  }
+  return buf;
+}
+
+// print_step writes a step's progress line: the rate, and what held or which limits broke.
+static void print_step(FILE *f, const struct mh_sweep_step *st, double p99_limit_ms) {
+  fprintf(f, "load: sweep %.0f/s%s: achieved %.1f/s, p99 %.3f ms: %s", st->offered,
+          st->retry ? " (retry)" : "", st->achieved, st->p99_us / 1000.0,
+          st->sustained ? "sustained" : "not sustained");
+  if (!st->sustained) {
+    char why[256];
+    fprintf(f, " (%s)%s", mh_sweep_step_why(st, p99_limit_ms, why, sizeof(why)),
+            st->retry ? "" : ": retrying once");
+  }
+  fputc('\n', f);
 }
 
 int mh_sweep_run(const struct mh_load_options *o, double p99_limit_ms, struct mh_sweep *out,
@@ -63,28 +100,39 @@ int mh_sweep_run(const struct mh_load_options *o, double p99_limit_ms, struct mh
   }
   struct mh_load_options so = *o;
   int ret = -1;
-  for (size_t i = 0; i < MH_SWEEP_MAX_STEPS; i++) {
+  long long started_ms = 0;  // the sweep's start: its first step's
+  size_t i = 0;              // the rate's index: o->rate * 1.5^i
+  int retry = 0;
+  while (i < MH_SWEEP_MAX_RATES && out->num_steps < MH_SWEEP_MAX_STEPS) {
     so.rate = o->rate * pow(1.5, (double)i);
     if (mh_load_run(&so, step, err) != 0) {
       goto out;
     }
+    started_ms = out->num_steps == 0 ? step->started_unix_ms : started_ms;
     struct mh_sweep_step *st = &out->steps[out->num_steps++];
     st->offered = so.rate;
     mh_sweep_judge(st, step, so.duration_s, p99_limit_ms);
-    print_step(stderr, st);
+    st->retry = retry;
+    print_step(stderr, st, p99_limit_ms);
     // The result kept is the highest sustained step's, or the first step's if none held.
-    if (st->sustained || i == 0) {
+    if (st->sustained || out->num_steps == 1) {
       memcpy(out_best, step, sizeof(*out_best));
     }
     if (step->signo != 0) {  // interrupted: the sweep ends with what held so far
       out_best->signo = step->signo;
       break;
     }
-    if (!st->sustained) {
+    enum mh_sweep_next next = mh_sweep_decide(st);
+    if (next == MH_SWEEP_STOP) {
       break;
     }
-    out->sustainable = st->offered;
+    retry = next == MH_SWEEP_RETRY;
+    if (next == MH_SWEEP_NEXT) {
+      out->sustainable = st->offered;
+      i++;
+    }
   }
+  out_best->started_unix_ms = started_ms;
   ret = 0;
 out:
   free(step);

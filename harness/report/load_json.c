@@ -3,6 +3,7 @@
 #include "report/internal.h"
 
 #include <stdio.h>
+#include <time.h>
 
 #include "base/alerts.h"
 #include "base/interrupt.h"
@@ -29,8 +30,19 @@ static void json_load_options(struct mh_jsonw *w, const struct mh_report_load_do
   const struct mh_load_options *o = d->o;
   mh_kv_str(w, "mode", o->rate > 0 ? "open" : "closed");
   mh_kv_str(w, "tls_version", o->version == MH_TLS13 ? "1.3" : "1.2");
-  mh_kv_double(w, "rate", o->rate, 3);
-  mh_kv_int(w, "connections", o->connections);
+  // What does not apply to the mode is null: a rate in closed loop, connections in open loop.
+  mh_jsonw_key(w, "rate");
+  if (o->rate > 0) {
+    mh_jsonw_double(w, o->rate, 3);
+  } else {
+    mh_jsonw_null(w);
+  }
+  mh_jsonw_key(w, "connections");
+  if (o->rate > 0) {
+    mh_jsonw_null(w);
+  } else {
+    mh_jsonw_int(w, o->connections);
+  }
   mh_kv_double(w, "duration_s", o->duration_s, 3);
   mh_kv_int(w, "threads", o->threads);
   mh_kv_double(w, "bad_share", o->bad_share, 4);
@@ -52,7 +64,35 @@ static void json_load_options(struct mh_jsonw *w, const struct mh_report_load_do
 }
 
 // json_load_counts writes what happened: counts, errors by kind, the alerts of rejections.
-static void json_load_counts(struct mh_jsonw *w, const struct mh_load_result *r) {
+// json_uint_or_null writes |key|: |v|, or null when |applies| is 0.
+static void json_uint_or_null(struct mh_jsonw *w, const char *key, int applies,
+                              unsigned long long v) {
+  mh_jsonw_key(w, key);
+  if (applies) {
+    mh_jsonw_uint(w, v);
+  } else {
+    mh_jsonw_null(w);
+  }
+}
+
+// json_started writes when the run (a sweep: its first step) started, as ISO 8601 UTC with
+// milliseconds and as unix milliseconds.
+static void json_started(struct mh_jsonw *w, long long unix_ms) {
+  char iso[40];
+  time_t secs = (time_t)(unix_ms / 1000);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  size_t n = strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(iso + n, sizeof(iso) - n, ".%03dZ", (int)(unix_ms % 1000));
+  mh_jsonw_key(w, "started");
+  mh_jsonw_object_begin(w);
+  mh_kv_str(w, "utc", iso);
+  mh_kv_int(w, "unix_ms", unix_ms);
+  mh_jsonw_object_end(w);
+}
+
+static void json_load_counts(struct mh_jsonw *w, const struct mh_load_options *o,
+                             const struct mh_load_result *r) {
   unsigned long long errors = mh_load_result_errors(r);
   mh_jsonw_key(w, "counts");
   mh_jsonw_object_begin(w);
@@ -63,8 +103,9 @@ static void json_load_counts(struct mh_jsonw *w, const struct mh_load_result *r)
   mh_kv_uint(w, "errors", errors);
   mh_kv_uint(w, "dropped", r->dropped);
   mh_kv_uint(w, "late", r->late);
-  mh_kv_uint(w, "resume_offered", r->resume_offered);
-  mh_kv_uint(w, "resumed", r->resumed);
+  // Without --resume no session is offered: null, not 0.
+  json_uint_or_null(w, "resume_offered", o->resume_share > 0, r->resume_offered);
+  json_uint_or_null(w, "resumed", o->resume_share > 0, r->resumed);
   mh_jsonw_object_end(w);
   mh_jsonw_key(w, "errors");
   mh_jsonw_object_begin(w);
@@ -138,6 +179,12 @@ static void json_sweep(struct mh_jsonw *w, const struct mh_report_load_doc *d) {
     mh_kv_double(w, "error_share", st->error_share, 5);
     mh_kv_double(w, "drop_share", st->drop_share, 5);
     mh_kv_bool(w, "sustained", st->sustained);
+    mh_kv_bool(w, "retry", st->retry);
+    // Why it failed, with the values and bounds; null when it held.
+    char why[256];
+    mh_jsonw_key(w, "why");
+    mh_jsonw_string_or_null(
+        w, st->sustained ? NULL : mh_sweep_step_why(st, d->p99_limit_ms, why, sizeof(why)));
     mh_jsonw_key(w, "broke");
     mh_jsonw_array_begin(w);
     for (int l = 0; l < MH_SWEEP_LIMIT_NUM; l++) {
@@ -149,6 +196,31 @@ static void json_sweep(struct mh_jsonw *w, const struct mh_report_load_doc *d) {
     mh_jsonw_object_end(w);
   }
   mh_jsonw_array_end(w);
+  mh_jsonw_object_end(w);
+}
+
+// json_cpu writes the "cpu" object: the process's CPU (getrusage; with --location the in-process
+// mock's too) and the generator threads' own, each in seconds and per completed handshake (null
+// when none completed). The top-level cpu_s and cpu_us_per_handshake stay, the process's, for
+// readers of earlier reports.
+static void json_cpu(struct mh_jsonw *w, const struct mh_report_load_doc *d) {
+  const struct mh_load_result *r = d->r;
+  unsigned long long done = r->accepted + r->rejected;
+  const double secs[2] = {r->cpu_user_s + r->cpu_sys_s, r->generator_cpu_s};
+  static const char *const names[2][2] = {{"process_s", "process_us_per_handshake"},
+                                          {"generator_s", "generator_us_per_handshake"}};
+  mh_jsonw_key(w, "cpu");
+  mh_jsonw_object_begin(w);
+  for (int i = 0; i < 2; i++) {
+    mh_kv_double(w, names[i][0], secs[i], 3);
+    mh_jsonw_key(w, names[i][1]);
+    if (done) {
+      mh_jsonw_double(w, secs[i] * 1e6 / (double)done, 1);
+    } else {
+      mh_jsonw_null(w);
+    }
+  }
+  mh_kv_bool(w, "process_includes_mock", d->o->in_process_mock);
   mh_jsonw_object_end(w);
 }
 
@@ -164,18 +236,21 @@ void mh_report_load_json(FILE *f, const struct mh_report_load_doc *d) {
   mh_kv_str(w, "version", MH_VERSION);
   mh_jsonw_object_end(w);
   mh_kv_str(w, "target", d->target);
+  json_started(w, r->started_unix_ms);
+  mh_kv_int(w, "exit_code", r->exit_code);
   // A signal stopped the run: the counts are those of the handshakes that ended before it.
   mh_kv_bool(w, "interrupted", r->signo != 0);
   mh_jsonw_key(w, "signal");
   mh_jsonw_string_or_null(w, r->signo != 0 ? mh_interrupt_name(r->signo) : NULL);
   json_load_options(w, d);
-  json_load_counts(w, r);
+  json_load_counts(w, o, r);
   double cpu = r->cpu_user_s + r->cpu_sys_s;
   unsigned long long done = r->accepted + r->rejected;
   mh_kv_double(w, "achieved_rate", r->elapsed_s > 0 ? (double)done / o->duration_s : 0, 3);
   mh_kv_double(w, "accepted_rate", o->duration_s > 0 ? (double)r->accepted / o->duration_s : 0, 3);
   mh_kv_double(w, "cpu_s", cpu, 3);
   mh_kv_double(w, "cpu_us_per_handshake", done ? cpu * 1e6 / (double)done : 0, 1);
+  json_cpu(w, d);
   mh_kv_int(w, "peak_rss_kb", r->peak_rss_kb);
   mh_jsonw_key(w, "latency");
   mh_jsonw_object_begin(w);

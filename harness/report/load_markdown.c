@@ -131,14 +131,18 @@ void mh_report_load_markdown(FILE *f, const struct mh_report_load_doc *d) {
   if (d->num_steps > 0) {
     fprintf(f, "\n## Sweep: highest sustained rate %.0f handshakes/s\n\n", d->sustainable);
     fprintf(f,
-            "| offered/s | achieved/s | p99 ms | errors | dropped | sustained | limits broken |\n"
-            "|---|---|---|---|---|---|---|\n");
+            "| offered/s | achieved/s | p99 ms | errors | dropped | sustained | limits broken | "
+            "why | retry |\n"
+            "|---|---|---|---|---|---|---|---|---|\n");
     for (size_t i = 0; i < d->num_steps; i++) {
       const struct mh_sweep_step *st = &d->steps[i];
       fprintf(f, "| %.0f | %.1f | %.3f | %.2f%% | %.2f%% | %s | ", st->offered, st->achieved,
               st->p99_us / 1000.0, 100 * st->error_share, 100 * st->drop_share,
               st->sustained ? "yes" : "no");
-      write_broken_limits(f, st, "", " |\n");
+      write_broken_limits(f, st, "", " | ");
+      char why[256];
+      fprintf(f, "%s | %s |\n", mh_sweep_step_why(st, d->p99_limit_ms, why, sizeof(why)),
+              st->retry ? "yes" : "no");
     }
     if (d->charts_note == NULL) {
       fprintf(f, "\n![sweep: achieved rate and p99 by offered rate](sweep.svg)\n");

@@ -1,14 +1,19 @@
 """mtls-harness load: sane reports from short closed- and open-loop runs against the mock and a real
 nginx. Only counts and invariants that hold on any machine are asserted; speed is measured by
 scripts/bench, never asserted here."""
+import copy
 import json
 import math
 
+import jsonschema
 import pytest
 
 from conftest import ROOT, nginx_running, run
 from test_runner import NGINX_CONF, free_port
 
+
+
+SCHEMA = json.loads((ROOT / "docs/load-report-schema.json").read_text())
 
 
 def load(harness, out, *args):
@@ -18,6 +23,7 @@ def load(harness, out, *args):
 
 
 def check_sane(rep):
+    jsonschema.validate(rep, SCHEMA, cls=jsonschema.Draft202012Validator)
     c = rep["counts"]
     errors = sum(rep["errors"].values())
     assert c["errors"] == errors
@@ -30,7 +36,21 @@ def check_sane(rep):
     assert rep["latency"]["total_accepted"]["count"] == c["accepted"]
     assert rep["latency"]["total_rejected"]["count"] == c["rejected"]
     # Resumption as the TLS library reports it: only offered sessions, only accepted handshakes.
-    assert c["resumed"] <= c["resume_offered"] and c["resumed"] <= c["accepted"]
+    if c["resume_offered"] is None:  # no --resume: null, not 0
+        assert c["resumed"] is None
+    else:
+        assert c["resumed"] <= c["resume_offered"] and c["resumed"] <= c["accepted"]
+    # What does not apply to the mode is null.
+    if rep["mode"] == "open":
+        assert rep["rate"] > 0 and rep["connections"] is None
+    else:
+        assert rep["rate"] is None and rep["connections"] > 0
+    assert rep["started"]["utc"].endswith("Z") and rep["started"]["unix_ms"] > 0
+    # The generator threads are part of the process: their CPU is at most its (with --location,
+    # the process's includes the mock's).
+    cpu = rep["cpu"]
+    assert 0 <= cpu["generator_s"] <= cpu["process_s"] == rep["cpu_s"]
+    assert rep["exit_code"] == (1 if errors and rep["sweep"] is None else 0)
     # Per second: what completed adds up to the run's totals, the last partial second included.
     secs = rep["seconds"]
     assert [s["second"] for s in secs] == list(range(1, len(secs) + 1))
@@ -233,23 +253,32 @@ def test_sweep_finds_the_highest_sustained_rate_and_charts_it(harness, tmp_path)
                   "--sweep-p99-ms", "500")
     assert r.returncode == 0, r.stdout + r.stderr
     steps = rep["sweep"]["steps"]
-    offered = [s["offered"] for s in steps]
-    assert offered == [round(50 * 1.5 ** i, 1) for i in range(len(steps))]
+    # A failed step is retried once at the same rate; a rate moves up by half after a step held.
+    assert steps[0]["offered"] == 50 and not steps[0]["retry"]
+    for k, (prev, s) in enumerate(zip(steps, steps[1:])):
+        assert s["retry"] == (not prev["sustained"] and not prev["retry"])
+        held = sum(x["sustained"] for x in steps[:k + 1])  # the rate's index
+        assert s["offered"] == round(50 * 1.5 ** held, 1)
     sustained = [s["offered"] for s in steps if s["sustained"]]
     assert rep["sweep"]["sustainable_rate"] == max(sustained) > 0
     # The report's run is that step's (rates are written with one and three decimals: the two
     # roundings differ by at most 0.05, and the subtraction adds its own last bit).
     assert math.isclose(rep["rate"], rep["sweep"]["sustainable_rate"], abs_tol=0.0501)
-    # The sweep stops at the first rate that does not hold (or after 16 steps), and says why.
-    assert all(s["sustained"] and s["broke"] == [] for s in steps[:-1])
+    # The sweep stops when a rate fails on its retry too (or after 16 rates), and says why.
     last = steps[-1]
-    assert len(steps) == 16 or (not last["sustained"] and last["broke"])
+    assert len(sustained) == 16 or (not last["sustained"] and last["retry"] and last["broke"])
+    md = (tmp_path / "out" / "report.md").read_text()
     for s in steps:
         assert set(s["broke"]) <= SWEEP_LIMITS and s["sustained"] == (s["broke"] == [])
         assert ("p99" in s["broke"]) == (s["p99_us"] > 500_000)
-    if not last["sustained"]:
-        assert f"not sustained ({', '.join(last['broke'])})" in r.stderr
-        assert f"| no | {','.join(last['broke'])} |" in (tmp_path / "out" / "report.md").read_text()
+        assert (s["why"] is None) == s["sustained"]
+        if not s["sustained"]:
+            assert f"not sustained ({s['why']})" in r.stderr
+            retry = "yes" if s["retry"] else "no"
+            assert f"| no | {','.join(s['broke'])} | {s['why']} | {retry} |" in md
+            for limit in s["broke"]:
+                assert {"p99": "p99 ", "errors": "errors ", "drops": "drops ",
+                        "achieved_rate": "achieved "}[limit] in s["why"]
     assert f"highest sustained rate {rep['sweep']['sustainable_rate']:.0f}" in r.stdout
     # The charts (drawn by gnuplot; tests/py/test_charts.py checks them), or the line saying why
     # they are not there.
@@ -359,3 +388,32 @@ def test_unknown_names_list_the_valid_ones(harness, tmp_path):
                   "location-a", "--identity", "location-b,nobody", "--duration", "1")
     assert r.returncode == 2 and rep is None and r.stderr.strip().count("\n") == 0
     assert 'no identity "nobody"' in r.stderr and "location-a, location-b, location-c" in r.stderr
+
+
+@pytest.mark.parametrize("kind", ["open", "closed", "sweep", "target"])
+def test_report_json_validates_against_its_schema(harness, tmp_path, kind):
+    """docs/load-report-schema.json holds for each kind of run; what does not apply is null; with
+    --location the generator threads' CPU is at most the process's (which includes the mock's)."""
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    loc = [ROOT / "scenarios/federation.json", "--location", "location-a", "--duration", "0.5"]
+    if kind == "target":
+        r, rep = load_nginx(harness, tmp_path, ["federation.json"], "federation.json",
+                            "--identity", "location-b")
+    else:
+        args = {"open": ["--rate", "50"], "closed": ["--connections", "2"],
+                "sweep": ["--sweep", "--rate", "50", "--sweep-p99-ms", "500"]}[kind]
+        r, rep = load(harness, tmp_path / "out", *loc, "--threads", "2", *args)
+    assert r.returncode == rep["exit_code"] == 0, r.stdout + r.stderr
+    jsonschema.validate(rep, SCHEMA, cls=jsonschema.Draft202012Validator)
+    check_sane(rep)
+    assert (rep["sweep"] is None) == (kind != "sweep")
+    assert rep["counts"]["resume_offered"] is None and rep["counts"]["resumed"] is None
+    cpu = rep["cpu"]
+    assert cpu["process_includes_mock"] == (kind != "target")
+    assert cpu["generator_s"] <= cpu["process_s"]
+    if rep["counts"]["accepted"]:
+        assert cpu["generator_us_per_handshake"] <= cpu["process_us_per_handshake"]
+    # The schema is not vacuous: an unknown key, or a count where null belongs, fails it.
+    for broken in (dict(rep, extra=1), dict(rep, connections=3 if rep["mode"] == "open" else None)):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(broken, SCHEMA, cls=jsonschema.Draft202012Validator)
