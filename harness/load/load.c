@@ -174,7 +174,11 @@ static void finish(struct lconn *c, int accepted, int error, int alert) {
     mh_hist_record(&r->total_reject, us(now - c->planned));
     atomic_fetch_add_explicit(&th->a_rejected, 1, memory_order_relaxed);
   }
-  atomic_fetch_add_explicit(&th->a_done, 1, memory_order_relaxed);
+  // The progress line's handshakes/s counts handshakes the server decided (accepted or
+  // rejected); a refused or broken connection is an error, shown apart.
+  if (accepted >= 0) {
+    atomic_fetch_add_explicit(&th->a_done, 1, memory_order_relaxed);
+  }
   atomic_fetch_sub_explicit(&th->a_inflight, 1, memory_order_relaxed);
   release(c);
 }

@@ -417,3 +417,27 @@ def test_report_json_validates_against_its_schema(harness, tmp_path, kind):
     for broken in (dict(rep, extra=1), dict(rep, connections=3 if rep["mode"] == "open" else None)):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(broken, SCHEMA, cls=jsonschema.Draft202012Validator)
+
+
+def test_refused_connections_are_errors_not_handshakes(harness, tmp_path):
+    """A target that refuses every connection: the progress lines and the summary count no
+    handshake per second; the refusals are errors, shown apart."""
+    import re
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now: every connect is refused
+    fx = tmp_path / "fx"
+    assert run([harness, "pki", ROOT / "fixtures/federation.json", "--out", fx]).returncode == 0
+    r = run([harness, "load", "--target", f"127.0.0.1:{port}", "--server-name",
+             "location-a.semstreams.local", "--ca", fx / "federation-ca.pem",
+             "--identities-from", ROOT / "fixtures/federation.json", "--fixtures", fx,
+             "--identity", "location-b", "--rate", "50", "--duration", "2",
+             "--out", tmp_path / "out"], timeout=120)
+    rep = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert rep["counts"]["accepted"] == rep["counts"]["rejected"] == 0
+    assert rep["counts"]["errors"] == rep["counts"]["started"] > 0
+    rates = [int(m) for m in re.findall(r"load:\s+\d+s\s+(\d+) hs/s", r.stderr)]
+    assert rates and all(x == 0 for x in rates), r.stderr
+    assert re.search(r"load: 0 handshakes in [\d.]+ s: 0\.0/s", r.stdout), r.stdout
