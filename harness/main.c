@@ -194,6 +194,7 @@ static const struct command commands[] = {
      "  --quiet              no progress line\n"
      "  --keep-fixtures      with --location: keep <out>/fixtures (private keys) when the\n"
      "                       command fails or is interrupted (removed then by default)\n"
+     "  --force              empty an --out directory that is not empty (refused otherwise)\n"
      "\n"
      "A handshake counts as accepted only when the server kept it (TLS 1.3: its first record\n"
      "after our Finished; a profile that rejects at HTTP: the status of a GET after it). Prints a "
@@ -703,6 +704,7 @@ static const struct option load_longopts[] = {
     {"profile", required_argument, NULL, 'p'},
     {"profiles", required_argument, NULL, 'D'},
     {"keep-fixtures", no_argument, NULL, 'k'},
+    {"force", no_argument, NULL, 'X'},
     {NULL, 0, NULL, 0},
 };
 
@@ -774,6 +776,9 @@ static int cmd_load(int argc, char **argv) {
         break;
       case 'k':
         c.keep_fixtures = 1;
+        break;
+      case 'X':
+        c.force = 1;
         break;
       case 'v':
         if (strcmp(optarg, "1.2") != 0 && strcmp(optarg, "1.3") != 0) {

@@ -127,9 +127,11 @@ static int prepare_location(struct load_state *st, struct mh_err *err) {
   if (st->fixtures_dir == NULL) {
     return mh_err_set(err, "out of memory");
   }
-  struct stat sb;
-  st->od = (struct mh_outdir){.path = st->out_dir, .keep = "fixtures"};
-  st->od.kept = stat(st->fixtures_dir, &sb) == 0;
+  // An --out that holds anything (but a fixtures directory the user provided) is refused unless
+  // --force, so that old charts and reports never mix with this run's (base/outdir.h).
+  if (mh_outdir_prepare(&st->od, "load", st->out_dir, "fixtures", c->force, err) != 0) {
+    return -1;
+  }
   struct mh_scenario_options so = {.fixtures_dir = st->fixtures_dir, .quiet = 1};
   if (mh_scenario_load(a, c->scenario_file, &so, &st->scenario, err) != 0 ||
       (st->L = mh_load_location_find(&st->scenario, c->location, err)) == NULL) {
@@ -338,6 +340,14 @@ int mh_load_command_run(const struct mh_load_command *c, struct mh_err *err) {
       prepare_identities(st, err) != 0 || prepare_confirmation(st, err) != 0) {
     goto out;
   }
+  // With --target, an --out that already exists is refused unless --force (or emptied with it);
+  // a missing one is made by the report writer, after the run (--location took its directory
+  // before generating its fixtures inside it).
+  struct stat sb;
+  if (c->location == NULL && stat(st->out_dir, &sb) == 0 &&
+      mh_outdir_prepare(&st->od, "load", st->out_dir, "fixtures", c->force, err) != 0) {
+    goto out;
+  }
   rc = run_and_report(st, err);
 out:
   mh_load_location_stop(&st->mock);
@@ -345,6 +355,7 @@ out:
     struct mh_err ignored;  // best effort: the command's own error, if any, is what is reported
     mh_outdir_remove_tree(&st->od, "fixtures", &ignored);
   }
+
   mh_interrupt_close(&st->intr);
   free(st->result);
   mh_arena_free(&st->arena);

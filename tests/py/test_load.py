@@ -441,3 +441,17 @@ def test_refused_connections_are_errors_not_handshakes(harness, tmp_path):
     rates = [int(m) for m in re.findall(r"load:\s+\d+s\s+(\d+) hs/s", r.stderr)]
     assert rates and all(x == 0 for x in rates), r.stderr
     assert re.search(r"load: 0 handshakes in [\d.]+ s: 0\.0/s", r.stdout), r.stdout
+
+
+def test_a_non_empty_out_is_refused_unless_force(harness, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old-chart.svg").write_text("<svg/>")
+    args = [harness, "load", ROOT / "scenarios/federation.json", "--location", "location-a",
+            "--connections", "2", "--duration", "0.5", "--out", out]
+    r = run(args, timeout=120)
+    assert r.returncode == 2 and "--force" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert (out / "old-chart.svg").exists() and not (out / "report.json").exists()
+    r = run([*args, "--force"], timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert not (out / "old-chart.svg").exists() and (out / "report.json").exists()
