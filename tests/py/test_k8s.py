@@ -398,11 +398,11 @@ def test_the_configmaps_spec_imports_the_secrets_files(mh, tmp_path):
 
 
 def shard_env(tmp_path, load_args=""):
+    """A pod's mounts in |tmp_path|: the Secret (group-readable, as the kubelet leaves it with an
+    fsGroup, beside its ..data bookkeeping link), the ConfigMap, the memory volume for the copies."""
     secret = tmp_path / "secret"
     secret.mkdir()
-    (secret / "client.key").write_text("not a real key\n")
-    (secret / "client.key").chmod(0o440)  # as the kubelet leaves it with an fsGroup
-    (secret / "..data").symlink_to(secret)  # a Secret volume's bookkeeping: not copied
+    (secret / "..data").symlink_to(secret)
     config = tmp_path / "config"
     config.mkdir()
     (config / "load-args").write_text(load_args)
@@ -412,18 +412,53 @@ def shard_env(tmp_path, load_args=""):
                 JOB_COMPLETION_INDEX="0")
 
 
-def test_the_shard_prints_its_report_and_run_shards_collects_it(harness, tmp_path):
-    env = shard_env(tmp_path, "# the ConfigMap's extra options\n--duration\n1\n\n--quiet\n")
-    out = tmp_path / "report"
-    r = subprocess.run([SHARD, str(ROOT / "scenarios/federation.json"), "--location", "location-a",
-                        "--rate", "50", "--threads", "1", "--out", str(out)],
-                       capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
+def test_a_pod_loads_a_real_nginx_and_run_shards_collects_its_report(harness, tmp_path):
+    """One shard as its pod runs it: the Job's own args (less --shard and --start-at, which the
+    binary gains with part A of issue 16), the ConfigMap's spec and load-args with the
+    placeholders filled, the Secret's files; a real nginx on loopback as the target. Its log is
+    then what run-shards collects."""
+    from test_runner import NGINX_CONF, free_port
+    from conftest import nginx_running
+    fx = tmp_path / "fx"
+    assert run([harness, "pki", ROOT / "fixtures/federation.json", "--out", fx]).returncode == 0
+    cm = yaml.safe_load((ROOT / "deploy/k8s/configmap.yaml").read_text())["data"]
+    env = shard_env(tmp_path, cm["load-args"].replace("@@SERVER_NAME@@",
+                    "location-a.semstreams.local").replace("@@PROFILE@@", "nginx-http"))
+    secret, certs = tmp_path / "secret", env["MH_CERTS_DIR"]
+    for key, src in [("ca.pem", "federation-ca.pem"), ("client-ca.pem", "federation-ca.pem"),
+                     ("client.pem", "location-b-cert.pem"), ("client.key", "location-b-key.pem")]:
+        shutil.copy(fx / src, secret / key)
+        (secret / key).chmod(0o440)
+    (tmp_path / "config/identities.json").write_text(
+        cm["identities.json"].replace("/run/mtls-harness/certs", certs))
+
+    job, _ = render(tmp_path, "--duration", "1", "--tls", "1.2")
+    args = container(job)["args"]
+    for opt in ("--shard", "--start-at"):
+        i = args.index(opt)
+        del args[i:i + 2]
+    port = free_port()
+    args = [a.replace("/run/mtls-harness/certs", certs)
+             .replace("/etc/mtls-harness/config", str(tmp_path / "config"))
+             .replace("/work/", f"{tmp_path}/work/")
+             .replace("lb.example.internal:443", f"127.0.0.1:{port}")
+             .replace("20000", "40") for a in args]
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(tmp=tmp_path, port=port, fx=fx))
+    with nginx_running(conf, tmp_path, port):
+        r = subprocess.run([SHARD, *args], capture_output=True, text=True, timeout=120, env=env,
+                           cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
     copied = tmp_path / "run/certs/client.key"
-    assert copied.read_text() == "not a real key\n" and (copied.stat().st_mode & 0o777) == 0o600
+    assert (copied.stat().st_mode & 0o777) == 0o600
     assert not (tmp_path / "run/certs/..data").exists()
+    out = tmp_path / "work/report"
+    rep = json.loads((out / "report.json").read_text())
+    assert (rep["profile"], rep["confirmation"], rep["tls_version"]) == ("nginx-http", "http", "1.2")
+    assert rep["counts"]["accepted"] == rep["counts"]["started"] > 0, rep["counts"]
     assert re.search(r"^mtls-harness-shard: begin report\.json shard=0 exit=0 sha256=[0-9a-f]{64}$",
                      r.stdout, re.M), r.stdout
+
     log = tmp_path / "pod-0.log"
     log.write_text(r.stdout)
     got = tmp_path / "collected"
@@ -432,7 +467,6 @@ def test_the_shard_prints_its_report_and_run_shards_collects_it(harness, tmp_pat
     assert c.returncode == 1, c.stderr
     assert "shards without a report: 1 (of 0..1)" in c.stderr
     assert (got / "shards/shard-0/report.json").read_bytes() == (out / "report.json").read_bytes()
-    assert json.loads((out / "report.json").read_text())["duration_s"] == 1
 
     # A log cut short (the kubelet's log rotation, say): the damaged report is named, not used.
     lines = r.stdout.splitlines()
@@ -451,3 +485,125 @@ def test_a_shard_whose_load_refuses_its_options_fails_its_pod(tmp_path):
                        env=env, cwd=tmp_path)
     assert r.returncode == 2 and "--tls" in r.stderr
     assert "begin report.json" not in r.stdout
+
+
+# --- run-shards against a stand-in for kubectl (no cluster here): the calls it makes, in order,
+# and what it does with the answers.
+FAKE_KUBECTL = r'''#!/usr/bin/env python3
+import json, pathlib, shutil, sys
+state = pathlib.Path(__file__).parent
+with open(state / "calls", "a") as f:
+    f.write(json.dumps(sys.argv[1:]) + "\n")
+args = sys.argv[1:]
+assert args[0] == "--namespace" and args[2] == "--request-timeout=30s", args
+args = args[3:]
+cfg = json.loads((state / "cluster.json").read_text())
+if args[:2] == ["get", "secret"]:
+    path = args[-1].split("=", 1)[1] if "=" in args[-1] else args[-1]
+    data = cfg["secret"]
+    if path == "{.data}":
+        print(json.dumps(data))
+    else:
+        print(data.get(path[len("{.data."):-1].replace("\\.", "."), ""), end="")
+elif args[:2] == ["get", "configmap"]:
+    print(json.dumps(cfg["configmap"]))
+elif args[0] == "apply":
+    shutil.copy(args[2], state / "applied.yaml")
+    print("job.batch/x created")
+elif args[:2] == ["get", "job"]:
+    print(cfg["condition"] + " ", end="")
+elif args[:2] == ["get", "pods"]:
+    assert args[2:4] == ["-l", "job-name=" + cfg["name"]], args
+    for pod, phase in cfg["pods"]:
+        print(pod, phase)
+elif args[0] == "logs":
+    log = state / (args[1] + ".log")
+    if not log.exists():
+        print("error: no log", file=sys.stderr)
+        sys.exit(1)
+    sys.stdout.write(log.read_text())
+else:
+    sys.exit(f"fake kubectl: unexpected {args}")
+'''
+
+FAKE_MERGE = '''#!/bin/sh
+# the stand-in for `mtls-harness merge --out DIR REPORT...`
+echo "$@" > "$(dirname "$0")/merge-args"
+mkdir -p "$3" && echo merged > "$3/report.md"
+'''
+
+
+def shard_log(index, exit_code=0):
+    import base64
+    import gzip
+    import hashlib
+    body = json.dumps({"shard": index}).encode()
+    b64 = base64.encodebytes(gzip.compress(body)).decode()
+    return (f"mtls-harness-shard: shard {index}: mtls-harness load ...\n"
+            f"mtls-harness-shard: begin report.json shard={index} exit={exit_code} "
+            f"sha256={hashlib.sha256(body).hexdigest()}\n{b64}"
+            f"mtls-harness-shard: end report.json shard={index}\n")
+
+
+def cluster(tmp_path, condition="Complete", pods=4, logs=(0, 1, 2, 3), secret_text="PEM",
+            configmap_text="{}"):
+    import base64
+    state = tmp_path / "cluster"
+    state.mkdir()
+    (state / "kubectl").write_text(FAKE_KUBECTL)
+    (state / "kubectl").chmod(0o755)
+    (state / "merge").write_text(FAKE_MERGE)
+    (state / "merge").chmod(0o755)
+    enc = base64.b64encode(secret_text.encode()).decode()
+    (state / "cluster.json").write_text(json.dumps({
+        "secret": {"ca.pem": enc, "client.pem": enc, "client.key": enc},
+        "configmap": {"identities.json": configmap_text}, "condition": condition,
+        "name": "lt-1", "pods": [[f"lt-1-{i}-x", "Succeeded"] for i in range(pods)]}))
+    for i in logs:
+        (state / f"lt-1-{i}-x.log").write_text(shard_log(i, exit_code=1 if i == 3 else 0))
+    return state
+
+
+def run_shards(tmp_path, state, *extra):
+    return run([RUN_SHARDS, *BASE, "--shards", "4", "--name", "lt-1", "--namespace", "load",
+                "--lead", "1", "--duration", "1", "--kubectl", state / "kubectl", "--harness",
+                state / "merge", "--out", tmp_path / "out", *extra], timeout=60)
+
+
+def test_run_shards_applies_waits_collects_every_shard_and_merges(tmp_path):
+    state = cluster(tmp_path)
+    r = run_shards(tmp_path, state)
+    assert r.returncode == 0, r.stdout + r.stderr
+    applied = yaml.safe_load((state / "applied.yaml").read_text())
+    assert applied["metadata"] == {**applied["metadata"], "name": "lt-1", "namespace": "load"}
+    calls = [json.loads(x) for x in (state / "calls").read_text().splitlines()]
+    assert all(c[:2] == ["--namespace", "load"] for c in calls)
+    verbs = [c[3] for c in calls]
+    assert verbs.index("apply") < verbs.index("logs") and verbs.count("logs") == 4
+    out = tmp_path / "out"
+    for i in range(4):
+        assert json.loads((out / f"shards/shard-{i}/report.json").read_text()) == {"shard": i}
+    assert (state / "merge-args").read_text().split() == [
+        "merge", "--out", str(out / "merged"),
+        *[str(out / f"shards/shard-{i}/report.json") for i in range(4)]]
+    assert f"merged report: {out}/merged/report.md" in r.stdout
+    # Shard 3's load saw handshake errors: said, and left to the merged report.
+    assert "shard 3: load exited 1" in r.stderr
+
+
+def test_run_shards_names_the_shards_that_left_no_report(tmp_path):
+    state = cluster(tmp_path, condition="Failed", logs=(0, 2, 3))
+    r = run_shards(tmp_path, state)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "shards without a report: 1 (of 0..3)" in r.stderr
+    assert "pod lt-1-1-x: no log" in r.stderr
+    # The shards that did report are still merged.
+    assert len((state / "merge-args").read_text().split()) == 3 + 3
+
+
+@pytest.mark.parametrize("where", ["secret", "configmap"])
+def test_run_shards_refuses_unfilled_placeholders_before_applying(tmp_path, where):
+    state = cluster(tmp_path, **{f"{where}_text": "@@CLIENT_CERT_PEM@@"})
+    r = run_shards(tmp_path, state)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "placeholder" in r.stderr
+    assert not (state / "applied.yaml").exists()
