@@ -478,6 +478,10 @@ def test_a_pod_loads_a_real_nginx_and_run_shards_collects_its_report(harness, tm
     c = run([RUN_SHARDS, "--collect", log, "--no-merge", "--out", tmp_path / "again"])
     assert c.returncode == 1 and "shard 0: its report" in c.stderr and "damaged" in c.stderr
     assert not (tmp_path / "again/shards/shard-0/report.json").exists()
+    # Cut before its end marker: named too.
+    log.write_text("\n".join(lines[:end - 2]) + "\n")
+    c = run([RUN_SHARDS, "--collect", log, "--no-merge", "--out", tmp_path / "third"])
+    assert c.returncode == 1 and "shard 0: its report" in c.stderr and "no end marker" in c.stderr
 
 
 def test_a_shard_whose_load_refuses_its_options_fails_its_pod(tmp_path):
