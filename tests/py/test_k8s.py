@@ -613,3 +613,39 @@ def test_run_shards_refuses_unfilled_placeholders_before_applying(tmp_path, wher
     r = run_shards(tmp_path, state)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "placeholder" in r.stderr
     assert not (state / "applied.yaml").exists()
+
+
+def test_a_stopped_pod_still_prints_the_report_of_what_ended(harness, tmp_path):
+    """The wrapper is PID 1 of its container: the SIGTERM of a deleted pod or of the Job's
+    deadline goes to load, whose interrupted report is printed and collected like any other."""
+    import signal
+    import time
+    env = shard_env(tmp_path)
+    out = tmp_path / "report"
+    p = subprocess.Popen([SHARD, str(ROOT / "scenarios/federation.json"), "--location",
+                          "location-a", "--rate", "20", "--duration", "60", "--threads", "1",
+                          "--quiet", "--out", str(out)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    try:
+        # Bounded: load has started once its fixtures are written.
+        for _ in range(300):
+            if (out / "fixtures").is_dir() or p.poll() is not None:
+                break
+            time.sleep(0.1)
+        time.sleep(1)
+        p.send_signal(signal.SIGTERM)
+        stdout, stderr = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 143, stderr
+    assert re.search(r"^mtls-harness-shard: begin report\.json shard=0 exit=143 ", stdout, re.M)
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["interrupted"] is True
+    log = tmp_path / "pod.log"
+    log.write_text(stdout)
+    c = run([RUN_SHARDS, "--collect", log, "--no-merge", "--out", tmp_path / "got"])
+    assert c.returncode == 0 and "shard 0: load exited 143" in c.stderr, c.stderr
+    assert (tmp_path / "got/shards/shard-0/report.json").read_bytes() == \
+        (out / "report.json").read_bytes()
