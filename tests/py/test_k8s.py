@@ -192,6 +192,19 @@ def test_kubectl_decodes_the_job_into_the_api_types_offline(tmp_path):
     assert lost == [], f"fields kubectl's Job type does not have or reads otherwise: {lost}"
 
 
+def test_kubectl_drops_a_misspelled_field_and_the_round_trip_sees_it(tmp_path):
+    """The round trip can fail: a field the Job type does not have does not come back."""
+    job, path = render(tmp_path)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(path.read_text().replace("backoffLimit: 0", "backofLimit: 0"))
+    r = kubectl(tmp_path, "set", "image", "--local", "-f", str(bad),
+                "shard=registry.example/decoded:1", "-o", "json")
+    assert r.returncode == 0, r.stderr
+    mine = yaml.safe_load(bad.read_text())
+    container(mine)["image"] = "registry.example/decoded:1"
+    assert survives(mine, json.loads(r.stdout)) == [".spec.backofLimit"]
+
+
 def test_kubectl_refuses_a_job_of_the_wrong_type(tmp_path):
     _, path = render(tmp_path)
     bad = tmp_path / "bad.yaml"
