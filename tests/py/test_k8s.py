@@ -314,6 +314,7 @@ def test_help():
     (["--shards", "4", "--image", "a b"], "--image"),
     (["--shards", "4", "--frobnicate"], "--frobnicate"),
     (["--shards", "4", "--duration", "600", "--timeout", "300"], "--timeout"),
+    (["--shards", "4", "--lead", "90000"], "--lead"),
 ])
 def test_a_bad_option_is_one_line_naming_it_and_exit_2(tmp_path, args, named):
     out = tmp_path / "out"
