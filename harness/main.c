@@ -195,6 +195,13 @@ static const struct command commands[] = {
      "  --keep-fixtures      with --location: keep <out>/fixtures (private keys) when the\n"
      "                       command fails or is interrupted (removed then by default)\n"
      "  --force              empty an --out directory that is not empty (refused otherwise)\n"
+     "  --shard I/N          shard I (0 to N-1) of N generators: its part of --rate (arrivals\n"
+     "                       k mod N == I of one schedule at the total rate R), of\n"
+     "                       --connections and of the identities; merge the reports with\n"
+     "                       `mtls-harness merge`\n"
+     "  --start-at TIME      wait until TIME (RFC 3339 UTC, 2026-11-30T12:00:00Z, or @<unix\n"
+     "                       seconds>; at most 24 h ahead; a past one starts at once) and\n"
+     "                       count seconds from it, so that shards' seconds line up\n"
      "\n"
      "A handshake counts as accepted only when the server kept it (TLS 1.3: its first record\n"
      "after our Finished; a profile that rejects at HTTP: the status of a GET after it). Prints a "
@@ -705,6 +712,8 @@ static const struct option load_longopts[] = {
     {"profiles", required_argument, NULL, 'D'},
     {"keep-fixtures", no_argument, NULL, 'k'},
     {"force", no_argument, NULL, 'X'},
+    {"shard", required_argument, NULL, 'H'},
+    {"start-at", required_argument, NULL, 'Z'},
     {NULL, 0, NULL, 0},
 };
 
@@ -779,6 +788,12 @@ static int cmd_load(int argc, char **argv) {
         break;
       case 'X':
         c.force = 1;
+        break;
+      case 'H':
+        c.shard = optarg;
+        break;
+      case 'Z':
+        c.start_at = optarg;
         break;
       case 'v':
         if (strcmp(optarg, "1.2") != 0 && strcmp(optarg, "1.3") != 0) {
