@@ -22,6 +22,7 @@
 #include "mock/events.h"
 #include "load/command.h"
 #include "load/load.h"
+#include "load/merge.h"
 #include "pki/pki.h"
 #include "report/report.h"
 #include "conform/runner.h"
@@ -66,6 +67,7 @@ static int add_pin(const char *cmd, struct mh_net_pin *pins, size_t *num, const 
 
 static int cmd_run(int argc, char **argv);
 static int cmd_load(int argc, char **argv);
+static int cmd_merge(int argc, char **argv);
 
 static const struct command commands[] = {
     {"pki", "pki SPEC.json --out DIR [--force] [--verbose]",
@@ -211,6 +213,23 @@ static const struct command commands[] = {
      "interrupted).\n"
      "Design and limits: docs/load.md.\n",
      cmd_load},
+    {"merge", "merge [--out DIR] [--force] [--max-skew MS] [--quiet] REPORT...",
+     "merge the reports of load's shards (--shard I/N) into one, as if one generator ran them",
+     "  REPORT               a shard's report.json, or its report directory; one per shard\n"
+     "  --out DIR            report directory (default reports/merged-load-<timestamp>)\n"
+     "  --force              empty an --out directory that is not empty (refused otherwise)\n"
+     "  --max-skew MS        a shard that started more than MS after --start-at started late\n"
+     "                       (default 1000)\n"
+     "  --quiet              no summary on stdout\n"
+     "\n"
+     "The shards must agree on the schema, the target, the TLS version, the mode, the\n"
+     "duration, --start-at and N, and give each index once. Counts are summed, histograms\n"
+     "add their buckets (percentiles of every sample together), seconds add by their index\n"
+     "from --start-at. Writes report.json, report.md and the charts. Exit 0, 1 if a shard\n"
+     "failed, was interrupted, had errors or started late (each is named on stderr and in the\n"
+     "reports), 2 when a report is unreadable or disagrees (the file and the field named).\n"
+     "Details: docs/load.md#shards.\n",
+     cmd_merge},
 };
 #define NUM_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -815,6 +834,55 @@ static int cmd_load(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   struct mh_err err;
   int rc = mh_load_command_run(&c, &err);
+  if (rc < 0) {
+    fprintf(stderr, "%s\n", err.msg);
+    return EXIT_INPUT;
+  }
+  return rc;
+}
+
+static int cmd_merge(int argc, char **argv) {
+  static const struct option longopts[] = {
+      {"out", required_argument, NULL, 'o'},      {"force", no_argument, NULL, 'f'},
+      {"max-skew", required_argument, NULL, 'k'}, {"quiet", no_argument, NULL, 'q'},
+      {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+  };
+  struct mh_merge_command c = {0};
+  int opt;
+  while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    char *end = NULL;
+    switch (opt) {
+      case 'o':
+        c.out_dir = optarg;
+        break;
+      case 'f':
+        c.force = 1;
+        break;
+      case 'q':
+        c.quiet = 1;
+        break;
+      case 'k':
+        c.max_skew_ms = strtod(optarg, &end);
+        if (end == optarg || *end != '\0' || !isfinite(c.max_skew_ms) || c.max_skew_ms <= 0) {
+          fprintf(stderr,
+                  "mtls-harness merge: --max-skew takes milliseconds above 0 (e.g. 1000); got "
+                  "'%s'\n",
+                  optarg);
+          return EXIT_INPUT;
+        }
+        break;
+      case 'h':
+        command_usage(&commands[NUM_COMMANDS - 1], stdout);
+        return 0;
+      default:
+        fprintf(stderr, "mtls-harness merge: see 'mtls-harness merge --help'\n");
+        return EXIT_INPUT;
+    }
+  }
+  c.reports = (const char *const *)(argv + optind);
+  c.num_reports = (size_t)(argc - optind);
+  struct mh_err err;
+  int rc = mh_merge_run(&c, &err);
   if (rc < 0) {
     fprintf(stderr, "%s\n", err.msg);
     return EXIT_INPUT;

@@ -12,7 +12,7 @@
 //   html.c           the run's report.html
 //   junit.c          the run's junit.xml
 //   load_report.c    the load command's report directory, staged all at once
-//   load_json.c      the load command's report.json (schema mtls-harness/load/1)
+//   load_json.c      the load command's report.json (schema mtls-harness/load/2)
 //   load_markdown.c  the load command's report.md
 //   charts.c         the load command's charts as gnuplot data and scripts (load, percentiles,
 //                    sweep)

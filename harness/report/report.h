@@ -125,7 +125,7 @@ struct mh_report_shard {
   const char *problem;
 };
 
-// mh_report_write_load writes report.json (schema mtls-harness/load/1), report.md and the charts
+// mh_report_write_load writes report.json (schema mtls-harness/load/2), report.md and the charts
 // of a load run into |out_dir|, all at once: load (rate and latency over time), percentiles
 // (latency by percentile, per phase) and, with a sweep, sweep; each as <name>.dat, <name>.gp and
 // <name>.svg, drawn by gnuplot. |target| describes what was loaded; |sweep| (NULL if none) the
