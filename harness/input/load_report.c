@@ -16,7 +16,7 @@ static const char *const phase_names[] = {
 #undef X
 };
 
-const char *mh_lr_phase_name(enum mh_lr_phase p) {
+const char *mh_load_report_phase_name(enum mh_lr_phase p) {
   return (unsigned)p < MH_LR_NUM_PHASES ? phase_names[p] : "?";
 }
 

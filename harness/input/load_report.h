@@ -26,8 +26,8 @@ enum mh_lr_phase {
       MH_LR_NUM_PHASES
 };
 
-// mh_lr_phase_name returns phase |p|'s key in report.json ("tcp_connect"...).
-const char *mh_lr_phase_name(enum mh_lr_phase p);
+// mh_load_report_phase_name returns phase |p|'s key in report.json ("tcp_connect"...).
+const char *mh_load_report_phase_name(enum mh_lr_phase p);
 
 // mh_lr_buckets is a sparse histogram: |num| (index, count) pairs.
 struct mh_lr_buckets {
