@@ -91,7 +91,7 @@ const char *mh_load_error_name(enum mh_load_error e);
 
 #define MH_LOAD_MAX_SECONDS 3600
 
-// Each thread holds its own result (histograms and the per-second series, about 1.7 MB) until the
+// Each thread holds its own result (histograms and the per-second counts, about 1.5 MB) until the
 // merge: 1024 threads stay under 2 GB. The default is the number of cores, at most
 // MH_LOAD_DEFAULT_MAX_THREADS: more loops than that add memory, not handshakes, against one target.
 #define MH_LOAD_MAX_THREADS 1024
