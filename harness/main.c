@@ -204,6 +204,8 @@ static const struct command commands[] = {
      "  --start-at TIME      wait until TIME (RFC 3339 UTC, 2026-11-30T12:00:00Z, or @<unix\n"
      "                       seconds>; at most 24 h ahead; a past one starts at once) and\n"
      "                       count seconds from it, so that shards' seconds line up\n"
+     "  --latency-log FILE   one line per handshake: planned time from the start (us),\n"
+     "                       latency (us), accepted|rejected|error, the error class\n"
      "\n"
      "A handshake counts as accepted only when the server kept it (TLS 1.3: its first record\n"
      "after our Finished; a profile that rejects at HTTP: the status of a GET after it). Prints a "
@@ -733,6 +735,7 @@ static const struct option load_longopts[] = {
     {"force", no_argument, NULL, 'X'},
     {"shard", required_argument, NULL, 'H'},
     {"start-at", required_argument, NULL, 'Z'},
+    {"latency-log", required_argument, NULL, 'G'},
     {NULL, 0, NULL, 0},
 };
 
@@ -813,6 +816,9 @@ static int cmd_load(int argc, char **argv) {
         break;
       case 'Z':
         c.start_at = optarg;
+        break;
+      case 'G':
+        c.load.latency_log = optarg;
         break;
       case 'v':
         if (strcmp(optarg, "1.2") != 0 && strcmp(optarg, "1.3") != 0) {

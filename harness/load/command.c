@@ -109,6 +109,11 @@ static int check(const struct mh_load_command *c, struct mh_load_options *lo, st
     return mh_err_set(err,
                       "mtls-harness load: --server-threads needs --location (the mock's loops)");
   }
+  if (c->sweep && c->load.latency_log != NULL) {
+    return mh_err_set(err,
+                      "mtls-harness load: --latency-log is for one run, not --sweep (each step "
+                      "would overwrite it)");
+  }
   if (c->sweep && c->load.connections > 0) {
     return mh_err_set(err,
                       "mtls-harness load: --sweep steps an open-loop --rate, not --connections");

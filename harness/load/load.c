@@ -2,6 +2,7 @@
 #include "load/load.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ev.h>
 #include <math.h>
 #include <pthread.h>
@@ -78,6 +79,9 @@ struct lshared {
   // MH_LOAD_SECOND_KINDS x MH_HIST_SEC_BUCKETS counts, allocated before the run.
   uint32_t *second_hists;
   size_t num_slots;
+  // --latency-log: opened O_APPEND, so that each thread's whole-line writes never interleave
+  // within a line; -1: none.
+  int log_fd;
 };
 
 struct lconn {
@@ -126,6 +130,9 @@ struct lthread {
   atomic_ullong a_p99_us;
   ev_timer second;
   double start_wall_ms;  // the wall clock when this thread started its schedule
+  // --latency-log: this thread's lines not written yet (written whole when nearly full).
+  char *log_buf;
+  size_t log_len;
 };
 
 static uint64_t us(double s) {
@@ -165,6 +172,41 @@ static void second_record(struct lthread *th, size_t si, int kind, uint64_t v) {
       __ATOMIC_RELAXED);
 }
 
+#define LOG_BUF_LEN 65536
+
+// log_flush writes this thread's buffered --latency-log lines (best effort: a full disk loses
+// lines, never the run).
+static void log_flush(struct lthread *th) {
+  size_t off = 0;
+  while (off < th->log_len) {
+    ssize_t n = write(th->shared->log_fd, th->log_buf + off, th->log_len - off);
+    if (n <= 0 && errno != EINTR) {
+      break;
+    }
+    off += n > 0 ? (size_t)n : 0;
+  }
+  th->log_len = 0;
+}
+
+// log_line appends one handshake to --latency-log: its planned time from the run's start (us),
+// its latency from the planned time (us, as the histograms count it), how it ended, its error.
+static void log_line(struct lthread *th, const struct lconn *c, uint64_t latency, int accepted,
+                     int error) {
+  if (th->log_buf == NULL) {
+    return;
+  }
+  if (th->log_len > LOG_BUF_LEN - 128) {
+    log_flush(th);
+  }
+  int n = snprintf(th->log_buf + th->log_len, LOG_BUF_LEN - th->log_len, "%llu %llu %s %s\n",
+                   (unsigned long long)us(c->planned - th->t0), (unsigned long long)latency,
+                   accepted == 1   ? "accepted"
+                   : accepted == 0 ? "rejected"
+                                   : "error",
+                   error >= 0 ? mh_load_error_name((enum mh_load_error)error) : "-");
+  th->log_len += n > 0 ? (size_t)n : 0;
+}
+
 // finish ends a connection: records it, closes it with a RST and, in closed loop, starts the next.
 static void finish(struct lconn *c, int accepted, int error, int alert) {
   struct lthread *th = c->th;
@@ -189,6 +231,7 @@ static void finish(struct lconn *c, int accepted, int error, int alert) {
   if (accepted >= 0) {
     second_record(th, si, accepted ? 0 : 1, us(now - c->planned));
   }
+  log_line(th, c, us(now - c->planned), accepted, error);
   if (accepted == 1) {
     r->accepted++;
     sec->accepted++;
@@ -652,6 +695,9 @@ static void *thread_main(void *arg) {
   th->second.data = th;
   ev_timer_start(th->loop, &th->second);
   ev_run(th->loop, 0);
+  if (th->log_buf != NULL) {
+    log_flush(th);
+  }
   if (th->arrival_fd >= 0) {
     close(th->arrival_fd);
   }
@@ -752,6 +798,9 @@ static int thread_init(struct lthread *th, const struct mh_load_options *o, int 
                                                   : (size_t)need;
   }
   th->conns = calloc(th->num_conns + 1, sizeof(*th->conns));
+  if (shared->log_fd >= 0 && (th->log_buf = malloc(LOG_BUF_LEN)) == NULL) {
+    return mh_err_set(err, "out of memory");
+  }
   th->good = calloc(o->num_good + 1, sizeof(*th->good));
   th->bad = calloc(o->num_bad + 1, sizeof(*th->bad));
   if (th->loop == NULL || th->conns == NULL || th->good == NULL || th->bad == NULL) {
@@ -791,6 +840,7 @@ static void thread_cleanup(struct lthread *th) {
   free(th->good);
   free(th->bad);
   free(th->conns);
+  free(th->log_buf);
   if (th->loop != NULL) {
     ev_loop_destroy(th->loop);
   }
@@ -931,9 +981,19 @@ int mh_load_run(const struct mh_load_options *o, struct mh_load_result *out, str
   int nt = o->threads > 0 ? o->threads : 1;
   struct lthread *ths = calloc((size_t)nt, sizeof(*ths));
   struct lshared *shared = calloc(1, sizeof(*shared));
+  if (shared != NULL) {
+    shared->log_fd = -1;
+  }
   int ret = -1, started = 0;
   if (ths == NULL || shared == NULL) {
     mh_err_set(err, "out of memory");
+    goto out;
+  }
+  if (o->latency_log != NULL &&
+      (shared->log_fd =
+           open(o->latency_log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644)) < 0) {
+    mh_err_set(err, "mtls-harness load: --latency-log %s: %s (give a writable file)",
+               o->latency_log, strerror(errno));
     goto out;
   }
   shared->num_slots = mh_load_second_slots(o->duration_s, o->timeout_ms);
@@ -991,6 +1051,9 @@ out:
   free(ths);
   if (shared != NULL) {
     free(shared->second_hists);
+    if (shared->log_fd >= 0) {
+      close(shared->log_fd);
+    }
   }
   free(shared);
   return ret;

@@ -67,6 +67,10 @@ struct mh_load_options {
   // generator's schedule.
   int shard_index, shard_count;
   double start_at;  // --start-at: the wall-clock instant (unix seconds) the run starts at; 0: now
+  // --latency-log FILE, NULL: none. One line per handshake that ended: "<planned us from the
+  // start> <latency us> <accepted|rejected|error> <error class|->", the latency as the histograms
+  // count it (from the planned time), in the order threads wrote them.
+  const char *latency_log;
 };
 
 // Error classes, defined once: X(enum suffix, keyword).

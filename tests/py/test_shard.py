@@ -112,7 +112,7 @@ def shard_cmd(net, i, n, out, start_at, duration=DURATION):
         ROOT / "fixtures/federation.json", "--fixtures", fx, "--identity", "location-b",
         "--bad-identity", "wrong-cn", "--bad-share", str(BAD_SHARE), "--rate", str(RATE),
         "--duration", str(duration), "--threads", "1", "--shard", f"{i}/{n}", "--start-at",
-        f"@{start_at}", "--out", out, "--quiet")
+        f"@{start_at}", "--out", out, "--latency-log", f"{out}.log", "--quiet")
 
 
 # Each shard issues its identities before it waits for the start: a second or two on a busy
@@ -206,6 +206,39 @@ def test_merged_percentiles_are_those_of_every_sample(sharded):
     # Not an average of the shards' p99s, unless by coincidence: the worst shard's p99 bounds it.
     p99s = [r["latency"]["total_accepted"]["p99_us"] for r in shards]
     assert min(p99s) <= merged["latency"]["total_accepted"]["p99_us"] <= max(p99s)
+
+
+def bucket_index(v, sub_bits, max_exp):
+    """The bucket of v microseconds in the layout docs/load.md describes."""
+    v = min(v, (1 << max_exp) - 1)
+    if v < (2 << sub_bits):
+        return v
+    x = v.bit_length() - 1
+    return (2 << sub_bits) + ((x - sub_bits - 1) << sub_bits) + ((v - (1 << x)) >> (x - sub_bits))
+
+
+def test_merged_p99_is_that_of_one_histogram_of_every_sample(sharded):
+    """Every handshake of every shard, from their --latency-log, bucketed here in one histogram:
+    its percentiles are the merged report's."""
+    _, merged, outs, _ = sharded
+    samples = {"accepted": [], "rejected": []}
+    for out in outs:
+        for line in open(f"{out}.log"):
+            planned_us, latency_us, outcome, _ = line.split()
+            if outcome in samples:
+                samples[outcome].append(int(latency_us))
+    for outcome, phase in (("accepted", "total_accepted"), ("rejected", "total_rejected")):
+        h = merged["latency"][phase]
+        s, e = h["histogram"]["sub_bits"], h["histogram"]["max_exp"]
+        assert len(samples[outcome]) == h["count"] == merged["counts"][outcome]
+        buckets = {}
+        for v in samples[outcome]:
+            buckets[bucket_index(v, s, e)] = buckets.get(bucket_index(v, s, e), 0) + 1
+        assert dict(map(tuple, h["histogram"]["buckets"])) == buckets
+        every = list(buckets.items())
+        for p, key in ((50, "p50_us"), (99, "p99_us"), (99.9, "p999_us")):
+            assert h[key] == percentile(every, s, p, max(samples[outcome])), (phase, key)
+        assert h["max_us"] == max(samples[outcome])
 
 
 def test_merged_seconds_line_up_and_add_up(sharded):
@@ -309,7 +342,8 @@ def test_bad_shard_and_start_at_options_are_one_line_errors(harness, tmp_path):
                        (["--start-at", "tomorrow"], "e.g. 2026-11-30T12:00:00Z"),
                        (["--start-at", f"@{time.time() + 3 * 86400:.0f}"], "within 24 hours"),
                        (["--shard", "3/4", "--connections", "3"], "leaves shard 3 none"),
-                       (["--shard", "0/2", "--sweep"], "--sweep and --shard")):
+                       (["--shard", "0/2", "--sweep"], "--sweep and --shard"),
+                       (["--sweep", "--latency-log", tmp_path / "l"], "not --sweep")):
         r = run([*base, *args])
         assert r.returncode == 2 and r.stderr.count("\n") == 1 and want in r.stderr, r.stderr
     assert not (tmp_path / "o" / "report.json").exists()
