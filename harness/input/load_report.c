@@ -429,6 +429,16 @@ static int read_doc(struct mh_json_ctx *c, const cJSON *root, struct mh_load_rep
   return 0;
 }
 
+int mh_load_report_parse(struct mh_arena *a, const char *file, const char *buf, size_t len,
+                         struct mh_load_report *out, struct mh_err *err) {
+  struct mh_json_ctx c;
+  mh_json_ctx_init(&c, a, file, err);
+  cJSON *root = mh_json_parse(&c, buf, len);
+  int ret = root != NULL ? read_doc(&c, root, out) : -1;
+  cJSON_Delete(root);
+  return ret;
+}
+
 int mh_load_report_read(struct mh_arena *a, const char *path, struct mh_load_report *out,
                         struct mh_err *err) {
   memset(out, 0, sizeof(*out));
@@ -446,11 +456,9 @@ int mh_load_report_read(struct mh_arena *a, const char *path, struct mh_load_rep
   if (mh_json_read_file(file, "load report", &buf, &len, err) != 0) {
     return -1;
   }
-  struct mh_json_ctx c;
-  mh_json_ctx_init(&c, a, file, err);
-  cJSON *root = mh_json_parse(&c, buf, len);
-  int ret = root != NULL ? read_doc(&c, root, out) : -1;
-  cJSON_Delete(root);
+  const char *as_read = out->file;
+  int ret = mh_load_report_parse(a, file, buf, len, out, err);
+  out->file = as_read;
   free(buf);
   return ret;
 }

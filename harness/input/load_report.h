@@ -91,4 +91,9 @@ struct mh_load_report {
 int mh_load_report_read(struct mh_arena *a, const char *path, struct mh_load_report *out,
                         struct mh_err *err);
 
+// mh_load_report_parse reads the |len| bytes of |buf|, the text of report |file| (for messages),
+// into |out| as mh_load_report_read does (|out->file| is left as it was). Returns 0 or -1.
+int mh_load_report_parse(struct mh_arena *a, const char *file, const char *buf, size_t len,
+                         struct mh_load_report *out, struct mh_err *err);
+
 #endif

@@ -347,3 +347,23 @@ def test_bad_shard_and_start_at_options_are_one_line_errors(harness, tmp_path):
         r = run([*base, *args])
         assert r.returncode == 2 and r.stderr.count("\n") == 1 and want in r.stderr, r.stderr
     assert not (tmp_path / "o" / "report.json").exists()
+
+
+def test_the_wait_for_start_at_ends_on_sigint(harness, tmp_path):
+    """A shard waiting for a start a minute ahead stops at once on SIGINT: exit 130, a report
+    marked interrupted with nothing run."""
+    proc = subprocess.Popen(
+        [harness, "load", ROOT / "scenarios/federation.json", "--location", "location-a",
+         "--rate", "50", "--duration", "1", "--threads", "1", "--shard", "0/2", "--start-at",
+         f"@{time.time() + 60:.3f}", "--out", tmp_path / "o"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line, deadline = "", time.monotonic() + 30
+    while "starts at" not in line and time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        assert line or proc.poll() is None
+    assert "starts at" in line
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=20) == 130
+    rep = json.loads((tmp_path / "o/report.json").read_text())
+    validate(rep)
+    assert rep["interrupted"] and rep["signal"] == "SIGINT" and rep["counts"]["planned"] == 0
