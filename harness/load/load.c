@@ -115,6 +115,7 @@ struct lthread {
   // the total rate of every shard (load/shard.h), so that the shards' union is that schedule.
   struct mh_shard_slice slice;
   double total_rate;
+  uint64_t total_arrivals;  // of every shard together
   uint64_t next_index, num_arrivals;
   int stopping;
   ev_timer tick;
@@ -460,9 +461,11 @@ static void start_one(struct lthread *th, struct lconn *c, double planned, uint6
   unsigned long long index =
       atomic_fetch_add_explicit(&th->shared->started, 1, memory_order_relaxed);
   if (global != UINT64_MAX) {
-    index = global;
+    index = mh_shard_pick_index(global, o->shard_count, th->total_arrivals);
   } else if (o->shard_count > 1) {
-    index = index * (unsigned long long)o->shard_count + (unsigned long long)o->shard_index;
+    index = mh_shard_pick_index(
+        index * (unsigned long long)o->shard_count + (unsigned long long)o->shard_index,
+        o->shard_count, UINT64_MAX);
   }
   c->bad = o->num_bad > 0 && mh_load_share_hit(index, o->bad_share);
   // Only good identities have sessions to offer (a bad one is never issued any): resumption is
@@ -786,6 +789,7 @@ static int thread_init(struct lthread *th, const struct mh_load_options *o, int 
     int count = o->shard_count > 1 ? o->shard_count : 1;
     th->total_rate = o->rate * count;
     uint64_t total = mh_shard_total_arrivals(th->total_rate, o->duration_s);
+    th->total_arrivals = total;
     th->slice = mh_shard_slice_of(total, count > 1 ? o->shard_index : 0, count, id, nt);
     th->num_arrivals = th->slice.num;
   }

@@ -103,6 +103,24 @@ struct mh_shard_slice mh_shard_slice_of(uint64_t total, int index, int count, in
   return s;
 }
 
+uint64_t mh_shard_pick_index(uint64_t g, int count, uint64_t total) {
+  if (count <= 1) {
+    return g;
+  }
+  uint64_t n = (uint64_t)count;
+  uint64_t round = g / n;
+  if (total != UINT64_MAX && (round + 1) * n > total) {
+    return g;  // the last, partial round: as it is, so that the union stays [0, total)
+  }
+  // The rotation of a round is a hash of its number (splitmix64's finaliser): a rotation by the
+  // round number itself still lines up with some shares (1/4 over 2 shards: all on shard 0).
+  uint64_t x = round + 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  x ^= x >> 31;
+  return round * n + (g % n + x % n) % n;
+}
+
 int mh_shard_connections(int connections, int index, int count) {
   count = count < 1 ? 1 : count;
   return connections / count + (index < connections % count ? 1 : 0);

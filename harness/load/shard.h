@@ -39,6 +39,15 @@ uint64_t mh_shard_total_arrivals(double rate, double duration_s);
 struct mh_shard_slice mh_shard_slice_of(uint64_t total, int index, int count, int thread,
                                         int threads);
 
+// mh_shard_pick_index returns the index on which the shares (--bad-share, --resume-share picks)
+// decide for global arrival |g| of |count| shards, |total| arrivals in all (UINT64_MAX: no end,
+// closed loop). Each complete round of |count| arrivals (one per shard) is rotated by a hash of
+// its round number, so that evenly spaced picks fall on every shard (about evenly) rather than all
+// on one (a share of 1/4 over 4 shards would otherwise be all shard 3's); a bijection of
+// [0, total), so the picks of the shards together are exactly those of one generator. |count| 1:
+// |g| itself.
+uint64_t mh_shard_pick_index(uint64_t g, int count, uint64_t total);
+
 // mh_shard_connections returns shard |index|'s part of |connections| handshakes in flight:
 // floor(connections / count), one more for the first connections mod count shards.
 int mh_shard_connections(int connections, int index, int count);

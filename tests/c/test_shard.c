@@ -54,6 +54,41 @@ static void test_total_arrivals(void **state) {
   assert_int_equal(mh_shard_total_arrivals(0, 10), 0);
 }
 
+// The pick index is a bijection of the schedule, so the shards' picks together are one
+// generator's (exact share), and evenly spaced picks fall on every shard, not on one.
+static void test_pick_index_spreads_and_keeps_the_union(void **state) {
+  (void)state;
+  const int counts[] = {1, 2, 3, 4, 7};
+  const uint64_t totals[] = {1, 10, 1600, 1603};
+  for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
+    for (size_t t = 0; t < sizeof(totals) / sizeof(totals[0]); t++) {
+      uint64_t total = totals[t];
+      unsigned char *seen = calloc(total, 1);
+      assert_non_null(seen);
+      unsigned long long picked[8] = {0};
+      for (uint64_t g = 0; g < total; g++) {
+        uint64_t p = mh_shard_pick_index(g, counts[c], total);
+        assert_true(p < total);
+        assert_int_equal(seen[p], 0);
+        seen[p] = 1;
+        picked[g % (uint64_t)counts[c]] += (uint64_t)mh_load_share_hit(p, 0.25);
+      }
+      free(seen);
+      if (total == 1600) {
+        unsigned long long sum = 0;
+        for (int i = 0; i < counts[c]; i++) {
+          sum += picked[i];
+          // 400 picks over the shards: each gets a fair part of them (at least half its even
+          // part: the rotation is pseudo-random), none all of them.
+          assert_true(picked[i] * 2 >= 400 / (unsigned)counts[c]);
+        }
+        assert_int_equal(sum, 400);
+      }
+    }
+  }
+  assert_int_equal(mh_shard_pick_index(7, 1, 8), 7);
+}
+
 static void test_connections_split(void **state) {
   (void)state;
   for (int c = 1; c < 50; c++) {
@@ -149,6 +184,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_arrivals_partition_one_schedule),
       cmocka_unit_test(test_total_arrivals),
+      cmocka_unit_test(test_pick_index_spreads_and_keeps_the_union),
       cmocka_unit_test(test_connections_split),
       cmocka_unit_test(test_identities_split),
       cmocka_unit_test(test_parse_shard),

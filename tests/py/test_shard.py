@@ -7,6 +7,7 @@ import copy
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -154,6 +155,11 @@ def sharded(bed):
 
 def test_each_shard_ran_its_part_from_its_own_address(sharded, bed):
     shards, _, _, start_at = sharded
+    # The mock logs each rejected handshake with its peer, as Go's net/http does: every shard's
+    # namespace address, and only those, appear.
+    peers = set(re.findall(r"TLS handshake error from (192\.0\.2\.\d+):",
+                           (bed.tmp / "serve.out").read_text()))
+    assert peers == set(bed.addresses), peers
     for i, rep in enumerate(shards):
         validate(rep)
         assert rep["shard"] == {"index": i, "count": N, "total_rate": float(RATE)}
@@ -164,6 +170,8 @@ def test_each_shard_ran_its_part_from_its_own_address(sharded, bed):
         assert rep["identities"] == ["location-b"] and rep["bad_identities"] == ["wrong-cn"]
         # The arrivals k mod N == i of the schedule k / RATE < DURATION.
         assert rep["counts"]["planned"] == len(range(i, RATE * DURATION, N))
+        # The bad picks fall on every shard, not all on the one whose arrivals line up with them.
+        assert 0 < rep["counts"]["rejected"] < rep["counts"]["planned"]
 
 
 def test_merged_counts_are_the_sum_of_the_shards_and_one_schedule(sharded):
