@@ -188,8 +188,10 @@ static int check_layouts(const struct mh_load_report *in, struct mh_err *err) {
   return 0;
 }
 
-// add_seconds adds every shard's seconds into |r| by their index from the shared start (the
-// --start-at instant; without one, each shard's own start, rounded to the nearest second).
+// add_seconds adds every shard's seconds into |r| by the wall clock: a shard's second s is the
+// merged second s + the whole seconds (rounded) from the shared start (--start-at's instant;
+// without one, the earliest shard's start) to the shard's own start. Shards that started on time
+// add second s to second s; one that started late (an instant already past) lands later.
 static int add_seconds(struct merge_state *st, struct mh_err *err) {
   struct mh_load_result *r = st->r;
   long long base = 0;
@@ -202,8 +204,8 @@ static int add_seconds(struct merge_state *st, struct mh_err *err) {
   for (size_t pass = 0; pass < 2; pass++) {
     for (size_t i = 0; i < st->n; i++) {
       const struct mh_load_report *in = &st->in[i];
-      long long b = in->start_at_unix_ms > 0 ? in->start_at_unix_ms : in->started_unix_ms;
-      size_t off = (size_t)llround((double)(b - base) / 1000.0);
+      long long late = llround((double)(in->started_unix_ms - base) / 1000.0);
+      size_t off = late > 0 ? (size_t)late : 0;
       for (size_t s = 0; s < in->num_seconds; s++) {
         size_t k = off + s < MH_LOAD_MAX_SECONDS ? off + s : MH_LOAD_MAX_SECONDS - 1;
         if (pass == 0) {

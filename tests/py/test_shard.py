@@ -302,8 +302,19 @@ def test_a_failed_and_a_late_shard_are_named(bed):
     md = (bed.tmp / "merged-bad/report.md").read_text()
     assert "Shard 1/3" in md and "Shard 2/3" in md and "Shard 0/3" not in md
     assert "shard 1/3" in r.stderr and "shard 2/3" in r.stderr and "shard 0/3" not in r.stderr
-    # Counts are still the sums of what each shard did.
+    # The late shard's seconds land where they happened: it was launched four seconds after the
+    # shared start, so the merged first four seconds are the two others' alone.
     shards = [json.loads((o / "report.json").read_text()) for o in outs]
+
+    def done(rep, k):
+        secs = rep["seconds"]
+        return secs[k]["accepted"] + secs[k]["rejected"] if k < len(secs) else 0
+
+    for k in range(4):
+        assert done(merged, k) == done(shards[0], k) + done(shards[2], k), k
+    assert sum(done(merged, k) for k in range(len(merged["seconds"]))) == sum(
+        done(rep, k) for rep in shards for k in range(len(rep["seconds"])))
+    # Counts are still the sums of what each shard did.
     assert merged["counts"]["accepted"] == sum(s["counts"]["accepted"] for s in shards)
 
 
