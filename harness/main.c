@@ -22,6 +22,7 @@
 #include "mock/events.h"
 #include "load/command.h"
 #include "load/load.h"
+#include "load/merge.h"
 #include "pki/pki.h"
 #include "report/report.h"
 #include "conform/runner.h"
@@ -66,6 +67,7 @@ static int add_pin(const char *cmd, struct mh_net_pin *pins, size_t *num, const 
 
 static int cmd_run(int argc, char **argv);
 static int cmd_load(int argc, char **argv);
+static int cmd_merge(int argc, char **argv);
 
 static const struct command commands[] = {
     {"pki", "pki SPEC.json --out DIR [--force] [--verbose]",
@@ -195,6 +197,15 @@ static const struct command commands[] = {
      "  --keep-fixtures      with --location: keep <out>/fixtures (private keys) when the\n"
      "                       command fails or is interrupted (removed then by default)\n"
      "  --force              empty an --out directory that is not empty (refused otherwise)\n"
+     "  --shard I/N          shard I (0 to N-1) of N generators: its part of --rate (arrivals\n"
+     "                       k mod N == I of one schedule at the total rate R), of\n"
+     "                       --connections and of the identities; merge the reports with\n"
+     "                       `mtls-harness merge`\n"
+     "  --start-at TIME      wait until TIME (RFC 3339 UTC, 2026-11-30T12:00:00Z, or @<unix\n"
+     "                       seconds>; at most 24 h ahead; a past one starts at once) and\n"
+     "                       count seconds from it, so that shards' seconds line up\n"
+     "  --latency-log FILE   one line per handshake: planned time from the start (us),\n"
+     "                       latency (us), accepted|rejected|error, the error class\n"
      "\n"
      "A handshake counts as accepted only when the server kept it (TLS 1.3: its first record\n"
      "after our Finished; a profile that rejects at HTTP: the status of a GET after it). Prints a "
@@ -204,6 +215,23 @@ static const struct command commands[] = {
      "interrupted).\n"
      "Design and limits: docs/load.md.\n",
      cmd_load},
+    {"merge", "merge [--out DIR] [--force] [--max-skew MS] [--quiet] REPORT...",
+     "merge the reports of load's shards (--shard I/N) into one, as if one generator ran them",
+     "  REPORT               a shard's report.json, or its report directory; one per shard\n"
+     "  --out DIR            report directory (default reports/merged-load-<timestamp>)\n"
+     "  --force              empty an --out directory that is not empty (refused otherwise)\n"
+     "  --max-skew MS        a shard that started more than MS after --start-at started late\n"
+     "                       (default 1000)\n"
+     "  --quiet              no summary on stdout\n"
+     "\n"
+     "The shards must agree on the schema, the target, the TLS version, the mode, the\n"
+     "duration, --start-at and N, and give each index once. Counts are summed, histograms\n"
+     "add their buckets (percentiles of every sample together), seconds add by their index\n"
+     "from --start-at. Writes report.json, report.md and the charts. Exit 0, 1 if a shard\n"
+     "failed, was interrupted, had errors or started late (each is named on stderr and in the\n"
+     "reports), 2 when a report is unreadable or disagrees (the file and the field named).\n"
+     "Details: docs/load.md#shards.\n",
+     cmd_merge},
 };
 #define NUM_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -705,6 +733,9 @@ static const struct option load_longopts[] = {
     {"profiles", required_argument, NULL, 'D'},
     {"keep-fixtures", no_argument, NULL, 'k'},
     {"force", no_argument, NULL, 'X'},
+    {"shard", required_argument, NULL, 'H'},
+    {"start-at", required_argument, NULL, 'Z'},
+    {"latency-log", required_argument, NULL, 'G'},
     {NULL, 0, NULL, 0},
 };
 
@@ -780,6 +811,15 @@ static int cmd_load(int argc, char **argv) {
       case 'X':
         c.force = 1;
         break;
+      case 'H':
+        c.shard = optarg;
+        break;
+      case 'Z':
+        c.start_at = optarg;
+        break;
+      case 'G':
+        c.load.latency_log = optarg;
+        break;
       case 'v':
         if (strcmp(optarg, "1.2") != 0 && strcmp(optarg, "1.3") != 0) {
           fprintf(stderr, "mtls-harness load: --tls takes 1.2 or 1.3; got '%s'\n", optarg);
@@ -800,6 +840,55 @@ static int cmd_load(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   struct mh_err err;
   int rc = mh_load_command_run(&c, &err);
+  if (rc < 0) {
+    fprintf(stderr, "%s\n", err.msg);
+    return EXIT_INPUT;
+  }
+  return rc;
+}
+
+static int cmd_merge(int argc, char **argv) {
+  static const struct option longopts[] = {
+      {"out", required_argument, NULL, 'o'},      {"force", no_argument, NULL, 'f'},
+      {"max-skew", required_argument, NULL, 'k'}, {"quiet", no_argument, NULL, 'q'},
+      {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+  };
+  struct mh_merge_command c = {0};
+  int opt;
+  while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    char *end = NULL;
+    switch (opt) {
+      case 'o':
+        c.out_dir = optarg;
+        break;
+      case 'f':
+        c.force = 1;
+        break;
+      case 'q':
+        c.quiet = 1;
+        break;
+      case 'k':
+        c.max_skew_ms = strtod(optarg, &end);
+        if (end == optarg || *end != '\0' || !isfinite(c.max_skew_ms) || c.max_skew_ms <= 0) {
+          fprintf(stderr,
+                  "mtls-harness merge: --max-skew takes milliseconds above 0 (e.g. 1000); got "
+                  "'%s'\n",
+                  optarg);
+          return EXIT_INPUT;
+        }
+        break;
+      case 'h':
+        command_usage(&commands[NUM_COMMANDS - 1], stdout);
+        return 0;
+      default:
+        fprintf(stderr, "mtls-harness merge: see 'mtls-harness merge --help'\n");
+        return EXIT_INPUT;
+    }
+  }
+  c.reports = (const char *const *)(argv + optind);
+  c.num_reports = (size_t)(argc - optind);
+  struct mh_err err;
+  int rc = mh_merge_run(&c, &err);
   if (rc < 0) {
     fprintf(stderr, "%s\n", err.msg);
     return EXIT_INPUT;

@@ -102,8 +102,8 @@ int mh_outdir_prepare(struct mh_outdir *d, const char *command, const char *path
                       command, path);
   }
   char entry[256], kept[4096];
-  snprintf(kept, sizeof(kept), "%s/%s", path, keep);
-  d->kept = stat(kept, &sb) == 0 && S_ISDIR(sb.st_mode);
+  snprintf(kept, sizeof(kept), "%s/%s", path, keep != NULL ? keep : "");
+  d->kept = keep != NULL && stat(kept, &sb) == 0 && S_ISDIR(sb.st_mode);
   if (first_entry(path, d->kept ? keep : "", entry, sizeof(entry), err) != 0) {
     return -1;
   }
@@ -113,8 +113,9 @@ int mh_outdir_prepare(struct mh_outdir *d, const char *command, const char *path
   if (!force) {
     return mh_err_set(err,
                       "mtls-harness %s: --out %s is not empty (it holds %s): give a new directory, "
-                      "or --force to empty it first (its %s/ is kept)",
-                      command, path, entry, keep);
+                      "or --force to empty it first%s%s%s",
+                      command, path, entry, keep != NULL ? " (its " : "", keep != NULL ? keep : "",
+                      keep != NULL ? "/ is kept)" : "");
   }
   return mh_outdir_remove_tree(d, "", err);
 }

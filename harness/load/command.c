@@ -17,6 +17,7 @@
 #include "load/confirm.h"
 #include "load/identities.h"
 #include "load/location.h"
+#include "load/shard.h"
 #include "load/summary.h"
 #include "load/sweep.h"
 #include "pki/pki.h"
@@ -47,6 +48,48 @@ struct load_state {
   struct mh_outdir od;
 };
 
+// check_shard reads --shard and --start-at into |lo|: a shard's part of the rate or of the
+// connections (its identities come later, once they are chosen).
+static int check_shard(const struct mh_load_command *c, struct mh_load_options *lo,
+                       struct mh_err *err) {
+  if (c->start_at != NULL) {
+    if (mh_shard_parse_time(c->start_at, &lo->start_at, err) != 0) {
+      return -1;
+    }
+    double ahead = lo->start_at - (double)time(NULL);
+    if (ahead > MH_SHARD_MAX_WAIT_S) {
+      return mh_err_set(err,
+                        "mtls-harness load: --start-at %s is %.0f hours ahead; give an instant "
+                        "within 24 hours (a past one starts at once)",
+                        c->start_at, ahead / 3600);
+    }
+  }
+  if (c->shard == NULL) {
+    return 0;
+  }
+  if (mh_shard_parse(c->shard, &lo->shard_index, &lo->shard_count, err) != 0) {
+    return -1;
+  }
+  if (c->sweep) {
+    return mh_err_set(err,
+                      "mtls-harness load: --sweep and --shard do not go together: sweep on one "
+                      "generator, then shard the rate it found");
+  }
+  if (lo->rate > 0) {
+    lo->rate /= lo->shard_count;  // the total rate: this shard's part of it
+    return 0;
+  }
+  int total = lo->connections;
+  lo->connections = mh_shard_connections(total, lo->shard_index, lo->shard_count);
+  if (lo->connections == 0) {
+    return mh_err_set(err,
+                      "mtls-harness load: --connections %d over %d shards leaves shard %d none; "
+                      "give at least --connections %d",
+                      total, lo->shard_count, lo->shard_index, lo->shard_count);
+  }
+  return 0;
+}
+
 // check reads |c| into |lo|: the combinations of options that are refused, then the defaults
 // that depend on other options. Each number is already within its option's range.
 static int check(const struct mh_load_command *c, struct mh_load_options *lo, struct mh_err *err) {
@@ -65,6 +108,11 @@ static int check(const struct mh_load_command *c, struct mh_load_options *lo, st
   if (c->server_threads > 1 && c->location == NULL) {
     return mh_err_set(err,
                       "mtls-harness load: --server-threads needs --location (the mock's loops)");
+  }
+  if (c->sweep && c->load.latency_log != NULL) {
+    return mh_err_set(err,
+                      "mtls-harness load: --latency-log is for one run, not --sweep (each step "
+                      "would overwrite it)");
   }
   if (c->sweep && c->load.connections > 0) {
     return mh_err_set(err,
@@ -96,6 +144,9 @@ static int check(const struct mh_load_command *c, struct mh_load_options *lo, st
   }
   if (lo->rate == 0 && lo->connections == 0) {
     lo->connections = 16;
+  }
+  if (check_shard(c, lo, err) != 0) {
+    return -1;
   }
   if (lo->connections > 0 && lo->connections < lo->threads) {
     lo->threads = lo->connections;
@@ -236,6 +287,15 @@ static int prepare_identities(struct load_state *st, struct mh_err *err) {
   if (mh_load_identities_choose(&st->arena, &rq, &st->ids, err) != 0) {
     return -1;
   }
+  if (st->lo.shard_count > 1) {  // this shard's part of each list (load/shard.h)
+    struct mh_load_identity part[MH_LOAD_MAX_IDENTITIES];
+    st->ids.num_good = mh_shard_identities(st->ids.good, st->ids.num_good, st->lo.shard_index,
+                                           st->lo.shard_count, part);
+    memcpy(st->ids.good, part, st->ids.num_good * sizeof(part[0]));
+    st->ids.num_bad = mh_shard_identities(st->ids.bad, st->ids.num_bad, st->lo.shard_index,
+                                          st->lo.shard_count, part);
+    memcpy(st->ids.bad, part, st->ids.num_bad * sizeof(part[0]));
+  }
   st->lo.good = st->ids.good;
   st->lo.num_good = st->ids.num_good;
   st->lo.bad = st->ids.bad;
@@ -357,6 +417,9 @@ out:
   }
 
   mh_interrupt_close(&st->intr);
+  if (st->result != NULL) {
+    mh_load_result_cleanup(st->result);
+  }
   free(st->result);
   mh_arena_free(&st->arena);
   free(st);

@@ -31,6 +31,8 @@ struct mh_load_command {
   int keep_fixtures;            // --keep-fixtures: with --location, keep <out>/fixtures even
                                 // when the command fails or is interrupted
   int force;                    // --force: empty an --out that is not empty (refused otherwise)
+  const char *shard;            // --shard I/N (load/shard.h), NULL: not sharded
+  const char *start_at;         // --start-at TIME, NULL: at once
   // The run's numbers, version, --server-name and --quiet, each within its option's range
   // (main.c checks the ranges); rate 0 and connections 0: not given; threads 0: the default.
   struct mh_load_options load;

@@ -8,25 +8,60 @@ void mh_hist_init(struct mh_hist *h) {
   h->min = UINT64_MAX;
 }
 
-// index_of maps a value to its bucket; bucket_top is the largest value the bucket holds.
-static size_t index_of(uint64_t v) {
-  if (v < MH_HIST_LINEAR) {
+size_t mh_hist_layout_index(uint64_t v, int sub_bits, int max_exp, int *out_clamped) {
+  uint64_t limit = (uint64_t)1 << max_exp;
+  if (out_clamped != NULL) {
+    *out_clamped = v >= limit;
+  }
+  v = v >= limit ? limit - 1 : v;
+  uint64_t linear = (uint64_t)2 << sub_bits;
+  if (v < linear) {
     return (size_t)v;
   }
-  int exp = 63 - __builtin_clzll(v);  // 2^exp <= v < 2^(exp+1), exp >= 11
-  uint64_t width = (uint64_t)1 << (exp - 10);
+  int exp = 63 - __builtin_clzll(v);  // 2^exp <= v < 2^(exp+1), exp > sub_bits
+  uint64_t width = (uint64_t)1 << (exp - sub_bits);
   size_t sub = (size_t)((v - ((uint64_t)1 << exp)) / width);
-  return MH_HIST_LINEAR + (size_t)(exp - 11) * MH_HIST_SUB + sub;
+  return (size_t)linear + ((size_t)(exp - sub_bits - 1) << sub_bits) + sub;
+}
+
+uint64_t mh_hist_layout_top(size_t i, int sub_bits) {
+  size_t linear = (size_t)2 << sub_bits;
+  if (i < linear) {
+    return i;
+  }
+  size_t k = i - linear;
+  int exp = sub_bits + 1 + (int)(k >> sub_bits);
+  uint64_t width = (uint64_t)1 << (exp - sub_bits);
+  return ((uint64_t)1 << exp) + ((k & (((size_t)1 << sub_bits) - 1)) + 1) * width - 1;
+}
+
+size_t mh_hist_layout_buckets(int sub_bits, int max_exp) {
+  return ((size_t)2 << sub_bits) + ((size_t)(max_exp - sub_bits - 1) << sub_bits);
+}
+
+uint64_t mh_hist_counts_percentile(const uint32_t *counts, size_t n, uint64_t total, int sub_bits,
+                                   double p) {
+  if (total == 0) {
+    return 0;
+  }
+  uint64_t rank = (uint64_t)(p / 100.0 * (double)total + 0.999999);
+  rank = rank == 0 ? 1 : rank;
+  uint64_t seen = 0;
+  for (size_t i = 0; i < n; i++) {
+    seen += counts[i];
+    if (seen >= rank) {
+      return mh_hist_layout_top(i, sub_bits);
+    }
+  }
+  return n > 0 ? mh_hist_layout_top(n - 1, sub_bits) : 0;
+}
+
+static size_t index_of(uint64_t v) {
+  return mh_hist_layout_index(v, MH_HIST_SUB_BITS, MH_HIST_MAX_EXP, NULL);
 }
 
 static uint64_t bucket_top(size_t i) {
-  if (i < MH_HIST_LINEAR) {
-    return i;
-  }
-  size_t k = i - MH_HIST_LINEAR;
-  int exp = 11 + (int)(k / MH_HIST_SUB);
-  uint64_t width = (uint64_t)1 << (exp - 10);
-  return ((uint64_t)1 << exp) + (k % MH_HIST_SUB + 1) * width - 1;
+  return mh_hist_layout_top(i, MH_HIST_SUB_BITS);
 }
 
 void mh_hist_record(struct mh_hist *h, uint64_t us) {

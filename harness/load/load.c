@@ -2,6 +2,7 @@
 #include "load/load.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ev.h>
 #include <math.h>
 #include <pthread.h>
@@ -20,6 +21,7 @@
 #include "base/net.h"
 #include "base/watch.h"
 #include "load/confirm.h"
+#include "load/shard.h"
 #include "tls/tls.h"
 
 #define MAX_SLOTS_PER_THREAD 20000
@@ -72,6 +74,14 @@ struct lshared {
   atomic_ullong started;  // every handshake: picks the bad ones
   atomic_ullong good;     // handshakes with a good identity: picks those that offer a session
   atomic_int stop;        // a signal came (progress() reads the signalfd): every loop ends now
+  // The per-second latency histograms of the run, all threads together (relaxed atomic adds: a
+  // second's handshakes of every thread land in the same one): |num_slots| seconds of
+  // MH_LOAD_SECOND_KINDS x MH_HIST_SEC_BUCKETS counts, allocated before the run.
+  uint32_t *second_hists;
+  size_t num_slots;
+  // --latency-log: opened O_APPEND, so that each thread's whole-line writes never interleave
+  // within a line; -1: none.
+  int log_fd;
 };
 
 struct lconn {
@@ -98,10 +108,14 @@ struct lthread {
   struct lconn *conns;
   size_t num_conns;
   size_t next_good, next_bad;
-  double t0, end, period;
-  // Open loop: arrival k is planned at first_arrival + k * period (an index, not a sum: at 1e12/s
-  // adding the period to a clock of 1e5 s would not move it); num_arrivals are planned before end.
-  double first_arrival;
+  double t0, end;  // t0: the run's start, the same for every thread (--start-at's instant)
+  // Open loop: this thread's arrival j is the schedule's global arrival slice.first + j *
+  // slice.stride, planned at t0 + that index / total_rate (an index, not a sum: at 1e12/s adding
+  // a period to a clock of 1e5 s would not move it); the schedule is that of one generator at
+  // the total rate of every shard (load/shard.h), so that the shards' union is that schedule.
+  struct mh_shard_slice slice;
+  double total_rate;
+  uint64_t total_arrivals;  // of every shard together
   uint64_t next_index, num_arrivals;
   int stopping;
   ev_timer tick;
@@ -116,8 +130,10 @@ struct lthread {
   atomic_ullong a_done, a_rejected, a_errors, a_inflight;
   atomic_ullong a_p99_us;
   ev_timer second;
-  struct mh_hist interval;  // accepted in the current second
-  size_t sec;               // the current second's index
+  double start_wall_ms;  // the wall clock when this thread started its schedule
+  // --latency-log: this thread's lines not written yet (written whole when nearly full).
+  char *log_buf;
+  size_t log_len;
 };
 
 static uint64_t us(double s) {
@@ -125,7 +141,7 @@ static uint64_t us(double s) {
 }
 
 static void conn_cb(struct ev_loop *loop, ev_io *w, int revents);
-static void start_one(struct lthread *th, struct lconn *c, double planned);
+static void start_one(struct lthread *th, struct lconn *c, double planned, uint64_t global);
 
 // release closes a connection with a RST and frees its slot.
 static void release(struct lconn *c) {
@@ -143,6 +159,55 @@ static void release(struct lconn *c) {
   c->state = L_FREE;  // closed loop: restart_cb starts it again after this loop iteration
 }
 
+// second_record counts a latency of |v| us in second |si|'s histogram of |kind| (0 accepted, 1
+// rejected); a second beyond those allocated counts in the last.
+static void second_record(struct lthread *th, size_t si, int kind, uint64_t v) {
+  struct lshared *sh = th->shared;
+  if (sh->second_hists == NULL || sh->num_slots == 0) {
+    return;
+  }
+  si = si < sh->num_slots ? si : sh->num_slots - 1;
+  size_t b = mh_hist_layout_index(v, MH_HIST_SEC_SUB_BITS, MH_HIST_SEC_MAX_EXP, NULL);
+  __atomic_fetch_add(
+      &sh->second_hists[(si * MH_LOAD_SECOND_KINDS + (size_t)kind) * MH_HIST_SEC_BUCKETS + b], 1,
+      __ATOMIC_RELAXED);
+}
+
+#define LOG_BUF_LEN 65536
+
+// log_flush writes this thread's buffered --latency-log lines (best effort: a full disk loses
+// lines, never the run).
+static void log_flush(struct lthread *th) {
+  size_t off = 0;
+  while (off < th->log_len) {
+    ssize_t n = write(th->shared->log_fd, th->log_buf + off, th->log_len - off);
+    if (n <= 0 && errno != EINTR) {
+      break;
+    }
+    off += n > 0 ? (size_t)n : 0;
+  }
+  th->log_len = 0;
+}
+
+// log_line appends one handshake to --latency-log: its planned time from the run's start (us),
+// its latency from the planned time (us, as the histograms count it), how it ended, its error.
+static void log_line(struct lthread *th, const struct lconn *c, uint64_t latency, int accepted,
+                     int error) {
+  if (th->log_buf == NULL) {
+    return;
+  }
+  if (th->log_len > LOG_BUF_LEN - 128) {
+    log_flush(th);
+  }
+  int n = snprintf(th->log_buf + th->log_len, LOG_BUF_LEN - th->log_len, "%llu %llu %s %s\n",
+                   (unsigned long long)us(c->planned - th->t0), (unsigned long long)latency,
+                   accepted == 1   ? "accepted"
+                   : accepted == 0 ? "rejected"
+                                   : "error",
+                   error >= 0 ? mh_load_error_name((enum mh_load_error)error) : "-");
+  th->log_len += n > 0 ? (size_t)n : 0;
+}
+
 // finish ends a connection: records it, closes it with a RST and, in closed loop, starts the next.
 static void finish(struct lconn *c, int accepted, int error, int alert) {
   struct lthread *th = c->th;
@@ -155,16 +220,23 @@ static void finish(struct lconn *c, int accepted, int error, int alert) {
     r->errors[error]++;
     atomic_fetch_add_explicit(&th->a_errors, 1, memory_order_relaxed);
   }
-  struct mh_load_second *sec =
-      &r->seconds[th->sec < MH_LOAD_MAX_SECONDS ? th->sec : MH_LOAD_MAX_SECONDS - 1];
+  // The second of the run this ended in, counted from t0: the seconds of shards started at the
+  // same --start-at are the same seconds.
+  size_t si = now > th->t0 ? (size_t)(now - th->t0) : 0;
+  si = si < MH_LOAD_MAX_SECONDS ? si : MH_LOAD_MAX_SECONDS - 1;
+  struct mh_load_second *sec = &r->seconds[si];
+  r->num_seconds = si + 1 > r->num_seconds ? si + 1 : r->num_seconds;
   if (error >= 0) {
     sec->errors++;
   }
+  if (accepted >= 0) {
+    second_record(th, si, accepted ? 0 : 1, us(now - c->planned));
+  }
+  log_line(th, c, us(now - c->planned), accepted, error);
   if (accepted == 1) {
     r->accepted++;
     sec->accepted++;
     mh_hist_record(&r->total_accept, us(now - c->planned));
-    mh_hist_record(&th->interval, us(now - c->planned));
   } else if (accepted == 0) {
     r->rejected++;
     sec->rejected++;
@@ -370,7 +442,10 @@ static void timeout_cb(struct ev_loop *loop, ev_timer *w, int revents) {
          -1);
 }
 
-static void start_one(struct lthread *th, struct lconn *c, double planned) {
+// start_one starts a handshake planned at |planned|. |global| is its arrival's index in the
+// schedule of every shard together (open loop), or UINT64_MAX (closed loop: the run's count of
+// started handshakes, interleaved with the other shards', stands for it).
+static void start_one(struct lthread *th, struct lconn *c, double planned, uint64_t global) {
   const struct mh_load_options *o = th->o;
   c->planned = planned;
   c->start = mh_clock_now();
@@ -381,9 +456,17 @@ static void start_one(struct lthread *th, struct lconn *c, double planned) {
     r->late++;
   }
   atomic_fetch_add_explicit(&th->a_inflight, 1, memory_order_relaxed);
-  // The run's handshake number decides, so the shares hold over all threads together.
+  // The handshake's number over the run (every thread, every shard) decides, so the shares hold
+  // over all of them together.
   unsigned long long index =
       atomic_fetch_add_explicit(&th->shared->started, 1, memory_order_relaxed);
+  if (global != UINT64_MAX) {
+    index = mh_shard_pick_index(global, o->shard_count, th->total_arrivals);
+  } else if (o->shard_count > 1) {
+    index = mh_shard_pick_index(
+        index * (unsigned long long)o->shard_count + (unsigned long long)o->shard_index,
+        o->shard_count, UINT64_MAX);
+  }
   c->bad = o->num_bad > 0 && mh_load_share_hit(index, o->bad_share);
   // Only good identities have sessions to offer (a bad one is never issued any): resumption is
   // picked among them, apart from the bad picks, so that the two shares do not coincide.
@@ -423,17 +506,23 @@ static struct lconn *free_slot(struct lthread *th) {
   return NULL;
 }
 
-// arrival_at returns the planned time of open-loop arrival |k|.
+// global_of returns the schedule's global index of this thread's open-loop arrival |k|.
+static uint64_t global_of(const struct lthread *th, uint64_t k) {
+  return th->slice.first + k * th->slice.stride;
+}
+
+// arrival_at returns the planned time of this thread's open-loop arrival |k|.
 static double arrival_at(const struct lthread *th, uint64_t k) {
-  return th->first_arrival + (double)k * th->period;
+  return th->t0 + (double)global_of(th, k) / th->total_rate;
 }
 
 // first_after returns the index of the first arrival planned after |t| (at most num_arrivals).
 static uint64_t first_after(const struct lthread *th, double t) {
-  if (t < th->first_arrival) {
+  double g = (t - th->t0) * th->total_rate - (double)th->slice.first;
+  if (g < 0) {
     return 0;
   }
-  double k = floor((t - th->first_arrival) / th->period) + 1;
+  double k = floor(g / (double)th->slice.stride) + 1;
   return k >= (double)th->num_arrivals ? th->num_arrivals : (uint64_t)k;
 }
 
@@ -469,7 +558,8 @@ static void dispatch(struct lthread *th, double now) {
       break;
     }
     th->r.planned++;
-    start_one(th, c, arrival_at(th, th->next_index++));
+    uint64_t k = th->next_index++;
+    start_one(th, c, arrival_at(th, k), global_of(th, k));
   }
 }
 
@@ -547,21 +637,9 @@ static void restart_cb(struct ev_loop *loop, ev_check *w, int revents) {
   }
   for (size_t i = 0; i < th->num_conns; i++) {
     if (th->conns[i].state == L_FREE) {
-      start_one(th, &th->conns[i], mh_clock_now());
+      start_one(th, &th->conns[i], mh_clock_now(), UINT64_MAX);
     }
   }
-}
-
-// close_second ends the current second of the per-second series: its percentiles, and it counts.
-static void close_second(struct lthread *th) {
-  if (th->sec < MH_LOAD_MAX_SECONDS) {
-    struct mh_load_second *s = &th->r.seconds[th->sec];
-    s->p50_us = mh_hist_percentile(&th->interval, 50);
-    s->p99_us = mh_hist_percentile(&th->interval, 99);
-    th->r.num_seconds = th->sec + 1;
-  }
-  mh_hist_init(&th->interval);
-  th->sec++;
 }
 
 static void second_cb(struct ev_loop *loop, ev_timer *w, int revents) {
@@ -570,25 +648,37 @@ static void second_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   struct lthread *th = w->data;
   atomic_store_explicit(&th->a_p99_us, mh_hist_percentile(&th->r.total_accept, 99),
                         memory_order_relaxed);
-  close_second(th);
+}
+
+// wall_ms returns the wall clock (CLOCK_REALTIME) in milliseconds, with their fractions.
+static double wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+// wait_until sleeps until the monotonic instant |t| (no-op if it has passed).
+static void wait_until(double t) {
+  struct timespec ts;
+  ts.tv_sec = (time_t)t;
+  ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+  while (mh_clock_now() < t &&
+         clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+  }
 }
 
 static void *thread_main(void *arg) {
   struct lthread *th = arg;
-  th->t0 = mh_clock_now();
+  // Every thread starts at the run's t0 (mh_load_run waited for --start-at up to shortly before).
+  wait_until(th->t0);
+  th->start_wall_ms = wall_ms();
   th->end = th->t0 + th->o->duration_s;
-  if (th->period > 0) {
-    th->first_arrival = th->t0 + th->period * ((double)th->id / th->o->threads);  // stagger
-    th->num_arrivals = th->first_arrival < th->end
-                           ? (uint64_t)ceil((th->end - th->first_arrival) / th->period)
-                           : 0;
-  }
   if (th->o->connections > 0) {
     ev_check_init(&th->restart, restart_cb);
     th->restart.data = th;
     ev_check_start(th->loop, &th->restart);
     for (size_t i = 0; i < th->num_conns; i++) {
-      start_one(th, &th->conns[i], mh_clock_now());
+      start_one(th, &th->conns[i], mh_clock_now(), UINT64_MAX);
     }
   }
   th->arrival_fd = -1;
@@ -608,12 +698,8 @@ static void *thread_main(void *arg) {
   th->second.data = th;
   ev_timer_start(th->loop, &th->second);
   ev_run(th->loop, 0);
-  // The last, partial second (a run shorter than a second has only that one): what completed in
-  // it counts too, so that the series adds up to the run's totals.
-  const struct mh_load_second *last =
-      &th->r.seconds[th->sec < MH_LOAD_MAX_SECONDS ? th->sec : MH_LOAD_MAX_SECONDS - 1];
-  if (th->sec < MH_LOAD_MAX_SECONDS && last->accepted + last->rejected + last->errors > 0) {
-    close_second(th);
+  if (th->log_buf != NULL) {
+    log_flush(th);
   }
   if (th->arrival_fd >= 0) {
     close(th->arrival_fd);
@@ -652,8 +738,6 @@ static void merge(struct mh_load_result *dst, const struct mh_load_result *src) 
     d->accepted += x->accepted;
     d->rejected += x->rejected;
     d->errors += x->errors;
-    d->p50_us = x->p50_us > d->p50_us ? x->p50_us : d->p50_us;
-    d->p99_us = x->p99_us > d->p99_us ? x->p99_us : d->p99_us;
   }
   dst->num_seconds = src->num_seconds > dst->num_seconds ? src->num_seconds : dst->num_seconds;
   mh_hist_merge(&dst->tcp, &src->tcp);
@@ -700,9 +784,15 @@ static int thread_init(struct lthread *th, const struct mh_load_options *o, int 
   th->shared = shared;
   th->loop = ev_loop_new(EVFLAG_AUTO);
   result_init(&th->r);
-  mh_hist_init(&th->interval);
   double per_thread_rate = o->rate > 0 ? o->rate / nt : 0;
-  th->period = per_thread_rate > 0 ? 1.0 / per_thread_rate : 0;
+  if (o->rate > 0) {
+    int count = o->shard_count > 1 ? o->shard_count : 1;
+    th->total_rate = o->rate * count;
+    uint64_t total = mh_shard_total_arrivals(th->total_rate, o->duration_s);
+    th->total_arrivals = total;
+    th->slice = mh_shard_slice_of(total, count > 1 ? o->shard_index : 0, count, id, nt);
+    th->num_arrivals = th->slice.num;
+  }
   if (o->connections > 0) {
     th->num_conns = (size_t)(o->connections / nt + (id < o->connections % nt ? 1 : 0));
   } else {
@@ -712,6 +802,9 @@ static int thread_init(struct lthread *th, const struct mh_load_options *o, int 
                                                   : (size_t)need;
   }
   th->conns = calloc(th->num_conns + 1, sizeof(*th->conns));
+  if (shared->log_fd >= 0 && (th->log_buf = malloc(LOG_BUF_LEN)) == NULL) {
+    return mh_err_set(err, "out of memory");
+  }
   th->good = calloc(o->num_good + 1, sizeof(*th->good));
   th->bad = calloc(o->num_bad + 1, sizeof(*th->bad));
   if (th->loop == NULL || th->conns == NULL || th->good == NULL || th->bad == NULL) {
@@ -751,6 +844,7 @@ static void thread_cleanup(struct lthread *th) {
   free(th->good);
   free(th->bad);
   free(th->conns);
+  free(th->log_buf);
   if (th->loop != NULL) {
     ev_loop_destroy(th->loop);
   }
@@ -798,15 +892,119 @@ static double seconds_between(struct timeval a, struct timeval b) {
   return (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_usec - a.tv_usec) / 1e6;
 }
 
+// start_times sets when the run started (the first thread's start, wall clock) and, with
+// --start-at, how late after it the last thread started (negative: early, by a clock read's
+// worth).
+static void start_times(struct mh_load_result *out, const struct lthread *ths, int started,
+                        const struct mh_load_options *o) {
+  double first = 0, last = 0;
+  for (int i = 0; i < started; i++) {
+    first = i == 0 || ths[i].start_wall_ms < first ? ths[i].start_wall_ms : first;
+    last = i == 0 || ths[i].start_wall_ms > last ? ths[i].start_wall_ms : last;
+  }
+  if (started == 0) {
+    first = last = wall_ms();
+  }
+  out->started_unix_ms = (long long)floor(first);
+  out->start_skew_ms = o->start_at > 0 ? last - o->start_at * 1e3 : 0;
+}
+
+// wait_for_start waits, interruptibly, until shortly before --start-at (|o->start_at|, unix
+// seconds) and returns the monotonic instant the run starts at: that instant, or now when it has
+// passed or none was given. A signal during the wait is returned in |*out_signo| (then the run
+// does not start).
+static double wait_for_start(const struct mh_load_options *o, int *out_signo) {
+  double now = mh_clock_now();
+  *out_signo = 0;
+  if (o->start_at <= 0) {
+    return now;
+  }
+  double t0 = now + (o->start_at * 1e3 - wall_ms()) / 1e3;
+  if (t0 <= now) {
+    return now;  // already past: at once (the report shows how late)
+  }
+  // The threads sleep the last 200 ms themselves, to the microsecond (thread_main).
+  while (mh_clock_now() < t0 - 0.2) {
+    int ms = (int)((t0 - 0.2 - mh_clock_now()) * 1e3) + 1;
+    ms = ms > 200 ? 200 : ms;
+    int sig = mh_interrupt_poll(o->interrupt, ms);
+    if (sig != 0) {
+      *out_signo = sig;
+      return t0;
+    }
+    if (o->interrupt == NULL) {
+      usleep((useconds_t)ms * 1000);
+    }
+  }
+  return t0;
+}
+
+// finish_seconds sets each second's percentiles from the run's per-second histograms and moves
+// them into |out| (which owns them then).
+static void finish_seconds(struct mh_load_result *out, struct lshared *shared) {
+  out->second_hists = shared->second_hists;
+  out->num_second_slots = shared->num_slots;
+  shared->second_hists = NULL;
+  for (size_t i = 0; i < out->num_seconds && i < out->num_second_slots; i++) {
+    const uint32_t *acc = mh_load_result_second_hist(out, i, 0);
+    uint64_t total = 0;
+    for (size_t b = 0; b < MH_HIST_SEC_BUCKETS; b++) {
+      total += acc[b];
+    }
+    out->seconds[i].p50_us =
+        mh_hist_counts_percentile(acc, MH_HIST_SEC_BUCKETS, total, MH_HIST_SEC_SUB_BITS, 50);
+    out->seconds[i].p99_us =
+        mh_hist_counts_percentile(acc, MH_HIST_SEC_BUCKETS, total, MH_HIST_SEC_SUB_BITS, 99);
+  }
+}
+
+const uint32_t *mh_load_result_second_hist(const struct mh_load_result *r, size_t second,
+                                           int kind) {
+  if (r->second_hists == NULL || second >= r->num_second_slots) {
+    return NULL;
+  }
+  return r->second_hists + (second * MH_LOAD_SECOND_KINDS + (size_t)kind) * MH_HIST_SEC_BUCKETS;
+}
+
+void mh_load_result_cleanup(struct mh_load_result *r) {
+  free(r->second_hists);
+  r->second_hists = NULL;
+  r->num_second_slots = 0;
+}
+
+size_t mh_load_second_slots(double duration_s, int timeout_ms) {
+  // Handshakes end at most a timeout after the last start; one more for the partial second.
+  double n = ceil(duration_s) + ceil(timeout_ms / 1000.0) + 2;
+  return n > MH_LOAD_MAX_SECONDS ? MH_LOAD_MAX_SECONDS : (size_t)n;
+}
+
 int mh_load_run(const struct mh_load_options *o, struct mh_load_result *out, struct mh_err *err) {
+  mh_load_result_cleanup(out);
   result_init(out);
   mh_net_raise_fd_limit();
   int nt = o->threads > 0 ? o->threads : 1;
   struct lthread *ths = calloc((size_t)nt, sizeof(*ths));
   struct lshared *shared = calloc(1, sizeof(*shared));
+  if (shared != NULL) {
+    shared->log_fd = -1;
+  }
   int ret = -1, started = 0;
   if (ths == NULL || shared == NULL) {
     mh_err_set(err, "out of memory");
+    goto out;
+  }
+  if (o->latency_log != NULL &&
+      (shared->log_fd =
+           open(o->latency_log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644)) < 0) {
+    mh_err_set(err, "mtls-harness load: --latency-log %s: %s (give a writable file)",
+               o->latency_log, strerror(errno));
+    goto out;
+  }
+  shared->num_slots = mh_load_second_slots(o->duration_s, o->timeout_ms);
+  shared->second_hists =
+      calloc(shared->num_slots * MH_LOAD_SECOND_KINDS * MH_HIST_SEC_BUCKETS, sizeof(uint32_t));
+  if (shared->second_hists == NULL) {
+    mh_err_set(err, "out of memory for %zu seconds of per-second histograms", shared->num_slots);
     goto out;
   }
   for (int i = 0; i < nt; i++) {
@@ -816,22 +1014,23 @@ int mh_load_run(const struct mh_load_options *o, struct mh_load_result *out, str
   }
   struct rusage ru0, ru1;
   getrusage(RUSAGE_SELF, &ru0);
-  double t0 = mh_clock_now();
-  struct timespec wall;
-  clock_gettime(CLOCK_REALTIME, &wall);
-  out->started_unix_ms = (long long)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
-  for (int i = 0; i < nt; i++) {
+  int signo = 0;
+  double t0 = wait_for_start(o, &signo);
+  out->start_at_unix_ms = o->start_at > 0 ? (long long)floor(o->start_at * 1e3 + 0.5) : 0;
+  for (int i = 0; i < nt && signo == 0; i++) {
+    ths[i].t0 = t0;
     if (pthread_create(&ths[i].tid, NULL, thread_main, &ths[i]) != 0) {
       mh_err_set(err, "cannot start load thread %d", i);
       break;
     }
     started++;
   }
-  int signo = started == nt ? progress(ths, nt, t0, o, shared) : 0;
+  signo = signo != 0 ? signo : started == nt ? progress(ths, nt, t0, o, shared) : 0;
   for (int i = 0; i < started; i++) {
     pthread_join(ths[i].tid, NULL);
   }
-  out->elapsed_s = mh_clock_now() - t0;
+  out->elapsed_s = started > 0 ? mh_clock_now() - t0 : 0;
+  start_times(out, ths, started, o);
   getrusage(RUSAGE_SELF, &ru1);
   out->cpu_user_s = seconds_between(ru0.ru_utime, ru1.ru_utime);
   out->cpu_sys_s = seconds_between(ru0.ru_stime, ru1.ru_stime);
@@ -844,8 +1043,9 @@ int mh_load_run(const struct mh_load_options *o, struct mh_load_result *out, str
   } else if (signo != 0) {
     out->planned = out->started + out->dropped;  // the rest of the schedule was never planned
   }
+  finish_seconds(out, shared);
   out->signo = signo;
-  ret = started == nt ? 0 : -1;
+  ret = started == nt || signo != 0 ? 0 : -1;
 out:
   for (int i = 0; ths != NULL && i < nt; i++) {
     if (ths[i].o != NULL) {
@@ -853,6 +1053,12 @@ out:
     }
   }
   free(ths);
+  if (shared != NULL) {
+    free(shared->second_hists);
+    if (shared->log_fd >= 0) {
+      close(shared->log_fd);
+    }
+  }
   free(shared);
   return ret;
 }

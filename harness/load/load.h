@@ -17,6 +17,7 @@
 #define MH_LOAD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/err.h"
 #include "base/interrupt.h"
@@ -60,6 +61,16 @@ struct mh_load_options {
   // handshakes in flight are abandoned (closed, not counted) and |signo| of the result is set.
   struct mh_interrupt *interrupt;
   int in_process_mock;  // the target is this process's mock (--location): for the report's CPU
+  // --shard I/N (load/shard.h): 0 and 0 (or N = 1): not sharded. A shard's |rate| and
+  // |connections| are its part (load/command.c divides them); in open loop it runs the arrivals
+  // k mod N == I of the schedule at the total rate (rate * N), so that the shards' union is one
+  // generator's schedule.
+  int shard_index, shard_count;
+  double start_at;  // --start-at: the wall-clock instant (unix seconds) the run starts at; 0: now
+  // --latency-log FILE, NULL: none. One line per handshake that ended: "<planned us from the
+  // start> <latency us> <accepted|rejected|error> <error class|->", the latency as the histograms
+  // count it (from the planned time), in the order threads wrote them.
+  const char *latency_log;
 };
 
 // Error classes, defined once: X(enum suffix, keyword).
@@ -84,7 +95,7 @@ const char *mh_load_error_name(enum mh_load_error e);
 
 #define MH_LOAD_MAX_SECONDS 3600
 
-// Each thread holds its own result (histograms and the per-second series, about 1.7 MB) until the
+// Each thread holds its own result (histograms and the per-second counts, about 1.5 MB) until the
 // merge: 1024 threads stay under 2 GB. The default is the number of cores, at most
 // MH_LOAD_DEFAULT_MAX_THREADS: more loops than that add memory, not handshakes, against one target.
 #define MH_LOAD_MAX_THREADS 1024
@@ -100,17 +111,26 @@ int mh_load_default_threads(void);
 // evenly.
 int mh_load_share_hit(unsigned long long index, double share);
 
-// mh_load_second is one second of a run: what completed in it, and the worst thread's latency
-// percentiles of the handshakes accepted in it (threads keep their own histograms; merging them
-// every second would need a lock or a copy on the hot path).
+// mh_load_second is one second of a run, counted from its start (--start-at's instant, so that
+// shards' seconds line up): what completed in it, and the latency percentiles of the handshakes
+// accepted in it, from the run's per-second histogram of every thread (layout MH_HIST_SEC_*).
 struct mh_load_second {
   unsigned long long accepted, rejected, errors;
   unsigned long long p50_us, p99_us;
 };
 
 // mh_load_result is the merged outcome of a run.
+// The per-second histograms' kinds: accepted (0) and rejected (1) handshakes' total latency.
+#define MH_LOAD_SECOND_KINDS 2
+
 struct mh_load_result {
-  long long started_unix_ms;  // wall clock (CLOCK_REALTIME) when the threads were started
+  long long started_unix_ms;   // wall clock (CLOCK_REALTIME) when the first thread started
+  long long start_at_unix_ms;  // --start-at, 0: none
+  double start_skew_ms;        // with --start-at: how late the last thread started after it
+  // Per second (num_second_slots of them, from mh_load_second_slots) and kind, MH_HIST_SEC_BUCKETS
+  // counts; owned by the result: mh_load_result_cleanup frees them. NULL: none.
+  uint32_t *second_hists;
+  size_t num_second_slots;
   double elapsed_s;
   unsigned long long planned, started, accepted, rejected, dropped, late;
   unsigned long long resume_offered, resumed;  // resumed: as the TLS library reports it
@@ -135,8 +155,21 @@ struct mh_load_result {
 // classes together.
 unsigned long long mh_load_result_errors(const struct mh_load_result *r);
 
-// mh_load_run runs the load described by |o| and fills |out| (caller-owned; large: allocate it).
-// Returns 0, or -1 with |err| set if it could not start (bad certificate files, no threads).
+// mh_load_result_second_hist returns the MH_HIST_SEC_BUCKETS counts of second |second| of kind
+// |kind| (0 accepted, 1 rejected) of |r|, borrowed from |r|; NULL when |r| has none.
+const uint32_t *mh_load_result_second_hist(const struct mh_load_result *r, size_t second, int kind);
+
+// mh_load_result_cleanup frees what |r| owns (its per-second histograms), not |r| itself.
+void mh_load_result_cleanup(struct mh_load_result *r);
+
+// mh_load_second_slots returns how many seconds of per-second histograms a run of |duration_s|
+// with a handshake timeout of |timeout_ms| keeps: at most MH_LOAD_MAX_SECONDS.
+size_t mh_load_second_slots(double duration_s, int timeout_ms);
+
+// mh_load_run runs the load described by |o| and fills |out| (caller-owned, zeroed before its
+// first use; large: allocate it; what it held is freed). With |o->start_at| it first waits for
+// that instant (a signal then ends the run before it starts: |out->signo|). Returns 0, or -1 with
+// |err| set if it could not start (bad certificate files, no threads).
 int mh_load_run(const struct mh_load_options *o, struct mh_load_result *out, struct mh_err *err);
 
 #endif

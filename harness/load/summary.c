@@ -2,6 +2,7 @@
 #include "load/summary.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "tls/tls.h"
 
@@ -12,6 +13,24 @@ void mh_load_summary_banner(FILE *f, const char *name, const struct mh_load_opti
           o->version == MH_TLS13 ? "1.3" : "1.2", o->threads, o->good[0].name, o->num_good,
           o->num_bad ? ", bad " : "", o->num_bad ? o->bad[0].name : "",
           o->num_bad > 1 ? " and others" : "");
+  if (o->shard_count > 0) {
+    fprintf(f, "load: shard %d/%d: ", o->shard_index, o->shard_count);
+    if (o->rate > 0) {
+      fprintf(f, "%.3f of %.3f arrivals/s (arrivals k mod %d == %d of one schedule)\n", o->rate,
+              o->rate * o->shard_count, o->shard_count, o->shard_index);
+    } else {
+      fprintf(f, "%d handshakes in flight\n", o->connections);
+    }
+  }
+  if (o->start_at > 0) {
+    time_t t = (time_t)o->start_at;
+    struct tm tm;
+    char when[40];
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fprintf(f, "load: starts at %s (--start-at; %.1f s from now, Ctrl-C stops the wait)\n", when,
+            o->start_at - (double)time(NULL));
+  }
 }
 
 void mh_load_summary_print(FILE *f, const struct mh_load_options *o, const struct mh_load_result *r,

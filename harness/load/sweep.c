@@ -116,7 +116,9 @@ int mh_sweep_run(const struct mh_load_options *o, double p99_limit_ms, struct mh
     print_step(stderr, st, p99_limit_ms);
     // The result kept is the highest sustained step's, or the first step's if none held.
     if (st->sustained || out->num_steps == 1) {
+      mh_load_result_cleanup(out_best);
       memcpy(out_best, step, sizeof(*out_best));
+      step->second_hists = NULL;  // now |out_best|'s
     }
     if (step->signo != 0) {  // interrupted: the sweep ends with what held so far
       out_best->signo = step->signo;
@@ -135,6 +137,7 @@ int mh_sweep_run(const struct mh_load_options *o, double p99_limit_ms, struct mh
   out_best->started_unix_ms = started_ms;
   ret = 0;
 out:
+  mh_load_result_cleanup(step);
   free(step);
   return ret;
 }

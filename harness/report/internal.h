@@ -12,7 +12,7 @@
 //   html.c           the run's report.html
 //   junit.c          the run's junit.xml
 //   load_report.c    the load command's report directory, staged all at once
-//   load_json.c      the load command's report.json (schema mtls-harness/load/1)
+//   load_json.c      the load command's report.json (schema mtls-harness/load/2)
 //   load_markdown.c  the load command's report.md
 //   charts.c         the load command's charts as gnuplot data and scripts (load, percentiles,
 //                    sweep)
@@ -102,6 +102,10 @@ struct mh_report_load_doc {
   double sustainable;
   double p99_limit_ms;      // the sweep's p99 limit
   const char *charts_note;  // NULL: charts drawn; else why not (report.md says so)
+  // A merged report (`merge`): the shards it was made of; NULL and 0 for one generator's run.
+  const struct mh_report_shard *shards;
+  size_t num_shards;
+  double max_skew_ms;  // a merged report: the start skew above which a shard started late
 };
 
 // mh_report_load_json writes the load report.json of |d| to |f|.

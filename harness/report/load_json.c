@@ -1,5 +1,6 @@
-// load_json: the load command's report.json (schema mtls-harness/load/1): what was asked, the
-// counts, the latency histograms, each second and the sweep's steps.
+// load_json: the load command's report.json (schema MH_LOAD_REPORT_SCHEMA): what was asked, the
+// counts, the latency histograms (summaries and every bucket's count, so that reports of shards
+// merge exactly), each second with its histograms, the sweep's steps and, merged, the shards.
 #include "report/internal.h"
 
 #include <stdio.h>
@@ -22,7 +23,46 @@ static void json_hist(struct mh_jsonw *w, const char *name, const struct mh_hist
   mh_kv_uint(w, "p99_us", (unsigned long long)mh_hist_percentile(h, 99));
   mh_kv_uint(w, "p999_us", (unsigned long long)mh_hist_percentile(h, 99.9));
   mh_kv_uint(w, "max_us", (unsigned long long)(h->total ? h->max : 0));
+  // Lossless: the counts of the non-empty buckets (layout in load/hist.h), so that a merge adds
+  // buckets instead of averaging percentiles.
+  mh_jsonw_key(w, "histogram");
+  mh_jsonw_object_begin(w);
+  mh_kv_int(w, "sub_bits", MH_HIST_SUB_BITS);
+  mh_kv_int(w, "max_exp", MH_HIST_MAX_EXP);
+  mh_kv_uint(w, "total", (unsigned long long)h->total);
+  mh_kv_uint(w, "min", (unsigned long long)(h->total ? h->min : 0));
+  mh_kv_uint(w, "max", (unsigned long long)(h->total ? h->max : 0));
+  mh_kv_double(w, "sum", h->sum, 0);
+  mh_kv_uint(w, "clamped", (unsigned long long)h->clamped);
+  mh_jsonw_key(w, "buckets");
+  mh_jsonw_array_begin(w);
+  for (size_t i = 0; i < MH_HIST_BUCKETS; i++) {
+    if (h->counts[i] != 0) {
+      mh_jsonw_array_begin(w);
+      mh_jsonw_uint(w, i);
+      mh_jsonw_uint(w, (unsigned long long)h->counts[i]);
+      mh_jsonw_array_end(w);
+    }
+  }
+  mh_jsonw_array_end(w);
   mh_jsonw_object_end(w);
+  mh_jsonw_object_end(w);
+}
+
+// json_sparse writes |key|: the non-empty buckets of |counts| (|n| of them) as [[index, count],
+// ...]; [] when |counts| is NULL.
+static void json_sparse(struct mh_jsonw *w, const char *key, const uint32_t *counts, size_t n) {
+  mh_jsonw_key(w, key);
+  mh_jsonw_array_begin(w);
+  for (size_t i = 0; counts != NULL && i < n; i++) {
+    if (counts[i] != 0) {
+      mh_jsonw_array_begin(w);
+      mh_jsonw_uint(w, i);
+      mh_jsonw_uint(w, counts[i]);
+      mh_jsonw_array_end(w);
+    }
+  }
+  mh_jsonw_array_end(w);
 }
 
 // json_load_options writes what was asked of the load run: mode, rate, identities...
@@ -75,16 +115,16 @@ static void json_uint_or_null(struct mh_jsonw *w, const char *key, int applies,
   }
 }
 
-// json_started writes when the run (a sweep: its first step) started, as ISO 8601 UTC with
-// milliseconds and as unix milliseconds.
-static void json_started(struct mh_jsonw *w, long long unix_ms) {
+// json_started writes |key|: an instant, as ISO 8601 UTC with milliseconds and as unix
+// milliseconds (when the run, a sweep's first step, started; --start-at's instant).
+static void json_started(struct mh_jsonw *w, const char *key, long long unix_ms) {
   char iso[40];
   time_t secs = (time_t)(unix_ms / 1000);
   struct tm tm;
   gmtime_r(&secs, &tm);
   size_t n = strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%S", &tm);
   snprintf(iso + n, sizeof(iso) - n, ".%03dZ", (int)(unix_ms % 1000));
-  mh_jsonw_key(w, "started");
+  mh_jsonw_key(w, key);
   mh_jsonw_object_begin(w);
   mh_kv_str(w, "utc", iso);
   mh_kv_int(w, "unix_ms", unix_ms);
@@ -155,9 +195,17 @@ static void json_load_seconds(struct mh_jsonw *w, const struct mh_load_result *r
     mh_kv_uint(w, "errors", x->errors);
     mh_kv_uint(w, "p50_us", x->p50_us);
     mh_kv_uint(w, "p99_us", x->p99_us);
+    json_sparse(w, "accepted_buckets", mh_load_result_second_hist(r, i, 0), MH_HIST_SEC_BUCKETS);
+    json_sparse(w, "rejected_buckets", mh_load_result_second_hist(r, i, 1), MH_HIST_SEC_BUCKETS);
     mh_jsonw_object_end(w);
   }
   mh_jsonw_array_end(w);
+  // The seconds' histograms are coarser than the phases' (load/hist.h): their layout.
+  mh_jsonw_key(w, "second_histogram_layout");
+  mh_jsonw_object_begin(w);
+  mh_kv_int(w, "sub_bits", MH_HIST_SEC_SUB_BITS);
+  mh_kv_int(w, "max_exp", MH_HIST_SEC_MAX_EXP);
+  mh_jsonw_object_end(w);
 }
 
 static void json_sweep(struct mh_jsonw *w, const struct mh_report_load_doc *d) {
@@ -224,19 +272,99 @@ static void json_cpu(struct mh_jsonw *w, const struct mh_report_load_doc *d) {
   mh_jsonw_object_end(w);
 }
 
+// json_shards writes a merged report's shards (null for one generator's run) and merged_from.
+static void json_shards(struct mh_jsonw *w, const struct mh_report_load_doc *d) {
+  mh_jsonw_key(w, "shards");
+  if (d->num_shards == 0) {
+    mh_jsonw_null(w);
+  } else {
+    mh_jsonw_array_begin(w);
+    for (size_t i = 0; i < d->num_shards; i++) {
+      const struct mh_report_shard *s = &d->shards[i];
+      mh_jsonw_object_begin(w);
+      mh_kv_int(w, "index", s->index);
+      mh_kv_str(w, "file", s->file);
+      mh_kv_double(w, "achieved_rate", s->achieved_rate, 3);
+      mh_kv_uint(w, "accepted", s->accepted);
+      mh_kv_uint(w, "rejected", s->rejected);
+      mh_kv_uint(w, "errors", s->errors);
+      mh_jsonw_key(w, "start_skew_ms");
+      if (s->has_skew) {
+        mh_jsonw_double(w, s->start_skew_ms, 3);
+      } else {
+        mh_jsonw_null(w);
+      }
+      mh_kv_int(w, "exit_code", s->exit_code);
+      mh_jsonw_key(w, "signal");
+      mh_jsonw_string_or_null(w, s->signal);
+      mh_jsonw_key(w, "problem");
+      mh_jsonw_string_or_null(w, s->problem);
+      mh_jsonw_object_end(w);
+    }
+    mh_jsonw_array_end(w);
+  }
+  mh_jsonw_key(w, "merged_from");
+  if (d->num_shards == 0) {
+    mh_jsonw_null(w);
+    return;
+  }
+  mh_jsonw_array_begin(w);
+  for (size_t i = 0; i < d->num_shards; i++) {
+    mh_jsonw_string(w, d->shards[i].file);
+  }
+  mh_jsonw_array_end(w);
+}
+
+// json_shard writes start_at, start_skew_ms and shard (this run's part, --shard I/N), each null
+// when not given, then, for a merged report, its shards and the files it was merged from.
+static void json_shard(struct mh_jsonw *w, const struct mh_report_load_doc *d) {
+  const struct mh_load_options *o = d->o;
+  const struct mh_load_result *r = d->r;
+  if (r->start_at_unix_ms > 0) {
+    json_started(w, "start_at", r->start_at_unix_ms);
+  } else {
+    mh_jsonw_key(w, "start_at");
+    mh_jsonw_null(w);
+  }
+  mh_jsonw_key(w, "start_skew_ms");
+  if (r->start_at_unix_ms > 0 && d->num_shards == 0) {
+    mh_jsonw_double(w, r->start_skew_ms, 3);
+  } else {
+    mh_jsonw_null(w);
+  }
+  mh_jsonw_key(w, "shard");
+  if (o->shard_count > 0 && d->num_shards == 0) {
+    mh_jsonw_object_begin(w);
+    mh_kv_int(w, "index", o->shard_index);
+    mh_kv_int(w, "count", o->shard_count);
+    // rate and connections (top level) are this shard's part; these are of every shard together.
+    mh_jsonw_key(w, "total_rate");
+    if (o->rate > 0) {
+      mh_jsonw_double(w, o->rate * o->shard_count, 3);
+    } else {
+      mh_jsonw_null(w);
+    }
+    mh_jsonw_object_end(w);
+  } else {
+    mh_jsonw_null(w);
+  }
+  json_shards(w, d);
+}
+
 void mh_report_load_json(FILE *f, const struct mh_report_load_doc *d) {
   const struct mh_load_options *o = d->o;
   const struct mh_load_result *r = d->r;
   struct mh_jsonw jw, *w = &jw;
   mh_jsonw_init_file(w, f);
   mh_jsonw_object_begin(w);
-  mh_kv_str(w, "schema", "mtls-harness/load/1");
+  mh_kv_str(w, "schema", MH_LOAD_REPORT_SCHEMA);
   mh_jsonw_key(w, "harness");
   mh_jsonw_object_begin(w);
   mh_kv_str(w, "version", MH_VERSION);
   mh_jsonw_object_end(w);
   mh_kv_str(w, "target", d->target);
-  json_started(w, r->started_unix_ms);
+  json_started(w, "started", r->started_unix_ms);
+  json_shard(w, d);
   mh_kv_int(w, "exit_code", r->exit_code);
   // A signal stopped the run: the counts are those of the handshakes that ended before it.
   mh_kv_bool(w, "interrupted", r->signo != 0);

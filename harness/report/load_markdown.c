@@ -49,6 +49,60 @@ static void md_charts(FILE *f, const struct mh_report_load_doc *d) {
       f);
 }
 
+// md_shard says which shard of a sharded load this run was, or, for a merged report, which shards
+// it was made of: those with a problem first (failed, interrupted, errors, started late), then a
+// table of every shard.
+static void md_shard(FILE *f, const struct mh_report_load_doc *d) {
+  const struct mh_load_options *o = d->o;
+  const struct mh_load_result *r = d->r;
+  if (d->num_shards == 0) {
+    if (o->shard_count > 0) {
+      fprintf(f,
+              "Shard %d of %d (`--shard %d/%d`): its part of the load; merge the shards' "
+              "reports with `mtls-harness merge`.",
+              o->shard_index, o->shard_count, o->shard_index, o->shard_count);
+      if (r->start_at_unix_ms > 0) {
+        fprintf(f, " Started %.1f ms after `--start-at`.", r->start_skew_ms);
+      }
+      fputs("\n\n", f);
+    }
+    return;
+  }
+  size_t bad = 0;
+  for (size_t i = 0; i < d->num_shards; i++) {
+    const struct mh_report_shard *s = &d->shards[i];
+    if (s->problem != NULL) {
+      fprintf(f, "%s> - **Shard %d/%zu (",
+              bad++ ? "" : "> **Shards not to be trusted as they are:**\n>\n", s->index,
+              d->num_shards);
+      mh_escape_md(f, s->file);
+      fprintf(f, "): %s.**\n", s->problem);
+    }
+  }
+  fputs(bad ? "\n" : "", f);
+  fprintf(f,
+          "Merged from %zu shards: counts are their sums, latency percentiles those of every "
+          "sample of every shard (histogram buckets added), seconds added by their index from "
+          "the shared start.\n\n"
+          "| shard | report | achieved/s | accepted | rejected | errors | start skew ms | exit | "
+          "problem |\n|---|---|---|---|---|---|---|---|---|\n",
+          d->num_shards);
+  for (size_t i = 0; i < d->num_shards; i++) {
+    const struct mh_report_shard *s = &d->shards[i];
+    fprintf(f, "| %d | ", s->index);
+    mh_escape_md(f, s->file);
+    fprintf(f, " | %.1f | %llu | %llu | %llu | ", s->achieved_rate, s->accepted, s->rejected,
+            s->errors);
+    if (s->has_skew) {
+      fprintf(f, "%.1f", s->start_skew_ms);
+    } else {
+      fputs("-", f);
+    }
+    fprintf(f, " | %d | %s |\n", s->exit_code, s->problem ? s->problem : "");
+  }
+  fputs("\n", f);
+}
+
 void mh_report_load_markdown(FILE *f, const struct mh_report_load_doc *d) {
   const struct mh_load_options *o = d->o;
   const struct mh_load_result *r = d->r;
@@ -61,6 +115,7 @@ void mh_report_load_markdown(FILE *f, const struct mh_report_load_doc *d) {
             "ended before it; those in flight were abandoned.**\n\n",
             mh_interrupt_name(r->signo), r->elapsed_s);
   }
+  md_shard(f, d);
   if (o->rate > 0) {
     fprintf(f,
             "Open loop at %.1f handshakes/s for %.1f s (latency from each arrival's planned "

@@ -12,6 +12,9 @@
 
 typedef void (*writer)(FILE *f, const struct mh_report_load_doc *d);
 
+static int write_doc(const char *out_dir, struct mh_report_load_doc *dp, char *out_charts_note,
+                     size_t charts_note_len, struct mh_err *err);
+
 // render writes the whole of |w|'s output for |d| into a malloc'ed |*out| (caller frees) of
 // |*out_len| bytes. Returns 0, or -1 with |err| set.
 static int render(writer w, const struct mh_report_load_doc *d, char **out, size_t *out_len,
@@ -87,7 +90,27 @@ int mh_report_write_load(const char *out_dir, const char *target, const struct m
                                  sweep ? sweep->num_steps : 0,
                                  sweep ? sweep->sustainable : 0,
                                  sweep ? sweep->p99_limit_ms : 0,
-                                 NULL};
+                                 NULL,
+                                 NULL,
+                                 0,
+                                 0};
+  return write_doc(out_dir, &d, out_charts_note, charts_note_len, err);
+}
+
+int mh_report_write_load_merged(const char *out_dir, const char *target,
+                                const struct mh_load_options *o, const struct mh_load_result *r,
+                                const struct mh_report_shard *shards, size_t num_shards,
+                                double max_skew_ms, char *out_charts_note, size_t charts_note_len,
+                                struct mh_err *err) {
+  struct mh_report_load_doc d = {target, o,    r,      NULL,       0,          0,
+                                 0,      NULL, shards, num_shards, max_skew_ms};
+  return write_doc(out_dir, &d, out_charts_note, charts_note_len, err);
+}
+
+// write_doc writes the report directory of |d| (see mh_report_write_load).
+static int write_doc(const char *out_dir, struct mh_report_load_doc *dp, char *out_charts_note,
+                     size_t charts_note_len, struct mh_err *err) {
+  struct mh_report_load_doc d = *dp;
   struct mh_chart charts[3];
   size_t num_charts = 0;
   memset(charts, 0, sizeof(charts));

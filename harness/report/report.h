@@ -16,6 +16,8 @@
 #include "capture/wire.h"
 
 #define MH_REPORT_SCHEMA "mtls-harness/report/1"
+// load's report.json; 2: lossless histograms, per-second buckets, shards (docs/load.md).
+#define MH_LOAD_REPORT_SCHEMA "mtls-harness/load/2"
 
 // mh_case_result is one case as run: what was asked, expected, seen on both sides, and judged.
 struct mh_case_result {
@@ -105,7 +107,25 @@ struct mh_load_options;
 struct mh_load_result;
 struct mh_sweep;
 
-// mh_report_write_load writes report.json (schema mtls-harness/load/1), report.md and the charts
+// mh_report_shard is one shard of a merged load report (`mtls-harness merge`): where its report
+// came from and what it did. Borrowed.
+struct mh_report_shard {
+  const char *file;  // the shard's report.json, as given
+  int index;         // I of --shard I/N
+  double rate;       // its offered part of the rate (open loop), 0 in closed loop
+  int connections;   // its part of the connections (closed loop), 0 in open loop
+  double achieved_rate;
+  unsigned long long accepted, rejected, errors;
+  int has_skew;  // it was started with --start-at
+  double start_skew_ms;
+  int exit_code;
+  const char *signal;  // NULL, or the signal that stopped it
+  // Why the shard is not to be trusted as it is, NULL if nothing: failed, interrupted, started
+  // late (the words report.md, report.json and stderr show).
+  const char *problem;
+};
+
+// mh_report_write_load writes report.json (schema mtls-harness/load/2), report.md and the charts
 // of a load run into |out_dir|, all at once: load (rate and latency over time), percentiles
 // (latency by percentile, per phase) and, with a sweep, sweep; each as <name>.dat, <name>.gp and
 // <name>.svg, drawn by gnuplot. |target| describes what was loaded; |sweep| (NULL if none) the
@@ -115,6 +135,16 @@ struct mh_sweep;
 int mh_report_write_load(const char *out_dir, const char *target, const struct mh_load_options *o,
                          const struct mh_load_result *r, const struct mh_sweep *sweep,
                          char *out_charts_note, size_t charts_note_len, struct mh_err *err);
+
+// mh_report_write_load_merged writes a merged load report (`mtls-harness merge`) into |out_dir|
+// as mh_report_write_load does: |r| is the sum of the |num_shards| |shards| (their histograms'
+// buckets added), |o| what they were asked together; report.json and report.md list the shards
+// and name those with a problem (a start skew above |max_skew_ms| is one). Returns 0 or -1.
+int mh_report_write_load_merged(const char *out_dir, const char *target,
+                                const struct mh_load_options *o, const struct mh_load_result *r,
+                                const struct mh_report_shard *shards, size_t num_shards,
+                                double max_skew_ms, char *out_charts_note, size_t charts_note_len,
+                                struct mh_err *err);
 
 // mh_report_case_file_name writes the file-system-safe name of case |id| (no '/').
 void mh_report_case_file_name(const char *id, char *out, size_t out_len);

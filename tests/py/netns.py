@@ -77,3 +77,55 @@ class NetnsBed:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"nothing listens on {host}:{port}: {r.stderr.strip()}")
             time.sleep(0.2)
+
+
+SHARD_SERVER_V4 = "192.0.2.1"
+
+
+class ShardBed:
+    """A server namespace with a bridge on SHARD_SERVER_V4/24 and |n| client namespaces, each
+    joined to the bridge by its own veth pair with its own address 192.0.2.(11 + i): one host per
+    load shard, all reaching one server."""
+
+    def __init__(self, n):
+        tag = f"{os.getpid() % 100000}{secrets.token_hex(2)}"
+        self.tag = tag
+        self.server = f"mhS{tag}"
+        self.clients = [f"mhC{i}{tag}" for i in range(n)]
+        self.addresses = [f"192.0.2.{11 + i}" for i in range(n)]
+        self.made = []
+
+    def _must(self, *args):
+        r = _ip(*args)
+        if r.returncode != 0:
+            raise OSError(f"ip {' '.join(args)}: {r.stderr.strip() or r.returncode}")
+
+    def create(self):
+        """Makes the namespaces; raises OSError with the failing command's error."""
+        for ns in (self.server, *self.clients):
+            self._must("netns", "add", ns)
+            self.made.append(ns)
+        self._must("-n", self.server, "link", "set", "lo", "up")
+        self._must("-n", self.server, "link", "add", "br0", "type", "bridge")
+        self._must("-n", self.server, "addr", "add", f"{SHARD_SERVER_V4}/24", "dev", "br0")
+        self._must("-n", self.server, "link", "set", "br0", "up")
+        for i, (ns, addr) in enumerate(zip(self.clients, self.addresses)):
+            near, far = f"mhb{i}{self.tag}"[:15], f"mhe{i}{self.tag}"[:15]
+            self._must("link", "add", near, "netns", self.server, "type", "veth", "peer", "name",
+                       far, "netns", ns)
+            self._must("-n", self.server, "link", "set", near, "master", "br0")
+            self._must("-n", self.server, "link", "set", near, "up")
+            self._must("-n", ns, "link", "set", "lo", "up")
+            self._must("-n", ns, "addr", "add", f"{addr}/24", "dev", far)
+            self._must("-n", ns, "link", "set", far, "up")
+        return self
+
+    def destroy(self):
+        """Deletes the namespaces (and with them the veth pairs and the bridge); never raises."""
+        for ns in reversed(self.made):
+            _ip("netns", "del", ns)
+        self.made = []
+
+    def exec_args(self, ns, *args):
+        """The command line that runs |args| inside namespace |ns|."""
+        return ["ip", "netns", "exec", ns, *[str(a) for a in args]]

@@ -35,7 +35,8 @@ COMMAND_OPTIONS = {
              "--bad-identity", "--bad-share P", "--tls 1.2|1.3", "--rate R", "--connections N",
              "--duration S", "--threads T", "--timeout-ms MS", "--out DIR", "--quiet",
              "--resume", "--resume-share P", "--sweep", "--sweep-p99-ms MS",
-             "--server-threads N"),
+             "--server-threads N", "--shard I/N", "--start-at TIME"),
+    "merge": ("--out DIR", "--force", "--max-skew MS", "--quiet", "REPORT"),
 }
 
 

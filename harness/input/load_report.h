@@ -1,0 +1,99 @@
+// load_report: the reader of a load report.json (schema mtls-harness/load/2) for `merge`: what a
+// shard was asked, what it counted, and its histograms bucket by bucket, as plain data in an
+// arena. It checks types and shapes; whether shards agree is the merge's business (load/merge.c).
+#ifndef MH_INPUT_LOAD_REPORT_H
+#define MH_INPUT_LOAD_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/arena.h"
+#include "base/err.h"
+
+// The phase histograms of a load report, in report.json's order of "latency" keys.
+#define MH_LOAD_REPORT_PHASES(X)                \
+  X(TCP, "tcp_connect")                         \
+  X(HANDSHAKE, "tls_handshake")                 \
+  X(HANDSHAKE_RESUMED, "tls_handshake_resumed") \
+  X(FIRST_RECORD, "first_server_record")        \
+  X(TOTAL_ACCEPT, "total_accepted")             \
+  X(TOTAL_REJECT, "total_rejected")
+
+enum mh_lr_phase {
+#define X(e, kw) MH_LR_##e,
+  MH_LOAD_REPORT_PHASES(X)
+#undef X
+      MH_LR_NUM_PHASES
+};
+
+// mh_load_report_phase_name returns phase |p|'s key in report.json ("tcp_connect"...).
+const char *mh_load_report_phase_name(enum mh_lr_phase p);
+
+// mh_lr_buckets is a sparse histogram: |num| (index, count) pairs.
+struct mh_lr_buckets {
+  const uint64_t *index, *count;
+  size_t num;
+};
+
+struct mh_lr_hist {
+  int sub_bits, max_exp;
+  uint64_t total, min, max, clamped;
+  double sum;
+  struct mh_lr_buckets b;
+};
+
+struct mh_lr_second {
+  uint64_t accepted, rejected, errors;
+  struct mh_lr_buckets acc, rej;
+};
+
+// mh_lr_named is a count under a name (an error class, an alert code, an HTTP status).
+struct mh_lr_named {
+  const char *name;
+  uint64_t count;
+};
+
+// mh_load_report is one report.json as read. Absent optional values (null in the file) are 0
+// with their has_ flag 0.
+struct mh_load_report {
+  const char *file;  // the report.json read
+  const char *schema, *target, *tls_version, *mode, *profile, *confirmation, *signal;
+  int exit_code, interrupted;
+  int has_rate, has_connections;
+  double rate;
+  int64_t connections;
+  double duration_s, bad_share, elapsed_s, achieved_rate;
+  int64_t threads;
+  long long started_unix_ms, start_at_unix_ms;  // start_at: 0 when null
+  int has_skew;
+  double start_skew_ms;
+  int shard_index, shard_count;  // count 0: "shard" is null (not a shard's report)
+  const char **identities, **bad_identities;
+  size_t num_identities, num_bad_identities;
+  uint64_t planned, started, accepted, rejected, errors, dropped, late;
+  int has_resume;
+  uint64_t resume_offered, resumed;
+  struct mh_lr_named *error_classes, *alerts, *statuses;
+  size_t num_error_classes, num_alerts, num_statuses;
+  double cpu_process_s, cpu_generator_s;
+  int process_includes_mock;
+  int64_t peak_rss_kb;
+  struct mh_lr_hist phases[MH_LR_NUM_PHASES];
+  int second_sub_bits, second_max_exp;
+  struct mh_lr_second *seconds;
+  size_t num_seconds;
+};
+
+// mh_load_report_read reads the load report at |path| (a report.json, or a directory holding one)
+// into |out|, allocated in |a|. Returns 0, or -1 with |err| set: "<file>: $.path: what is wrong"
+// (an unreadable file, malformed JSON, a report of another kind or schema, a missing or mistyped
+// member).
+int mh_load_report_read(struct mh_arena *a, const char *path, struct mh_load_report *out,
+                        struct mh_err *err);
+
+// mh_load_report_parse reads the |len| bytes of |buf|, the text of report |file| (for messages),
+// into |out| as mh_load_report_read does (|out->file| is left as it was). Returns 0 or -1.
+int mh_load_report_parse(struct mh_arena *a, const char *file, const char *buf, size_t len,
+                         struct mh_load_report *out, struct mh_err *err);
+
+#endif

@@ -1,0 +1,483 @@
+// merge: shard reports into one (see merge.h).
+#include "load/merge.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "base/arena.h"
+#include "base/interrupt.h"
+#include "base/outdir.h"
+#include "base/printable.h"
+#include "input/load_report.h"
+#include "load/hist.h"
+#include "load/load.h"
+#include "load/summary.h"
+#include "report/report.h"
+#include "tls/tls.h"
+
+// A merge's state, freed at its end.
+struct merge_state {
+  const struct mh_merge_command *c;
+  struct mh_arena arena;
+  struct mh_load_report *in;               // the reports, as given
+  const struct mh_load_report **by_index;  // the same, by shard index
+  size_t n;
+  struct mh_load_options o;        // what the shards were asked together
+  struct mh_load_result *r;        // their sum (large: allocated)
+  struct mh_report_shard *shards;  // by index
+  struct mh_load_identity *ids;    // the identities' union, good then bad
+  struct mh_outdir od;
+};
+
+// differ fails on field |field| of |b| that is not |a|'s: both shown, escaped.
+static int differ(const struct mh_load_report *a, const struct mh_load_report *b, const char *field,
+                  const char *va, const char *vb, struct mh_err *err) {
+  char x[128], y[128], fa[256], fb[256];
+  return mh_err_set(err,
+                    "mtls-harness merge: %s: %s is \"%s\" where %s has \"%s\"; shards of one load "
+                    "must agree on it (merge the reports of one `load --shard I/N` run)",
+                    mh_printable_copy(fb, sizeof(fb), b->file), field,
+                    mh_printable_copy(y, sizeof(y), vb ? vb : "null"),
+                    mh_printable_copy(fa, sizeof(fa), a->file),
+                    mh_printable_copy(x, sizeof(x), va ? va : "null"));
+}
+
+static int same(const char *a, const char *b) {
+  return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+// check_one checks that report |b| is a shard's report of the schema this harness writes and
+// agrees with |a| (the first) on what was measured. Returns 0 or -1 with |err| set.
+static int check_one(const struct mh_load_report *a, const struct mh_load_report *b,
+                     struct mh_err *err) {
+  char f[256], na[32], nb[32];
+  if (!same(b->schema, MH_LOAD_REPORT_SCHEMA)) {
+    return mh_err_set(err,
+                      "mtls-harness merge: %s: schema is \"%s\", merge reads \"%s\" (histograms "
+                      "with every bucket): rerun that shard with this harness",
+                      mh_printable_copy(f, sizeof(f), b->file), b->schema, MH_LOAD_REPORT_SCHEMA);
+  }
+  if (b->shard_count == 0) {
+    return mh_err_set(err,
+                      "mtls-harness merge: %s: shard is null: not a shard's report; run each "
+                      "generator with load --shard I/N",
+                      mh_printable_copy(f, sizeof(f), b->file));
+  }
+  if (a == b) {
+    return 0;
+  }
+  if (!same(a->target, b->target)) {
+    return differ(a, b, "target", a->target, b->target, err);
+  }
+  if (!same(a->tls_version, b->tls_version)) {
+    return differ(a, b, "tls_version", a->tls_version, b->tls_version, err);
+  }
+  if (!same(a->mode, b->mode)) {
+    return differ(a, b, "mode", a->mode, b->mode, err);
+  }
+  if (!same(a->confirmation, b->confirmation)) {
+    return differ(a, b, "confirmation", a->confirmation, b->confirmation, err);
+  }
+  snprintf(na, sizeof(na), "%d", a->shard_count);
+  snprintf(nb, sizeof(nb), "%d", b->shard_count);
+  if (a->shard_count != b->shard_count) {
+    return differ(a, b, "shard.count", na, nb, err);
+  }
+  snprintf(na, sizeof(na), "%g", a->duration_s);
+  snprintf(nb, sizeof(nb), "%g", b->duration_s);
+  if (a->duration_s != b->duration_s) {
+    return differ(a, b, "duration_s", na, nb, err);
+  }
+  snprintf(na, sizeof(na), "%lld", a->start_at_unix_ms);
+  snprintf(nb, sizeof(nb), "%lld", b->start_at_unix_ms);
+  if (a->start_at_unix_ms != b->start_at_unix_ms) {
+    return differ(a, b, "start_at.unix_ms", na, nb, err);
+  }
+  return 0;
+}
+
+// check_all checks every report and sorts them by index: each of 0..N-1 exactly once.
+static int check_all(struct merge_state *st, struct mh_err *err) {
+  char f[256], g[256];
+  for (size_t i = 0; i < st->n; i++) {
+    if (check_one(&st->in[0], &st->in[i], err) != 0) {
+      return -1;
+    }
+  }
+  int count = st->in[0].shard_count;
+  st->by_index = mh_arena_alloc_array(&st->arena, (size_t)count, sizeof(*st->by_index));
+  if (st->by_index == NULL) {
+    return mh_err_set(err, "out of memory");
+  }
+  for (size_t i = 0; i < st->n; i++) {
+    const struct mh_load_report *r = &st->in[i];
+    if (st->by_index[r->shard_index] != NULL) {
+      return mh_err_set(err, "mtls-harness merge: shard %d/%d given twice: %s and %s",
+                        r->shard_index, count,
+                        mh_printable_copy(f, sizeof(f), st->by_index[r->shard_index]->file),
+                        mh_printable_copy(g, sizeof(g), r->file));
+    }
+    st->by_index[r->shard_index] = r;
+  }
+  for (int i = 0; i < count; i++) {
+    if (st->by_index[i] == NULL) {
+      return mh_err_set(err,
+                        "mtls-harness merge: shard %d/%d missing: %zu report(s) given for %d "
+                        "shards; give every shard's report (or directory)",
+                        i, count, st->n, count);
+    }
+  }
+  return 0;
+}
+
+// add_hist adds the sparse histogram |h| of a report into |dst|.
+static void add_hist(struct mh_hist *dst, const struct mh_lr_hist *h) {
+  for (size_t i = 0; i < h->b.num; i++) {
+    dst->counts[h->b.index[i]] += h->b.count[i];
+  }
+  if (h->total > 0) {
+    dst->min = h->min < dst->min ? h->min : dst->min;
+    dst->max = h->max > dst->max ? h->max : dst->max;
+  }
+  dst->total += h->total;
+  dst->sum += h->sum;
+  dst->clamped += h->clamped;
+}
+
+// add_named adds the named counts of a report to |r|: error classes by keyword, alerts and
+// statuses by number.
+static void add_named(struct mh_load_result *r, const struct mh_load_report *in) {
+  for (size_t i = 0; i < in->num_error_classes; i++) {
+    for (int e = 0; e < MH_LOAD_ERR_NUM; e++) {
+      if (strcmp(in->error_classes[i].name, mh_load_error_name((enum mh_load_error)e)) == 0) {
+        r->errors[e] += in->error_classes[i].count;
+      }
+    }
+  }
+  for (size_t i = 0; i < in->num_alerts; i++) {
+    int code = atoi(in->alerts[i].name);
+    r->alerts[code >= 0 && code < 256 ? code : 0] += in->alerts[i].count;
+  }
+  for (size_t i = 0; i < in->num_statuses; i++) {
+    int code = atoi(in->statuses[i].name);
+    r->statuses[code >= 0 && code < 600 ? code : 0] += in->statuses[i].count;
+  }
+}
+
+// check_layouts refuses histograms in another layout than this harness's (load/hist.h): their
+// buckets would not add up.
+static int check_layouts(const struct mh_load_report *in, struct mh_err *err) {
+  char f[256];
+  int bad =
+      in->second_sub_bits != MH_HIST_SEC_SUB_BITS || in->second_max_exp != MH_HIST_SEC_MAX_EXP;
+  for (int p = 0; p < MH_LR_NUM_PHASES; p++) {
+    bad |= in->phases[p].sub_bits != MH_HIST_SUB_BITS || in->phases[p].max_exp != MH_HIST_MAX_EXP;
+  }
+  if (bad) {
+    return mh_err_set(err,
+                      "mtls-harness merge: %s: its histogram layout (sub_bits, max_exp) is not "
+                      "this harness's (%d, %d; seconds %d, %d): merge with the harness that wrote "
+                      "it",
+                      mh_printable_copy(f, sizeof(f), in->file), MH_HIST_SUB_BITS, MH_HIST_MAX_EXP,
+                      MH_HIST_SEC_SUB_BITS, MH_HIST_SEC_MAX_EXP);
+  }
+  return 0;
+}
+
+// add_seconds adds every shard's seconds into |r| by the wall clock: a shard's second s is the
+// merged second s + the whole seconds (rounded) from the shared start (--start-at's instant;
+// without one, the earliest shard's start) to the shard's own start. Shards that started on time
+// add second s to second s; one that started late (an instant already past) lands later.
+static int add_seconds(struct merge_state *st, struct mh_err *err) {
+  struct mh_load_result *r = st->r;
+  long long base = 0;
+  size_t slots = 0;
+  for (size_t i = 0; i < st->n; i++) {
+    const struct mh_load_report *in = &st->in[i];
+    long long b = in->start_at_unix_ms > 0 ? in->start_at_unix_ms : in->started_unix_ms;
+    base = i == 0 || b < base ? b : base;
+  }
+  for (size_t pass = 0; pass < 2; pass++) {
+    for (size_t i = 0; i < st->n; i++) {
+      const struct mh_load_report *in = &st->in[i];
+      long long late = llround((double)(in->started_unix_ms - base) / 1000.0);
+      size_t off = late > 0 ? (size_t)late : 0;
+      for (size_t s = 0; s < in->num_seconds; s++) {
+        size_t k = off + s < MH_LOAD_MAX_SECONDS ? off + s : MH_LOAD_MAX_SECONDS - 1;
+        if (pass == 0) {
+          slots = k + 1 > slots ? k + 1 : slots;
+          continue;
+        }
+        const struct mh_lr_second *x = &in->seconds[s];
+        r->seconds[k].accepted += x->accepted;
+        r->seconds[k].rejected += x->rejected;
+        r->seconds[k].errors += x->errors;
+        for (int kind = 0; kind < MH_LOAD_SECOND_KINDS; kind++) {
+          const struct mh_lr_buckets *bk = kind == 0 ? &x->acc : &x->rej;
+          uint32_t *h =
+              r->second_hists + (k * MH_LOAD_SECOND_KINDS + (size_t)kind) * MH_HIST_SEC_BUCKETS;
+          for (size_t j = 0; j < bk->num; j++) {
+            h[bk->index[j]] += (uint32_t)bk->count[j];
+          }
+        }
+      }
+    }
+    if (pass == 0) {
+      r->num_seconds = r->num_second_slots = slots;
+      r->second_hists =
+          calloc(slots * MH_LOAD_SECOND_KINDS * MH_HIST_SEC_BUCKETS + 1, sizeof(uint32_t));
+      if (r->second_hists == NULL) {
+        return mh_err_set(err, "out of memory");
+      }
+    }
+  }
+  for (size_t k = 0; k < slots; k++) {
+    const uint32_t *acc = mh_load_result_second_hist(r, k, 0);
+    r->seconds[k].p50_us = mh_hist_counts_percentile(
+        acc, MH_HIST_SEC_BUCKETS, r->seconds[k].accepted, MH_HIST_SEC_SUB_BITS, 50);
+    r->seconds[k].p99_us = mh_hist_counts_percentile(
+        acc, MH_HIST_SEC_BUCKETS, r->seconds[k].accepted, MH_HIST_SEC_SUB_BITS, 99);
+  }
+  return 0;
+}
+
+// add_counts adds the counts, histograms and times of every shard into |st->r|.
+static void add_counts(struct merge_state *st) {
+  struct mh_load_result *r = st->r;
+  struct mh_hist *phases[MH_LR_NUM_PHASES] = {
+      &r->tcp,          &r->handshake,    &r->handshake_resumed,
+      &r->first_record, &r->total_accept, &r->total_reject};
+  for (int p = 0; p < MH_LR_NUM_PHASES; p++) {
+    mh_hist_init(phases[p]);
+  }
+  for (size_t i = 0; i < st->n; i++) {
+    const struct mh_load_report *in = &st->in[i];
+    r->planned += in->planned;
+    r->started += in->started;
+    r->accepted += in->accepted;
+    r->rejected += in->rejected;
+    r->dropped += in->dropped;
+    r->late += in->late;
+    r->resume_offered += in->resume_offered;
+    r->resumed += in->resumed;
+    add_named(r, in);
+    for (int p = 0; p < MH_LR_NUM_PHASES; p++) {
+      add_hist(phases[p], &in->phases[p]);
+    }
+    r->elapsed_s = in->elapsed_s > r->elapsed_s ? in->elapsed_s : r->elapsed_s;
+    r->started_unix_ms = i == 0 || in->started_unix_ms < r->started_unix_ms ? in->started_unix_ms
+                                                                            : r->started_unix_ms;
+    r->start_at_unix_ms = in->start_at_unix_ms;
+    // The shards' processes: their CPU adds up (each its own machine's), their memory does not.
+    r->cpu_user_s += in->cpu_process_s;
+    r->generator_cpu_s += in->cpu_generator_s;
+    r->peak_rss_kb = in->peak_rss_kb > r->peak_rss_kb ? (long)in->peak_rss_kb : r->peak_rss_kb;
+  }
+}
+
+// add_identity appends |name| to the first |*n| of |ids| unless it is there.
+static void add_identity(struct mh_load_identity *ids, size_t *n, const char *name) {
+  for (size_t i = 0; i < *n; i++) {
+    if (strcmp(ids[i].name, name) == 0) {
+      return;
+    }
+  }
+  ids[(*n)++].name = name;
+}
+
+// merged_options fills |st->o| with what the shards were asked together: the sum of their rates
+// (or connections) and threads, the union of their identities.
+static int merged_options(struct merge_state *st, struct mh_err *err) {
+  const struct mh_load_report *a = &st->in[0];
+  struct mh_load_options *o = &st->o;
+  size_t total_ids = 0;
+  for (size_t i = 0; i < st->n; i++) {
+    total_ids += st->in[i].num_identities + st->in[i].num_bad_identities;
+  }
+  st->ids = mh_arena_alloc_array(&st->arena, total_ids + 1, sizeof(*st->ids));
+  if (st->ids == NULL) {
+    return mh_err_set(err, "out of memory");
+  }
+  size_t ng = 0, nb = 0;
+  for (size_t i = 0; i < st->n; i++) {
+    for (size_t k = 0; k < st->in[i].num_identities; k++) {
+      add_identity(st->ids, &ng, st->in[i].identities[k]);
+    }
+  }
+  struct mh_load_identity *bad = st->ids + ng;
+  for (size_t i = 0; i < st->n; i++) {
+    const struct mh_load_report *in = &st->in[i];
+    for (size_t k = 0; k < in->num_bad_identities; k++) {
+      add_identity(bad, &nb, in->bad_identities[k]);
+    }
+    o->rate += in->has_rate ? in->rate : 0;
+    o->connections += in->has_connections ? (int)in->connections : 0;
+    o->threads += (int)in->threads;
+  }
+  o->good = st->ids;
+  o->num_good = ng;
+  o->bad = bad;
+  o->num_bad = nb;
+  o->version = strcmp(a->tls_version, "1.2") == 0 ? MH_TLS12 : MH_TLS13;
+  o->duration_s = a->duration_s;
+  o->bad_share = a->bad_share;
+  o->profile = a->profile;
+  o->resume_share = a->has_resume ? 1 : 0;  // only whether sessions were offered is shown
+  o->http_request = strcmp(a->confirmation, "http") == 0 ? "" : NULL;
+  o->in_process_mock = a->process_includes_mock;
+  o->quiet = 1;
+  if (strcmp(a->mode, "open") == 0) {
+    o->connections = 0;
+  } else {
+    o->rate = 0;
+  }
+  return 0;
+}
+
+// judge_shards fills the shards' lines and names each one's problem: failed (its exit code),
+// interrupted, errors, started late. Returns how many have one.
+static size_t judge_shards(struct merge_state *st, double max_skew_ms) {
+  size_t bad = 0;
+  for (size_t i = 0; i < st->n; i++) {
+    const struct mh_load_report *in = st->by_index[i];
+    struct mh_report_shard *s = &st->shards[i];
+    s->file = in->file;
+    s->index = in->shard_index;
+    s->rate = in->has_rate ? in->rate : 0;
+    s->connections = in->has_connections ? (int)in->connections : 0;
+    s->achieved_rate = in->achieved_rate;
+    s->accepted = in->accepted;
+    s->rejected = in->rejected;
+    s->errors = in->errors;
+    s->has_skew = in->has_skew;
+    s->start_skew_ms = in->start_skew_ms;
+    s->exit_code = in->exit_code;
+    s->signal = in->signal;
+    if (in->signal != NULL || in->interrupted) {
+      s->problem = mh_arena_sprintf(&st->arena, "interrupted by %s (exit code %d)",
+                                    in->signal ? in->signal : "a signal", in->exit_code);
+    } else if (in->exit_code != 0) {
+      s->problem = mh_arena_sprintf(&st->arena, "failed: exit code %d, %llu errors", in->exit_code,
+                                    (unsigned long long)in->errors);
+    } else if (in->errors > 0) {
+      s->problem = mh_arena_sprintf(&st->arena, "%llu errors", (unsigned long long)in->errors);
+    } else if (in->has_skew && in->start_skew_ms > max_skew_ms) {
+      s->problem = mh_arena_sprintf(&st->arena, "started %.1f ms late (over --max-skew %g ms)",
+                                    in->start_skew_ms, max_skew_ms);
+    }
+    bad += s->problem != NULL;
+  }
+  return bad;
+}
+
+// default_out returns |dir|, or reports/merged-load-<UTC timestamp>.
+static const char *default_out(struct mh_arena *a, const char *dir) {
+  if (dir != NULL) {
+    return dir;
+  }
+  char stamp[32];
+  time_t now = time(NULL);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+  return mh_arena_sprintf(a, "reports/merged-load-%s", stamp);
+}
+
+// read_all reads every report and checks that they fit together.
+static int read_all(struct merge_state *st, struct mh_err *err) {
+  st->n = st->c->num_reports;
+  st->in = mh_arena_alloc_array(&st->arena, st->n + 1, sizeof(*st->in));
+  st->r = calloc(1, sizeof(*st->r));
+  if (st->in == NULL || st->r == NULL) {
+    return mh_err_set(err, "out of memory");
+  }
+  for (size_t i = 0; i < st->n; i++) {
+    if (mh_load_report_read(&st->arena, st->c->reports[i], &st->in[i], err) != 0) {
+      return -1;
+    }
+  }
+  if (check_all(st, err) != 0) {
+    return -1;
+  }
+  for (size_t i = 0; i < st->n; i++) {
+    if (check_layouts(&st->in[i], err) != 0) {
+      return -1;
+    }
+  }
+  st->shards = mh_arena_alloc_array(&st->arena, st->n, sizeof(*st->shards));
+  return st->shards != NULL ? 0 : mh_err_set(err, "out of memory");
+}
+
+// write_merged writes the report directory and prints the summary; returns the exit code.
+static int write_merged(struct merge_state *st, size_t num_bad, double max_skew_ms,
+                        struct mh_err *err) {
+  const char *out_dir = default_out(&st->arena, st->c->out_dir);
+  if (out_dir == NULL) {
+    return mh_err_set(err, "out of memory");
+  }
+  struct stat sb;
+  if (stat(out_dir, &sb) == 0 &&
+      mh_outdir_prepare(&st->od, "merge", out_dir, NULL, st->c->force, err) != 0) {
+    return -1;
+  }
+  st->r->exit_code = num_bad > 0 || mh_load_result_errors(st->r) > 0 ? 1 : 0;
+  char note[MH_ERR_LEN];
+  if (mh_report_write_load_merged(out_dir, st->in[0].target, &st->o, st->r, st->shards, st->n,
+                                  max_skew_ms, note, sizeof(note), err) != 0) {
+    return -1;
+  }
+  if (note[0] != '\0') {
+    fprintf(stderr, "merge: charts not drawn: %s\n", note);
+  }
+  for (size_t i = 0; i < st->n; i++) {
+    const struct mh_report_shard *s = &st->shards[i];
+    if (s->problem != NULL) {
+      fprintf(stderr, "merge: shard %d/%zu (", s->index, st->n);
+      mh_printable_fputs(stderr, s->file);
+      fprintf(stderr, "): %s\n", s->problem);
+    }
+  }
+  if (!st->c->quiet) {
+    printf("merge: %zu shards of ", st->n);
+    mh_printable_fputs(stdout, st->in[0].target);
+    printf("\n");
+    mh_load_summary_print(stdout, &st->o, st->r, NULL);
+    printf("merge: report in %s (report.md, report.json)\n", out_dir);
+  }
+  return st->r->exit_code;
+}
+
+int mh_merge_run(const struct mh_merge_command *c, struct mh_err *err) {
+  struct merge_state *st = calloc(1, sizeof(*st));
+  if (st == NULL) {
+    return mh_err_set(err, "out of memory");
+  }
+  int rc = -1;
+  st->c = c;
+  mh_arena_init(&st->arena);
+  double max_skew = c->max_skew_ms > 0 ? c->max_skew_ms : MH_MERGE_DEFAULT_MAX_SKEW_MS;
+  if (c->num_reports == 0) {
+    mh_err_set(err, "mtls-harness merge: give the shards' REPORT.json files (or directories)");
+    goto out;
+  }
+  if (read_all(st, err) != 0 || merged_options(st, err) != 0) {
+    goto out;
+  }
+  add_counts(st);
+  if (add_seconds(st, err) != 0) {
+    goto out;
+  }
+  rc = write_merged(st, judge_shards(st, max_skew), max_skew, err);
+out:
+  if (st->r != NULL) {
+    mh_load_result_cleanup(st->r);
+  }
+  free(st->r);
+  mh_arena_free(&st->arena);
+  free(st);
+  return rc;
+}
