@@ -7,6 +7,7 @@ reference; then what an operator relies on is asserted field by field. The shard
 as it runs in a pod, and run-shards collects its report from the log it prints."""
 import datetime
 import json
+import time
 import os
 import re
 import shutil
@@ -430,8 +431,7 @@ def shard_env(tmp_path, load_args=""):
 
 
 def test_a_pod_loads_a_real_nginx_and_run_shards_collects_its_report(harness, tmp_path):
-    """One shard as its pod runs it: the Job's own args (less --shard and --start-at, which the
-    binary gains with part A of issue 16), the ConfigMap's spec and load-args with the
+    """One shard as its pod runs it: the Job's own args (shard 0 of 2, started now), the ConfigMap's spec and load-args with the
     placeholders filled, the Secret's files; a real nginx on loopback as the target. Its log is
     then what run-shards collects."""
     from test_runner import NGINX_CONF, free_port
@@ -449,11 +449,15 @@ def test_a_pod_loads_a_real_nginx_and_run_shards_collects_its_report(harness, tm
     (tmp_path / "config/identities.json").write_text(
         cm["identities.json"].replace("/run/mtls-harness/certs", certs))
 
-    job, _ = render(tmp_path, "--duration", "1", "--tls", "1.2")
+    job, _ = render(tmp_path, "--duration", "1", "--tls", "1.2", shards=2)
     args = container(job)["args"]
-    for opt in ("--shard", "--start-at"):
-        i = args.index(opt)
-        del args[i:i + 2]
+    # Kubernetes expands $(JOB_COMPLETION_INDEX) in args; the start is moved to now, so that the
+    # test does not wait out the Job's lead.
+    i = args.index("--shard")
+    assert args[i + 1] == "$(JOB_COMPLETION_INDEX)/2", args
+    args[i + 1] = "0/2"
+    i = args.index("--start-at")
+    args[i + 1] = f"@{time.time():.3f}"
     port = free_port()
     args = [a.replace("/run/mtls-harness/certs", certs)
              .replace("/etc/mtls-harness/config", str(tmp_path / "config"))
@@ -473,6 +477,7 @@ def test_a_pod_loads_a_real_nginx_and_run_shards_collects_its_report(harness, tm
     rep = json.loads((out / "report.json").read_text())
     assert (rep["profile"], rep["confirmation"], rep["tls_version"]) == ("nginx-http", "http", "1.2")
     assert rep["counts"]["accepted"] == rep["counts"]["started"] > 0, rep["counts"]
+    assert (rep["shard"]["index"], rep["shard"]["count"]) == (0, 2), rep["shard"]
     assert re.search(r"^mtls-harness-shard: begin report\.json shard=0 exit=0 sha256=[0-9a-f]{64}$",
                      r.stdout, re.M), r.stdout
 
