@@ -374,8 +374,10 @@ void mh_report_load_json(FILE *f, const struct mh_report_load_doc *d) {
   json_load_counts(w, o, r);
   double cpu = r->cpu_user_s + r->cpu_sys_s;
   unsigned long long done = r->accepted + r->rejected;
-  mh_kv_double(w, "achieved_rate", r->elapsed_s > 0 ? (double)done / o->duration_s : 0, 3);
-  mh_kv_double(w, "accepted_rate", o->duration_s > 0 ? (double)r->accepted / o->duration_s : 0, 3);
+  // Rates are over the scheduled window; a run a signal stopped early had a shorter one.
+  double window = r->signo != 0 && r->elapsed_s < o->duration_s ? r->elapsed_s : o->duration_s;
+  mh_kv_double(w, "achieved_rate", r->elapsed_s > 0 && window > 0 ? (double)done / window : 0, 3);
+  mh_kv_double(w, "accepted_rate", window > 0 ? (double)r->accepted / window : 0, 3);
   mh_kv_double(w, "cpu_s", cpu, 3);
   mh_kv_double(w, "cpu_us_per_handshake", done ? cpu * 1e6 / (double)done : 0, 1);
   json_cpu(w, d);

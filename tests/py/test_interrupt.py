@@ -233,6 +233,11 @@ def test_signal_stops_load_with_report_and_no_keys(harness, tmp_path, sig, code,
     assert report["interrupted"] is True and report["signal"] == name
     c = report["counts"]
     assert c["started"] == c["accepted"] + c["rejected"] + sum(report["errors"].values())
+    # The rate is over the time the run had, not over the 60 s it was asked for.
+    elapsed = report["elapsed_s"]
+    assert elapsed < 60
+    done = c["accepted"] + c["rejected"]
+    assert report["achieved_rate"] == pytest.approx(done / elapsed, rel=1e-3, abs=1e-3)
     assert f"Interrupted by {name}" in (out / "report.md").read_text()
     assert f"load: interrupted by {name}" in stdout
     assert private_keys(tmp_path) == []
