@@ -108,12 +108,13 @@ def target(port, profile, pol, **extra):
 
 
 def run_matrix(harness, workdir, fixtures, targets, identities=None, versions=("1.2", "1.3"),
-               cases=None, name="stacks", extra_args=()):
-    """Runs one strict matrix over |targets| (name -> target) and returns (process, report)."""
+               cases=None, name="stacks", extra_args=(), matrix_targets=None):
+    """Runs one strict matrix over |matrix_targets| (default: every one of |targets|, name ->
+    target) plus the explicit |cases|, and returns (process, report)."""
     workdir = pathlib.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     doc = {"name": name, "fixtures": str(SPEC), "locations": targets,
-           "matrix": {"targets": list(targets), "identities": list(identities or IDENTITIES),
+           "matrix": {"targets": list(matrix_targets or targets), "identities": list(identities or IDENTITIES),
                       "versions": list(versions)}}
     if cases:
         doc["cases"] = cases
