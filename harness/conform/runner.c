@@ -834,8 +834,11 @@ static void print_summary(const struct run *r, const struct mh_report *rep) {
     }
   }
   if (rep->num_warnings > 0) {
+    size_t failing = mh_warnings_num_failing(rep->warnings, rep->num_warnings, o->strict);
     printf(", %zu warning%s%s", rep->num_warnings, rep->num_warnings == 1 ? "" : "s",
-           o->strict ? " (failing under --strict)" : "");
+           failing == rep->num_warnings && failing > 0 ? " (failing under --strict)"
+           : failing > 0                               ? " (some failing under --strict)"
+                                                       : "");
   }
   printf("%s\nrun: reports in %s (report.md, report.html, report.json, junit.xml)\n",
          o->strict ? " [strict]" : "", mh_printable_next(&g, o->out_dir));
@@ -970,14 +973,18 @@ int mh_runner_run(const struct mh_scenario *s_in, const struct mh_run_options *o
   for (size_t i = 0; i < num_reported; i++) {
     failed += reported[i].fails;
   }
-  struct mh_run_warning *warnings = mh_arena_alloc_array(r.a, r.num_plans + 1, sizeof(*warnings));
+  struct mh_run_warning *warnings =
+      mh_arena_alloc_array(r.a, 2 * r.num_plans + 1, sizeof(*warnings));
   if (warnings == NULL) {
     mh_err_set(err, "out of memory");
     goto out;
   }
   rep.warnings = warnings;
   rep.num_warnings = mh_warnings_collect(warnings, reported, num_reported);
-  rep.exit_code = failed || (o->strict && rep.num_warnings > 0) || r.timed_out ? 1 : 0;
+  rep.exit_code =
+      failed || mh_warnings_num_failing(warnings, rep.num_warnings, o->strict) > 0 || r.timed_out
+          ? 1
+          : 0;
   if (r.signo != 0) {
     rep.exit_code = mh_interrupt_exit_code(r.signo);
   }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "input/policy.h"
 #include "tls/tls.h"
 
 enum mh_component_kind {
@@ -57,6 +58,9 @@ struct mh_location {
   double emit_rate;  // synthetic data messages per second published on the location's bus
   const char *emit_subject;
   const char *nginx_dn_regex;  // emulate nginx: allowed $ssl_client_s_dn (POSIX ERE); NULL = any
+  // What the location is meant to enforce, as the oracle reads it: from |server| and
+  // |nginx_dn_regex| for a mock, from the declared "policy" for an external target.
+  struct mh_policy policy;
   // Faults a mock can be told to commit, to see the runner catch them.
   int fault_ignore_allowlist;  // accept any CN
   int fault_rst_on_reject;     // close a rejected connection with RST instead of FIN + drain

@@ -17,6 +17,7 @@
 #include "base/printable.h"
 #include "base/outcomes.h"
 #include "input/json.h"
+#include "input/policy.h"
 #include "input/semstreams.h"
 
 #define DEFAULT_CERTS_DIR "/certs"
@@ -155,7 +156,7 @@ static int parse_target(struct mh_json_ctx *c, struct mh_semstreams_ctx *sc, con
         "to enforce, e.g. {\"mtls\": {\"enabled\": true, ...}}");
   }
   o = mh_json_push_key(c, "policy");
-  if (mh_semstreams_parse_server_tls(c, sc, v, L, 1) != 0) {
+  if (mh_semstreams_parse_server_tls(c, sc, v, L, 1) != 0 || mh_policy_parse(c, sc, v, L) != 0) {
     return -1;
   }
   mh_json_pop(c, o);
@@ -324,6 +325,7 @@ static int parse_location(struct mh_json_ctx *c, struct mh_semstreams_ctx *sc, c
   if (mh_semstreams_parse_config(c, sc, cfg, L) != 0) {
     return -1;
   }
+  mh_policy_from_semstreams(L);
   mh_json_pop(c, o);
   for (size_t k = 0; k < L->num_components && L->path == NULL; k++) {
     if (L->components[k].kind == MH_COMP_WS_OUTPUT) {

@@ -134,6 +134,8 @@ static struct mh_location with_client_ca(struct world *w, const char *ca) {
   files[0] = mh_arena_strdup(&w->a, ca);
   L.server.client_ca_files = files;
   L.server.num_client_ca_files = 1;
+  L.policy.client_ca_files = files;
+  L.policy.num_client_ca_files = 1;
   return L;
 }
 
