@@ -144,10 +144,11 @@ def expected_alerts(prof, reason, version):
     return alerts or []
 
 
-def assert_strict_pass(r, report, total, logs=()):
-    """Every case passed under --strict, the run has no warnings, and each rejection is what the
-    profile says: the reason's layer, and its alert (tls) or status (http), read from the
-    outcome the probe recorded, not from the verdict alone."""
+def assert_strict_pass(r, report, total, logs=(), warnings=()):
+    """Every case passed under --strict, the run has exactly the |warnings| given as (kind,
+    target) pairs (none by default), and each rejection is what the profile says: the reason's
+    layer, and its alert (tls) or status (http), read from the outcome the probe recorded, not
+    from the verdict alone."""
     failing = [f"{c['id']}: {c['verdict']} ({c.get('verdict_reason', '')})"
                for c in report["cases"] if c["verdict"] != "pass"]
     extra = "".join(f"\n--- {p}:\n{pathlib.Path(p).read_text()[-3000:]}" for p in logs
@@ -155,7 +156,8 @@ def assert_strict_pass(r, report, total, logs=()):
     assert not failing, "\n".join(failing) + "\n" + r.stdout[-4000:] + r.stderr[-2000:] + extra
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
     assert report["summary"]["total"] == total == len(report["cases"])
-    assert not report.get("warnings"), report.get("warnings")
+    got = sorted((w["kind"], w.get("target")) for w in report.get("warnings") or [])
+    assert got == sorted(warnings), report.get("warnings")
     profiles = {}
     for c in report["cases"]:
         exp, o = c["expected"], c["outcome"]
