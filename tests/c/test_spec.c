@@ -58,8 +58,14 @@ static const struct bad_case bad_cases[] = {
     {"{\"cas\":[" CA "],\"identities\":[{\"name\":\"x\",\"ca\":\"root\",\"eku\":[\"serverAuth\","
      "\"sudo\"]}]}",
      "$.identities[0].eku[1]: unknown value \"sudo\" (use one of: serverAuth, clientAuth"},
-    {"{\"cas\":[" CA "],\"identities\":[{\"name\":\"x\",\"ca\":\"root\",\"eku\":[]}]}",
-     "$.identities[0].eku: an empty extendedKeyUsage is invalid"},
+    {"{\"cas\":[" CA
+     "],\"identities\":[{\"name\":\"x\",\"ca\":\"root\",\"uris\":[\"no scheme\"]}]}",
+     "$.identities[0].uris[0]: \"no scheme\" is not a URI with a scheme"},
+    {"{\"cas\":[" CA "],\"identities\":[{\"name\":\"x\",\"ca\":\"root\",\"emails\":[\"ops\"]}]}",
+     "$.identities[0].emails[0]: \"ops\" is not an e-mail address"},
+    {"{\"cas\":[" CA "],\"identities\":[{\"name\":\"x\",\"ca\":\"root\",\"x509_version\":1,"
+     "\"uris\":[\"spiffe://a/b\"]}]}",
+     "$.identities[0].uris: x509_version 1 certificates carry no extensions"},
     {"{\"cas\":[" CA "],\"identities\":[{\"name\":\"x\",\"ca\":\"root\",\"ips\":[\"1.2.3\"]}]}",
      "$.identities[0].ips[0]: \"1.2.3\" is not an IPv4 or IPv6 address"},
     {"{\"cas\":[" CA "],\"identities\":[{\"name\":\"x\",\"ca\":\"root\",\"dns\":\"a.b\"}]}",
