@@ -41,6 +41,14 @@ struct mh_component {
 };
 
 // mh_location is one location of the federation: a mock the harness runs.
+// mh_request_mode is what a probe sends once the handshake is done.
+enum mh_request_mode {
+  MH_REQUEST_DEFAULT,    // by the location's kind and profile (see mh_location.request)
+  MH_REQUEST_WEBSOCKET,  // the WebSocket upgrade (SemStreams)
+  MH_REQUEST_HTTP,       // GET path with Connection: close
+  MH_REQUEST_TLS,        // nothing: the first read (or its deadline) decides
+};
+
 struct mh_location {
   const char *name;
   const char *json_path;
@@ -74,6 +82,11 @@ struct mh_location {
   size_t num_target_ca_files;
   const char *path;     // request path for probes (mocks: their output's path)
   const char *profile;  // stack profile name ("semstreams", "nginx-http", ...)
+  // How a probe asks (docs/scenarios.md, "request"): MH_REQUEST_DEFAULT is the WebSocket upgrade
+  // for a mock and a target with the "semstreams" profile, an HTTP GET for other targets.
+  enum mh_request_mode request;
+  int first_read_ms;  // 0: the default (1000 ms with "tls", 3000 ms otherwise)
+  int close_wait_ms;  // 0: the default: how long the probe waits for the server's close
 };
 
 #endif
