@@ -2,7 +2,6 @@
 started on loopback with a policy, a strict matrix run against them, and the checks every stack's
 run must pass (each case `pass`, each rejection at the layer and with the alert or status its
 profile names, the case count). docs/stacks.md describes each stack's configuration."""
-import copy
 import json
 import os
 import pathlib
@@ -23,6 +22,24 @@ CLIENT = "client.example"
 # its policy admits, one per reason a certificate is rejected, and none.
 IDENTITIES = ["client", "intermediate-signed", "none", "other", "expired", "not-yet-valid",
               "untrusted", "self-signed", "server-only-eku", "key-mismatch"]
+
+
+# The SPIFFE-style allow-list: only workloads of this trust domain path are admitted.
+SPIFFE_PREFIX = "spiffe://example.org/ns/prod/"
+# Its identities (URI SANs, empty subjects as SVIDs have, so the SAN is critical): admitted,
+# another namespace, another trust domain; and a client with no URI SAN at all.
+SPIFFE_IDENTITIES = ["spiffe-billing", "spiffe-staging", "spiffe-other-domain", "client", "none"]
+
+
+def spiffe_policy():
+    return {"client_auth": "require", "client_ca_files": ["/certs/stacks-ca.pem"],
+            "identity": {"uri_san_prefix": [SPIFFE_PREFIX]}}
+
+
+def spiffe_cases(target, prefix="spiffe"):
+    """The SPIFFE allow-list's explicit cases against |target| (the oracle decides each)."""
+    return [{"name": f"{prefix}/{i}/tls{v}", "target": target, "identity": i, "version": v}
+            for i in SPIFFE_IDENTITIES for v in ("1.2", "1.3")]
 
 
 def need(binary):
