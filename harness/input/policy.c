@@ -34,6 +34,15 @@ static const char *const own_keys[] = {"client_auth", "client_ca_files", "identi
 static const char *const identity_keys[] = {"cn",      "dn_regex",       "dns_san",
                                             "uri_san", "uri_san_prefix", "host"};
 
+void mh_policy_print_keys(FILE *out, const char *prefix) {
+  for (size_t i = 0; i < sizeof(own_keys) / sizeof(own_keys[0]); i++) {
+    fprintf(out, "%s%s\n", prefix, own_keys[i]);
+  }
+  for (size_t i = 0; i < sizeof(identity_keys) / sizeof(identity_keys[0]); i++) {
+    fprintf(out, "%sidentity.%s\n", prefix, identity_keys[i]);
+  }
+}
+
 const char *mh_policy_rule_key(enum mh_policy_rule r) {
   return (unsigned)r < MH_POLICY_RULE_NUM ? rule_keys[r] : "?";
 }

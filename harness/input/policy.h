@@ -6,6 +6,7 @@
 #define MH_INPUT_POLICY_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "base/outcomes.h"
 
@@ -91,6 +92,10 @@ int mh_policy_rule_from_key(const char *key);
 
 // mh_policy_client_auth_name returns the keyword of |a| ("optional_no_ca"), a static string.
 const char *mh_policy_client_auth_name(enum mh_client_auth a);
+
+// mh_policy_print_keys writes, one per line after |prefix|, every key of the harness's own policy
+// schema ("identity.uri_san_prefix"), so that tests can check each one is documented.
+void mh_policy_print_keys(FILE *out, const char *prefix);
 
 // mh_policy_from_semstreams fills |L->policy| from what the SemStreams parser put in |L->server|
 // (mtls.enabled, require_client_cert, client_ca_files, allowed_client_cns, min_version) and an

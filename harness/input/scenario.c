@@ -1030,6 +1030,7 @@ void mh_scenario_print_keys(FILE *out) {
       fprintf(out, "%s%s\n", groups[g].prefix, groups[g].keys[i]);
     }
   }
+  mh_policy_print_keys(out, "$.locations.*.policy.");
 }
 
 void mh_scenario_fixture_path(const struct mh_scenario *s, const char *rel, char *out,
