@@ -428,9 +428,10 @@ static int attributable(const struct mh_expectation *x, const struct mh_case_out
     return 1;
   }
   // A server that chose an older version fails every case the same way; a refusal of the version
-  // is what a version case expects.
+  // is what a version case (below the minimum or above the maximum) expects.
+  int by_version = x->reason == MH_REASON_VERSION || x->reason == MH_REASON_VERSION_TOO_HIGH;
   int older = o->tls.server_hello && o->tls.server_version != 0 && o->tls.server_version < version;
-  if ((older || x->reason != MH_REASON_VERSION) && version_failure(o, version, why, len)) {
+  if ((older || !by_version) && version_failure(o, version, why, len)) {
     return 0;
   }
   if (o->rejected_by == 'c') {
@@ -440,7 +441,7 @@ static int attributable(const struct mh_expectation *x, const struct mh_case_out
              o->client_error);
     return 0;
   }
-  if (x->reason == MH_REASON_VERSION) {
+  if (by_version) {
     if (o->tls.server_hello && o->tls.server_version == version) {
       snprintf(why, len, "the server negotiated %s, which the policy refuses, then %s",
                mh_oracle_version_name(version), how);

@@ -112,8 +112,13 @@ static void check_federation_matrix(struct world *w, const struct mh_location *L
     if (rows[i].reject) {
       assert_int_equal(x.side, 's');
       assert_int_equal(x.layer, MH_LAYER_TLS);
-      assert_int_equal(x.num_alerts, 1);
-      assert_int_equal(x.alerts[0], rows[i].alert);
+      // The profile may allow more than one (semstreams: Go 1.19's measured alert beside the
+      // newer releases'); the row's must be among them.
+      int found = 0;
+      for (size_t j = 0; j < x.num_alerts; j++) {
+        found |= x.alerts[j] == rows[i].alert;
+      }
+      assert_true(found);
     }
   }
 }
