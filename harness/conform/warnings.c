@@ -80,10 +80,11 @@ static void cannot_warning(struct mh_run_warning *w, const char *target, size_t 
                mh_policy_rule_key((enum mh_policy_rule)r));
     }
   }
-  snprintf(w->message, sizeof(w->message),
-           "target %s's policy sets %s, which its stack (profile %s) cannot enforce: %.200s; "
-           "the oracle expects acceptance where only these rules would reject",
-           target, keys, profile != NULL ? profile : "?", why != NULL ? why : "");
+  snprintf(
+      w->message, sizeof(w->message),
+      "target %.64s's policy sets %.220s, which its stack (profile %.48s) cannot enforce: %.160s; "
+      "the oracle expects acceptance where only these rules would reject",
+      target, keys, profile != NULL ? profile : "?", why != NULL ? why : "");
 }
 
 // target_warnings adds the warnings of the cases of |target| to |out| and returns how many; it

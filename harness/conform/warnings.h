@@ -36,7 +36,7 @@ struct mh_run_warning {
   // the stack's profile declares the limit and the oracle expects what the stack does.
   unsigned rules;
   int informational;
-  char message[600];  // the operator's line, without "warning: "
+  char message[640];  // the operator's line, without "warning: "
 };
 
 struct mh_case_result;
