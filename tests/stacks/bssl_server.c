@@ -11,6 +11,9 @@
 // Usage: mh-bssl-server PORT CERT KEY CA [--allowed-cn CN] [--dns-san NAME] [--uri-prefix P]
 //                       [--min-version 1.2|1.3]
 // Every wait is bounded (5 s socket timeouts); it runs until killed.
+// clock_gettime and the socket calls under -std=c11.
+#define _POSIX_C_SOURCE 200809L
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
@@ -22,6 +25,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 struct rules {
@@ -99,10 +103,20 @@ out:
   return ret;
 }
 
-// serve_one runs one connection to its end: handshake, read the request head, answer 200. A
-// failed handshake has sent its alert; the socket is then half-closed and drained (bounded) so
-// that the client's unread bytes do not turn the close into a RST that destroys the alert.
+// now_ms returns the monotonic clock in milliseconds.
+static long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+// serve_one runs one connection to its end, within about 5 s in all (the connections are served
+// one at a time): handshake, read the request head, answer 200. A failed handshake has sent its
+// alert; the socket is then half-closed and drained (at most 16 reads of 200 ms) so that the
+// client's unread bytes do not turn the close into a RST that destroys the alert.
 static void serve_one(SSL_CTX *sctx, int fd) {
+  char buf[8192];
+  long long deadline = now_ms() + 5000;
   struct timeval tv = {.tv_sec = 5};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
@@ -114,9 +128,8 @@ static void serve_one(SSL_CTX *sctx, int fd) {
     ERR_print_errors_fp(stderr);
     goto drain;
   }
-  char buf[8192];
   size_t got = 0;
-  while (got < sizeof(buf) - 1) {
+  while (got < sizeof(buf) - 1 && now_ms() < deadline) {
     int n = SSL_read(ssl, buf + got, (int)(sizeof(buf) - 1 - got));
     if (n <= 0) {
       ERR_print_errors_fp(stderr);
@@ -134,7 +147,9 @@ static void serve_one(SSL_CTX *sctx, int fd) {
   SSL_shutdown(ssl);
 drain:
   shutdown(fd, SHUT_WR);
-  for (int i = 0; i < 64 && read(fd, buf, sizeof(buf)) > 0; i++) {
+  tv = (struct timeval){.tv_usec = 200000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  for (int i = 0; i < 16 && read(fd, buf, sizeof(buf)) > 0; i++) {
   }
 out:
   SSL_free(ssl);
