@@ -19,7 +19,8 @@ def build(tmp):
     """Builds the server offline: caches in |tmp|, no proxy, standard library only."""
     go = bed.need("go")
     env = dict(os.environ, GOCACHE=str(tmp / "gocache"), GOPATH=str(tmp / "gopath"),
-               GOPROXY="off", GOFLAGS="", CGO_ENABLED="0", GO111MODULE="on")
+               GOPROXY="off", GOSUMDB="off", GOFLAGS="-mod=mod", CGO_ENABLED="0",
+               GO111MODULE="on", GOTOOLCHAIN="local")
     binary = tmp / "goserver"
     r = subprocess.run([go, "build", "-o", str(binary), "."], cwd=ROOT / "tests/stacks/goserver",
                        env=env, capture_output=True, text=True, timeout=300)

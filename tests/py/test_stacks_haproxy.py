@@ -44,3 +44,16 @@ def test_haproxy_strict_matrix_passes(harness, haproxy):
     assert o["haproxy/other/tls1.3"]["http_status"] == 403
     assert o["haproxy/other/tls1.3"]["layer"] == "http"
     assert o["haproxy/client/tls1.2"]["http_status"] == 200
+
+
+def test_haproxy_with_another_stacks_profile_fails(harness, haproxy):
+    """The strict run can fail: judged with nginx's profile (HTTP 400 where haproxy sends an
+    alert), haproxy's TLS rejections are wrong-layer and the run exits 1."""
+    tmp, fx, port, srv = haproxy
+    targets = {"haproxy": bed.target(port, "nginx-http", bed.policy([bed.CLIENT]))}
+    r, report = bed.run_matrix(harness, tmp / "wrong", fx, targets,
+                               identities=["client", "none", "untrusted"])
+    assert r.returncode == 1, r.stdout
+    v = {c["id"]: c["verdict"] for c in report["cases"]}
+    assert v["haproxy/none/tls1.2"] == v["haproxy/untrusted/tls1.3"] == "wrong-layer", v
+    assert v["haproxy/client/tls1.3"] == "pass"
