@@ -5,20 +5,25 @@
 
 // Why a case is expected to be rejected. X(enum suffix, keyword, who rejects: 's' server, 'c'
 // client, description).
-#define MH_REASONS(X)                                                                        \
-  X(NONE, "none", ' ', "accepted")                                                           \
-  X(MISSING_CERT, "missing_cert", 's', "no client certificate, one is required")             \
-  X(NO_VERIFIED_CHAINS, "no_verified_chains", 's',                                           \
-    "no client certificate while an allow-list is set")                                      \
-  X(UNKNOWN_CA, "unknown_ca", 's', "client certificate not issued by a trusted CA")          \
-  X(EXPIRED, "expired", 's', "client certificate expired")                                   \
-  X(NOT_YET_VALID, "not_yet_valid", 's', "client certificate not yet valid")                 \
-  X(BAD_EKU, "bad_eku", 's', "client certificate without clientAuth")                        \
-  X(CN_NOT_ALLOWED, "cn_not_allowed", 's', "client CN not on the allow-list")                \
-  X(BAD_SIGNATURE, "bad_signature", 's', "CertificateVerify does not match the certificate") \
-  X(VERSION, "version", 's', "no TLS version in common")                                     \
-  X(SERVER_NAME, "server_name", 'c', "server certificate not valid for the name")            \
-  X(SERVER_CN_ONLY, "server_cn_only", 'c', "server certificate has a CN but no SAN")         \
+#define MH_REASONS(X)                                                                           \
+  X(NONE, "none", ' ', "accepted")                                                              \
+  X(MISSING_CERT, "missing_cert", 's', "no client certificate, one is required")                \
+  X(NO_VERIFIED_CHAINS, "no_verified_chains", 's',                                              \
+    "no client certificate while an allow-list is set")                                         \
+  X(UNKNOWN_CA, "unknown_ca", 's', "client certificate not issued by a trusted CA")             \
+  X(EXPIRED, "expired", 's', "client certificate expired")                                      \
+  X(NOT_YET_VALID, "not_yet_valid", 's', "client certificate not yet valid")                    \
+  X(BAD_EKU, "bad_eku", 's', "client certificate without clientAuth")                           \
+  X(CN_NOT_ALLOWED, "cn_not_allowed", 's', "client CN not on the allow-list")                   \
+  X(BAD_SIGNATURE, "bad_signature", 's', "CertificateVerify does not match the certificate")    \
+  X(VERSION, "version", 's', "no TLS version in common")                                        \
+  X(IDENTITY_NOT_ALLOWED, "identity_not_allowed", 's',                                          \
+    "client certificate matches no identity rule (DN, SAN)")                                    \
+  X(HOST_MISMATCH, "host_mismatch", 's', "client certificate not valid for an allowed host")    \
+  X(CHAIN_TOO_LONG, "chain_too_long", 's', "client chain longer than the verify depth")         \
+  X(VERSION_TOO_HIGH, "version_too_high", 's', "client offers only versions above the maximum") \
+  X(SERVER_NAME, "server_name", 'c', "server certificate not valid for the name")               \
+  X(SERVER_CN_ONLY, "server_cn_only", 'c', "server certificate has a CN but no SAN")            \
   X(SERVER_UNTRUSTED, "server_untrusted", 'c', "server certificate from an untrusted CA")
 
 enum mh_reason {

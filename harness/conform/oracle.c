@@ -20,78 +20,195 @@ static int identity_cert(const struct mh_scenario *s, const struct mh_pki_entity
   return mh_inspect_load(out, cert, key, err);
 }
 
-// allowed reports whether the certificate passes the location's subject check: nginx's DN regex
-// when it emulates one, else the CN allow-list (none: any).
-static int allowed(const struct mh_location *L, const struct mh_inspect_cert *c) {
-  const struct mh_tls_server_policy *p = &L->server;
-  if (L->nginx_dn_regex != NULL) {
-    regex_t rx;
-    if (regcomp(&rx, L->nginx_dn_regex, REG_EXTENDED | REG_NOSUB) != 0) {
-      return 1;  // the scenario parser compiled it already
-    }
-    int match = regexec(&rx, c->dn, 0, NULL, 0) == 0;
-    regfree(&rx);
-    return match;
-  }
-  for (size_t i = 0; i < p->num_allowed_cns; i++) {
-    if (strcmp(p->allowed_cns[i], c->cn) == 0) {
+// judge is what server_reason needs besides the case: the location's policy and the rules its
+// stack does not apply (the profile's "cannot"), which the oracle then skips.
+struct judge {
+  const struct mh_location *L;
+  const struct mh_policy *p;
+  unsigned off;  // bit (1 << enum mh_policy_rule)
+};
+
+// rule_on reports whether the policy sets rule |r| and the stack applies it.
+static int rule_on(const struct judge *j, enum mh_policy_rule r) {
+  return (j->p->rules & ~j->off & (1u << r)) != 0;
+}
+
+static int in_list(const char *const *list, size_t num, const char *v, int nocase) {
+  for (size_t i = 0; i < num; i++) {
+    if ((nocase ? strcasecmp(list[i], v) : strcmp(list[i], v)) == 0) {
       return 1;
     }
   }
-  return p->num_allowed_cns == 0;
+  return 0;
 }
 
-// cert_reason judges the client certificate |c| in Go's order: leaf validity at |now|, a path to
-// the client CA files, clientAuth EKU, the subject check, then the key (CertificateVerify).
-static int cert_reason(const struct mh_location *L, const struct mh_inspect_cert *c, time_t now,
-                       enum mh_reason *out, struct mh_err *err) {
-  const struct mh_tls_server_policy *p = &L->server;
+static int dn_matches(const char *regex, const char *dn) {
+  regex_t rx;
+  if (regcomp(&rx, regex, REG_EXTENDED | REG_NOSUB) != 0) {
+    return 1;  // the scenario parser compiled it already
+  }
+  int match = regexec(&rx, dn, 0, NULL, 0) == 0;
+  regfree(&rx);
+  return match;
+}
+
+// uri_matches reports whether a URI SAN of |c| is on |list|, exactly or (|prefix|) as a prefix.
+static int uri_matches(const struct mh_inspect_cert *c, const char *const *list, size_t num,
+                       int prefix) {
+  for (size_t u = 0; u < c->num_uris; u++) {
+    for (size_t i = 0; c->uris[u][0] != '\0' && i < num; i++) {
+      size_t n = strlen(list[i]);
+      if (prefix ? strncmp(c->uris[u], list[i], n) == 0 : strcmp(c->uris[u], list[i]) == 0) {
+        return 1;
+      }
+    }
+  }
+  return 0;
+}
+
+// rule_matches reports whether identity rule |r| of |p| admits |c|.
+static int rule_matches(const struct mh_policy *p, enum mh_policy_rule r,
+                        const struct mh_inspect_cert *c) {
+  switch (r) {
+    case MH_POLICY_ID_CN:
+      return in_list(p->cn, p->num_cn, c->cn, 0);
+    case MH_POLICY_ID_DN_REGEX:
+      return dn_matches(p->dn_regex, c->dn);
+    case MH_POLICY_ID_DNS_SAN:
+      for (size_t i = 0; i < c->num_dns; i++) {
+        if (c->dns[i][0] != '\0' && in_list(p->dns_san, p->num_dns_san, c->dns[i], 1)) {
+          return 1;
+        }
+      }
+      return 0;
+    case MH_POLICY_ID_URI_SAN:
+      return uri_matches(c, p->uri_san, p->num_uri_san, 0);
+    case MH_POLICY_ID_URI_SAN_PREFIX:
+      return uri_matches(c, p->uri_san_prefix, p->num_uri_san_prefix, 1);
+    case MH_POLICY_ID_HOST:
+      for (size_t i = 0; i < p->num_host; i++) {
+        if (mh_inspect_check_host(c, p->host[i])) {
+          return 1;
+        }
+      }
+      return 0;
+    default:
+      return 1;
+  }
+}
+
+// identity_reason judges the identity rules the stack applies: any one matching admits |c|
+// (MH_REASON_NONE); none set admits anyone. A failure is named by the policy's identity_reason,
+// else by the first rule set in the order of MH_POLICY_RULES: cn, then the DN and SAN rules, then
+// host.
+static enum mh_reason identity_reason(const struct judge *j, const struct mh_inspect_cert *c) {
+  int first = -1;
+  for (int r = MH_POLICY_ID_CN; r <= MH_POLICY_ID_HOST; r++) {
+    if (!rule_on(j, (enum mh_policy_rule)r)) {
+      continue;
+    }
+    if (rule_matches(j->p, (enum mh_policy_rule)r, c)) {
+      return MH_REASON_NONE;
+    }
+    first = first < 0 ? r : first;
+  }
+  if (first < 0) {
+    return MH_REASON_NONE;
+  }
+  return j->p->identity_reason != MH_REASON_NONE ? j->p->identity_reason
+         : first == MH_POLICY_ID_CN              ? MH_REASON_CN_NOT_ALLOWED
+         : first == MH_POLICY_ID_HOST            ? MH_REASON_HOST_MISMATCH
+                                                 : MH_REASON_IDENTITY_NOT_ALLOWED;
+}
+
+// chain_reason judges the path from |c| to the client CA files at |now|: a certificate of the path
+// out of its validity, no path (forgiven by optional_no_ca, as nginx forgives the CA errors
+// only, or when the stack cannot restrict the CAs), or one longer than the verify depth (OpenSSL's
+// depth counts the intermediates: the leaf and the trust anchor are not counted).
+static int chain_reason(const struct judge *j, const struct mh_inspect_cert *c, time_t now,
+                        enum mh_reason *out, struct mh_err *err) {
   enum mh_inspect_path path = MH_INSPECT_PATH_OK;
+  size_t len = 0;
+  *out = MH_REASON_NONE;
+  if (mh_inspect_verify_chain(c, j->p->client_ca_files, j->p->num_client_ca_files, now, &path, &len,
+                              err) != 0) {
+    return -1;
+  }
+  if (path == MH_INSPECT_PATH_EXPIRED || path == MH_INSPECT_PATH_NOT_YET_VALID) {
+    *out = path == MH_INSPECT_PATH_EXPIRED ? MH_REASON_EXPIRED : MH_REASON_NOT_YET_VALID;
+  } else if (path != MH_INSPECT_PATH_OK) {
+    int forgiven = j->p->client_auth == MH_CLIENT_AUTH_OPTIONAL_NO_CA ||
+                   (j->off & (1u << MH_POLICY_CLIENT_CA_FILES)) != 0;
+    *out = forgiven ? MH_REASON_NONE : MH_REASON_UNKNOWN_CA;
+  } else if (rule_on(j, MH_POLICY_VERIFY_DEPTH) && len > 2 &&
+             len - 2 > (size_t)j->p->verify_depth) {
+    *out = MH_REASON_CHAIN_TOO_LONG;
+  }
+  return 0;
+}
+
+// cert_reason judges the client certificate |c| in the order real stacks use: leaf validity at
+// |now|, the chain to the client CA files (and its depth), clientAuth EKU, the identity rules,
+// then the key (CertificateVerify).
+static int cert_reason(const struct judge *j, const struct mh_inspect_cert *c, time_t now,
+                       enum mh_reason *out, struct mh_err *err) {
   if (c->not_before > (int64_t)now) {
     *out = MH_REASON_NOT_YET_VALID;
   } else if (c->not_after < (int64_t)now) {
     *out = MH_REASON_EXPIRED;
-  } else if (mh_inspect_verify(c, p->client_ca_files, p->num_client_ca_files, now, &path, err) !=
-             0) {
+  } else if (chain_reason(j, c, now, out, err) != 0) {
     return -1;
-  } else if (path != MH_INSPECT_PATH_OK) {
-    *out = path == MH_INSPECT_PATH_EXPIRED         ? MH_REASON_EXPIRED
-           : path == MH_INSPECT_PATH_NOT_YET_VALID ? MH_REASON_NOT_YET_VALID
-                                                   : MH_REASON_UNKNOWN_CA;
+  } else if (*out != MH_REASON_NONE) {
+    return 0;
   } else if (c->has_eku && !c->any_eku && (c->eku_mask & (1u << MH_EKU_CLIENT_AUTH)) == 0) {
     *out = MH_REASON_BAD_EKU;
-  } else if (!allowed(L, c)) {
-    *out = MH_REASON_CN_NOT_ALLOWED;
+  } else if ((*out = identity_reason(j, c)) != MH_REASON_NONE) {
+    return 0;
   } else {
     *out = c->key_matches == 0 ? MH_REASON_BAD_SIGNATURE : MH_REASON_NONE;
   }
   return 0;
 }
 
-static int server_reason(const struct mh_scenario *s, const struct mh_location *L,
+// version_reason judges the one version case |k| offers: below the minimum (a TLS 1.3-only
+// variant's always counts), above the maximum.
+static enum mh_reason version_reason(const struct judge *j, const struct mh_case_spec *k) {
+  if (k->min_tls13 && k->version < MH_TLS13) {
+    return MH_REASON_VERSION;
+  }
+  if (k->version < j->p->min_version && !(j->off & (1u << MH_POLICY_MIN_VERSION))) {
+    return MH_REASON_VERSION;
+  }
+  if (rule_on(j, MH_POLICY_MAX_VERSION) && k->version > j->p->max_version) {
+    return MH_REASON_VERSION_TOO_HIGH;
+  }
+  return MH_REASON_NONE;
+}
+
+static int server_reason(const struct mh_scenario *s, const struct judge *j,
                          const struct mh_case_spec *k, time_t now, enum mh_reason *out,
                          struct mh_err *err) {
-  const struct mh_tls_server_policy *p = &L->server;
-  int min = k->min_tls13 ? MH_TLS13 : p->min_version;
-  *out = MH_REASON_NONE;
-  if (k->version < min) {
-    *out = MH_REASON_VERSION;
+  const struct mh_location *L = j->L;
+  enum mh_client_auth auth = j->p->client_auth;
+  if ((*out = version_reason(j, k)) != MH_REASON_NONE) {
     return 0;
   }
-  if (!p->mtls) {
+  if (auth == MH_CLIENT_AUTH_NONE) {
     return 0;  // no CertificateRequest: nothing is sent, nothing is judged
   }
   int idx = k->identity != NULL ? mh_pki_spec_entity(&s->spec, k->identity) : -1;
   if (idx < 0) {
-    *out = p->require_client_cert ? MH_REASON_MISSING_CERT
-           : p->num_allowed_cns > 0 && L->emulate == MH_EMULATE_GO && !L->is_target
+    // A stack that cannot require a certificate lets a client without one in.
+    *out = auth == MH_CLIENT_AUTH_REQUIRE && !(j->off & (1u << MH_POLICY_CLIENT_AUTH))
+               ? MH_REASON_MISSING_CERT
+           : L->server.num_allowed_cns > 0 && L->emulate == MH_EMULATE_GO && !L->is_target
                ? MH_REASON_NO_VERIFIED_CHAINS
                : MH_REASON_NONE;
     return 0;
   }
   struct mh_inspect_cert c;
   int ret = identity_cert(s, &s->spec.entities[idx], &c, err) == 0
-                ? cert_reason(L, &c, now, out, err)
+                ? cert_reason(j, &c, now, out, err)
                 : -1;
   mh_inspect_cleanup(&c);
   return ret;
@@ -180,7 +297,10 @@ int mh_oracle_expect(const struct mh_scenario *s, const struct mh_location *L,
                      const struct mh_case_spec *k, const struct mh_profile *profile,
                      struct mh_expectation *out, struct mh_err *err) {
   memset(out, 0, sizeof(*out));
-  out->cert_request = L->server.mtls;
+  out->cert_request = L->policy.client_auth != MH_CLIENT_AUTH_NONE;
+  out->unenforced = L->policy.rules & profile->cannot;
+  out->cannot_why = out->unenforced ? profile->cannot_why : NULL;
+  out->profile = profile->name;
   if (k->has_expect) {
     out->explicit_ = 1;
     out->reject = k->expect_reject;
@@ -198,8 +318,9 @@ int mh_oracle_expect(const struct mh_scenario *s, const struct mh_location *L,
   // The time of the probe, which runs right after: what "valid now" means for the certificates.
   time_t now = time(NULL);
   enum mh_reason r;
+  struct judge j = {.L = L, .p = &L->policy, .off = profile->cannot};
   if (client_reason(s, L, k, now, &r, err) != 0 ||
-      (r == MH_REASON_NONE && server_reason(s, L, k, now, &r, err) != 0)) {
+      (r == MH_REASON_NONE && server_reason(s, &j, k, now, &r, err) != 0)) {
     return -1;
   }
   out->reason = r;
@@ -307,9 +428,10 @@ static int attributable(const struct mh_expectation *x, const struct mh_case_out
     return 1;
   }
   // A server that chose an older version fails every case the same way; a refusal of the version
-  // is what a version case expects.
+  // is what a version case (below the minimum or above the maximum) expects.
+  int by_version = x->reason == MH_REASON_VERSION || x->reason == MH_REASON_VERSION_TOO_HIGH;
   int older = o->tls.server_hello && o->tls.server_version != 0 && o->tls.server_version < version;
-  if ((older || x->reason != MH_REASON_VERSION) && version_failure(o, version, why, len)) {
+  if ((older || !by_version) && version_failure(o, version, why, len)) {
     return 0;
   }
   if (o->rejected_by == 'c') {
@@ -319,7 +441,7 @@ static int attributable(const struct mh_expectation *x, const struct mh_case_out
              o->client_error);
     return 0;
   }
-  if (x->reason == MH_REASON_VERSION) {
+  if (by_version) {
     if (o->tls.server_hello && o->tls.server_version == version) {
       snprintf(why, len, "the server negotiated %s, which the policy refuses, then %s",
                mh_oracle_version_name(version), how);

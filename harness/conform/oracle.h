@@ -1,10 +1,11 @@
 // oracle: what a target should do with a case, derived from its policy and the certificates the
 // case presents, and the verdict on what it did.
 //
-// The expected reason follows the emulated server's order (Go: version, then leaf validity, chain
-// to the client CAs, clientAuth EKU, CN allow-list, then the CertificateVerify signature), judged
-// on the certificates themselves (pki/inspect.h); the profile of the target's stack turns the
-// reason into the allowed alerts or HTTP status.
+// The expected reason follows the order real stacks use (version, client authentication mode,
+// leaf validity, chain to the client CAs and its depth, clientAuth EKU, the identity rules, then
+// the CertificateVerify signature), judged on the location's policy model (input/policy.h) and
+// the certificates themselves (pki/inspect.h); the profile of the target's stack turns the reason
+// into the allowed alerts or HTTP status, and says which rules the stack cannot enforce.
 #ifndef MH_ORACLE_H
 #define MH_ORACLE_H
 
@@ -26,6 +27,12 @@ struct mh_expectation {
   // The policy has the server ask for a client certificate (mTLS enabled): a server that never
   // sends a CertificateRequest does not enforce it, whatever it then does.
   int cert_request;
+  // The policy's rules the target's stack cannot enforce (its profile's "cannot", bit (1 << enum
+  // mh_policy_rule)): the oracle skipped them; conform/warnings.c flags them. |cannot_why| is the
+  // profile's reason, |profile| its name (both live as long as the profile).
+  unsigned unenforced;
+  const char *cannot_why;
+  const char *profile;
 };
 
 // mh_oracle_expect computes |out| for case |k| against location |L| (its policy, resolved file

@@ -1,66 +1,118 @@
-// probe: one case, blocking with deadlines (see probe.h).
+// probe: one case as a state machine on a libev loop, every wait with a deadline (see probe.h).
 #include "conform/probe.h"
 
 #include <errno.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/alerts.h"
 #include "base/clock.h"
 #include "base/net.h"
+#include "base/watch.h"
 #include "mock/http.h"
 #include "mock/ws.h"
 
-// wait_fd waits for |events| until |deadline|; returns 1 ready, 0 timeout. A set |stop| (NULL:
-// none) ends the wait as a timeout within STOP_SLICE_MS: the run was interrupted or ran out of
-// time.
+// STOP_SLICE_MS is how often a long wait looks at the caller's stop flag.
 #define STOP_SLICE_MS 100
-static int wait_fd(const atomic_int *stop, int fd, short events, double deadline) {
-  for (;;) {
-    double left = deadline - mh_clock_now_ms();
-    if (left <= 0 || (stop != NULL && atomic_load(stop))) {
-      return 0;
-    }
-    int slice = stop != NULL && left > STOP_SLICE_MS ? STOP_SLICE_MS : (int)left + 1;
-    struct pollfd p = {.fd = fd, .events = events};
-    int r = poll(&p, 1, slice);
-    if (r > 0) {
-      return 1;
-    }
-    if (r == 0 && slice > (int)left) {
-      return 0;
-    }
-    if (r < 0 && errno != EINTR) {
-      return 1;  // let the next I/O call report the error
+
+// Where a probe is; each step names what its socket waits for.
+enum step {
+  STEP_START,      // nothing yet: resolve and dial on the loop's first turn
+  STEP_CONNECT,    // the TCP connect of one address (start + connect_ms for all of them)
+  STEP_HANDSHAKE,  // the TLS handshake (t_tcp + handshake_ms)
+  STEP_WRITE,      // the request (t_hs + first_read_ms, as the read after it)
+  STEP_READ,       // the first read: the answer's head, or any byte in TLS mode
+  STEP_TLS_END,    // after an HTTP answer: how the server ends, through TLS (close_wait_ms)
+  STEP_RAW_END,    // after a TLS rejection: FIN, RST or nothing on the socket (close_wait_ms)
+};
+
+struct mh_probe {
+  struct ev_loop *loop;
+  struct mh_tls_ctx *ctx;
+  struct mh_probe_target t;
+  struct mh_probe_timeouts to;
+  struct mh_probe_hooks hooks;
+  int has_hooks;
+  struct mh_case_outcome *o;
+  void (*done)(void *arg);
+  void *done_arg;
+  enum step step;
+  ev_io io;
+  ev_timer timer;
+  double deadline;  // of the current wait (mh_clock_now_ms)
+  int stoppable;    // the current wait ends early when |to.stop| is set
+  int fd;           // -1 until a socket exists
+  struct mh_tls_conn *tc;
+  struct mh_net_addrs addrs;
+  size_t next_addr;
+  double start, t_tcp, t_hs;
+  char req[1024];
+  size_t req_len, req_off;
+  struct mh_http_parser *hp;
+  struct mh_http_head head;
+};
+
+static void advance(struct mh_probe *p);
+
+// finish records what the TLS layer saw of the server's flight, releases the connection and calls
+// the caller's |done|: the last thing the probe does, after which |p| is gone.
+static void finish(struct mh_probe *p) {
+  struct mh_case_outcome *o = p->o;
+  o->total_ms = mh_clock_now_ms() - p->start;
+  ev_io_stop(p->loop, &p->io);
+  ev_timer_stop(p->loop, &p->timer);
+  if (p->tc != NULL) {
+    snprintf(o->keylog, sizeof(o->keylog), "%s", mh_tls_conn_keylog(p->tc));
+    // What the server's flight showed, whichever path copied the info last.
+    const struct mh_tls_info *ti = mh_tls_conn_info(p->tc);
+    o->tls.server_hello = ti->server_hello;
+    o->tls.server_version = ti->server_version;
+    o->tls.certificate_request = ti->certificate_request;
+    o->tls.num_request_cas = ti->num_request_cas;
+    o->tls.client_flight_sent = ti->client_flight_sent;
+    const char *ca;
+    while ((ca = mh_tls_conn_request_ca(p->tc, o->num_request_cas_kept)) != NULL) {
+      snprintf(o->request_cas[o->num_request_cas_kept++], MH_TLS_REQUEST_CA_LEN, "%s", ca);
     }
   }
+  mh_tls_conn_free(p->tc);
+  mh_http_parser_free(p->hp);
+  if (p->fd >= 0) {
+    close(p->fd);
+  }
+  void (*done)(void *) = p->done;
+  void *arg = p->done_arg;
+  explicit_bzero(p->req, sizeof(p->req));
+  free(p);
+  done(arg);
 }
 
-// transport_end reads what follows a rejection on the raw socket: FIN, RST or nothing.
-static enum mh_end transport_end(int fd, int ms) {
-  double deadline = mh_clock_now_ms() + ms;
-  char buf[4096];
-  for (;;) {
-    if (!wait_fd(NULL, fd, POLLIN, deadline)) {
-      return MH_END_TIMEOUT;
-    }
-    ssize_t n = recv(fd, buf, sizeof(buf), 0);
-    if (n == 0) {
-      return MH_END_FIN;
-    }
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) {
-        continue;
-      }
-      return errno == ECONNRESET ? MH_END_RST : MH_END_FIN;
-    }
+// wait_for makes the probe wait for |events| on its socket (EV_READ or EV_WRITE) until its
+// deadline; the timer wakes it at the deadline, or every STOP_SLICE_MS to look at the stop flag.
+static void wait_for(struct mh_probe *p, int events) {
+  mh_watch_want(p->loop, &p->io, p->fd, events, p->tc != NULL && mh_tls_buffered(p->tc));
+  double left = p->deadline - mh_clock_now_ms();
+  if (p->stoppable && p->to.stop != NULL && left > STOP_SLICE_MS) {
+    left = STOP_SLICE_MS;
   }
+  ev_timer_stop(p->loop, &p->timer);
+  ev_timer_set(&p->timer, left > 0 ? left / 1000.0 : 0., 0.);
+  ev_timer_start(p->loop, &p->timer);
+}
+
+static void wait_io(struct mh_probe *p, enum mh_io r) {
+  wait_for(p, r == MH_IO_WANT_WRITE ? EV_WRITE : EV_READ);
+}
+
+// set_deadline sets when the next waits end, and whether the caller's stop flag cuts them.
+static void set_deadline(struct mh_probe *p, double deadline, int stoppable) {
+  p->deadline = deadline;
+  p->stoppable = stoppable;
 }
 
 // local_name writes "ip:port" ("[ip]:port") of |fd|'s own end, as the server sees it.
@@ -74,10 +126,19 @@ static void local_name(int fd, char *out, size_t len) {
   }
 }
 
-// rejected_by_tls records a rejection the TLS layer reported.
-static void rejected_by_tls(struct mh_case_outcome *o, struct mh_tls_conn *tc, enum mh_phase phase,
-                            int fd) {
-  const struct mh_tls_info *ti = mh_tls_conn_info(tc);
+// raw_end starts reading what follows a rejection on the raw socket: FIN, RST or nothing within
+// close_wait_ms (then MH_END_TIMEOUT: after a fatal alert the server should have closed).
+static void raw_end(struct mh_probe *p) {
+  p->step = STEP_RAW_END;
+  set_deadline(p, mh_clock_now_ms() + p->to.close_wait_ms, 0);
+  advance(p);
+}
+
+// rejected_by_tls records a rejection the TLS layer reported and goes on to see how the transport
+// ended, unless that is known already: |known_end| (the TLS layer saw the close), or MH_END_NONE.
+static void rejected_by_tls(struct mh_probe *p, enum mh_phase phase, enum mh_end known_end) {
+  struct mh_case_outcome *o = p->o;
+  const struct mh_tls_info *ti = mh_tls_conn_info(p->tc);
   o->tls = *ti;
   o->result = MH_RESULT_REJECTED;
   o->layer = MH_LAYER_TLS;
@@ -87,27 +148,29 @@ static void rejected_by_tls(struct mh_case_outcome *o, struct mh_tls_conn *tc, e
   if (ti->alert_sent != MH_ALERT_NONE && ti->alert_received == MH_ALERT_NONE) {
     o->rejected_by = 'c';
     o->end = MH_END_CLIENT_CLOSE;
+    finish(p);
     return;
   }
   o->rejected_by = 's';
   if (ti->alert_received == MH_ALERT_NONE && ti->end == MH_END_RST) {
     o->end = MH_END_RST;
+    finish(p);
     return;
   }
-  o->end = transport_end(fd, 1000);
+  if (known_end != MH_END_NONE && ti->alert_received == MH_ALERT_NONE) {
+    o->end = known_end;
+    finish(p);
+    return;
+  }
+  raw_end(p);
 }
 
 // before_connect_cb records the source port and passes it on to the caller's hook.
-struct connect_hook {
-  struct mh_case_outcome *o;
-  const struct mh_probe_hooks *hooks;
-};
-
 static void before_connect_cb(void *arg, int local_port) {
-  struct connect_hook *h = arg;
-  h->o->local_port = local_port;
-  if (h->hooks != NULL && h->hooks->before_connect != NULL) {
-    h->hooks->before_connect(h->hooks->arg, h->o->remote, local_port);
+  struct mh_probe *p = arg;
+  p->o->local_port = local_port;
+  if (p->has_hooks && p->hooks.before_connect != NULL) {
+    p->hooks.before_connect(p->hooks.arg, p->o->remote, local_port);
   }
 }
 
@@ -132,141 +195,201 @@ static void dial_error(struct mh_case_outcome *o, const struct mh_probe_target *
   o->end = e == ECONNREFUSED ? MH_END_REFUSED : e == ETIMEDOUT ? MH_END_TIMEOUT : MH_END_NONE;
 }
 
-// probe_tcp resolves |t| and connects to each of its addresses in turn until one connects, all by
-// |start| + the connect timeout. It returns 0 once connected, -1 with |o| explaining why not (the
-// resolver's words, or the last address's error); |*out_fd| is the socket either way (-1 if none),
-// for the caller to close.
-static int probe_tcp(struct mh_case_outcome *o, const struct mh_probe_target *t,
-                     const struct mh_probe_timeouts *to, const struct mh_probe_hooks *hooks,
-                     double start, int *out_fd) {
-  struct connect_hook ch = {o, hooks};
-  struct mh_net_addrs addrs;
+// dial_next dials the next resolved address; with none left, the case ends with the last
+// address's error (or the resolver's).
+static void dial_next(struct mh_probe *p) {
+  struct mh_case_outcome *o = p->o;
+  while (p->next_addr < p->addrs.num) {
+    if (p->fd >= 0) {
+      ev_io_stop(p->loop, &p->io);
+      close(p->fd);
+      p->fd = -1;
+    }
+    size_t i = p->next_addr++;
+    const struct sockaddr *sa = (const struct sockaddr *)&p->addrs.ss[i];
+    mh_net_format_ip(sa, o->remote, sizeof(o->remote));
+    p->fd = mh_net_connect_addr(sa, p->addrs.len[i], before_connect_cb, p);
+    if (p->fd < 0) {
+      int e = errno;
+      dial_error(o, &p->t, strerror(e), e);
+      continue;
+    }
+    p->step = STEP_CONNECT;
+    wait_for(p, EV_WRITE);
+    return;
+  }
+  finish(p);
+}
+
+// start_dial resolves the target (pins first, then the system resolver) and dials its first
+// address, all by start + connect_ms.
+static void start_dial(struct mh_probe *p) {
+  struct mh_case_outcome *o = p->o;
   struct mh_err err;
-  *out_fd = -1;
-  if (mh_net_resolve(t->host, t->port, t->pins, t->num_pins, &addrs, &err) != 0) {
+  if (mh_net_resolve(p->t.host, p->t.port, p->t.pins, p->t.num_pins, &p->addrs, &err) != 0) {
     snprintf(o->tcp, sizeof(o->tcp), "error");
     snprintf(o->client_error, sizeof(o->client_error), "dial tcp: %.400s", err.msg);
     o->phase = MH_PHASE_TCP;
+    finish(p);
+    return;
+  }
+  set_deadline(p, p->start + p->to.connect_ms, 1);
+  dial_next(p);
+}
+
+// build_request writes the request of the target's mode into |p->req|; 0, or -1 with the case
+// recorded (inconclusive) when it does not fit.
+static int build_request(struct mh_probe *p) {
+  const struct mh_probe_target *t = &p->t;
+  int n = 0;
+  if (t->request == MH_REQUEST_WEBSOCKET) {
+    // A fixed key: the probe checks the answer's status, not its Sec-WebSocket-Accept.
+    n = mh_ws_upgrade_request(p->req, sizeof(p->req), t->host_header, t->path,
+                              "dGhlIHNhbXBsZSBub25jZQ==", "mtls-harness");
+  } else if (t->request == MH_REQUEST_HTTP) {
+    // Connection: close asks the server to end the connection after its answer, so that how it
+    // ends is seen at once rather than after an idle keep-alive.
+    n = snprintf(p->req, sizeof(p->req),
+                 "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: mtls-harness\r\nAccept: */*\r\n"
+                 "Connection: close\r\n\r\n",
+                 t->path, t->host_header);
+  }
+  if (n < 0 || (size_t)n >= sizeof(p->req)) {
+    p->o->phase = MH_PHASE_FIRST_READ;
+    snprintf(p->o->client_error, sizeof(p->o->client_error),
+             "the request for %.200s does not fit in %zu bytes (shorten the path or host)", t->path,
+             sizeof(p->req));
     return -1;
   }
-  for (size_t i = 0; i < addrs.num; i++) {
-    if (*out_fd >= 0) {
-      close(*out_fd);
-    }
-    const struct sockaddr *sa = (const struct sockaddr *)&addrs.ss[i];
-    mh_net_format_ip(sa, o->remote, sizeof(o->remote));
-    int fd = mh_net_connect_addr(sa, addrs.len[i], before_connect_cb, &ch);
-    *out_fd = fd;
+  p->req_len = (size_t)n;
+  return 0;
+}
+
+// handshake_done starts the request (none in TLS mode) and the first read, both by t_hs +
+// first_read_ms.
+static void handshake_done(struct mh_probe *p) {
+  p->o->handshake_ok = 1;
+  p->t_hs = p->t_tcp + p->o->handshake_ms;
+  if (build_request(p) != 0) {
+    finish(p);
+    return;
+  }
+  if (p->t.request != MH_REQUEST_TLS) {
+    // Only the status and the end of the head matter, read at most 16 KiB: a server's headers are
+    // not the probe's business, and an endless head must not hold it.
+    p->hp = mh_http_parser_new_status();
+  }
+  set_deadline(p, p->t_hs + p->to.first_read_ms, 1);
+  p->step = p->req_len > 0 ? STEP_WRITE : STEP_READ;
+  advance(p);
+}
+
+// on_connected checks the connect of the current address: on to the handshake, or the next
+// address.
+static void on_connected(struct mh_probe *p) {
+  struct mh_case_outcome *o = p->o;
+  int e = mh_net_connect_result(p->fd);
+  if (e != 0) {
     char what[160];
-    if (fd < 0) {
-      int e = errno;
-      snprintf(what, sizeof(what), "%s", strerror(e));
-      dial_error(o, t, what, e);
-      continue;
-    }
-    if (!wait_fd(to->stop, fd, POLLOUT, start + to->connect_ms)) {
-      dial_error(o, t, "i/o timeout", ETIMEDOUT);
-      return -1;  // no time is left for the other addresses
-    }
-    int e = mh_net_connect_result(fd);
-    if (e != 0) {
-      snprintf(what, sizeof(what), "connect: %s", strerror(e));
-      dial_error(o, t, what, e);
-      continue;
-    }
-    snprintf(o->tcp, sizeof(o->tcp), "ok");
-    o->end = MH_END_NONE;
-    local_name(fd, o->local_peer, sizeof(o->local_peer));
-    return 0;
+    snprintf(what, sizeof(what), "connect: %s", strerror(e));
+    dial_error(o, &p->t, what, e);
+    dial_next(p);
+    return;
   }
-  return -1;
+  snprintf(o->tcp, sizeof(o->tcp), "ok");
+  o->end = MH_END_NONE;
+  local_name(p->fd, o->local_peer, sizeof(o->local_peer));
+  p->t_tcp = mh_clock_now_ms();
+  o->tcp_ms = p->t_tcp - p->start;
+  p->tc = mh_tls_conn_new(p->ctx, p->fd, p->t.server_name);
+  if (p->tc == NULL) {
+    snprintf(o->client_error, sizeof(o->client_error), "out of memory");
+    finish(p);
+    return;
+  }
+  p->step = STEP_HANDSHAKE;
+  set_deadline(p, p->t_tcp + p->to.handshake_ms, 1);
+  advance(p);
 }
 
-// probe_handshake runs the handshake, started at |t_tcp|, for |timeout_ms| at most; returns 0
-// once it is complete, -1 with |o| recording the rejection or the stall. It sets handshake_ms
-// when the handshake ended (completed or rejected).
-static int probe_handshake(struct mh_case_outcome *o, struct mh_tls_conn *tc, int fd, double t_tcp,
-                           const struct mh_probe_timeouts *to) {
-  double deadline = t_tcp + to->handshake_ms;
-  for (;;) {
-    enum mh_io r = mh_tls_handshake(tc);
+static enum mh_phase flight_phase(struct mh_probe *p) {
+  return mh_tls_conn_info(p->tc)->client_flight_sent ? MH_PHASE_CLIENT_FLIGHT
+                                                     : MH_PHASE_SERVER_FLIGHT;
+}
+
+static void step_handshake(struct mh_probe *p) {
+  enum mh_io r = mh_tls_handshake(p->tc);
+  if (r == MH_IO_OK) {
+    p->o->handshake_ms = mh_clock_now_ms() - p->t_tcp;
+    handshake_done(p);
+  } else if (r == MH_IO_WANT_READ || r == MH_IO_WANT_WRITE) {
+    wait_io(p, r);
+  } else {
+    p->o->handshake_ms = mh_clock_now_ms() - p->t_tcp;
+    rejected_by_tls(p, flight_phase(p), MH_END_NONE);
+  }
+}
+
+// step_write writes the request; a failure shows on the read after it.
+static void step_write(struct mh_probe *p) {
+  while (p->req_off < p->req_len) {
+    size_t w;
+    enum mh_io r = mh_tls_write(p->tc, p->req + p->req_off, p->req_len - p->req_off, &w);
     if (r == MH_IO_OK) {
-      o->handshake_ms = mh_clock_now_ms() - t_tcp;
-      return 0;
-    }
-    if ((r == MH_IO_WANT_READ || r == MH_IO_WANT_WRITE) &&
-        wait_fd(to->stop, fd, r == MH_IO_WANT_READ ? POLLIN : POLLOUT, deadline)) {
+      p->req_off += w;
       continue;
     }
-    enum mh_phase phase =
-        mh_tls_conn_info(tc)->client_flight_sent ? MH_PHASE_CLIENT_FLIGHT : MH_PHASE_SERVER_FLIGHT;
     if (r == MH_IO_WANT_READ || r == MH_IO_WANT_WRITE) {
-      o->tls = *mh_tls_conn_info(tc);
-      snprintf(o->client_error, sizeof(o->client_error), "TLS handshake timeout");
-      o->phase = phase;
-      o->end = MH_END_TIMEOUT;
-      return -1;  // inconclusive: the server neither accepted nor rejected
-    }
-    o->handshake_ms = mh_clock_now_ms() - t_tcp;
-    rejected_by_tls(o, tc, phase, fd);
-    return -1;
-  }
-}
-
-// end_after_error reads what follows the server's error page, for a second at most, and returns
-// how the server ended: close_notify, FIN or RST as the TLS layer saw it, or a timeout.
-static enum mh_end end_after_error(struct mh_tls_conn *tc, int fd) {
-  double deadline = mh_clock_now_ms() + 1000;
-  char buf[8192];
-  size_t got;
-  while (mh_clock_now_ms() < deadline) {
-    enum mh_io r = mh_tls_read(tc, buf, sizeof(buf), &got);
-    if (r == MH_IO_OK) {
-      continue;
-    }
-    enum mh_end end = mh_tls_conn_info(tc)->end;
-    if (r == MH_IO_CLOSED) {
-      return end == MH_END_CLOSE_NOTIFY ? MH_END_CLOSE_NOTIFY : MH_END_FIN;
-    }
-    if ((r == MH_IO_WANT_READ || r == MH_IO_WANT_WRITE) &&
-        wait_fd(NULL, fd, r == MH_IO_WANT_READ ? POLLIN : POLLOUT, deadline)) {
-      continue;
-    }
-    if (r == MH_IO_FAILED) {
-      return end == MH_END_RST ? MH_END_RST : MH_END_FIN;
+      wait_io(p, r);
+      return;
     }
     break;
   }
-  return MH_END_TIMEOUT;
+  p->step = STEP_READ;
+  advance(p);
+}
+
+// tls_end starts waiting for the server to end the connection after its answer.
+static void tls_end(struct mh_probe *p) {
+  p->step = STEP_TLS_END;
+  set_deadline(p, mh_clock_now_ms() + p->to.close_wait_ms, 0);
+  advance(p);
 }
 
 // answered records the server's complete HTTP answer |status|: below 400 an acceptance, else a
-// rejection at the application layer, and how the server ended after it.
-static void answered(struct mh_case_outcome *o, struct mh_tls_conn *tc, int fd, int status) {
+// rejection at the application layer; then how the server ends, except after a WebSocket upgrade
+// (a WebSocket server keeps the connection: we close it).
+static void answered(struct mh_probe *p, int status) {
+  struct mh_case_outcome *o = p->o;
   o->http_status = status;
   o->ws_upgraded = status == 101;
-  o->tls = *mh_tls_conn_info(tc);
+  o->tls = *mh_tls_conn_info(p->tc);
   if (status >= 100 && status < 400) {
     o->result = MH_RESULT_ACCEPTED;
     o->phase = MH_PHASE_NONE;
-    mh_tls_close_notify(tc);
-    o->end = MH_END_CLIENT_CLOSE;
-    return;
+    if (p->t.request != MH_REQUEST_HTTP) {
+      mh_tls_close_notify(p->tc);
+      o->end = MH_END_CLIENT_CLOSE;
+      finish(p);
+      return;
+    }
+  } else {
+    o->result = MH_RESULT_REJECTED;
+    o->layer = MH_LAYER_HTTP;
+    o->rejected_by = 's';
+    o->phase = MH_PHASE_APPLICATION;
+    snprintf(o->client_error, sizeof(o->client_error), "HTTP %d", status);
   }
-  o->result = MH_RESULT_REJECTED;
-  o->layer = MH_LAYER_HTTP;
-  o->rejected_by = 's';
-  o->phase = MH_PHASE_APPLICATION;
-  snprintf(o->client_error, sizeof(o->client_error), "HTTP %d", status);
-  o->end = end_after_error(tc, fd);
+  tls_end(p);
 }
 
 // unreadable_answer records an answer the probe could not read to the end of its head: over
 // 16 KiB, or not HTTP/1.x. Neither accepts nor rejects the client: the case is inconclusive, with
 // the status when the status line was read.
-static void unreadable_answer(struct mh_case_outcome *o, struct mh_tls_conn *tc,
-                              const struct mh_http_head *head) {
-  o->tls = *mh_tls_conn_info(tc);
+static void unreadable_answer(struct mh_probe *p) {
+  struct mh_case_outcome *o = p->o;
+  const struct mh_http_head *head = &p->head;
+  o->tls = *mh_tls_conn_info(p->tc);
   o->http_status = head->status;
   o->phase = MH_PHASE_APPLICATION;
   o->head_too_large = head->too_large;
@@ -279,135 +402,233 @@ static void unreadable_answer(struct mh_case_outcome *o, struct mh_tls_conn *tc,
     snprintf(o->client_error, sizeof(o->client_error),
              "HTTP head over %d KiB (no status line within it)", MH_HTTP_MAX_HEAD / 1024);
   }
+  finish(p);
 }
 
-// send_request writes |len| bytes of |req| until |deadline|; a failure shows on the read after.
-static void send_request(struct mh_tls_conn *tc, int fd, const char *req, size_t len,
-                         double deadline) {
-  size_t off = 0;
-  while (off < len) {
-    size_t w;
-    enum mh_io r = mh_tls_write(tc, req + off, len - off, &w);
-    if (r == MH_IO_OK) {
-      off += w;
-      continue;
-    }
-    if ((r == MH_IO_WANT_READ || r == MH_IO_WANT_WRITE) &&
-        wait_fd(NULL, fd, r == MH_IO_WANT_READ ? POLLIN : POLLOUT, deadline)) {
-      continue;
-    }
-    break;
-  }
+// accepted_by_tls records application data in TLS mode: the server kept the client and spoke.
+static void accepted_by_tls(struct mh_probe *p) {
+  struct mh_case_outcome *o = p->o;
+  o->tls = *mh_tls_conn_info(p->tc);
+  o->result = MH_RESULT_ACCEPTED;
+  o->phase = MH_PHASE_NONE;
+  mh_tls_close_notify(p->tc);
+  o->end = MH_END_CLIENT_CLOSE;
+  finish(p);
 }
 
-// probe_first_read sends an HTTP/1.1 WebSocket upgrade and reads the answer until
-// |t_hs| + the first-read timeout, recording in |o| what the server did.
-static void probe_first_read(struct mh_case_outcome *o, struct mh_tls_conn *tc, int fd,
-                             const struct mh_probe_target *t, const struct mh_probe_timeouts *to,
-                             double t_hs) {
-  char req[1024];
-  // A fixed key: the probe checks the answer's status, not its Sec-WebSocket-Accept.
-  int n = mh_ws_upgrade_request(req, sizeof(req), t->host_header, t->path,
-                                "dGhlIHNhbXBsZSBub25jZQ==", "mtls-harness");
-  if (n < 0) {
-    o->phase = MH_PHASE_FIRST_READ;
-    snprintf(o->client_error, sizeof(o->client_error),
-             "the upgrade request for %.200s does not fit in %zu bytes (shorten the path or host)",
-             t->path, sizeof(req));
-    return;
-  }
-  double deadline = t_hs + to->first_read_ms;
-  // Only the status and the end of the head matter, read at most 16 KiB: a server's headers are
-  // not the probe's business, and an endless head must not hold it.
-  struct mh_http_parser *hp = mh_http_parser_new_status();
-  struct mh_http_head head;
-  memset(&head, 0, sizeof(head));
-  send_request(tc, fd, req, (size_t)n, deadline);
+static void step_read(struct mh_probe *p) {
+  struct mh_case_outcome *o = p->o;
   for (;;) {
     char buf[8192];
     size_t got;
-    enum mh_io r = mh_tls_read(tc, buf, sizeof(buf), &got);
-    if (r == MH_IO_OK) {
-      if (hp != NULL && mh_http_parse(hp, buf, got, &head) < 0) {
-        o->first_read_ms = mh_clock_now_ms() - t_hs;
-        unreadable_answer(o, tc, &head);
-        break;
-      }
-      if (head.complete) {
-        o->first_read_ms = mh_clock_now_ms() - t_hs;
-        answered(o, tc, fd, head.status);
-        break;
-      }
-      continue;
-    }
-    if ((r == MH_IO_WANT_READ || r == MH_IO_WANT_WRITE) &&
-        wait_fd(to->stop, fd, r == MH_IO_WANT_READ ? POLLIN : POLLOUT, deadline)) {
-      continue;
-    }
-    o->first_read_ms = mh_clock_now_ms() - t_hs;
+    enum mh_io r = mh_tls_read(p->tc, buf, sizeof(buf), &got);
     if (r == MH_IO_WANT_READ || r == MH_IO_WANT_WRITE) {
-      // The server kept the connection but said nothing within the deadline.
-      o->tls = *mh_tls_conn_info(tc);
-      o->result = MH_RESULT_ACCEPTED;
-      o->phase = MH_PHASE_NONE;
-      o->end = MH_END_TIMEOUT;
-      snprintf(o->client_error, sizeof(o->client_error), "no HTTP answer within %d ms",
-               to->first_read_ms);
-      break;
+      wait_io(p, r);
+      return;
     }
-    // Closed or failed on the first read: in TLS 1.3 this is where a rejected client
-    // certificate shows up.
-    rejected_by_tls(o, tc, MH_PHASE_FIRST_READ, fd);
-    if (r == MH_IO_CLOSED && o->tls.alert_received == MH_ALERT_NONE) {
-      o->end = o->tls.end == MH_END_CLOSE_NOTIFY ? MH_END_CLOSE_NOTIFY : MH_END_FIN;
+    o->first_read_ms = mh_clock_now_ms() - p->t_hs;
+    if (r != MH_IO_OK) {
+      // Closed or failed on the first read: in TLS 1.3 this is where a rejected client
+      // certificate shows up.
+      enum mh_end seen = mh_tls_conn_info(p->tc)->end;
+      rejected_by_tls(p, MH_PHASE_FIRST_READ,
+                      r != MH_IO_CLOSED             ? MH_END_NONE
+                      : seen == MH_END_CLOSE_NOTIFY ? MH_END_CLOSE_NOTIFY
+                                                    : MH_END_FIN);
+      return;
     }
-    break;
+    if (p->t.request == MH_REQUEST_TLS) {
+      accepted_by_tls(p);
+      return;
+    }
+    if (p->hp != NULL && mh_http_parse(p->hp, buf, got, &p->head) < 0) {
+      unreadable_answer(p);
+      return;
+    }
+    if (p->head.complete) {
+      answered(p, p->head.status);
+      return;
+    }
   }
-  mh_http_parser_free(hp);
 }
 
-void mh_probe_run(struct mh_tls_ctx *ctx, const struct mh_probe_target *t,
-                  const struct mh_probe_timeouts *to, const struct mh_probe_hooks *hooks,
-                  struct mh_case_outcome *o) {
+// first_read_deadline records a server that kept the connection but said nothing in time: an
+// acceptance (in TLS mode, the only sign of one a silent service gives).
+static void first_read_deadline(struct mh_probe *p) {
+  struct mh_case_outcome *o = p->o;
+  o->first_read_ms = mh_clock_now_ms() - p->t_hs;
+  o->tls = *mh_tls_conn_info(p->tc);
+  o->result = MH_RESULT_ACCEPTED;
+  o->phase = MH_PHASE_NONE;
+  o->end = MH_END_TIMEOUT;
+  if (p->t.request == MH_REQUEST_TLS) {
+    snprintf(o->client_error, sizeof(o->client_error),
+             "no answer within %d ms: the server kept the connection (request \"tls\")",
+             p->to.first_read_ms);
+  } else {
+    snprintf(o->client_error, sizeof(o->client_error), "no HTTP answer within %d ms",
+             p->to.first_read_ms);
+  }
+  finish(p);
+}
+
+// step_tls_end reads past the answer until the server ends the connection: close_notify, FIN or
+// RST as the TLS layer saw it.
+static void step_tls_end(struct mh_probe *p) {
+  for (;;) {
+    char buf[8192];
+    size_t got;
+    enum mh_io r = mh_tls_read(p->tc, buf, sizeof(buf), &got);
+    if (r == MH_IO_OK) {
+      continue;
+    }
+    if (r == MH_IO_WANT_READ || r == MH_IO_WANT_WRITE) {
+      wait_io(p, r);
+      return;
+    }
+    enum mh_end end = mh_tls_conn_info(p->tc)->end;
+    if (r == MH_IO_CLOSED) {
+      p->o->end = end == MH_END_CLOSE_NOTIFY ? MH_END_CLOSE_NOTIFY : MH_END_FIN;
+    } else {
+      p->o->end = end == MH_END_RST ? MH_END_RST : MH_END_FIN;
+    }
+    finish(p);
+    return;
+  }
+}
+
+static void step_raw_end(struct mh_probe *p) {
+  char buf[4096];
+  for (;;) {
+    ssize_t n = recv(p->fd, buf, sizeof(buf), 0);
+    if (n > 0) {
+      continue;
+    }
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0 && errno == EAGAIN) {
+      wait_for(p, EV_READ);
+      return;
+    }
+    p->o->end = n < 0 && errno == ECONNRESET ? MH_END_RST : MH_END_FIN;
+    finish(p);
+    return;
+  }
+}
+
+// advance runs the current step as far as it goes without waiting.
+static void advance(struct mh_probe *p) {
+  switch (p->step) {
+    case STEP_START:
+      start_dial(p);
+      break;
+    case STEP_CONNECT:
+      on_connected(p);
+      break;
+    case STEP_HANDSHAKE:
+      step_handshake(p);
+      break;
+    case STEP_WRITE:
+      step_write(p);
+      break;
+    case STEP_READ:
+      step_read(p);
+      break;
+    case STEP_TLS_END:
+      step_tls_end(p);
+      break;
+    case STEP_RAW_END:
+      step_raw_end(p);
+      break;
+  }
+}
+
+// on_deadline ends the current wait: its deadline passed, or the caller stopped the run.
+static void on_deadline(struct mh_probe *p) {
+  struct mh_case_outcome *o = p->o;
+  switch (p->step) {
+    case STEP_START:
+      start_dial(p);
+      return;
+    case STEP_CONNECT:
+      dial_error(o, &p->t, "i/o timeout", ETIMEDOUT);
+      break;  // no time is left for the other addresses
+    case STEP_HANDSHAKE:
+      // Inconclusive: the server neither accepted nor rejected.
+      o->tls = *mh_tls_conn_info(p->tc);
+      snprintf(o->client_error, sizeof(o->client_error), "TLS handshake timeout");
+      o->phase = flight_phase(p);
+      o->end = MH_END_TIMEOUT;
+      break;
+    case STEP_WRITE:
+    case STEP_READ:
+      first_read_deadline(p);
+      return;
+    case STEP_TLS_END:
+      // The server kept the connection after answering: the probe ends it, without idling.
+      mh_tls_close_notify(p->tc);
+      o->end = MH_END_CLIENT_CLOSE;
+      break;
+    case STEP_RAW_END:
+      o->end = MH_END_TIMEOUT;
+      break;
+  }
+  finish(p);
+}
+
+static void io_cb(struct ev_loop *loop, ev_io *w, int revents) {
+  (void)loop;
+  struct mh_probe *p = w->data;
+  if ((revents & EV_READ) && p->tc != NULL) {
+    mh_tls_readable(p->tc);
+  }
+  advance(p);
+}
+
+static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)loop;
+  (void)revents;
+  struct mh_probe *p = w->data;
+  int stopped = p->stoppable && p->to.stop != NULL && atomic_load(p->to.stop);
+  if (p->step == STEP_START || stopped || mh_clock_now_ms() >= p->deadline) {
+    ev_io_stop(p->loop, &p->io);
+    on_deadline(p);
+    return;
+  }
+  wait_for(p, p->io.events & (EV_READ | EV_WRITE));
+}
+
+struct mh_probe *mh_probe_start(struct ev_loop *loop, struct mh_tls_ctx *ctx,
+                                const struct mh_probe_target *t, const struct mh_probe_timeouts *to,
+                                const struct mh_probe_hooks *hooks, struct mh_case_outcome *o,
+                                void (*done)(void *arg), void *arg) {
+  struct mh_probe *p = calloc(1, sizeof(*p));
+  if (p == NULL) {
+    return NULL;
+  }
   memset(o, 0, sizeof(*o));
   o->tls.alert_sent = o->tls.alert_received = MH_ALERT_NONE;
   o->result = MH_RESULT_INCONCLUSIVE;
-  double start = mh_clock_now_ms();
-  struct mh_tls_conn *tc = NULL;
-  int fd = -1;
-  if (probe_tcp(o, t, to, hooks, start, &fd) != 0) {
-    goto out;
+  p->loop = loop;
+  p->ctx = ctx;
+  p->t = *t;
+  p->to = *to;
+  p->has_hooks = hooks != NULL;
+  if (hooks != NULL) {
+    p->hooks = *hooks;
   }
-  double t_tcp = mh_clock_now_ms();
-  o->tcp_ms = t_tcp - start;
-  tc = mh_tls_conn_new(ctx, fd, t->server_name);
-  if (tc == NULL) {
-    snprintf(o->client_error, sizeof(o->client_error), "out of memory");
-    goto out;
-  }
-  if (probe_handshake(o, tc, fd, t_tcp, to) != 0) {
-    goto out;
-  }
-  o->handshake_ok = 1;
-  probe_first_read(o, tc, fd, t, to, t_tcp + o->handshake_ms);
-out:
-  o->total_ms = mh_clock_now_ms() - start;
-  if (tc != NULL) {
-    snprintf(o->keylog, sizeof(o->keylog), "%s", mh_tls_conn_keylog(tc));
-    // What the server's flight showed, whichever path copied the info last.
-    const struct mh_tls_info *ti = mh_tls_conn_info(tc);
-    o->tls.server_hello = ti->server_hello;
-    o->tls.server_version = ti->server_version;
-    o->tls.certificate_request = ti->certificate_request;
-    o->tls.num_request_cas = ti->num_request_cas;
-    o->tls.client_flight_sent = ti->client_flight_sent;
-    const char *ca;
-    while ((ca = mh_tls_conn_request_ca(tc, o->num_request_cas_kept)) != NULL) {
-      snprintf(o->request_cas[o->num_request_cas_kept++], MH_TLS_REQUEST_CA_LEN, "%s", ca);
-    }
-  }
-  mh_tls_conn_free(tc);
-  if (fd >= 0) {
-    close(fd);
-  }
+  p->o = o;
+  p->done = done;
+  p->done_arg = arg;
+  p->fd = -1;
+  p->start = mh_clock_now_ms();
+  p->step = STEP_START;
+  ev_io_init(&p->io, io_cb, -1, 0);
+  p->io.data = p;
+  // The first turn of the loop dials: |done| is never called from this function.
+  ev_timer_init(&p->timer, timer_cb, 0., 0.);
+  p->timer.data = p;
+  ev_timer_start(loop, &p->timer);
+  return p;
 }

@@ -1,16 +1,22 @@
 // probe: one conformance case: a client connection to one target, recording exactly what happened.
 //
-// The probe connects, handshakes, and then always performs a bounded first read (it sends an HTTP
-// request, a WebSocket upgrade, and reads the answer): in TLS 1.3 the server judges the client
+// A probe is a state machine on a libev loop: many run at once on one loop, none blocks (the
+// runner keeps --jobs of them in flight). It connects, handshakes, then asks as the target's
+// request mode says: a WebSocket upgrade, an HTTP GET with Connection: close, or nothing (TLS
+// only). It then always performs a bounded first read: in TLS 1.3 the server judges the client
 // certificate after the client's handshake has returned, so only that read shows whether the
-// server kept the connection. Every wait has a deadline; the calling thread blocks in poll().
+// server kept the connection. After an HTTP answer it waits, briefly and bounded, for the server
+// to end the connection, to record how it did. Every wait has a deadline.
 #ifndef MH_PROBE_H
 #define MH_PROBE_H
 
 #include <stdatomic.h>
 
+#include <ev.h>
+
 #include "base/net.h"
 #include "base/outcomes.h"
+#include "input/location.h"
 #include "tls/tls.h"
 
 struct mh_probe_target {
@@ -20,18 +26,21 @@ struct mh_probe_target {
   // order until one connects, all within the connect timeout.
   const struct mh_net_pin *pins;
   size_t num_pins;
-  const char *server_name;  // SNI, checked against the certificate when verifying
-  const char *path;         // request target
-  const char *host_header;  // Host: value
+  const char *server_name;       // SNI, checked against the certificate when verifying
+  const char *path;              // request target
+  const char *host_header;       // Host: value
+  enum mh_request_mode request;  // never MH_REQUEST_DEFAULT: the caller resolves it
 };
 
 struct mh_probe_timeouts {
   int connect_ms;
   int handshake_ms;
-  int first_read_ms;
+  int first_read_ms;  // from the end of the handshake; with MH_REQUEST_TLS, silence until then is
+                      // an acceptance
+  int close_wait_ms;  // after a rejection or an HTTP answer: how long the server has to close
   // NULL, or a flag the caller sets to end the probe's long waits (connect, handshake, first read)
-  // early, as timeouts: a run interrupted or out of time. The short waits after a rejection (1 s at
-  // most) still run.
+  // early, as timeouts: a run interrupted or out of time; it is looked at every 100 ms. The short
+  // waits for the server's close (close_wait_ms) still run.
   const atomic_int *stop;
 };
 
@@ -71,10 +80,18 @@ struct mh_probe_hooks {
   void *arg;
 };
 
-// mh_probe_run runs one case with |ctx| (see mh_tls_probe_ctx_new) and fills |out|. It never fails:
-// a target that cannot be reached is recorded as inconclusive. |hooks| may be NULL.
-void mh_probe_run(struct mh_tls_ctx *ctx, const struct mh_probe_target *t,
-                  const struct mh_probe_timeouts *to, const struct mh_probe_hooks *hooks,
-                  struct mh_case_outcome *out);
+struct mh_probe;
+
+// mh_probe_start starts one case on |loop| with |ctx| (see mh_tls_probe_ctx_new) and returns at
+// once; |out| is filled as the case goes. Once the case is over, the probe releases everything it
+// holds (its socket and TLS connection) and calls |done|(|arg|) from |loop|, never from this call;
+// the caller then owns |out| again and may free |ctx|. |t|, |to| and |hooks| (which may be NULL)
+// are copied, but the strings and pins they point to must live until |done|. It never fails once
+// started: a target that cannot be reached is recorded as inconclusive. Returns NULL (nothing
+// started, |done| never called) when out of memory.
+struct mh_probe *mh_probe_start(struct ev_loop *loop, struct mh_tls_ctx *ctx,
+                                const struct mh_probe_target *t, const struct mh_probe_timeouts *to,
+                                const struct mh_probe_hooks *hooks, struct mh_case_outcome *out,
+                                void (*done)(void *arg), void *arg);
 
 #endif

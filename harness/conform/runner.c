@@ -1,8 +1,10 @@
 // runner: matrices of cases against mock and external targets (see runner.h).
 //
-// Threads: the mock federation runs on its own libev loop thread; cases run on |jobs| worker
-// threads, each blocking in poll() with deadlines. What the mocks saw of each connection reaches
-// the cases through an observer table guarded by a mutex, keyed by the client's address and port.
+// Threads: the mock federation runs on its own libev loop thread; cases run on a few probe loop
+// threads (one per core), |jobs| of them in flight at once, each a state machine on its loop
+// (conform/probe.h) that never blocks; the main thread watches signals, the deadline and progress.
+// What the mocks saw of each connection reaches the cases through an observer table guarded by a
+// mutex, keyed by the client's address and port.
 #include "conform/runner.h"
 
 #include <ev.h>
@@ -75,7 +77,7 @@ static int records_find(struct records *r, const char *location, const char *pee
   return found;
 }
 
-// case_state is where a planned case is; a worker stores it after the case's result, the main
+// case_state is where a planned case is; a loop thread stores it after the case's result, the main
 // thread reads it for the progress line and to know which results are complete.
 enum case_state { CASE_PENDING, CASE_RUNNING, CASE_DONE, CASE_CUT };
 
@@ -117,6 +119,7 @@ struct run {
   atomic_int setup_failed;
   struct mh_err setup_err;
   pthread_mutex_t err_mu;
+  pthread_mutex_t arena_mu;  // |a| while the loop threads run
 };
 
 static int add_plan(struct run *r, const struct mh_case_spec *k, const char *kind) {
@@ -400,10 +403,115 @@ static const char *case_endpoint(struct mh_arena *a, const char *host, int port,
   return mh_arena_sprintf(a, "%s (%s)", hp, remote);
 }
 
-static void run_case(struct run *r, size_t idx) {
-  const struct plan *p = &r->plans[idx];
-  struct mh_case_result *res = &r->results[idx];
+// --- cases: each a state machine on one of a few loop threads ---
+
+struct lthread;
+
+// slot is one case in flight on a loop thread: its setup, its probe, then the capture's linger
+// and the mock's record of the connection, each a timer on the loop, never a blocking wait.
+struct slot {
+  struct lthread *th;
+  size_t idx;
+  int busy;
+  struct mh_tls_ctx *ctx;
+  struct capture_hook ch;
+  char ca_path[4096], cert[4096], key[4096];
+  const char *ca_files[8];
+  char host_header[300];
+  const char *address;
+  int port;
+  ev_timer wait;  // the capture's linger, then polling for the mock's record
+  double record_deadline;
+};
+
+// lthread is one loop thread and the slots it keeps busy.
+struct lthread {
+  struct run *r;
+  struct ev_loop *loop;
+  struct slot *slots;
+  size_t num_slots;
+  size_t busy;
+  ev_timer tick;  // ends the loop once nothing is in flight and nothing more may start
+  pthread_t tid;
+};
+
+static void start_next(struct slot *sl);
+
+// request_mode resolves a location's request mode: the WebSocket upgrade for a mock and a
+// target with the "semstreams" profile, an HTTP GET for other targets (docs/scenarios.md).
+static enum mh_request_mode request_mode(const struct mh_location *L) {
+  if (L->request != MH_REQUEST_DEFAULT) {
+    return L->request;
+  }
+  int semstreams = L->profile != NULL && strcmp(L->profile, "semstreams") == 0;
+  return !L->is_target || semstreams ? MH_REQUEST_WEBSOCKET : MH_REQUEST_HTTP;
+}
+
+// probe_timeouts fills |to| with the location's deadlines (docs/runner.md, "Probes").
+static void probe_timeouts(struct run *r, const struct mh_location *L,
+                           struct mh_probe_timeouts *to) {
+  enum mh_request_mode mode = request_mode(L);
+  *to = (struct mh_probe_timeouts){.connect_ms = 3000,
+                                   .handshake_ms = 5000,
+                                   .first_read_ms = mode == MH_REQUEST_TLS ? 1000 : 3000,
+                                   .close_wait_ms = 300,
+                                   .stop = &r->stop};
+  if (L->first_read_ms > 0) {
+    to->first_read_ms = L->first_read_ms;
+  }
+  if (L->close_wait_ms > 0) {
+    to->close_wait_ms = L->close_wait_ms;
+  }
+}
+
+// case_ctx builds the probe's client context for the case: what it trusts for the server (the
+// root of the mock's certificate, the target's CA files, or the case's own CA) and the identity it
+// presents. NULL with |err| set on failure.
+static struct mh_tls_ctx *case_ctx(struct run *r, struct slot *sl, const struct plan *p,
+                                   struct mh_err *err) {
   const struct mh_scenario *s = r->s;
+  const struct mh_location *L = p->loc;
+  const struct mh_case_spec *k = &p->spec;
+  size_t num_ca = 0;
+  if (k->trust_ca != NULL) {
+    mh_scenario_fixture_path(s,
+                             s->spec.entities[mh_pki_spec_entity(&s->spec, k->trust_ca)].cert_file,
+                             sl->ca_path, sizeof(sl->ca_path));
+    sl->ca_files[num_ca++] = sl->ca_path;
+  } else if (L->is_target) {
+    for (size_t i = 0; i < L->num_target_ca_files && num_ca < 8; i++) {
+      sl->ca_files[num_ca++] = L->target_ca_files[i];
+    }
+  } else {
+    int root = mh_oracle_server_root_ca(s, mh_scenario_location(s, k->target));
+    if (root >= 0) {
+      mh_scenario_fixture_path(s, s->spec.entities[root].cert_file, sl->ca_path,
+                               sizeof(sl->ca_path));
+      sl->ca_files[num_ca++] = sl->ca_path;
+    }
+  }
+  struct mh_tls_probe_policy pp = {
+      .version = k->version, .ca_files = sl->ca_files, .num_ca_files = num_ca, .verify = 1};
+  if (k->identity != NULL) {
+    const struct mh_pki_entity *e = &s->spec.entities[mh_pki_spec_entity(&s->spec, k->identity)];
+    mh_scenario_fixture_path(s, e->chain_file ? e->chain_file : e->cert_file, sl->cert,
+                             sizeof(sl->cert));
+    mh_scenario_fixture_path(s, e->key_file, sl->key, sizeof(sl->key));
+    pp.cert_file = sl->cert;
+    pp.key_file = sl->key;
+    pp.key_mismatch = e->key_mismatch;
+  }
+  return mh_tls_probe_ctx_new(&pp, err);
+}
+
+static void probe_done(void *arg);
+
+// begin_case sets case |sl->idx| up and starts its probe on the slot's loop; 0, or -1 when it could
+// not be set up (the run's setup error is then set).
+static int begin_case(struct slot *sl) {
+  struct run *r = sl->th->r;
+  const struct plan *p = &r->plans[sl->idx];
+  struct mh_case_result *res = &r->results[sl->idx];
   const struct mh_location *L = p->loc;
   const struct mh_case_spec *k = &p->spec;
   res->id = k->id;
@@ -412,114 +520,177 @@ static void run_case(struct run *r, size_t idx) {
   res->version = k->version;
   res->kind = p->kind;
   res->profile = L->profile;
-  const char *address;
-  int port;
-  struct mh_err port_err;
-  if (L->is_target) {
-    address = L->target_host;
-    port = L->target_port;
-  } else if (mh_federation_port(r->fed, L->name, &address, &port, &port_err) != 0) {
-    mh_err_set(&port_err, "%s: %s has no output to probe", s->file, L->json_path);
-    set_setup_error(r, &port_err);
-    return;
-  }
-  // What the probe trusts for the server: the root of the mock's certificate, the target's CA
-  // files, or the case's own CA.
-  char ca_path[4096];
-  const char *ca_files[8];
-  size_t num_ca = 0;
-  if (k->trust_ca != NULL) {
-    mh_scenario_fixture_path(s,
-                             s->spec.entities[mh_pki_spec_entity(&s->spec, k->trust_ca)].cert_file,
-                             ca_path, sizeof(ca_path));
-    ca_files[num_ca++] = ca_path;
-  } else if (L->is_target) {
-    for (size_t i = 0; i < L->num_target_ca_files && num_ca < 8; i++) {
-      ca_files[num_ca++] = L->target_ca_files[i];
-    }
-  } else {
-    int root = mh_oracle_server_root_ca(s, mh_scenario_location(s, k->target));
-    if (root >= 0) {
-      mh_scenario_fixture_path(s, s->spec.entities[root].cert_file, ca_path, sizeof(ca_path));
-      ca_files[num_ca++] = ca_path;
-    }
-  }
-  char cert[4096], key[4096];
-  struct mh_tls_probe_policy pp = {
-      .version = k->version, .ca_files = ca_files, .num_ca_files = num_ca, .verify = 1};
-  if (k->identity != NULL) {
-    const struct mh_pki_entity *e = &s->spec.entities[mh_pki_spec_entity(&s->spec, k->identity)];
-    mh_scenario_fixture_path(s, e->chain_file ? e->chain_file : e->cert_file, cert, sizeof(cert));
-    mh_scenario_fixture_path(s, e->key_file, key, sizeof(key));
-    pp.cert_file = cert;
-    pp.key_file = key;
-    pp.key_mismatch = e->key_mismatch;
-  }
   struct mh_err err;
-  struct mh_tls_ctx *ctx = mh_tls_probe_ctx_new(&pp, &err);
-  if (ctx == NULL) {
+  if (L->is_target) {
+    sl->address = L->target_host;
+    sl->port = L->target_port;
+  } else if (mh_federation_port(r->fed, L->name, &sl->address, &sl->port, &err) != 0) {
+    mh_err_set(&err, "%s: %s has no output to probe", r->s->file, L->json_path);
     set_setup_error(r, &err);
-    return;
+    return -1;
+  }
+  sl->ctx = case_ctx(r, sl, p, &err);
+  if (sl->ctx == NULL) {
+    set_setup_error(r, &err);
+    return -1;
   }
   res->server_name = k->server_name ? k->server_name : L->host;
-  char host_header[300];
   int v6 = strchr(L->host, ':') != NULL;
-  snprintf(host_header, sizeof(host_header), "%s%s%s:%d", v6 ? "[" : "", L->host, v6 ? "]" : "",
-           port);
-  struct mh_probe_target t = {.host = address,
-                              .port = port,
+  snprintf(sl->host_header, sizeof(sl->host_header), "%s%s%s:%d", v6 ? "[" : "", L->host,
+           v6 ? "]" : "", sl->port);
+  struct mh_probe_target t = {.host = sl->address,
+                              .port = sl->port,
                               .pins = r->pins,
                               .num_pins = r->num_pins,
                               .server_name = res->server_name,
                               .path = L->path ? L->path : "/",
-                              .host_header = host_header};
-  struct mh_probe_timeouts to = {
-      .connect_ms = 3000, .handshake_ms = 5000, .first_read_ms = 3000, .stop = &r->stop};
-  struct capture_hook ch = {.iface = r->o->capture_iface, .port = port, .res = res};
-  struct mh_probe_hooks hooks = {.before_connect = capture_before_connect, .arg = &ch};
-  mh_probe_run(ctx, &t, &to, r->o->pcap ? &hooks : NULL, &res->outcome);
-  mh_tls_ctx_free(ctx);
-  res->endpoint = case_endpoint(r->a, address, port, res->outcome.remote);
-  if (ch.cap != NULL) {
-    mh_capture_collect(ch.cap, CAPTURE_LINGER_MS, &res->packets);
-    mh_wire_analyze(&res->packets, res->outcome.local_port, res->outcome.keylog, &res->wire);
-    cross_check(res);
+                              .host_header = sl->host_header,
+                              .request = request_mode(L)};
+  struct mh_probe_timeouts to;
+  probe_timeouts(r, L, &to);
+  sl->ch = (struct capture_hook){.iface = r->o->capture_iface, .port = sl->port, .res = res};
+  struct mh_probe_hooks hooks = {.before_connect = capture_before_connect, .arg = &sl->ch};
+  if (mh_probe_start(sl->th->loop, sl->ctx, &t, &to, r->o->pcap ? &hooks : NULL, &res->outcome,
+                     probe_done, sl) == NULL) {
+    mh_tls_ctx_free(sl->ctx);
+    sl->ctx = NULL;
+    mh_err_set(&err, "out of memory");
+    set_setup_error(r, &err);
+    return -1;
   }
-  if (!L->is_target && res->outcome.local_peer[0] != '\0') {
-    double deadline = mh_clock_now_ms() + SERVER_RECORD_WAIT_MS;
-    while (!(res->has_server =
-                 records_find(&r->records, L->name, res->outcome.local_peer, &res->server)) &&
-           mh_clock_now_ms() < deadline && !atomic_load(&r->stop)) {
-      usleep(5000);
-    }
-  }
-  struct mh_err xerr;
-  if (mh_oracle_expect(s, L, k, p->profile, &res->expect, &xerr) != 0) {
-    set_setup_error(r, &xerr);
-    return;
-  }
-  res->verdict = mh_oracle_verdict(&res->expect, &res->outcome, k->version, res->verdict_reason,
-                                   sizeof(res->verdict_reason));
-  res->fails = mh_verdict_fails(res->verdict, r->o->strict);
-  mh_oracle_outcome_summary(&res->outcome, res->summary, sizeof(res->summary));
-  mh_oracle_describe(&res->expect, res->expected_text, sizeof(res->expected_text));
+  return 0;
 }
 
-// worker runs cases until none is left or the run stops. A case that was running when the run
-// stopped is CASE_CUT: its probe's waits were cut short, so its outcome says nothing.
-static void *worker(void *arg) {
-  struct run *r = arg;
+// judge_case gives the finished case its expectation and verdict, then the slot takes the next.
+static void judge_case(struct slot *sl) {
+  struct run *r = sl->th->r;
+  const struct plan *p = &r->plans[sl->idx];
+  struct mh_case_result *res = &r->results[sl->idx];
+  struct mh_err xerr;
+  if (mh_oracle_expect(r->s, p->loc, &p->spec, p->profile, &res->expect, &xerr) != 0) {
+    set_setup_error(r, &xerr);
+  } else {
+    res->verdict = mh_oracle_verdict(&res->expect, &res->outcome, p->spec.version,
+                                     res->verdict_reason, sizeof(res->verdict_reason));
+    res->fails = mh_verdict_fails(res->verdict, r->o->strict);
+    mh_oracle_outcome_summary(&res->outcome, res->summary, sizeof(res->summary));
+    mh_oracle_describe(&res->expect, res->expected_text, sizeof(res->expected_text));
+  }
+  // A case that was running when the run stopped is CASE_CUT: its probe's waits were cut short,
+  // so its outcome says nothing.
+  atomic_store(&r->states[sl->idx], atomic_load(&r->stop) ? CASE_CUT : CASE_DONE);
+  sl->busy = 0;
+  sl->th->busy--;
+  start_next(sl);
+}
+
+// record_cb polls (every 5 ms, SERVER_RECORD_WAIT_MS at most) for what the mock saw of the case's
+// connection: the mock's loop reports it a little after the probe ended.
+static void record_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)revents;
+  struct slot *sl = w->data;
+  struct run *r = sl->th->r;
+  struct mh_case_result *res = &r->results[sl->idx];
+  res->has_server =
+      records_find(&r->records, r->plans[sl->idx].loc->name, res->outcome.local_peer, &res->server);
+  if (res->has_server || mh_clock_now_ms() >= sl->record_deadline || atomic_load(&r->stop)) {
+    ev_timer_stop(loop, w);
+    judge_case(sl);
+  }
+}
+
+// after_capture waits for the mock's record of the connection (mocks only), then judges.
+static void after_capture(struct slot *sl) {
+  struct run *r = sl->th->r;
+  struct mh_case_result *res = &r->results[sl->idx];
+  if (r->plans[sl->idx].loc->is_target || res->outcome.local_peer[0] == '\0') {
+    judge_case(sl);
+    return;
+  }
+  sl->record_deadline = mh_clock_now_ms() + SERVER_RECORD_WAIT_MS;
+  ev_init(&sl->wait, record_cb);
+  sl->wait.repeat = 0.005;
+  ev_timer_again(sl->th->loop, &sl->wait);
+  ev_invoke(sl->th->loop, &sl->wait, EV_TIMER);  // it may be there already
+}
+
+// linger_cb collects the case's capture once its last frames (FIN, RST) had time to arrive.
+static void linger_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)loop;
+  (void)revents;
+  struct slot *sl = w->data;
+  struct mh_case_result *res = &sl->th->r->results[sl->idx];
+  mh_capture_collect(sl->ch.cap, 0, &res->packets);
+  sl->ch.cap = NULL;
+  mh_wire_analyze(&res->packets, res->outcome.local_port, res->outcome.keylog, &res->wire);
+  cross_check(res);
+  after_capture(sl);
+}
+
+// probe_done runs on the loop once the case's probe is over.
+static void probe_done(void *arg) {
+  struct slot *sl = arg;
+  struct run *r = sl->th->r;
+  struct mh_case_result *res = &r->results[sl->idx];
+  mh_tls_ctx_free(sl->ctx);
+  sl->ctx = NULL;
+  pthread_mutex_lock(&r->arena_mu);  // the run's arena is shared by the loop threads
+  res->endpoint = case_endpoint(r->a, sl->address, sl->port, res->outcome.remote);
+  pthread_mutex_unlock(&r->arena_mu);
+  if (sl->ch.cap != NULL) {
+    ev_timer_init(&sl->wait, linger_cb, CAPTURE_LINGER_MS / 1000.0, 0.);
+    sl->wait.data = sl;
+    ev_timer_start(sl->th->loop, &sl->wait);
+    return;
+  }
+  after_capture(sl);
+}
+
+// start_next starts the next planned case on |sl|, unless none is left or the run stops.
+static void start_next(struct slot *sl) {
+  struct run *r = sl->th->r;
   for (;;) {
-    size_t i = atomic_fetch_add(&r->next, 1);
-    if (i >= r->num_plans || atomic_load(&r->setup_failed) || atomic_load(&r->stop)) {
-      break;
+    if (atomic_load(&r->setup_failed) || atomic_load(&r->stop)) {
+      return;
     }
+    size_t i = atomic_fetch_add(&r->next, 1);
+    if (i >= r->num_plans) {
+      return;
+    }
+    sl->idx = i;
     r->started_at[i] = mh_clock_now_ms();
     atomic_store(&r->states[i], CASE_RUNNING);
-    run_case(r, i);
-    atomic_store(&r->states[i], atomic_load(&r->stop) ? CASE_CUT : CASE_DONE);
+    if (begin_case(sl) == 0) {
+      sl->busy = 1;
+      sl->th->busy++;
+      return;
+    }
+    atomic_store(&r->states[i], CASE_DONE);
   }
-  atomic_fetch_sub(&r->workers_left, 1);
+}
+
+static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)revents;
+  struct lthread *th = w->data;
+  if (th->busy == 0) {
+    ev_break(loop, EVBREAK_ALL);
+  }
+}
+
+// lthread_main runs one loop thread until its slots are idle and no case is left to start.
+static void *lthread_main(void *arg) {
+  struct lthread *th = arg;
+  for (size_t i = 0; i < th->num_slots; i++) {
+    th->slots[i].th = th;
+    th->slots[i].wait.data = &th->slots[i];
+    start_next(&th->slots[i]);
+  }
+  ev_timer_init(&th->tick, tick_cb, 0., 0.01);
+  th->tick.data = th;
+  ev_timer_start(th->loop, &th->tick);
+  ev_run(th->loop, 0);
+  ev_timer_stop(th->loop, &th->tick);
+  atomic_fetch_sub(&th->r->workers_left, 1);
   return NULL;
 }
 
@@ -670,7 +841,7 @@ static void progress_state(const struct run *r, double now, struct mh_progress_s
 
 // watch runs on the main thread while the workers run: it shows the progress, and stops the run
 // on SIGINT/SIGTERM (o->interrupt) or at the --timeout deadline (|deadline|, 0: none). It returns
-// once every worker has left.
+// once every loop thread has left.
 static void watch(struct run *r, double deadline) {
   struct mh_progress pg;
   mh_progress_init(&pg, stderr, !r->o->quiet, mh_clock_now_ms());
@@ -691,9 +862,11 @@ static void watch(struct run *r, double deadline) {
   mh_progress_end(&pg);
 }
 
-// run_cases runs every planned case on up to |jobs| worker threads, until all are done or the run
-// stops (watch), and returns how many ran concurrently, or -1 with |err| set when a case could not
-// be set up.
+#define MAX_LOOPS 8
+
+// run_cases runs every planned case, |jobs| of them in flight at once on a few loop threads (one
+// per core, MAX_LOOPS at most), until all are done or the run stops (watch), and returns how many
+// ran concurrently, or -1 with |err| set when a case could not be set up.
 static int run_cases(struct run *r, int jobs, double deadline, struct mh_err *err) {
   jobs = jobs > 0 ? jobs : 1;
   jobs = (size_t)jobs > r->num_plans ? (int)r->num_plans : jobs;
@@ -701,30 +874,47 @@ static int run_cases(struct run *r, int jobs, double deadline, struct mh_err *er
   r->results = mh_arena_alloc_array(r->a, r->num_plans, sizeof(*r->results));
   r->states = mh_arena_alloc_array(r->a, r->num_plans, sizeof(*r->states));
   r->started_at = mh_arena_alloc_array(r->a, r->num_plans, sizeof(*r->started_at));
-  if (r->results == NULL || r->states == NULL || r->started_at == NULL) {
+  struct slot *slots = mh_arena_alloc_array(r->a, (size_t)jobs, sizeof(*slots));
+  if (r->results == NULL || r->states == NULL || r->started_at == NULL || slots == NULL) {
     return mh_err_set(err, "out of memory");
   }
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  int num_loops = cores < 1 ? 1 : cores > MAX_LOOPS ? MAX_LOOPS : (int)cores;
+  num_loops = num_loops > jobs ? jobs : num_loops;
   // A signal that came while the fixtures were generated stops the run before its first case.
   r->signo = mh_interrupt_poll(r->o->interrupt, 0);
   atomic_store(&r->stop, r->signo != 0);
-  pthread_t threads[MAX_JOBS];
-  int started_threads = 0;
-  atomic_store(&r->workers_left, jobs);
-  for (int i = 0; i < jobs; i++) {
-    if (pthread_create(&threads[i], NULL, worker, r) == 0) {
-      started_threads++;
-    } else {
-      atomic_fetch_sub(&r->workers_left, 1);
+  struct lthread threads[MAX_LOOPS];
+  memset(threads, 0, sizeof(threads));
+  int started = 0;
+  atomic_store(&r->workers_left, num_loops);
+  size_t first = 0;
+  for (int i = 0; i < num_loops; i++) {
+    struct lthread *th = &threads[i];
+    th->r = r;
+    th->slots = slots + first;
+    th->num_slots = (size_t)(jobs / num_loops + (i < jobs % num_loops));
+    first += th->num_slots;
+    th->loop = ev_loop_new(EVFLAG_AUTO);
+    if (th->loop != NULL && pthread_create(&th->tid, NULL, lthread_main, th) == 0) {
+      started++;
+      continue;
+    }
+    atomic_fetch_sub(&r->workers_left, 1);
+    if (th->loop != NULL) {
+      ev_loop_destroy(th->loop);
+      th->loop = NULL;
     }
   }
-  if (started_threads == 0) {
-    atomic_store(&r->workers_left, 1);
-    worker(r);
-  } else {
-    watch(r, deadline);
+  if (started == 0) {
+    return mh_err_set(err, "cannot start the probes' event loop threads");
   }
-  for (int i = 0; i < started_threads; i++) {
-    pthread_join(threads[i], NULL);
+  watch(r, deadline);
+  for (int i = 0; i < num_loops; i++) {
+    if (threads[i].loop != NULL) {
+      pthread_join(threads[i].tid, NULL);
+      ev_loop_destroy(threads[i].loop);
+    }
   }
   if (atomic_load(&r->setup_failed)) {
     *err = r->setup_err;
@@ -834,8 +1024,11 @@ static void print_summary(const struct run *r, const struct mh_report *rep) {
     }
   }
   if (rep->num_warnings > 0) {
+    size_t failing = mh_warnings_num_failing(rep->warnings, rep->num_warnings, o->strict);
     printf(", %zu warning%s%s", rep->num_warnings, rep->num_warnings == 1 ? "" : "s",
-           o->strict ? " (failing under --strict)" : "");
+           failing == rep->num_warnings && failing > 0 ? " (failing under --strict)"
+           : failing > 0                               ? " (some failing under --strict)"
+                                                       : "");
   }
   printf("%s\nrun: reports in %s (report.md, report.html, report.json, junit.xml)\n",
          o->strict ? " [strict]" : "", mh_printable_next(&g, o->out_dir));
@@ -924,6 +1117,7 @@ int mh_runner_run(const struct mh_scenario *s_in, const struct mh_run_options *o
   r.a = &arena;
   pthread_mutex_init(&r.records.mu, NULL);
   pthread_mutex_init(&r.err_mu, NULL);
+  pthread_mutex_init(&r.arena_mu, NULL);
   int ret = -1;
   long long started = mh_clock_wall_ms();
   double t0 = mh_clock_now_ms();
@@ -970,14 +1164,18 @@ int mh_runner_run(const struct mh_scenario *s_in, const struct mh_run_options *o
   for (size_t i = 0; i < num_reported; i++) {
     failed += reported[i].fails;
   }
-  struct mh_run_warning *warnings = mh_arena_alloc_array(r.a, r.num_plans + 1, sizeof(*warnings));
+  struct mh_run_warning *warnings =
+      mh_arena_alloc_array(r.a, 2 * r.num_plans + 1, sizeof(*warnings));
   if (warnings == NULL) {
     mh_err_set(err, "out of memory");
     goto out;
   }
   rep.warnings = warnings;
   rep.num_warnings = mh_warnings_collect(warnings, reported, num_reported);
-  rep.exit_code = failed || (o->strict && rep.num_warnings > 0) || r.timed_out ? 1 : 0;
+  rep.exit_code =
+      failed || mh_warnings_num_failing(warnings, rep.num_warnings, o->strict) > 0 || r.timed_out
+          ? 1
+          : 0;
   if (r.signo != 0) {
     rep.exit_code = mh_interrupt_exit_code(r.signo);
   }
@@ -1005,6 +1203,7 @@ out:
   free(r.records.items);
   pthread_mutex_destroy(&r.records.mu);
   pthread_mutex_destroy(&r.err_mu);
+  pthread_mutex_destroy(&r.arena_mu);
   mh_arena_free(&arena);
   return ret;
 }

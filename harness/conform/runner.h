@@ -29,8 +29,8 @@ struct mh_run_options {
 // every case passes (and, with |strict|, the run has no warning), 1 otherwise (a case failed, or
 // the run timed out); 128 + the signal (130 SIGINT, 143 SIGTERM) when a signal stopped it, after
 // the reports of the cases completed were written; -1 with |err| set on a harness or input error.
-// A stop takes a few seconds at most: running probes end their waits within 100 ms, then the
-// short reads after a rejection (1 s) and the capture's linger.
+// A stop takes a second at most: running probes end their waits within 100 ms, then the short
+// waits for a server's close (close_wait_ms) and the capture's linger.
 int mh_runner_run(const struct mh_scenario *s, const struct mh_run_options *o, struct mh_err *err);
 
 #endif

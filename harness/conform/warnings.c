@@ -1,11 +1,12 @@
 // warnings: what a run's greens cannot prove (see warnings.h): no case that expects acceptance,
-// and targets that rejected every case the same way.
+// targets that rejected every case the same way, and policy rules a target's stack cannot enforce.
 #include "conform/warnings.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "base/alerts.h"
+#include "input/policy.h"
 #include "report/report.h"
 
 static const char *const warning_names[] = {
@@ -50,6 +51,42 @@ static void describe(const struct mh_run_warning *w, char *out, size_t out_len) 
   }
 }
 
+int mh_warnings_fails(const struct mh_run_warning *w, int strict) {
+  return strict && !w->informational;
+}
+
+size_t mh_warnings_num_failing(const struct mh_run_warning *w, size_t num, int strict) {
+  size_t n = 0;
+  for (size_t i = 0; i < num; i++) {
+    n += (size_t)mh_warnings_fails(&w[i], strict);
+  }
+  return n;
+}
+
+// cannot_warning fills |w| for |target|, whose |num_cases| cases skipped the policy rules |rules|
+// because its stack (profile |profile|) cannot enforce them, for reason |why|.
+static void cannot_warning(struct mh_run_warning *w, const char *target, size_t num_cases,
+                           unsigned rules, const char *profile, const char *why) {
+  *w = (struct mh_run_warning){.kind = MH_WARNING_CANNOT_ENFORCE,
+                               .target = target,
+                               .num_cases = num_cases,
+                               .rules = rules,
+                               .informational = 1};
+  char keys[300] = "";
+  for (int r = 0; r < MH_POLICY_RULE_NUM; r++) {
+    if (rules & (1u << r)) {
+      size_t n = strlen(keys);
+      snprintf(keys + n, sizeof(keys) - n, "%s%s", n ? ", " : "",
+               mh_policy_rule_key((enum mh_policy_rule)r));
+    }
+  }
+  snprintf(
+      w->message, sizeof(w->message),
+      "target %.64s's policy sets %.220s, which its stack (profile %.48s) cannot enforce: %.160s; "
+      "the oracle expects acceptance where only these rules would reject",
+      target, keys, profile != NULL ? profile : "?", why != NULL ? why : "");
+}
+
 // target_warnings adds the warnings of the cases of |target| to |out| and returns how many; it
 // sets |*expects_accept| when one of them expects acceptance.
 static size_t target_warnings(struct mh_run_warning *out, const struct mh_case_result *cases,
@@ -57,6 +94,8 @@ static size_t target_warnings(struct mh_run_warning *out, const struct mh_case_r
   size_t n = 0, accepting = 0;
   int same = 1;
   struct rejection first = {0};
+  unsigned unenforced = 0;
+  const struct mh_expectation *cannot = NULL;
   for (size_t i = 0; i < num_cases; i++) {
     const struct mh_case_result *c = &cases[i];
     if (strcmp(c->target, target) != 0) {
@@ -67,6 +106,8 @@ static size_t target_warnings(struct mh_run_warning *out, const struct mh_case_r
         same && c->outcome.result == MH_RESULT_REJECTED && (n == 0 || same_rejection(&first, &j));
     first = n == 0 ? j : first;
     accepting += !c->expect.reject;
+    unenforced |= c->expect.unenforced;
+    cannot = c->expect.unenforced ? &c->expect : cannot;
     n++;
   }
   *expects_accept = accepting > 0;
@@ -95,6 +136,9 @@ static size_t target_warnings(struct mh_run_warning *out, const struct mh_case_r
              "target %s rejected all %zu cases the same way (%s): a server that rejects every "
              "client looks like this (does it trust the identities' CA?)",
              target, n, how);
+  }
+  if (unenforced != 0) {
+    cannot_warning(&out[num++], target, n, unenforced, cannot->profile, cannot->cannot_why);
   }
   return num;
 }

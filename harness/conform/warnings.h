@@ -11,7 +11,8 @@
 // The warnings, defined once. X(enum suffix, keyword).
 #define MH_WARNINGS(X)                        \
   X(NO_ACCEPT_EXPECTED, "no_accept_expected") \
-  X(SAME_REJECTION, "same_rejection")
+  X(SAME_REJECTION, "same_rejection")         \
+  X(CANNOT_ENFORCE, "cannot_enforce")
 
 enum mh_warning {
 #define X(e, kw) MH_WARNING_##e,
@@ -28,9 +29,14 @@ struct mh_run_warning {
   // MH_WARNING_SAME_REJECTION: how every case was rejected.
   char side;  // 's' the server, 'c' the client (us)
   enum mh_layer layer;
-  int alert;          // MH_ALERT_NONE: none
-  int http_status;    // 0: none
-  char message[400];  // the operator's line, without "warning: "
+  int alert;        // MH_ALERT_NONE: none
+  int http_status;  // 0: none
+  // MH_WARNING_CANNOT_ENFORCE: the policy's rules the target's stack cannot enforce (bit (1 <<
+  // enum mh_policy_rule)). Such a warning informs: it does not fail the run under --strict, since
+  // the stack's profile declares the limit and the oracle expects what the stack does.
+  unsigned rules;
+  int informational;
+  char message[640];  // the operator's line, without "warning: "
 };
 
 struct mh_case_result;
@@ -38,12 +44,19 @@ struct mh_case_result;
 // mh_warnings_name returns the keyword of |w| ("no_accept_expected"), a static string.
 const char *mh_warnings_name(enum mh_warning w);
 
-// mh_warnings_collect fills |out| (room for |num_cases| + 1: one per target and one for the run)
-// with the warnings of |cases| and returns how many it filled. No case expecting acceptance gives
-// one warning for the run, or one per target when others have such a case; a target with at least
-// two cases, all rejected with the same side, layer, alert and status, gives one. Inconclusive
-// cases were not rejected: an unreachable target stays a failure, not a warning.
+// mh_warnings_collect fills |out| (room for 2 * |num_cases| + 1: two per target and one for the
+// run) with the warnings of |cases| and returns how many it filled. No case expecting acceptance
+// gives one warning for the run, or one per target when others have such a case; a target with at
+// least two cases, all rejected with the same side, layer, alert and status, gives one; a target
+// whose stack cannot enforce rules its policy sets gives one (informational). Inconclusive cases
+// were not rejected: an unreachable target stays a failure, not a warning.
 size_t mh_warnings_collect(struct mh_run_warning *out, const struct mh_case_result *cases,
                            size_t num_cases);
+
+// mh_warnings_fails reports whether warning |w| fails a run: under |strict|, unless it informs.
+int mh_warnings_fails(const struct mh_run_warning *w, int strict);
+
+// mh_warnings_num_failing returns how many of the |num| warnings |w| fail a run (|strict|).
+size_t mh_warnings_num_failing(const struct mh_run_warning *w, size_t num, int strict);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "input/policy.h"
 #include "tls/tls.h"
 
 enum mh_component_kind {
@@ -40,6 +41,14 @@ struct mh_component {
 };
 
 // mh_location is one location of the federation: a mock the harness runs.
+// mh_request_mode is what a probe sends once the handshake is done.
+enum mh_request_mode {
+  MH_REQUEST_DEFAULT,    // by the location's kind and profile (see mh_location.request)
+  MH_REQUEST_WEBSOCKET,  // the WebSocket upgrade (SemStreams)
+  MH_REQUEST_HTTP,       // GET path with Connection: close
+  MH_REQUEST_TLS,        // nothing: the first read (or its deadline) decides
+};
+
 struct mh_location {
   const char *name;
   const char *json_path;
@@ -57,6 +66,9 @@ struct mh_location {
   double emit_rate;  // synthetic data messages per second published on the location's bus
   const char *emit_subject;
   const char *nginx_dn_regex;  // emulate nginx: allowed $ssl_client_s_dn (POSIX ERE); NULL = any
+  // What the location is meant to enforce, as the oracle reads it: from |server| and
+  // |nginx_dn_regex| for a mock, from the declared "policy" for an external target.
+  struct mh_policy policy;
   // Faults a mock can be told to commit, to see the runner catch them.
   int fault_ignore_allowlist;  // accept any CN
   int fault_rst_on_reject;     // close a rejected connection with RST instead of FIN + drain
@@ -70,6 +82,11 @@ struct mh_location {
   size_t num_target_ca_files;
   const char *path;     // request path for probes (mocks: their output's path)
   const char *profile;  // stack profile name ("semstreams", "nginx-http", ...)
+  // How a probe asks (docs/scenarios.md, "request"): MH_REQUEST_DEFAULT is the WebSocket upgrade
+  // for a mock and a target with the "semstreams" profile, an HTTP GET for other targets.
+  enum mh_request_mode request;
+  int first_read_ms;  // 0: the default (1000 ms with "tls", 3000 ms otherwise)
+  int close_wait_ms;  // 0: the default: how long the probe waits for the server's close
 };
 
 #endif

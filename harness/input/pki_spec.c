@@ -7,10 +7,12 @@
 #include "input/pki_spec.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/printable.h"
 #include "input/json.h"
 
 #define SPEC_VERSION 1
@@ -169,6 +171,10 @@ static int p_subject(struct mh_json_ctx *c, const cJSON *v, struct mh_pki_entity
     return mh_json_fail(c, "expected an object such as {\"CN\": \"host.example\"}, found %s",
                         mh_json_type_name(v));
   }
+  // {} is an empty subject: it drops what "defaults" gave; null drops one attribute.
+  if (v->child == NULL) {
+    memset(e->subject, 0, sizeof(e->subject));
+  }
   const cJSON *it;
   cJSON_ArrayForEach(it, v) {
     size_t old = mh_json_push_key(c, it->string);
@@ -178,6 +184,11 @@ static int p_subject(struct mh_json_ctx *c, const cJSON *v, struct mh_pki_entity
     }
     if (k == MH_DN_NUM) {
       return mh_json_fail(c, "unknown subject attribute (use C, ST, L, O, OU or CN)");
+    }
+    if (cJSON_IsNull(it)) {
+      e->subject[k] = NULL;
+      mh_json_pop(c, old);
+      continue;
     }
     if (mh_json_get_string(c, it, &e->subject[k]) != 0) {
       return -1;
@@ -284,16 +295,61 @@ static int p_ips(struct mh_json_ctx *c, const cJSON *v, struct mh_pki_entity *e,
   return 0;
 }
 
+// p_eku reads "eku"; [] drops the extension (an EKU "defaults" gave, for instance), since an empty
+// extendedKeyUsage cannot be written (RFC 5280: at least one purpose).
 static int p_eku(struct mh_json_ctx *c, const cJSON *v, struct mh_pki_entity *e, struct praw *r) {
   (void)r;
-  e->has_eku = 1;
   if (mh_json_get_keyword_mask(c, v, mh_eku_names, MH_EKU_NUM, &e->eku_mask) != 0) {
     return -1;
   }
-  if (e->eku_mask == 0) {
-    return mh_json_fail(c, "an empty extendedKeyUsage is invalid; omit \"eku\" for no extension");
+  e->has_eku = e->eku_mask != 0;
+  return 0;
+}
+
+// check_ia5 fails unless every name of |names| is ASCII without control characters (an IA5String
+// SAN) and, when |need| is not NUL, holds that character: '@' for an e-mail address, ':' after a
+// scheme for a URI.
+static int check_ia5(struct mh_json_ctx *c, const char **names, size_t num, char need,
+                     const char *what, const char *example) {
+  for (size_t i = 0; i < num; i++) {
+    const unsigned char *p = (const unsigned char *)names[i];
+    size_t n = strlen(names[i]);
+    int ok = n > 0 && strchr(names[i], need) != NULL;
+    for (size_t k = 0; k < n && ok; k++) {
+      ok = p[k] > 0x20 && p[k] < 0x7f;
+    }
+    if (ok && need == ':') {
+      size_t scheme = strspn(names[i],
+                             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                             "0123456789+-.");
+      ok = scheme > 0 && names[i][scheme] == ':' && isalpha(p[0]);
+    }
+    if (!ok) {
+      size_t old = mh_json_push_index(c, i);
+      char shown[128];
+      mh_json_fail(c, "\"%s\" is not %s (printable ASCII, no spaces; e.g. \"%s\")",
+                   mh_printable_copy(shown, sizeof(shown), names[i]), what, example);
+      mh_json_pop(c, old);
+      return -1;
+    }
   }
   return 0;
+}
+
+static int p_uris(struct mh_json_ctx *c, const cJSON *v, struct mh_pki_entity *e, struct praw *r) {
+  (void)r;
+  return mh_json_get_string_array(c, v, &e->uris, &e->num_uris) != 0
+             ? -1
+             : check_ia5(c, e->uris, e->num_uris, ':', "a URI with a scheme",
+                         "spiffe://example.org/ns/prod/sa/billing");
+}
+
+static int p_emails(struct mh_json_ctx *c, const cJSON *v, struct mh_pki_entity *e,
+                    struct praw *r) {
+  (void)r;
+  return mh_json_get_string_array(c, v, &e->emails, &e->num_emails) != 0
+             ? -1
+             : check_ia5(c, e->emails, e->num_emails, '@', "an e-mail address", "ops@example.org");
 }
 
 static int p_key_usage(struct mh_json_ctx *c, const cJSON *v, struct mh_pki_entity *e,
@@ -381,6 +437,8 @@ static const struct efield entity_fields[] = {
     {"path_len", "", IN_CA, 1, p_path_len},
     {"dns", "[]", IN_ID | IN_DEF, 1, p_dns},
     {"ips", "[]", IN_ID | IN_DEF, 1, p_ips},
+    {"uris", "[]", IN_ID | IN_DEF, 1, p_uris},
+    {"emails", "[]", IN_ID | IN_DEF, 1, p_emails},
     {"eku", "[]", IN_ID | IN_DEF, 1, p_eku},
     {"key_usage", "[]", IN_CA | IN_ID | IN_DEF, 1, p_key_usage},
     {"key_mismatch", "", IN_ID, 0, p_key_mismatch},
@@ -764,6 +822,8 @@ static int resolve_entities(struct mh_json_ctx *c, struct mh_pki_spec *s, const 
     if (e->x509_version == 1) {
       const char *ext = e->num_dns                         ? "dns"
                         : e->num_ips                       ? "ips"
+                        : e->num_uris                      ? "uris"
+                        : e->num_emails                    ? "emails"
                         : e->has_eku                       ? "eku"
                         : (e->has_key_usage && e->ku_mask) ? "key_usage"
                                                            : NULL;

@@ -8,6 +8,7 @@
 
 #include "base/outcomes.h"
 #include "input/json.h"
+#include "input/policy.h"
 
 static int parse_alert_list(struct mh_json_ctx *c, const cJSON *v, int *out, size_t *out_num) {
   if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > 8) {
@@ -83,6 +84,49 @@ static int parse_profile_rule(struct mh_json_ctx *c, const cJSON *r, struct mh_p
   return 0;
 }
 
+// parse_cannot reads "cannot" (policy keys the stack cannot enforce) and "why" of |root|.
+static int parse_cannot(struct mh_json_ctx *c, const cJSON *root, struct mh_profile *out) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "cannot");
+  const cJSON *why = cJSON_GetObjectItemCaseSensitive(root, "why");
+  if (v == NULL) {
+    if (why != NULL) {
+      mh_json_push_key(c, "why");
+      return mh_json_fail(c, "\"why\" explains \"cannot\" (add \"cannot\", or remove this)");
+    }
+    return 0;
+  }
+  size_t o = mh_json_push_key(c, "cannot");
+  const char **keys;
+  size_t num;
+  if (mh_json_get_string_array(c, v, &keys, &num) != 0) {
+    return -1;
+  }
+  for (size_t i = 0; i < num; i++) {
+    int r = mh_policy_rule_from_key(keys[i]);
+    if (r < 0) {
+      const char *names[MH_POLICY_RULE_NUM];
+      for (int k = 0; k < MH_POLICY_RULE_NUM; k++) {
+        names[k] = mh_policy_rule_key((enum mh_policy_rule)k);
+      }
+      char known[512];
+      mh_json_join_names(known, sizeof(known), names, MH_POLICY_RULE_NUM);
+      mh_json_push_index(c, i);
+      return mh_json_fail(c, "\"%s\" is not a policy key (use one of: %s)", keys[i], known);
+    }
+    out->cannot |= 1u << r;
+  }
+  mh_json_pop(c, o);
+  o = mh_json_push_key(c, "why");
+  if (why == NULL || !cJSON_IsString(why) || why->valuestring[0] == '\0') {
+    return mh_json_fail(c,
+                        "required with \"cannot\": a string saying why the stack cannot enforce "
+                        "these rules (the report shows it)");
+  }
+  out->cannot_why = mh_arena_strdup(c->a, why->valuestring);
+  mh_json_pop(c, o);
+  return out->cannot_why != NULL ? 0 : mh_json_fail(c, "out of memory");
+}
+
 int mh_profile_parse(struct mh_arena *a, const char *name, const char *path, const char *text,
                      size_t len, struct mh_profile *out, struct mh_err *err) {
   memset(out, 0, sizeof(*out));
@@ -96,6 +140,9 @@ int mh_profile_parse(struct mh_arena *a, const char *name, const char *path, con
   out->name = mh_arena_strdup(a, name);
   const cJSON *d = cJSON_GetObjectItemCaseSensitive(root, "description");
   out->description = cJSON_IsString(d) ? mh_arena_strdup(a, d->valuestring) : "";
+  if (parse_cannot(&c, root, out) != 0) {
+    goto out;
+  }
   const cJSON *reasons = cJSON_GetObjectItemCaseSensitive(root, "reasons");
   size_t o = mh_json_push_key(&c, "reasons");
   if (!cJSON_IsObject(reasons)) {

@@ -7,6 +7,7 @@
 
 #include "base/arena.h"
 #include "base/err.h"
+#include "base/outcomes.h"
 
 // mh_profile maps each rejection reason to what a stack does: an alert set per TLS version, or an
 // HTTP status.
@@ -23,7 +24,11 @@ struct mh_profile_rule {
 struct mh_profile {
   const char *name;
   const char *description;
-  struct mh_profile_rule rules[16];  // indexed by enum mh_reason
+  struct mh_profile_rule rules[MH_REASON_NUM];  // indexed by enum mh_reason
+  // The policy rules the stack cannot enforce ("cannot": bit (1 << enum mh_policy_rule)) and why
+  // (required with them).
+  unsigned cannot;
+  const char *cannot_why;
 };
 
 // mh_profile_load reads profile |name| from |dir|/<name>.json into |out|, allocating from |a|.

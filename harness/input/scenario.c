@@ -17,15 +17,54 @@
 #include "base/printable.h"
 #include "base/outcomes.h"
 #include "input/json.h"
+#include "input/policy.h"
 #include "input/semstreams.h"
 
 #define DEFAULT_CERTS_DIR "/certs"
 
 static const char *const location_keys[] = {
-    "description", "host",     "address", "emulate", "emit",
-    "nginx",       "config",   "faults",  "profile", "target",
-    "server_name", "ca_files", "path",    "policy",  "bind_beyond_loopback"};
+    "description", "host",          "address",      "emulate", "emit",
+    "nginx",       "config",        "faults",       "profile", "target",
+    "server_name", "ca_files",      "path",         "policy",  "bind_beyond_loopback",
+    "request",     "first_read_ms", "close_wait_ms"};
 static const char *const fault_names[] = {"ignore_allowlist", "rst_on_reject"};
+// In enum mh_request_mode's order, from MH_REQUEST_WEBSOCKET.
+static const char *const request_names[] = {"websocket", "http", "tls"};
+
+// parse_request_options reads how a probe asks the location: "request", "first_read_ms",
+// "close_wait_ms" (docs/scenarios.md).
+static int parse_request_options(struct mh_json_ctx *c, const cJSON *lj, struct mh_location *L) {
+  const cJSON *v;
+  if ((v = cJSON_GetObjectItemCaseSensitive(lj, "request")) != NULL) {
+    size_t o = mh_json_push_key(c, "request");
+    const char *kw;
+    if (mh_json_get_string(c, v, &kw) != 0) {
+      return -1;
+    }
+    for (size_t i = 0; i < 3 && L->request == MH_REQUEST_DEFAULT; i++) {
+      L->request = strcmp(kw, request_names[i]) == 0 ? (enum mh_request_mode)(i + 1) : L->request;
+    }
+    if (L->request == MH_REQUEST_DEFAULT) {
+      return mh_json_fail(c, "\"%s\" is not a request mode: use \"websocket\", \"http\" or \"tls\"",
+                          kw);
+    }
+    mh_json_pop(c, o);
+  }
+  static const char *const ms_keys[] = {"first_read_ms", "close_wait_ms"};
+  int *ms_fields[] = {&L->first_read_ms, &L->close_wait_ms};
+  for (size_t i = 0; i < 2; i++) {
+    if ((v = cJSON_GetObjectItemCaseSensitive(lj, ms_keys[i])) != NULL) {
+      size_t o = mh_json_push_key(c, ms_keys[i]);
+      int64_t ms;
+      if (mh_json_get_int(c, v, 1, 60000, &ms) != 0) {
+        return -1;
+      }
+      *ms_fields[i] = (int)ms;
+      mh_json_pop(c, o);
+    }
+  }
+  return 0;
+}
 static const char *const emit_keys[] = {"rate", "subject"};
 static const char *const nginx_keys[] = {"dn_regex"};
 static const char *const scenario_keys[] = {"name",      "description", "fixtures", "certs_dir",
@@ -68,7 +107,7 @@ static int parse_location_options(struct mh_json_ctx *c, const cJSON *lj, struct
     }
     mh_json_pop(c, o);
   }
-  return 0;
+  return parse_request_options(c, lj, L);
 }
 
 // parse_target_address reads an external target's "HOST:PORT" |target| into |L|: a DNS name, an
@@ -155,7 +194,7 @@ static int parse_target(struct mh_json_ctx *c, struct mh_semstreams_ctx *sc, con
         "to enforce, e.g. {\"mtls\": {\"enabled\": true, ...}}");
   }
   o = mh_json_push_key(c, "policy");
-  if (mh_semstreams_parse_server_tls(c, sc, v, L, 1) != 0) {
+  if (mh_semstreams_parse_server_tls(c, sc, v, L, 1) != 0 || mh_policy_parse(c, sc, v, L) != 0) {
     return -1;
   }
   mh_json_pop(c, o);
@@ -324,6 +363,7 @@ static int parse_location(struct mh_json_ctx *c, struct mh_semstreams_ctx *sc, c
   if (mh_semstreams_parse_config(c, sc, cfg, L) != 0) {
     return -1;
   }
+  mh_policy_from_semstreams(L);
   mh_json_pop(c, o);
   for (size_t k = 0; k < L->num_components && L->path == NULL; k++) {
     if (L->components[k].kind == MH_COMP_WS_OUTPUT) {
@@ -990,6 +1030,7 @@ void mh_scenario_print_keys(FILE *out) {
       fprintf(out, "%s%s\n", groups[g].prefix, groups[g].keys[i]);
     }
   }
+  mh_policy_print_keys(out, "$.locations.*.policy.");
 }
 
 void mh_scenario_fixture_path(const struct mh_scenario *s, const char *rel, char *out,

@@ -46,6 +46,25 @@ static void usages(struct mh_inspect_cert *c) {
   }
 }
 
+// keep_name appends the IA5String SAN |v| to |names| (see mh_inspect_cert): "" when it does not
+// fit or holds a NUL byte, which an exact comparison of C strings would cut short.
+static void keep_name(struct mh_inspect_cert *c, const ASN1_IA5STRING *v,
+                      char names[][MH_INSPECT_NAME_LEN], size_t *num) {
+  if (*num >= MH_INSPECT_NAMES) {
+    return;
+  }
+  size_t len = (size_t)ASN1_STRING_length(v);
+  const unsigned char *data = ASN1_STRING_get0_data(v);
+  char *out = names[(*num)++];
+  if (len >= MH_INSPECT_NAME_LEN || memchr(data, 0, len) != NULL) {
+    out[0] = '\0';
+    c->long_names++;
+    return;
+  }
+  memcpy(out, data, len);
+  out[len] = '\0';
+}
+
 // names reads the subject (CN and RFC 2253 text) and counts the DNS and IP SANs of |c->leaf|.
 static void names(struct mh_inspect_cert *c) {
   const X509_NAME *subj = X509_get_subject_name(c->leaf);
@@ -67,8 +86,15 @@ static void names(struct mh_inspect_cert *c) {
   GENERAL_NAMES *sans = X509_get_ext_d2i(c->leaf, NID_subject_alt_name, NULL, NULL);
   c->num_sans = 0;
   for (size_t i = 0; sans != NULL && i < sk_GENERAL_NAME_num(sans); i++) {
-    int type = sk_GENERAL_NAME_value(sans, i)->type;
-    c->num_sans += type == GEN_DNS || type == GEN_IPADD;
+    const GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
+    c->num_sans += g->type == GEN_DNS || g->type == GEN_IPADD;
+    if (g->type == GEN_DNS) {
+      keep_name(c, g->d.dNSName, c->dns, &c->num_dns);
+    } else if (g->type == GEN_URI) {
+      keep_name(c, g->d.uniformResourceIdentifier, c->uris, &c->num_uris);
+    } else if (g->type == GEN_EMAIL) {
+      keep_name(c, g->d.rfc822Name, c->emails, &c->num_emails);
+    }
   }
   GENERAL_NAMES_free(sans);
 }
@@ -134,6 +160,21 @@ void mh_inspect_cleanup(struct mh_inspect_cert *c) {
 
 int mh_inspect_verify(const struct mh_inspect_cert *c, const char *const *ca_files, size_t num,
                       time_t now, enum mh_inspect_path *out, struct mh_err *err) {
+  size_t len;
+  return mh_inspect_verify_chain(c, ca_files, num, now, out, &len, err);
+}
+
+int mh_inspect_check_host(const struct mh_inspect_cert *c, const char *host) {
+  // The subject CN only when there is no DNS SAN, as OpenSSL's default flags do.
+  int ret = X509_check_host(c->leaf, host, strlen(host), 0, NULL) == 1;
+  ERR_clear_error();
+  return ret;
+}
+
+int mh_inspect_verify_chain(const struct mh_inspect_cert *c, const char *const *ca_files,
+                            size_t num, time_t now, enum mh_inspect_path *out, size_t *out_len,
+                            struct mh_err *err) {
+  *out_len = 0;
   X509_STORE *store = X509_STORE_new();
   X509_STORE_CTX *ctx = X509_STORE_CTX_new();
   int ret = -1;
@@ -155,6 +196,7 @@ int mh_inspect_verify(const struct mh_inspect_cert *c, const char *const *ca_fil
   X509_STORE_CTX_set_time(ctx, 0, now);
   if (X509_verify_cert(ctx) == 1) {
     *out = MH_INSPECT_PATH_OK;
+    *out_len = sk_X509_num(X509_STORE_CTX_get0_chain(ctx));
   } else {
     int e = X509_STORE_CTX_get_error(ctx);
     *out = e == X509_V_ERR_CERT_HAS_EXPIRED     ? MH_INSPECT_PATH_EXPIRED

@@ -13,6 +13,9 @@
 struct x509_st;
 struct stack_st_X509;
 
+#define MH_INSPECT_NAMES 16
+#define MH_INSPECT_NAME_LEN 512
+
 struct mh_inspect_cert {
   struct x509_st *leaf;
   struct stack_st_X509 *chain;  // the certificates after the leaf in its file (what a peer sends)
@@ -27,6 +30,16 @@ struct mh_inspect_cert {
   char dn[1024];     // the subject in RFC 2253 (as nginx's $ssl_client_s_dn shows it)
   size_t num_sans;   // dNSName and iPAddress entries
   int key_matches;   // 1 the key is the certificate's, 0 not, -1 no key was read
+  // The SANs an identity rule compares, in certificate order: the first MH_INSPECT_NAMES of each
+  // kind, each at most MH_INSPECT_NAME_LEN - 1 bytes. A longer name, or one with a NUL byte, is
+  // kept as "" so that it matches no rule (|long_names| counts them).
+  char dns[MH_INSPECT_NAMES][MH_INSPECT_NAME_LEN];  // dNSName
+  size_t num_dns;
+  char uris[MH_INSPECT_NAMES][MH_INSPECT_NAME_LEN];  // uniformResourceIdentifier
+  size_t num_uris;
+  char emails[MH_INSPECT_NAMES][MH_INSPECT_NAME_LEN];  // rfc822Name
+  size_t num_emails;
+  size_t long_names;
 };
 
 // mh_inspect_load reads the certificate file |cert_path| (a leaf, optionally followed by its
@@ -51,5 +64,19 @@ enum mh_inspect_path {
 // to judge). Returns 0 with |*out| set, or -1 with |err| set if a CA file cannot be read.
 int mh_inspect_verify(const struct mh_inspect_cert *c, const char *const *ca_files, size_t num,
                       time_t now, enum mh_inspect_path *out, struct mh_err *err);
+
+// mh_inspect_verify_chain is mh_inspect_verify that also returns, when the path is built
+// (MH_INSPECT_PATH_OK), how many certificates it holds in |*out_len|: the leaf, the intermediates
+// and the trust anchor (2 for a leaf a root signed). Built without a depth limit, so that the
+// caller compares the length with a policy's verify depth. Returns 0, or -1 with |err| set.
+int mh_inspect_verify_chain(const struct mh_inspect_cert *c, const char *const *ca_files,
+                            size_t num, time_t now, enum mh_inspect_path *out, size_t *out_len,
+                            struct mh_err *err);
+
+// mh_inspect_check_host reports whether |c|'s leaf is valid for host name |host| with OpenSSL's
+// X509_check_host rules (as stunnel's checkHost and an nginx/haproxy name check use them): its DNS
+// SANs if it has any (a leftmost "*" label matching one label), else its subject CN; case-
+// insensitive. Returns 1 or 0.
+int mh_inspect_check_host(const struct mh_inspect_cert *c, const char *host);
 
 #endif

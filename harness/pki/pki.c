@@ -280,6 +280,67 @@ static void mask_list(char *out, size_t out_len, const char *prefix, unsigned ma
   }
 }
 
+// push_name appends a SAN of |type| to |names|: an IA5String |v| (DNS, URI, e-mail) or, for
+// GEN_IPADD, the address |v| in text.
+static int push_name(GENERAL_NAMES *names, int type, const char *v) {
+  GENERAL_NAME *g = GENERAL_NAME_new();
+  if (g == NULL) {
+    return 0;
+  }
+  if (type == GEN_IPADD) {
+    ASN1_OCTET_STRING *ip = a2i_IPADDRESS(v);
+    if (ip == NULL) {
+      GENERAL_NAME_free(g);
+      return 0;
+    }
+    GENERAL_NAME_set0_value(g, GEN_IPADD, ip);
+  } else {
+    ASN1_IA5STRING *s = ASN1_IA5STRING_new();
+    if (s == NULL || !ASN1_STRING_set(s, v, (int)strlen(v))) {
+      ASN1_IA5STRING_free(s);
+      GENERAL_NAME_free(g);
+      return 0;
+    }
+    GENERAL_NAME_set0_value(g, type, s);
+  }
+  if (!sk_GENERAL_NAME_push(names, g)) {
+    GENERAL_NAME_free(g);
+    return 0;
+  }
+  return 1;
+}
+
+// add_san adds the subjectAltName of |e|, if it has names: DNS, IP, URI, then e-mail entries,
+// built as values (a URI may hold commas, which the configuration syntax would split). With an
+// empty subject the extension is critical, as RFC 5280 4.2.1.6 requires.
+static int add_san(X509 *x, const struct mh_pki_entity *e) {
+  if (e->num_dns + e->num_ips + e->num_uris + e->num_emails == 0) {
+    return 1;
+  }
+  GENERAL_NAMES *names = sk_GENERAL_NAME_new_null();
+  int ok = names != NULL;
+  for (size_t i = 0; ok && i < e->num_dns; i++) {
+    ok = push_name(names, GEN_DNS, e->dns[i]);
+  }
+  for (size_t i = 0; ok && i < e->num_ips; i++) {
+    ok = push_name(names, GEN_IPADD, e->ips[i]);
+  }
+  for (size_t i = 0; ok && i < e->num_uris; i++) {
+    ok = push_name(names, GEN_URI, e->uris[i]);
+  }
+  for (size_t i = 0; ok && i < e->num_emails; i++) {
+    ok = push_name(names, GEN_EMAIL, e->emails[i]);
+  }
+  int empty_subject = 1;
+  for (int k = 0; k < MH_DN_NUM; k++) {
+    empty_subject &= e->subject[k] == NULL;
+  }
+  ok = ok &&
+       X509_add1_ext_i2d(x, NID_subject_alt_name, names, empty_subject, X509V3_ADD_DEFAULT) == 1;
+  GENERAL_NAMES_free(names);
+  return ok;
+}
+
 static int add_extensions(X509 *x, X509 *issuer_cert, const struct mh_pki_entity *e) {
   X509V3_CTX ctx;
   X509V3_set_ctx(&ctx, issuer_cert, x, NULL, NULL, 0);
@@ -326,22 +387,7 @@ static int add_extensions(X509 *x, X509 *issuer_cert, const struct mh_pki_entity
       !add_ext(x, &ctx, NID_authority_key_identifier, akid)) {
     return 0;
   }
-  if (e->num_dns + e->num_ips > 0) {
-    buf[0] = '\0';
-    for (size_t i = 0; i < e->num_dns + e->num_ips; i++) {
-      const char *v = i < e->num_dns ? e->dns[i] : e->ips[i - e->num_dns];
-      size_t used = strlen(buf);
-      int n = snprintf(buf + used, sizeof(buf) - used, "%s%s:%s", i ? "," : "",
-                       i < e->num_dns ? "DNS" : "IP", v);
-      if (n < 0 || (size_t)n >= sizeof(buf) - used) {
-        return 0;
-      }
-    }
-    if (!add_ext(x, &ctx, NID_subject_alt_name, buf)) {
-      return 0;
-    }
-  }
-  return 1;
+  return add_san(x, e);
 }
 
 // cert_issue makes |e|'s certificate for |it->key|, signed by |issuer| (NULL: self-signed).

@@ -79,7 +79,8 @@ struct mh_pki_entity {
   const char *json_path;  // "$.cas[0]": where it was declared, for messages
   int is_ca;
   enum mh_key_type key_type;
-  const char *subject[MH_DN_NUM];  // NULL where absent
+  const char *subject[MH_DN_NUM];  // NULL where absent; all NULL: an empty subject, whose SAN
+                                   // is then critical (RFC 5280 4.2.1.6)
   int64_t not_before;              // seconds relative to the time of generation
   int64_t not_after;
   int x509_version;  // 1 or 3
@@ -91,6 +92,10 @@ struct mh_pki_entity {
   size_t num_dns;
   const char **ips;  // subjectAltName iPAddress entries (textual)
   size_t num_ips;
+  const char **uris;  // subjectAltName uniformResourceIdentifier entries (SPIFFE IDs...)
+  size_t num_uris;
+  const char **emails;  // subjectAltName rfc822Name entries
+  size_t num_emails;
   int has_eku;        // else no extendedKeyUsage extension at all
   unsigned eku_mask;  // bit (1 << enum mh_eku)
   int has_key_usage;  // else the default for the role and key type

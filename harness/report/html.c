@@ -145,7 +145,7 @@ static void html_failures(FILE *f, const struct mh_report *r) {
   }
   for (size_t i = 0; i < r->num_warnings; i++) {
     fprintf(f, "<p class=\"warning\" style=\"background:#f5e6a8;padding:8px\"><b>Warning%s:</b> ",
-            r->strict ? " (fails the run under --strict)" : "");
+            mh_warnings_fails(&r->warnings[i], r->strict) ? " (fails the run under --strict)" : "");
     mh_escape_xml(f, r->warnings[i].message);
     fputs("</p>\n", f);
   }

@@ -21,8 +21,11 @@ static void junit_warnings(FILE *f, const struct mh_report *r) {
     fputs("\"/>\n", f);
   }
   fputs("    </properties>\n", f);
-  for (size_t i = 0; r->strict && i < r->num_warnings; i++) {
+  for (size_t i = 0; i < r->num_warnings; i++) {
     const struct mh_run_warning *w = &r->warnings[i];
+    if (!mh_warnings_fails(w, r->strict)) {
+      continue;
+    }
     fputs("    <testcase classname=\"run\" name=\"warning:", f);
     mh_escape_xml(f, mh_warnings_name(w->kind));
     if (w->target != NULL) {
@@ -38,7 +41,7 @@ static void junit_warnings(FILE *f, const struct mh_report *r) {
 }
 
 void mh_junit_write(FILE *f, const struct mh_report *r) {
-  size_t failures = r->strict ? r->num_warnings : 0, errors = 0;
+  size_t failures = mh_warnings_num_failing(r->warnings, r->num_warnings, r->strict), errors = 0;
   size_t tests = r->num_cases + failures;
   for (size_t i = 0; i < r->num_cases; i++) {
     if (r->cases[i].fails) {

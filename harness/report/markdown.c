@@ -101,7 +101,8 @@ static void md_failures(FILE *f, const struct mh_report *r) {
     fputc('\n', f);
   }
   for (size_t i = 0; i < r->num_warnings; i++) {
-    fprintf(f, "> **Warning%s:** ", r->strict ? " (fails the run under --strict)" : "");
+    fprintf(f, "> **Warning%s:** ",
+            mh_warnings_fails(&r->warnings[i], r->strict) ? " (fails the run under --strict)" : "");
     mh_escape_md(f, r->warnings[i].message);
     fputs("\n\n", f);
   }

@@ -85,7 +85,8 @@ struct mh_report {
   const char *baseline_file;  // NULL: no comparison
   struct mh_baseline_change *changes;
   size_t num_changes;
-  // What the run's greens cannot prove (conform/warnings.h); under |strict| each fails the run.
+  // What the run's greens cannot prove (conform/warnings.h); under |strict| each fails the run
+  // unless it only informs (mh_warnings_fails).
   const struct mh_run_warning *warnings;
   size_t num_warnings;
   int pcap;                      // the run captured (--pcap): the reports show the captures

@@ -221,7 +221,7 @@ static void json_warnings(struct mh_jsonw *w, const struct mh_report *r) {
     } else {
       mh_jsonw_null(w);
     }
-    mh_kv_bool(w, "fails", r->strict);
+    mh_kv_bool(w, "fails", mh_warnings_fails(x, r->strict));
     mh_kv_str(w, "message", x->message);
     mh_jsonw_object_end(w);
   }

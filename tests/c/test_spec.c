@@ -58,8 +58,14 @@ static const struct bad_case bad_cases[] = {
     {"{\"cas\":[" CA "],\"identities\":[{\"name\":\"x\",\"ca\":\"root\",\"eku\":[\"serverAuth\","
      "\"sudo\"]}]}",
      "$.identities[0].eku[1]: unknown value \"sudo\" (use one of: serverAuth, clientAuth"},
-    {"{\"cas\":[" CA "],\"identities\":[{\"name\":\"x\",\"ca\":\"root\",\"eku\":[]}]}",
-     "$.identities[0].eku: an empty extendedKeyUsage is invalid"},
+    {"{\"cas\":[" CA
+     "],\"identities\":[{\"name\":\"x\",\"ca\":\"root\",\"uris\":[\"no scheme\"]}]}",
+     "$.identities[0].uris[0]: \"no scheme\" is not a URI with a scheme"},
+    {"{\"cas\":[" CA "],\"identities\":[{\"name\":\"x\",\"ca\":\"root\",\"emails\":[\"ops\"]}]}",
+     "$.identities[0].emails[0]: \"ops\" is not an e-mail address"},
+    {"{\"cas\":[" CA "],\"identities\":[{\"name\":\"x\",\"ca\":\"root\",\"x509_version\":1,"
+     "\"uris\":[\"spiffe://a/b\"]}]}",
+     "$.identities[0].uris: x509_version 1 certificates carry no extensions"},
     {"{\"cas\":[" CA "],\"identities\":[{\"name\":\"x\",\"ca\":\"root\",\"ips\":[\"1.2.3\"]}]}",
      "$.identities[0].ips[0]: \"1.2.3\" is not an IPv4 or IPv6 address"},
     {"{\"cas\":[" CA "],\"identities\":[{\"name\":\"x\",\"ca\":\"root\",\"dns\":\"a.b\"}]}",
@@ -203,6 +209,41 @@ static void test_defaults_and_file_names(void **state) {
   mh_arena_free(&a);
 }
 
+// An identity drops what "defaults" give: "eku": [] the extension, a null attribute one subject
+// attribute, {} the whole subject; URI and e-mail SANs are kept as written.
+static void test_dropped_defaults_and_sans(void **state) {
+  (void)state;
+  const char *json =
+      "{\"cas\":[{\"name\":\"root\"}],"
+      "\"defaults\":{\"ca\":\"root\",\"eku\":[\"clientAuth\"],"
+      "\"subject\":{\"O\":\"Org\",\"CN\":\"default\"},\"emails\":[\"a@example.org\"]},"
+      "\"identities\":["
+      "{\"name\":\"kept\"},"
+      "{\"name\":\"no-eku\",\"eku\":[],\"subject\":{\"CN\":null}},"
+      "{\"name\":\"empty\",\"subject\":{},"
+      "\"uris\":[\"spiffe://example.org/ns/prod/sa/x\",\"urn:a,b\"]}]}";
+  struct mh_arena a;
+  mh_arena_init(&a);
+  struct mh_pki_spec spec;
+  struct mh_err err = {{0}};
+  assert_int_equal(mh_pki_spec_parse(&a, "t.json", json, strlen(json), &spec, &err), 0);
+  const struct mh_pki_entity *kept = &spec.entities[1], *no_eku = &spec.entities[2];
+  const struct mh_pki_entity *empty = &spec.entities[3];
+  assert_true(kept->has_eku);
+  assert_string_equal(kept->subject[MH_DN_CN], "default");
+  assert_int_equal(kept->num_emails, 1);
+  assert_string_equal(kept->emails[0], "a@example.org");
+  assert_false(no_eku->has_eku);
+  assert_null(no_eku->subject[MH_DN_CN]);
+  assert_string_equal(no_eku->subject[MH_DN_O], "Org");
+  for (int k = 0; k < MH_DN_NUM; k++) {
+    assert_null(empty->subject[k]);
+  }
+  assert_int_equal(empty->num_uris, 2);
+  assert_string_equal(empty->uris[1], "urn:a,b");
+  mh_arena_free(&a);
+}
+
 static void test_durations(void **state) {
   (void)state;
   static const struct {
@@ -319,9 +360,10 @@ static void test_imports_resolve(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_bad_specs),           cmocka_unit_test(test_defaults_and_file_names),
-      cmocka_unit_test(test_durations),           cmocka_unit_test(test_missing_file),
-      cmocka_unit_test(test_shipped_specs_parse), cmocka_unit_test(test_imports_resolve),
+      cmocka_unit_test(test_bad_specs),       cmocka_unit_test(test_defaults_and_file_names),
+      cmocka_unit_test(test_durations),       cmocka_unit_test(test_dropped_defaults_and_sans),
+      cmocka_unit_test(test_missing_file),    cmocka_unit_test(test_shipped_specs_parse),
+      cmocka_unit_test(test_imports_resolve),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

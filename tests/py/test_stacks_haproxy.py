@@ -1,0 +1,59 @@
+"""haproxy 2.6 (Debian): `verify required` decides in TLS (OpenSSL's alerts), an ACL on the client's
+CN answers 403 in HTTP; probed by a strict matrix with the haproxy profile (docs/stacks.md#haproxy)."""
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "tests" / "stacks"))
+import bed  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def haproxy(harness, tmp_path_factory):
+    binary = bed.need("haproxy")
+    tmp = tmp_path_factory.mktemp("haproxy")
+    fx = bed.make_pki(harness, tmp / "pki")
+    # haproxy's crt is one file holding the certificate and its key.
+    pem = tmp / "server.pem"
+    pem.write_text((fx / "server-cert.pem").read_text() + (fx / "server-key.pem").read_text())
+    pem.chmod(0o600)
+    port = bed.free_port()
+    conf = tmp / "haproxy.cfg"
+    conf.write_text((ROOT / "tests/stacks/haproxy.cfg.in").read_text().format(
+        port=port, dir=tmp, fx=fx))
+    srv = bed.Server([binary, "-f", conf, "-db"], port, tmp / "srv")
+    try:
+        yield tmp, fx, port, srv
+    finally:
+        srv.stop()
+
+
+def test_haproxy_strict_matrix_passes(harness, haproxy):
+    tmp, fx, port, srv = haproxy
+    targets = {"haproxy": bed.target(port, "haproxy", bed.policy([bed.CLIENT]))}
+    r, report = bed.run_matrix(harness, tmp / "run", fx, targets)
+    cases = bed.assert_strict_pass(r, report, len(bed.IDENTITIES) * 2, [srv.log])
+    o = {k: c["outcome"] for k, c in cases.items()}
+    # Verification in TLS, with OpenSSL 3.0's alerts...
+    assert o["haproxy/none/tls1.2"]["alert_received"]["code"] == 40
+    assert o["haproxy/none/tls1.3"]["alert_received"]["code"] == 116
+    assert o["haproxy/untrusted/tls1.3"]["alert_received"]["code"] == 48
+    # ...the name in HTTP.
+    assert o["haproxy/other/tls1.3"]["http_status"] == 403
+    assert o["haproxy/other/tls1.3"]["layer"] == "http"
+    assert o["haproxy/client/tls1.2"]["http_status"] == 200
+
+
+def test_haproxy_with_another_stacks_profile_fails(harness, haproxy):
+    """The strict run can fail: judged with nginx's profile (HTTP 400 where haproxy sends an
+    alert), haproxy's TLS rejections are wrong-layer and the run exits 1."""
+    tmp, fx, port, srv = haproxy
+    targets = {"haproxy": bed.target(port, "nginx-http", bed.policy([bed.CLIENT]))}
+    r, report = bed.run_matrix(harness, tmp / "wrong", fx, targets,
+                               identities=["client", "none", "untrusted"])
+    assert r.returncode == 1, r.stdout
+    v = {c["id"]: c["verdict"] for c in report["cases"]}
+    assert v["haproxy/none/tls1.2"] == v["haproxy/untrusted/tls1.3"] == "wrong-layer", v
+    assert v["haproxy/client/tls1.3"] == "pass"

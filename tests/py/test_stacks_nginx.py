@@ -1,0 +1,97 @@
+"""nginx (Debian's nginx-light) with each ssl_verify_client mode that asks for a certificate (on,
+optional, optional_no_ca), ssl_verify_depth, and a map on $ssl_client_s_dn answering 403, probed by
+one strict matrix with the nginx-http profile (docs/stacks.md#nginx).
+
+One profile serves the three modes: nginx answers the same way in each (HTTP 400 for what its
+verification refuses, 403 from the map, an alert only for what OpenSSL refuses in the handshake);
+what differs between them is which certificates are refused, and that is the policy's
+`client_auth`, which the oracle judges."""
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "tests" / "stacks"))
+import bed  # noqa: E402
+
+SERVER = """
+  server {{
+    listen 127.0.0.1:{port} ssl;
+    server_name server.stacks.test;
+    ssl_verify_client {mode};
+    ssl_verify_depth {depth};
+    location / {{
+      if ($dn_ok = 0) {{ return 403; }}
+      return 200 "ok\\n";
+    }}
+  }}"""
+# The map's regular expression, as the policy states it (POSIX ERE on the RFC 2253 DN).
+DN_REGEX = "^CN=client\\.example,O=Stacks Test$"
+# name -> (ssl_verify_client, ssl_verify_depth, the policy's client_auth, its verify_depth)
+MODES = {"on": ("on", 2, "require", None), "optional": ("optional", 2, "optional", None),
+         "optional-no-ca": ("optional_no_ca", 2, "optional_no_ca", None),
+         "depth": ("on", 0, "require", 0)}
+
+
+def nginx_policy(client_auth, depth):
+    p = {"client_auth": client_auth, "client_ca_files": ["/certs/stacks-ca.pem"],
+         "identity": {"dn_regex": DN_REGEX}}
+    if depth is not None:
+        p["verify_depth"] = depth
+    return p
+
+
+@pytest.fixture(scope="module")
+def nginx(harness, tmp_path_factory):
+    binary = bed.need("nginx")
+    tmp = tmp_path_factory.mktemp("nginx")
+    fx = bed.make_pki(harness, tmp / "pki")
+    ports = {name: bed.free_port() for name in MODES}
+    servers = "".join(SERVER.format(port=ports[n], mode=m[0], depth=m[1])
+                      for n, m in MODES.items())
+    conf = tmp / "nginx.conf"
+    conf.write_text((ROOT / "tests/stacks/nginx.conf.in").read_text().format(
+        dir=tmp, fx=fx, servers=servers))
+    srv = bed.Server([binary, "-c", conf, "-p", tmp], ports["on"], tmp / "srv")
+    try:
+        yield tmp, fx, ports
+    finally:
+        srv.stop()
+
+
+def test_nginx_every_mode_strict_matrix_passes(harness, nginx):
+    tmp, fx, ports = nginx
+    targets = {f"nginx-{n}": bed.target(ports[n], "nginx-http", nginx_policy(m[2], m[3]))
+               for n, m in MODES.items()}
+    # The depth server: a leaf under the intermediate is one intermediate too many for depth 0.
+    cases = [{"name": f"depth/{i}/tls{v}", "target": "nginx-depth", "identity": i, "version": v}
+             for i in ("client", "intermediate-signed") for v in ("1.2", "1.3")]
+    r, report = bed.run_matrix(harness, tmp / "run", fx, targets, cases=cases,
+                               matrix_targets=["nginx-on", "nginx-optional",
+                                               "nginx-optional-no-ca"])
+    cases = bed.assert_strict_pass(r, report, len(bed.IDENTITIES) * 2 * 3 + 4,
+                                   [tmp / "error.log"])
+    o = {k: c["outcome"] for k, c in cases.items()}
+    # on: 400 for what verification refuses, 403 from the map.
+    assert o["nginx-on/none/tls1.3"]["http_status"] == 400
+    assert o["nginx-on/untrusted/tls1.2"]["http_status"] == 400
+    assert o["nginx-on/other/tls1.3"]["http_status"] == 403
+    assert o["nginx-on/client/tls1.3"]["http_status"] == 200
+    assert o["nginx-on/intermediate-signed/tls1.2"]["http_status"] == 200
+    # optional: no certificate is let in, a bad one is not.
+    assert o["nginx-optional/none/tls1.3"]["http_status"] == 200
+    assert o["nginx-optional/untrusted/tls1.3"]["http_status"] == 400
+    assert o["nginx-optional/other/tls1.2"]["http_status"] == 403
+    # optional_no_ca: an unknown issuer or a self-signed certificate is let in (the map still
+    # judges its DN), an expired one is not.
+    assert o["nginx-optional-no-ca/untrusted/tls1.3"]["http_status"] == 200
+    assert o["nginx-optional-no-ca/self-signed/tls1.2"]["http_status"] == 200
+    assert o["nginx-optional-no-ca/expired/tls1.3"]["http_status"] == 400
+    assert o["nginx-optional-no-ca/none/tls1.2"]["http_status"] == 200
+    # ssl_verify_depth 0: one intermediate is too many, and nginx says so in HTTP.
+    assert o["depth/intermediate-signed/tls1.3"]["http_status"] == 400
+    assert o["depth/client/tls1.3"]["http_status"] == 200
+    expected = {c["id"]: c["expected"]["reason"] for c in report["cases"]}
+    assert expected["depth/intermediate-signed/tls1.2"] == "chain_too_long"
+    assert expected["nginx-on/other/tls1.2"] == "identity_not_allowed"

@@ -1,0 +1,3 @@
+module mtls-harness/tests/stacks/goserver
+
+go 1.19
