@@ -54,9 +54,13 @@ void mh_inspect_cleanup(struct mh_inspect_cert *c);
 // Outcomes of path building.
 enum mh_inspect_path {
   MH_INSPECT_PATH_OK,
-  MH_INSPECT_PATH_UNKNOWN_CA,     // no path to a certificate of the CA files
+  MH_INSPECT_PATH_UNKNOWN_CA,     // no path to a certificate of the CA files: no issuer found,
+                                  // a self-signed leaf or chain, the leaf's issuer missing (the
+                                  // errors nginx's optional_no_ca forgives)
   MH_INSPECT_PATH_EXPIRED,        // a certificate of the path has expired
   MH_INSPECT_PATH_NOT_YET_VALID,  // a certificate of the path is not yet valid
+  MH_INSPECT_PATH_BAD,            // another verification error: a signature that does not
+                                  // verify, a CA without the CA flag, a broken constraint...
 };
 
 // mh_inspect_verify builds a path from |c|'s leaf through its chain to a certificate of one of
