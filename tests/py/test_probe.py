@@ -44,18 +44,25 @@ def target_scenario(tmp_path, port, profile, name="s.json", **keys):
 # --- websocket (the mock) and --jobs ---
 
 
-def test_jobs_n_runs_the_same_outcomes_as_jobs_1(mh, tmp_path):
+def test_jobs_n_runs_the_same_outcomes_as_jobs_1_and_keeps_captures_apart(mh, tmp_path):
     """The default federation matrix (WebSocket upgrades against the mocks): 16 cases in flight on
-    the probe loops give case for case what one at a time gives."""
+    the probe loops give case for case what one at a time gives, and with --pcap each case's
+    capture holds its own connection only, though 16 share the loopback at once."""
     path = write_scenario(tmp_path, FED)
     r1, one = run_harness(mh, path, tmp_path / "one", "--jobs", "1")
-    r16, many = run_harness(mh, path, tmp_path / "many", "--jobs", "16")
+    r16, many = run_harness(mh, path, tmp_path / "many", "--jobs", "16", "--pcap")
     assert r1.returncode == 0 and r16.returncode == 0, r16.stdout
     assert many["jobs"] == 16 and one["jobs"] == 1
     assert outcomes(many) == outcomes(one)
     ok = next(c for c in many["cases"] if c["id"] == "location-a/location-b/tls1.3")["outcome"]
     assert ok["websocket_upgrade"] and ok["http_status"] == 101
     assert ok["transport_end"] == "client_close"  # an accepted upgrade: the probe closes at once
+    for c in many["cases"]:
+        assert c["capture"]["status"] == "captured" and c["capture"]["consistent"], c
+    for c in many["cases"][::7]:
+        streams = run(["tshark", "-r", tmp_path / "many" / c["capture"]["file"], "-T", "fields",
+                       "-e", "tcp.stream"], timeout=60).stdout.split()
+        assert streams and set(streams) == {"0"}, (c["id"], set(streams))
 
 
 # --- http (a real nginx) ---
