@@ -610,6 +610,7 @@ struct mh_probe *mh_probe_start(struct ev_loop *loop, struct mh_tls_ctx *ctx,
   memset(o, 0, sizeof(*o));
   o->tls.alert_sent = o->tls.alert_received = MH_ALERT_NONE;
   o->result = MH_RESULT_INCONCLUSIVE;
+  o->request = t->request;
   p->loop = loop;
   p->ctx = ctx;
   p->t = *t;

@@ -55,7 +55,7 @@ def test_jobs_n_runs_the_same_outcomes_as_jobs_1_and_keeps_captures_apart(mh, tm
     assert many["jobs"] == 16 and one["jobs"] == 1
     assert outcomes(many) == outcomes(one)
     ok = next(c for c in many["cases"] if c["id"] == "location-a/location-b/tls1.3")["outcome"]
-    assert ok["websocket_upgrade"] and ok["http_status"] == 101
+    assert ok["request"] == "websocket" and ok["websocket_upgrade"] and ok["http_status"] == 101
     assert ok["transport_end"] == "client_close"  # an accepted upgrade: the probe closes at once
     for c in many["cases"]:
         assert c["capture"]["status"] == "captured" and c["capture"]["consistent"], c
@@ -100,6 +100,7 @@ def test_http_against_nginx_records_its_close_and_does_not_depend_on_jobs(mh, ng
         assert o[cid]["http_status"] == status, (cid, o[cid])
         assert o[cid]["transport_end"] in ("close_notify", "fin"), (cid, o[cid])
     assert not o["t/location-b/tls1.3"]["websocket_upgrade"]
+    assert {c["request"] for c in o.values()} == {"http"}
 
 
 class KeepAliveServer:
@@ -212,6 +213,7 @@ def test_tls_mode_first_read_decides(mh, s_server, tmp_path):
         # Nothing was sent and nothing came back by first_read_ms: accepted, and recorded so.
         assert (ok["result"], ok["phase"], ok["http_status"]) == ("accepted", "none", 0), ok
         assert ok["transport_end"] == "timeout" and "no answer within 1500 ms" in ok["error"], ok
+        assert ok["request"] == "tls"
     # TLS 1.3: the client's handshake returns before the server judges the certificate; the
     # first read brings the alert.
     for ident in ("none", "expired"):
