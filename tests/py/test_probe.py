@@ -105,9 +105,11 @@ def test_http_against_nginx_records_its_close_and_does_not_depend_on_jobs(mh, ng
 
 class KeepAliveServer:
     """A TLS server that answers every request 403 and keeps the connection (it ignores
-    Connection: close), as a keep-alive server might; it closes only when the client does."""
+    Connection: close), as a keep-alive server might; it closes only when the client does. With
+    |stream| it then sends bytes without end, as fast as it can."""
 
-    def __init__(self, fx):
+    def __init__(self, fx, stream=False):
+        self.stream = stream
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(fx / "location-a-cert.pem", fx / "location-a-key.pem")
         self.sock = socket.socket()
@@ -137,6 +139,8 @@ class KeepAliveServer:
                         return
                     data += chunk
                 s.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 3\r\n\r\nno\n")
+                while self.stream and not self.stop.is_set():
+                    s.sendall(b"x" * 65536)
                 while s.recv(4096):  # keep the connection until the client ends it
                     pass
         except (OSError, ssl.SSLError):
@@ -152,19 +156,25 @@ class KeepAliveServer:
         self.sock.close()
 
 
-def test_keep_alive_server_ends_as_client_close_after_the_bound(mh, harness, tmp_path):
+@pytest.mark.parametrize("stream", [False, True], ids=["silent", "streaming"])
+def test_keep_alive_server_ends_as_client_close_after_the_bound(mh, harness, tmp_path, stream):
+    """A server that keeps the connection after its answer, silent or streaming without end (which
+    must hold neither the probe past its bound nor the loop its neighbours share)."""
     out, fx = fresh_fixtures(harness, tmp_path)
-    with KeepAliveServer(fx) as srv:
+    with KeepAliveServer(fx, stream) as srv:
         doc = copy.deepcopy(FED)
         doc["locations"] = {"t": external_target(srv.port, "nginx-http")}
         doc["locations"]["t"]["close_wait_ms"] = 200
-        doc["matrix"] = {"targets": ["t"], "identities": ["location-b"], "versions": ["1.3"]}
-        r, report = run_harness(mh, write_scenario(tmp_path, doc), out)
-    (c,) = report["cases"]
-    o = c["outcome"]
-    assert (o["result"], o["layer"], o["http_status"]) == ("rejected", "http", 403), o
-    # The server kept the connection: the probe ended it after close_wait_ms, and says so.
-    assert o["transport_end"] == "client_close", o
+        doc["matrix"] = {"targets": ["t"], "identities": ["location-b", "location-c"],
+                         "versions": ["1.2", "1.3"]}
+        r, report = run_harness(mh, write_scenario(tmp_path, doc), out, "--jobs", "4")
+    cases = [c for c in report["cases"] if "server-check" not in c["id"]]
+    assert len(cases) == 4
+    for c in cases:
+        o = c["outcome"]
+        assert (o["result"], o["layer"], o["http_status"]) == ("rejected", "http", 403), o
+        # The server kept the connection: the probe ended it after close_wait_ms, and says so.
+        assert o["transport_end"] == "client_close", o
 
 
 # --- tls (openssl s_server: a TLS-terminated TCP service that says nothing) ---
