@@ -91,3 +91,20 @@ int mh_reason_from_name(const char *kw) {
   }
   return -1;
 }
+
+static const char *const request_mode_names[] = {
+#define X(e, kw) kw,
+    MH_REQUEST_MODES(X)
+#undef X
+};
+const char *mh_request_mode_name(enum mh_request_mode m) {
+  return NAME(request_mode_names, m, MH_REQUEST_NUM);
+}
+int mh_request_mode_from_name(const char *kw) {
+  for (int i = MH_REQUEST_DEFAULT + 1; i < MH_REQUEST_NUM; i++) {
+    if (strcmp(request_mode_names[i], kw) == 0) {
+      return i;
+    }
+  }
+  return -1;
+}

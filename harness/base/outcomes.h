@@ -111,6 +111,21 @@ enum mh_verdict {
       MH_VERDICT_NUM
 };
 
+// What a probe sends once the handshake is done (a target's "request"). X(enum suffix, keyword).
+// DEFAULT is a location that did not say: the runner resolves it (docs/runner.md, "Probes").
+#define MH_REQUEST_MODES(X) \
+  X(DEFAULT, "default")     \
+  X(WEBSOCKET, "websocket") \
+  X(HTTP, "http")           \
+  X(TLS, "tls")
+
+enum mh_request_mode {
+#define X(e, kw) MH_REQUEST_##e,
+  MH_REQUEST_MODES(X)
+#undef X
+      MH_REQUEST_NUM
+};
+
 const char *mh_reason_name(enum mh_reason r);
 const char *mh_phase_name(enum mh_phase p);
 const char *mh_end_name(enum mh_end e);
@@ -123,5 +138,9 @@ int mh_verdict_fails(enum mh_verdict v, int strict);
 char mh_reason_side(enum mh_reason r);
 // mh_reason_from_name returns the reason named |kw|, or -1.
 int mh_reason_from_name(const char *kw);
+const char *mh_request_mode_name(enum mh_request_mode m);
+// mh_request_mode_from_name returns the request mode a scenario may name |kw| ("websocket",
+// "http", "tls"; not "default"), or -1.
+int mh_request_mode_from_name(const char *kw);
 
 #endif

@@ -19,6 +19,10 @@
 
 // STOP_SLICE_MS is how often a long wait looks at the caller's stop flag.
 #define STOP_SLICE_MS 100
+// DRAIN_SLICE is how many bytes a probe reads past an answer in one turn of the loop: a server
+// that streams without end must neither hold the loop (the other cases on it) nor outlive the
+// probe's deadline.
+#define DRAIN_SLICE (256 * 1024)
 
 // Where a probe is; each step names what its socket waits for.
 enum step {
@@ -472,14 +476,37 @@ static void first_read_deadline(struct mh_probe *p) {
   finish(p);
 }
 
+static void on_deadline(struct mh_probe *p);
+
+// drained_enough says whether a read loop past the answer must stop for now, having read
+// |*total| bytes in this turn (|n| more): it then waits again (or ends at the deadline), and
+// returns 1.
+static int drained_enough(struct mh_probe *p, size_t *total, size_t n) {
+  *total += n;
+  if (*total < DRAIN_SLICE) {
+    return 0;
+  }
+  if (mh_clock_now_ms() >= p->deadline) {
+    ev_io_stop(p->loop, &p->io);
+    on_deadline(p);
+  } else {
+    wait_for(p, EV_READ);
+  }
+  return 1;
+}
+
 // step_tls_end reads past the answer until the server ends the connection: close_notify, FIN or
 // RST as the TLS layer saw it.
 static void step_tls_end(struct mh_probe *p) {
+  size_t total = 0;
   for (;;) {
     char buf[8192];
     size_t got;
     enum mh_io r = mh_tls_read(p->tc, buf, sizeof(buf), &got);
     if (r == MH_IO_OK) {
+      if (drained_enough(p, &total, got)) {
+        return;
+      }
       continue;
     }
     if (r == MH_IO_WANT_READ || r == MH_IO_WANT_WRITE) {
@@ -499,9 +526,13 @@ static void step_tls_end(struct mh_probe *p) {
 
 static void step_raw_end(struct mh_probe *p) {
   char buf[4096];
+  size_t total = 0;
   for (;;) {
     ssize_t n = recv(p->fd, buf, sizeof(buf), 0);
     if (n > 0) {
+      if (drained_enough(p, &total, (size_t)n)) {
+        return;
+      }
       continue;
     }
     if (n < 0 && errno == EINTR) {
@@ -610,6 +641,7 @@ struct mh_probe *mh_probe_start(struct ev_loop *loop, struct mh_tls_ctx *ctx,
   memset(o, 0, sizeof(*o));
   o->tls.alert_sent = o->tls.alert_received = MH_ALERT_NONE;
   o->result = MH_RESULT_INCONCLUSIVE;
+  o->request = t->request;
   p->loop = loop;
   p->ctx = ctx;
   p->t = *t;

@@ -16,7 +16,6 @@
 
 #include "base/net.h"
 #include "base/outcomes.h"
-#include "input/location.h"
 #include "tls/tls.h"
 
 struct mh_probe_target {
@@ -46,6 +45,7 @@ struct mh_probe_timeouts {
 
 // mh_case_outcome is everything a probe saw, from the client side.
 struct mh_case_outcome {
+  enum mh_request_mode request;  // what the probe sent after the handshake
   enum mh_result result;
   enum mh_layer layer;  // where a rejection happened
   char rejected_by;     // 's' server, 'c' client (us), 0

@@ -939,6 +939,7 @@ static void abandon_case(struct run *r, size_t idx) {
   res->server_name = p->spec.server_name ? p->spec.server_name : p->loc->host;
   res->endpoint = MH_REPORT_NOT_PROBED;
   res->outcome.result = MH_RESULT_INCONCLUSIVE;
+  res->outcome.request = request_mode(p->loc);
   res->outcome.tls.alert_sent = res->outcome.tls.alert_received = MH_ALERT_NONE;
   struct mh_err ignored;  // an unreadable certificate leaves the expectation blank
   if (mh_oracle_expect(r->s, p->loc, &p->spec, p->profile, &res->expect, &ignored) == 0) {

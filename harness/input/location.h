@@ -41,14 +41,6 @@ struct mh_component {
 };
 
 // mh_location is one location of the federation: a mock the harness runs.
-// mh_request_mode is what a probe sends once the handshake is done.
-enum mh_request_mode {
-  MH_REQUEST_DEFAULT,    // by the location's kind and profile (see mh_location.request)
-  MH_REQUEST_WEBSOCKET,  // the WebSocket upgrade (SemStreams)
-  MH_REQUEST_HTTP,       // GET path with Connection: close
-  MH_REQUEST_TLS,        // nothing: the first read (or its deadline) decides
-};
-
 struct mh_location {
   const char *name;
   const char *json_path;

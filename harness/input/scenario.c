@@ -28,8 +28,6 @@ static const char *const location_keys[] = {
     "server_name", "ca_files",      "path",         "policy",  "bind_beyond_loopback",
     "request",     "first_read_ms", "close_wait_ms"};
 static const char *const fault_names[] = {"ignore_allowlist", "rst_on_reject"};
-// In enum mh_request_mode's order, from MH_REQUEST_WEBSOCKET.
-static const char *const request_names[] = {"websocket", "http", "tls"};
 
 // parse_request_options reads how a probe asks the location: "request", "first_read_ms",
 // "close_wait_ms" (docs/scenarios.md).
@@ -41,13 +39,12 @@ static int parse_request_options(struct mh_json_ctx *c, const cJSON *lj, struct 
     if (mh_json_get_string(c, v, &kw) != 0) {
       return -1;
     }
-    for (size_t i = 0; i < 3 && L->request == MH_REQUEST_DEFAULT; i++) {
-      L->request = strcmp(kw, request_names[i]) == 0 ? (enum mh_request_mode)(i + 1) : L->request;
-    }
-    if (L->request == MH_REQUEST_DEFAULT) {
+    int mode = mh_request_mode_from_name(kw);
+    if (mode < 0) {
       return mh_json_fail(c, "\"%s\" is not a request mode: use \"websocket\", \"http\" or \"tls\"",
                           kw);
     }
+    L->request = (enum mh_request_mode)mode;
     mh_json_pop(c, o);
   }
   static const char *const ms_keys[] = {"first_read_ms", "close_wait_ms"};

@@ -72,7 +72,8 @@ void mh_case_log_write(FILE *f, const struct mh_case_result *c) {
   log_alert(f, "alert received", o->tls.alert_received);
   fprintf(f, "  result         %s, phase %s, transport %s\n", mh_result_name(o->result),
           mh_phase_name(o->phase), mh_end_name(o->end));
-  fprintf(f, "  first read     %.3f ms, HTTP %d%s%s\n", o->first_read_ms, o->http_status,
+  fprintf(f, "  first read     %.3f ms after request %s, HTTP %d%s%s\n", o->first_read_ms,
+          mh_request_mode_name(o->request), o->http_status,
           o->ws_upgraded ? " (WebSocket upgraded)" : "",
           o->head_too_large ? " (head over 16 KiB: not read further)" : "");
   fprintf(f, "  error          %s\n", P(&g, o->client_error[0] ? o->client_error : "-"));

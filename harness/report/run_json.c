@@ -57,6 +57,7 @@ static void json_expected(struct mh_jsonw *w, const struct mh_case_result *c) {
 static void json_outcome(struct mh_jsonw *w, const struct mh_case_outcome *o) {
   mh_jsonw_key(w, "outcome");
   mh_jsonw_object_begin(w);
+  mh_kv_str(w, "request", mh_request_mode_name(o->request));
   mh_kv_str(w, "result", mh_result_name(o->result));
   mh_kv_str(w, "rejected_by",
             o->rejected_by == 's'   ? "server"
