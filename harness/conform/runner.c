@@ -1,10 +1,10 @@
 // runner: matrices of cases against mock and external targets (see runner.h).
 //
-// Threads: the mock federation runs on its own libev loop thread; cases run on a few probe loop
-// threads (one per core), |jobs| of them in flight at once, each a state machine on its loop
-// (conform/probe.h) that never blocks; the main thread watches signals, the deadline and progress.
-// What the mocks saw of each connection reaches the cases through an observer table guarded by a
-// mutex, keyed by the client's address and port.
+// Threads: the mock federation runs on its own libev loop thread; the cases run on a few probe
+// loop threads (conform/cases.c), |jobs| of them in flight at once, each a state machine that never
+// blocks; the main thread watches signals, the deadline and progress. What the mocks saw of each
+// connection reaches the cases through an observer table guarded by a mutex, keyed by the client's
+// address and port.
 #include "conform/runner.h"
 
 #include <ev.h>
@@ -26,6 +26,7 @@
 #include "base/printable.h"
 #include "mock/endpoint.h"
 #include "mock/events.h"
+#include "conform/internal.h"
 #include "conform/oracle.h"
 #include "pki/pki.h"
 #include "conform/probe.h"
@@ -34,16 +35,6 @@
 #include "report/report.h"
 #include "tls/tls.h"
 #include "capture/wire.h"
-
-#define SERVER_RECORD_WAIT_MS 1500
-#define CAPTURE_LINGER_MS 50
-
-// records collects what the mocks saw, for the cases to pick up.
-struct records {
-  pthread_mutex_t mu;
-  struct mh_server_record *items;
-  size_t num, cap;
-};
 
 static void records_observe(void *arg, const struct mh_server_record *rec) {
   struct records *r = arg;
@@ -61,66 +52,6 @@ static void records_observe(void *arg, const struct mh_server_record *rec) {
   r->items[r->num++] = *rec;
   pthread_mutex_unlock(&r->mu);
 }
-
-static int records_find(struct records *r, const char *location, const char *peer,
-                        struct mh_server_record *out) {
-  int found = 0;
-  pthread_mutex_lock(&r->mu);
-  for (size_t i = r->num; i > 0 && !found; i--) {
-    if (strcmp(r->items[i - 1].peer, peer) == 0 &&
-        strcmp(r->items[i - 1].location, location) == 0) {
-      *out = r->items[i - 1];
-      found = 1;
-    }
-  }
-  pthread_mutex_unlock(&r->mu);
-  return found;
-}
-
-// case_state is where a planned case is; a loop thread stores it after the case's result, the main
-// thread reads it for the progress line and to know which results are complete.
-enum case_state { CASE_PENDING, CASE_RUNNING, CASE_DONE, CASE_CUT };
-
-// plan is one case to run.
-struct plan {
-  struct mh_case_spec spec;
-  const struct mh_location *loc;  // the policy (the variant, for variant cases)
-  const struct mh_profile *profile;
-  const char *kind;
-};
-
-#define MAX_PROFILES 16
-
-struct run {
-  const struct mh_scenario *s;  // with variant locations appended
-  const struct mh_run_options *o;
-  struct mh_arena *a;
-  struct mh_profile profiles[MAX_PROFILES];  // the stacks of the scenario's locations
-  size_t num_profiles;
-  struct ev_loop *loop;  // the mocks' loop, on their own thread
-  struct mh_events events;
-  struct plan *plans;
-  size_t num_plans, cap_plans;
-  struct mh_case_result *results;
-  struct mh_federation *fed;
-  struct records records;
-  struct mh_net_pin *pins;  // --resolve first, then the scenario's "resolve"
-  size_t num_pins;
-  atomic_size_t next;
-  // Stopping early (docs/runner.md, "Interrupted and timed-out runs"): |stop| set, no case starts
-  // and running probes end their waits; the main thread, the only one that reads the signalfd and
-  // the clock's deadline, sets it and records why in |signo| or |timed_out|.
-  atomic_int stop;
-  int signo;
-  int timed_out;
-  _Atomic int *states;  // per plan: enum case_state
-  double *started_at;   // per plan: mh_clock_now_ms when it started, valid from CASE_RUNNING
-  atomic_int workers_left;
-  atomic_int setup_failed;
-  struct mh_err setup_err;
-  pthread_mutex_t err_mu;
-  pthread_mutex_t arena_mu;  // |a| while the loop threads run
-};
 
 static int add_plan(struct run *r, const struct mh_case_spec *k, const char *kind) {
   if (r->o->filter != NULL && fnmatch(r->o->filter, k->id, 0) != 0) {
@@ -299,399 +230,11 @@ static const struct mh_location *variant_of(struct run *r, struct mh_scenario *s
   return v;
 }
 
-// --- cases ---
+// --- reports ---
 
 // wipe_secrets wipes a case's TLS secrets once the reports are written.
 static void wipe_secrets(char *keylog) {
   explicit_bzero(keylog, strlen(keylog));
-}
-
-static void set_setup_error(struct run *r, const struct mh_err *e) {
-  pthread_mutex_lock(&r->err_mu);
-  if (!atomic_load(&r->setup_failed)) {
-    r->setup_err = *e;
-    atomic_store(&r->setup_failed, 1);
-  }
-  pthread_mutex_unlock(&r->err_mu);
-}
-
-// capture_hook starts the case's capture once its address and source port are known, before the
-// SYN. The filter names the resolved numeric address; without --capture-iface a loopback address
-// is captured on "lo" and any other on "any" (the route decides the interface, not the harness).
-struct capture_hook {
-  const char *iface;  // NULL: by address
-  int port;
-  struct mh_capture *cap;
-  struct mh_case_result *res;
-};
-
-static void capture_before_connect(void *arg, const char *remote_ip, int local_port) {
-  struct capture_hook *h = arg;
-  if (h->cap != NULL) {  // an earlier address of the name did not connect: only the last counts
-    struct mh_packets dropped;
-    memset(&dropped, 0, sizeof(dropped));
-    mh_capture_collect(h->cap, 0, &dropped);
-    mh_capture_packets_free(&dropped);
-    h->cap = NULL;
-  }
-  const char *iface = h->iface ? h->iface : mh_net_is_loopback(remote_ip) ? "lo" : "any";
-  char filter[256];
-  snprintf(filter, sizeof(filter), "tcp and host %s and port %d and port %d", remote_ip, h->port,
-           local_port);
-  struct mh_err err;
-  int denied;
-  h->cap = mh_capture_open(iface, filter, &denied, &err);
-  if (h->cap == NULL) {
-    h->res->capture = 2;
-    snprintf(h->res->capture_note, sizeof(h->res->capture_note), "%.290s", err.msg);
-  } else {
-    h->res->capture = 1;
-  }
-}
-
-// cross_check compares the alerts and the server's TCP end on the wire with what the TLS library
-// and the socket reported.
-static void cross_check(struct mh_case_result *res) {
-  const struct mh_case_outcome *o = &res->outcome;
-  const struct mh_wire_view *w = &res->wire;
-  struct {
-    char from;
-    int lib;
-    const char *who;
-  } sides[] = {{'s', o->tls.alert_received, "server"}, {'c', o->tls.alert_sent, "client"}};
-  for (size_t i = 0; i < 2 && res->wire_mismatch[0] == '\0'; i++) {
-    int wire = mh_wire_first_fatal(w, sides[i].from);  // MH_WIRE_UNDECRYPTED: cannot compare
-    int lib = sides[i].lib;                            // close_notify is never reported as one
-    enum mh_end end = sides[i].from == 's' ? w->server_end : w->client_end;
-    if (wire >= 0 && wire != lib) {
-      snprintf(res->wire_mismatch, sizeof(res->wire_mismatch),
-               "the %s sent alert %d %s on the wire, but the TLS library reported %s%s%.120s",
-               sides[i].who, wire, mh_alert_name(wire), mh_alert_name(lib),
-               o->tls.reason[0] ? " (" : "", o->tls.reason);
-      if (o->tls.reason[0] != '\0') {
-        strncat(res->wire_mismatch, ")",
-                sizeof(res->wire_mismatch) - strlen(res->wire_mismatch) - 1);
-      }
-      if (w->server_end == MH_END_RST || w->client_end == MH_END_RST) {
-        strncat(res->wire_mismatch, "; a TCP RST ended the connection",
-                sizeof(res->wire_mismatch) - strlen(res->wire_mismatch) - 1);
-      }
-    } else if (wire == MH_ALERT_NONE && lib != MH_ALERT_NONE) {
-      snprintf(res->wire_mismatch, sizeof(res->wire_mismatch),
-               "the TLS library reported alert %d %s from the %s, but none is on the wire (%s)",
-               lib, mh_alert_name(lib), sides[i].who,
-               end != MH_END_NONE ? mh_end_name(end) : "no TCP end seen");
-    }
-  }
-  if (res->wire_mismatch[0] == '\0' && o->rejected_by == 's' && w->server_end == MH_END_RST &&
-      o->end != MH_END_RST) {
-    snprintf(res->wire_mismatch, sizeof(res->wire_mismatch),
-             "the wire shows the server ending with a TCP RST, the client's socket reported %s",
-             mh_end_name(o->end));
-  }
-}
-
-// case_endpoint returns "HOST:PORT" as probed, with the address a name resolved to:
-// "db.example.com:443 (192.0.2.10)", "[2001:db8::10]:443", "127.0.0.1:8443". In |a|.
-static const char *case_endpoint(struct mh_arena *a, const char *host, int port,
-                                 const char *remote) {
-  int v6 = strchr(host, ':') != NULL;
-  const char *hp = mh_arena_sprintf(a, "%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", port);
-  if (hp == NULL || remote[0] == '\0' || strcmp(remote, host) == 0) {
-    return hp;
-  }
-  return mh_arena_sprintf(a, "%s (%s)", hp, remote);
-}
-
-// --- cases: each a state machine on one of a few loop threads ---
-
-struct lthread;
-
-// slot is one case in flight on a loop thread: its setup, its probe, then the capture's linger
-// and the mock's record of the connection, each a timer on the loop, never a blocking wait.
-struct slot {
-  struct lthread *th;
-  size_t idx;
-  int busy;
-  struct mh_tls_ctx *ctx;
-  struct capture_hook ch;
-  char ca_path[4096], cert[4096], key[4096];
-  const char *ca_files[8];
-  char host_header[300];
-  const char *address;
-  int port;
-  ev_timer wait;  // the capture's linger, then polling for the mock's record
-  double record_deadline;
-};
-
-// lthread is one loop thread and the slots it keeps busy.
-struct lthread {
-  struct run *r;
-  struct ev_loop *loop;
-  struct slot *slots;
-  size_t num_slots;
-  size_t busy;
-  ev_timer tick;  // ends the loop once nothing is in flight and nothing more may start
-  pthread_t tid;
-};
-
-static void start_next(struct slot *sl);
-
-// request_mode resolves a location's request mode: the WebSocket upgrade for a mock and a
-// target with the "semstreams" profile, an HTTP GET for other targets (docs/scenarios.md).
-static enum mh_request_mode request_mode(const struct mh_location *L) {
-  if (L->request != MH_REQUEST_DEFAULT) {
-    return L->request;
-  }
-  int semstreams = L->profile != NULL && strcmp(L->profile, "semstreams") == 0;
-  return !L->is_target || semstreams ? MH_REQUEST_WEBSOCKET : MH_REQUEST_HTTP;
-}
-
-// probe_timeouts fills |to| with the location's deadlines (docs/runner.md, "Probes").
-static void probe_timeouts(struct run *r, const struct mh_location *L,
-                           struct mh_probe_timeouts *to) {
-  enum mh_request_mode mode = request_mode(L);
-  *to = (struct mh_probe_timeouts){.connect_ms = 3000,
-                                   .handshake_ms = 5000,
-                                   .first_read_ms = mode == MH_REQUEST_TLS ? 1000 : 3000,
-                                   .close_wait_ms = 300,
-                                   .stop = &r->stop};
-  if (L->first_read_ms > 0) {
-    to->first_read_ms = L->first_read_ms;
-  }
-  if (L->close_wait_ms > 0) {
-    to->close_wait_ms = L->close_wait_ms;
-  }
-}
-
-// case_ctx builds the probe's client context for the case: what it trusts for the server (the
-// root of the mock's certificate, the target's CA files, or the case's own CA) and the identity it
-// presents. NULL with |err| set on failure.
-static struct mh_tls_ctx *case_ctx(struct run *r, struct slot *sl, const struct plan *p,
-                                   struct mh_err *err) {
-  const struct mh_scenario *s = r->s;
-  const struct mh_location *L = p->loc;
-  const struct mh_case_spec *k = &p->spec;
-  size_t num_ca = 0;
-  if (k->trust_ca != NULL) {
-    mh_scenario_fixture_path(s,
-                             s->spec.entities[mh_pki_spec_entity(&s->spec, k->trust_ca)].cert_file,
-                             sl->ca_path, sizeof(sl->ca_path));
-    sl->ca_files[num_ca++] = sl->ca_path;
-  } else if (L->is_target) {
-    for (size_t i = 0; i < L->num_target_ca_files && num_ca < 8; i++) {
-      sl->ca_files[num_ca++] = L->target_ca_files[i];
-    }
-  } else {
-    int root = mh_oracle_server_root_ca(s, mh_scenario_location(s, k->target));
-    if (root >= 0) {
-      mh_scenario_fixture_path(s, s->spec.entities[root].cert_file, sl->ca_path,
-                               sizeof(sl->ca_path));
-      sl->ca_files[num_ca++] = sl->ca_path;
-    }
-  }
-  struct mh_tls_probe_policy pp = {
-      .version = k->version, .ca_files = sl->ca_files, .num_ca_files = num_ca, .verify = 1};
-  if (k->identity != NULL) {
-    const struct mh_pki_entity *e = &s->spec.entities[mh_pki_spec_entity(&s->spec, k->identity)];
-    mh_scenario_fixture_path(s, e->chain_file ? e->chain_file : e->cert_file, sl->cert,
-                             sizeof(sl->cert));
-    mh_scenario_fixture_path(s, e->key_file, sl->key, sizeof(sl->key));
-    pp.cert_file = sl->cert;
-    pp.key_file = sl->key;
-    pp.key_mismatch = e->key_mismatch;
-  }
-  return mh_tls_probe_ctx_new(&pp, err);
-}
-
-static void probe_done(void *arg);
-
-// begin_case sets case |sl->idx| up and starts its probe on the slot's loop; 0, or -1 when it could
-// not be set up (the run's setup error is then set).
-static int begin_case(struct slot *sl) {
-  struct run *r = sl->th->r;
-  const struct plan *p = &r->plans[sl->idx];
-  struct mh_case_result *res = &r->results[sl->idx];
-  const struct mh_location *L = p->loc;
-  const struct mh_case_spec *k = &p->spec;
-  res->id = k->id;
-  res->target = k->target;
-  res->identity = k->identity;
-  res->version = k->version;
-  res->kind = p->kind;
-  res->profile = L->profile;
-  struct mh_err err;
-  if (L->is_target) {
-    sl->address = L->target_host;
-    sl->port = L->target_port;
-  } else if (mh_federation_port(r->fed, L->name, &sl->address, &sl->port, &err) != 0) {
-    mh_err_set(&err, "%s: %s has no output to probe", r->s->file, L->json_path);
-    set_setup_error(r, &err);
-    return -1;
-  }
-  sl->ctx = case_ctx(r, sl, p, &err);
-  if (sl->ctx == NULL) {
-    set_setup_error(r, &err);
-    return -1;
-  }
-  res->server_name = k->server_name ? k->server_name : L->host;
-  int v6 = strchr(L->host, ':') != NULL;
-  snprintf(sl->host_header, sizeof(sl->host_header), "%s%s%s:%d", v6 ? "[" : "", L->host,
-           v6 ? "]" : "", sl->port);
-  struct mh_probe_target t = {.host = sl->address,
-                              .port = sl->port,
-                              .pins = r->pins,
-                              .num_pins = r->num_pins,
-                              .server_name = res->server_name,
-                              .path = L->path ? L->path : "/",
-                              .host_header = sl->host_header,
-                              .request = request_mode(L)};
-  struct mh_probe_timeouts to;
-  probe_timeouts(r, L, &to);
-  sl->ch = (struct capture_hook){.iface = r->o->capture_iface, .port = sl->port, .res = res};
-  struct mh_probe_hooks hooks = {.before_connect = capture_before_connect, .arg = &sl->ch};
-  if (mh_probe_start(sl->th->loop, sl->ctx, &t, &to, r->o->pcap ? &hooks : NULL, &res->outcome,
-                     probe_done, sl) == NULL) {
-    mh_tls_ctx_free(sl->ctx);
-    sl->ctx = NULL;
-    mh_err_set(&err, "out of memory");
-    set_setup_error(r, &err);
-    return -1;
-  }
-  return 0;
-}
-
-// judge_case gives the finished case its expectation and verdict, then the slot takes the next.
-static void judge_case(struct slot *sl) {
-  struct run *r = sl->th->r;
-  const struct plan *p = &r->plans[sl->idx];
-  struct mh_case_result *res = &r->results[sl->idx];
-  struct mh_err xerr;
-  if (mh_oracle_expect(r->s, p->loc, &p->spec, p->profile, &res->expect, &xerr) != 0) {
-    set_setup_error(r, &xerr);
-  } else {
-    res->verdict = mh_oracle_verdict(&res->expect, &res->outcome, p->spec.version,
-                                     res->verdict_reason, sizeof(res->verdict_reason));
-    res->fails = mh_verdict_fails(res->verdict, r->o->strict);
-    mh_oracle_outcome_summary(&res->outcome, res->summary, sizeof(res->summary));
-    mh_oracle_describe(&res->expect, res->expected_text, sizeof(res->expected_text));
-  }
-  // A case that was running when the run stopped is CASE_CUT: its probe's waits were cut short,
-  // so its outcome says nothing.
-  atomic_store(&r->states[sl->idx], atomic_load(&r->stop) ? CASE_CUT : CASE_DONE);
-  sl->busy = 0;
-  sl->th->busy--;
-  start_next(sl);
-}
-
-// record_cb polls (every 5 ms, SERVER_RECORD_WAIT_MS at most) for what the mock saw of the case's
-// connection: the mock's loop reports it a little after the probe ended.
-static void record_cb(struct ev_loop *loop, ev_timer *w, int revents) {
-  (void)revents;
-  struct slot *sl = w->data;
-  struct run *r = sl->th->r;
-  struct mh_case_result *res = &r->results[sl->idx];
-  res->has_server =
-      records_find(&r->records, r->plans[sl->idx].loc->name, res->outcome.local_peer, &res->server);
-  if (res->has_server || mh_clock_now_ms() >= sl->record_deadline || atomic_load(&r->stop)) {
-    ev_timer_stop(loop, w);
-    judge_case(sl);
-  }
-}
-
-// after_capture waits for the mock's record of the connection (mocks only), then judges.
-static void after_capture(struct slot *sl) {
-  struct run *r = sl->th->r;
-  struct mh_case_result *res = &r->results[sl->idx];
-  if (r->plans[sl->idx].loc->is_target || res->outcome.local_peer[0] == '\0') {
-    judge_case(sl);
-    return;
-  }
-  sl->record_deadline = mh_clock_now_ms() + SERVER_RECORD_WAIT_MS;
-  ev_init(&sl->wait, record_cb);
-  sl->wait.repeat = 0.005;
-  ev_timer_again(sl->th->loop, &sl->wait);
-  ev_invoke(sl->th->loop, &sl->wait, EV_TIMER);  // it may be there already
-}
-
-// linger_cb collects the case's capture once its last frames (FIN, RST) had time to arrive.
-static void linger_cb(struct ev_loop *loop, ev_timer *w, int revents) {
-  (void)loop;
-  (void)revents;
-  struct slot *sl = w->data;
-  struct mh_case_result *res = &sl->th->r->results[sl->idx];
-  mh_capture_collect(sl->ch.cap, 0, &res->packets);
-  sl->ch.cap = NULL;
-  mh_wire_analyze(&res->packets, res->outcome.local_port, res->outcome.keylog, &res->wire);
-  cross_check(res);
-  after_capture(sl);
-}
-
-// probe_done runs on the loop once the case's probe is over.
-static void probe_done(void *arg) {
-  struct slot *sl = arg;
-  struct run *r = sl->th->r;
-  struct mh_case_result *res = &r->results[sl->idx];
-  mh_tls_ctx_free(sl->ctx);
-  sl->ctx = NULL;
-  pthread_mutex_lock(&r->arena_mu);  // the run's arena is shared by the loop threads
-  res->endpoint = case_endpoint(r->a, sl->address, sl->port, res->outcome.remote);
-  pthread_mutex_unlock(&r->arena_mu);
-  if (sl->ch.cap != NULL) {
-    ev_timer_init(&sl->wait, linger_cb, CAPTURE_LINGER_MS / 1000.0, 0.);
-    sl->wait.data = sl;
-    ev_timer_start(sl->th->loop, &sl->wait);
-    return;
-  }
-  after_capture(sl);
-}
-
-// start_next starts the next planned case on |sl|, unless none is left or the run stops.
-static void start_next(struct slot *sl) {
-  struct run *r = sl->th->r;
-  for (;;) {
-    if (atomic_load(&r->setup_failed) || atomic_load(&r->stop)) {
-      return;
-    }
-    size_t i = atomic_fetch_add(&r->next, 1);
-    if (i >= r->num_plans) {
-      return;
-    }
-    sl->idx = i;
-    r->started_at[i] = mh_clock_now_ms();
-    atomic_store(&r->states[i], CASE_RUNNING);
-    if (begin_case(sl) == 0) {
-      sl->busy = 1;
-      sl->th->busy++;
-      return;
-    }
-    atomic_store(&r->states[i], CASE_DONE);
-  }
-}
-
-static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents) {
-  (void)revents;
-  struct lthread *th = w->data;
-  if (th->busy == 0) {
-    ev_break(loop, EVBREAK_ALL);
-  }
-}
-
-// lthread_main runs one loop thread until its slots are idle and no case is left to start.
-static void *lthread_main(void *arg) {
-  struct lthread *th = arg;
-  for (size_t i = 0; i < th->num_slots; i++) {
-    th->slots[i].th = th;
-    th->slots[i].wait.data = &th->slots[i];
-    start_next(&th->slots[i]);
-  }
-  ev_timer_init(&th->tick, tick_cb, 0., 0.01);
-  th->tick.data = th;
-  ev_timer_start(th->loop, &th->tick);
-  ev_run(th->loop, 0);
-  ev_timer_stop(th->loop, &th->tick);
-  atomic_fetch_sub(&th->r->workers_left, 1);
-  return NULL;
 }
 
 static int compare_baseline(struct run *r, struct mh_report *rep, struct mh_err *err) {
@@ -820,109 +363,6 @@ static int start_mocks(struct run *r, struct mh_err *err) {
   return 0;
 }
 
-#define MAX_JOBS 256
-#define WATCH_MS 100  // how often the main thread looks at signals, the deadline and the progress
-
-// progress_state counts the cases done and failed and finds the one running longest.
-static void progress_state(const struct run *r, double now, struct mh_progress_state *st) {
-  memset(st, 0, sizeof(*st));
-  st->total = r->num_plans;
-  for (size_t i = 0; i < r->num_plans; i++) {
-    int state = atomic_load(&r->states[i]);
-    if (state == CASE_DONE) {
-      st->done++;
-      st->failed += r->results[i].fails;
-    } else if (state == CASE_RUNNING && now - r->started_at[i] > st->slowest_ms) {
-      st->slowest_ms = now - r->started_at[i];
-      st->slowest_id = r->plans[i].spec.id;
-    }
-  }
-}
-
-// watch runs on the main thread while the workers run: it shows the progress, and stops the run
-// on SIGINT/SIGTERM (o->interrupt) or at the --timeout deadline (|deadline|, 0: none). It returns
-// once every loop thread has left.
-static void watch(struct run *r, double deadline) {
-  struct mh_progress pg;
-  mh_progress_init(&pg, stderr, !r->o->quiet, mh_clock_now_ms());
-  while (atomic_load(&r->workers_left) > 0) {
-    int sig = mh_interrupt_poll(r->o->interrupt, WATCH_MS);
-    double now = mh_clock_now_ms();
-    if (!atomic_load(&r->stop) && (sig != 0 || (deadline > 0 && now >= deadline))) {
-      r->signo = sig;
-      r->timed_out = sig == 0;
-      atomic_store(&r->stop, 1);
-    }
-    if (mh_progress_due(&pg, now)) {
-      struct mh_progress_state st;
-      progress_state(r, now, &st);
-      mh_progress_show(&pg, &st, now);
-    }
-  }
-  mh_progress_end(&pg);
-}
-
-#define MAX_LOOPS 8
-
-// run_cases runs every planned case, |jobs| of them in flight at once on a few loop threads (one
-// per core, MAX_LOOPS at most), until all are done or the run stops (watch), and returns how many
-// ran concurrently, or -1 with |err| set when a case could not be set up.
-static int run_cases(struct run *r, int jobs, double deadline, struct mh_err *err) {
-  jobs = jobs > 0 ? jobs : 1;
-  jobs = (size_t)jobs > r->num_plans ? (int)r->num_plans : jobs;
-  jobs = jobs > MAX_JOBS ? MAX_JOBS : jobs;
-  r->results = mh_arena_alloc_array(r->a, r->num_plans, sizeof(*r->results));
-  r->states = mh_arena_alloc_array(r->a, r->num_plans, sizeof(*r->states));
-  r->started_at = mh_arena_alloc_array(r->a, r->num_plans, sizeof(*r->started_at));
-  struct slot *slots = mh_arena_alloc_array(r->a, (size_t)jobs, sizeof(*slots));
-  if (r->results == NULL || r->states == NULL || r->started_at == NULL || slots == NULL) {
-    return mh_err_set(err, "out of memory");
-  }
-  long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  int num_loops = cores < 1 ? 1 : cores > MAX_LOOPS ? MAX_LOOPS : (int)cores;
-  num_loops = num_loops > jobs ? jobs : num_loops;
-  // A signal that came while the fixtures were generated stops the run before its first case.
-  r->signo = mh_interrupt_poll(r->o->interrupt, 0);
-  atomic_store(&r->stop, r->signo != 0);
-  struct lthread threads[MAX_LOOPS];
-  memset(threads, 0, sizeof(threads));
-  int started = 0;
-  atomic_store(&r->workers_left, num_loops);
-  size_t first = 0;
-  for (int i = 0; i < num_loops; i++) {
-    struct lthread *th = &threads[i];
-    th->r = r;
-    th->slots = slots + first;
-    th->num_slots = (size_t)(jobs / num_loops + (i < jobs % num_loops));
-    first += th->num_slots;
-    th->loop = ev_loop_new(EVFLAG_AUTO);
-    if (th->loop != NULL && pthread_create(&th->tid, NULL, lthread_main, th) == 0) {
-      started++;
-      continue;
-    }
-    atomic_fetch_sub(&r->workers_left, 1);
-    if (th->loop != NULL) {
-      ev_loop_destroy(th->loop);
-      th->loop = NULL;
-    }
-  }
-  if (started == 0) {
-    return mh_err_set(err, "cannot start the probes' event loop threads");
-  }
-  watch(r, deadline);
-  for (int i = 0; i < num_loops; i++) {
-    if (threads[i].loop != NULL) {
-      pthread_join(threads[i].tid, NULL);
-      ev_loop_destroy(threads[i].loop);
-    }
-  }
-  if (atomic_load(&r->setup_failed)) {
-    *err = r->setup_err;
-    return -1;
-  }
-  return jobs;
-}
-
 // abandon_case records case |idx|, which did not finish before the --timeout deadline, as
 // inconclusive: "run timed out". What a cut probe saw is dropped (it ended early, not the target).
 static void abandon_case(struct run *r, size_t idx) {
@@ -939,7 +379,7 @@ static void abandon_case(struct run *r, size_t idx) {
   res->server_name = p->spec.server_name ? p->spec.server_name : p->loc->host;
   res->endpoint = MH_REPORT_NOT_PROBED;
   res->outcome.result = MH_RESULT_INCONCLUSIVE;
-  res->outcome.request = request_mode(p->loc);
+  res->outcome.request = mh_cases_request_mode(p->loc);
   res->outcome.tls.alert_sent = res->outcome.tls.alert_received = MH_ALERT_NONE;
   struct mh_err ignored;  // an unreadable certificate leaves the expectation blank
   if (mh_oracle_expect(r->s, p->loc, &p->spec, p->profile, &res->expect, &ignored) == 0) {
@@ -1128,7 +568,7 @@ int mh_runner_run(const struct mh_scenario *s_in, const struct mh_run_options *o
       plan_cases(&r, s_in, err) != 0 || start_mocks(&r, err) != 0) {
     goto out;
   }
-  int jobs = run_cases(&r, o->jobs, o->timeout_s > 0 ? t0 + o->timeout_s * 1000 : 0, err);
+  int jobs = mh_cases_run(&r, o->jobs, o->timeout_s > 0 ? t0 + o->timeout_s * 1000 : 0, err);
   if (jobs < 0) {
     goto out;
   }

@@ -1,0 +1,87 @@
+// conform/internal.h: what runner.c (the run) and cases.c (the cases in flight) share; nothing
+// outside conform/ may use it.
+#ifndef MH_CONFORM_INTERNAL_H
+#define MH_CONFORM_INTERNAL_H
+
+#include <ev.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "base/arena.h"
+#include "base/err.h"
+#include "base/net.h"
+#include "conform/runner.h"
+#include "input/profile.h"
+#include "input/scenario.h"
+#include "mock/events.h"
+#include "report/report.h"
+
+struct mh_federation;
+
+// records collects what the mocks saw, for the cases to pick up.
+struct records {
+  pthread_mutex_t mu;
+  struct mh_server_record *items;
+  size_t num, cap;
+};
+
+// case_state is where a planned case is; a loop thread stores it after the case's result, the main
+// thread reads it for the progress line and to know which results are complete.
+enum case_state { CASE_PENDING, CASE_RUNNING, CASE_DONE, CASE_CUT };
+
+// plan is one case to run.
+struct plan {
+  struct mh_case_spec spec;
+  const struct mh_location *loc;  // the policy (the variant, for variant cases)
+  const struct mh_profile *profile;
+  const char *kind;
+};
+
+#define MAX_PROFILES 16
+
+// run is one `run` command's state, shared by the main thread (runner.c) and the probe loop
+// threads (cases.c).
+struct run {
+  const struct mh_scenario *s;  // with variant locations appended
+  const struct mh_run_options *o;
+  struct mh_arena *a;
+  struct mh_profile profiles[MAX_PROFILES];  // the stacks of the scenario's locations
+  size_t num_profiles;
+  struct ev_loop *loop;  // the mocks' loop, on their own thread
+  struct mh_events events;
+  struct plan *plans;
+  size_t num_plans, cap_plans;
+  struct mh_case_result *results;
+  struct mh_federation *fed;
+  struct records records;
+  struct mh_net_pin *pins;  // --resolve first, then the scenario's "resolve"
+  size_t num_pins;
+  atomic_size_t next;
+  // Stopping early (docs/runner.md, "Interrupted and timed-out runs"): |stop| set, no case starts
+  // and running probes end their waits; the main thread, the only one that reads the signalfd and
+  // the clock's deadline, sets it and records why in |signo| or |timed_out|.
+  atomic_int stop;
+  int signo;
+  int timed_out;
+  _Atomic int *states;  // per plan: enum case_state
+  double *started_at;   // per plan: mh_clock_now_ms when it started, valid from CASE_RUNNING
+  atomic_int workers_left;
+  atomic_int setup_failed;
+  struct mh_err setup_err;
+  pthread_mutex_t err_mu;
+  pthread_mutex_t arena_mu;  // |a| while the loop threads run
+};
+
+// mh_cases_run runs every planned case of |r|, |jobs| of them in flight at once on a few probe loop
+// threads, while the calling (main) thread shows the progress and stops the run on a signal or at
+// |deadline| (mh_clock_now_ms; 0: none). It returns how many ran concurrently, or -1 with |err| set
+// when a case could not be set up. |r->results|, |r->states| and |r->started_at| are allocated in
+// |r->a| here.
+int mh_cases_run(struct run *r, int jobs, double deadline, struct mh_err *err);
+
+// mh_cases_request_mode returns the request mode a location's probes use: its "request", else the
+// WebSocket upgrade for a mock and a target with the "semstreams" profile, an HTTP GET for other
+// targets (docs/scenarios.md).
+enum mh_request_mode mh_cases_request_mode(const struct mh_location *L);
+
+#endif
