@@ -454,12 +454,7 @@ static int cmd_serve(int argc, char **argv) {
 static const char *run_fixtures_dir(void *arg, struct mh_arena *a, const char *scenario_name) {
   struct mh_run_options *ro = arg;
   if (ro->out_dir == NULL) {
-    char stamp[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-    ro->out_dir = mh_arena_sprintf(a, "reports/%s-%s", scenario_name, stamp);
+    ro->out_dir = mh_outdir_default(a, scenario_name);
   }
   return ro->out_dir != NULL ? mh_arena_sprintf(a, "%s/fixtures", ro->out_dir) : NULL;
 }

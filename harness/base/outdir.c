@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/stage.h"
@@ -162,4 +163,13 @@ void mh_outdir_discard(const struct mh_outdir *d) {
   if (mh_outdir_remove_tree(d, "", &ignored) == 0 && d->created && !d->kept) {
     rmdir(d->path);
   }
+}
+
+const char *mh_outdir_default(struct mh_arena *a, const char *name) {
+  char stamp[32];
+  time_t now = time(NULL);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+  return mh_arena_sprintf(a, "reports/%s-%s", name, stamp);
 }

@@ -9,6 +9,7 @@
 #ifndef MH_OUTDIR_H
 #define MH_OUTDIR_H
 
+#include "base/arena.h"
 #include "base/err.h"
 
 struct mh_outdir {
@@ -29,6 +30,11 @@ int mh_outdir_prepare(struct mh_outdir *d, const char *command, const char *path
 // contents) and everything below it, without following symbolic links; never the |keep| directory
 // that existed before. A missing |path| is not an error. Returns 0, or -1 with |err| set.
 int mh_outdir_remove_tree(const struct mh_outdir *d, const char *path, struct mh_err *err);
+
+// mh_outdir_default returns the default output directory of a command, reports/<|name|>-<UTC
+// timestamp> (e.g. reports/federation-20261130T120000Z), allocated from |a|; NULL if out of
+// memory.
+const char *mh_outdir_default(struct mh_arena *a, const char *name);
 
 // mh_outdir_discard undoes a failed command: it empties the directory (but for a |keep| directory
 // that existed before) and removes it if mh_outdir_prepare created it (a directory the user gave

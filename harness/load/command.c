@@ -156,15 +156,7 @@ static int check(const struct mh_load_command *c, struct mh_load_options *lo, st
 
 // default_out_dir returns |dir|, or reports/<name>-load-<UTC timestamp> if it is NULL.
 static const char *default_out_dir(struct mh_arena *a, const char *dir, const char *name) {
-  if (dir != NULL) {
-    return dir;
-  }
-  char stamp[32];
-  time_t now = time(NULL);
-  struct tm tm;
-  gmtime_r(&now, &tm);
-  strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-  return mh_arena_sprintf(a, "reports/%s-load-%s", name, stamp);
+  return dir != NULL ? dir : mh_outdir_default(a, mh_arena_sprintf(a, "%s-load", name));
 }
 
 // prepare_location loads the scenario with its fixtures inside the report directory, generates

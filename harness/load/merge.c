@@ -376,15 +376,7 @@ static size_t judge_shards(struct merge_state *st, double max_skew_ms) {
 
 // default_out returns |dir|, or reports/merged-load-<UTC timestamp>.
 static const char *default_out(struct mh_arena *a, const char *dir) {
-  if (dir != NULL) {
-    return dir;
-  }
-  char stamp[32];
-  time_t now = time(NULL);
-  struct tm tm;
-  gmtime_r(&now, &tm);
-  strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-  return mh_arena_sprintf(a, "reports/merged-load-%s", stamp);
+  return dir != NULL ? dir : mh_outdir_default(a, "merged-load");
 }
 
 // read_all reads every report and checks that they fit together.
