@@ -47,8 +47,7 @@ pid_t mh_spawn_start(const char *const *argv, const char *const *env_add, const 
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                                   0600);
+  posix_spawn_file_actions_addopen(&fa, 1, log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
   pid_t pid = -1;
   int rc = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, envp);
@@ -65,17 +64,24 @@ pid_t mh_spawn_start(const char *const *argv, const char *const *env_add, const 
   return pid;
 }
 
+int mh_spawn_poll(pid_t pid) {
+  int status;
+  pid_t r;
+  while ((r = waitpid(pid, &status, WNOHANG)) < 0 && errno == EINTR) {
+  }
+  if (r == pid) {
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  return r < 0 ? 128 : -1;  // r < 0: not our child any more, nothing to wait for
+}
+
 int mh_spawn_wait(pid_t pid, double timeout_s) {
   struct timespec pause = {0, POLL_NS};
   long rounds = (long)(timeout_s * 1e9 / POLL_NS) + 1;
   for (long i = 0; i < rounds; i++) {
-    int status;
-    pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid) {
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-    if (r < 0 && errno != EINTR) {
-      return 128;  // not our child any more: nothing to wait for
+    int st = mh_spawn_poll(pid);
+    if (st >= 0) {
+      return st;
     }
     nanosleep(&pause, NULL);
   }

@@ -21,6 +21,10 @@ pid_t mh_spawn_start(const char *const *argv, const char *const *env_add, const 
 // killed (SIGKILL) and reaped.
 int mh_spawn_wait(pid_t pid, double timeout_s);
 
+// mh_spawn_poll returns |pid|'s exit status as mh_spawn_wait does if it has exited (reaping it), or
+// -1 if it is still running.
+int mh_spawn_poll(pid_t pid);
+
 // mh_spawn_stop asks |pid| to stop (SIGTERM), waits up to |grace_s| seconds, then kills it
 // (SIGKILL), and reaps it. A pid <= 0 is ignored.
 void mh_spawn_stop(pid_t pid, double grace_s);

@@ -75,8 +75,8 @@ static int acme_string(struct mh_json_ctx *c, const cJSON *obj, const char *key,
     mh_json_pop(c, old);
     return -1;
   }
-  *out = v->valuestring;
-  return 0;
+  *out = mh_arena_strdup(c->a, v->valuestring);  // the tree goes when parsing ends
+  return *out != NULL ? 0 : mh_json_fail(c, "out of memory");
 }
 
 // validate reproduces acme.Config.Validate, in its order and words; the hint after the words says
@@ -153,7 +153,7 @@ int mh_acme_parse_config(struct mh_json_ctx *c, struct mh_semstreams_ctx *sc, co
     return mh_json_fail(c, "out of memory");
   }
   if (bundle != NULL && bundle[0] != '\0') {
-    a->ca_bundle = mh_arena_strdup(c->a, bundle);
+    a->ca_bundle = bundle;
     size_t old = mh_json_push_key(c, "ca_bundle");
     char name[48];
     snprintf(name, sizeof(name), "%s.ca_bundle", field);
