@@ -445,6 +445,12 @@ static void run_case(struct run *r, size_t idx) {
       mh_scenario_fixture_path(s, s->spec.entities[root].cert_file, ca_path, sizeof(ca_path));
       ca_files[num_ca++] = ca_path;
     }
+    // An ACME mock serves what its ACME server issued (the fallback files above if it was down).
+    const struct mh_acme_config *acme = mh_scenario_location(s, k->target)->acme.server;
+    if (acme != NULL) {
+      ca_files[num_ca++] = s->pebble != NULL ? s->pebble->root_file : acme->ca_bundle;
+      num_ca -= ca_files[num_ca - 1] == NULL;
+    }
   }
   char cert[4096], key[4096];
   struct mh_tls_probe_policy pp = {
