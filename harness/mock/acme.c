@@ -22,6 +22,7 @@
 #include "base/spawn.h"
 #include "mock/internal.h"
 #include "pki/inspect.h"
+#include "pki/reissue.h"
 
 #define LEGO_TIMEOUT_S 120.0
 #define LEGO_POLL_NS 50000000L
@@ -383,6 +384,9 @@ static void done_cb(struct ev_loop *loop, ev_async *w, int revents) {
   mh_events_int(&e, "old_not_after", old_not_after);
   mh_events_str(&e, "new_serial", next.serial);
   mh_events_int(&e, "new_not_after", next.not_after);
+  if (r->forced) {
+    mh_events_str(&e, "key", "new");  // lego makes a new key for every order
+  }
   mh_events_str(&e, "serving",
                 !applies ? "the startup certificate: net/http cloned the TLS config at ServeTLS "
                            "(set \"hot_reload\": true to serve renewals)"
@@ -396,16 +400,68 @@ static void done_cb(struct ev_loop *loop, ev_async *w, int revents) {
   }
 }
 
+// rotate_manual renews a manual-mode server certificate from the fixture CA that issued it (the
+// same or a new key, as "rotate" says) and serves it to new handshakes.
+static void rotate_manual(struct mh_acme_role *r) {
+  const struct mh_scenario *s = r->loc->fed->s;
+  const struct mh_location *cfg = r->loc->cfg;
+  char path[4096], ca_cert[4096], ca_key[4096], cert[4200], key[4200], dir[4100];
+  int ca = -1;
+  for (size_t i = 0; i < s->spec.num_entities && ca < 0; i++) {
+    mh_scenario_fixture_path(s, s->spec.entities[i].cert_file, path, sizeof(path));
+    if (strcmp(path, r->cert) == 0) {
+      ca = s->spec.entities[i].issuer;
+    }
+  }
+  const struct mh_pki_entity *e = ca >= 0 ? &s->spec.entities[ca] : NULL;
+  if (e == NULL || e->key_file == NULL || (e->imported && e->import_key == NULL)) {
+    role_event(r, "rotate_failed",
+               "the certificate was not issued by a CA of the fixture spec whose key the harness "
+               "holds, so it cannot be renewed from the same CA");
+    return;
+  }
+  mh_scenario_fixture_path(s, e->cert_file, ca_cert, sizeof(ca_cert));
+  mh_scenario_fixture_path(s, e->key_file, ca_key, sizeof(ca_key));
+  fmt(dir, sizeof(dir), "%s/rotated", s->fixtures_dir);
+  fmt(cert, sizeof(cert), "%s/%s-cert.pem", dir, cfg->name);
+  fmt(key, sizeof(key), "%s/%s-key.pem", dir, cfg->name);
+  struct mh_err err;
+  if (mkdir_p(dir, 0700) != 0) {
+    mh_err_errno(&err, "%s: cannot create the directory of rotated certificates", dir);
+    role_event(r, "rotate_failed", err.msg);
+    return;
+  }
+  if (mh_reissue_cert(r->cert, r->key, ca_cert, ca_key, cfg->acme.rotate_new_key, cert, key,
+                      &err) != 0) {
+    role_event(r, "rotate_failed", err.msg);
+    return;
+  }
+  char old_serial[80];
+  long long old_not_after = r->not_after;
+  fmt(old_serial, sizeof(old_serial), "%s", r->serial);
+  use_files(r, cert, key);
+  struct mh_event ev;
+  mh_events_begin(&ev, cfg->name, NULL, "rotated");
+  mh_events_str(&ev, "role", "server");
+  mh_events_str(&ev, "old_serial", old_serial);
+  mh_events_int(&ev, "old_not_after", old_not_after);
+  mh_events_str(&ev, "new_serial", r->serial);
+  mh_events_int(&ev, "new_not_after", r->not_after);
+  mh_events_str(&ev, "key", cfg->acme.rotate_new_key ? "new" : "same");
+  mh_events_str(&ev, "serving", "the new certificate, to new handshakes");
+  mh_events_write(r->loc->fed->ev, &ev);
+  swap(r);
+}
+
 static void rotate_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   (void)loop;
   (void)revents;
   struct mh_loc *l = w->data;
-  if (l->acme->server.cfg == NULL) {
-    role_event(&l->acme->server, "rotate_failed",
-               "rotation of a manual-mode certificate is not supported yet (use ACME mode)");
-    return;
+  if (l->acme->server.cfg != NULL) {
+    start_worker(&l->acme->server, 1);  // ACME: a renewal from the same ACME server
+  } else {
+    rotate_manual(&l->acme->server);
   }
-  start_worker(&l->acme->server, 1);
 }
 
 // role_init prepares |r| (watchers, files) for role |is_server| of |l| with ACME config |a|.

@@ -246,3 +246,48 @@ def test_challenge_type_words_and_renew_before_falls_back_silently(mh, tmp_path)
     r = mh("check", write(tmp_path, s, "ok.json"))
     assert r.returncode == 0, r.stderr
     assert "renew_before" not in r.stderr
+
+
+def served_pem(port, host):
+    r = run(["timeout", "8", "openssl", "s_client", "-connect", f"127.0.0.1:{port}",
+             "-servername", host], timeout=20)
+    pem = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", r.stdout, re.S)
+    assert pem, r.stdout + r.stderr
+    return pem.group(0)
+
+
+def pem_facts(pem):
+    """(serial, public key, issuer) of a PEM certificate, with openssl."""
+    out = subprocess.run(["openssl", "x509", "-noout", "-serial", "-pubkey", "-issuer"],
+                         input=pem, capture_output=True, text=True, timeout=10).stdout
+    serial = norm(re.search(r"serial=(\w+)", out).group(1))
+    pub = re.search(r"-----BEGIN PUBLIC KEY-----.*?-----END PUBLIC KEY-----", out, re.S).group(0)
+    return serial, pub, re.search(r"issuer=(.*)", out).group(1)
+
+
+@pytest.mark.parametrize("new_key", [False, True])
+def test_manual_rotation_renews_from_the_same_ca_and_swaps_for_new_handshakes(harness, tmp_path,
+                                                                              new_key):
+    s = json.loads((ROOT / "scenarios" / "federation.json").read_text())
+    s["fixtures"] = str(ROOT / "fixtures" / "federation.json")
+    s["locations"]["location-a"]["rotate"] = {"at_s": 1, "new_key": new_key}
+    fed = Serve(harness, write(tmp_path, s), tmp_path / "run")
+    try:
+        host = "location-a.semstreams.local"
+        before = pem_facts(served_pem(fed.ports["location-a"], host))
+        rot = wait_for(lambda: events_named(fed, "rotated", "location-a"), 30, "rotation")[0]
+        assert norm(rot["old_serial"]) == before[0]
+        after_pem = served_pem(fed.ports["location-a"], host)
+        after = pem_facts(after_pem)
+        assert after[0] == norm(rot["new_serial"]) != before[0]
+        assert after[2] == before[2]  # the same CA
+        assert (after[1] != before[1]) == new_key
+        assert rot["key"] == ("new" if new_key else "same")
+        ca = fed.fixtures / "federation-ca.pem"
+        v = subprocess.run(["openssl", "verify", "-CAfile", str(ca)], input=after_pem,
+                           capture_output=True, text=True, timeout=10)
+        assert v.returncode == 0, v.stdout + v.stderr
+        # Data still flows to B, whose session began before the rotation.
+        wait_for(lambda: events_named(fed, "recv", "location-b"), 30, "data at location-b")
+    finally:
+        assert fed.stop() == 0, fed.stderr()
