@@ -217,6 +217,7 @@ struct mh_acme_role {
 struct mh_acme_state {
   struct mh_acme_role server, client;
   ev_timer rotate;
+  int started;  // the timers were started once (an outage's restart leaves them be)
   struct mh_tls_ctx *retired[MH_ACME_MAX_RETIRED];
   size_t num_retired;
 };

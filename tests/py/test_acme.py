@@ -81,7 +81,11 @@ def events_named(fed, name, location=None):
 
 @needs_acme
 def test_tier3_federation_comes_up_with_acme_certificates_and_data_flows(harness, tmp_path):
-    fed = Serve(harness, write(tmp_path, tier3()), tmp_path / "run", ready_timeout=ACME_READY_S)
+    s = tier3()
+    # Both challenge types: A's server answers TLS-ALPN-01 on pebble's tlsPort, the rest HTTP-01.
+    s["locations"]["location-a"]["config"]["security"]["tls"]["server"]["acme"][
+        "challenge_type"] = "tls-alpn-01"
+    fed = Serve(harness, write(tmp_path, s), tmp_path / "run", ready_timeout=ACME_READY_S)
     try:
         got = {(e["location"], e["role"]) for e in events_named(fed, "acme_certificate")
                if e["reason"] == "obtained"}
