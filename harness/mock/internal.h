@@ -171,6 +171,7 @@ struct mh_in {
   int attempts;
   char dial_addr[64];
   int dial_port;
+  char cert_serial[80];  // the client certificate this dial presents, when it can change (ACME)
   char key[32];
   char accept[64];
   char req[1024];
