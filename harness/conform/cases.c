@@ -220,6 +220,12 @@ static struct mh_tls_ctx *case_ctx(struct run *r, struct slot *sl, const struct 
                                sizeof(sl->ca_path));
       sl->ca_files[num_ca++] = sl->ca_path;
     }
+    // An ACME mock serves what its ACME server issued (the fallback files above if it was down).
+    const struct mh_acme_config *acme = mh_scenario_location(s, k->target)->acme.server;
+    if (acme != NULL) {
+      sl->ca_files[num_ca++] = s->pebble != NULL ? s->pebble->root_file : acme->ca_bundle;
+      num_ca -= sl->ca_files[num_ca - 1] == NULL;
+    }
   }
   struct mh_tls_probe_policy pp = {
       .version = k->version, .ca_files = sl->ca_files, .num_ca_files = num_ca, .verify = 1};

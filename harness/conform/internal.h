@@ -14,6 +14,7 @@
 #include "input/profile.h"
 #include "input/scenario.h"
 #include "mock/events.h"
+#include "mock/pebble.h"
 #include "report/report.h"
 
 struct mh_federation;
@@ -53,6 +54,7 @@ struct run {
   size_t num_plans, cap_plans;
   struct mh_case_result *results;
   struct mh_federation *fed;
+  struct mh_pebble *pebble;  // the scenario's ACME test server, if it starts one
   struct records records;
   struct mh_net_pin *pins;  // --resolve first, then the scenario's "resolve"
   size_t num_pins;

@@ -27,6 +27,7 @@
 #include "mock/endpoint.h"
 #include "mock/events.h"
 #include "conform/internal.h"
+#include "mock/pebble.h"
 #include "conform/oracle.h"
 #include "pki/pki.h"
 #include "conform/probe.h"
@@ -564,8 +565,9 @@ int mh_runner_run(const struct mh_scenario *s_in, const struct mh_run_options *o
   double t0 = mh_clock_now_ms();
   // The fixtures first: the oracle reads the certificates when it plans the cases.
   struct mh_pki_options popts = {.out_dir = s_in->fixtures_dir, .quiet = 1};
-  if (mh_pki_generate(&s_in->spec, &popts, err) != 0 || merge_pins(&r, s_in, err) != 0 ||
-      plan_cases(&r, s_in, err) != 0 || start_mocks(&r, err) != 0) {
+  if (mh_pki_generate(&s_in->spec, &popts, err) != 0 || mh_pebble_start(s_in, &r.pebble, err) ||
+      merge_pins(&r, s_in, err) != 0 || plan_cases(&r, s_in, err) != 0 ||
+      start_mocks(&r, err) != 0) {
     goto out;
   }
   int jobs = mh_cases_run(&r, o->jobs, o->timeout_s > 0 ? t0 + o->timeout_s * 1000 : 0, err);
@@ -632,6 +634,7 @@ int mh_runner_run(const struct mh_scenario *s_in, const struct mh_run_options *o
 out:
   mh_federation_stop_thread(r.fed);
   mh_federation_free(r.fed);
+  mh_pebble_stop(r.pebble);
   if (r.loop != NULL) {
     ev_loop_destroy(r.loop);
   }
