@@ -108,6 +108,9 @@ static void html_failure(FILE *f, const struct mh_report *r, const struct mh_cas
   }
   char flight[1024];
   mh_failure_flight(&c->outcome, flight, sizeof(flight));
+  if (c->is_check) {  // no connection was made: no flight, and no case to rerun
+    snprintf(flight, sizeof(flight), "(none: a check of the certificates, not a connection)");
+  }
   fputs("</li><li>server's flight: ", f);
   mh_escape_xml(f, flight);
   fputs("</li><li>", f);
@@ -119,7 +122,7 @@ static void html_failure(FILE *f, const struct mh_report *r, const struct mh_cas
     fputs("capture</a>", f);
   }
   fputs("</li></ul>\n", f);
-  char *cmd = r->rerun != NULL ? mh_failure_rerun(r->rerun, c->id) : NULL;
+  char *cmd = r->rerun != NULL && !c->is_check ? mh_failure_rerun(r->rerun, c->id) : NULL;
   if (cmd != NULL) {
     fputs("<p>Rerun just this case:</p>\n<pre class=\"rerun\"><code>", f);
     mh_escape_xml(f, cmd);
@@ -247,6 +250,7 @@ static void html_disagreements(FILE *f, const struct mh_report *r) {
 
 void mh_html_write(FILE *f, const struct mh_report *r) {
   html_counts(f, r);
+  mh_certs_html(f, r);
   html_failures(f, r);
   html_grids(f, r);
   html_others(f, r);
