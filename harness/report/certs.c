@@ -3,6 +3,7 @@
 // each chain a target presented and of the client identities, with their time left.
 #include "report/internal.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -55,6 +56,7 @@ static void answer(const struct mh_lifetimes *l, char *out, size_t out_len) {
   mh_lifetimes_soonest(l, soonest, sizeof(soonest));
   size_t n = (size_t)snprintf(out, out_len, "%s",
                               soonest[0] ? soonest : "No target presented a certificate.");
+  out[0] = (char)toupper((unsigned char)out[0]);  // "Soonest expiry: ..." opens the section
   for (size_t i = 0; i < l->num_chains && n < out_len; i++) {
     const char *t = l->chains[i].target;
     size_t k = num_chains_of(l, t);
