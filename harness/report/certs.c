@@ -152,7 +152,7 @@ static void html_table(FILE *f, const struct mh_certinfo *certs, int n, int64_t 
     fputs("<tr>", f);
     for (int k = 0; k < COL_NUM; k++) {
       int urgent = k == COL_LEFT && certs[i].not_after - start < MH_LIFETIMES_WARN_S;
-      fputs(urgent ? "<td style=\"background:#f4b6b6\">" : "<td>", f);
+      fputs(urgent ? "<td class=\"soon\">" : "<td>", f);
       mh_escape_xml(f, cell[k]);
       fputs("</td>", f);
     }

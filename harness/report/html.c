@@ -1,5 +1,6 @@
 // html: the run's report.html, in report.md's order: the verdict counts, the failures (each with
-// what was expected and seen, why, and the command that reruns it), the warnings, the matrices
+// what was expected and seen, why, and the command that reruns it), the warnings, the
+// certificates (report/certs.c), the matrices
 // with their cells coloured by verdict, the other cases, and the changes since a baseline.
 #include "report/internal.h"
 
@@ -65,6 +66,7 @@ static void html_counts(FILE *f, const struct mh_report *r) {
       "margin:1em 0}td,th{border:1px solid #999;padding:4px 8px;vertical-align:top}"
       "small{color:#333}pre{background:#f4f4f4;padding:8px;white-space:pre-wrap;"
       "word-break:break-all}.failure{border-left:4px solid #d04040;padding-left:1em}"
+      ".soon{background:#f4b6b6}"
       "</style></head><body>\n<h1>mTLS conformance: ",
       f);
   mh_escape_xml(f, r->scenario_name);
@@ -250,8 +252,8 @@ static void html_disagreements(FILE *f, const struct mh_report *r) {
 
 void mh_html_write(FILE *f, const struct mh_report *r) {
   html_counts(f, r);
-  mh_certs_html(f, r);
   html_failures(f, r);
+  mh_certs_html(f, r);
   html_grids(f, r);
   html_others(f, r);
   html_disagreements(f, r);

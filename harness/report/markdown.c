@@ -1,6 +1,7 @@
 // markdown: the run's report.md, led by the answer: the verdict counts, the failures (each with
-// what was expected and seen, why, and the command that reruns it), the warnings, then one matrix
-// per target, the other cases, where the capture disagrees, and the changes since a baseline.
+// what was expected and seen, why, and the command that reruns it), the warnings, the certificates
+// (report/certs.c), then one matrix per target, the other cases, where the capture disagrees, and
+// the changes since a baseline.
 #include "report/internal.h"
 
 #include <stdio.h>
@@ -144,8 +145,8 @@ static void md_grids(FILE *f, const struct mh_report *r) {
 
 void mh_markdown_write(FILE *f, const struct mh_report *r) {
   md_counts(f, r);
-  mh_certs_markdown(f, r);
   md_failures(f, r);
+  mh_certs_markdown(f, r);
   md_grids(f, r);
   int header = 0;
   for (size_t i = 0; i < r->num_cases; i++) {
