@@ -183,7 +183,8 @@ static void describe(const struct mh_lifetimes *l, const struct mh_certinfo *c, 
   char when[32], left[48];
   mh_certinfo_utc(c->not_after, when, sizeof(when));
   mh_certinfo_time_left(c->not_after - l->start, left, sizeof(left));
-  snprintf(out, out_len, "%.120s (serial %.40s) expires %s: %s%s",
+  // Bounded to fit a case's summary (256 bytes): the Certificates section has every fact in full.
+  snprintf(out, out_len, "%.100s (serial %.40s) expires %.31s: %.30s%s",
            c->subject[0] ? c->subject : "(no subject)", c->serial, when, left,
            c->not_after >= l->start ? " left" : "");
 }
