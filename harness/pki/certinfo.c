@@ -16,6 +16,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/printable.h"
+
 // rfc2253 writes |name| as RFC 2253 text.
 static void rfc2253(const X509_NAME *name, char *out, size_t out_len) {
   out[0] = '\0';
@@ -95,10 +97,14 @@ static void sans_text(X509 *x, char *out, size_t out_len) {
       continue;
     }
     if (v != NULL) {
-      const char *text = (const char *)ASN1_STRING_get0_data(v);
+      // A peer's bytes: shown printable (base/printable.h), as every report shows input.
+      char raw[512], shown[1024];
       size_t len = (size_t)ASN1_STRING_length(v);
-      const char *nul = memchr(text, 0, len);
-      append(out, out_len, prefix, text, nul ? (size_t)(nul - text) : len);
+      len = len >= sizeof(raw) ? sizeof(raw) - 1 : len;
+      memcpy(raw, ASN1_STRING_get0_data(v), len);
+      raw[len] = '\0';
+      mh_printable_copy(shown, sizeof(shown), raw);
+      append(out, out_len, prefix, shown, strlen(shown));
     }
   }
   GENERAL_NAMES_free(gens);
