@@ -268,3 +268,35 @@ def test_federation_report_lists_each_locations_certificate(harness, tmp_path):
         assert {k: leaf[k] for k in want} == want
         c = case(report, f"{name}/server-certificate/time-left")
         assert c["verdict"] == "pass"
+
+
+def test_an_intermediate_expiring_before_its_leaf_is_the_one_named(harness, tmp_path):
+    # nginx sends its leaf and the intermediate CA that issued it; the intermediate has 3 days.
+    spec = copy.deepcopy(SPEC)
+    spec.pop("zips", None)
+    inter = next(c for c in spec["cas"] if c["name"] == "intermediate-ca")
+    inter["days"] = 3
+    spec["identities"].append({"name": "edge", "ca": "intermediate-ca", "days": 60,
+                               "subject": {"CN": A}, "dns": [A], "eku": ["serverAuth"],
+                               "chain_file": "edge-chain.pem"})
+    spec_path = tmp_path / "spec.json"
+    spec_path.write_text(json.dumps(spec, indent=2))
+    fx = tmp_path / "fx"
+    assert run([harness, "pki", spec_path, "--out", fx]).returncode == 0
+    port = free_port()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(tmp=tmp_path, port=port, fx=fx).replace(
+        f"{fx}/location-a-cert.pem", f"{fx}/edge-chain.pem").replace(
+        f"{fx}/location-a-key.pem", f"{fx}/edge-key.pem"))
+    with nginx_running(conf, tmp_path, port):
+        r, report, _ = nginx_run(harness, (spec_path, fx, port), tmp_path,
+                                 "--min-time-left", "5d")
+    assert r.returncode == 1, r.stdout + r.stderr
+    certs = target_chains(report, "nginx")[0]["certificates"]
+    assert [c["role"] for c in certs] == ["leaf", "intermediate"]
+    for got, path in zip(certs, [fx / "edge-cert.pem", fx / "intermediate-ca.pem"]):
+        want = openssl_facts(path)
+        assert {k: got[k] for k in want} == want
+    c = case(report, "nginx/server-certificate/time-left")
+    assert c["verdict"] == "fail"
+    assert c["summary"].startswith(certs[1]["subject"]) and certs[1]["not_after"] in c["summary"]
