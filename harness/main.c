@@ -26,6 +26,7 @@
 #include "pki/pki.h"
 #include "report/report.h"
 #include "conform/runner.h"
+#include "input/pki_spec.h"
 #include "input/scenario.h"
 #include "base/interrupt.h"
 #include "base/outdir.h"
@@ -139,6 +140,9 @@ static const struct command commands[] = {
      "                       the SSLKEYLOGFILE environment variable is honoured too\n"
      "  --timeout SECONDS    bound the whole run: cases not finished by then are inconclusive\n"
      "                       ('run timed out'), the reports are written, exit 1\n"
+     "  --min-time-left DURATION  a certificate a target presents (leaf or intermediate), or an\n"
+     "                       imported client identity's, that expires within DURATION of the\n"
+     "                       run's start (e.g. 30d, 12h, 90m, 3600s) is a failing case\n"
      "  --force              empty an --out directory that is not empty (refused otherwise);\n"
      "                       its fixtures/ (a CA kept from an earlier run) stays\n"
      "  --keep-fixtures      keep the generated fixtures (private keys) even when the run fails\n"
@@ -468,16 +472,41 @@ struct run_flags {
 static int run_scenario(const char *scenario_file, struct mh_run_options *ro,
                         const struct run_flags *fl);
 
+// parse_min_time_left reads --min-time-left DURATION into |ro|: a positive duration in s, m, h, d
+// or w (the fixture spec's durations). 0, or -1 after the one-line error.
+static int parse_min_time_left(struct mh_run_options *ro, const char *arg) {
+  int64_t s;
+  if (arg[0] == '-' || arg[0] == '+' || mh_pki_spec_parse_duration(arg, &s) != 0 || s <= 0) {
+    fprintf(stderr,
+            "mtls-harness run: --min-time-left takes a positive duration such as 30d, 12h, 90m or "
+            "3600s (units s, m, h, d, w); got '%s'\n",
+            arg);
+    return -1;
+  }
+  ro->has_min_time_left = 1;
+  ro->min_time_left_s = s;
+  return 0;
+}
+
 static int cmd_run(int argc, char **argv) {
   static const struct option longopts[] = {
-      {"out", required_argument, NULL, 'o'},      {"filter", required_argument, NULL, 'F'},
-      {"jobs", required_argument, NULL, 'j'},     {"strict", no_argument, NULL, 's'},
-      {"baseline", required_argument, NULL, 'b'}, {"profiles", required_argument, NULL, 'p'},
-      {"quiet", no_argument, NULL, 'q'},          {"help", no_argument, NULL, 'h'},
-      {"pcap", no_argument, NULL, 'P'},           {"capture-iface", required_argument, NULL, 'I'},
-      {"keylog", required_argument, NULL, 'K'},   {"resolve", required_argument, NULL, 'r'},
-      {"timeout", required_argument, NULL, 'T'},  {"force", no_argument, NULL, 'f'},
-      {"keep-fixtures", no_argument, NULL, 'k'},  {NULL, 0, NULL, 0},
+      {"out", required_argument, NULL, 'o'},
+      {"filter", required_argument, NULL, 'F'},
+      {"jobs", required_argument, NULL, 'j'},
+      {"strict", no_argument, NULL, 's'},
+      {"baseline", required_argument, NULL, 'b'},
+      {"profiles", required_argument, NULL, 'p'},
+      {"quiet", no_argument, NULL, 'q'},
+      {"help", no_argument, NULL, 'h'},
+      {"pcap", no_argument, NULL, 'P'},
+      {"capture-iface", required_argument, NULL, 'I'},
+      {"keylog", required_argument, NULL, 'K'},
+      {"resolve", required_argument, NULL, 'r'},
+      {"timeout", required_argument, NULL, 'T'},
+      {"force", no_argument, NULL, 'f'},
+      {"keep-fixtures", no_argument, NULL, 'k'},
+      {"min-time-left", required_argument, NULL, 'L'},
+      {NULL, 0, NULL, 0},
   };
   struct mh_run_options ro = {.jobs = (int)sysconf(_SC_NPROCESSORS_ONLN)};
   struct mh_net_pin pins[MAX_PINS];
@@ -497,6 +526,11 @@ static int cmd_run(int argc, char **argv) {
                   "mtls-harness run: --timeout takes seconds, above 0 and at most 86400 (e.g. "
                   "600); got '%s'\n",
                   optarg);
+          return EXIT_INPUT;
+        }
+        break;
+      case 'L':
+        if (parse_min_time_left(&ro, optarg) != 0) {
           return EXIT_INPUT;
         }
         break;

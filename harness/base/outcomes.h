@@ -102,7 +102,8 @@ enum mh_layer {
   X(WRONG_LAYER, "wrong-layer", 1, 1, "rejected, but at another layer or by the other side") \
   X(NOT_ATTRIBUTABLE, "not-attributable", 1, 1,                                              \
     "rejected, but not for what the case tests (e.g. before a CertificateRequest)")          \
-  X(INCONCLUSIVE, "inconclusive", 1, 1, "the target could not be reached or did not answer")
+  X(INCONCLUSIVE, "inconclusive", 1, 1, "the target could not be reached or did not answer") \
+  X(FAIL, "fail", 1, 1, "a certificate expires within --min-time-left")
 
 enum mh_verdict {
 #define X(e, kw, fails, strict_fails, desc) MH_VERDICT_##e,

@@ -53,12 +53,25 @@ static void set_setup_error(struct run *r, const struct mh_err *e) {
 // capture_hook starts the case's capture once its address and source port are known, before the
 // SYN. The filter names the resolved numeric address; without --capture-iface a loopback address
 // is captured on "lo" and any other on "any" (the route decides the interface, not the harness).
+// The same hooks record the chain the server presented (record_chain).
 struct capture_hook {
   const char *iface;  // NULL: by address
   int port;
   struct mh_capture *cap;
   struct mh_case_result *res;
+  struct run *run;
+  size_t plan;
 };
+
+// record_chain gives the run's lifetimes the chain the case's server presented; not for a case
+// whose mock deliberately presents another certificate (a variant), which is not the target's.
+static void record_chain(void *arg, const uint8_t *der, size_t len) {
+  struct capture_hook *h = arg;
+  const struct plan *p = &h->run->plans[h->plan];
+  if (p->spec.server_identity == NULL) {
+    mh_lifetimes_add_chain(&h->run->lifetimes, p->spec.target, p->spec.id, h->plan, der, len);
+  }
+}
 
 static void capture_before_connect(void *arg, const char *remote_ip, int local_port) {
   struct capture_hook *h = arg;
@@ -285,10 +298,13 @@ static int begin_case(struct slot *sl) {
                               .request = mh_cases_request_mode(L)};
   struct mh_probe_timeouts to;
   probe_timeouts(r, L, &to);
-  sl->ch = (struct capture_hook){.iface = r->o->capture_iface, .port = sl->port, .res = res};
-  struct mh_probe_hooks hooks = {.before_connect = capture_before_connect, .arg = &sl->ch};
-  if (mh_probe_start(sl->th->loop, sl->ctx, &t, &to, r->o->pcap ? &hooks : NULL, &res->outcome,
-                     probe_done, sl) == NULL) {
+  sl->ch = (struct capture_hook){
+      .iface = r->o->capture_iface, .port = sl->port, .res = res, .run = r, .plan = sl->idx};
+  struct mh_probe_hooks hooks = {.before_connect = r->o->pcap ? capture_before_connect : NULL,
+                                 .server_chain = record_chain,
+                                 .arg = &sl->ch};
+  if (mh_probe_start(sl->th->loop, sl->ctx, &t, &to, &hooks, &res->outcome, probe_done, sl) ==
+      NULL) {
     mh_tls_ctx_free(sl->ctx);
     sl->ctx = NULL;
     mh_err_set(&err, "out of memory");

@@ -10,6 +10,7 @@
 #include "base/arena.h"
 #include "base/err.h"
 #include "base/net.h"
+#include "conform/lifetimes.h"
 #include "conform/runner.h"
 #include "input/profile.h"
 #include "input/scenario.h"
@@ -71,7 +72,8 @@ struct run {
   atomic_int setup_failed;
   struct mh_err setup_err;
   pthread_mutex_t err_mu;
-  pthread_mutex_t arena_mu;  // |a| while the loop threads run
+  pthread_mutex_t arena_mu;       // |a| while the loop threads run
+  struct mh_lifetimes lifetimes;  // the chains the probes saw (filled by the loop threads)
 };
 
 // mh_cases_run runs every planned case of |r|, |jobs| of them in flight at once on a few probe loop

@@ -83,6 +83,11 @@ static void finish(struct mh_probe *p) {
     while ((ca = mh_tls_conn_request_ca(p->tc, o->num_request_cas_kept)) != NULL) {
       snprintf(o->request_cas[o->num_request_cas_kept++], MH_TLS_REQUEST_CA_LEN, "%s", ca);
     }
+    size_t chain_len;
+    const uint8_t *chain = mh_tls_conn_peer_chain(p->tc, &chain_len);
+    if (chain != NULL && p->has_hooks && p->hooks.server_chain != NULL) {
+      p->hooks.server_chain(p->hooks.arg, chain, chain_len);
+    }
   }
   mh_tls_conn_free(p->tc);
   mh_http_parser_free(p->hp);

@@ -74,9 +74,13 @@ struct mh_case_outcome {
 };
 
 // mh_probe_hooks lets the caller act once the address and source port are known, before the SYN
-// (to start a capture on the case's own 4-tuple). It is called once per address tried.
+// (to start a capture on the case's own 4-tuple; called once per address tried), and see the
+// certificates the server presented (|server_chain|: DER one after the other, leaf first, valid
+// during the call only; called once, when the probe ends, if a Certificate arrived). Either may be
+// NULL.
 struct mh_probe_hooks {
   void (*before_connect)(void *arg, const char *remote_ip, int local_port);
+  void (*server_chain)(void *arg, const uint8_t *der, size_t len);
   void *arg;
 };
 

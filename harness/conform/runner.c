@@ -418,6 +418,39 @@ static struct mh_case_result *reported_cases(struct run *r, size_t *out_num) {
   return done;
 }
 
+// lifetime_cases reads the client identities' certificates and appends the time-left cases of
+// --min-time-left (conform/lifetimes.h) to |*cases| (|*num|), in a new array in the arena: one per
+// target whose cases completed, and one per imported identity. 0, or -1 with |err| set.
+static int lifetime_cases(struct run *r, struct mh_case_result **cases, size_t *num,
+                          struct mh_err *err) {
+  struct mh_lifetimes *l = &r->lifetimes;
+  mh_lifetimes_sort(l);
+  const char **names = mh_arena_alloc_array(r->a, r->num_plans, sizeof(*names));
+  const char **targets = mh_arena_alloc_array(r->a, r->num_plans, sizeof(*targets));
+  if (names == NULL || targets == NULL) {
+    return mh_err_set(err, "out of memory");
+  }
+  size_t num_targets = 0;
+  for (size_t i = 0; i < r->num_plans; i++) {
+    names[i] = r->plans[i].spec.identity;
+    if (r->plans[i].spec.server_identity == NULL && atomic_load(&r->states[i]) == CASE_DONE) {
+      targets[num_targets++] = r->plans[i].spec.target;
+    }
+  }
+  if (mh_lifetimes_read_identities(l, r->a, r->s, names, r->num_plans, err) != 0) {
+    return -1;
+  }
+  size_t max = num_targets + l->num_identities;
+  struct mh_case_result *all = mh_arena_alloc_array(r->a, *num + max + 1, sizeof(*all));
+  if (all == NULL) {
+    return mh_err_set(err, "out of memory");
+  }
+  memcpy(all, *cases, *num * sizeof(*all));
+  *num += mh_lifetimes_checks(l, r->a, targets, num_targets, r->o->strict, all + *num, max);
+  *cases = all;
+  return 0;
+}
+
 // print_summary prints the run on stdout: failures first in full, changes since the baseline,
 // then the counts and where the reports are.
 static void print_summary(const struct run *r, const struct mh_report *rep) {
@@ -487,6 +520,11 @@ static void print_summary(const struct run *r, const struct mh_report *rep) {
         "run: captures: %zu written (cases/<case>.pcapng, TLS secrets inside), %zu skipped%s%s, "
         "%zu disagree with the TLS library\n",
         captured, skipped, why ? ": " : "", why ? mh_printable_next(&g, why) : "", mismatched);
+  }
+  char soonest[512];
+  mh_lifetimes_soonest(&r->lifetimes, soonest, sizeof(soonest));
+  if (soonest[0] != '\0') {
+    printf("run: %s\n", mh_printable_next(&g, soonest));
   }
   // Last, where an operator's eye lands: a green run that proves less than it seems.
   for (size_t i = 0; i < rep->num_warnings; i++) {
@@ -562,6 +600,7 @@ int mh_runner_run(const struct mh_scenario *s_in, const struct mh_run_options *o
   pthread_mutex_init(&r.arena_mu, NULL);
   int ret = -1;
   long long started = mh_clock_wall_ms();
+  mh_lifetimes_init(&r.lifetimes, started / 1000, o->has_min_time_left ? o->min_time_left_s : -1);
   double t0 = mh_clock_now_ms();
   // The fixtures first: the oracle reads the certificates when it plans the cases.
   struct mh_pki_options popts = {.out_dir = s_in->fixtures_dir, .quiet = 1};
@@ -578,6 +617,10 @@ int mh_runner_run(const struct mh_scenario *s_in, const struct mh_run_options *o
   struct mh_case_result *reported = reported_cases(&r, &num_reported);
   if (reported == NULL) {
     mh_err_set(err, "out of memory");
+    goto out;
+  }
+  size_t num_probed = num_reported;
+  if (lifetime_cases(&r, &reported, &num_reported, err) != 0) {
     goto out;
   }
   struct mh_report rep = {
@@ -607,14 +650,17 @@ int mh_runner_run(const struct mh_scenario *s_in, const struct mh_run_options *o
   for (size_t i = 0; i < num_reported; i++) {
     failed += reported[i].fails;
   }
+  size_t room = r.lifetimes.num_chains + r.lifetimes.num_identities;
   struct mh_run_warning *warnings =
-      mh_arena_alloc_array(r.a, 2 * r.num_plans + 1, sizeof(*warnings));
+      mh_arena_alloc_array(r.a, 2 * r.num_plans + 1 + room, sizeof(*warnings));
   if (warnings == NULL) {
     mh_err_set(err, "out of memory");
     goto out;
   }
   rep.warnings = warnings;
-  rep.num_warnings = mh_warnings_collect(warnings, reported, num_reported);
+  rep.num_warnings = mh_warnings_collect(warnings, reported, num_probed);
+  rep.num_warnings += mh_lifetimes_warnings(&r.lifetimes, warnings + rep.num_warnings, room);
+  rep.lifetimes = &r.lifetimes;
   rep.exit_code =
       failed || mh_warnings_num_failing(warnings, rep.num_warnings, o->strict) > 0 || r.timed_out
           ? 1
@@ -648,6 +694,7 @@ out:
   pthread_mutex_destroy(&r.records.mu);
   pthread_mutex_destroy(&r.err_mu);
   pthread_mutex_destroy(&r.arena_mu);
+  mh_lifetimes_cleanup(&r.lifetimes);
   mh_arena_free(&arena);
   return ret;
 }

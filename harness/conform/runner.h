@@ -23,6 +23,10 @@ struct mh_run_options {
   double timeout_s;                // > 0: the whole run's bound (--timeout); cases not finished
                                    // by then are inconclusive, "run timed out", and exit is 1
   struct mh_interrupt *interrupt;  // NULL, or SIGINT/SIGTERM to stop at (base/interrupt.h)
+  // --min-time-left: a target's or an imported identity's certificate with less time left than
+  // |min_time_left_s| at the run's start is a failing case (conform/lifetimes.h).
+  int has_min_time_left;
+  long long min_time_left_s;
 };
 
 // mh_runner_run runs |s| (loaded with its fixtures under out_dir) and returns the exit code: 0 when

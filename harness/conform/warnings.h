@@ -12,7 +12,8 @@
 #define MH_WARNINGS(X)                        \
   X(NO_ACCEPT_EXPECTED, "no_accept_expected") \
   X(SAME_REJECTION, "same_rejection")         \
-  X(CANNOT_ENFORCE, "cannot_enforce")
+  X(CANNOT_ENFORCE, "cannot_enforce")         \
+  X(CERTIFICATE_EXPIRING, "certificate_expiring")
 
 enum mh_warning {
 #define X(e, kw) MH_WARNING_##e,

@@ -59,6 +59,12 @@ void mh_case_log_write(FILE *f, const struct mh_case_result *c) {
   if (c->verdict_reason[0] != '\0') {
     fprintf(f, "why        %s\n", P(&g, c->verdict_reason));
   }
+  if (c->is_check) {  // no connection: the certificates are in the reports' Certificates section
+    fprintf(f,
+            "\n(a check of the certificates, not a connection: see the Certificates section of "
+            "report.md)\n");
+    return;
+  }
   fprintf(f, "\n");
   fprintf(f, "client (mtls-harness)\n");
   fprintf(f, "  tcp            %s (%.3f ms)\n", P(&g, o->tcp), o->tcp_ms);

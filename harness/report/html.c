@@ -1,5 +1,6 @@
 // html: the run's report.html, in report.md's order: the verdict counts, the failures (each with
-// what was expected and seen, why, and the command that reruns it), the warnings, the matrices
+// what was expected and seen, why, and the command that reruns it), the warnings, the
+// certificates (report/certs.c), the matrices
 // with their cells coloured by verdict, the other cases, and the changes since a baseline.
 #include "report/internal.h"
 
@@ -65,6 +66,7 @@ static void html_counts(FILE *f, const struct mh_report *r) {
       "margin:1em 0}td,th{border:1px solid #999;padding:4px 8px;vertical-align:top}"
       "small{color:#333}pre{background:#f4f4f4;padding:8px;white-space:pre-wrap;"
       "word-break:break-all}.failure{border-left:4px solid #d04040;padding-left:1em}"
+      ".soon{background:#f4b6b6}"
       "</style></head><body>\n<h1>mTLS conformance: ",
       f);
   mh_escape_xml(f, r->scenario_name);
@@ -108,6 +110,9 @@ static void html_failure(FILE *f, const struct mh_report *r, const struct mh_cas
   }
   char flight[1024];
   mh_failure_flight(&c->outcome, flight, sizeof(flight));
+  if (c->is_check) {  // no connection was made: no flight, and no case to rerun
+    snprintf(flight, sizeof(flight), "(none: a check of the certificates, not a connection)");
+  }
   fputs("</li><li>server's flight: ", f);
   mh_escape_xml(f, flight);
   fputs("</li><li>", f);
@@ -119,7 +124,7 @@ static void html_failure(FILE *f, const struct mh_report *r, const struct mh_cas
     fputs("capture</a>", f);
   }
   fputs("</li></ul>\n", f);
-  char *cmd = r->rerun != NULL ? mh_failure_rerun(r->rerun, c->id) : NULL;
+  char *cmd = r->rerun != NULL && !c->is_check ? mh_failure_rerun(r->rerun, c->id) : NULL;
   if (cmd != NULL) {
     fputs("<p>Rerun just this case:</p>\n<pre class=\"rerun\"><code>", f);
     mh_escape_xml(f, cmd);
@@ -248,6 +253,7 @@ static void html_disagreements(FILE *f, const struct mh_report *r) {
 void mh_html_write(FILE *f, const struct mh_report *r) {
   html_counts(f, r);
   html_failures(f, r);
+  mh_certs_html(f, r);
   html_grids(f, r);
   html_others(f, r);
   html_disagreements(f, r);

@@ -43,6 +43,11 @@ void mh_run_json_write(FILE *f, const struct mh_report *r);
 // client and the server (or the capture) saw.
 void mh_case_log_write(FILE *f, const struct mh_case_result *c);
 
+// mh_certs_markdown and mh_certs_html write the "Certificates" section (report/certs.c) of
+// report.md and report.html: nothing when the run saw no certificate.
+void mh_certs_markdown(FILE *f, const struct mh_report *r);
+void mh_certs_html(FILE *f, const struct mh_report *r);
+
 // mh_markdown_write writes report.md of |r| to |f|.
 void mh_markdown_write(FILE *f, const struct mh_report *r);
 

@@ -1,6 +1,7 @@
 // markdown: the run's report.md, led by the answer: the verdict counts, the failures (each with
-// what was expected and seen, why, and the command that reruns it), the warnings, then one matrix
-// per target, the other cases, where the capture disagrees, and the changes since a baseline.
+// what was expected and seen, why, and the command that reruns it), the warnings, the certificates
+// (report/certs.c), then one matrix per target, the other cases, where the capture disagrees, and
+// the changes since a baseline.
 #include "report/internal.h"
 
 #include <stdio.h>
@@ -64,6 +65,9 @@ static void md_failure(FILE *f, const struct mh_report *r, const struct mh_case_
   }
   char flight[1024];
   mh_failure_flight(&c->outcome, flight, sizeof(flight));
+  if (c->is_check) {  // no connection was made: no flight, and no case to rerun
+    snprintf(flight, sizeof(flight), "(none: a check of the certificates, not a connection)");
+  }
   fputs("\n- server's flight: ", f);
   mh_escape_md(f, flight);
   fputs("\n- [case log]", f);
@@ -73,7 +77,7 @@ static void md_failure(FILE *f, const struct mh_report *r, const struct mh_case_
     case_link(f, c, "pcapng");
   }
   fputc('\n', f);
-  char *cmd = r->rerun != NULL ? mh_failure_rerun(r->rerun, c->id) : NULL;
+  char *cmd = r->rerun != NULL && !c->is_check ? mh_failure_rerun(r->rerun, c->id) : NULL;
   if (cmd != NULL) {
     // A fenced block shows the command as it is; it is one printable line (no fence can close).
     fputs("\nRerun just this case:\n\n```sh\n", f);
@@ -142,6 +146,7 @@ static void md_grids(FILE *f, const struct mh_report *r) {
 void mh_markdown_write(FILE *f, const struct mh_report *r) {
   md_counts(f, r);
   md_failures(f, r);
+  mh_certs_markdown(f, r);
   md_grids(f, r);
   int header = 0;
   for (size_t i = 0; i < r->num_cases; i++) {

@@ -10,6 +10,7 @@
 #include "base/net.h"
 #include "mock/events.h"
 #include "capture/capture.h"
+#include "conform/lifetimes.h"
 #include "conform/oracle.h"
 #include "conform/probe.h"
 #include "conform/warnings.h"
@@ -26,7 +27,10 @@ struct mh_case_result {
   const char *endpoint;  // "address:port" probed
   const char *identity;  // NULL: no client certificate
   int version;
-  const char *kind;  // "matrix" or "explicit"
+  const char *kind;  // "matrix", "explicit" or "certificate"
+  // Not a probe but a check of the run's certificates (kind "certificate": the time left,
+  // conform/lifetimes.h): no connection, so |expect|, |outcome| and |server| say nothing.
+  int is_check;
   const char *profile;
   const char *server_name;
   struct mh_expectation expect;
@@ -91,6 +95,9 @@ struct mh_report {
   size_t num_warnings;
   int pcap;                      // the run captured (--pcap): the reports show the captures
   const struct mh_rerun *rerun;  // NULL: no command to rerun a failing case is shown
+  // The certificates the targets presented and the client identities' (the "Certificates"
+  // section); NULL: none.
+  const struct mh_lifetimes *lifetimes;
 };
 
 // MH_REPORT_NOT_PROBED is the endpoint of a case the run abandoned when --timeout expired.

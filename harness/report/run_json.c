@@ -3,6 +3,7 @@
 #include "report/internal.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "base/alerts.h"
@@ -165,8 +166,15 @@ static void json_case(struct mh_jsonw *w, const struct mh_case_result *c) {
   mh_jsonw_string_or_null(w, c->identity);
   mh_kv_str(w, "tls_version", mh_report_version_name(c->version));
   mh_kv_str(w, "profile", c->profile);
-  json_expected(w, c);
-  json_outcome(w, &c->outcome);
+  if (c->is_check) {  // no connection: nothing was expected of or seen on one
+    mh_jsonw_key(w, "expected");
+    mh_jsonw_null(w);
+    mh_jsonw_key(w, "outcome");
+    mh_jsonw_null(w);
+  } else {
+    json_expected(w, c);
+    json_outcome(w, &c->outcome);
+  }
   json_server(w, c);
   json_capture(w, c, file);
   mh_kv_str(w, "verdict", mh_verdict_name(c->verdict));
@@ -175,6 +183,99 @@ static void json_case(struct mh_jsonw *w, const struct mh_case_result *c) {
   mh_kv_str(w, "summary", c->summary);
   snprintf(log, sizeof(log), "cases/%s.log", file);
   mh_kv_str(w, "log", log);
+  mh_jsonw_object_end(w);
+}
+
+// json_cert writes certificate |c| (position |i| of its chain) with its time left at |start|.
+static void json_cert(struct mh_jsonw *w, const struct mh_certinfo *c, int i, int64_t start) {
+  char when[32], left[48];
+  mh_jsonw_object_begin(w);
+  mh_kv_str(w, "role", i == 0 ? "leaf" : c->self_signed ? "root" : "intermediate");
+  mh_kv_str(w, "subject", c->subject);
+  mh_kv_str(w, "issuer", c->issuer);
+  mh_kv_str(w, "serial", c->serial);
+  mh_kv_str(w, "sans", c->sans);
+  mh_kv_str(w, "key", c->key);
+  mh_certinfo_utc(c->not_before, when, sizeof(when));
+  mh_kv_str(w, "not_before", when);
+  mh_certinfo_utc(c->not_after, when, sizeof(when));
+  mh_kv_str(w, "not_after", when);
+  mh_kv_int(w, "time_left_s", (long long)(c->not_after - start));
+  mh_certinfo_time_left(c->not_after - start, left, sizeof(left));
+  mh_kv_str(w, "time_left", left);
+  mh_kv_bool(w, "checked", mh_lifetimes_checkable(c, i));
+  mh_kv_str(w, "sha256", c->sha256);
+  mh_jsonw_object_end(w);
+}
+
+static void json_certs(struct mh_jsonw *w, const struct mh_certinfo *certs, int n, int64_t start) {
+  mh_jsonw_key(w, "certificates");
+  mh_jsonw_array_begin(w);
+  for (int i = 0; i < n; i++) {
+    json_cert(w, &certs[i], i, start);
+  }
+  mh_jsonw_array_end(w);
+}
+
+// json_chains writes the chains the targets presented, grouped by target (the chains are sorted
+// by target), each with the cases that saw it.
+static void json_chains(struct mh_jsonw *w, const struct mh_lifetimes *l) {
+  mh_jsonw_key(w, "targets");
+  mh_jsonw_array_begin(w);
+  for (size_t i = 0; i < l->num_chains; i++) {
+    const struct mh_lifetime_chain *c = &l->chains[i];
+    if (i == 0 || strcmp(l->chains[i - 1].target, c->target) != 0) {
+      mh_jsonw_object_begin(w);
+      mh_kv_str(w, "target", c->target);
+      mh_jsonw_key(w, "chains");
+      mh_jsonw_array_begin(w);
+    }
+    mh_jsonw_object_begin(w);
+    mh_kv_bool(w, "readable", c->num_certs >= 0);
+    json_certs(w, c->certs, c->num_certs, l->start);
+    mh_jsonw_key(w, "cases");
+    mh_jsonw_array_begin(w);
+    for (size_t k = 0; k < c->num_cases; k++) {
+      mh_jsonw_string(w, c->cases[k]);
+    }
+    mh_jsonw_array_end(w);
+    mh_jsonw_object_end(w);
+    if (i + 1 == l->num_chains || strcmp(l->chains[i + 1].target, c->target) != 0) {
+      mh_jsonw_array_end(w);
+      mh_jsonw_object_end(w);
+    }
+  }
+  mh_jsonw_array_end(w);
+}
+
+// json_certificates writes what the run's certificates say: the targets' chains and the client
+// identities', with their time left at the run's start.
+static void json_certificates(struct mh_jsonw *w, const struct mh_report *r) {
+  const struct mh_lifetimes *l = r->lifetimes;
+  mh_jsonw_key(w, "certificates");
+  if (l == NULL) {
+    mh_jsonw_null(w);
+    return;
+  }
+  mh_jsonw_object_begin(w);
+  mh_jsonw_key(w, "min_time_left_s");
+  if (l->min_left >= 0) {
+    mh_jsonw_int(w, (long long)l->min_left);
+  } else {
+    mh_jsonw_null(w);
+  }
+  json_chains(w, l);
+  mh_jsonw_key(w, "client_identities");
+  mh_jsonw_array_begin(w);
+  for (size_t i = 0; i < l->num_identities; i++) {
+    const struct mh_lifetime_identity *x = &l->identities[i];
+    mh_jsonw_object_begin(w);
+    mh_kv_str(w, "name", x->name);
+    mh_kv_str(w, "source", x->imported ? "imported" : "generated");
+    json_certs(w, x->certs, x->num_certs, l->start);
+    mh_jsonw_object_end(w);
+  }
+  mh_jsonw_array_end(w);
   mh_jsonw_object_end(w);
 }
 
@@ -276,6 +377,7 @@ void mh_run_json_write(FILE *f, const struct mh_report *r) {
   mh_kv_bool(w, "timed_out", r->timed_out);
   mh_kv_uint(w, "cases_planned", r->num_planned);
   json_warnings(w, r);
+  json_certificates(w, r);
   mh_jsonw_key(w, "cases");
   mh_jsonw_array_begin(w);
   for (size_t i = 0; i < r->num_cases; i++) {

@@ -121,6 +121,7 @@ void mh_tls_conn_free(struct mh_tls_conn *t) {
   free(t->server_name);
   free(t->rbuf);
   free(t->request_cas);
+  free(t->peer_chain);
   free(t);
 }
 

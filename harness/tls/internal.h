@@ -72,6 +72,9 @@ struct mh_tls_conn {
   // Probe: the CA names of the CertificateRequest received (callbacks.c), allocated on arrival.
   char (*request_cas)[MH_TLS_REQUEST_CA_LEN];
   size_t num_request_cas_kept;
+  // Client: the server's certificates, DER one after the other (verify.c), allocated on arrival.
+  uint8_t *peer_chain;
+  size_t peer_chain_len;
 };
 
 // --- fdbuf.c ---

@@ -14,6 +14,7 @@
 #define MH_TLS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "base/err.h"
@@ -188,6 +189,12 @@ const struct mh_tls_info *mh_tls_conn_info(const struct mh_tls_conn *t);
 // received, or NULL past the last kept (at most MH_TLS_REQUEST_CAS; info.num_request_cas counts
 // them all). Kept by probe connections only (not load mode); the string belongs to |t|.
 const char *mh_tls_conn_request_ca(const struct mh_tls_conn *t, size_t i);
+
+// mh_tls_conn_peer_chain returns the certificates the server presented to a client connection
+// (not in load mode), DER one after the other, leaf first, and their total length in |*out_len|;
+// NULL (|*out_len| 0) when none arrived. Kept from the moment the server's Certificate was read,
+// also when verifying it then failed: what a server presents is a fact of its own. Belongs to |t|.
+const uint8_t *mh_tls_conn_peer_chain(const struct mh_tls_conn *t, size_t *out_len);
 
 // mh_tls_keylog_open makes every connection of this process append its TLS secrets, in the NSS key
 // log format (SSLKEYLOGFILE), to |path|. A regular file is made 0600, also when it exists with a

@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -369,6 +370,29 @@ out:
   return res;
 }
 
+// keep_peer_chain copies the certificates the server sent, as received, for
+// mh_tls_conn_peer_chain (nothing is kept when out of memory: the facts are then missing).
+static void keep_peer_chain(struct mh_tls_conn *t, const SSL *ssl) {
+  const STACK_OF(CRYPTO_BUFFER) *bufs = SSL_get0_peer_certificates(ssl);
+  size_t len = 0;
+  for (size_t i = 0; bufs != NULL && i < sk_CRYPTO_BUFFER_num(bufs); i++) {
+    len += CRYPTO_BUFFER_len(sk_CRYPTO_BUFFER_value(bufs, i));
+  }
+  free(t->peer_chain);
+  t->peer_chain = len > 0 ? malloc(len) : NULL;
+  t->peer_chain_len = 0;
+  for (size_t i = 0; t->peer_chain != NULL && i < sk_CRYPTO_BUFFER_num(bufs); i++) {
+    const CRYPTO_BUFFER *b = sk_CRYPTO_BUFFER_value(bufs, i);
+    memcpy(t->peer_chain + t->peer_chain_len, CRYPTO_BUFFER_data(b), CRYPTO_BUFFER_len(b));
+    t->peer_chain_len += CRYPTO_BUFFER_len(b);
+  }
+}
+
+const uint8_t *mh_tls_conn_peer_chain(const struct mh_tls_conn *t, size_t *out_len) {
+  *out_len = t->peer_chain != NULL ? t->peer_chain_len : 0;
+  return t->peer_chain;
+}
+
 enum ssl_verify_result_t mh_tls_verify_client(SSL *ssl, uint8_t *out_alert) {
   struct mh_tls_conn *t = mh_tls_conn_of(ssl);
   if (t->ctx->load_mode) {
@@ -376,6 +400,7 @@ enum ssl_verify_result_t mh_tls_verify_client(SSL *ssl, uint8_t *out_alert) {
     t->info.verify_ok = 1;
     return ssl_verify_ok;
   }
+  keep_peer_chain(t, ssl);
   STACK_OF(X509) *chain = peer_chain(ssl);
   if (chain == NULL) {
     *out_alert = SSL_AD_BAD_CERTIFICATE;
