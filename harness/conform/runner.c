@@ -26,6 +26,7 @@
 #include "base/printable.h"
 #include "mock/endpoint.h"
 #include "mock/events.h"
+#include "mock/pebble.h"
 #include "conform/oracle.h"
 #include "pki/pki.h"
 #include "conform/probe.h"
@@ -103,6 +104,7 @@ struct run {
   size_t num_plans, cap_plans;
   struct mh_case_result *results;
   struct mh_federation *fed;
+  struct mh_pebble *pebble;  // the scenario's ACME test server, if it starts one
   struct records records;
   struct mh_net_pin *pins;  // --resolve first, then the scenario's "resolve"
   size_t num_pins;
@@ -488,6 +490,12 @@ static struct mh_tls_ctx *case_ctx(struct run *r, struct slot *sl, const struct 
       mh_scenario_fixture_path(s, s->spec.entities[root].cert_file, sl->ca_path,
                                sizeof(sl->ca_path));
       sl->ca_files[num_ca++] = sl->ca_path;
+    }
+    // An ACME mock serves what its ACME server issued (the fallback files above if it was down).
+    const struct mh_acme_config *acme = mh_scenario_location(s, k->target)->acme.server;
+    if (acme != NULL) {
+      sl->ca_files[num_ca++] = s->pebble != NULL ? s->pebble->root_file : acme->ca_bundle;
+      num_ca -= sl->ca_files[num_ca - 1] == NULL;
     }
   }
   struct mh_tls_probe_policy pp = {
@@ -1124,8 +1132,9 @@ int mh_runner_run(const struct mh_scenario *s_in, const struct mh_run_options *o
   double t0 = mh_clock_now_ms();
   // The fixtures first: the oracle reads the certificates when it plans the cases.
   struct mh_pki_options popts = {.out_dir = s_in->fixtures_dir, .quiet = 1};
-  if (mh_pki_generate(&s_in->spec, &popts, err) != 0 || merge_pins(&r, s_in, err) != 0 ||
-      plan_cases(&r, s_in, err) != 0 || start_mocks(&r, err) != 0) {
+  if (mh_pki_generate(&s_in->spec, &popts, err) != 0 || mh_pebble_start(s_in, &r.pebble, err) ||
+      merge_pins(&r, s_in, err) != 0 || plan_cases(&r, s_in, err) != 0 ||
+      start_mocks(&r, err) != 0) {
     goto out;
   }
   int jobs = run_cases(&r, o->jobs, o->timeout_s > 0 ? t0 + o->timeout_s * 1000 : 0, err);
@@ -1192,6 +1201,7 @@ int mh_runner_run(const struct mh_scenario *s_in, const struct mh_run_options *o
 out:
   mh_federation_stop_thread(r.fed);
   mh_federation_free(r.fed);
+  mh_pebble_stop(r.pebble);
   if (r.loop != NULL) {
     ev_loop_destroy(r.loop);
   }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "input/acme.h"
 #include "input/policy.h"
 #include "tls/tls.h"
 
@@ -62,8 +63,9 @@ struct mh_location {
   // |nginx_dn_regex| for a mock, from the declared "policy" for an external target.
   struct mh_policy policy;
   // Faults a mock can be told to commit, to see the runner catch them.
-  int fault_ignore_allowlist;  // accept any CN
-  int fault_rst_on_reject;     // close a rejected connection with RST instead of FIN + drain
+  int fault_ignore_allowlist;    // accept any CN
+  int fault_rst_on_reject;       // close a rejected connection with RST instead of FIN + drain
+  struct mh_acme_location acme;  // ACME mode, hot reload, rotation on command (input/acme.h)
   // An external target (a real deployment) instead of a mock.
   int is_target;
   const char *target_host;  // as written, brackets removed: a DNS name, an IPv4 or IPv6 address;

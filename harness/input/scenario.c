@@ -23,10 +23,11 @@
 #define DEFAULT_CERTS_DIR "/certs"
 
 static const char *const location_keys[] = {
-    "description", "host",          "address",      "emulate", "emit",
-    "nginx",       "config",        "faults",       "profile", "target",
-    "server_name", "ca_files",      "path",         "policy",  "bind_beyond_loopback",
-    "request",     "first_read_ms", "close_wait_ms"};
+    "description", "host",          "address",       "emulate",    "emit",
+    "nginx",       "config",        "faults",        "profile",    "target",
+    "server_name", "ca_files",      "path",          "policy",     "bind_beyond_loopback",
+    "request",     "first_read_ms", "close_wait_ms", "hot_reload", "acme_check_interval_s",
+    "rotate"};
 static const char *const fault_names[] = {"ignore_allowlist", "rst_on_reject"};
 
 // parse_request_options reads how a probe asks the location: "request", "first_read_ms",
@@ -64,8 +65,9 @@ static int parse_request_options(struct mh_json_ctx *c, const cJSON *lj, struct 
 }
 static const char *const emit_keys[] = {"rate", "subject"};
 static const char *const nginx_keys[] = {"dn_regex"};
-static const char *const scenario_keys[] = {"name",      "description", "fixtures", "certs_dir",
-                                            "locations", "matrix",      "cases",    "resolve"};
+static const char *const scenario_keys[] = {"name",      "description", "fixtures",
+                                            "certs_dir", "locations",   "matrix",
+                                            "cases",     "resolve",     "acme_server"};
 static const char *const matrix_keys[] = {
     "targets",           "identities",       "versions",    "min_tls13_check",
     "wrong_server_name", "cn_only_identity", "untrusted_ca"};
@@ -343,7 +345,7 @@ static int parse_location(struct mh_json_ctx *c, struct mh_semstreams_ctx *sc, c
   if (parse_location_identity(c, lj, L) != 0 ||
       ((v = cJSON_GetObjectItemCaseSensitive(lj, "emit")) != NULL && parse_emit(c, v, L) != 0) ||
       ((v = cJSON_GetObjectItemCaseSensitive(lj, "nginx")) != NULL && parse_nginx(c, v, L) != 0) ||
-      parse_location_extras(c, sc, lj, L) != 0) {
+      parse_location_extras(c, sc, lj, L) != 0 || mh_acme_parse_location(c, lj, &L->acme) != 0) {
     return -1;
   }
   if (L->is_target) {
@@ -952,6 +954,17 @@ static int check_ports(struct mh_json_ctx *c, const struct mh_scenario *s) {
   return 0;
 }
 
+// parse_acme_server reads "acme_server" (input/acme.c), before the locations that name its root.
+static int parse_acme_server(struct mh_json_ctx *c, struct mh_semstreams_ctx *sc, const cJSON *root,
+                             struct mh_scenario *s) {
+  struct mh_pebble_config *pc = NULL;
+  if (mh_acme_parse_server(c, sc, root, &pc) != 0) {
+    return -1;
+  }
+  s->pebble = pc;
+  return 0;
+}
+
 static int parse_scenario_doc(struct mh_json_ctx *c, struct mh_semstreams_ctx *sc,
                               struct mh_scenario *s, const cJSON *root,
                               const struct mh_scenario_options *opts) {
@@ -961,8 +974,8 @@ static int parse_scenario_doc(struct mh_json_ctx *c, struct mh_semstreams_ctx *s
   if (mh_json_check_keys(c, root, scenario_keys, sizeof(scenario_keys) / sizeof(scenario_keys[0]),
                          "a scenario") != 0 ||
       parse_header(c, root, s) != 0 || parse_resolve(c, root, s) != 0 ||
-      parse_fixtures(c, sc, root, opts, s) != 0 || parse_locations(c, sc, root, s) != 0 ||
-      check_ports(c, s) != 0 || resolve_links(c, s) != 0) {
+      parse_fixtures(c, sc, root, opts, s) != 0 || parse_acme_server(c, sc, root, s) != 0 ||
+      parse_locations(c, sc, root, s) != 0 || check_ports(c, s) != 0 || resolve_links(c, s) != 0) {
     return -1;
   }
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "matrix");
@@ -1028,6 +1041,7 @@ void mh_scenario_print_keys(FILE *out) {
     }
   }
   mh_policy_print_keys(out, "$.locations.*.policy.");
+  mh_acme_print_keys(out);
 }
 
 void mh_scenario_fixture_path(const struct mh_scenario *s, const char *rel, char *out,

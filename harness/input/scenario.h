@@ -72,6 +72,7 @@ struct mh_scenario {
   struct mh_matrix matrix;
   struct mh_case_spec *cases;  // explicit cases
   size_t num_cases;
+  const struct mh_pebble_config *pebble;  // "acme_server": a pebble to start; NULL: none
 };
 
 // mh_scenario_location returns the location of |s| named |name|, or NULL.

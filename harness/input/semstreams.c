@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "base/infile.h"
+#include "input/acme.h"
 #include "input/scenario.h"
 
 #define GO_WRAP "invalid configuration: security configuration: "
@@ -132,6 +133,10 @@ static int resolve_file(struct mh_json_ctx *c, struct mh_semstreams_ctx *sc, con
   size_t n = strlen(s->certs_dir);
   if (strncmp(p, s->certs_dir, n) == 0 && p[n] == '/') {
     const char *rel = p + n + 1;
+    if (s->pebble != NULL && strcmp(rel, s->pebble->root_rel) == 0) {
+      *out = s->pebble->root_file;  // written when the scenario's pebble starts
+      return 0;
+    }
     if (!mh_pki_spec_writes(&s->spec, rel)) {
       return mh_json_fail(
           c,
@@ -228,11 +233,15 @@ int mh_semstreams_parse_server_tls(struct mh_json_ctx *c, struct mh_semstreams_c
     return -1;
   }
   mh_json_pop(c, old);
-  if (L->server_tls && mode != NULL && strcmp(mode, "acme") == 0 && acme_enabled && !sc->quiet) {
-    fprintf(stderr,
-            "%s: %s: note: ACME mode is not emulated; the mock serves cert_file/key_file, as the "
-            "real system does when ACME fails\n",
-            c->file, c->path);
+  // ACME is used only when mode is "acme" and acme.enabled; otherwise the manual path runs.
+  if (L->server_tls && !policy_only && mode != NULL && strcmp(mode, "acme") == 0 && acme_enabled) {
+    struct mh_acme_config *a = NULL;
+    old = mh_json_push_key(c, "acme");
+    if (mh_acme_parse_config(c, sc, acme, "server", L->name, &a) != 0) {
+      return -1;
+    }
+    mh_json_pop(c, old);
+    L->acme.server = a;
   }
   if (mtls != NULL) {
     old = mh_json_push_key(c, "mtls");
@@ -295,6 +304,15 @@ static int parse_client_tls(struct mh_json_ctx *c, struct mh_semstreams_ctx *sc,
   L->client_tls = p->num_ca_files > 0 || p->insecure_skip_verify || (minv && minv[0]) ||
                   mtls_enabled || (mode != NULL && strcmp(mode, "acme") == 0);
   p->system_roots = 1;
+  if (mode != NULL && strcmp(mode, "acme") == 0 && acme_enabled) {
+    struct mh_acme_config *a = NULL;
+    old = mh_json_push_key(c, "acme");
+    if (mh_acme_parse_config(c, sc, acme, "client", L->name, &a) != 0) {
+      return -1;
+    }
+    mh_json_pop(c, old);
+    L->acme.client = a;
+  }
   if (mtls_enabled) {
     old = mh_json_push_key(c, "mtls");
     if (cfg_string(c, mtls, "cert_file", &cert) != 0 ||

@@ -125,8 +125,9 @@ static void loc_start(struct mh_loc *l) {
     mh_events_write(l->fed->ev, &e);
   }
   if (l->fed->primary != NULL) {
-    return;  // a replica only serves: the primary dials and emits
+    return;  // a replica only serves: the primary dials, emits, renews and rotates
   }
+  mh_acme_loc_start(l);
   for (size_t i = 0; i < l->num_ins; i++) {
     l->ins[i].attempts = 0;
     mh_client_dial(&l->ins[i]);
@@ -173,22 +174,52 @@ static void outage_end_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   loc_start(l);
 }
 
+// server_policy is |l|'s server policy as the mocks run it, presenting |cert| and |key|.
+static struct mh_tls_server_policy server_policy(const struct mh_loc *l, const char *cert,
+                                                 const char *key) {
+  const struct mh_location *cfg = l->cfg;
+  struct mh_tls_server_policy p = cfg->server;
+  p.cert_file = cert;
+  p.key_file = key;
+  p.emulate = cfg->emulate;
+  // rst_on_reject needs the client's unread flight left in the kernel; sconn_want honours the
+  // buffer otherwise.
+  p.buffered = !cfg->fault_rst_on_reject;
+  p.ticket_key_id = cfg->name;  // the loops of a location accept each other's tickets
+  if (cfg->fault_ignore_allowlist) {
+    p.num_allowed_cns = 0;  // the deliberate bug: every verified client is let in
+  }
+  return p;
+}
+
+struct mh_tls_ctx *mh_federation_server_ctx(struct mh_loc *l, const char *cert, const char *key,
+                                            struct mh_err *err) {
+  struct mh_tls_server_policy p = server_policy(l, cert, key);
+  return mh_tls_server_ctx_new(&p, err);
+}
+
+struct mh_tls_ctx *mh_federation_client_ctx(struct mh_loc *l, const char *cert, const char *key,
+                                            struct mh_err *err) {
+  struct mh_tls_client_policy p = l->cfg->client;
+  p.cert_file = cert;
+  p.key_file = key;
+  return mh_tls_client_ctx_new(&p, err);
+}
+
 static int loc_init(struct mh_federation *f, struct mh_loc *l, const struct mh_location *cfg,
                     struct mh_err *err) {
   l->fed = f;
   l->cfg = cfg;
   char prefix[MH_ERR_LEN];
+  struct mh_tls_server_policy sp;
+  struct mh_tls_client_policy cp;
+  // ACME mode and rotation decide which files each role presents first.
+  if (mh_acme_loc_init(l, &sp, &cp, err) != 0) {
+    snprintf(prefix, sizeof(prefix), "%s", err->msg);
+    return mh_err_set(err, "%s: %s: %s", f->s->file, cfg->json_path, prefix);
+  }
   if (cfg->server_tls) {
-    struct mh_tls_server_policy p = cfg->server;
-    p.emulate = cfg->emulate;
-    // rst_on_reject needs the client's unread flight left in the kernel; sconn_want honours the
-    // buffer otherwise.
-    p.buffered = !cfg->fault_rst_on_reject;
-    p.ticket_key_id = cfg->name;  // the loops of a location accept each other's tickets
-    if (cfg->fault_ignore_allowlist) {
-      p.num_allowed_cns = 0;  // the deliberate bug: every verified client is let in
-    }
-    if ((l->server_ctx = mh_tls_server_ctx_new(&p, err)) == NULL) {
+    if ((l->server_ctx = mh_federation_server_ctx(l, sp.cert_file, sp.key_file, err)) == NULL) {
       snprintf(prefix, sizeof(prefix), "%s", err->msg);
       return mh_err_set(err, "%s: %s.config.security.tls.server: %s", f->s->file, cfg->json_path,
                         prefix);
@@ -200,7 +231,7 @@ static int loc_init(struct mh_federation *f, struct mh_loc *l, const struct mh_l
     num_out += cfg->components[k].kind == MH_COMP_WS_OUTPUT;
   }
   if (num_in > 0 && cfg->client_tls) {
-    if ((l->client_ctx = mh_tls_client_ctx_new(&cfg->client, err)) == NULL) {
+    if ((l->client_ctx = mh_federation_client_ctx(l, cp.cert_file, cp.key_file, err)) == NULL) {
       snprintf(prefix, sizeof(prefix), "%s", err->msg);
       return mh_err_set(err, "%s: %s.config.security.tls.client: %s", f->s->file, cfg->json_path,
                         prefix);
@@ -300,6 +331,7 @@ fail:
 }
 
 void mh_federation_start(struct mh_federation *f) {
+  ev_now_update(f->loop);  // timers count from now, not from before the (ACME) build
   for (size_t i = 0; i < f->num_locs; i++) {
     loc_start(&f->locs[i]);
   }
@@ -395,6 +427,7 @@ void mh_federation_free(struct mh_federation *f) {
   mh_federation_stop(f);
   for (size_t i = 0; i < f->num_locs; i++) {
     struct mh_loc *l = &f->locs[i];
+    mh_acme_loc_free(l);
     mh_tls_ctx_free(l->server_ctx);
     mh_tls_ctx_free(l->client_ctx);
     if (l->has_dn_regex) {

@@ -24,6 +24,7 @@
 #include "mock/federation.h"
 #include "mock/http.h"
 #include "mock/ws.h"
+#include "input/acme.h"
 #include "tls/tls.h"
 
 #define HANDSHAKE_TIMEOUT_S 10.0
@@ -188,6 +189,53 @@ void mh_client_dial(struct mh_in *in);
 // mh_client_reset closes the current connection attempt or session; |in| is idle afterwards.
 void mh_client_reset(struct mh_in *in);
 
+// --- acme.c: ACME certificates, the renewal loop, hot reload and rotation ---
+
+#define MH_ACME_MAX_RETIRED 64  // contexts replaced while connections may still use them
+
+// mh_acme_role is one role (server or client) of a location whose certificate can change: in
+// ACME mode, or the server of a location told to rotate.
+struct mh_acme_role {
+  struct mh_loc *loc;
+  const struct mh_acme_config *cfg;  // NULL: manual (rotation only)
+  int is_server;
+  char cert[4096], key[4096];  // the files in use
+  char serial[80];
+  long long not_after;
+  int fallback;  // serving cert_file/key_file because the ACME server was unreachable
+  ev_timer check;
+  ev_async done;
+  pthread_t thread;
+  int thread_running;
+  int forced;           // this run is a rotation: renew whatever the time left
+  atomic_int stopping;  // the federation is going: the worker kills lego and returns
+  atomic_int child;     // the running lego's pid, 0 if none
+  int result;           // the worker's: 1 renewed, 0 not due, -1 failed (why in |why|)
+  char why[MH_ERR_LEN];
+};
+
+struct mh_acme_state {
+  struct mh_acme_role server, client;
+  ev_timer rotate;
+  struct mh_tls_ctx *retired[MH_ACME_MAX_RETIRED];
+  size_t num_retired;
+};
+
+// mh_acme_loc_init decides, before |l|'s contexts are made, which certificate each role of |l|
+// presents: for an ACME role the stored one if still good, else a new one from the ACME server
+// (lego), else the fallback files; on a replica what its primary decided. Sets |l->acme| (NULL
+// when |l| has nothing that changes) and |out_server| / |out_client| (the policies to build).
+// Returns 0 or -1 with |err| set in the real system's words.
+int mh_acme_loc_init(struct mh_loc *l, struct mh_tls_server_policy *out_server,
+                     struct mh_tls_client_policy *out_client, struct mh_err *err);
+
+// mh_acme_loc_start starts |l|'s renewal loop and its rotation timer (the primary only).
+void mh_acme_loc_start(struct mh_loc *l);
+
+// mh_acme_loc_free stops |l|'s timers, kills a running lego, joins the worker and frees the
+// retired contexts and the state. Called on the loop's thread after it stopped running.
+void mh_acme_loc_free(struct mh_loc *l);
+
 // --- federation.c: locations, outages and the federation ---
 
 struct mh_loc {
@@ -206,6 +254,7 @@ struct mh_loc {
   double outage_duration;
   regex_t dn_regex;
   int has_dn_regex;
+  struct mh_acme_state *acme;  // NULL: the certificates never change
 };
 
 // mh_mail is a message a primary federation published, queued for a replica's clients.
@@ -244,6 +293,15 @@ struct mh_federation {
   struct mh_mail *mail_head, *mail_tail;
   ev_async mail_async;
 };
+
+// mh_federation_server_ctx makes the server context of |l| as the federation does, presenting
+// |cert| and |key|. Returns it (the caller frees it with mh_tls_ctx_free), or NULL with |err| set.
+struct mh_tls_ctx *mh_federation_server_ctx(struct mh_loc *l, const char *cert, const char *key,
+                                            struct mh_err *err);
+
+// mh_federation_client_ctx is mh_federation_server_ctx for |l|'s inputs.
+struct mh_tls_ctx *mh_federation_client_ctx(struct mh_loc *l, const char *cert, const char *key,
+                                            struct mh_err *err);
 
 // mh_federation_closed counts a closed connection; after a burst of them it gives freed memory
 // back to the system (malloc_trim), at once after TRIM_BURST closes, else TRIM_IDLE_S later.

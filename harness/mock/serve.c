@@ -16,6 +16,7 @@
 #include "input/scenario.h"
 #include "mock/events.h"
 #include "mock/federation.h"
+#include "mock/pebble.h"
 #include "pki/pki.h"
 
 struct serve_run {
@@ -29,6 +30,7 @@ struct serve_run {
   struct ev_loop *loops[MH_MAX_LOOPS];
   struct mh_federation *feds[MH_MAX_LOOPS];
   int num_feds;
+  struct mh_pebble *pebble;  // the scenario's ACME test server, if it starts one
 };
 
 int mh_serve_parse_outage(const char *arg, struct mh_serve_outage *out, struct mh_err *err) {
@@ -86,7 +88,7 @@ static int open_inputs(struct serve_run *r, struct mh_err *err) {
     return -1;
   }
   struct mh_pki_options popts = {.out_dir = r->s.fixtures_dir, .quiet = 1};
-  if (mh_pki_generate(&r->s.spec, &popts, err) != 0) {
+  if (mh_pki_generate(&r->s.spec, &popts, err) != 0 || mh_pebble_start(&r->s, &r->pebble, err)) {
     return -1;
   }
   if (o->events_path != NULL) {
@@ -172,6 +174,7 @@ static int serve(struct serve_run *r, struct mh_err *err) {
   ev_signal_start(loop, &sigint);
   ev_signal_start(loop, &sigterm);
   ev_timer for_timer;
+  ev_now_update(loop);  // building the mocks may have taken a while (ACME): --for counts from here
   ev_timer_init(&for_timer, for_cb, o->for_s, 0.);
   for_timer.data = r->feds[0];
   if (o->for_s > 0) {
@@ -221,6 +224,7 @@ out:
     ev_loop_destroy(r.loops[i]);
   }
   mh_federation_free(r.feds[0]);  // NULL is accepted; the default loop stays
+  mh_pebble_stop(r.pebble);
   mh_events_close(&r.ev);
   mh_arena_free(&r.arena);
   return rc;

@@ -63,7 +63,7 @@ BAD = [
      f"{LB}.ca_files[0]: {WRAP}tls.client.ca_files[0]: stat /nonexistent/ca.pem: no such file or "
      "directory"),
     ("unknown-scenario-key", lambda d: d.update(colour="blue"),
-     "$.colour: unknown key (a scenario has: name, description, fixtures, certs_dir, locations, matrix, cases, resolve)"),
+     "$.colour: unknown key (a scenario has: name, description, fixtures, certs_dir, locations, matrix, cases, resolve, acme_server)"),
     ("unknown-location-key", lambda d: d["locations"]["location-a"].update(hots="x"),
      "$.locations.location-a.hots: unknown key"),
     ("not-loopback", lambda d: d["locations"]["location-a"].update(address="10.0.0.1"),

@@ -1,0 +1,293 @@
+"""ACME locations against the real pebble and lego (Debian's): the Tier 3 federation, renewals
+with and without hot reload, rotation on command, the fallback when the ACME server is down, and
+acme.Config.Validate's words. Every wait is bounded; nothing is timed."""
+import json
+import re
+import shutil
+import socket
+import stat
+import subprocess
+import time
+
+import pytest
+
+from conftest import ROOT, Serve, run
+
+needs_acme = pytest.mark.skipif(
+    shutil.which("pebble") is None or shutil.which("lego") is None
+    or shutil.which("pebble-challtestsrv") is None,
+    reason="pebble, pebble-challtestsrv or lego is not installed (scripts/deps installs them)")
+
+TIER3 = ROOT / "scenarios" / "tier3-acme.json"
+ACME_READY_S = 180  # four certificates from pebble, one lego run after another
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tier3(**pebble):
+    """The Tier 3 scenario with pebble on free loopback ports (and |pebble| settings)."""
+    s = json.loads(TIER3.read_text())
+    s["fixtures"] = str(ROOT / "fixtures" / "tier3-acme.json")
+    p = s["acme_server"]["pebble"]
+    p.update(listen=f"127.0.0.1:{free_port()}", management=f"127.0.0.1:{free_port()}",
+             http_port=free_port(), tls_port=free_port(), dns=f"127.0.0.1:{free_port()}")
+    p.update(pebble)
+    for loc in s["locations"].values():
+        for role in loc["config"]["security"]["tls"].values():
+            if "acme" in role:
+                role["acme"]["directory_url"] = f"https://{p['listen']}/dir"
+    return s
+
+
+def write(tmp_path, s, name="scenario.json"):
+    path = tmp_path / name
+    path.write_text(json.dumps(s, indent=2))
+    return path
+
+
+def served_serial(port, host):
+    """The serial of the certificate a new handshake on |port| is shown (openssl s_client)."""
+    r = run(["timeout", "8", "openssl", "s_client", "-connect", f"127.0.0.1:{port}",
+             "-servername", host], timeout=20)
+    pem = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", r.stdout, re.S)
+    assert pem, r.stdout + r.stderr
+    proc = subprocess.run(["openssl", "x509", "-noout", "-serial"], input=pem.group(0),
+                          capture_output=True, text=True, timeout=10)
+    return norm(proc.stdout.strip().split("=", 1)[1])
+
+
+def norm(serial):
+    return serial.upper().lstrip("0")
+
+
+def wait_for(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.2)
+    raise AssertionError(f"no {what} within {timeout} s")
+
+
+def events_named(fed, name, location=None):
+    return [e for e in fed.events()
+            if e.get("event") == name and (location is None or e.get("location") == location)]
+
+
+@needs_acme
+def test_tier3_federation_comes_up_with_acme_certificates_and_data_flows(harness, tmp_path):
+    fed = Serve(harness, write(tmp_path, tier3()), tmp_path / "run", ready_timeout=ACME_READY_S)
+    try:
+        got = {(e["location"], e["role"]) for e in events_named(fed, "acme_certificate")
+               if e["reason"] == "obtained"}
+        assert got == {("location-a", "server"), ("location-b", "server"),
+                       ("location-b", "client"), ("location-c", "client")}
+        assert not events_named(fed, "acme_fallback")
+        # Data from A reaches C through B, over ACME certificates on both hops.
+        wait_for(lambda: [e for e in events_named(fed, "recv", "location-c")
+                          if e.get("origin") == "location-a"], 30, "message from A at C")
+        store = fed.fixtures / "acme" / "location-a" / "acme-certs"
+        assert stat.S_IMODE(store.stat().st_mode) == 0o700
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in store.iterdir()}
+        assert modes == {"account.json": 0o600, "account.key": 0o600,
+                         "certificate.pem": 0o644, "certificate.key": 0o600}
+        text = run(["openssl", "x509", "-noout", "-text", "-in", store / "certificate.pem"]).stdout
+        assert "Issuer: CN = Pebble Intermediate CA" in text
+        assert "id-ecPublicKey" in text and "prime256v1" in text
+        assert "DNS:location-a.semstreams.local" in text
+        # certificate.pem carries its chain, and the chain verifies to the root pebble served.
+        assert (store / "certificate.pem").read_text().count("BEGIN CERTIFICATE") == 2
+        v = run(["openssl", "verify", "-CAfile", fed.fixtures / "pebble-root.pem", "-untrusted",
+                 store / "certificate.pem", store / "certificate.pem"])
+        assert v.returncode == 0, v.stdout + v.stderr
+        startup = events_named(fed, "acme_certificate", "location-a")[0]["serial"]
+        assert served_serial(fed.ports["location-a"], "location-a.semstreams.local") == \
+            norm(startup)
+    finally:
+        assert fed.stop() == 0, fed.stderr()
+
+
+def renewing(hot_reload):
+    """A and B only (B's input dials A), every check renews: renew_before exceeds the lifetime."""
+    s = tier3(validity_s=3600)
+    del s["locations"]["location-c"]
+    for loc in s["locations"].values():
+        loc["acme_check_interval_s"] = 2
+        loc["hot_reload"] = hot_reload
+        for role in loc["config"]["security"]["tls"].values():
+            if "acme" in role:
+                role["acme"]["renew_before"] = "2h"
+    return s
+
+
+@needs_acme
+@pytest.mark.parametrize("hot_reload", [False, True])
+def test_a_renewal_reaches_new_handshakes_only_with_hot_reload(harness, tmp_path, hot_reload):
+    fed = Serve(harness, write(tmp_path, renewing(hot_reload)), tmp_path / "run",
+                ready_timeout=ACME_READY_S)
+    try:
+        startup = norm(events_named(fed, "acme_certificate", "location-a")[0]["serial"])
+        renewed = wait_for(lambda: [e for e in events_named(fed, "acme_renewed", "location-a")],
+                           120, "renewal of location-a")
+        assert norm(renewed[0]["old_serial"]) == startup
+        assert norm(renewed[0]["new_serial"]) != startup
+        served = served_serial(fed.ports["location-a"], "location-a.semstreams.local")
+        news = {norm(e["new_serial"]) for e in events_named(fed, "acme_renewed", "location-a")}
+        if hot_reload:
+            assert served in news
+            assert "new handshakes" in renewed[0]["serving"]
+        else:
+            # The real server: net/http cloned the TLS config at ServeTLS.
+            assert served == startup
+            assert "startup certificate" in renewed[0]["serving"]
+        # The client side takes its renewed certificate at its next dial either way.
+        client = wait_for(lambda: [e for e in events_named(fed, "acme_renewed", "location-b")
+                                   if e["role"] == "client"], 120, "client renewal at location-b")
+        assert "from the next dial" in client[0]["serving"]
+    finally:
+        assert fed.stop() == 0, fed.stderr()
+
+
+@needs_acme
+def test_rotation_on_command_swaps_the_served_certificate(harness, tmp_path):
+    s = tier3()
+    del s["locations"]["location-c"]
+    s["locations"]["location-a"]["rotate"] = {"at_s": 1, "new_key": True}
+    fed = Serve(harness, write(tmp_path, s), tmp_path / "run", ready_timeout=ACME_READY_S)
+    try:
+        startup = norm(events_named(fed, "acme_certificate", "location-a")[0]["serial"])
+        rot = wait_for(lambda: events_named(fed, "rotated", "location-a"), 60, "rotation")[0]
+        assert norm(rot["old_serial"]) == startup and rot["new_not_after"] > 0
+        assert served_serial(fed.ports["location-a"], "location-a.semstreams.local") == \
+            norm(rot["new_serial"])
+    finally:
+        assert fed.stop() == 0, fed.stderr()
+
+
+def unreachable():
+    """Tier 3 without its pebble: the directory is a closed loopback port."""
+    s = tier3()
+    del s["acme_server"]
+    closed = free_port()
+    for loc in s["locations"].values():
+        for role in loc["config"]["security"]["tls"].values():
+            if "acme" in role:
+                role["acme"]["directory_url"] = f"https://127.0.0.1:{closed}/dir"
+            for key in ("ca_files",):
+                if key in role:
+                    role[key] = ["/certs/federation-ca.pem"]
+            if "mtls" in role and "client_ca_files" in role["mtls"]:
+                role["mtls"]["client_ca_files"] = ["/certs/federation-ca.pem"]
+    return s
+
+
+@needs_acme
+def test_acme_server_down_serves_the_fallback_and_says_so(harness, tmp_path):
+    fed = Serve(harness, write(tmp_path, unreachable()), tmp_path / "run",
+                ready_timeout=ACME_READY_S)
+    try:
+        fb = {e["location"]: e for e in events_named(fed, "acme_fallback") if e["role"] == "server"}
+        assert set(fb) == {"location-a", "location-b"}
+        assert "obtain ACME certificate failed" in fb["location-a"]["reason"]
+        assert "connection refused" in fb["location-a"]["reason"]
+        assert "SemStreams falls back silently" in fb["location-a"]["reason"]
+        fallback = run(["openssl", "x509", "-noout", "-serial", "-in",
+                        fed.fixtures / "location-a-cert.pem"]).stdout.strip().split("=")[1]
+        assert served_serial(fed.ports["location-a"], "location-a.semstreams.local") == \
+            norm(fallback)
+        # The fallback certificates still carry the federation: A -> B -> C.
+        wait_for(lambda: [e for e in events_named(fed, "recv", "location-c")
+                          if e.get("origin") == "location-a"], 30, "message from A at C")
+    finally:
+        assert fed.stop() == 0, fed.stderr()
+
+
+@needs_acme
+def test_a_client_without_fallback_fails_with_the_real_error(mh, tmp_path):
+    s = unreachable()
+    del s["locations"]["location-c"]["config"]["security"]["tls"]["client"]["mtls"]
+    r = mh("serve", write(tmp_path, s), "--ephemeral-ports", "--fixtures", tmp_path / "fx",
+           "--events", tmp_path / "ev.jsonl", "--for", "1", timeout=120)
+    assert r.returncode == 2
+    assert "tlsutil.LoadClientTLSConfigWithACME: obtain ACME certificate failed: " in r.stderr
+    assert r.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("drop,words", [
+    ("directory_url", "directory_url is required"),
+    ("email", "email is required"),
+    ("domains", "at least one domain is required"),
+    ("storage_path", "storage_path is required"),
+])
+def test_bad_acme_config_gives_the_real_validation_words(mh, tmp_path, drop, words):
+    s = tier3()
+    del s["locations"]["location-a"]["config"]["security"]["tls"]["server"]["acme"][drop]
+    r = mh("check", write(tmp_path, s))
+    assert r.returncode == 2
+    assert words in r.stderr
+    assert "$.locations.location-a.config.security.tls.server.acme" in r.stderr
+    assert f"set tls.server.acme.{drop}" in r.stderr
+
+
+def test_challenge_type_words_and_renew_before_falls_back_silently(mh, tmp_path):
+    s = tier3()
+    acme = s["locations"]["location-a"]["config"]["security"]["tls"]["server"]["acme"]
+    acme["challenge_type"] = "dns-01"
+    r = mh("check", write(tmp_path, s))
+    assert r.returncode == 2
+    assert "challenge_type must be 'http-01' or 'tls-alpn-01'" in r.stderr
+    acme["challenge_type"] = "tls-alpn-01"
+    acme["renew_before"] = "eight hours"  # the real code takes 8h without a word
+    r = mh("check", write(tmp_path, s, "ok.json"))
+    assert r.returncode == 0, r.stderr
+    assert "renew_before" not in r.stderr
+
+
+def served_pem(port, host):
+    r = run(["timeout", "8", "openssl", "s_client", "-connect", f"127.0.0.1:{port}",
+             "-servername", host], timeout=20)
+    pem = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", r.stdout, re.S)
+    assert pem, r.stdout + r.stderr
+    return pem.group(0)
+
+
+def pem_facts(pem):
+    """(serial, public key, issuer) of a PEM certificate, with openssl."""
+    out = subprocess.run(["openssl", "x509", "-noout", "-serial", "-pubkey", "-issuer"],
+                         input=pem, capture_output=True, text=True, timeout=10).stdout
+    serial = norm(re.search(r"serial=(\w+)", out).group(1))
+    pub = re.search(r"-----BEGIN PUBLIC KEY-----.*?-----END PUBLIC KEY-----", out, re.S).group(0)
+    return serial, pub, re.search(r"issuer=(.*)", out).group(1)
+
+
+@pytest.mark.parametrize("new_key", [False, True])
+def test_manual_rotation_renews_from_the_same_ca_and_swaps_for_new_handshakes(harness, tmp_path,
+                                                                              new_key):
+    s = json.loads((ROOT / "scenarios" / "federation.json").read_text())
+    s["fixtures"] = str(ROOT / "fixtures" / "federation.json")
+    s["locations"]["location-a"]["rotate"] = {"at_s": 1, "new_key": new_key}
+    fed = Serve(harness, write(tmp_path, s), tmp_path / "run")
+    try:
+        host = "location-a.semstreams.local"
+        before = pem_facts(served_pem(fed.ports["location-a"], host))
+        rot = wait_for(lambda: events_named(fed, "rotated", "location-a"), 30, "rotation")[0]
+        assert norm(rot["old_serial"]) == before[0]
+        after_pem = served_pem(fed.ports["location-a"], host)
+        after = pem_facts(after_pem)
+        assert after[0] == norm(rot["new_serial"]) != before[0]
+        assert after[2] == before[2]  # the same CA
+        assert (after[1] != before[1]) == new_key
+        assert rot["key"] == ("new" if new_key else "same")
+        ca = fed.fixtures / "federation-ca.pem"
+        v = subprocess.run(["openssl", "verify", "-CAfile", str(ca)], input=after_pem,
+                           capture_output=True, text=True, timeout=10)
+        assert v.returncode == 0, v.stdout + v.stderr
+        # Data still flows to B, whose session began before the rotation.
+        wait_for(lambda: events_named(fed, "recv", "location-b"), 30, "data at location-b")
+    finally:
+        assert fed.stop() == 0, fed.stderr()
