@@ -1,4 +1,4 @@
-// load_report: the reader of a load report.json (schema mtls-harness/load/2) for `merge`: what a
+// load_report: the reader of a load report.json (schema mtls-harness/load/3) for `merge`: what a
 // shard was asked, what it counted, and its histograms bucket by bucket, as plain data in an
 // arena. It checks types and shapes; whether shards agree is the merge's business (load/merge.c).
 #ifndef MH_INPUT_LOAD_REPORT_H
