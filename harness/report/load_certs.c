@@ -108,6 +108,7 @@ void mh_report_load_certs_json(struct mh_jsonw *w, const struct mh_load_result *
     mh_kv_str(w, "serial", mh_printable_copy(p, sizeof(p), e->serial));
     mh_kv_str(w, "subject", mh_printable_copy(p, sizeof(p), e->subject));
     mh_kv_str(w, "not_after", utc(when, sizeof(when), (long long)e->not_after * 1000));
+    mh_kv_int(w, "not_after_unix", e->not_after);
     mh_kv_double(w, "first_seen_s", (double)e->first_us / 1e6, 3);
     mh_kv_double(w, "last_seen_s", (double)e->last_us / 1e6, 3);
     mh_kv_uint(w, "handshakes", e->handshakes);
