@@ -184,6 +184,7 @@ void mh_report_load_certs_markdown(FILE *f, const struct mh_load_result *r, long
       f);
   for (size_t i = 0; i < c->num; i++) {
     const struct mh_certs_entry *e = &c->entries[i];
+    fputs("| ", f);
     md_serial(f, c, (int)i);
     fputs(" | ", f);
     mh_escape_md(f, e->subject);
