@@ -525,13 +525,14 @@ int mh_acme_loc_init(struct mh_loc *l, struct mh_tls_server_policy *out_server,
 void mh_acme_loc_start(struct mh_loc *l) {
   struct mh_acme_state *st = l->acme;
   struct ev_loop *loop = l->fed->loop;
-  if (st == NULL || l->fed->primary != NULL || ev_is_active(&st->rotate)) {
+  if (st == NULL || l->fed->primary != NULL || st->started) {
     return;  // a replica, or started before an outage
   }
+  st->started = 1;
   struct mh_acme_role *roles[] = {&st->server, &st->client};
   for (size_t i = 0; i < 2; i++) {
     ev_async_start(loop, &roles[i]->done);
-    if (roles[i]->cfg != NULL && !ev_is_active(&roles[i]->check)) {
+    if (roles[i]->cfg != NULL) {
       double every = l->cfg->acme.check_interval_s;
       ev_timer_set(&roles[i]->check, every, every);
       ev_timer_start(loop, &roles[i]->check);

@@ -46,6 +46,9 @@ static void in_event(struct mh_in *in, const char *name, const char *error) {
     mh_events_str(&e, "error", error);
   }
   mh_events_int(&e, "attempt", in->attempts);
+  if (in->cert_serial[0] != '\0') {
+    mh_events_str(&e, "client_cert_serial", in->cert_serial);
+  }
   mh_events_write(in->loc->fed->ev, &e);
 }
 
@@ -321,6 +324,11 @@ void mh_client_dial(struct mh_in *in) {
   ev_io_start(l->fed->loop, &in->io);
   ev_timer_set(&in->timer, DIAL_TIMEOUT_S, 0.);
   ev_timer_start(l->fed->loop, &in->timer);
+  // gorilla clones the TLS config at each dial: this dial presents the client certificate now in
+  // effect (an ACME renewal swaps it for the next dial).
+  const struct mh_acme_state *st = l->acme;
+  snprintf(in->cert_serial, sizeof(in->cert_serial), "%s",
+           st != NULL && st->client.cfg != NULL ? st->client.serial : "");
   in_event(in, "dial", NULL);
 }
 

@@ -171,6 +171,7 @@ struct mh_in {
   int attempts;
   char dial_addr[64];
   int dial_port;
+  char cert_serial[80];  // the client certificate this dial presents, when it can change (ACME)
   char key[32];
   char accept[64];
   char req[1024];
@@ -217,6 +218,7 @@ struct mh_acme_role {
 struct mh_acme_state {
   struct mh_acme_role server, client;
   ev_timer rotate;
+  int started;  // the timers were started once (an outage's restart leaves them be)
   struct mh_tls_ctx *retired[MH_ACME_MAX_RETIRED];
   size_t num_retired;
 };

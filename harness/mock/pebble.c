@@ -177,9 +177,17 @@ static int fetch_root(const struct mh_pebble_config *pc, struct mh_pebble *p, co
                pc->management, START_TIMEOUT_S, log);
     goto out;
   }
-  FILE *f = fopen(pc->root_file, "w");
-  if (f == NULL || fwrite(buf, 1, len, f) != len || fclose(f) != 0) {
+  // Through a temporary name: a reader never sees half a root.
+  char tmp[4200];
+  snprintf(tmp, sizeof(tmp), "%s.tmp", pc->root_file);
+  FILE *f = fopen(tmp, "w");
+  int ok = f != NULL && fwrite(buf, 1, len, f) == len;
+  if (f != NULL) {
+    ok = fclose(f) == 0 && ok;
+  }
+  if (!ok || rename(tmp, pc->root_file) != 0) {
     rc = mh_err_errno(err, "%s: cannot write pebble's root", pc->root_file);
+    unlink(tmp);
   }
 out:
   free(buf);

@@ -81,7 +81,11 @@ def events_named(fed, name, location=None):
 
 @needs_acme
 def test_tier3_federation_comes_up_with_acme_certificates_and_data_flows(harness, tmp_path):
-    fed = Serve(harness, write(tmp_path, tier3()), tmp_path / "run", ready_timeout=ACME_READY_S)
+    s = tier3()
+    # Both challenge types: A's server answers TLS-ALPN-01 on pebble's tlsPort, the rest HTTP-01.
+    s["locations"]["location-a"]["config"]["security"]["tls"]["server"]["acme"][
+        "challenge_type"] = "tls-alpn-01"
+    fed = Serve(harness, write(tmp_path, s), tmp_path / "run", ready_timeout=ACME_READY_S)
     try:
         got = {(e["location"], e["role"]) for e in events_named(fed, "acme_certificate")
                if e["reason"] == "obtained"}
@@ -128,7 +132,9 @@ def renewing(hot_reload):
 @needs_acme
 @pytest.mark.parametrize("hot_reload", [False, True])
 def test_a_renewal_reaches_new_handshakes_only_with_hot_reload(harness, tmp_path, hot_reload):
-    fed = Serve(harness, write(tmp_path, renewing(hot_reload)), tmp_path / "run",
+    # Without hot reload, A also goes down for a second at 40 s: B's input dials again.
+    extra = [] if hot_reload else ["--outage", "location-a:40:1"]
+    fed = Serve(harness, write(tmp_path, renewing(hot_reload)), tmp_path / "run", *extra,
                 ready_timeout=ACME_READY_S)
     try:
         startup = norm(events_named(fed, "acme_certificate", "location-a")[0]["serial"])
@@ -149,8 +155,35 @@ def test_a_renewal_reaches_new_handshakes_only_with_hot_reload(harness, tmp_path
         client = wait_for(lambda: [e for e in events_named(fed, "acme_renewed", "location-b")
                                    if e["role"] == "client"], 120, "client renewal at location-b")
         assert "from the next dial" in client[0]["serving"]
+        if not hot_reload:
+            redial_presents_the_renewed_client_certificate(fed)
     finally:
         assert fed.stop() == 0, fed.stderr()
+
+
+def redial_presents_the_renewed_client_certificate(fed):
+    """B's dial after A's outage presents the client certificate of B's last renewal before it
+    (gorilla clones the TLS config at each dial), and A accepted it."""
+    def redial():
+        evs = fed.events()
+        ends = [i for i, e in enumerate(evs) if e.get("event") == "outage_end"]
+        if not ends:
+            return None
+        for i in range(ends[0], len(evs)):
+            e = evs[i]
+            if e.get("location") == "location-b" and e.get("event") == "connected":
+                dial = [d for d in evs[:i] if d.get("location") == "location-b"
+                        and d.get("event") == "dial"][-1]
+                renewals = [r for r in evs[:evs.index(dial)] if r.get("location") == "location-b"
+                            and r.get("event") == "acme_renewed" and r.get("role") == "client"]
+                return dial, renewals
+        return None
+    dial, renewals = wait_for(redial, 90, "B's reconnection after A's outage")
+    assert renewals, "no client renewal before the redial"
+    assert dial["client_cert_serial"] == renewals[-1]["new_serial"]
+    startup = [e for e in events_named(fed, "acme_certificate", "location-b")
+               if e["role"] == "client"][0]["serial"]
+    assert dial["client_cert_serial"] != startup
 
 
 @needs_acme
