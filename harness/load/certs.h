@@ -49,6 +49,7 @@ struct mh_certs {
   unsigned long long other;  // handshakes that saw a certificate beyond the first MH_CERTS_MAX
   uint32_t *slots;           // num_slots x MH_CERTS_COLS counts; NULL: none
   size_t num_slots;
+  long long base_unix_ms;  // the wall-clock instant (unix ms) its times count from
 };
 
 // mh_certs_table is the run's shared table while it runs.

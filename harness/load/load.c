@@ -1074,6 +1074,7 @@ int mh_load_run(const struct mh_load_options *o, struct mh_load_result *out, str
   }
   out->elapsed_s = started > 0 ? mh_clock_now() - t0 : 0;
   start_times(out, ths, started, o);
+  out->certs.base_unix_ms = out->started_unix_ms;  // t0: --start-at's instant, or now if past
   getrusage(RUSAGE_SELF, &ru1);
   out->cpu_user_s = seconds_between(ru0.ru_utime, ru1.ru_utime);
   out->cpu_sys_s = seconds_between(ru0.ru_stime, ru1.ru_stime);

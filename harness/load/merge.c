@@ -295,6 +295,7 @@ static int add_certs(struct merge_state *st, struct mh_err *err) {
     return mh_err_set(err, "out of memory");
   }
   m->num_slots = slots;
+  m->base_unix_ms = base;
   for (size_t i = 0; i < st->n; i++) {
     const struct mh_load_report *in = &st->in[i];
     long long late_ms = in->started_unix_ms - base > 0 ? in->started_unix_ms - base : 0;
