@@ -272,6 +272,116 @@ static int read_seconds(struct mh_json_ctx *c, const cJSON *root, struct mh_load
   return 0;
 }
 
+// read_cert reads one entry of "certificates"."seen".
+static int read_cert(struct mh_json_ctx *c, const cJSON *it, struct mh_lr_cert *e) {
+  double na, first, last;
+  if (get_str(c, it, "serial", 0, &e->serial) != 0 ||
+      get_str(c, it, "subject", 0, &e->subject) != 0 ||
+      get_num(c, it, "not_after_unix", 0, &na, NULL) != 0 ||
+      get_num(c, it, "first_seen_s", 0, &first, NULL) != 0 ||
+      get_num(c, it, "last_seen_s", 0, &last, NULL) != 0 ||
+      get_count(c, it, "handshakes", &e->handshakes) != 0) {
+    return -1;
+  }
+  if (first < 0 || last < first || last > 1e7) {
+    return mh_json_fail(c, "first_seen_s and last_seen_s must be seconds of the run, in order");
+  }
+  e->not_after = (int64_t)na;
+  e->first_us = llround(first * 1e6);
+  e->last_us = llround(last * 1e6);
+  return 0;
+}
+
+// read_slot reads one row of "certificates"."timeline": [slot, failures, cert, count...].
+static int read_slot(struct mh_json_ctx *c, const cJSON *row, size_t num_certs,
+                     struct mh_lr_slot *out) {
+  int n = cJSON_IsArray(row) ? cJSON_GetArraySize(row) : -1;
+  if (n < 2 || n % 2 != 0) {
+    return mh_json_fail(c, "expected [slot, failures, cert, count, ...]: whole numbers in pairs");
+  }
+  int64_t *cert = mh_arena_alloc_array(c->a, (size_t)n / 2, sizeof(*cert));
+  uint64_t *count = mh_arena_alloc_array(c->a, (size_t)n / 2, sizeof(*count));
+  if (cert == NULL || count == NULL) {
+    return mh_json_fail(c, "out of memory");
+  }
+  for (int i = 0; i < n; i++) {
+    const cJSON *v = cJSON_GetArrayItem(row, i);
+    double d = cJSON_IsNumber(v) ? v->valuedouble : -2;
+    int is_cert = i >= 2 && i % 2 == 0;
+    double lo = is_cert ? -1 : 0;
+    double hi = i == 0 ? MH_LOAD_REPORT_MAX_SLOTS - 1 : is_cert ? (double)num_certs - 1 : 9e15;
+    if (d != floor(d) || d < lo || d > hi) {
+      return mh_json_fail(c,
+                          "item %d: expected a whole number from %.0f to %.0f (a slot, a count, "
+                          "or a certificate's index in \"seen\", -1 for other)",
+                          i, lo, hi);
+    }
+    if (i == 0) {
+      out->slot = (uint64_t)d;
+    } else if (i == 1) {
+      out->failures = (uint64_t)d;
+    } else if (is_cert) {
+      cert[i / 2 - 1] = (int64_t)d;
+    } else {
+      count[i / 2 - 1] = (uint64_t)d;
+    }
+  }
+  out->cert = cert;
+  out->count = count;
+  out->num = (size_t)n / 2 - 1;
+  return 0;
+}
+
+// read_certs reads "certificates": the certificates seen and the timeline (schema 3 on).
+static int read_certs(struct mh_json_ctx *c, const cJSON *root, struct mh_load_report *r) {
+  size_t old, old2, old3;
+  int isnull;
+  const cJSON *o = get_object(c, root, "certificates", 0, &old, &isnull);
+  if (o == NULL || get_count(c, o, "other_handshakes", &r->other_handshakes) != 0) {
+    return -1;
+  }
+  const cJSON *seen = member(c, o, "seen", &old2);
+  if (seen == NULL || !cJSON_IsArray(seen) || cJSON_GetArraySize(seen) > MH_LOAD_REPORT_MAX_CERTS) {
+    return seen == NULL ? -1
+                        : mh_json_fail(c, "expected an array of at most %d certificates",
+                                       MH_LOAD_REPORT_MAX_CERTS);
+  }
+  r->num_certs = (size_t)cJSON_GetArraySize(seen);
+  r->certs = mh_arena_alloc_array(c->a, r->num_certs + 1, sizeof(*r->certs));
+  if (r->certs == NULL) {
+    return mh_json_fail(c, "out of memory");
+  }
+  for (size_t i = 0; i < r->num_certs; i++) {
+    old3 = mh_json_push_index(c, i);
+    if (read_cert(c, cJSON_GetArrayItem(seen, (int)i), &r->certs[i]) != 0) {
+      return -1;
+    }
+    mh_json_pop(c, old3);
+  }
+  mh_json_pop(c, old2);
+  const cJSON *tl = member(c, o, "timeline", &old2);
+  if (tl == NULL || !cJSON_IsArray(tl)) {
+    return tl == NULL ? -1 : mh_json_fail(c, "expected an array");
+  }
+  r->num_timeline = (size_t)cJSON_GetArraySize(tl);
+  r->timeline = mh_arena_alloc_array(c->a, r->num_timeline + 1, sizeof(*r->timeline));
+  if (r->timeline == NULL) {
+    return mh_json_fail(c, "out of memory");
+  }
+  size_t i = 0;
+  const cJSON *it;
+  cJSON_ArrayForEach(it, tl) {
+    old3 = mh_json_push_index(c, i);
+    if (read_slot(c, it, r->num_certs, &r->timeline[i++]) != 0) {
+      return -1;
+    }
+    mh_json_pop(c, old3);
+  }
+  mh_json_pop(c, old2);
+  mh_json_pop(c, old);
+  return 0;
+}
+
 // read_instant reads |key|: {"utc", "unix_ms"} or null (0) into |out|.
 static int read_instant(struct mh_json_ctx *c, const cJSON *root, const char *key, int nullable,
                         long long *out) {
@@ -414,6 +524,10 @@ static int read_doc(struct mh_json_ctx *c, const cJSON *root, struct mh_load_rep
   int isnull;
   if (read_options(c, root, r) != 0 || read_counts(c, root, r) != 0 ||
       read_shard(c, root, r) != 0 || read_seconds(c, root, r) != 0) {
+    return -1;
+  }
+  // Schema 2 had no certificates: the merge names the schema it reads.
+  if (strcmp(r->schema, SCHEMA_PREFIX "2") != 0 && read_certs(c, root, r) != 0) {
     return -1;
   }
   const cJSON *latency = get_object(c, root, "latency", 0, &old, &isnull);

@@ -1,4 +1,4 @@
-// load_report: the reader of a load report.json (schema mtls-harness/load/2) for `merge`: what a
+// load_report: the reader of a load report.json (schema mtls-harness/load/3) for `merge`: what a
 // shard was asked, what it counted, and its histograms bucket by bucket, as plain data in an
 // arena. It checks types and shapes; whether shards agree is the merge's business (load/merge.c).
 #ifndef MH_INPUT_LOAD_REPORT_H
@@ -47,6 +47,28 @@ struct mh_lr_second {
   struct mh_lr_buckets acc, rej;
 };
 
+// What a report's "certificates" may hold: load/certs.h's MH_CERTS_MAX certificates, and 100 ms
+// slots for the longest run (MH_LOAD_MAX_SECONDS); merge checks that they agree.
+#define MH_LOAD_REPORT_MAX_CERTS 16
+#define MH_LOAD_REPORT_MAX_SLOTS 36000
+
+// mh_lr_cert is a server certificate the run saw ("certificates"."seen").
+struct mh_lr_cert {
+  const char *serial, *subject;
+  int64_t not_after;          // unix seconds
+  int64_t first_us, last_us;  // from the run's start
+  uint64_t handshakes;
+};
+
+// mh_lr_slot is one non-empty 100 ms slot of "certificates"."timeline": its failures, and |num|
+// (certificate, count) pairs, the certificate an index of the report's certs, -1 for "other".
+struct mh_lr_slot {
+  uint64_t slot, failures;
+  const int64_t *cert;
+  const uint64_t *count;
+  size_t num;
+};
+
 // mh_lr_named is a count under a name (an error class, an alert code, an HTTP status).
 struct mh_lr_named {
   const char *name;
@@ -82,6 +104,11 @@ struct mh_load_report {
   int second_sub_bits, second_max_exp;
   struct mh_lr_second *seconds;
   size_t num_seconds;
+  struct mh_lr_cert *certs;  // schema 3 on
+  size_t num_certs;
+  uint64_t other_handshakes;
+  struct mh_lr_slot *timeline;
+  size_t num_timeline;
 };
 
 // mh_load_report_read reads the load report at |path| (a report.json, or a directory holding one)

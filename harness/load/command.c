@@ -362,6 +362,7 @@ static int run_and_report(struct load_state *st, struct mh_err *err) {
     fprintf(stderr, "load: charts not drawn: %s\n", charts_note);
   }
   mh_load_summary_print(stdout, &st->lo, st->result, sweep);
+  mh_load_summary_certs(stderr, st->result);
   mh_load_location_print_accepted(&st->mock, stdout);
   printf("load: report in %s (report.md, report.json)\n", st->out_dir);
   if (st->result->signo != 0) {

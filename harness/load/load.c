@@ -82,6 +82,7 @@ struct lshared {
   // --latency-log: opened O_APPEND, so that each thread's whole-line writes never interleave
   // within a line; -1: none.
   int log_fd;
+  struct mh_certs_table certs;  // the server certificates seen, and the failures, by 100 ms
 };
 
 struct lconn {
@@ -134,6 +135,7 @@ struct lthread {
   // --latency-log: this thread's lines not written yet (written whole when nearly full).
   char *log_buf;
   size_t log_len;
+  struct mh_certs_local certs;  // this thread's last server certificate and what it saw of each
 };
 
 static uint64_t us(double s) {
@@ -171,6 +173,28 @@ static void second_record(struct lthread *th, size_t si, int kind, uint64_t v) {
   __atomic_fetch_add(
       &sh->second_hists[(si * MH_LOAD_SECOND_KINDS + (size_t)kind) * MH_HIST_SEC_BUCKETS + b], 1,
       __ATOMIC_RELAXED);
+}
+
+// describe_cert decodes a certificate new to the run (load/certs.h), with BoringSSL.
+static int describe_cert(const uint8_t *der, size_t len, struct mh_certs_entry *e) {
+  return mh_tls_cert_describe(der, len, e->serial, sizeof(e->serial), e->subject,
+                              sizeof(e->subject), &e->not_after);
+}
+
+// record_cert puts a handshake that ended at |end_us| (as --latency-log counts it: planned time
+// plus latency) on the certificates' timeline: the server certificate an accepted full handshake
+// saw, or a failure.
+static void record_cert(struct lthread *th, const struct lconn *c, int accepted, int error,
+                        uint64_t end_us) {
+  const uint8_t *der;
+  size_t len;
+  if (error >= 0) {
+    mh_certs_failed(&th->shared->certs, (int64_t)end_us);
+  }
+  if (accepted == 1 && c->tls != NULL && !mh_tls_conn_info(c->tls)->resumed &&
+      mh_tls_conn_peer_leaf(c->tls, &der, &len) == 0) {
+    mh_certs_seen(&th->shared->certs, &th->certs, der, len, (int64_t)end_us, describe_cert);
+  }
 }
 
 #define LOG_BUF_LEN 65536
@@ -233,6 +257,7 @@ static void finish(struct lconn *c, int accepted, int error, int alert) {
     second_record(th, si, accepted ? 0 : 1, us(now - c->planned));
   }
   log_line(th, c, us(now - c->planned), accepted, error);
+  record_cert(th, c, accepted, error, us(c->planned - th->t0) + us(now - c->planned));
   if (accepted == 1) {
     r->accepted++;
     sec->accepted++;
@@ -784,6 +809,7 @@ static int thread_init(struct lthread *th, const struct mh_load_options *o, int 
   th->shared = shared;
   th->loop = ev_loop_new(EVFLAG_AUTO);
   result_init(&th->r);
+  mh_certs_local_init(&th->certs);
   double per_thread_rate = o->rate > 0 ? o->rate / nt : 0;
   if (o->rate > 0) {
     int count = o->shard_count > 1 ? o->shard_count : 1;
@@ -958,6 +984,16 @@ static void finish_seconds(struct mh_load_result *out, struct lshared *shared) {
   }
 }
 
+// collect_certs moves what the |started| threads saw of the server certificates into |out|.
+static void collect_certs(struct mh_load_result *out, struct lshared *shared,
+                          const struct lthread *ths, int started) {
+  const struct mh_certs_local *locals[MH_LOAD_MAX_THREADS];
+  for (int i = 0; i < started; i++) {
+    locals[i] = &ths[i].certs;
+  }
+  mh_certs_collect(&out->certs, &shared->certs, locals, (size_t)started);
+}
+
 const uint32_t *mh_load_result_second_hist(const struct mh_load_result *r, size_t second,
                                            int kind) {
   if (r->second_hists == NULL || second >= r->num_second_slots) {
@@ -967,6 +1003,7 @@ const uint32_t *mh_load_result_second_hist(const struct mh_load_result *r, size_
 }
 
 void mh_load_result_cleanup(struct mh_load_result *r) {
+  mh_certs_cleanup(&r->certs);
   free(r->second_hists);
   r->second_hists = NULL;
   r->num_second_slots = 0;
@@ -987,6 +1024,12 @@ int mh_load_run(const struct mh_load_options *o, struct mh_load_result *out, str
   struct lshared *shared = calloc(1, sizeof(*shared));
   if (shared != NULL) {
     shared->log_fd = -1;
+    if (mh_certs_table_init(&shared->certs, mh_load_second_slots(o->duration_s, o->timeout_ms) *
+                                                (1000000 / MH_CERTS_SLOT_US)) != 0) {
+      mh_certs_table_cleanup(&shared->certs);
+      free(shared);
+      shared = NULL;
+    }
   }
   int ret = -1, started = 0;
   if (ths == NULL || shared == NULL) {
@@ -1031,6 +1074,7 @@ int mh_load_run(const struct mh_load_options *o, struct mh_load_result *out, str
   }
   out->elapsed_s = started > 0 ? mh_clock_now() - t0 : 0;
   start_times(out, ths, started, o);
+  out->certs.base_unix_ms = out->started_unix_ms;  // t0: --start-at's instant, or now if past
   getrusage(RUSAGE_SELF, &ru1);
   out->cpu_user_s = seconds_between(ru0.ru_utime, ru1.ru_utime);
   out->cpu_sys_s = seconds_between(ru0.ru_stime, ru1.ru_stime);
@@ -1044,6 +1088,7 @@ int mh_load_run(const struct mh_load_options *o, struct mh_load_result *out, str
     out->planned = out->started + out->dropped;  // the rest of the schedule was never planned
   }
   finish_seconds(out, shared);
+  collect_certs(out, shared, ths, started);
   out->signo = signo;
   ret = started == nt || signo != 0 ? 0 : -1;
 out:
@@ -1054,6 +1099,7 @@ out:
   }
   free(ths);
   if (shared != NULL) {
+    mh_certs_table_cleanup(&shared->certs);
     free(shared->second_hists);
     if (shared->log_fd >= 0) {
       close(shared->log_fd);

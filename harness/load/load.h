@@ -21,6 +21,7 @@
 
 #include "base/err.h"
 #include "base/interrupt.h"
+#include "load/certs.h"
 #include "load/hist.h"
 
 #define MH_LOAD_MAX_STATUSES 8
@@ -148,6 +149,9 @@ struct mh_load_result {
   int exit_code;
   struct mh_load_second seconds[MH_LOAD_MAX_SECONDS];
   size_t num_seconds;
+  // The server certificates accepted full handshakes saw (a resumed one is shown none) and the
+  // failures, on a timeline of 100 ms slots (load/certs.h); its timeline is owned by the result.
+  struct mh_certs certs;
   int signo;  // the signal that stopped the run early, 0: none
 };
 
@@ -159,7 +163,8 @@ unsigned long long mh_load_result_errors(const struct mh_load_result *r);
 // |kind| (0 accepted, 1 rejected) of |r|, borrowed from |r|; NULL when |r| has none.
 const uint32_t *mh_load_result_second_hist(const struct mh_load_result *r, size_t second, int kind);
 
-// mh_load_result_cleanup frees what |r| owns (its per-second histograms), not |r| itself.
+// mh_load_result_cleanup frees what |r| owns (its per-second histograms, its certificates'
+// timeline), not |r| itself.
 void mh_load_result_cleanup(struct mh_load_result *r);
 
 // mh_load_second_slots returns how many seconds of per-second histograms a run of |duration_s|

@@ -52,9 +52,15 @@ int mh_load_location_start(struct mh_load_location *m, struct mh_arena *a,
       comps[only->num_components++] = L->components[k];
     }
   }
-  struct mh_scenario one = *s;
-  one.locations = only;
-  one.num_locations = 1;
+  // The federation keeps a pointer to its scenario and reads it while it runs (a rotation looks
+  // up the CA that issued the certificate): the copy lives in |a|, not on this stack.
+  struct mh_scenario *one = mh_arena_alloc(a, sizeof(*one));
+  if (one == NULL) {
+    return mh_err_set(err, "out of memory");
+  }
+  *one = *s;
+  one->locations = only;
+  one->num_locations = 1;
   m->events.log_to_stderr = 0;
   // One loop per server thread, each with its own SO_REUSEPORT listener on the same port.
   for (int i = 0; i < threads && i < MH_MAX_LOOPS; i++) {
@@ -65,7 +71,7 @@ int mh_load_location_start(struct mh_load_location *m, struct mh_arena *a,
     if (m->loops[i] == NULL) {
       return mh_err_set(err, "mtls-harness load: cannot create event loop %d", i + 1);
     }
-    m->feds[i] = mh_federation_new(m->loops[i], &one, &m->events, &fo, err);
+    m->feds[i] = mh_federation_new(m->loops[i], one, &m->events, &fo, err);
     if (m->feds[i] == NULL || mh_federation_start_thread(m->feds[i], err) != 0) {
       return -1;
     }

@@ -13,6 +13,7 @@
 #include "base/outdir.h"
 #include "base/printable.h"
 #include "input/load_report.h"
+#include "load/certs.h"
 #include "load/hist.h"
 #include "load/load.h"
 #include "load/summary.h"
@@ -245,6 +246,88 @@ static int add_seconds(struct merge_state *st, struct mh_err *err) {
   return 0;
 }
 
+_Static_assert(MH_LOAD_REPORT_MAX_CERTS == MH_CERTS_MAX, "a report holds what a run tells apart");
+_Static_assert(MH_LOAD_REPORT_MAX_SLOTS == MH_LOAD_MAX_SECONDS * (1000000 / MH_CERTS_SLOT_US),
+               "a report's slots are a run's");
+
+// cert_index returns the merged index of the certificate |e| (by serial), adding it while there
+// is room; MH_CERTS_OTHER when there is none.
+static int cert_index(struct mh_certs *m, const struct mh_lr_cert *e) {
+  for (size_t i = 0; i < m->num; i++) {
+    if (strcmp(m->entries[i].serial, e->serial) == 0) {
+      return (int)i;
+    }
+  }
+  if (m->num == MH_CERTS_MAX) {
+    return MH_CERTS_OTHER;
+  }
+  struct mh_certs_entry *x = &m->entries[m->num];
+  memset(x, 0, sizeof(*x));
+  snprintf(x->serial, sizeof(x->serial), "%s", e->serial);
+  snprintf(x->subject, sizeof(x->subject), "%s", e->subject);
+  x->not_after = e->not_after;
+  return (int)m->num++;
+}
+
+// add_certs merges the shards' certificates (union by serial: a shard's first and last sighting
+// moved by its start's distance from the shared start, the counts added) and their timelines
+// (slot by slot on the same clock as add_seconds), from which the report reads the switches again.
+static int add_certs(struct merge_state *st, struct mh_err *err) {
+  struct mh_certs *m = &st->r->certs;
+  long long base = 0;
+  for (size_t i = 0; i < st->n; i++) {
+    const struct mh_load_report *in = &st->in[i];
+    long long b = in->start_at_unix_ms > 0 ? in->start_at_unix_ms : in->started_unix_ms;
+    base = i == 0 || b < base ? b : base;
+  }
+  size_t slots = 1;
+  for (size_t i = 0; i < st->n; i++) {
+    const struct mh_load_report *in = &st->in[i];
+    long long late_ms = in->started_unix_ms - base > 0 ? in->started_unix_ms - base : 0;
+    size_t off = (size_t)llround((double)late_ms / (MH_CERTS_SLOT_US / 1000.0));
+    for (size_t k = 0; k < in->num_timeline; k++) {
+      size_t s = off + in->timeline[k].slot + 1;
+      slots = s > slots ? s : slots;
+    }
+  }
+  slots = slots < MH_LOAD_REPORT_MAX_SLOTS ? slots : MH_LOAD_REPORT_MAX_SLOTS;
+  if ((m->slots = calloc(slots * MH_CERTS_COLS, sizeof(uint32_t))) == NULL) {
+    return mh_err_set(err, "out of memory");
+  }
+  m->num_slots = slots;
+  m->base_unix_ms = base;
+  for (size_t i = 0; i < st->n; i++) {
+    const struct mh_load_report *in = &st->in[i];
+    long long late_ms = in->started_unix_ms - base > 0 ? in->started_unix_ms - base : 0;
+    size_t off = (size_t)llround((double)late_ms / (MH_CERTS_SLOT_US / 1000.0));
+    int map[MH_CERTS_MAX + 1];
+    for (size_t k = 0; k < in->num_certs; k++) {
+      const struct mh_lr_cert *e = &in->certs[k];
+      int j = map[k] = cert_index(m, e);
+      if (j == MH_CERTS_OTHER) {
+        m->other += e->handshakes;
+        continue;
+      }
+      struct mh_certs_entry *x = &m->entries[j];
+      int64_t first = e->first_us + late_ms * 1000, last = e->last_us + late_ms * 1000;
+      x->first_us = x->handshakes == 0 || first < x->first_us ? first : x->first_us;
+      x->last_us = last > x->last_us ? last : x->last_us;
+      x->handshakes += e->handshakes;
+    }
+    m->other += in->other_handshakes;
+    for (size_t k = 0; k < in->num_timeline; k++) {
+      const struct mh_lr_slot *t = &in->timeline[k];
+      size_t s = off + t->slot < slots ? off + t->slot : slots - 1;
+      uint32_t *row = m->slots + s * MH_CERTS_COLS;
+      row[MH_CERTS_FAIL] += (uint32_t)t->failures;
+      for (size_t p = 0; p < t->num; p++) {
+        row[t->cert[p] < 0 ? MH_CERTS_OTHER : map[t->cert[p]]] += (uint32_t)t->count[p];
+      }
+    }
+  }
+  return 0;
+}
+
 // add_counts adds the counts, histograms and times of every shard into |st->r|.
 static void add_counts(struct merge_state *st) {
   struct mh_load_result *r = st->r;
@@ -438,6 +521,7 @@ static int write_merged(struct merge_state *st, size_t num_bad, double max_skew_
     mh_printable_fputs(stdout, st->in[0].target);
     printf("\n");
     mh_load_summary_print(stdout, &st->o, st->r, NULL);
+    mh_load_summary_certs(stderr, st->r);
     printf("merge: report in %s (report.md, report.json)\n", out_dir);
   }
   return st->r->exit_code;
@@ -460,7 +544,7 @@ int mh_merge_run(const struct mh_merge_command *c, struct mh_err *err) {
     goto out;
   }
   add_counts(st);
-  if (add_seconds(st, err) != 0) {
+  if (add_seconds(st, err) != 0 || add_certs(st, err) != 0) {
     goto out;
   }
   rc = write_merged(st, judge_shards(st, max_skew), max_skew, err);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/printable.h"
 #include "tls/tls.h"
 
 void mh_load_summary_banner(FILE *f, const char *name, const struct mh_load_options *o) {
@@ -66,4 +67,33 @@ void mh_load_summary_print(FILE *f, const struct mh_load_options *o, const struc
           mh_hist_percentile(&r->total_accept, 99) / 1000.0,
           mh_hist_percentile(&r->total_accept, 99.9) / 1000.0,
           (r->total_accept.total ? r->total_accept.max : 0) / 1000.0);
+}
+
+void mh_load_summary_certs(FILE *f, const struct mh_load_result *r) {
+  const struct mh_certs *c = &r->certs;
+  char a[160], b[160];
+  for (size_t i = 0; i < c->num; i++) {
+    const struct mh_certs_entry *e = &c->entries[i];
+    fprintf(f, "load: server certificate serial %s (%s): %llu handshakes, seen %.3f to %.3f s\n",
+            mh_printable_copy(a, sizeof(a), e->serial), mh_printable_copy(b, sizeof(b), e->subject),
+            e->handshakes, (double)e->first_us / 1e6, (double)e->last_us / 1e6);
+  }
+  struct mh_certs_change ch[MH_CERTS_MAX_CHANGES];
+  size_t n = mh_certs_changes(c, ch, MH_CERTS_MAX_CHANGES);
+  for (size_t i = 0; i < n && i < MH_CERTS_MAX_CHANGES; i++) {
+    const struct mh_certs_change *x = &ch[i];
+    const char *from = x->from < 0             ? "-"
+                       : x->from < (int)c->num ? c->entries[x->from].serial
+                                               : "other";
+    const char *to = x->to < 0 ? "-" : x->to < (int)c->num ? c->entries[x->to].serial : "other";
+    fprintf(f, "load: %s %s -> %s at %.3f s (until %.3f s): %llu handshakes failed within 1 s%s\n",
+            x->kind == MH_CERTS_SWITCH ? "certificate switch" : "certificates mixed",
+            mh_printable_copy(a, sizeof(a), from), mh_printable_copy(b, sizeof(b), to),
+            (double)x->at_us / 1e6, (double)x->until_us / 1e6, x->failures,
+            x->failures ? " (the change dropped handshakes)" : "");
+  }
+  if (n > MH_CERTS_MAX_CHANGES) {
+    fprintf(f, "load: %zu more certificate changes not listed (report.json)\n",
+            n - MH_CERTS_MAX_CHANGES);
+  }
 }

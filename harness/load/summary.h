@@ -18,4 +18,8 @@ void mh_load_summary_banner(FILE *f, const char *name, const struct mh_load_opti
 void mh_load_summary_print(FILE *f, const struct mh_load_options *o, const struct mh_load_result *r,
                            const struct mh_sweep *sweep);
 
+// mh_load_summary_certs writes one line per server certificate |r| saw and one per switch or
+// mixed period, with the handshakes that failed around it (load/certs.h).
+void mh_load_summary_certs(FILE *f, const struct mh_load_result *r);
+
 #endif

@@ -119,6 +119,7 @@ int mh_sweep_run(const struct mh_load_options *o, double p99_limit_ms, struct mh
       mh_load_result_cleanup(out_best);
       memcpy(out_best, step, sizeof(*out_best));
       step->second_hists = NULL;  // now |out_best|'s
+      step->certs.slots = NULL;   // and the certificates' timeline
     }
     if (step->signo != 0) {  // interrupted: the sweep ends with what held so far
       out_best->signo = step->signo;

@@ -12,8 +12,9 @@
 //   html.c           the run's report.html
 //   junit.c          the run's junit.xml
 //   load_report.c    the load command's report directory, staged all at once
-//   load_json.c      the load command's report.json (schema mtls-harness/load/2)
+//   load_json.c      the load command's report.json (schema mtls-harness/load/3)
 //   load_markdown.c  the load command's report.md
+//   load_certs.c     the server certificates of a load report: seen, switches, timeline
 //   charts.c         the load command's charts as gnuplot data and scripts (load, percentiles,
 //                    sweep)
 //   gnuplot.c        the charts' pictures, drawn by gnuplot run as a bounded child process
@@ -118,6 +119,15 @@ void mh_report_load_json(FILE *f, const struct mh_report_load_doc *d);
 
 // mh_report_load_markdown writes the load report.md of |d| to |f|.
 void mh_report_load_markdown(FILE *f, const struct mh_report_load_doc *d);
+
+struct mh_jsonw;
+// mh_report_load_certs_json writes report.json's "certificates" member for |r|, whose run started
+// at the wall-clock instant |base_ms| (unix ms; seconds of the run count from it).
+void mh_report_load_certs_json(struct mh_jsonw *w, const struct mh_load_result *r,
+                               long long base_ms);
+
+// mh_report_load_certs_markdown writes report.md's "Server certificates" section for |r|.
+void mh_report_load_certs_markdown(FILE *f, const struct mh_load_result *r, long long base_ms);
 
 // mh_charts_load_dat writes load.dat of |d| to |f|: per second of the run, what completed, the
 // rates (a partial last second normalised by its length) and the accepted p50/p99.

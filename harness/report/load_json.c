@@ -392,6 +392,7 @@ void mh_report_load_json(FILE *f, const struct mh_report_load_doc *d) {
   json_hist(w, "total_rejected", &r->total_reject);
   mh_jsonw_object_end(w);
   json_load_seconds(w, r);
+  mh_report_load_certs_json(w, r, r->certs.base_unix_ms);
   json_sweep(w, d);
   mh_jsonw_object_end(w);
   mh_jsonw_newline(w);

@@ -183,6 +183,7 @@ void mh_report_load_markdown(FILE *f, const struct mh_report_load_doc *d) {
   md_hist(f, "total, accepted", &r->total_accept);
   md_hist(f, "total, rejected", &r->total_reject);
   md_charts(f, d);
+  mh_report_load_certs_markdown(f, r, r->certs.base_unix_ms);
   if (d->num_steps > 0) {
     fprintf(f, "\n## Sweep: highest sustained rate %.0f handshakes/s\n\n", d->sustainable);
     fprintf(f,

@@ -18,7 +18,7 @@
 
 #define MH_REPORT_SCHEMA "mtls-harness/report/1"
 // load's report.json; 2: lossless histograms, per-second buckets, shards (docs/load.md).
-#define MH_LOAD_REPORT_SCHEMA "mtls-harness/load/2"
+#define MH_LOAD_REPORT_SCHEMA "mtls-harness/load/3"
 
 // mh_case_result is one case as run: what was asked, expected, seen on both sides, and judged.
 struct mh_case_result {
@@ -133,7 +133,7 @@ struct mh_report_shard {
   const char *problem;
 };
 
-// mh_report_write_load writes report.json (schema mtls-harness/load/2), report.md and the charts
+// mh_report_write_load writes report.json (schema mtls-harness/load/3), report.md and the charts
 // of a load run into |out_dir|, all at once: load (rate and latency over time), percentiles
 // (latency by percentile, per phase) and, with a sweep, sweep; each as <name>.dat, <name>.gp and
 // <name>.svg, drawn by gnuplot. |target| describes what was loaded; |sweep| (NULL if none) the

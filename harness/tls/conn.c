@@ -222,3 +222,55 @@ const struct mh_tls_info *mh_tls_conn_info(const struct mh_tls_conn *t) {
 const char *mh_tls_conn_request_ca(const struct mh_tls_conn *t, size_t i) {
   return i < t->num_request_cas_kept ? t->request_cas[i] : NULL;
 }
+
+int mh_tls_conn_peer_leaf(const struct mh_tls_conn *t, const uint8_t **out_der, size_t *out_len) {
+  const STACK_OF(CRYPTO_BUFFER) *bufs = SSL_get0_peer_certificates(t->ssl);
+  if (bufs == NULL || sk_CRYPTO_BUFFER_num(bufs) == 0) {
+    return -1;
+  }
+  const CRYPTO_BUFFER *leaf = sk_CRYPTO_BUFFER_value(bufs, 0);
+  *out_der = CRYPTO_BUFFER_data(leaf);
+  *out_len = CRYPTO_BUFFER_len(leaf);
+  return 0;
+}
+
+int mh_tls_cert_describe(const uint8_t *der, size_t len, char *serial, size_t serial_len,
+                         char *subject, size_t subject_len, int64_t *out_not_after) {
+  const uint8_t *p = der;
+  X509 *x = d2i_X509(NULL, &p, (long)len);
+  int ret = -1;
+  BIGNUM *bn = NULL;
+  char *hex = NULL;
+  ASN1_TIME *epoch = NULL;
+  BIO *bio = NULL;
+  if (x == NULL) {
+    goto out;
+  }
+  bn = ASN1_INTEGER_to_BN(X509_get_serialNumber(x), NULL);
+  hex = bn != NULL ? BN_bn2hex(bn) : NULL;
+  snprintf(serial, serial_len, "%s", hex != NULL ? hex : "?");
+  // notAfter as seconds since the epoch: the difference from a time at 0.
+  int days = 0, secs = 0;
+  epoch = ASN1_TIME_set(NULL, 0);
+  *out_not_after = epoch != NULL && ASN1_TIME_diff(&days, &secs, epoch, X509_get0_notAfter(x))
+                       ? (int64_t)days * 86400 + secs
+                       : 0;
+  subject[0] = '\0';
+  bio = BIO_new(BIO_s_mem());
+  if (bio != NULL && X509_NAME_print_ex(bio, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) >= 0) {
+    const uint8_t *data;
+    size_t n;
+    BIO_mem_contents(bio, &data, &n);
+    n = n < subject_len ? n : subject_len - 1;
+    memcpy(subject, data, n);
+    subject[n] = '\0';
+  }
+  ret = 0;
+out:
+  BIO_free(bio);
+  ASN1_TIME_free(epoch);
+  OPENSSL_free(hex);
+  BN_free(bn);
+  X509_free(x);
+  return ret;
+}

@@ -180,6 +180,18 @@ void mh_tls_close_notify(struct mh_tls_conn *t);
 // mh_tls_conn_info returns what the connection's TLS layer did so far.
 const struct mh_tls_info *mh_tls_conn_info(const struct mh_tls_conn *t);
 
+// mh_tls_conn_peer_leaf points |*out_der| and |*out_len| at the DER of the certificate the peer
+// presented first (its leaf), as the TLS library holds it: borrowed from |t|, valid until it is
+// freed, nothing parsed or copied. Returns 0, or -1 when the peer presented none (a resumed
+// handshake: the server sends no certificate).
+int mh_tls_conn_peer_leaf(const struct mh_tls_conn *t, const uint8_t **out_der, size_t *out_len);
+
+// mh_tls_cert_describe decodes the DER certificate |der|: its serial in hex as BN_bn2hex writes it
+// (the event log's), its subject on one line (RFC 2253, cut to |subject_len| - 1 bytes) and its
+// notAfter in unix seconds. Returns 0, or -1 when it is not a certificate.
+int mh_tls_cert_describe(const uint8_t *der, size_t len, char *serial, size_t serial_len,
+                         char *subject, size_t subject_len, int64_t *out_not_after);
+
 // MH_TLS_REQUEST_CAS is how many CA names of a CertificateRequest a probe keeps, each RFC 2253
 // text cut to MH_TLS_REQUEST_CA_LEN - 1 bytes: a server may send thousands, a case records a few.
 #define MH_TLS_REQUEST_CAS 16
