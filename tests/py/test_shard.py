@@ -7,6 +7,7 @@ import copy
 import json
 import math
 import os
+import pathlib
 import re
 import shutil
 import signal
@@ -263,15 +264,35 @@ def test_merged_seconds_line_up_and_add_up(sharded):
         if s["accepted"]:
             assert s["p99_us"] == percentile(buckets, layout["sub_bits"], 99, 1 << 62)
     # Shards started at the same instant: each full second holds about RATE handshakes, each
-    # shard's about RATE / N (a handshake finishing after its second's end moves to the next:
-    # a few per boundary at this rate on loopback). Unaligned shards would be a quarter off.
+    # shard's about RATE / N. Seconds count completions: a handshake finishing after its second's
+    # end moves to the next, and a stall of the shared machine moves more (the schedule itself is
+    # checked exactly below, from the latency logs).
     for k in range(DURATION - 1):
         total = secs[k]["accepted"] + secs[k]["rejected"]
-        assert abs(total - RATE) <= RATE * 0.1, [s["accepted"] + s["rejected"] for s in secs]
+        assert abs(total - RATE) <= RATE * 0.25, [s["accepted"] + s["rejected"] for s in secs]
         for rep in shards:
             part = rep["seconds"][k]["accepted"] + rep["seconds"][k]["rejected"]
-            assert abs(part - RATE / N) <= RATE / N * 0.2, (k, rep["shard"])
+            assert abs(part - RATE / N) <= RATE / N * 0.4, (k, rep["shard"])
     assert sum(s["accepted"] + s["rejected"] for s in secs) == RATE * DURATION
+
+
+def test_the_shards_planned_times_are_one_schedule(sharded):
+    """From each shard's --latency-log: shard i planned the arrivals (i + jN) / RATE, so that the
+    union is one generator's schedule at RATE, even in every second, each shard offset by 1 / RATE
+    from the one before."""
+    _, _, outs, _ = sharded
+    union = []
+    for i, out in enumerate(outs):
+        planned = sorted(int(line.split()[0]) for line in pathlib.Path(f"{out}.log").read_text()
+                         .splitlines())
+        want = [(i + j * N) * 1_000_000 / RATE for j in range(RATE * DURATION // N)]
+        assert len(planned) == len(want), i
+        assert all(abs(a - b) <= 1 for a, b in zip(planned, want)), i
+        union += planned
+    per_second = [0] * DURATION
+    for t in union:
+        per_second[t // 1_000_000] += 1
+    assert per_second == [RATE] * DURATION
 
 
 def test_a_failed_and_a_late_shard_are_named(bed):
