@@ -62,24 +62,29 @@ int mh_load_location_start(struct mh_load_location *m, struct mh_arena *a,
   one->locations = only;
   one->num_locations = 1;
   m->events.log_to_stderr = 0;
-  // One loop per server thread, each with its own SO_REUSEPORT listener on the same port.
+  // One loop per server thread, each with its own SO_REUSEPORT listener on the same port: loop 0
+  // runs the location, the others its replicas (as `serve --threads`), so only loop 0 renews and
+  // rotates and the others follow it. All are built before any runs (a replica copies what its
+  // primary presents), and the replicas' loops start first, as serve's do.
   for (int i = 0; i < threads && i < MH_MAX_LOOPS; i++) {
     struct mh_federation_options fo = {
-        .ephemeral_ports = 1, .shared = threads > 1, .shared_port = i > 0 ? m->port : 0};
+        .ephemeral_ports = 1, .shared = threads > 1, .primary = i > 0 ? m->feds[0] : NULL};
     m->loops[i] = ev_loop_new(EVFLAG_AUTO);
     m->num_loops = i + 1;
     if (m->loops[i] == NULL) {
       return mh_err_set(err, "mtls-harness load: cannot create event loop %d", i + 1);
     }
     m->feds[i] = mh_federation_new(m->loops[i], one, &m->events, &fo, err);
-    if (m->feds[i] == NULL || mh_federation_start_thread(m->feds[i], err) != 0) {
-      return -1;
-    }
-    if (i == 0 && mh_federation_port(m->feds[0], L->name, &m->address, &m->port, err) != 0) {
+    if (m->feds[i] == NULL) {
       return -1;
     }
   }
-  return 0;
+  for (int i = m->num_loops - 1; i >= 0; i--) {
+    if (mh_federation_start_thread(m->feds[i], err) != 0) {
+      return -1;
+    }
+  }
+  return mh_federation_port(m->feds[0], L->name, &m->address, &m->port, err);
 }
 
 void mh_load_location_print_accepted(const struct mh_load_location *m, FILE *f) {
@@ -94,7 +99,12 @@ void mh_load_location_print_accepted(const struct mh_load_location *m, FILE *f) 
 }
 
 void mh_load_location_stop(struct mh_load_location *m) {
-  for (int i = 0; i < m->num_loops; i++) {
+  // The primary first (it hands certificate changes to the replicas), then the replicas, which
+  // go before their primary is freed.
+  if (m->num_loops > 0) {
+    mh_federation_stop_thread(m->feds[0]);
+  }
+  for (int i = m->num_loops - 1; i >= 0; i--) {
     mh_federation_stop_thread(m->feds[i]);
     mh_federation_free(m->feds[i]);
     if (m->loops[i] != NULL) {

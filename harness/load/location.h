@@ -1,6 +1,7 @@
 // location: the mock location a load run targets (`load --location`). Only its TLS websocket
 // outputs run, without data flow, on loopback ports of the system's choosing, on one or more
-// event loops, each on its own thread with its own SO_REUSEPORT listener on the same port.
+// event loops, each on its own thread with its own SO_REUSEPORT listener on the same port; the
+// loops after the first are replicas of it, so a certificate change reaches them all.
 #ifndef MH_LOAD_LOCATION_H
 #define MH_LOAD_LOCATION_H
 

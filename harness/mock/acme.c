@@ -3,6 +3,7 @@
 // fallback files), the hourly renewal loop, what a renewal changes (the server keeps its startup
 // certificate unless "hot_reload"; the client's next dial uses the new one) and rotation on
 // command. lego runs as a bounded child process on a worker thread, so the loop never waits for it.
+// Only a primary renews and rotates; the replicas on other loops follow its server certificate.
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -332,9 +333,41 @@ static void check_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   start_worker(w->data, 0);
 }
 
+// hand_over gives the files the primary's server role |r| now presents to the same location of
+// each replica, whose loop swaps to them (follow_cb). Runs on the primary's loop; the replicas
+// live until that loop has stopped (serve.c, load/location.c stop it first).
+static void hand_over(struct mh_acme_role *r) {
+  struct mh_loc *l = r->loc;
+  struct mh_federation *f = l->fed;
+  size_t idx = (size_t)(l - f->locs), n = 0;
+  if (!r->is_server || f->primary != NULL) {
+    return;  // a replica never dials, so its client role never changes
+  }
+  for (size_t i = 0; i < f->num_replicas; i++) {
+    n += f->replicas[i]->locs[idx].acme != NULL;  // always: same scenario, same decision
+  }
+  // Counted before any is sent, so that the last replica to take its hand-over is the one that
+  // brings the count to 0.
+  atomic_fetch_add(&l->acme->followers_left, (int)n);
+  for (size_t i = 0; i < f->num_replicas; i++) {
+    struct mh_federation *rf = f->replicas[i];
+    struct mh_acme_state *rs = rf->locs[idx].acme;
+    if (rs == NULL) {
+      continue;
+    }
+    pthread_mutex_lock(&rs->follow_mu);
+    fmt(rs->follow_cert, sizeof(rs->follow_cert), "%s", r->cert);
+    fmt(rs->follow_key, sizeof(rs->follow_key), "%s", r->key);
+    rs->follow_posts++;
+    pthread_mutex_unlock(&rs->follow_mu);
+    ev_async_send(rf->loop, &rs->follow);
+  }
+}
+
 // swap makes new connections of |r|'s role use the certificate now stored; the old context stays
-// alive for the connections that use it.
-static void swap(struct mh_acme_role *r) {
+// alive for the connections that use it. On a primary, the replicas then follow (hand_over).
+// Returns 0, or -1 after logging certificate_swap_failed (the role keeps its context).
+static int swap(struct mh_acme_role *r) {
   struct mh_loc *l = r->loc;
   struct mh_acme_state *st = l->acme;
   struct mh_tls_ctx **slot = r->is_server ? &l->server_ctx : &l->client_ctx;
@@ -342,16 +375,59 @@ static void swap(struct mh_acme_role *r) {
   struct mh_err err;
   if (st->num_retired == MH_ACME_MAX_RETIRED) {
     role_event(r, "certificate_swap_failed", "too many certificate changes in one run");
-    return;
+    return -1;
   }
   next = r->is_server ? mh_federation_server_ctx(l, r->cert, r->key, &err)
                       : mh_federation_client_ctx(l, r->cert, r->key, &err);
   if (next == NULL) {
     role_event(r, "certificate_swap_failed", err.msg);
-    return;
+    return -1;
   }
   st->retired[st->num_retired++] = *slot;
   *slot = next;
+  hand_over(r);
+  return 0;
+}
+
+// follow_cb runs on a replica's loop: it swaps the server role of its location to the files the
+// primary handed over (the latest, when several came at once). The replica that takes the
+// primary's last outstanding hand-over logs one "replicas_followed" for all loops, so a change is
+// not logged once per loop.
+static void follow_cb(struct ev_loop *loop, ev_async *w, int revents) {
+  (void)loop;
+  (void)revents;
+  struct mh_loc *l = w->data;
+  struct mh_acme_state *st = l->acme;
+  struct mh_federation *pf = l->fed->primary;
+  char cert[4096], key[4096];
+  pthread_mutex_lock(&st->follow_mu);
+  int posts = st->follow_posts;
+  st->follow_posts = 0;
+  fmt(cert, sizeof(cert), "%s", st->follow_cert);
+  fmt(key, sizeof(key), "%s", st->follow_key);
+  pthread_mutex_unlock(&st->follow_mu);
+  if (posts == 0) {
+    return;  // an earlier wake-up took this hand-over
+  }
+  use_files(&st->server, cert, key);
+  int failed = swap(&st->server) != 0;
+  struct mh_acme_state *ps = pf->locs[l - l->fed->locs].acme;
+  if (failed) {
+    atomic_fetch_add(&ps->followers_failed, posts);
+  }
+  if (atomic_fetch_sub(&ps->followers_left, posts) != posts) {
+    return;  // other replicas have yet to follow
+  }
+  int all_failed = atomic_exchange(&ps->followers_failed, 0);
+  struct mh_event e;
+  mh_events_begin(&e, l->cfg->name, NULL, "replicas_followed");
+  mh_events_str(&e, "role", "server");
+  mh_events_str(&e, "serial", st->server.serial);
+  mh_events_int(&e, "not_after", st->server.not_after);
+  // Every loop of the location serves it to new handshakes, but those whose swap failed.
+  mh_events_int(&e, "loops", 1 + (long long)pf->num_replicas - all_failed);
+  mh_events_int(&e, "failed", all_failed);
+  mh_events_write(l->fed->ev, &e);
 }
 
 // done_cb takes the worker's result on the loop's thread and applies it.
@@ -396,7 +472,7 @@ static void done_cb(struct ev_loop *loop, ev_async *w, int revents) {
   if (applies) {
     use_files(r, cert, key);
     r->fallback = 0;
-    swap(r);
+    swap(r);  // on failure the role keeps its context; the event says why
   }
 }
 
@@ -450,7 +526,7 @@ static void rotate_manual(struct mh_acme_role *r) {
   mh_events_str(&ev, "key", cfg->acme.rotate_new_key ? "new" : "same");
   mh_events_str(&ev, "serving", "the new certificate, to new handshakes");
   mh_events_write(r->loc->fed->ev, &ev);
-  swap(r);
+  swap(r);  // on failure the role keeps its context; the event says why
 }
 
 static void rotate_cb(struct ev_loop *loop, ev_timer *w, int revents) {
@@ -495,9 +571,16 @@ int mh_acme_loc_init(struct mh_loc *l, struct mh_tls_server_policy *out_server,
   role_init(&st->client, l, al->client, 0);
   ev_timer_init(&st->rotate, rotate_cb, 0., 0.);
   st->rotate.data = l;
+  pthread_mutex_init(&st->follow_mu, NULL);
+  atomic_init(&st->followers_left, 0);
+  atomic_init(&st->followers_failed, 0);
+  ev_async_init(&st->follow, follow_cb);
+  st->follow.data = l;
   struct mh_federation *pf = l->fed->primary;
   if (pf != NULL) {
-    // A replica presents what its primary decided (the primary renews and rotates).
+    ev_async_start(l->fed->loop, &st->follow);  // before any loop runs, as the mailbox's
+    // A replica presents what its primary decided (the primary renews and rotates; it is built
+    // before the primary's loop runs, so this reads no half-made change).
     const struct mh_acme_state *ps = pf->locs[l - l->fed->locs].acme;
     use_files(&st->server, ps->server.cert, ps->server.key);
     use_files(&st->client, ps->client.cert, ps->client.key);
@@ -551,6 +634,8 @@ void mh_acme_loc_free(struct mh_loc *l) {
   }
   struct ev_loop *loop = l->fed->loop;
   ev_timer_stop(loop, &st->rotate);
+  ev_async_stop(loop, &st->follow);  // a no-op on a primary
+  pthread_mutex_destroy(&st->follow_mu);
   struct mh_acme_role *roles[] = {&st->server, &st->client};
   for (size_t i = 0; i < 2; i++) {
     struct mh_acme_role *r = roles[i];

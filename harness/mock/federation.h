@@ -46,8 +46,9 @@ struct mh_federation_options {
   int shared;           // bind with SO_REUSEPORT (the first of several copies)
   // A replica of |primary| (created with .shared, from the same scenario): each output joins the
   // listener of the primary's same output (SO_REUSEPORT) on this loop; it neither dials nor
-  // emits, and its clients get what the primary publishes. Free replicas before their primary,
-  // and stop them before the primary's loop can publish no more (see serve.c).
+  // emits, renews nor rotates: its clients get what the primary publishes, and its outputs the
+  // certificate the primary swaps in. Free replicas before their primary, and stop them only once
+  // the primary's loop has stopped (it publishes and hands certificates over; see serve.c).
   struct mh_federation *primary;
   struct mh_mock_limits limits;  // 0 fields: the defaults
 };

@@ -221,6 +221,16 @@ struct mh_acme_state {
   int started;  // the timers were started once (an outage's restart leaves them be)
   struct mh_tls_ctx *retired[MH_ACME_MAX_RETIRED];
   size_t num_retired;
+  // A replica's location follows its primary's server certificate: the primary's loop hands the
+  // new files over under |follow_mu| and wakes |follow|, and the replica's loop builds its own
+  // context from them. Only the server role follows: a replica never dials.
+  pthread_mutex_t follow_mu;
+  ev_async follow;
+  char follow_cert[4096], follow_key[4096];  // the latest hand-over (it replaces older ones)
+  int follow_posts;                          // hand-overs not yet taken
+  // The primary's: hand-overs its replicas have not taken yet, and how many of those failed to
+  // build a context; the replica that takes the last one logs "replicas_followed".
+  atomic_int followers_left, followers_failed;
 };
 
 // mh_acme_loc_init decides, before |l|'s contexts are made, which certificate each role of |l|
@@ -235,7 +245,8 @@ int mh_acme_loc_init(struct mh_loc *l, struct mh_tls_server_policy *out_server,
 void mh_acme_loc_start(struct mh_loc *l);
 
 // mh_acme_loc_free stops |l|'s timers, kills a running lego, joins the worker and frees the
-// retired contexts and the state. Called on the loop's thread after it stopped running.
+// retired contexts and the state. Called on the loop's thread after it stopped running; a
+// replica's before its primary's, and only once the primary's loop has stopped (it hands over).
 void mh_acme_loc_free(struct mh_loc *l);
 
 // --- federation.c: locations, outages and the federation ---

@@ -186,20 +186,68 @@ def redial_presents_the_renewed_client_certificate(fed):
     assert dial["client_cert_serial"] != startup
 
 
+def accepted_per_loop(fed):
+    """The per-loop counts `serve --threads` prints when it stops."""
+    m = re.search(r"connections accepted per loop: ([\d ]+)", fed.stdout_path.read_text())
+    assert m, fed.stdout_path.read_text()
+    return [int(n) for n in m.group(1).split()]
+
+
+def test_every_loop_of_serve_threads_serves_the_rotated_certificate(harness, tmp_path):
+    s = json.loads((ROOT / "scenarios" / "federation.json").read_text())
+    s["fixtures"] = str(ROOT / "fixtures" / "federation.json")
+    s["locations"]["location-a"]["rotate"] = {"at_s": 2, "new_key": True}
+    fed = Serve(harness, write(tmp_path, s), tmp_path / "run", "--threads", "2")
+    host, port = "location-a.semstreams.local", fed.ports["location-a"]
+    try:
+        startup = pem_facts((fed.fixtures / "location-a-cert.pem").read_text())[0]
+        followed = wait_for(lambda: events_named(fed, "replicas_followed", "location-a"), 30,
+                            "the replica following the rotation")
+        rotated = fed.fixtures / "rotated" / "location-a-cert.pem"
+        new = pem_facts(rotated.read_text())[0]
+        assert new != startup
+        f = followed[0]
+        assert (norm(f["serial"]), f["loops"], f["failed"]) == (new, 2, 0)
+        # Every new handshake, whichever loop the kernel hands it to, sees the new serial only.
+        assert [served_serial(port, host) for _ in range(20)] == [new] * 20
+    finally:
+        assert fed.stop() == 0, fed.stderr()
+    # Both loops took some of those handshakes (else the check above proves nothing).
+    assert all(n > 0 for n in accepted_per_loop(fed)), accepted_per_loop(fed)
+    # One loop rotated: one rotation logged, one hand-over logged, one file written, no .tmp left.
+    evs = fed.events()
+    assert [e["new_serial"] for e in evs if e.get("event") == "rotated"] == \
+        [followed[0]["serial"]]
+    assert len([e for e in evs if e.get("event") == "replicas_followed"]) == 1
+    assert sorted(p.name for p in rotated.parent.iterdir()) == \
+        ["location-a-cert.pem", "location-a-key.pem"]
+
+
 @needs_acme
-def test_rotation_on_command_swaps_the_served_certificate(harness, tmp_path):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_rotation_on_command_swaps_the_served_certificate(harness, tmp_path, threads):
     s = tier3()
     del s["locations"]["location-c"]
     s["locations"]["location-a"]["rotate"] = {"at_s": 1, "new_key": True}
-    fed = Serve(harness, write(tmp_path, s), tmp_path / "run", ready_timeout=ACME_READY_S)
+    fed = Serve(harness, write(tmp_path, s), tmp_path / "run", "--threads", str(threads),
+                ready_timeout=ACME_READY_S)
     try:
         startup = norm(events_named(fed, "acme_certificate", "location-a")[0]["serial"])
         rot = wait_for(lambda: events_named(fed, "rotated", "location-a"), 60, "rotation")[0]
         assert norm(rot["old_serial"]) == startup and rot["new_not_after"] > 0
-        assert served_serial(fed.ports["location-a"], "location-a.semstreams.local") == \
-            norm(rot["new_serial"])
+        handshakes = 1
+        if threads > 1:
+            # The other loop follows the renewal from the ACME server (it obtains nothing itself).
+            wait_for(lambda: events_named(fed, "replicas_followed", "location-a"), 30,
+                     "the replica following the rotation")
+            handshakes = 10
+        assert [served_serial(fed.ports["location-a"], "location-a.semstreams.local")
+                for _ in range(handshakes)] == [norm(rot["new_serial"])] * handshakes
     finally:
         assert fed.stop() == 0, fed.stderr()
+    if threads > 1:
+        assert all(n > 0 for n in accepted_per_loop(fed)), accepted_per_loop(fed)
+        assert len(events_named(fed, "acme_certificate", "location-a")) == 1
 
 
 def unreachable():
