@@ -30,7 +30,9 @@ static void rfc2253(const X509_NAME *name, char *out, size_t out_len) {
     size_t len;
     BIO_mem_contents(bio, &data, &len);
     len = len >= out_len ? out_len - 1 : len;
-    memcpy(out, data, len);
+    if (len > 0) {  // an empty subject leaves the BIO without a buffer: |data| is NULL
+      memcpy(out, data, len);
+    }
     out[len] = '\0';
   }
   BIO_free(bio);

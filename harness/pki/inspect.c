@@ -80,7 +80,8 @@ static void names(struct mh_inspect_cert *c) {
   size_t len;
   if (bio != NULL && X509_NAME_print_ex(bio, subj, 0, XN_FLAG_RFC2253) >= 0 &&
       BIO_mem_contents(bio, &data, &len)) {
-    snprintf(c->dn, sizeof(c->dn), "%.*s", (int)len, (const char *)data);
+    // An empty subject leaves the BIO without a buffer: |data| is NULL and |len| 0.
+    snprintf(c->dn, sizeof(c->dn), "%.*s", (int)len, len > 0 ? (const char *)data : "");
   }
   BIO_free(bio);
   GENERAL_NAMES *sans = X509_get_ext_d2i(c->leaf, NID_subject_alt_name, NULL, NULL);

@@ -262,7 +262,9 @@ int mh_tls_cert_describe(const uint8_t *der, size_t len, char *serial, size_t se
     size_t n;
     BIO_mem_contents(bio, &data, &n);
     n = n < subject_len ? n : subject_len - 1;
-    memcpy(subject, data, n);
+    if (n > 0) {  // an empty subject leaves the BIO without a buffer: |data| is NULL
+      memcpy(subject, data, n);
+    }
     subject[n] = '\0';
   }
   ret = 0;

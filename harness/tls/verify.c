@@ -64,7 +64,9 @@ static void name_rfc2253(X509_NAME *name, char *out, size_t out_len) {
     if (len >= out_len) {
       len = out_len - 1;
     }
-    memcpy(out, data, len);
+    if (len > 0) {  // an empty name leaves the BIO without a buffer: |data| is NULL
+      memcpy(out, data, len);
+    }
     out[len] = '\0';
   }
   BIO_free(bio);
