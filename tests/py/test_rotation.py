@@ -179,10 +179,17 @@ def test_nginx_reload_mid_run_is_reported_with_its_failures(harness, tmp_path):
 
 
 def test_merge_carries_certificates_and_switches_across_shards(harness, tmp_path):
-    fed = Serve(harness, rotating_scenario(tmp_path, 4, True), tmp_path / "serve")
+    fed = Serve(harness, rotating_scenario(tmp_path, 5, True), tmp_path / "serve")
     try:
         port = fed.ports["location-a"]
-        start = time.time() + 1.5  # from serve's ready: the rotation lands in the run's third second
+        # Each shard issues its identities into a fixtures directory of its own (the same CA):
+        # two processes writing one directory would race.
+        fxs = [tmp_path / f"fx{i}" for i in range(2)]
+        for fx in fxs:
+            shutil.copytree(fed.fixtures, fx)
+        # From serve's ready: the shards have 2 s to issue their identities (a sanitizer build is
+        # slow), and the rotation lands in the run's third second.
+        start = time.time() + 2
         reports = []
         procs = []
         for i in range(2):
@@ -192,7 +199,7 @@ def test_merge_carries_certificates_and_switches_across_shards(harness, tmp_path
                 [str(a) for a in (harness, "load", "--target", f"127.0.0.1:{port}",
                                   "--server-name", HOST, "--ca",
                                   fed.fixtures / "federation-ca.pem", "--identities-from",
-                                  ROOT / "fixtures/federation.json", "--fixtures", fed.fixtures,
+                                  ROOT / "fixtures/federation.json", "--fixtures", fxs[i],
                                   "--identity", "location-b", "--rate", "200", "--duration", "5",
                                   "--threads", "1", "--shard", f"{i}/2", "--start-at",
                                   f"@{start:.3f}", "--out", out, "--quiet")],
