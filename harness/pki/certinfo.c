@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "base/printable.h"
+#include "pki/inspect.h"
 
 // rfc2253 writes |name| as RFC 2253 text.
 static void rfc2253(const X509_NAME *name, char *out, size_t out_len) {
@@ -138,16 +139,6 @@ static void key_text(X509 *x, char *out, size_t out_len) {
   EVP_PKEY_free(k);
 }
 
-// posix_time converts |t| to seconds since the epoch; 0 when it cannot be read.
-static int posix_time(const ASN1_TIME *t, int64_t *out) {
-  ASN1_TIME *epoch = ASN1_TIME_set(NULL, 0);
-  int days = 0, secs = 0;
-  int ok = epoch != NULL && ASN1_TIME_diff(&days, &secs, epoch, t);
-  ASN1_TIME_free(epoch);
-  *out = (int64_t)days * 86400 + secs;
-  return ok;
-}
-
 // describe fills |out| with |x|'s facts; -1 when its validity cannot be read.
 static int describe(X509 *x, struct mh_certinfo *out) {
   memset(out, 0, sizeof(*out));
@@ -164,8 +155,8 @@ static int describe(X509 *x, struct mh_certinfo *out) {
       snprintf(out->sha256 + 2 * i, 3, "%02x", md[i]);
     }
   }
-  if (!posix_time(X509_get0_notBefore(x), &out->not_before) ||
-      !posix_time(X509_get0_notAfter(x), &out->not_after)) {
+  if (!mh_inspect_posix_time(X509_get0_notBefore(x), &out->not_before) ||
+      !mh_inspect_posix_time(X509_get0_notAfter(x), &out->not_after)) {
     return -1;
   }
   return 0;

@@ -13,13 +13,12 @@
 
 #include "pki/pki.h"
 
-// posix_time converts |t| to seconds since the epoch.
-static int posix_time(const ASN1_TIME *t, int64_t *out) {
+int mh_inspect_posix_time(const ASN1_TIME *t, int64_t *out) {
   ASN1_TIME *epoch = ASN1_TIME_set(NULL, 0);
   int days = 0, secs = 0;
   int ok = epoch != NULL && ASN1_TIME_diff(&days, &secs, epoch, t);
   ASN1_TIME_free(epoch);
-  *out = (int64_t)days * 86400 + secs;
+  *out = ok ? (int64_t)days * 86400 + secs : 0;
   return ok;
 }
 
@@ -129,8 +128,8 @@ int mh_inspect_load(struct mh_inspect_cert *out, const char *cert_path, const ch
   if (read_certs(out, cert_path, err) != 0) {
     return -1;
   }
-  if (!posix_time(X509_get0_notBefore(out->leaf), &out->not_before) ||
-      !posix_time(X509_get0_notAfter(out->leaf), &out->not_after)) {
+  if (!mh_inspect_posix_time(X509_get0_notBefore(out->leaf), &out->not_before) ||
+      !mh_inspect_posix_time(X509_get0_notAfter(out->leaf), &out->not_after)) {
     ERR_clear_error();
     return mh_err_set(err, "%s: the certificate's validity cannot be read", cert_path);
   }

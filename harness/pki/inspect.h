@@ -83,4 +83,9 @@ int mh_inspect_verify_chain(const struct mh_inspect_cert *c, const char *const *
 // insensitive. Returns 1 or 0.
 int mh_inspect_check_host(const struct mh_inspect_cert *c, const char *host);
 
+// mh_inspect_posix_time converts the ASN.1 time |t| (BoringSSL's ASN1_TIME) to seconds since the
+// epoch in |out|. Returns 1, or 0 when it cannot be read (|out| is then 0).
+struct asn1_string_st;
+int mh_inspect_posix_time(const struct asn1_string_st *t, int64_t *out);
+
 #endif
