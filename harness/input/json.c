@@ -233,8 +233,8 @@ int mh_json_get_int(struct mh_json_ctx *c, const cJSON *v, int64_t lo, int64_t h
                         (long long)hi, cJSON_IsNumber(v) ? "a fraction" : mh_json_type_name(v));
   }
   if (v->valuedouble < (double)lo || v->valuedouble > (double)hi) {
-    return mh_json_fail(c, "%.0f is out of range (use %lld to %lld)", v->valuedouble, (long long)lo,
-                        (long long)hi);
+    return mh_json_fail(c, "%.15g is out of range (use %lld to %lld)", v->valuedouble,
+                        (long long)lo, (long long)hi);
   }
   *out = (int64_t)v->valuedouble;
   return 0;

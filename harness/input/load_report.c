@@ -59,6 +59,35 @@ static int get_num(struct mh_json_ctx *c, const cJSON *obj, const char *key, int
   return 0;
 }
 
+// get_whole reads |obj|.|key|, a whole number from |lo| to |hi|, into |out|; with |nullable| null
+// is 0 and |*out_has| 0. Every number that becomes an integer goes through here (or get_count):
+// converting a double outside the integer's range is undefined behaviour, and a report is input
+// from another machine (a pod's log), so the range is checked before the conversion.
+static int get_whole(struct mh_json_ctx *c, const cJSON *obj, const char *key, int nullable,
+                     int64_t lo, int64_t hi, int64_t *out, int *out_has) {
+  size_t old;
+  const cJSON *v = member(c, obj, key, &old);
+  *out = 0;
+  if (out_has != NULL) {
+    *out_has = 0;
+  }
+  if (v == NULL) {
+    return -1;
+  }
+  if (nullable && cJSON_IsNull(v)) {
+    mh_json_pop(c, old);
+    return 0;
+  }
+  if (mh_json_get_int(c, v, lo, hi, out) != 0) {
+    return -1;
+  }
+  if (out_has != NULL) {
+    *out_has = 1;
+  }
+  mh_json_pop(c, old);
+  return 0;
+}
+
 // get_count reads |obj|.|key|, a whole number of at least 0, into |out|.
 static int get_count(struct mh_json_ctx *c, const cJSON *obj, const char *key, uint64_t *out) {
   size_t old;
@@ -274,10 +303,11 @@ static int read_seconds(struct mh_json_ctx *c, const cJSON *root, struct mh_load
 
 // read_cert reads one entry of "certificates"."seen".
 static int read_cert(struct mh_json_ctx *c, const cJSON *it, struct mh_lr_cert *e) {
-  double na, first, last;
+  double first, last;
   if (get_str(c, it, "serial", 0, &e->serial) != 0 ||
       get_str(c, it, "subject", 0, &e->subject) != 0 ||
-      get_num(c, it, "not_after_unix", 0, &na, NULL) != 0 ||
+      get_whole(c, it, "not_after_unix", 0, MH_LR_MIN_UNIX_S, MH_LR_MAX_UNIX_S, &e->not_after,
+                NULL) != 0 ||
       get_num(c, it, "first_seen_s", 0, &first, NULL) != 0 ||
       get_num(c, it, "last_seen_s", 0, &last, NULL) != 0 ||
       get_count(c, it, "handshakes", &e->handshakes) != 0) {
@@ -286,7 +316,6 @@ static int read_cert(struct mh_json_ctx *c, const cJSON *it, struct mh_lr_cert *
   if (first < 0 || last < first || last > 1e7) {
     return mh_json_fail(c, "first_seen_s and last_seen_s must be seconds of the run, in order");
   }
-  e->not_after = (int64_t)na;
   e->first_us = llround(first * 1e6);
   e->last_us = llround(last * 1e6);
   return 0;
@@ -387,13 +416,16 @@ static int read_instant(struct mh_json_ctx *c, const cJSON *root, const char *ke
                         long long *out) {
   size_t old;
   int isnull;
-  double ms = 0;
+  int64_t ms = 0;
   *out = 0;
   const cJSON *o = get_object(c, root, key, nullable, &old, &isnull);
   if (o == NULL && !isnull) {
     return -1;
   }
-  if (o != NULL && get_num(c, o, "unix_ms", 0, &ms, NULL) != 0) {
+  // From 1970 (0 means "none" to the callers) to the year 9999: differences of two instants
+  // (merge.c) then cannot overflow.
+  if (o != NULL &&
+      get_whole(c, o, "unix_ms", 0, 1, MH_LR_MAX_UNIX_S * (int64_t)1000, &ms, NULL) != 0) {
     return -1;
   }
   *out = (long long)ms;
@@ -432,7 +464,7 @@ static int read_shard(struct mh_json_ctx *c, const cJSON *root, struct mh_load_r
 
 // read_options reads what the run was asked and its summary numbers.
 static int read_options(struct mh_json_ctx *c, const cJSON *root, struct mh_load_report *r) {
-  double conns = 0, threads = 0, exit_code = 0, rss = 0;
+  int64_t exit_code = 0;
   size_t old;
   int isnull;
   if (get_str(c, root, "target", 0, &r->target) != 0 ||
@@ -441,21 +473,19 @@ static int read_options(struct mh_json_ctx *c, const cJSON *root, struct mh_load
       get_str(c, root, "profile", 1, &r->profile) != 0 ||
       get_str(c, root, "confirmation", 0, &r->confirmation) != 0 ||
       get_str(c, root, "signal", 1, &r->signal) != 0 ||
-      get_num(c, root, "exit_code", 0, &exit_code, NULL) != 0 ||
+      get_whole(c, root, "exit_code", 0, 0, 255, &exit_code, NULL) != 0 ||
       get_num(c, root, "rate", 1, &r->rate, &r->has_rate) != 0 ||
-      get_num(c, root, "connections", 1, &conns, &r->has_connections) != 0 ||
+      get_whole(c, root, "connections", 1, 1, MH_LR_MAX_CONNECTIONS, &r->connections,
+                &r->has_connections) != 0 ||
       get_num(c, root, "duration_s", 0, &r->duration_s, NULL) != 0 ||
-      get_num(c, root, "threads", 0, &threads, NULL) != 0 ||
+      get_whole(c, root, "threads", 0, 1, MH_LR_MAX_THREADS, &r->threads, NULL) != 0 ||
       get_num(c, root, "bad_share", 0, &r->bad_share, NULL) != 0 ||
       get_num(c, root, "elapsed_s", 0, &r->elapsed_s, NULL) != 0 ||
       get_num(c, root, "achieved_rate", 0, &r->achieved_rate, NULL) != 0 ||
-      get_num(c, root, "peak_rss_kb", 0, &rss, NULL) != 0) {
+      get_whole(c, root, "peak_rss_kb", 0, 0, (int64_t)1 << 40, &r->peak_rss_kb, NULL) != 0) {
     return -1;
   }
-  r->connections = (int64_t)conns;
-  r->threads = (int64_t)threads;
   r->exit_code = (int)exit_code;
-  r->peak_rss_kb = (int64_t)rss;
   const cJSON *v = member(c, root, "identities", &old);
   if (v == NULL || mh_json_get_string_array(c, v, &r->identities, &r->num_identities) != 0) {
     return -1;

@@ -51,6 +51,12 @@ struct mh_lr_second {
 // slots for the longest run (MH_LOAD_MAX_SECONDS); merge checks that they agree.
 #define MH_LOAD_REPORT_MAX_CERTS 16
 #define MH_LOAD_REPORT_MAX_SLOTS 36000
+// The ranges a report's integers must lie in (the reader refuses others): instants from year 1 to
+// 9999, and what `load` itself accepts for --connections and --threads.
+#define MH_LR_MIN_UNIX_S (-62135596800LL)
+#define MH_LR_MAX_UNIX_S 253402300799LL
+#define MH_LR_MAX_CONNECTIONS 100000
+#define MH_LR_MAX_THREADS 1024
 
 // mh_lr_cert is a server certificate the run saw ("certificates"."seen").
 struct mh_lr_cert {

@@ -354,6 +354,13 @@ def edited(tmp, src, name, change):
     ("shard count", lambda r: r["shard"].update(count=5), "shard.count is"),
     ("schema", lambda r: r.update(schema="mtls-harness/load/1"), "schema is \"mtls-harness/load/1\""),
     ("not a shard", lambda r: r.update(shard=None), "not a shard's report"),
+    # Numbers no run writes, out of the integer's range: refused by name, never converted (a
+    # double outside an integer's range is undefined behaviour; libFuzzer found not_after_unix).
+    ("exit code", lambda r: r.update(exit_code=1e300), "exit_code: 1e+300 is out of range"),
+    ("threads", lambda r: r.update(threads=0), "threads: 0 is out of range"),
+    ("started", lambda r: r["started"].update(unix_ms=1e19), "started.unix_ms: 1e+19 is out"),
+    ("not_after", lambda r: r["certificates"]["seen"][0].update(not_after_unix=1.8e32),
+     "certificates.seen[0].not_after_unix: 1.8e+32 is out of range"),
 ])
 def test_mismatched_reports_fail_naming_the_file_and_field(harness, sharded, tmp_path, field,
                                                           change, want):
