@@ -72,9 +72,15 @@ static void in_failed(struct mh_in *in, const char *error_in) {
     in_event(in, "gave_up", "max_retries reached");
     return;
   }
+  // The multiplier is the operator's number as given: a huge or negative one makes the product
+  // infinite, negative or NaN, so clamp before it becomes milliseconds (a conversion of those is
+  // undefined). The real code caps at max_interval the same way.
   double wait = (double)rc->initial_ms / 1000.0 * pow(rc->multiplier, in->attempts);
-  if (wait > (double)rc->max_ms / 1000.0) {
+  if (!(wait <= (double)rc->max_ms / 1000.0)) {
     wait = (double)rc->max_ms / 1000.0;
+  }
+  if (wait < 0) {
+    wait = 0;
   }
   struct mh_event e;
   mh_events_begin(&e, l->cfg->name, in->cfg->id, "reconnect_wait");
