@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/printable.h"
+
 void mh_jsonw_init(struct mh_jsonw *w) {
   memset(w, 0, sizeof(*w));
 }
@@ -65,26 +67,41 @@ static void flush_newline(struct mh_jsonw *w) {
 }
 
 // out_escaped writes |s| as a quoted JSON string: runs of bytes that need no escape are copied
-// whole; '"', '\' and control characters are escaped; bytes >= 0x80 (UTF-8) pass through.
+// whole; '"', '\' and control characters (C0, and C1 as U+0080..U+009F) are escaped; well-formed
+// UTF-8 passes through. A byte that is not part of well-formed UTF-8 (a peer's HTTP reason or
+// close reason can hold anything) is written as the text "\xNN", as the Markdown and HTML
+// reports show it (base/printable.h): JSON must be UTF-8, and a report that a CI's JSON reader
+// rejects tells nobody anything.
 static void out_escaped(struct mh_jsonw *w, const char *s) {
   out(w, "\"", 1);
   const char *run = s;
-  for (const char *p = s; *p != '\0'; p++) {
+  for (const char *p = s; *p != '\0';) {
     unsigned char ch = (unsigned char)*p;
-    if (ch != '"' && ch != '\\' && ch >= 0x20) {
+    size_t n = ch >= 0x80 ? mh_printable_len(p) : 0;
+    if (n > 0 || (ch != '"' && ch != '\\' && ch >= 0x20 && ch < 0x80)) {
+      p += n > 0 ? n : 1;
       continue;
     }
     out(w, run, (size_t)(p - run));
     char esc[8];
+    size_t used = 1;
     if (ch == '"' || ch == '\\') {
       esc[0] = '\\';
       esc[1] = (char)ch;
       out(w, esc, 2);
-    } else {
+    } else if (ch < 0x80) {
       snprintf(esc, sizeof(esc), "\\u%04x", ch);
       out(w, esc, 6);
+    } else if (ch == 0xc2 && (unsigned char)p[1] >= 0x80 && (unsigned char)p[1] <= 0x9f) {
+      snprintf(esc, sizeof(esc), "\\u%04x", (unsigned char)p[1]);  // a C1 control
+      out(w, esc, 6);
+      used = 2;
+    } else {
+      snprintf(esc, sizeof(esc), "\\\\x%02x", ch);
+      out(w, esc, 5);
     }
-    run = p + 1;
+    p += used;
+    run = p;
   }
   out_str(w, run);
   out(w, "\"", 1);

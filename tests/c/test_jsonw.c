@@ -55,6 +55,23 @@ static void test_utf8_passes_through(void **state) {
   expect_json("/path/with/slash", "\"/path/with/slash\"");  // '/' needs no escape
 }
 
+// A peer's bytes that are not UTF-8 (an HTTP reason of Latin-1, a cut sequence, an overlong form)
+// become the text "\xNN", so report.json stays UTF-8 that a JSON reader accepts; C1 controls
+// are escaped as \u0080..\u009f; well-formed sequences of 2, 3 and 4 bytes stay as they are.
+static void test_bytes_outside_utf8_are_shown_not_passed(void **state) {
+  (void)state;
+  expect_json("Verboten \xe4", "\"Verboten \\\\xe4\"");      // Latin-1 a-umlaut
+  expect_json("cut \xe2\x82", "\"cut \\\\xe2\\\\x82\"");     // a 3-byte sequence cut short
+  expect_json("\xc0\xaf", "\"\\\\xc0\\\\xaf\"");             // overlong '/'
+  expect_json("\xed\xa0\x80", "\"\\\\xed\\\\xa0\\\\x80\"");  // a surrogate
+  expect_json("\xff\"", "\"\\\\xff\\\"\"");                  // then a quote
+  expect_json(
+      "a\xc2\x85"
+      "b",
+      "\"a\\u0085b\"");  // C1 NEL
+  expect_json("\xc3\xa4\xe2\x82\xac\xf0\x9f\x94\x92", "\"\xc3\xa4\xe2\x82\xac\xf0\x9f\x94\x92\"");
+}
+
 static void test_objects_arrays_and_scalars(void **state) {
   (void)state;
   struct mh_jsonw w;
@@ -212,6 +229,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_escapes_quotes_and_backslash),
       cmocka_unit_test(test_escapes_every_control_character),
+      cmocka_unit_test(test_bytes_outside_utf8_are_shown_not_passed),
       cmocka_unit_test(test_utf8_passes_through),
       cmocka_unit_test(test_objects_arrays_and_scalars),
       cmocka_unit_test(test_newlines_go_after_the_comma),

@@ -276,3 +276,44 @@ def test_mock_certificate_request_names_its_client_cas(harness, tmp_path):
         assert c["verdict"] == "pass" and c["verdict_reason"] == ""
     log = (out / report["cases"][0]["log"]).read_text()
     assert f"    CA           {ca}" in log
+
+
+def test_a_server_name_in_latin1_keeps_every_report_valid_utf8(harness, fx, tmp_path):
+    """Old PKIs issue T61String names holding Latin-1 bytes; the harness copies the CN as the
+    server sent it. report.json must stay UTF-8 that a CI's JSON reader accepts (bytes outside
+    UTF-8 become the text "\\xNN", as in report.md), and every other report must too."""
+    d = tmp_path / "t61"
+    d.mkdir()
+    (d / "req.cnf").write_bytes(
+        b"[req]\ndistinguished_name=dn\nprompt=no\nstring_mask=nombstr\n"
+        b"[dn]\nCN=M\xfcnchen\xff\n"
+        b"[ext]\nsubjectAltName=DNS:location-a.semstreams.local\nextendedKeyUsage=serverAuth\n")
+    subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", d / "key.pem", "-out",
+                    d / "req.csr", "-config", d / "req.cnf"], check=True, capture_output=True)
+    subprocess.run(["openssl", "x509", "-req", "-in", d / "req.csr", "-CA",
+                    fx / "federation-ca.pem", "-CAkey", fx / "federation-ca-key.pem", "-days", "2",
+                    "-extfile", d / "req.cnf", "-extensions", "ext", "-out", d / "cert.pem"],
+                   check=True, capture_output=True)
+    asn1 = subprocess.run(["openssl", "asn1parse", "-in", d / "cert.pem"], check=True,
+                          capture_output=True).stdout
+    assert b"T61STRING         :M\xfcnchen\xff" in asn1  # the bytes really are on the wire
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(d / "cert.pem", d / "key.pem")
+    ctx.verify_mode = ssl.CERT_OPTIONAL
+    ctx.load_verify_locations(fx / "federation-ca.pem")
+
+    def answer(conn):
+        with ctx.wrap_socket(conn, server_side=True) as s:
+            read_head(s)
+            s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+
+    with serving(answer) as port:
+        r, report, out = run_against(harness, fx, tmp_path, port, identities=("location-b",))
+    text = (out / "report.json").read_bytes().decode("utf-8")  # strict: raises on a stray byte
+    for c in json.loads(text)["cases"]:
+        assert c["outcome"]["server_cn"] == "M\\xfcnchen\\xff", c["outcome"]
+    for name in ("report.md", "report.html", "junit.xml"):
+        (out / name).read_bytes().decode("utf-8")
+    log = (out / report["cases"][0]["log"]).read_bytes().decode("utf-8")
+    assert "server cert    CN=M\\xfcnchen\\xff (verified)" in log
