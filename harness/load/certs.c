@@ -313,3 +313,18 @@ size_t mh_certs_changes(const struct mh_certs *c, struct mh_certs_change *out, s
   }
   return rd.total;
 }
+
+unsigned long long mh_certs_failures_around(const struct mh_certs *c,
+                                            const struct mh_certs_change *ch, size_t n) {
+  unsigned long long total = 0;
+  for (size_t s = 0; s < c->num_slots; s++) {
+    int64_t from = (int64_t)s * MH_CERTS_SLOT_US;
+    for (size_t i = 0; i < n; i++) {
+      if (from >= ch[i].window_from_us && from < ch[i].window_to_us) {
+        total += at(c, s, MH_CERTS_FAIL);
+        break;
+      }
+    }
+  }
+  return total;
+}

@@ -124,4 +124,10 @@ struct mh_certs_change {
 // returns how many there are in all (more than |max|: the rest were not listed).
 size_t mh_certs_changes(const struct mh_certs *c, struct mh_certs_change *out, size_t max);
 
+// mh_certs_failures_around returns the failed handshakes of |c| inside any of the windows of the
+// |n| changes |ch|, each counted once: two changes close together (a swap and its rollback) have
+// overlapping windows, and adding their counts would report a failure twice.
+unsigned long long mh_certs_failures_around(const struct mh_certs *c,
+                                            const struct mh_certs_change *ch, size_t n);
+
 #endif

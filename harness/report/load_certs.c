@@ -119,20 +119,18 @@ void mh_report_load_certs_json(struct mh_jsonw *w, const struct mh_load_result *
   struct mh_certs_change ch[MH_CERTS_MAX_CHANGES];
   size_t n = mh_certs_changes(c, ch, MH_CERTS_MAX_CHANGES);
   size_t listed = n < MH_CERTS_MAX_CHANGES ? n : MH_CERTS_MAX_CHANGES;
-  unsigned long long failed = 0;
   for (int kind = MH_CERTS_SWITCH; kind <= MH_CERTS_MIXED; kind++) {
     mh_jsonw_key(w, kind == MH_CERTS_SWITCH ? "switches" : "mixed");
     mh_jsonw_array_begin(w);
     for (size_t i = 0; i < listed; i++) {
       if (ch[i].kind == (enum mh_certs_change_kind)kind) {
         json_change(w, c, &ch[i], base_ms);
-        failed += ch[i].failures;
       }
     }
     mh_jsonw_array_end(w);
   }
   mh_kv_uint(w, "changes_not_listed", n - listed);
-  mh_kv_uint(w, "failures_around_changes", failed);
+  mh_kv_uint(w, "failures_around_changes", mh_certs_failures_around(c, ch, listed));
   json_timeline(w, c);
   mh_jsonw_object_end(w);
 }
@@ -203,14 +201,11 @@ void mh_report_load_certs_markdown(FILE *f, const struct mh_load_result *r, long
     fputs("\nNo certificate switch.\n", f);
     return;
   }
-  unsigned long long failed = 0;
-  for (size_t i = 0; i < listed; i++) {
-    failed += ch[i].failures;
-  }
   fprintf(f, "\n%s\n\n",
-          failed == 0 ? "**No handshake failed around a certificate change.**"
-                      : "**Handshakes failed around a certificate change: the rotation dropped "
-                        "connections.**");
+          mh_certs_failures_around(c, ch, listed) == 0
+              ? "**No handshake failed around a certificate change.**"
+              : "**Handshakes failed around a certificate change: the rotation dropped "
+                "connections.**");
   fputs(
       "Failures: handshakes that ended in an error (a good identity rejected is one) in the "
       "window, from 1 s before the first handshake with the new certificate to 1 s after the "

@@ -143,6 +143,31 @@ static void test_clean_cut_and_rollback(void **state) {
   fx_free(f);
 }
 
+// A swap and its rollback 1 s later: their windows (1 s either side) overlap, and a failure in
+// the overlap is in both changes' counts but only once in the run's total around changes.
+static void test_failures_in_overlapping_windows_count_once(void **state) {
+  (void)state;
+  struct fixture *f = fx_new();
+  slots_of(f, 0, 0, 19, 4);
+  slots_of(f, 1, 20, 29, 4);  // settled: alone for 1 s
+  slots_of(f, 0, 30, 59, 4);
+  mh_certs_failed(&f->t, 12 * SLOT);  // the first window only (slots 9 to 30)
+  mh_certs_failed(&f->t, 22 * SLOT);  // both
+  mh_certs_failed(&f->t, 25 * SLOT);  // both
+  mh_certs_failed(&f->t, 35 * SLOT);  // the second only (slots 19 to 40)
+  mh_certs_failed(&f->t, 50 * SLOT);  // neither
+  struct mh_certs_change ch[4];
+  assert_int_equal(changes(f, ch, 4), 2);
+  assert_int_equal(ch[0].window_to_us, 31 * SLOT);
+  assert_int_equal(ch[1].window_from_us, 19 * SLOT);
+  assert_int_equal(ch[0].failures, 3);
+  assert_int_equal(ch[1].failures, 3);
+  assert_int_equal(mh_certs_failures_around(&f->c, ch, 2), 4);
+  assert_int_equal(mh_certs_failures_around(&f->c, ch, 1), 3);
+  assert_int_equal(mh_certs_failures_around(&f->c, ch, 0), 0);
+  fx_free(f);
+}
+
 static void test_alternation_is_one_mixed_period(void **state) {
   (void)state;
   struct fixture *f = fx_new();
@@ -235,6 +260,7 @@ int main(void) {
       cmocka_unit_test(test_certificates_told_apart_across_threads),
       cmocka_unit_test(test_hot_swap_is_one_switch_with_the_failures_of_its_window),
       cmocka_unit_test(test_clean_cut_and_rollback),
+      cmocka_unit_test(test_failures_in_overlapping_windows_count_once),
       cmocka_unit_test(test_alternation_is_one_mixed_period),
       cmocka_unit_test(test_rollout_behind_a_balancer_is_one_switch_over_its_mixed_time),
       cmocka_unit_test(test_a_blip_is_mixed_not_two_switches),
