@@ -31,12 +31,21 @@ static const cJSON *member(struct mh_json_ctx *c, const cJSON *obj, const char *
   return v;
 }
 
-// get_num reads |obj|.|key|, a number, into |out|; with |nullable| null is 0 and |*out_has| 0.
-static int get_num(struct mh_json_ctx *c, const cJSON *obj, const char *key, int nullable,
-                   double *out, int *out_has) {
+// read_number reads |obj|.|key|, a number, into |*dout| (a finite number) or, when |iout| is
+// given, into |*iout| (a whole number from |lo| to |hi|); with |nullable| null leaves 0 and
+// |*out_has| 0. Every number that becomes an integer is read as one here (or by get_count):
+// converting a double outside the integer's range is undefined behaviour, and a report is input
+// from another machine (a pod's log), so the range is checked before the conversion.
+static int read_number(struct mh_json_ctx *c, const cJSON *obj, const char *key, int nullable,
+                       int64_t lo, int64_t hi, double *dout, int64_t *iout, int *out_has) {
   size_t old;
   const cJSON *v = member(c, obj, key, &old);
-  *out = 0;
+  if (dout != NULL) {
+    *dout = 0;
+  }
+  if (iout != NULL) {
+    *iout = 0;
+  }
   if (out_has != NULL) {
     *out_has = 0;
   }
@@ -47,11 +56,16 @@ static int get_num(struct mh_json_ctx *c, const cJSON *obj, const char *key, int
     mh_json_pop(c, old);
     return 0;
   }
-  if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) {
+  if (iout != NULL) {
+    if (mh_json_get_int(c, v, lo, hi, iout) != 0) {
+      return -1;
+    }
+  } else if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) {
     return mh_json_fail(c, "expected a number%s, found %s", nullable ? " or null" : "",
                         mh_json_type_name(v));
+  } else {
+    *dout = v->valuedouble;
   }
-  *out = v->valuedouble;
   if (out_has != NULL) {
     *out_has = 1;
   }
@@ -59,33 +73,16 @@ static int get_num(struct mh_json_ctx *c, const cJSON *obj, const char *key, int
   return 0;
 }
 
-// get_whole reads |obj|.|key|, a whole number from |lo| to |hi|, into |out|; with |nullable| null
-// is 0 and |*out_has| 0. Every number that becomes an integer goes through here (or get_count):
-// converting a double outside the integer's range is undefined behaviour, and a report is input
-// from another machine (a pod's log), so the range is checked before the conversion.
+// get_num reads |obj|.|key|, a number, into |out| (read_number).
+static int get_num(struct mh_json_ctx *c, const cJSON *obj, const char *key, int nullable,
+                   double *out, int *out_has) {
+  return read_number(c, obj, key, nullable, 0, 0, out, NULL, out_has);
+}
+
+// get_whole reads |obj|.|key|, a whole number from |lo| to |hi|, into |out| (read_number).
 static int get_whole(struct mh_json_ctx *c, const cJSON *obj, const char *key, int nullable,
                      int64_t lo, int64_t hi, int64_t *out, int *out_has) {
-  size_t old;
-  const cJSON *v = member(c, obj, key, &old);
-  *out = 0;
-  if (out_has != NULL) {
-    *out_has = 0;
-  }
-  if (v == NULL) {
-    return -1;
-  }
-  if (nullable && cJSON_IsNull(v)) {
-    mh_json_pop(c, old);
-    return 0;
-  }
-  if (mh_json_get_int(c, v, lo, hi, out) != 0) {
-    return -1;
-  }
-  if (out_has != NULL) {
-    *out_has = 1;
-  }
-  mh_json_pop(c, old);
-  return 0;
+  return read_number(c, obj, key, nullable, lo, hi, NULL, out, out_has);
 }
 
 // get_count reads |obj|.|key|, a whole number of at least 0, into |out|.
