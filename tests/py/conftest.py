@@ -32,6 +32,21 @@ def run(args, timeout=60, check=False, cwd=None):
                           timeout=timeout, check=check, cwd=cwd)
 
 
+@pytest.fixture(scope="session")
+def sweep_run(harness, tmp_path_factory):
+    """One `load --sweep` against the mock of location-a (from 50/s, 0.5 s a step, two threads, a
+    p99 limit of 500 ms that the first step holds on any machine, even a loaded one), shared by
+    the tests of a sweep's steps, schema and chart: a sweep takes 15 s, and the three read the
+    same run. Returns the CompletedProcess, report.json (None if missing) and the out directory,
+    which the tests only read."""
+    out = tmp_path_factory.mktemp("sweep") / "out"
+    r = run([harness, "load", ROOT / "scenarios/federation.json", "--location", "location-a",
+             "--sweep", "--rate", "50", "--duration", "0.5", "--threads", "2",
+             "--sweep-p99-ms", "500", "--out", out, "--quiet"], timeout=180)
+    rep = json.loads((out / "report.json").read_text()) if (out / "report.json").exists() else None
+    return r, rep, out
+
+
 @pytest.fixture
 def mh(harness):
     """Runs mtls-harness with the given arguments."""

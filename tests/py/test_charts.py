@@ -129,11 +129,8 @@ def test_the_scripts_draw_the_pictures_again(harness, tmp_path):
 
 
 @needs_gnuplot
-def test_the_sweep_chart_shows_the_limit_and_the_chosen_rate(harness, tmp_path):
-    out = tmp_path / "out"
-    r, rep = load(harness, out, ROOT / "scenarios/federation.json", "--location", "location-a",
-                  "--sweep", "--rate", "50", "--duration", "0.5", "--threads", "2",
-                  "--sweep-p99-ms", "500")
+def test_the_sweep_chart_shows_the_limit_and_the_chosen_rate(sweep_run):
+    r, rep, out = sweep_run
     assert r.returncode == 0, r.stdout + r.stderr
     for ext in ("dat", "gp", "svg"):
         assert (out / f"sweep.{ext}").is_file()

@@ -243,14 +243,11 @@ def test_resume_share_mixes(harness, tmp_path):
 SWEEP_LIMITS = {"p99", "errors", "drops", "achieved_rate"}
 
 
-def test_sweep_finds_the_highest_sustained_rate_and_charts_it(harness, tmp_path):
+def test_sweep_finds_the_highest_sustained_rate_and_charts_it(sweep_run):
     import xml.etree.ElementTree as ET
-    # 50/s on two threads for half a second, with a p99 limit of 500 ms: the first step holds on
-    # any machine that can run the harness, even a loaded one (ASan, other suites), so a sweep
-    # that sustains nothing fails this test.
-    r, rep = load(harness, tmp_path / "out", ROOT / "scenarios/federation.json", "--location",
-                  "location-a", "--sweep", "--rate", "50", "--duration", "0.5", "--threads", "2",
-                  "--sweep-p99-ms", "500")
+    # The first step (50/s, p99 limit 500 ms) holds on any machine that can run the harness, even
+    # a loaded one (ASan, other suites), so a sweep that sustains nothing fails this test.
+    r, rep, out = sweep_run
     assert r.returncode == 0, r.stdout + r.stderr
     steps = rep["sweep"]["steps"]
     # A failed step is retried once at the same rate; a rate moves up by half after a step held.
@@ -267,7 +264,7 @@ def test_sweep_finds_the_highest_sustained_rate_and_charts_it(harness, tmp_path)
     # The sweep stops when a rate fails on its retry too (or after 16 rates), and says why.
     last = steps[-1]
     assert len(sustained) == 16 or (not last["sustained"] and last["retry"] and last["broke"])
-    md = (tmp_path / "out" / "report.md").read_text()
+    md = (out / "report.md").read_text()
     for s in steps:
         assert set(s["broke"]) <= SWEEP_LIMITS and s["sustained"] == (s["broke"] == [])
         assert ("p99" in s["broke"]) == (s["p99_us"] > 500_000)
@@ -283,9 +280,9 @@ def test_sweep_finds_the_highest_sustained_rate_and_charts_it(harness, tmp_path)
     # The charts (drawn by gnuplot; tests/py/test_charts.py checks them), or the line saying why
     # they are not there.
     for name in ("load", "percentiles", "sweep"):
-        assert (tmp_path / "out" / f"{name}.dat").is_file() and (tmp_path / "out" / f"{name}.gp").is_file()
+        assert (out / f"{name}.dat").is_file() and (out / f"{name}.gp").is_file()
         if "charts not drawn" not in r.stderr:
-            root = ET.parse(tmp_path / "out" / f"{name}.svg").getroot()
+            root = ET.parse(out / f"{name}.svg").getroot()
             assert root.tag.endswith("svg") and root.findall(".//{http://www.w3.org/2000/svg}path")
     assert len(rep["seconds"]) >= 1 and rep["seconds"][0]["accepted"] > 0
 
@@ -391,7 +388,7 @@ def test_unknown_names_list_the_valid_ones(harness, tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["open", "closed", "sweep", "target"])
-def test_report_json_validates_against_its_schema(harness, tmp_path, kind):
+def test_report_json_validates_against_its_schema(harness, tmp_path, kind, request):
     """docs/load-report-schema.json holds for each kind of run; what does not apply is null; with
     --location the generator threads' CPU is at most the process's (which includes the mock's)."""
     jsonschema.Draft202012Validator.check_schema(SCHEMA)
@@ -399,9 +396,10 @@ def test_report_json_validates_against_its_schema(harness, tmp_path, kind):
     if kind == "target":
         r, rep = load_nginx(harness, tmp_path, ["federation.json"], "federation.json",
                             "--identity", "location-b")
+    elif kind == "sweep":
+        r, rep, _ = request.getfixturevalue("sweep_run")  # the same options, run once
     else:
-        args = {"open": ["--rate", "50"], "closed": ["--connections", "2"],
-                "sweep": ["--sweep", "--rate", "50", "--sweep-p99-ms", "500"]}[kind]
+        args = {"open": ["--rate", "50"], "closed": ["--connections", "2"]}[kind]
         r, rep = load(harness, tmp_path / "out", *loc, "--threads", "2", *args)
     assert r.returncode == rep["exit_code"] == 0, r.stdout + r.stderr
     jsonschema.validate(rep, SCHEMA, cls=jsonschema.Draft202012Validator)
