@@ -73,8 +73,9 @@ static void in_failed(struct mh_in *in, const char *error_in) {
     return;
   }
   // The multiplier is the operator's number as given: a huge or negative one makes the product
-  // infinite, negative or NaN, so clamp before it becomes milliseconds (a conversion of those is
-  // undefined). The real code caps at max_interval the same way.
+  // infinite or negative, and converting that to milliseconds is undefined, so it is clamped to
+  // [0, max_interval] first (the real code caps at max_interval; what Go makes of an infinite
+  // product is its own platform-dependent conversion, not reproduced).
   double wait = (double)rc->initial_ms / 1000.0 * pow(rc->multiplier, in->attempts);
   if (!(wait <= (double)rc->max_ms / 1000.0)) {
     wait = (double)rc->max_ms / 1000.0;
