@@ -319,9 +319,17 @@ static void *worker(void *arg) {
   return NULL;
 }
 
+// start_worker starts a check (or, |forced|, a rotation) on the role's worker thread. A check due
+// while the previous one runs is skipped (the next comes an interval later); a rotation is not:
+// the operator asked for one certificate change, so it waits for the running check to end
+// (done_cb starts it), or it would be lost whenever a renewal happened to be under way.
 static void start_worker(struct mh_acme_role *r, int forced) {
-  if (r->thread_running || r->loc->fed->stopped) {
-    return;  // the previous check is still running: this one is skipped
+  if (r->loc->fed->stopped) {
+    return;
+  }
+  if (r->thread_running) {
+    r->rotate_pending |= forced;
+    return;
   }
   r->forced = forced;
   r->thread_running = pthread_create(&r->thread, NULL, worker, r) == 0;
@@ -430,13 +438,8 @@ static void follow_cb(struct ev_loop *loop, ev_async *w, int revents) {
   mh_events_write(l->fed->ev, &e);
 }
 
-// done_cb takes the worker's result on the loop's thread and applies it.
-static void done_cb(struct ev_loop *loop, ev_async *w, int revents) {
-  (void)loop;
-  (void)revents;
-  struct mh_acme_role *r = w->data;
-  pthread_join(r->thread, NULL);
-  r->thread_running = 0;
+// apply_result logs the worker's result and, for a new certificate, swaps to it.
+static void apply_result(struct mh_acme_role *r) {
   if (r->result == 0) {
     role_event(r, "acme_check", "not due for renewal");
     return;
@@ -527,6 +530,21 @@ static void rotate_manual(struct mh_acme_role *r) {
   mh_events_str(&ev, "serving", "the new certificate, to new handshakes");
   mh_events_write(r->loc->fed->ev, &ev);
   swap(r);  // on failure the role keeps its context; the event says why
+}
+
+// done_cb takes the worker's result on the loop's thread, applies it, then starts a rotation that
+// came due meanwhile.
+static void done_cb(struct ev_loop *loop, ev_async *w, int revents) {
+  (void)loop;
+  (void)revents;
+  struct mh_acme_role *r = w->data;
+  pthread_join(r->thread, NULL);
+  r->thread_running = 0;
+  apply_result(r);
+  if (r->rotate_pending) {
+    r->rotate_pending = 0;
+    start_worker(r, 1);
+  }
 }
 
 static void rotate_cb(struct ev_loop *loop, ev_timer *w, int revents) {

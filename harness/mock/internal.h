@@ -209,6 +209,7 @@ struct mh_acme_role {
   pthread_t thread;
   int thread_running;
   int forced;           // this run is a rotation: renew whatever the time left
+  int rotate_pending;   // a rotation came due while a check ran: it starts when that one ends
   atomic_int stopping;  // the federation is going: the worker kills lego and returns
   atomic_int child;     // the running lego's pid, 0 if none
   int result;           // the worker's: 1 renewed, 0 not due, -1 failed (why in |why|)

@@ -372,3 +372,27 @@ def test_manual_rotation_renews_from_the_same_ca_and_swaps_for_new_handshakes(ha
         wait_for(lambda: events_named(fed, "recv", "location-b"), 30, "data at location-b")
     finally:
         assert fed.stop() == 0, fed.stderr()
+
+
+@needs_acme
+def test_a_rotation_due_during_a_renewal_starts_when_it_ends(harness, tmp_path):
+    """A rotation that comes due while a renewal check runs is started when that check ends, never
+    dropped: here every check renews, from 2 s on, and a lego order takes over 5 s (lego polls
+    pebble's challenge after 5 s when no Retry-After comes), so the rotation due at 3 s always
+    finds a renewal under way. The rotation then renews the renewed certificate."""
+    s = renewing(True)
+    del s["locations"]["location-b"]  # A alone: no other orders to wait behind at pebble
+    s["matrix"]["targets"] = ["location-a"]
+    s["locations"]["location-a"]["rotate"] = {"at_s": 3, "new_key": True}
+    fed = Serve(harness, write(tmp_path, s), tmp_path / "run", ready_timeout=ACME_READY_S)
+    try:
+        rot = wait_for(lambda: events_named(fed, "rotated", "location-a"), 60, "rotation")[0]
+        evs = fed.events()
+        before = evs[:evs.index(rot)]
+        renewed = [e for e in before if e.get("location") == "location-a"
+                   and e.get("event") == "acme_renewed" and e.get("role") == "server"]
+        assert renewed, "no renewal came before the rotation"
+        assert norm(rot["old_serial"]) == norm(renewed[-1]["new_serial"])
+        assert norm(rot["new_serial"]) not in {norm(e["new_serial"]) for e in renewed}
+    finally:
+        assert fed.stop() == 0, fed.stderr()
