@@ -79,6 +79,18 @@ def events_named(fed, name, location=None):
             if e.get("event") == name and (location is None or e.get("location") == location)]
 
 
+def wait_rotation(fed, location, timeout=60):
+    """The first "rotated" event of |location|. A "rotate_failed" ends the wait at once, and the
+    failure names its reason and the tail of the location's lego log."""
+    ev = wait_for(lambda: events_named(fed, "rotated", location)
+                  or events_named(fed, "rotate_failed", location), timeout, "rotation")[0]
+    if ev["event"] != "rotated":
+        logs = sorted((fed.fixtures / "acme" / location).glob("*.lego/lego.log"))
+        tail = "".join(p.read_text()[-2000:] for p in logs)
+        raise AssertionError(f"rotation failed: {ev.get('reason')}\n{tail}")
+    return ev
+
+
 @needs_acme
 def test_tier3_federation_comes_up_with_acme_certificates_and_data_flows(harness, tmp_path):
     s = tier3()
@@ -233,7 +245,7 @@ def test_rotation_on_command_swaps_the_served_certificate(harness, tmp_path, thr
                 ready_timeout=ACME_READY_S)
     try:
         startup = norm(events_named(fed, "acme_certificate", "location-a")[0]["serial"])
-        rot = wait_for(lambda: events_named(fed, "rotated", "location-a"), 60, "rotation")[0]
+        rot = wait_rotation(fed, "location-a")
         assert norm(rot["old_serial"]) == startup and rot["new_not_after"] > 0
         handshakes = 1
         if threads > 1:
@@ -386,7 +398,7 @@ def test_a_rotation_due_during_a_renewal_starts_when_it_ends(harness, tmp_path):
     s["locations"]["location-a"]["rotate"] = {"at_s": 3, "new_key": True}
     fed = Serve(harness, write(tmp_path, s), tmp_path / "run", ready_timeout=ACME_READY_S)
     try:
-        rot = wait_for(lambda: events_named(fed, "rotated", "location-a"), 60, "rotation")[0]
+        rot = wait_rotation(fed, "location-a")
         evs = fed.events()
         before = evs[:evs.index(rot)]
         renewed = [e for e in before if e.get("location") == "location-a"
