@@ -122,10 +122,12 @@ static enum mh_reason identity_reason(const struct judge *j, const struct mh_ins
 }
 
 // chain_reason judges the path from |c| to the client CA files at |now|: a certificate of the path
-// out of its validity, no path (forgiven by optional_no_ca, as nginx forgives the CA errors
-// only, or when the stack cannot restrict the CAs), another verification error (unknown_ca too,
-// never forgiven), or one longer than the verify depth (OpenSSL's
-// depth counts the intermediates: the leaf and the trust anchor are not counted).
+// out of its validity, no path (forgiven by optional_no_ca, as nginx and mod_ssl forgive the CA
+// errors only, or when the stack cannot restrict the CAs), a path to a CA file's intermediate
+// whose root is missing (unknown_ca, forgiven only when the stack cannot restrict the CAs: both
+// servers refuse it under optional_no_ca), another verification error (unknown_ca too, never
+// forgiven), or one longer than the verify depth (OpenSSL's depth counts the intermediates: the
+// leaf and the trust anchor are not counted).
 static int chain_reason(const struct judge *j, const struct mh_inspect_cert *c, time_t now,
                         enum mh_reason *out, struct mh_err *err) {
   enum mh_inspect_path path = MH_INSPECT_PATH_OK;
@@ -138,9 +140,10 @@ static int chain_reason(const struct judge *j, const struct mh_inspect_cert *c, 
   if (path == MH_INSPECT_PATH_EXPIRED || path == MH_INSPECT_PATH_NOT_YET_VALID) {
     *out = path == MH_INSPECT_PATH_EXPIRED ? MH_REASON_EXPIRED : MH_REASON_NOT_YET_VALID;
   } else if (path != MH_INSPECT_PATH_OK) {
-    int forgiven =
-        path == MH_INSPECT_PATH_UNKNOWN_CA && (j->p->client_auth == MH_CLIENT_AUTH_OPTIONAL_NO_CA ||
-                                               (j->off & (1u << MH_POLICY_CLIENT_CA_FILES)) != 0);
+    int any_ca = (j->off & (1u << MH_POLICY_CLIENT_CA_FILES)) != 0;
+    int forgiven = (path == MH_INSPECT_PATH_UNKNOWN_CA &&
+                    (j->p->client_auth == MH_CLIENT_AUTH_OPTIONAL_NO_CA || any_ca)) ||
+                   (path == MH_INSPECT_PATH_NO_ROOT && any_ca);
     *out = forgiven ? MH_REASON_NONE : MH_REASON_UNKNOWN_CA;
   } else if (rule_on(j, MH_POLICY_VERIFY_DEPTH) && len > 2 &&
              len - 2 > (size_t)j->p->verify_depth) {

@@ -199,15 +199,18 @@ int mh_inspect_verify_chain(const struct mh_inspect_cert *c, const char *const *
     *out_len = sk_X509_num(X509_STORE_CTX_get0_chain(ctx));
   } else {
     int e = X509_STORE_CTX_get_error(ctx);
+    // The errors nginx's ngx_ssl_verify_error_optional and mod_ssl's
+    // ssl_verify_error_is_optional list (the same five). UNABLE_TO_GET_ISSUER_CERT is not one of
+    // them: it is a trusted certificate whose own issuer is missing, which both refuse.
     int no_path = e == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
                   e == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
-                  e == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
                   e == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
-                  e == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE;
-    *out = e == X509_V_ERR_CERT_HAS_EXPIRED     ? MH_INSPECT_PATH_EXPIRED
-           : e == X509_V_ERR_CERT_NOT_YET_VALID ? MH_INSPECT_PATH_NOT_YET_VALID
-           : no_path                            ? MH_INSPECT_PATH_UNKNOWN_CA
-                                                : MH_INSPECT_PATH_BAD;
+                  e == X509_V_ERR_CERT_UNTRUSTED || e == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE;
+    *out = e == X509_V_ERR_CERT_HAS_EXPIRED            ? MH_INSPECT_PATH_EXPIRED
+           : e == X509_V_ERR_CERT_NOT_YET_VALID        ? MH_INSPECT_PATH_NOT_YET_VALID
+           : no_path                                   ? MH_INSPECT_PATH_UNKNOWN_CA
+           : e == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ? MH_INSPECT_PATH_NO_ROOT
+                                                       : MH_INSPECT_PATH_BAD;
   }
   ret = 0;
 out:

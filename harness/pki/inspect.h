@@ -55,8 +55,13 @@ void mh_inspect_cleanup(struct mh_inspect_cert *c);
 enum mh_inspect_path {
   MH_INSPECT_PATH_OK,
   MH_INSPECT_PATH_UNKNOWN_CA,     // no path to a certificate of the CA files: no issuer found,
-                                  // a self-signed leaf or chain, the leaf's issuer missing (the
-                                  // errors nginx's optional_no_ca forgives)
+                                  // a self-signed leaf or chain, the leaf's issuer missing, an
+                                  // untrusted anchor (the errors nginx's and mod_ssl's
+                                  // optional_no_ca forgive)
+  MH_INSPECT_PATH_NO_ROOT,        // the path reaches a certificate of the CA files that is not
+                                  // self-signed, and its issuer is not found (a CA file holding an
+                                  // intermediate without its root): neither optional_no_ca forgives
+                                  // it, measured with nginx and Apache
   MH_INSPECT_PATH_EXPIRED,        // a certificate of the path has expired
   MH_INSPECT_PATH_NOT_YET_VALID,  // a certificate of the path is not yet valid
   MH_INSPECT_PATH_BAD,            // another verification error: a signature that does not

@@ -708,6 +708,31 @@ static void test_cannot(void **state) {
   assert_int_equal(judged(w, &L, "unknown", MH_TLS12, &p), MH_REASON_NONE);
 }
 
+// A client CA file holding an intermediate without its root: optional_no_ca forgives a leaf the
+// root issued (no issuer in the file at all), not deep, whose path reaches the file's
+// intermediate and stops for want of its root (X509 error 2: nginx and mod_ssl both refuse it,
+// measured by tests/py/test_stacks_apache.py); a stack that cannot restrict the CAs takes both.
+static void test_optional_no_ca_without_root(void **state) {
+  struct pworld *w = *state;
+  struct mh_location L = target(w);
+  char inter[128];
+  snprintf(inter, sizeof(inter), "%s/out/inter.pem", w->dir);
+  const char *files[] = {inter};
+  L.policy.client_ca_files = files;
+  L.policy.num_client_ca_files = 1;
+  L.policy.client_auth = MH_CLIENT_AUTH_OPTIONAL_NO_CA;
+  assert_int_equal(J(&L, "billing"), MH_REASON_NONE);
+  assert_int_equal(J(&L, "deep"), MH_REASON_UNKNOWN_CA);
+  L.policy.client_auth = MH_CLIENT_AUTH_OPTIONAL;
+  assert_int_equal(J(&L, "billing"), MH_REASON_UNKNOWN_CA);
+  assert_int_equal(J(&L, "deep"), MH_REASON_UNKNOWN_CA);
+  struct mh_profile p = {.name = "any-ca",
+                         .cannot = 1u << MH_POLICY_CLIENT_CA_FILES,
+                         .cannot_why = "no CA restriction"};
+  assert_int_equal(judged(w, &L, "deep", MH_TLS13, &p), MH_REASON_NONE);
+  assert_int_equal(judged(w, &L, "billing", MH_TLS13, &p), MH_REASON_NONE);
+}
+
 // The warning a target gets for what its stack cannot enforce: one per target, informational.
 static void test_cannot_warning(void **state) {
   (void)state;
@@ -746,11 +771,17 @@ int main(void) {
       cmocka_unit_test(test_describe_and_summary),
   };
   const struct CMUnitTest policy_tests[] = {
-      cmocka_unit_test(test_policy_parsed), cmocka_unit_test(test_client_auth_modes),
-      cmocka_unit_test(test_uri_san_rules), cmocka_unit_test(test_host_rule),
-      cmocka_unit_test(test_name_rules),    cmocka_unit_test(test_any_rule_admits),
-      cmocka_unit_test(test_rule_order),    cmocka_unit_test(test_version_and_depth),
-      cmocka_unit_test(test_cannot),        cmocka_unit_test(test_cannot_warning),
+      cmocka_unit_test(test_policy_parsed),
+      cmocka_unit_test(test_client_auth_modes),
+      cmocka_unit_test(test_uri_san_rules),
+      cmocka_unit_test(test_host_rule),
+      cmocka_unit_test(test_name_rules),
+      cmocka_unit_test(test_any_rule_admits),
+      cmocka_unit_test(test_rule_order),
+      cmocka_unit_test(test_version_and_depth),
+      cmocka_unit_test(test_cannot),
+      cmocka_unit_test(test_cannot_warning),
+      cmocka_unit_test(test_optional_no_ca_without_root),
   };
   // One generated federation for every test: RSA-4096 keys take seconds to make.
   int failed = cmocka_run_group_tests(tests, world_setup, world_teardown);

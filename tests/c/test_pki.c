@@ -220,6 +220,40 @@ static void test_imported_ca_issues(void **state) {
   assert_int_not_equal(access(none, F_OK), 0);
 }
 
+// A CA file holding the intermediate and not its root: the path reaches a trusted certificate
+// whose own issuer is missing (X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT), which is NO_ROOT, not the
+// UNKNOWN_CA that optional_no_ca forgives (nginx and mod_ssl both refuse it); the root alone
+// verifies the leaf with its chain; the intermediate alone does not verify a root-signed leaf
+// (no issuer found: UNKNOWN_CA).
+static void test_intermediate_without_root(void **state) {
+  (void)state;
+  struct mh_err err = {{0}};
+  if (generate(spec_json, root, 0, &err) != 0) {
+    fail_msg("%s", err.msg);
+  }
+  char chain[400], key[400], mid[400], top[400], bad[400];
+  snprintf(chain, sizeof(chain), "%s/leaf-chain.pem", root);
+  snprintf(key, sizeof(key), "%s/leaf-key.pem", root);
+  snprintf(mid, sizeof(mid), "%s/mid.pem", root);
+  snprintf(top, sizeof(top), "%s/root.pem", root);
+  snprintf(bad, sizeof(bad), "%s/bad-cert.pem", root);
+  struct mh_inspect_cert c, b;
+  assert_int_equal(mh_inspect_load(&c, chain, key, &err), 0);
+  const char *files[] = {mid};
+  enum mh_inspect_path path = MH_INSPECT_PATH_OK;
+  assert_int_equal(mh_inspect_verify(&c, files, 1, time(NULL), &path, &err), 0);
+  assert_int_equal(path, MH_INSPECT_PATH_NO_ROOT);
+  files[0] = top;
+  assert_int_equal(mh_inspect_verify(&c, files, 1, time(NULL), &path, &err), 0);
+  assert_int_equal(path, MH_INSPECT_PATH_OK);
+  mh_inspect_cleanup(&c);
+  assert_int_equal(mh_inspect_load(&b, bad, NULL, &err), 0);
+  files[0] = mid;
+  assert_int_equal(mh_inspect_verify(&b, files, 1, time(NULL), &path, &err), 0);
+  assert_int_equal(path, MH_INSPECT_PATH_UNKNOWN_CA);
+  mh_inspect_cleanup(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_chain_signatures_and_modes, setup, teardown),
@@ -228,6 +262,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_unreadable_ca_key, setup, teardown),
       cmocka_unit_test_setup_teardown(test_imported_ca_issues, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_intermediate_without_root, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,7 @@
 """haproxy 2.6 (Debian): `verify required` decides in TLS (OpenSSL's alerts), an ACL on the client's
-CN answers 403 in HTTP; probed by a strict matrix with the haproxy profile (docs/stacks.md#haproxy)."""
+CN answers 403 in HTTP; a second frontend with `verify optional` admits a client without a
+certificate and still refuses a bad one in TLS. Each is probed by a strict matrix with the haproxy
+profile (docs/stacks.md#haproxy)."""
 import sys
 
 import pytest
@@ -19,19 +21,19 @@ def haproxy(harness, tmp_path_factory):
     pem = tmp / "server.pem"
     pem.write_text((fx / "server-cert.pem").read_text() + (fx / "server-key.pem").read_text())
     pem.chmod(0o600)
-    port = bed.free_port()
+    port, port_optional = bed.free_port(), bed.free_port()
     conf = tmp / "haproxy.cfg"
     conf.write_text((ROOT / "tests/stacks/haproxy.cfg.in").read_text().format(
-        port=port, dir=tmp, fx=fx))
+        port=port, port_optional=port_optional, dir=tmp, fx=fx))
     srv = bed.Server([binary, "-f", conf, "-db"], port, tmp / "srv")
     try:
-        yield tmp, fx, port, srv
+        yield tmp, fx, (port, port_optional), srv
     finally:
         srv.stop()
 
 
 def test_haproxy_strict_matrix_passes(harness, haproxy):
-    tmp, fx, port, srv = haproxy
+    tmp, fx, (port, _), srv = haproxy
     targets = {"haproxy": bed.target(port, "haproxy", bed.policy([bed.CLIENT]))}
     r, report = bed.run_matrix(harness, tmp / "run", fx, targets)
     cases = bed.assert_strict_pass(r, report, len(bed.IDENTITIES) * 2, [srv.log])
@@ -49,7 +51,7 @@ def test_haproxy_strict_matrix_passes(harness, haproxy):
 def test_haproxy_with_another_stacks_profile_fails(harness, haproxy):
     """The strict run can fail: judged with nginx's profile (HTTP 400 where haproxy sends an
     alert), haproxy's TLS rejections are wrong-layer and the run exits 1."""
-    tmp, fx, port, srv = haproxy
+    tmp, fx, (port, _), srv = haproxy
     targets = {"haproxy": bed.target(port, "nginx-http", bed.policy([bed.CLIENT]))}
     r, report = bed.run_matrix(harness, tmp / "wrong", fx, targets,
                                identities=["client", "none", "untrusted"])
@@ -57,3 +59,29 @@ def test_haproxy_with_another_stacks_profile_fails(harness, haproxy):
     v = {c["id"]: c["verdict"] for c in report["cases"]}
     assert v["haproxy/none/tls1.2"] == v["haproxy/untrusted/tls1.3"] == "wrong-layer", v
     assert v["haproxy/client/tls1.3"] == "pass"
+
+
+def test_haproxy_verify_optional_strict_matrix_passes(harness, haproxy):
+    """`verify optional` with policy client_auth optional: the same profile as `verify required`
+    (the same alerts for what is refused); which clients are refused is the policy's word."""
+    tmp, fx, (_, port), srv = haproxy
+    pol = {"client_auth": "optional", "client_ca_files": ["/certs/stacks-ca.pem"],
+           "identity": {"cn": [bed.CLIENT]}}
+    targets = {"haproxy-optional": bed.target(port, "haproxy", pol)}
+    r, report = bed.run_matrix(harness, tmp / "run-optional", fx, targets)
+    cases = bed.assert_strict_pass(r, report, len(bed.IDENTITIES) * 2, [srv.log])
+    o = {k: c["outcome"] for k, c in cases.items()}
+    # No certificate: the handshake completes and the ACL lets the request through.
+    for v in ("1.2", "1.3"):
+        assert cases[f"haproxy-optional/none/tls{v}"]["expected"]["result"] == "accept"
+        assert o[f"haproxy-optional/none/tls{v}"]["http_status"] == 200
+    # A certificate sent is verified in TLS, with the alerts of `verify required`.
+    assert o["haproxy-optional/untrusted/tls1.2"]["alert_received"]["code"] == 48
+    assert o["haproxy-optional/untrusted/tls1.3"]["alert_received"]["code"] == 48
+    assert o["haproxy-optional/self-signed/tls1.3"]["alert_received"]["code"] == 48
+    assert o["haproxy-optional/expired/tls1.3"]["alert_received"]["code"] == 45
+    assert o["haproxy-optional/key-mismatch/tls1.2"]["alert_received"]["code"] == 51
+    # The CN of a verified certificate is judged in HTTP.
+    assert o["haproxy-optional/other/tls1.3"]["http_status"] == 403
+    assert o["haproxy-optional/client/tls1.2"]["http_status"] == 200
+    assert o["haproxy-optional/intermediate-signed/tls1.3"]["http_status"] == 200

@@ -1,6 +1,7 @@
 """nginx (Debian's nginx-light) with each ssl_verify_client mode that asks for a certificate (on,
 optional, optional_no_ca), ssl_verify_depth, and a map on $ssl_client_s_dn answering 403, probed by
-one strict matrix with the nginx-http profile (docs/stacks.md#nginx).
+one strict matrix with the nginx-http profile; one more optional_no_ca server whose client CA file
+holds only the intermediate, probed by its own strict cases (docs/stacks.md#nginx).
 
 One profile serves the three modes: nginx answers the same way in each (HTTP 400 for what its
 verification refuses, 403 from the map, an alert only for what OpenSSL refuses in the handshake);
@@ -34,8 +35,8 @@ MODES = {"on": ("on", 2, "require", None), "optional": ("optional", 2, "optional
          "depth": ("on", 0, "require", 0)}
 
 
-def nginx_policy(client_auth, depth):
-    p = {"client_auth": client_auth, "client_ca_files": ["/certs/stacks-ca.pem"],
+def nginx_policy(client_auth, depth, ca_file="/certs/stacks-ca.pem"):
+    p = {"client_auth": client_auth, "client_ca_files": [ca_file],
          "identity": {"dn_regex": DN_REGEX}}
     if depth is not None:
         p["verify_depth"] = depth
@@ -47,12 +48,12 @@ def nginx(harness, tmp_path_factory):
     binary = bed.need("nginx")
     tmp = tmp_path_factory.mktemp("nginx")
     fx = bed.make_pki(harness, tmp / "pki")
-    ports = {name: bed.free_port() for name in MODES}
+    ports = {name: bed.free_port() for name in [*MODES, "no-root"]}
     servers = "".join(SERVER.format(port=ports[n], mode=m[0], depth=m[1])
                       for n, m in MODES.items())
     conf = tmp / "nginx.conf"
     conf.write_text((ROOT / "tests/stacks/nginx.conf.in").read_text().format(
-        dir=tmp, fx=fx, servers=servers))
+        dir=tmp, fx=fx, servers=servers, port_no_root=ports["no-root"]))
     srv = bed.Server([binary, "-c", conf, "-p", tmp], ports["on"], tmp / "srv")
     try:
         yield tmp, fx, ports
@@ -95,3 +96,26 @@ def test_nginx_every_mode_strict_matrix_passes(harness, nginx):
     expected = {c["id"]: c["expected"]["reason"] for c in report["cases"]}
     assert expected["depth/intermediate-signed/tls1.2"] == "chain_too_long"
     assert expected["nginx-on/other/tls1.2"] == "identity_not_allowed"
+
+
+def test_nginx_optional_no_ca_intermediate_only_ca_file_strict_matrix_passes(harness, nginx):
+    """ssl_verify_client optional_no_ca with ssl_client_certificate holding only the intermediate,
+    policy client_auth optional_no_ca with that file: a leaf under the intermediate reaches a CA
+    whose root is missing (X509 error 2), which nginx does not forgive (400); a leaf of the root
+    finds no issuer in the file (error 20), which it does, and the map judges its DN."""
+    tmp, fx, ports = nginx
+    pol = nginx_policy("optional_no_ca", None, ca_file="/certs/intermediate-ca.pem")
+    targets = {"nginx-no-root": bed.target(ports["no-root"], "nginx-http", pol)}
+    r, report = bed.run_matrix(harness, tmp / "run-no-root", fx, targets,
+                               identities=["intermediate-signed", "client", "none"])
+    cases = bed.assert_strict_pass(r, report, 6, [tmp / "error.log"])
+    o = {k: c["outcome"] for k, c in cases.items()}
+    for v in ("1.2", "1.3"):
+        refused = f"nginx-no-root/intermediate-signed/tls{v}"
+        assert cases[refused]["expected"]["reason"] == "unknown_ca"
+        assert o[refused]["http_status"] == 400
+        assert cases[f"nginx-no-root/client/tls{v}"]["expected"]["result"] == "accept"
+        assert o[f"nginx-no-root/client/tls{v}"]["http_status"] == 200
+        assert o[f"nginx-no-root/none/tls{v}"]["http_status"] == 200
+    # Only this server's CA file lacks a root: the error is nginx's reason for the 400s above.
+    assert "(2:unable to get issuer certificate)" in (tmp / "error.log").read_text()
