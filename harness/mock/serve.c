@@ -110,7 +110,13 @@ static int build_federations(struct serve_run *r, struct mh_err *err) {
   const struct mh_serve_options *o = r->opts;
   struct mh_federation_options fopts = {
       .ephemeral_ports = o->ephemeral_ports, .shared = o->threads > 1, .limits = o->limits};
-  r->loops[0] = ev_default_loop(EVFLAG_AUTO);
+  // A loop of its own, not libev's default one: the default loop reaps every child on SIGCHLD
+  // (waitpid(-1)), and the ACME workers wait for their own lego processes, which it would steal
+  // (the worker then saw "not our child" and logged a successful renewal as failed).
+  r->loops[0] = ev_loop_new(EVFLAG_AUTO);
+  if (r->loops[0] == NULL) {
+    return mh_err_set(err, "mtls-harness serve: cannot create event loop 1");
+  }
   r->feds[0] = mh_federation_new(r->loops[0], &r->s, &r->ev, &fopts, err);
   if (r->feds[0] == NULL) {
     return -1;
@@ -223,7 +229,10 @@ out:
     mh_federation_free(r.feds[i]);
     ev_loop_destroy(r.loops[i]);
   }
-  mh_federation_free(r.feds[0]);  // NULL is accepted; the default loop stays
+  mh_federation_free(r.feds[0]);  // NULL is accepted
+  if (r.loops[0] != NULL) {
+    ev_loop_destroy(r.loops[0]);
+  }
   mh_pebble_stop(r.pebble);
   mh_events_close(&r.ev);
   mh_arena_free(&r.arena);
