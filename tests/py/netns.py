@@ -17,15 +17,11 @@ def _ip(*args, timeout=10):
     return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=timeout)
 
 
-class NetnsBed:
-    """Two namespaces, "server" and "client", with SERVER_V4/V6 and CLIENT_V4/V6 on a veth pair."""
+class _Namespaces:
+    """What every bed does with its namespaces: make them, run commands in them, delete them."""
 
     def __init__(self):
-        tag = f"{os.getpid() % 100000}{secrets.token_hex(2)}"
-        self.server = f"mhs{tag}"
-        self.client = f"mhc{tag}"
-        self.server_if = f"mhvs{tag}"[:15]
-        self.client_if = f"mhvc{tag}"[:15]
+        self.tag = f"{os.getpid() % 100000}{secrets.token_hex(2)}"
         self.made = []
 
     def _must(self, *args):
@@ -33,24 +29,14 @@ class NetnsBed:
         if r.returncode != 0:
             raise OSError(f"ip {' '.join(args)}: {r.stderr.strip() or r.returncode}")
 
-    def create(self):
-        """Makes the namespaces; raises OSError with the failing command's error."""
-        for ns in (self.server, self.client):
+    def _add(self, *names):
+        """Makes the namespaces |names|, remembered for destroy(); raises OSError."""
+        for ns in names:
             self._must("netns", "add", ns)
             self.made.append(ns)
-        self._must("link", "add", self.server_if, "netns", self.server, "type", "veth",
-                   "peer", "name", self.client_if, "netns", self.client)
-        for ns, dev, v4, v6 in ((self.server, self.server_if, SERVER_V4, SERVER_V6),
-                                (self.client, self.client_if, CLIENT_V4, CLIENT_V6)):
-            self._must("-n", ns, "link", "set", "lo", "up")
-            self._must("-n", ns, "addr", "add", f"{v4}/24", "dev", dev)
-            # nodad: the address is usable at once, not after duplicate address detection.
-            self._must("-n", ns, "addr", "add", f"{v6}/64", "dev", dev, "nodad")
-            self._must("-n", ns, "link", "set", dev, "up")
-        return self
 
     def destroy(self):
-        """Deletes the namespaces (and with them the veth pair); never raises."""
+        """Deletes the namespaces (and with them their links); never raises."""
         for ns in reversed(self.made):
             _ip("netns", "del", ns)
         self.made = []
@@ -62,6 +48,31 @@ class NetnsBed:
     def run(self, ns, *args, timeout=60):
         return subprocess.run(self.exec_args(ns, *args), capture_output=True, text=True,
                               timeout=timeout)
+
+
+class NetnsBed(_Namespaces):
+    """Two namespaces, "server" and "client", with SERVER_V4/V6 and CLIENT_V4/V6 on a veth pair."""
+
+    def __init__(self):
+        super().__init__()
+        self.server = f"mhs{self.tag}"
+        self.client = f"mhc{self.tag}"
+        self.server_if = f"mhvs{self.tag}"[:15]
+        self.client_if = f"mhvc{self.tag}"[:15]
+
+    def create(self):
+        """Makes the namespaces; raises OSError with the failing command's error."""
+        self._add(self.server, self.client)
+        self._must("link", "add", self.server_if, "netns", self.server, "type", "veth",
+                   "peer", "name", self.client_if, "netns", self.client)
+        for ns, dev, v4, v6 in ((self.server, self.server_if, SERVER_V4, SERVER_V6),
+                                (self.client, self.client_if, CLIENT_V4, CLIENT_V6)):
+            self._must("-n", ns, "link", "set", "lo", "up")
+            self._must("-n", ns, "addr", "add", f"{v4}/24", "dev", dev)
+            # nodad: the address is usable at once, not after duplicate address detection.
+            self._must("-n", ns, "addr", "add", f"{v6}/64", "dev", dev, "nodad")
+            self._must("-n", ns, "link", "set", dev, "up")
+        return self
 
     def wait_listening(self, host, port, proc, timeout=15):
         """Waits (bounded) until |host|:|port| accepts a connection from the client namespace."""
@@ -82,29 +93,20 @@ class NetnsBed:
 SHARD_SERVER_V4 = "192.0.2.1"
 
 
-class ShardBed:
+class ShardBed(_Namespaces):
     """A server namespace with a bridge on SHARD_SERVER_V4/24 and |n| client namespaces, each
     joined to the bridge by its own veth pair with its own address 192.0.2.(11 + i): one host per
     load shard, all reaching one server."""
 
     def __init__(self, n):
-        tag = f"{os.getpid() % 100000}{secrets.token_hex(2)}"
-        self.tag = tag
-        self.server = f"mhS{tag}"
-        self.clients = [f"mhC{i}{tag}" for i in range(n)]
+        super().__init__()
+        self.server = f"mhS{self.tag}"
+        self.clients = [f"mhC{i}{self.tag}" for i in range(n)]
         self.addresses = [f"192.0.2.{11 + i}" for i in range(n)]
-        self.made = []
-
-    def _must(self, *args):
-        r = _ip(*args)
-        if r.returncode != 0:
-            raise OSError(f"ip {' '.join(args)}: {r.stderr.strip() or r.returncode}")
 
     def create(self):
         """Makes the namespaces; raises OSError with the failing command's error."""
-        for ns in (self.server, *self.clients):
-            self._must("netns", "add", ns)
-            self.made.append(ns)
+        self._add(self.server, *self.clients)
         self._must("-n", self.server, "link", "set", "lo", "up")
         self._must("-n", self.server, "link", "add", "br0", "type", "bridge")
         self._must("-n", self.server, "addr", "add", f"{SHARD_SERVER_V4}/24", "dev", "br0")
@@ -119,13 +121,3 @@ class ShardBed:
             self._must("-n", ns, "addr", "add", f"{addr}/24", "dev", far)
             self._must("-n", ns, "link", "set", far, "up")
         return self
-
-    def destroy(self):
-        """Deletes the namespaces (and with them the veth pairs and the bridge); never raises."""
-        for ns in reversed(self.made):
-            _ip("netns", "del", ns)
-        self.made = []
-
-    def exec_args(self, ns, *args):
-        """The command line that runs |args| inside namespace |ns|."""
-        return ["ip", "netns", "exec", ns, *[str(a) for a in args]]
