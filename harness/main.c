@@ -33,6 +33,7 @@
 #include "base/stage.h"
 #include "tls/tls.h"
 #include "version.h"
+#include "base/tls_version.h"
 
 #define EXIT_INPUT 2
 
@@ -850,11 +851,11 @@ static int cmd_load(int argc, char **argv) {
         c.load.latency_log = optarg;
         break;
       case 'v':
-        if (strcmp(optarg, "1.2") != 0 && strcmp(optarg, "1.3") != 0) {
+        c.load.version = mh_tls_version_parse(optarg);
+        if (c.load.version == 0) {
           fprintf(stderr, "mtls-harness load: --tls takes 1.2 or 1.3; got '%s'\n", optarg);
           return EXIT_INPUT;
         }
-        c.load.version = strcmp(optarg, "1.3") == 0 ? MH_TLS13 : MH_TLS12;
         break;
       case 'h':
         command_usage(&commands[4], stdout);

@@ -9,6 +9,7 @@
 
 #include "base/alerts.h"
 #include "pki/inspect.h"
+#include "base/tls_version.h"
 
 // identity_cert reads what case identity |e| presents: the file the probe sends (its chain file
 // when it has one, else its certificate) and the key the probe signs with.
@@ -355,23 +356,6 @@ int mh_oracle_expect(const struct mh_scenario *s, const struct mh_location *L,
   return 0;
 }
 
-const char *mh_oracle_version_name(int v) {
-  switch (v) {
-    case MH_TLS13:
-      return "TLSv1.3";
-    case MH_TLS12:
-      return "TLSv1.2";
-    case 0x0302:
-      return "TLSv1.1";
-    case 0x0301:
-      return "TLSv1.0";
-    case 0x0300:
-      return "SSLv3";
-    default:
-      return "-";
-  }
-}
-
 // server_end writes how the server ended the connection, as a verb phrase.
 static void server_end(const struct mh_case_outcome *o, char *out, size_t out_len) {
   if (o->tls.alert_received != MH_ALERT_NONE) {
@@ -405,14 +389,14 @@ static const char *where_ended(const struct mh_case_outcome *o) {
 static int version_failure(const struct mh_case_outcome *o, int version, char *why, size_t len) {
   if (o->tls.server_hello && o->tls.server_version != 0 && o->tls.server_version < version) {
     snprintf(why, len, "the server offered only %s (to a client offering %s only)",
-             mh_oracle_version_name(o->tls.server_version), mh_oracle_version_name(version));
+             mh_tls_version_name(o->tls.server_version), mh_tls_version_name(version));
     return 1;
   }
   if (!o->tls.server_hello && o->tls.alert_received == MH_ALERT_PROTOCOL_VERSION) {
     snprintf(why, len,
              "the server refused %s (alert 70 protocol_version) before asking for a client "
              "certificate: no version in common",
-             mh_oracle_version_name(version));
+             mh_tls_version_name(version));
     return 1;
   }
   return 0;
@@ -449,7 +433,7 @@ static int attributable(const struct mh_expectation *x, const struct mh_case_out
   if (by_version) {
     if (o->tls.server_hello && o->tls.server_version == version) {
       snprintf(why, len, "the server negotiated %s, which the policy refuses, then %s",
-               mh_oracle_version_name(version), how);
+               mh_tls_version_name(version), how);
       return 0;
     }
     return 1;
@@ -545,7 +529,7 @@ void mh_oracle_describe(const struct mh_expectation *x, char *out, size_t out_le
 }
 
 void mh_oracle_outcome_summary(const struct mh_case_outcome *o, char *out, size_t out_len) {
-  const char *ver = mh_oracle_version_name(o->tls.version);
+  const char *ver = mh_tls_version_name(o->tls.version);
   switch (o->result) {
     case MH_RESULT_INCONCLUSIVE:
       snprintf(out, out_len, "inconclusive at %s: %s", mh_phase_name(o->phase), o->client_error);

@@ -58,10 +58,6 @@ int mh_oracle_expect(const struct mh_scenario *s, const struct mh_location *L,
 enum mh_verdict mh_oracle_verdict(const struct mh_expectation *x, const struct mh_case_outcome *o,
                                   int version, char *why, size_t why_len);
 
-// mh_oracle_version_name returns the name of TLS protocol version |v| ("TLSv1.3"... "SSLv3"), or
-// "-" for 0 (none) or one it does not know.
-const char *mh_oracle_version_name(int v);
-
 // mh_oracle_describe writes a one-line description of |x| ("reject by server at tls: alert 116").
 void mh_oracle_describe(const struct mh_expectation *x, char *out, size_t out_len);
 

@@ -36,6 +36,7 @@
 #include "report/report.h"
 #include "tls/tls.h"
 #include "capture/wire.h"
+#include "base/tls_version.h"
 
 static void records_observe(void *arg, const struct mh_server_record *rec) {
   struct records *r = arg;
@@ -90,10 +91,6 @@ static const char *allowed_identity(const struct mh_scenario *s, const struct mh
   return NULL;
 }
 
-static const char *version_tag(int v) {
-  return v == MH_TLS13 ? "tls1.3" : "tls1.2";
-}
-
 static const struct mh_profile *profile_of(struct run *r, const char *location);
 
 static int expand_matrix(struct run *r, const struct mh_scenario *s) {
@@ -106,7 +103,7 @@ static int expand_matrix(struct run *r, const struct mh_scenario *s) {
         struct mh_case_spec k = {.target = L->name, .version = m->versions[v]};
         k.identity = strcmp(m->identities[i], "none") == 0 ? NULL : m->identities[i];
         k.id = mh_arena_sprintf(r->a, "%s/%s/%s", L->name, m->identities[i],
-                                version_tag(m->versions[v]));
+                                mh_tls_version_tag(m->versions[v]));
         if (k.id == NULL || add_plan(r, &k, "matrix") != 0) {
           return -1;
         }

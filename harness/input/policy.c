@@ -12,6 +12,7 @@
 #include "input/json.h"
 #include "input/location.h"
 #include "input/semstreams.h"
+#include "base/tls_version.h"
 
 static const char *const rule_keys[] = {
 #define X(e, key) key,
@@ -244,10 +245,10 @@ static int parse_max_version(struct mh_json_ctx *c, const cJSON *v, struct mh_po
   if (mh_json_get_string(c, v, &s) != 0) {
     return -1;
   }
-  if (strcmp(s, "1.2") != 0 && strcmp(s, "1.3") != 0) {
+  p->max_version = mh_tls_version_parse(s);
+  if (p->max_version == 0) {
     return mh_json_fail(c, "\"%s\": a version is \"1.2\" or \"1.3\"", s);
   }
-  p->max_version = strcmp(s, "1.3") == 0 ? MH_TLS13 : MH_TLS12;
   if (p->max_version < p->min_version) {
     return mh_json_fail(c,
                         "\"%s\" is below min_version \"1.3\": no version would be left (raise "

@@ -9,6 +9,7 @@
 #include "base/outcomes.h"
 #include "input/json.h"
 #include "input/policy.h"
+#include "base/tls_version.h"
 
 static int parse_alert_list(struct mh_json_ctx *c, const cJSON *v, int *out, size_t *out_num) {
   if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > 8) {
@@ -62,17 +63,18 @@ static int parse_profile_rule(struct mh_json_ctx *c, const cJSON *r, struct mh_p
     memcpy(out->alerts13, out->alerts12, sizeof(out->alerts12));
     out->num_alerts13 = out->num_alerts12;
   } else if (cJSON_IsObject(al)) {
-    const cJSON *v12 = cJSON_GetObjectItemCaseSensitive(al, "1.2");
-    const cJSON *v13 = cJSON_GetObjectItemCaseSensitive(al, "1.3");
+    const char *k12 = mh_tls_version_keyword(MH_TLS12), *k13 = mh_tls_version_keyword(MH_TLS13);
+    const cJSON *v12 = cJSON_GetObjectItemCaseSensitive(al, k12);
+    const cJSON *v13 = cJSON_GetObjectItemCaseSensitive(al, k13);
     if (v12 == NULL || v13 == NULL) {
       return mh_json_fail(c, "give alerts for both \"1.2\" and \"1.3\"");
     }
-    size_t o2 = mh_json_push_key(c, "1.2");
+    size_t o2 = mh_json_push_key(c, k12);
     if (parse_alert_list(c, v12, out->alerts12, &out->num_alerts12) != 0) {
       return -1;
     }
     mh_json_pop(c, o2);
-    o2 = mh_json_push_key(c, "1.3");
+    o2 = mh_json_push_key(c, k13);
     if (parse_alert_list(c, v13, out->alerts13, &out->num_alerts13) != 0) {
       return -1;
     }

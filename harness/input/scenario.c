@@ -19,6 +19,7 @@
 #include "input/json.h"
 #include "input/policy.h"
 #include "input/semstreams.h"
+#include "base/tls_version.h"
 
 #define DEFAULT_CERTS_DIR "/certs"
 
@@ -417,10 +418,10 @@ static int parse_version_keyword(struct mh_json_ctx *c, const cJSON *v, int *out
   if (mh_json_get_string(c, v, &s) != 0) {
     return -1;
   }
-  if (strcmp(s, "1.2") != 0 && strcmp(s, "1.3") != 0) {
+  *out = mh_tls_version_parse(s);
+  if (*out == 0) {
     return mh_json_fail(c, "\"%s\": a version is \"1.2\" or \"1.3\"", s);
   }
-  *out = strcmp(s, "1.3") == 0 ? MH_TLS13 : MH_TLS12;
   return 0;
 }
 

@@ -14,6 +14,7 @@
 #include "base/infile.h"
 #include "input/acme.h"
 #include "input/scenario.h"
+#include "base/tls_version.h"
 
 #define GO_WRAP "invalid configuration: security configuration: "
 
@@ -178,11 +179,11 @@ static int parse_version(struct mh_json_ctx *c, const char *field, const char *v
     *out = MH_TLS12;
     return 0;
   }
-  if (strcmp(v, "1.2") != 0 && strcmp(v, "1.3") != 0) {
+  *out = mh_tls_version_parse(v);
+  if (*out == 0) {
     return mh_json_fail(c, GO_WRAP "%s: invalid TLS version \"%s\" (must be \"1.2\" or \"1.3\")",
                         field, v);
   }
-  *out = strcmp(v, "1.3") == 0 ? MH_TLS13 : MH_TLS12;
   return 0;
 }
 

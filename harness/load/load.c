@@ -23,6 +23,7 @@
 #include "load/confirm.h"
 #include "load/shard.h"
 #include "tls/tls.h"
+#include "base/tls_version.h"
 
 #define MAX_SLOTS_PER_THREAD 20000
 #define LATE_US 1000  // an arrival started more than 1 ms after its planned time is late

@@ -19,6 +19,7 @@
 #include "load/summary.h"
 #include "report/report.h"
 #include "tls/tls.h"
+#include "base/tls_version.h"
 
 // A merge's state, freed at its end.
 struct merge_state {
@@ -405,7 +406,7 @@ static int merged_options(struct merge_state *st, struct mh_err *err) {
   o->num_good = ng;
   o->bad = bad;
   o->num_bad = nb;
-  o->version = strcmp(a->tls_version, "1.2") == 0 ? MH_TLS12 : MH_TLS13;
+  o->version = mh_tls_version_parse(a->tls_version) == MH_TLS12 ? MH_TLS12 : MH_TLS13;
   o->duration_s = a->duration_s;
   o->bad_share = a->bad_share;
   o->profile = a->profile;

@@ -6,12 +6,13 @@
 
 #include "base/printable.h"
 #include "tls/tls.h"
+#include "base/tls_version.h"
 
 void mh_load_summary_banner(FILE *f, const char *name, const struct mh_load_options *o) {
   int v6 = strchr(o->address, ':') != NULL;
   fprintf(f, "load: %s at %s%s%s:%d, %s loop, TLS %s, %d threads, identity %s (of %zu)%s%s%s\n",
           name, v6 ? "[" : "", o->address, v6 ? "]" : "", o->port, o->rate > 0 ? "open" : "closed",
-          o->version == MH_TLS13 ? "1.3" : "1.2", o->threads, o->good[0].name, o->num_good,
+          mh_tls_version_keyword(o->version), o->threads, o->good[0].name, o->num_good,
           o->num_bad ? ", bad " : "", o->num_bad ? o->bad[0].name : "",
           o->num_bad > 1 ? " and others" : "");
   if (o->shard_count > 0) {

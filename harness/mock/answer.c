@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "mock/internal.h"
+#include "base/tls_version.h"
 
 // respond queues a whole HTTP response; |upgrade| marks a 101 after which WebSocket starts.
 // Returns 0, or -1 if out of memory.
@@ -77,7 +78,7 @@ static void log_http(struct mh_sconn *c, int status) {
   mh_events_int(&e, "status", status);
   if (ti != NULL) {
     mh_events_str(&e, "client_cn", ti->peer_cn);
-    mh_events_str(&e, "version", ti->version_name);
+    mh_events_str(&e, "version", mh_tls_version_name(ti->version));
   }
   mh_events_write(l->fed->ev, &e);
   struct mh_tls_info copy;

@@ -12,6 +12,7 @@
 #include "base/jsonw.h"
 #include "base/net.h"
 #include "mock/internal.h"
+#include "base/tls_version.h"
 
 void mh_federation_observe(struct mh_loc *l, const char *peer, const struct mh_tls_info *ti,
                            int status) {
@@ -345,7 +346,7 @@ static void policy_line(const struct mh_location *L, char *out, size_t len) {
   const struct mh_tls_server_policy *p = &L->server;
   size_t n = (size_t)snprintf(out, len, "%s TLS %s+ mtls=%s",
                               L->emulate == MH_EMULATE_NGINX ? "nginx" : "semstreams",
-                              p->min_version == MH_TLS13 ? "1.3" : "1.2",
+                              mh_tls_version_keyword(p->min_version),
                               !p->mtls                 ? "off"
                               : p->require_client_cert ? "required"
                                                        : "optional");

@@ -16,6 +16,7 @@
 #include "base/net.h"
 #include "base/spawn.h"
 #include "tls/tls.h"
+#include "base/tls_version.h"
 
 #define START_TIMEOUT_S 15.0  // pebble generates its CA keys before it listens
 #define FETCH_TIMEOUT_MS 5000

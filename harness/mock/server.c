@@ -16,6 +16,7 @@
 #include "base/net.h"
 #include "base/watch.h"
 #include "mock/internal.h"
+#include "base/tls_version.h"
 
 static void sconn_step(struct mh_sconn *c);
 
@@ -208,10 +209,7 @@ static void tls_rejected(struct mh_sconn *c) {
   mh_events_int(&e, "alert_sent", ti->alert_sent);
   mh_events_str(&e, "alert_sent_name", mh_alert_name(ti->alert_sent));
   mh_events_int(&e, "alert_received", ti->alert_received);
-  mh_events_str(&e, "version",
-                ti->version == MH_TLS13   ? "TLSv1.3"
-                : ti->version == MH_TLS12 ? "TLSv1.2"
-                                          : "");
+  mh_events_str(&e, "version", ti->version != 0 ? mh_tls_version_name(ti->version) : "");
   mh_events_str(&e, "client_cn", ti->peer_cn);
   mh_events_write(l->fed->ev, &e);
   mh_federation_observe(l, c->peer, ti, 0);

@@ -7,6 +7,7 @@
 #include "base/alerts.h"
 #include "base/printable.h"
 #include "tls/tls.h"
+#include "base/tls_version.h"
 
 // log_alert writes a case log's alert line: "42 bad_certificate", or "none" when there was no
 // alert (MH_ALERT_NONE is a placeholder, not a code to print).
@@ -27,7 +28,7 @@ static void log_alert(FILE *f, const char *label, int code) {
 static void log_server_flight(FILE *f, struct mh_printable_ring *g,
                               const struct mh_case_outcome *o) {
   fprintf(f, "  server hello   %s\n",
-          o->tls.server_hello ? mh_oracle_version_name(o->tls.server_version) : "none");
+          o->tls.server_hello ? mh_tls_version_name(o->tls.server_version) : "none");
   if (!o->tls.certificate_request) {
     fprintf(f, "  cert request   none\n");
     return;
@@ -50,7 +51,7 @@ void mh_case_log_write(FILE *f, const struct mh_case_result *c) {
   fprintf(f, "target     %s at %s, server name %s, profile %s\n", P(&g, c->target),
           P(&g, c->endpoint), P(&g, c->server_name), P(&g, c->profile ? c->profile : "-"));
   fprintf(f, "identity   %s, offering TLS %s only\n", P(&g, c->identity ? c->identity : "(none)"),
-          mh_report_version_name(c->version));
+          mh_tls_version_keyword(c->version));
   fprintf(f, "expected   %s [%s]\n", P(&g, c->expected_text),
           c->expect.explicit_ ? "explicit" : "oracle");
   fprintf(f, "actual     %s\n", P(&g, c->summary));
@@ -69,7 +70,7 @@ void mh_case_log_write(FILE *f, const struct mh_case_result *c) {
   fprintf(f, "client (mtls-harness)\n");
   fprintf(f, "  tcp            %s (%.3f ms)\n", P(&g, o->tcp), o->tcp_ms);
   fprintf(f, "  handshake      %s (%.3f ms) %s %s %s alpn=%s\n", o->handshake_ok ? "ok" : "failed",
-          o->handshake_ms, mh_oracle_version_name(o->tls.version), P(&g, o->tls.cipher),
+          o->handshake_ms, mh_tls_version_name(o->tls.version), P(&g, o->tls.cipher),
           P(&g, o->tls.group), P(&g, o->tls.alpn[0] ? o->tls.alpn : "-"));
   log_server_flight(f, &g, o);
   fprintf(f, "  server cert    CN=%s%s\n", P(&g, o->tls.peer_cn),

@@ -16,6 +16,7 @@
 #include "load/load.h"
 #include "load/sweep.h"
 #include "tls/tls.h"
+#include "base/tls_version.h"
 
 // The terminal every chart shares: SVG, no "enhanced" text (an '_' or '^' in a server name stays
 // as it is), white background.
@@ -61,7 +62,7 @@ static void write_title(FILE *f, const char *what, const struct mh_report_load_d
   }
   snprintf(text, sizeof(text), "%s: %s at %s\n%s, TLS %s, %d threads, bad-identity share %.2f",
            what, o->server_name != NULL ? o->server_name : address, address, run,
-           o->version == MH_TLS13 ? "1.3" : "1.2", o->threads, o->bad_share);
+           mh_tls_version_keyword(o->version), o->threads, o->bad_share);
   // The newline is ours: split there, each half quoted, joined by gnuplot's "\n".
   char *nl = strchr(text, '\n');
   *nl = '\0';

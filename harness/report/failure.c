@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/printable.h"
+#include "base/tls_version.h"
 
 // shell_word writes |s| to |f| as one word of a POSIX shell: as it is when every byte is one the
 // shell reads literally (and not |quote|), otherwise in single quotes, each "'" as '\''.
@@ -110,7 +111,7 @@ void mh_failure_flight(const struct mh_case_outcome *o, char *out, size_t out_le
     return;
   }
   size_t n = (size_t)snprintf(out, out_len, "ServerHello %s; ",
-                              mh_oracle_version_name(o->tls.server_version));
+                              mh_tls_version_name(o->tls.server_version));
   if (n >= out_len) {
     return;
   }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "tls/tls.h"
+#include "base/tls_version.h"
 
 static const char *verdict_colour(enum mh_verdict v) {
   switch (v) {

@@ -191,8 +191,4 @@ void mh_escape_url_path(FILE *f, const char *s);
 // as entities, control characters and bytes outside UTF-8 as "\xNN".
 void mh_escape_md(FILE *f, const char *s);
 
-// mh_report_version_name returns "1.3" or "1.2" for MH_TLS13 or MH_TLS12, "" for anything else
-// (a static string).
-const char *mh_report_version_name(int v);
-
 #endif

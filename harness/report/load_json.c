@@ -12,6 +12,7 @@
 #include "load/load.h"
 #include "load/sweep.h"
 #include "tls/tls.h"
+#include "base/tls_version.h"
 
 static void json_hist(struct mh_jsonw *w, const char *name, const struct mh_hist *h) {
   mh_jsonw_key(w, name);
@@ -69,7 +70,7 @@ static void json_sparse(struct mh_jsonw *w, const char *key, const uint32_t *cou
 static void json_load_options(struct mh_jsonw *w, const struct mh_report_load_doc *d) {
   const struct mh_load_options *o = d->o;
   mh_kv_str(w, "mode", o->rate > 0 ? "open" : "closed");
-  mh_kv_str(w, "tls_version", o->version == MH_TLS13 ? "1.3" : "1.2");
+  mh_kv_str(w, "tls_version", mh_tls_version_keyword(o->version));
   // What does not apply to the mode is null: a rate in closed loop, connections in open loop.
   mh_jsonw_key(w, "rate");
   if (o->rate > 0) {

@@ -7,6 +7,7 @@
 #include "load/load.h"
 #include "load/sweep.h"
 #include "tls/tls.h"
+#include "base/tls_version.h"
 
 // write_broken_limits writes the keywords of the limits |st| broke, each between |quote|s,
 // separated by commas, then |end|.
@@ -125,8 +126,8 @@ void mh_report_load_markdown(FILE *f, const struct mh_report_load_doc *d) {
     fprintf(f, "Closed loop with %d handshakes in flight for %.1f s (latency includes queueing), ",
             o->connections, o->duration_s);
   }
-  fprintf(f, "TLS %s, %d threads, bad-identity share %.2f.\n\n",
-          o->version == MH_TLS13 ? "1.3" : "1.2", o->threads, o->bad_share);
+  fprintf(f, "TLS %s, %d threads, bad-identity share %.2f.\n\n", mh_tls_version_keyword(o->version),
+          o->threads, o->bad_share);
   if (o->http_request != NULL) {
     fputs("Acceptance confirmed at HTTP (profile ", f);
     mh_escape_md(f, o->profile ? o->profile : "");

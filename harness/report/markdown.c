@@ -9,6 +9,7 @@
 
 #include "base/printable.h"
 #include "tls/tls.h"
+#include "base/tls_version.h"
 
 // case_link writes the link to case |c|'s file of extension |ext|: (cases/<name>.<ext>), the name
 // percent-encoded.

@@ -10,10 +10,11 @@
 #include "base/interrupt.h"
 #include "base/jsonw.h"
 #include "tls/tls.h"
+#include "base/tls_version.h"
 
 // tls_version_text: a version's name, "" for none (report.json's word for "not known").
 static const char *tls_version_text(int v) {
-  return v == 0 ? "" : mh_oracle_version_name(v);
+  return v == 0 ? "" : mh_tls_version_name(v);
 }
 
 // json_certificate_request writes whether the server asked for a client certificate and the CA
@@ -164,7 +165,7 @@ static void json_case(struct mh_jsonw *w, const struct mh_case_result *c) {
   mh_kv_str(w, "server_name", c->server_name);
   mh_jsonw_key(w, "identity");
   mh_jsonw_string_or_null(w, c->identity);
-  mh_kv_str(w, "tls_version", mh_report_version_name(c->version));
+  mh_kv_str(w, "tls_version", mh_tls_version_keyword(c->version));
   mh_kv_str(w, "profile", c->profile);
   if (c->is_check) {  // no connection: nothing was expected of or seen on one
     mh_jsonw_key(w, "expected");

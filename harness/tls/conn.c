@@ -138,7 +138,6 @@ int mh_tls_buffered(const struct mh_tls_conn *t) {
 static void fill_negotiated(struct mh_tls_conn *t) {
   SSL *ssl = t->ssl;
   t->info.version = SSL_version(ssl);
-  snprintf(t->info.version_name, sizeof(t->info.version_name), "%s", SSL_get_version(ssl));
   const SSL_CIPHER *cipher = SSL_get_current_cipher(ssl);
   if (cipher != NULL) {
     snprintf(t->info.cipher, sizeof(t->info.cipher), "%s", SSL_CIPHER_standard_name(cipher));

@@ -19,9 +19,7 @@
 
 #include "base/err.h"
 #include "base/outcomes.h"
-
-#define MH_TLS12 0x0303
-#define MH_TLS13 0x0304
+#include "base/tls_version.h"
 
 enum mh_tls_emulation {
   MH_EMULATE_GO,     // SemStreams (Go net/http + crypto/tls)
@@ -62,8 +60,7 @@ struct mh_tls_client_policy {
 // mh_tls_info is what a connection's TLS layer did. Strings are empty when unknown.
 struct mh_tls_info {
   int handshake_done;  // the local handshake call returned success
-  int version;         // negotiated protocol version, 0 if none
-  char version_name[16];
+  int version;         // negotiated protocol version, 0 if none (base/tls_version.h names it)
   char cipher[64];
   char group[32];
   char alpn[32];

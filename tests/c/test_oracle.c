@@ -362,8 +362,8 @@ static void test_attribution(void **state) {
   char out[200];
   mh_oracle_outcome_summary(&rst, out, sizeof(out));
   assert_string_equal(out, "rejected by server at none: rst, no alert (-)");
-  assert_string_equal(mh_oracle_version_name(0), "-");
-  assert_string_equal(mh_oracle_version_name(0x0301), "TLSv1.0");
+  assert_string_equal(mh_tls_version_name(0), "-");
+  assert_string_equal(mh_tls_version_name(0x0301), "TLSv1.0");
 }
 
 // The one-line summaries that baselines compare, and what a case log shows as expected.
