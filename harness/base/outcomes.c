@@ -108,3 +108,39 @@ int mh_request_mode_from_name(const char *kw) {
   }
   return -1;
 }
+
+static const char *const tcp_names[] = {
+#define X(e, kw) kw,
+    MH_TCP_RESULTS(X)
+#undef X
+};
+const char *mh_tcp_name(enum mh_tcp t) {
+  return NAME(tcp_names, t, MH_TCP_NUM);
+}
+
+static const char *const case_kind_names[] = {
+#define X(e, kw) kw,
+    MH_CASE_KINDS(X)
+#undef X
+};
+const char *mh_case_kind_name(enum mh_case_kind k) {
+  return NAME(case_kind_names, k, MH_CASE_KIND_NUM);
+}
+
+static const char *const case_check_ids[] = {
+#define X(e, id) id,
+    MH_CASE_CHECKS(X)
+#undef X
+};
+const char *mh_case_check_id(enum mh_case_check c) {
+  return NAME(case_check_ids, c, MH_CHECK_NUM);
+}
+
+static const char *const capture_state_names[] = {
+#define X(e, kw) kw,
+    MH_CAPTURE_STATES(X)
+#undef X
+};
+const char *mh_capture_state_name(enum mh_capture_state s) {
+  return NAME(capture_state_names, s, MH_CAPTURE_STATE_NUM);
+}

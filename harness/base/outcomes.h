@@ -127,6 +127,65 @@ enum mh_request_mode {
       MH_REQUEST_NUM
 };
 
+// How the TCP connection of a probe went. X(enum suffix, keyword); NONE: no dial was made.
+#define MH_TCP_RESULTS(X) \
+  X(NONE, "")             \
+  X(OK, "ok")             \
+  X(REFUSED, "refused")   \
+  X(TIMEOUT, "timeout")   \
+  X(ERROR, "error")
+
+enum mh_tcp {
+#define X(e, kw) MH_TCP_##e,
+  MH_TCP_RESULTS(X)
+#undef X
+      MH_TCP_NUM
+};
+
+// What a case is. X(enum suffix, keyword): one of the matrix (target x identity x version, or
+// one of its checks below), one the scenario lists, or a check of the run's certificates (no
+// connection: --min-time-left).
+#define MH_CASE_KINDS(X)  \
+  X(MATRIX, "matrix")     \
+  X(EXPLICIT, "explicit") \
+  X(CERTIFICATE, "certificate")
+
+enum mh_case_kind {
+#define X(e, kw) MH_CASE_##e,
+  MH_CASE_KINDS(X)
+#undef X
+      MH_CASE_KIND_NUM
+};
+
+// The matrix's checks beyond identity x version, each once per target. X(enum suffix, the case
+// id after "<target>/"); NONE is a plain cell of the matrix (its id names identity and version).
+#define MH_CASE_CHECKS(X)                               \
+  X(NONE, "")                                           \
+  X(MIN_TLS13, "tls1.2-only-client-vs-tls1.3-minimum")  \
+  X(WRONG_NAME, "server-check:wrong-name/tls1.3")       \
+  X(CN_ONLY, "server-check:cn-only-certificate/tls1.3") \
+  X(UNTRUSTED_SERVER, "server-check:untrusted-server/tls1.3")
+
+enum mh_case_check {
+#define X(e, id) MH_CHECK_##e,
+  MH_CASE_CHECKS(X)
+#undef X
+      MH_CHECK_NUM
+};
+
+// Whether a case was captured (--pcap). X(enum suffix, keyword).
+#define MH_CAPTURE_STATES(X) \
+  X(NOT_ASKED, "not_asked")  \
+  X(CAPTURED, "captured")    \
+  X(SKIPPED, "skipped")
+
+enum mh_capture_state {
+#define X(e, kw) MH_CAPTURE_##e,
+  MH_CAPTURE_STATES(X)
+#undef X
+      MH_CAPTURE_STATE_NUM
+};
+
 const char *mh_reason_name(enum mh_reason r);
 const char *mh_phase_name(enum mh_phase p);
 const char *mh_end_name(enum mh_end e);
@@ -143,5 +202,10 @@ const char *mh_request_mode_name(enum mh_request_mode m);
 // mh_request_mode_from_name returns the request mode a scenario may name |kw| ("websocket",
 // "http", "tls"; not "default"), or -1.
 int mh_request_mode_from_name(const char *kw);
+const char *mh_tcp_name(enum mh_tcp t);
+const char *mh_case_kind_name(enum mh_case_kind k);
+// mh_case_check_id returns the case id's part after "<target>/" of matrix check |c| ("" for NONE).
+const char *mh_case_check_id(enum mh_case_check c);
+const char *mh_capture_state_name(enum mh_capture_state s);
 
 #endif

@@ -90,10 +90,10 @@ static void capture_before_connect(void *arg, const char *remote_ip, int local_p
   int denied;
   h->cap = mh_capture_open(iface, filter, &denied, &err);
   if (h->cap == NULL) {
-    h->res->capture = 2;
+    h->res->capture = MH_CAPTURE_SKIPPED;
     snprintf(h->res->capture_note, sizeof(h->res->capture_note), "%.290s", err.msg);
   } else {
-    h->res->capture = 1;
+    h->res->capture = MH_CAPTURE_CAPTURED;
   }
 }
 
@@ -269,6 +269,7 @@ static int begin_case(struct slot *sl) {
   res->identity = k->identity;
   res->version = k->version;
   res->kind = p->kind;
+  res->check = p->spec.check;
   res->profile = L->profile;
   struct mh_err err;
   if (L->is_target) {

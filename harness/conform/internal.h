@@ -36,7 +36,7 @@ struct plan {
   struct mh_case_spec spec;
   const struct mh_location *loc;  // the policy (the variant, for variant cases)
   const struct mh_profile *profile;
-  const char *kind;
+  enum mh_case_kind kind;
 };
 
 #define MAX_PROFILES 16

@@ -196,8 +196,7 @@ static void fill_check(const struct mh_lifetimes *l, struct mh_case_result *res,
   mh_certinfo_time_left(l->min_left, min, sizeof(min));
   memset(res, 0, sizeof(*res));
   res->id = id;
-  res->kind = "certificate";
-  res->is_check = 1;
+  res->kind = MH_CASE_CERTIFICATE;
   res->endpoint = "";
   res->server_name = "";
   res->profile = "";

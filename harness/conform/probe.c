@@ -195,10 +195,7 @@ static void dial_error(struct mh_case_outcome *o, const struct mh_probe_target *
       (size_t)n < sizeof(where)) {
     snprintf(where + n, sizeof(where) - (size_t)n, " (%s)", o->remote);
   }
-  snprintf(o->tcp, sizeof(o->tcp),
-           e == ECONNREFUSED ? "refused"
-           : e == ETIMEDOUT  ? "timeout"
-                             : "error");
+  o->tcp = e == ECONNREFUSED ? MH_TCP_REFUSED : e == ETIMEDOUT ? MH_TCP_TIMEOUT : MH_TCP_ERROR;
   snprintf(o->client_error, sizeof(o->client_error), "dial tcp %s: %s", where, what);
   o->phase = MH_PHASE_TCP;
   o->end = e == ECONNREFUSED ? MH_END_REFUSED : e == ETIMEDOUT ? MH_END_TIMEOUT : MH_END_NONE;
@@ -236,7 +233,7 @@ static void start_dial(struct mh_probe *p) {
   struct mh_case_outcome *o = p->o;
   struct mh_err err;
   if (mh_net_resolve(p->t.host, p->t.port, p->t.pins, p->t.num_pins, &p->addrs, &err) != 0) {
-    snprintf(o->tcp, sizeof(o->tcp), "error");
+    o->tcp = MH_TCP_ERROR;
     snprintf(o->client_error, sizeof(o->client_error), "dial tcp: %.400s", err.msg);
     o->phase = MH_PHASE_TCP;
     finish(p);
@@ -305,7 +302,7 @@ static void on_connected(struct mh_probe *p) {
     dial_next(p);
     return;
   }
-  snprintf(o->tcp, sizeof(o->tcp), "ok");
+  o->tcp = MH_TCP_OK;
   o->end = MH_END_NONE;
   local_name(p->fd, o->local_peer, sizeof(o->local_peer));
   p->t_tcp = mh_clock_now_ms();

@@ -51,7 +51,7 @@ struct mh_case_outcome {
   char rejected_by;     // 's' server, 'c' client (us), 0
   enum mh_phase phase;  // where the connection ended
   enum mh_end end;      // how the transport ended
-  char tcp[16];         // "ok", "refused", "timeout", "error"
+  enum mh_tcp tcp;      // how the TCP connection went (MH_TCP_NONE: no dial was made)
   int handshake_ok;
   // version (0 unless a ServerHello was accepted), cipher, group, alerts (sent by us / received),
   // peer CN; whether a ServerHello and a CertificateRequest arrived, and the version the

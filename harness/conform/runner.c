@@ -55,7 +55,7 @@ static void records_observe(void *arg, const struct mh_server_record *rec) {
   pthread_mutex_unlock(&r->mu);
 }
 
-static int add_plan(struct run *r, const struct mh_case_spec *k, const char *kind) {
+static int add_plan(struct run *r, const struct mh_case_spec *k, enum mh_case_kind kind) {
   if (r->o->filter != NULL && fnmatch(r->o->filter, k->id, 0) != 0) {
     return 0;
   }
@@ -104,7 +104,7 @@ static int expand_matrix(struct run *r, const struct mh_scenario *s) {
         k.identity = strcmp(m->identities[i], "none") == 0 ? NULL : m->identities[i];
         k.id = mh_arena_sprintf(r->a, "%s/%s/%s", L->name, m->identities[i],
                                 mh_tls_version_tag(m->versions[v]));
-        if (k.id == NULL || add_plan(r, &k, "matrix") != 0) {
+        if (k.id == NULL || add_plan(r, &k, MH_CASE_MATRIX) != 0) {
           return -1;
         }
       }
@@ -116,32 +116,36 @@ static int expand_matrix(struct run *r, const struct mh_scenario *s) {
       k.version = MH_TLS12;
       k.min_tls13 = 1;
       k.identity = allowed_identity(s, L, prof, MH_TLS12);
-      k.id = mh_arena_sprintf(r->a, "%s/tls1.2-only-client-vs-tls1.3-minimum", L->name);
-      if (k.id == NULL || add_plan(r, &k, "matrix") != 0) {
+      k.check = MH_CHECK_MIN_TLS13;
+      k.id = mh_arena_sprintf(r->a, "%s/%s", L->name, mh_case_check_id(k.check));
+      if (k.id == NULL || add_plan(r, &k, MH_CASE_MATRIX) != 0) {
         return -1;
       }
     }
     if (m->wrong_server_name != NULL) {
       struct mh_case_spec k = base;
       k.server_name = m->wrong_server_name;
-      k.id = mh_arena_sprintf(r->a, "%s/server-check:wrong-name/tls1.3", L->name);
-      if (k.id == NULL || add_plan(r, &k, "matrix") != 0) {
+      k.check = MH_CHECK_WRONG_NAME;
+      k.id = mh_arena_sprintf(r->a, "%s/%s", L->name, mh_case_check_id(k.check));
+      if (k.id == NULL || add_plan(r, &k, MH_CASE_MATRIX) != 0) {
         return -1;
       }
     }
     if (m->cn_only_identity != NULL && !L->is_target) {
       struct mh_case_spec k = base;
       k.server_identity = m->cn_only_identity;
-      k.id = mh_arena_sprintf(r->a, "%s/server-check:cn-only-certificate/tls1.3", L->name);
-      if (k.id == NULL || add_plan(r, &k, "matrix") != 0) {
+      k.check = MH_CHECK_CN_ONLY;
+      k.id = mh_arena_sprintf(r->a, "%s/%s", L->name, mh_case_check_id(k.check));
+      if (k.id == NULL || add_plan(r, &k, MH_CASE_MATRIX) != 0) {
         return -1;
       }
     }
     if (m->untrusted_ca != NULL) {
       struct mh_case_spec k = base;
       k.trust_ca = m->untrusted_ca;
-      k.id = mh_arena_sprintf(r->a, "%s/server-check:untrusted-server/tls1.3", L->name);
-      if (k.id == NULL || add_plan(r, &k, "matrix") != 0) {
+      k.check = MH_CHECK_UNTRUSTED_SERVER;
+      k.id = mh_arena_sprintf(r->a, "%s/%s", L->name, mh_case_check_id(k.check));
+      if (k.id == NULL || add_plan(r, &k, MH_CASE_MATRIX) != 0) {
         return -1;
       }
     }
@@ -294,7 +298,7 @@ static int plan_cases(struct run *r, const struct mh_scenario *s_in, struct mh_e
     return -1;
   }
   for (size_t i = 0; i < s_in->num_cases; i++) {
-    if (add_plan(r, &s_in->cases[i], "explicit") != 0) {
+    if (add_plan(r, &s_in->cases[i], MH_CASE_EXPLICIT) != 0) {
       return mh_err_set(err, "out of memory");
     }
   }
@@ -373,6 +377,7 @@ static void abandon_case(struct run *r, size_t idx) {
   res->identity = p->spec.identity;
   res->version = p->spec.version;
   res->kind = p->kind;
+  res->check = p->spec.check;
   res->profile = p->loc->profile;
   res->server_name = p->spec.server_name ? p->spec.server_name : p->loc->host;
   res->endpoint = MH_REPORT_NOT_PROBED;
@@ -508,10 +513,10 @@ static void print_summary(const struct run *r, const struct mh_report *rep) {
     size_t captured = 0, skipped = 0, mismatched = 0;
     const char *why = NULL;
     for (size_t i = 0; i < rep->num_cases; i++) {
-      captured += rep->cases[i].capture == 1;
-      skipped += rep->cases[i].capture == 2;
+      captured += rep->cases[i].capture == MH_CAPTURE_CAPTURED;
+      skipped += rep->cases[i].capture == MH_CAPTURE_SKIPPED;
       mismatched += rep->cases[i].wire_mismatch[0] != '\0';
-      why = rep->cases[i].capture == 2 ? rep->cases[i].capture_note : why;
+      why = rep->cases[i].capture == MH_CAPTURE_SKIPPED ? rep->cases[i].capture_note : why;
     }
     printf(
         "run: captures: %zu written (cases/<case>.pcapng, TLS secrets inside), %zu skipped%s%s, "

@@ -34,6 +34,7 @@ struct mh_case_spec {
   const char *trust_ca;     // spec CA the client trusts instead of the target's, NULL: the target's
   const char *server_identity;  // spec identity the (variant) server presents instead of its own
   int min_tls13;                // run against a TLS 1.3-minimum variant of the target
+  enum mh_case_check check;     // a matrix case: its check beyond identity x version
   int has_expect;               // explicit expectation (overrides the oracle)
   int expect_reject;
   int expect_reason;  // enum mh_reason, -1 = any

@@ -47,7 +47,7 @@ static void log_server_flight(FILE *f, struct mh_printable_ring *g,
 void mh_case_log_write(FILE *f, const struct mh_case_result *c) {
   const struct mh_case_outcome *o = &c->outcome;
   struct mh_printable_ring g = {.next = 0};
-  fprintf(f, "case       %s (%s)\n", P(&g, c->id), P(&g, c->kind));
+  fprintf(f, "case       %s (%s)\n", P(&g, c->id), mh_case_kind_name(c->kind));
   fprintf(f, "target     %s at %s, server name %s, profile %s\n", P(&g, c->target),
           P(&g, c->endpoint), P(&g, c->server_name), P(&g, c->profile ? c->profile : "-"));
   fprintf(f, "identity   %s, offering TLS %s only\n", P(&g, c->identity ? c->identity : "(none)"),
@@ -60,7 +60,8 @@ void mh_case_log_write(FILE *f, const struct mh_case_result *c) {
   if (c->verdict_reason[0] != '\0') {
     fprintf(f, "why        %s\n", P(&g, c->verdict_reason));
   }
-  if (c->is_check) {  // no connection: the certificates are in the reports' Certificates section
+  if (c->kind == MH_CASE_CERTIFICATE) {  // no connection: the certificates are in the reports'
+                                         // Certificates section
     fprintf(f,
             "\n(a check of the certificates, not a connection: see the Certificates section of "
             "report.md)\n");
@@ -68,7 +69,7 @@ void mh_case_log_write(FILE *f, const struct mh_case_result *c) {
   }
   fprintf(f, "\n");
   fprintf(f, "client (mtls-harness)\n");
-  fprintf(f, "  tcp            %s (%.3f ms)\n", P(&g, o->tcp), o->tcp_ms);
+  fprintf(f, "  tcp            %s (%.3f ms)\n", mh_tcp_name(o->tcp), o->tcp_ms);
   fprintf(f, "  handshake      %s (%.3f ms) %s %s %s alpn=%s\n", o->handshake_ok ? "ok" : "failed",
           o->handshake_ms, mh_tls_version_name(o->tls.version), P(&g, o->tls.cipher),
           P(&g, o->tls.group), P(&g, o->tls.alpn[0] ? o->tls.alpn : "-"));
@@ -98,9 +99,9 @@ void mh_case_log_write(FILE *f, const struct mh_case_result *c) {
   } else {
     fprintf(f, "server         (external target: only the client side is known)\n");
   }
-  if (c->capture == 2) {
+  if (c->capture == MH_CAPTURE_SKIPPED) {
     fprintf(f, "capture        skipped: %s\n", P(&g, c->capture_note));
-  } else if (c->capture == 1) {
+  } else if (c->capture == MH_CAPTURE_CAPTURED) {
     const struct mh_wire_view *w = &c->wire;
     char file[256];
     mh_report_case_file_name(P(&g, c->id), file, sizeof(file));

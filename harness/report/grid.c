@@ -5,8 +5,7 @@
 #include <string.h>
 
 int mh_grid_holds(const struct mh_case_result *c) {
-  return strcmp(c->kind, "matrix") == 0 && strchr(c->id, ':') == NULL &&
-         strstr(c->id, "-vs-") == NULL;
+  return c->kind == MH_CASE_MATRIX && c->check == MH_CHECK_NONE;
 }
 
 size_t mh_grid_collect(const struct mh_report *r, struct mh_grid *g, size_t max) {

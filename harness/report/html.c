@@ -40,7 +40,7 @@ static void html_cell(FILE *f, const struct mh_case_result *c) {
   case_link(f, c, "log");
   mh_escape_xml(f, mh_verdict_name(c->verdict));
   fputs("</a>", f);
-  if (c->capture == 1) {
+  if (c->capture == MH_CAPTURE_CAPTURED) {
     fputs(" ", f);
     case_link(f, c, "pcapng");
     fputs("pcapng</a>", f);
@@ -111,7 +111,7 @@ static void html_failure(FILE *f, const struct mh_report *r, const struct mh_cas
   }
   char flight[1024];
   mh_failure_flight(&c->outcome, flight, sizeof(flight));
-  if (c->is_check) {  // no connection was made: no flight, and no case to rerun
+  if (c->kind == MH_CASE_CERTIFICATE) {  // no connection was made: no flight, and no case to rerun
     snprintf(flight, sizeof(flight), "(none: a check of the certificates, not a connection)");
   }
   fputs("</li><li>server's flight: ", f);
@@ -119,13 +119,14 @@ static void html_failure(FILE *f, const struct mh_report *r, const struct mh_cas
   fputs("</li><li>", f);
   case_link(f, c, "log");
   fputs("case log</a>", f);
-  if (c->capture == 1) {
+  if (c->capture == MH_CAPTURE_CAPTURED) {
     fputs(", ", f);
     case_link(f, c, "pcapng");
     fputs("capture</a>", f);
   }
   fputs("</li></ul>\n", f);
-  char *cmd = r->rerun != NULL && !c->is_check ? mh_failure_rerun(r->rerun, c->id) : NULL;
+  char *cmd =
+      r->rerun != NULL && c->kind != MH_CASE_CERTIFICATE ? mh_failure_rerun(r->rerun, c->id) : NULL;
   if (cmd != NULL) {
     fputs("<p>Rerun just this case:</p>\n<pre class=\"rerun\"><code>", f);
     mh_escape_xml(f, cmd);
@@ -210,10 +211,10 @@ static void html_others(FILE *f, const struct mh_report *r) {
     fputs("</td>", f);
     if (r->pcap) {
       fputs("<td>", f);
-      if (c->capture == 2) {
+      if (c->capture == MH_CAPTURE_SKIPPED) {
         fputs("skipped: ", f);
         mh_escape_xml(f, c->capture_note);
-      } else if (c->capture == 0) {
+      } else if (c->capture == MH_CAPTURE_NOT_ASKED) {
         fputs("-", f);
       } else {
         fputs("captured", f);

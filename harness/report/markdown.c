@@ -66,19 +66,20 @@ static void md_failure(FILE *f, const struct mh_report *r, const struct mh_case_
   }
   char flight[1024];
   mh_failure_flight(&c->outcome, flight, sizeof(flight));
-  if (c->is_check) {  // no connection was made: no flight, and no case to rerun
+  if (c->kind == MH_CASE_CERTIFICATE) {  // no connection was made: no flight, and no case to rerun
     snprintf(flight, sizeof(flight), "(none: a check of the certificates, not a connection)");
   }
   fputs("\n- server's flight: ", f);
   mh_escape_md(f, flight);
   fputs("\n- [case log]", f);
   case_link(f, c, "log");
-  if (c->capture == 1) {
+  if (c->capture == MH_CAPTURE_CAPTURED) {
     fputs(", [capture]", f);
     case_link(f, c, "pcapng");
   }
   fputc('\n', f);
-  char *cmd = r->rerun != NULL && !c->is_check ? mh_failure_rerun(r->rerun, c->id) : NULL;
+  char *cmd =
+      r->rerun != NULL && c->kind != MH_CASE_CERTIFICATE ? mh_failure_rerun(r->rerun, c->id) : NULL;
   if (cmd != NULL) {
     // A fenced block shows the command as it is; it is one printable line (no fence can close).
     fputs("\nRerun just this case:\n\n```sh\n", f);

@@ -81,7 +81,7 @@ int mh_report_write(const struct mh_report *r, struct mh_err *err) {
     if (w != 0) {
       goto out;
     }
-    if (r->cases[i].capture == 1) {
+    if (r->cases[i].capture == MH_CAPTURE_CAPTURED) {
       size_t plen;
       uint8_t *pcap = mh_pcapng_build(&r->cases[i].packets, r->cases[i].outcome.keylog, &plen);
       if (pcap == NULL) {

@@ -27,10 +27,10 @@ struct mh_case_result {
   const char *endpoint;  // "address:port" probed
   const char *identity;  // NULL: no client certificate
   int version;
-  const char *kind;  // "matrix", "explicit" or "certificate"
-  // Not a probe but a check of the run's certificates (kind "certificate": the time left,
-  // conform/lifetimes.h): no connection, so |expect|, |outcome| and |server| say nothing.
-  int is_check;
+  enum mh_case_kind kind;    // MH_CASE_CERTIFICATE: not a probe but a check of the run's
+                             // certificates (the time left, conform/lifetimes.h): no connection, so
+                             // |expect|, |outcome| and |server| say nothing
+  enum mh_case_check check;  // a matrix case's check beyond identity x version
   const char *profile;
   const char *server_name;
   struct mh_expectation expect;
@@ -43,7 +43,7 @@ struct mh_case_result {
   char verdict_reason[600];  // why the verdict, when it needs saying (mh_oracle_verdict)
   char expected_text[256];
   // --pcap: what was captured, what the capture shows, and whether it agrees with the library.
-  int capture;             // 0 not asked, 1 captured, 2 skipped
+  enum mh_capture_state capture;
   char capture_note[300];  // why skipped
   struct mh_packets packets;
   struct mh_wire_view wire;

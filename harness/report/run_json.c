@@ -68,7 +68,7 @@ static void json_outcome(struct mh_jsonw *w, const struct mh_case_outcome *o) {
   mh_kv_str(w, "layer", mh_layer_name(o->layer));
   mh_kv_str(w, "phase", mh_phase_name(o->phase));
   mh_kv_str(w, "transport_end", mh_end_name(o->end));
-  mh_kv_str(w, "tcp", o->tcp);
+  mh_kv_str(w, "tcp", mh_tcp_name(o->tcp));
   mh_kv_str(w, "handshake", o->handshake_ok ? "ok" : "failed");
   mh_kv_str(w, "version", tls_version_text(o->tls.version));
   json_certificate_request(w, o);
@@ -113,15 +113,15 @@ static void json_server(struct mh_jsonw *w, const struct mh_case_result *c) {
 
 static void json_capture(struct mh_jsonw *w, const struct mh_case_result *c, const char *file) {
   mh_jsonw_key(w, "capture");
-  if (c->capture == 0) {
+  if (c->capture == MH_CAPTURE_NOT_ASKED) {
     mh_jsonw_null(w);
     return;
   }
   const struct mh_wire_view *v = &c->wire;
   mh_jsonw_object_begin(w);
-  mh_kv_str(w, "status", c->capture == 1 ? "captured" : "skipped");
+  mh_kv_str(w, "status", mh_capture_state_name(c->capture));
   mh_jsonw_key(w, "file");
-  if (c->capture == 1) {
+  if (c->capture == MH_CAPTURE_CAPTURED) {
     char rel[300];
     snprintf(rel, sizeof(rel), "cases/%s.pcapng", file);
     mh_jsonw_string(w, rel);
@@ -159,7 +159,7 @@ static void json_case(struct mh_jsonw *w, const struct mh_case_result *c) {
   mh_report_case_file_name(c->id, file, sizeof(file));
   mh_jsonw_object_begin(w);
   mh_kv_str(w, "id", c->id);
-  mh_kv_str(w, "kind", c->kind);
+  mh_kv_str(w, "kind", mh_case_kind_name(c->kind));
   mh_kv_str(w, "target", c->target);
   mh_kv_str(w, "endpoint", c->endpoint);
   mh_kv_str(w, "server_name", c->server_name);
@@ -167,7 +167,7 @@ static void json_case(struct mh_jsonw *w, const struct mh_case_result *c) {
   mh_jsonw_string_or_null(w, c->identity);
   mh_kv_str(w, "tls_version", mh_tls_version_keyword(c->version));
   mh_kv_str(w, "profile", c->profile);
-  if (c->is_check) {  // no connection: nothing was expected of or seen on one
+  if (c->kind == MH_CASE_CERTIFICATE) {  // no connection: nothing was expected of or seen on one
     mh_jsonw_key(w, "expected");
     mh_jsonw_null(w);
     mh_jsonw_key(w, "outcome");

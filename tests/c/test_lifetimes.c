@@ -184,7 +184,7 @@ static void test_chains_and_checks(void **state) {
   // The intermediate (3 days) expires before its leaf (30 days), within 7 days: it is named.
   const struct mh_case_result *lb = find(out, n, "lb/server-certificate/time-left");
   assert_int_equal(lb->verdict, MH_VERDICT_FAIL);
-  assert_true(lb->fails && lb->is_check);
+  assert_true(lb->fails && lb->kind == MH_CASE_CERTIFICATE);
   assert_non_null(strstr(lb->summary, "CN=Inter"));
   assert_non_null(strstr(lb->verdict_reason, "--min-time-left 7d"));
   assert_int_equal(find(out, n, "solo/server-certificate/time-left")->verdict, MH_VERDICT_PASS);

@@ -31,7 +31,7 @@ static char *capture_case_log(const struct mh_case_result *c) {
   return buf;
 }
 
-static void fill_case(struct mh_case_result *c, const char *id, const char *kind,
+static void fill_case(struct mh_case_result *c, const char *id, enum mh_case_kind kind,
                       const char *target, const char *identity, int version) {
   memset(c, 0, sizeof(*c));
   c->id = id;
@@ -41,7 +41,7 @@ static void fill_case(struct mh_case_result *c, const char *id, const char *kind
   c->identity = identity;
   c->version = version;
   c->server_name = "loc.example";
-  snprintf(c->outcome.tcp, sizeof(c->outcome.tcp), "ok");
+  c->outcome.tcp = MH_TCP_OK;
   c->outcome.tls.alert_sent = MH_ALERT_NONE;
   c->outcome.tls.alert_received = MH_ALERT_NONE;
   c->verdict = MH_VERDICT_PASS;
@@ -86,7 +86,7 @@ static void test_case_file_name(void **state) {
 static void test_case_log_no_alert(void **state) {
   (void)state;
   struct mh_case_result c;
-  fill_case(&c, "loc/none/1.3", "matrix", "loc", NULL, MH_TLS13);
+  fill_case(&c, "loc/none/1.3", MH_CASE_MATRIX, "loc", NULL, MH_TLS13);
   c.has_server = 1;
   c.server.alert_sent = MH_ALERT_NONE;
   c.server.alert_received = MH_ALERT_NONE;
@@ -103,16 +103,18 @@ static void test_case_log_no_alert(void **state) {
 }
 
 // Plain matrix cases make one matrix per target, rows in the order identities first appear;
-// explicit cases, "a:b" and "a-vs-b" ids stay out of them.
+// explicit cases and the matrix's checks stay out of them.
 static void test_grids(void **state) {
   (void)state;
   struct mh_case_result cases[6];
-  fill_case(&cases[0], "a/good/1.2", "matrix", "a", "good", MH_TLS12);
-  fill_case(&cases[1], "b/none/1.3", "matrix", "b", NULL, MH_TLS13);
-  fill_case(&cases[2], "a/none/1.3", "matrix", "a", NULL, MH_TLS13);
-  fill_case(&cases[3], "a:extra", "matrix", "a", "other", MH_TLS12);
-  fill_case(&cases[4], "a-vs-b", "matrix", "a", "other", MH_TLS12);
-  fill_case(&cases[5], "x", "explicit", "c", "other", MH_TLS12);
+  fill_case(&cases[0], "a/good/1.2", MH_CASE_MATRIX, "a", "good", MH_TLS12);
+  fill_case(&cases[1], "b/none/1.3", MH_CASE_MATRIX, "b", NULL, MH_TLS13);
+  fill_case(&cases[2], "a/none/1.3", MH_CASE_MATRIX, "a", NULL, MH_TLS13);
+  fill_case(&cases[3], "a:extra", MH_CASE_MATRIX, "a", "other", MH_TLS12);
+  fill_case(&cases[4], "a-vs-b", MH_CASE_MATRIX, "a", "other", MH_TLS12);
+  cases[3].check = MH_CHECK_WRONG_NAME;  // the matrix's checks are listed below the grid
+  cases[4].check = MH_CHECK_MIN_TLS13;
+  fill_case(&cases[5], "x", MH_CASE_EXPLICIT, "c", "other", MH_TLS12);
   struct mh_report r = {.scenario_name = "s", .cases = cases, .num_cases = 6};
   struct mh_grid g[4];
   assert_int_equal(mh_grid_collect(&r, g, 4), 2);
@@ -222,8 +224,8 @@ static void test_failure_flight(void **state) {
 static void test_run_report_order(void **state) {
   (void)state;
   struct mh_case_result cases[3];
-  fill_case(&cases[0], "a/good/1.2", "matrix", "a", "good", MH_TLS12);
-  fill_case(&cases[1], "a/bad/1.3", "matrix", "a", "bad", MH_TLS13);
+  fill_case(&cases[0], "a/good/1.2", MH_CASE_MATRIX, "a", "good", MH_TLS12);
+  fill_case(&cases[1], "a/bad/1.3", MH_CASE_MATRIX, "a", "bad", MH_TLS13);
   cases[1].verdict = MH_VERDICT_UNEXPECTED_ACCEPT;
   cases[1].fails = 1;
   snprintf(cases[1].expected_text, sizeof(cases[1].expected_text), "reject (cn_not_allowed)");
@@ -234,7 +236,7 @@ static void test_run_report_order(void **state) {
   cases[1].outcome.tls.num_request_cas = 1;
   cases[1].outcome.num_request_cas_kept = 1;
   snprintf(cases[1].outcome.request_cas[0], MH_TLS_REQUEST_CA_LEN, "CN=Fed CA");
-  fill_case(&cases[2], "extra", "explicit", "a", NULL, MH_TLS13);
+  fill_case(&cases[2], "extra", MH_CASE_EXPLICIT, "a", NULL, MH_TLS13);
   struct mh_run_warning warn = {.message = "a warning"};
   struct mh_rerun x = {.program = "mh", .scenario_file = "/s.json", .out_dir = "/o"};
   struct mh_report r = {.scenario_name = "s",
@@ -300,8 +302,8 @@ static void test_run_report_files(void **state) {
   char dir[300];
   snprintf(dir, sizeof(dir), "%s/run", root);
   struct mh_case_result cases[2];
-  fill_case(&cases[0], "a/good/1.2", "matrix", "a", "good", MH_TLS12);
-  fill_case(&cases[1], "x y", "explicit", "a", NULL, MH_TLS13);
+  fill_case(&cases[0], "a/good/1.2", MH_CASE_MATRIX, "a", "good", MH_TLS12);
+  fill_case(&cases[1], "x y", MH_CASE_EXPLICIT, "a", NULL, MH_TLS13);
   struct mh_report r = {.scenario_name = "s",
                         .scenario_file = "s.json",
                         .out_dir = dir,
@@ -329,7 +331,7 @@ static void test_run_report_nothing_on_failure(void **state) {
   assert_non_null(f);
   fclose(f);
   struct mh_case_result c;
-  fill_case(&c, "a", "matrix", "a", NULL, MH_TLS13);
+  fill_case(&c, "a", MH_CASE_MATRIX, "a", NULL, MH_TLS13);
   struct mh_report r = {.scenario_name = "s",
                         .scenario_file = "s.json",
                         .out_dir = dir,
