@@ -19,7 +19,7 @@
 #include "conform/oracle.h"
 #include "conform/probe.h"
 #include "conform/progress.h"
-#include "mock/endpoint.h"
+#include "mock/federation.h"
 #include "pki/pki.h"
 #include "tls/tls.h"
 
@@ -41,7 +41,7 @@ static int records_find(struct records *r, const char *location, const char *pee
   return found;
 }
 
-static void set_setup_error(struct run *r, const struct mh_err *e) {
+static void set_setup_error(struct mh_runner *r, const struct mh_err *e) {
   pthread_mutex_lock(&r->err_mu);
   if (!atomic_load(&r->setup_failed)) {
     r->setup_err = *e;
@@ -59,7 +59,7 @@ struct capture_hook {
   int port;
   struct mh_capture *cap;
   struct mh_case_result *res;
-  struct run *run;
+  struct mh_runner *run;
   size_t plan;
 };
 
@@ -172,7 +172,7 @@ struct slot {
 
 // lthread is one loop thread and the slots it keeps busy.
 struct lthread {
-  struct run *r;
+  struct mh_runner *r;
   struct ev_loop *loop;
   struct slot *slots;
   size_t num_slots;
@@ -192,7 +192,7 @@ enum mh_request_mode mh_cases_request_mode(const struct mh_location *L) {
 }
 
 // probe_timeouts fills |to| with the location's deadlines (docs/runner.md, "Probes").
-static void probe_timeouts(struct run *r, const struct mh_location *L,
+static void probe_timeouts(struct mh_runner *r, const struct mh_location *L,
                            struct mh_probe_timeouts *to) {
   enum mh_request_mode mode = mh_cases_request_mode(L);
   *to = (struct mh_probe_timeouts){.connect_ms = 3000,
@@ -211,7 +211,7 @@ static void probe_timeouts(struct run *r, const struct mh_location *L,
 // case_ctx builds the probe's client context for the case: what it trusts for the server (the
 // root of the mock's certificate, the target's CA files, or the case's own CA) and the identity it
 // presents. NULL with |err| set on failure.
-static struct mh_tls_ctx *case_ctx(struct run *r, struct slot *sl, const struct plan *p,
+static struct mh_tls_ctx *case_ctx(struct mh_runner *r, struct slot *sl, const struct plan *p,
                                    struct mh_err *err) {
   const struct mh_scenario *s = r->s;
   const struct mh_location *L = p->loc;
@@ -259,7 +259,7 @@ static void probe_done(void *arg);
 // begin_case sets case |sl->idx| up and starts its probe on the slot's loop; 0, or -1 when it could
 // not be set up (the run's setup error is then set).
 static int begin_case(struct slot *sl) {
-  struct run *r = sl->th->r;
+  struct mh_runner *r = sl->th->r;
   const struct plan *p = &r->plans[sl->idx];
   struct mh_case_result *res = &r->results[sl->idx];
   const struct mh_location *L = p->loc;
@@ -317,7 +317,7 @@ static int begin_case(struct slot *sl) {
 
 // judge_case gives the finished case its expectation and verdict, then the slot takes the next.
 static void judge_case(struct slot *sl) {
-  struct run *r = sl->th->r;
+  struct mh_runner *r = sl->th->r;
   const struct plan *p = &r->plans[sl->idx];
   struct mh_case_result *res = &r->results[sl->idx];
   struct mh_err xerr;
@@ -343,7 +343,7 @@ static void judge_case(struct slot *sl) {
 static void record_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   (void)revents;
   struct slot *sl = w->data;
-  struct run *r = sl->th->r;
+  struct mh_runner *r = sl->th->r;
   struct mh_case_result *res = &r->results[sl->idx];
   res->has_server =
       records_find(&r->records, r->plans[sl->idx].loc->name, res->outcome.local_peer, &res->server);
@@ -355,7 +355,7 @@ static void record_cb(struct ev_loop *loop, ev_timer *w, int revents) {
 
 // after_capture waits for the mock's record of the connection (mocks only), then judges.
 static void after_capture(struct slot *sl) {
-  struct run *r = sl->th->r;
+  struct mh_runner *r = sl->th->r;
   struct mh_case_result *res = &r->results[sl->idx];
   if (r->plans[sl->idx].loc->is_target || res->outcome.local_peer[0] == '\0') {
     judge_case(sl);
@@ -384,7 +384,7 @@ static void linger_cb(struct ev_loop *loop, ev_timer *w, int revents) {
 // probe_done runs on the loop once the case's probe is over.
 static void probe_done(void *arg) {
   struct slot *sl = arg;
-  struct run *r = sl->th->r;
+  struct mh_runner *r = sl->th->r;
   struct mh_case_result *res = &r->results[sl->idx];
   mh_tls_ctx_free(sl->ctx);
   sl->ctx = NULL;
@@ -402,7 +402,7 @@ static void probe_done(void *arg) {
 
 // start_next starts the next planned case on |sl|, unless none is left or the run stops.
 static void start_next(struct slot *sl) {
-  struct run *r = sl->th->r;
+  struct mh_runner *r = sl->th->r;
   for (;;) {
     if (atomic_load(&r->setup_failed) || atomic_load(&r->stop)) {
       return;
@@ -452,7 +452,7 @@ static void *lthread_main(void *arg) {
 #define WATCH_MS 100  // how often the main thread looks at signals, the deadline and the progress
 
 // progress_state counts the cases done and failed and finds the one running longest.
-static void progress_state(const struct run *r, double now, struct mh_progress_state *st) {
+static void progress_state(const struct mh_runner *r, double now, struct mh_progress_state *st) {
   memset(st, 0, sizeof(*st));
   st->total = r->num_plans;
   for (size_t i = 0; i < r->num_plans; i++) {
@@ -470,7 +470,7 @@ static void progress_state(const struct run *r, double now, struct mh_progress_s
 // watch runs on the main thread while the workers run: it shows the progress, and stops the run
 // on SIGINT/SIGTERM (o->interrupt) or at the --timeout deadline (|deadline|, 0: none). It returns
 // once every loop thread has left.
-static void watch(struct run *r, double deadline) {
+static void watch(struct mh_runner *r, double deadline) {
   struct mh_progress pg;
   mh_progress_init(&pg, stderr, !r->o->quiet, mh_clock_now_ms());
   while (atomic_load(&r->workers_left) > 0) {
@@ -493,7 +493,7 @@ static void watch(struct run *r, double deadline) {
 #define MAX_LOOPS 8
 
 // One loop thread per core, MAX_LOOPS at most; |jobs| slots shared among them.
-int mh_cases_run(struct run *r, int jobs, double deadline, struct mh_err *err) {
+int mh_cases_run(struct mh_runner *r, int jobs, double deadline, struct mh_err *err) {
   jobs = jobs > 0 ? jobs : 1;
   jobs = (size_t)jobs > r->num_plans ? (int)r->num_plans : jobs;
   jobs = jobs > MAX_JOBS ? MAX_JOBS : jobs;

@@ -16,7 +16,7 @@
 #include "input/scenario.h"
 #include "mock/events.h"
 #include "mock/pebble.h"
-#include "report/report.h"
+#include "conform/result.h"
 
 struct mh_federation;
 
@@ -41,12 +41,13 @@ struct plan {
 
 #define MAX_PROFILES 16
 
-// run is one `run` command's state, shared by the main thread (runner.c) and the probe loop
-// threads (cases.c).
-struct run {
+// mh_runner is one run's state, shared by the main thread (runner.c) and the probe loop threads
+// (cases.c), and its result once it is over.
+struct mh_runner {
   const struct mh_scenario *s;  // with variant locations appended
   const struct mh_run_options *o;
-  struct mh_arena *a;
+  struct mh_arena arena;  // everything of the run and its result but the plans and records
+  struct mh_arena *a;     // &arena
   struct mh_profile profiles[MAX_PROFILES];  // the stacks of the scenario's locations
   size_t num_profiles;
   struct ev_loop *loop;  // the mocks' loop, on their own thread
@@ -74,6 +75,7 @@ struct run {
   pthread_mutex_t err_mu;
   pthread_mutex_t arena_mu;       // |a| while the loop threads run
   struct mh_lifetimes lifetimes;  // the chains the probes saw (filled by the loop threads)
+  struct mh_run_result result;    // filled once the cases are over
 };
 
 // mh_cases_run runs every planned case of |r|, |jobs| of them in flight at once on a few probe loop
@@ -81,7 +83,7 @@ struct run {
 // |deadline| (mh_clock_now_ms; 0: none). It returns how many ran concurrently, or -1 with |err| set
 // when a case could not be set up. |r->results|, |r->states| and |r->started_at| are allocated in
 // |r->a| here.
-int mh_cases_run(struct run *r, int jobs, double deadline, struct mh_err *err);
+int mh_cases_run(struct mh_runner *r, int jobs, double deadline, struct mh_err *err);
 
 // mh_cases_request_mode returns the request mode a location's probes use: its "request", else the
 // WebSocket upgrade for a mock and a target with the "semstreams" profile, an HTTP GET for other

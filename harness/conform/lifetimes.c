@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report/report.h"
+#include "conform/result.h"
 
 void mh_lifetimes_init(struct mh_lifetimes *l, int64_t start, int64_t min_left) {
   memset(l, 0, sizeof(*l));

@@ -10,14 +10,13 @@
 
 #include "base/arena.h"
 #include "base/err.h"
+#include "conform/result.h"
 #include "conform/warnings.h"
 #include "input/scenario.h"
 #include "pki/certinfo.h"
 
 // MH_LIFETIMES_WARN_S: without --min-time-left, a certificate with less left (or expired) is a
 // warning.
-struct mh_case_result;
-
 #define MH_LIFETIMES_WARN_S (7 * 86400)
 
 // mh_lifetime_chain is one distinct chain a target presented, and the cases that saw it.

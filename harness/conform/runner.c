@@ -24,7 +24,7 @@
 #include "base/interrupt.h"
 #include "base/net.h"
 #include "base/printable.h"
-#include "mock/endpoint.h"
+#include "mock/federation.h"
 #include "mock/events.h"
 #include "conform/internal.h"
 #include "mock/pebble.h"
@@ -33,7 +33,6 @@
 #include "conform/probe.h"
 #include "conform/progress.h"
 #include "conform/warnings.h"
-#include "report/report.h"
 #include "tls/tls.h"
 #include "capture/wire.h"
 #include "base/tls_version.h"
@@ -55,7 +54,7 @@ static void records_observe(void *arg, const struct mh_server_record *rec) {
   pthread_mutex_unlock(&r->mu);
 }
 
-static int add_plan(struct run *r, const struct mh_case_spec *k, enum mh_case_kind kind) {
+static int add_plan(struct mh_runner *r, const struct mh_case_spec *k, enum mh_case_kind kind) {
   if (r->o->filter != NULL && fnmatch(r->o->filter, k->id, 0) != 0) {
     return 0;
   }
@@ -91,9 +90,9 @@ static const char *allowed_identity(const struct mh_scenario *s, const struct mh
   return NULL;
 }
 
-static const struct mh_profile *profile_of(struct run *r, const char *location);
+static const struct mh_profile *profile_of(struct mh_runner *r, const char *location);
 
-static int expand_matrix(struct run *r, const struct mh_scenario *s) {
+static int expand_matrix(struct mh_runner *r, const struct mh_scenario *s) {
   const struct mh_matrix *m = &s->matrix;
   for (size_t t = 0; t < m->num_targets; t++) {
     const struct mh_location *L = mh_scenario_location(s, m->targets[t]);
@@ -155,7 +154,7 @@ static int expand_matrix(struct run *r, const struct mh_scenario *s) {
 
 // --- profiles ---
 
-static const struct mh_profile *find_profile(const struct run *r, const char *name) {
+static const struct mh_profile *find_profile(const struct mh_runner *r, const char *name) {
   for (size_t i = 0; name != NULL && i < r->num_profiles; i++) {
     if (strcmp(r->profiles[i].name, name) == 0) {
       return &r->profiles[i];
@@ -165,7 +164,7 @@ static const struct mh_profile *find_profile(const struct run *r, const char *na
 }
 
 // load_profiles loads each stack profile the scenario's locations name, once.
-static int load_profiles(struct run *r, struct mh_err *err) {
+static int load_profiles(struct mh_runner *r, struct mh_err *err) {
   r->num_profiles = 0;
   for (size_t i = 0; i < r->s->num_locations; i++) {
     const char *name = r->s->locations[i].profile;
@@ -183,14 +182,14 @@ static int load_profiles(struct run *r, struct mh_err *err) {
   return 0;
 }
 
-static const struct mh_profile *profile_of(struct run *r, const char *location) {
+static const struct mh_profile *profile_of(struct mh_runner *r, const char *location) {
   const struct mh_location *L = mh_scenario_location(r->s, location);
   return L != NULL ? find_profile(r, L->profile) : NULL;
 }
 
 // --- variants: copies of a mock location that present another certificate or version floor ---
 
-static const struct mh_location *variant_of(struct run *r, struct mh_scenario *s,
+static const struct mh_location *variant_of(struct mh_runner *r, struct mh_scenario *s,
                                             const struct mh_location *L, const struct plan *p,
                                             size_t *num_locs, size_t cap) {
   char name[256];
@@ -232,26 +231,28 @@ static const struct mh_location *variant_of(struct run *r, struct mh_scenario *s
   return v;
 }
 
-// --- reports ---
+// --- the result ---
 
 // wipe_secrets wipes a case's TLS secrets once the reports are written.
 static void wipe_secrets(char *keylog) {
   explicit_bzero(keylog, strlen(keylog));
 }
 
-static int compare_baseline(struct run *r, struct mh_report *rep, struct mh_err *err) {
+// compare_baseline lists in |res| every case whose verdict or outcome differs from the baseline's
+// (a case absent from either side included, within --filter).
+static int compare_baseline(struct mh_runner *r, struct mh_run_result *res, struct mh_err *err) {
   struct mh_baseline_entry *base;
   size_t num_base;
   if (mh_baseline_load(r->a, r->o->baseline, &base, &num_base, err) != 0) {
     return -1;
   }
-  rep->baseline_file = r->o->baseline;
-  rep->changes = mh_arena_alloc_array(r->a, r->num_plans + num_base + 1, sizeof(*rep->changes));
-  if (rep->changes == NULL) {
+  res->baseline_file = r->o->baseline;
+  res->changes = mh_arena_alloc_array(r->a, r->num_plans + num_base + 1, sizeof(*res->changes));
+  if (res->changes == NULL) {
     return mh_err_set(err, "out of memory");
   }
-  for (size_t i = 0; i < rep->num_cases; i++) {
-    const struct mh_case_result *c = &rep->cases[i];
+  for (size_t i = 0; i < res->num_cases; i++) {
+    const struct mh_case_result *c = &res->cases[i];
     const char *now = mh_arena_sprintf(r->a, "%s: %s", mh_verdict_name(c->verdict), c->summary);
     const char *before = "(absent)";
     for (size_t j = 0; j < num_base; j++) {
@@ -261,16 +262,16 @@ static int compare_baseline(struct run *r, struct mh_report *rep, struct mh_err 
       }
     }
     if (strcmp(before, now) != 0) {
-      rep->changes[rep->num_changes++] = (struct mh_baseline_change){c->id, before, now};
+      res->changes[res->num_changes++] = (struct mh_baseline_change){c->id, before, now};
     }
   }
   for (size_t j = 0; j < num_base; j++) {
     int present = 0;
-    for (size_t i = 0; i < rep->num_cases && !present; i++) {
-      present = strcmp(base[j].id, rep->cases[i].id) == 0;
+    for (size_t i = 0; i < res->num_cases && !present; i++) {
+      present = strcmp(base[j].id, res->cases[i].id) == 0;
     }
     if (!present && (r->o->filter == NULL || fnmatch(r->o->filter, base[j].id, 0) == 0)) {
-      rep->changes[rep->num_changes++] = (struct mh_baseline_change){
+      res->changes[res->num_changes++] = (struct mh_baseline_change){
           base[j].id, mh_arena_sprintf(r->a, "%s: %s", base[j].verdict, base[j].outcome),
           "(absent)"};
     }
@@ -281,7 +282,7 @@ static int compare_baseline(struct run *r, struct mh_report *rep, struct mh_err 
 // plan_cases makes the run's own copy of |s_in| (with room for variant locations), loads the
 // profiles and lists every case to run: the explicit ones, then the matrix; each gets the location
 // whose policy it meets (a variant where the case needs another certificate or version floor).
-static int plan_cases(struct run *r, const struct mh_scenario *s_in, struct mh_err *err) {
+static int plan_cases(struct mh_runner *r, const struct mh_scenario *s_in, struct mh_err *err) {
   struct mh_scenario *s = mh_arena_alloc(r->a, sizeof(*s));
   size_t cap = s_in->num_locations * 3 + 2;
   if (s == NULL) {
@@ -328,7 +329,7 @@ static int plan_cases(struct run *r, const struct mh_scenario *s_in, struct mh_e
 
 // start_mocks opens the event log and starts the mock locations (not the
 // external targets, which are only probed) on their own thread.
-static int start_mocks(struct run *r, struct mh_err *err) {
+static int start_mocks(struct mh_runner *r, struct mh_err *err) {
   const struct mh_scenario *s = r->s;
   char *events_path = mh_arena_sprintf(r->a, "%s/events.jsonl", r->o->out_dir);
   if (events_path == NULL || mh_events_open(&r->events, events_path, err) != 0) {
@@ -367,7 +368,7 @@ static int start_mocks(struct run *r, struct mh_err *err) {
 
 // abandon_case records case |idx|, which did not finish before the --timeout deadline, as
 // inconclusive: "run timed out". What a cut probe saw is dropped (it ended early, not the target).
-static void abandon_case(struct run *r, size_t idx) {
+static void abandon_case(struct mh_runner *r, size_t idx) {
   const struct plan *p = &r->plans[idx];
   struct mh_case_result *res = &r->results[idx];
   mh_capture_packets_free(&res->packets);
@@ -380,7 +381,8 @@ static void abandon_case(struct run *r, size_t idx) {
   res->check = p->spec.check;
   res->profile = p->loc->profile;
   res->server_name = p->spec.server_name ? p->spec.server_name : p->loc->host;
-  res->endpoint = MH_REPORT_NOT_PROBED;
+  res->endpoint = MH_CASE_NOT_PROBED;
+  res->abandoned = 1;
   res->outcome.result = MH_RESULT_INCONCLUSIVE;
   res->outcome.request = mh_cases_request_mode(p->loc);
   res->outcome.tls.alert_sent = res->outcome.tls.alert_received = MH_ALERT_NONE;
@@ -399,7 +401,7 @@ static void abandon_case(struct run *r, size_t idx) {
 // when the run timed out; only the completed ones (in plan order) when a signal stopped it. The
 // array is |r->results| or a copy in the arena (sharing each case's packets with it); NULL when
 // out of memory.
-static struct mh_case_result *reported_cases(struct run *r, size_t *out_num) {
+static struct mh_case_result *reported_cases(struct mh_runner *r, size_t *out_num) {
   *out_num = r->num_plans;
   if (r->signo == 0) {
     for (size_t i = 0; i < r->num_plans; i++) {
@@ -423,7 +425,7 @@ static struct mh_case_result *reported_cases(struct run *r, size_t *out_num) {
 // lifetime_cases reads the client identities' certificates and appends the time-left cases of
 // --min-time-left (conform/lifetimes.h) to |*cases| (|*num|), in a new array in the arena: one per
 // target whose cases completed, and one per imported identity. 0, or -1 with |err| set.
-static int lifetime_cases(struct run *r, struct mh_case_result **cases, size_t *num,
+static int lifetime_cases(struct mh_runner *r, struct mh_case_result **cases, size_t *num,
                           struct mh_err *err) {
   struct mh_lifetimes *l = &r->lifetimes;
   mh_lifetimes_sort(l);
@@ -453,91 +455,10 @@ static int lifetime_cases(struct run *r, struct mh_case_result **cases, size_t *
   return 0;
 }
 
-// print_summary prints the run on stdout: failures first in full, changes since the baseline,
-// then the counts and where the reports are.
-static void print_summary(const struct run *r, const struct mh_report *rep) {
-  const struct mh_run_options *o = r->o;
-  size_t counts[MH_VERDICT_NUM] = {0};
-  // Case names and a peer's words may hold control characters: shown as "\xNN", never sent raw to
-  // a terminal.
-  struct mh_printable_ring g = {.next = 0};
-  for (size_t i = 0; i < rep->num_cases; i++) {
-    const struct mh_case_result *c = &rep->cases[i];
-    counts[c->verdict]++;
-    if (!o->quiet || c->fails) {
-      printf("%-17s %s\n", mh_verdict_name(c->verdict), mh_printable_next(&g, c->id));
-      if (c->verdict != MH_VERDICT_PASS) {
-        printf("    expected %s\n    actual   %s\n", mh_printable_next(&g, c->expected_text),
-               mh_printable_next(&g, c->summary));
-        if (c->verdict_reason[0] != '\0') {
-          printf("    why      %s\n", mh_printable_next(&g, c->verdict_reason));
-        }
-      }
-    }
-    if (c->wire_mismatch[0] != '\0') {
-      printf("capture disagrees: %s\n    %s\n", mh_printable_next(&g, c->id),
-             mh_printable_next(&g, c->wire_mismatch));
-    }
-  }
-  for (size_t i = 0; i < rep->num_changes; i++) {
-    printf("changed since baseline: %s\n    before %s\n    now    %s\n",
-           mh_printable_next(&g, rep->changes[i].id), mh_printable_next(&g, rep->changes[i].before),
-           mh_printable_next(&g, rep->changes[i].after));
-  }
-  if (rep->signo != 0) {
-    printf(
-        "run: interrupted by %s: %zu of %zu cases completed (the others are not in the "
-        "reports); exit code %d\n",
-        mh_interrupt_name(rep->signo), rep->num_cases, rep->num_planned, rep->exit_code);
-  } else if (rep->timed_out) {
-    printf("run: timed out (--timeout %.0f s): the cases not finished are inconclusive\n",
-           o->timeout_s);
-  }
-  printf("run: %zu cases in %.1f s (%.0f cases/s):", rep->num_cases, rep->duration_ms / 1000.0,
-         rep->num_cases / (rep->duration_ms / 1000.0));
-  for (int v = 0; v < MH_VERDICT_NUM; v++) {
-    if (counts[v]) {
-      printf(" %zu %s", counts[v], mh_verdict_name((enum mh_verdict)v));
-    }
-  }
-  if (rep->num_warnings > 0) {
-    size_t failing = mh_warnings_num_failing(rep->warnings, rep->num_warnings, o->strict);
-    printf(", %zu warning%s%s", rep->num_warnings, rep->num_warnings == 1 ? "" : "s",
-           failing == rep->num_warnings && failing > 0 ? " (failing under --strict)"
-           : failing > 0                               ? " (some failing under --strict)"
-                                                       : "");
-  }
-  printf("%s\nrun: reports in %s (report.md, report.html, report.json, junit.xml)\n",
-         o->strict ? " [strict]" : "", mh_printable_next(&g, o->out_dir));
-  if (o->pcap) {
-    size_t captured = 0, skipped = 0, mismatched = 0;
-    const char *why = NULL;
-    for (size_t i = 0; i < rep->num_cases; i++) {
-      captured += rep->cases[i].capture == MH_CAPTURE_CAPTURED;
-      skipped += rep->cases[i].capture == MH_CAPTURE_SKIPPED;
-      mismatched += rep->cases[i].wire_mismatch[0] != '\0';
-      why = rep->cases[i].capture == MH_CAPTURE_SKIPPED ? rep->cases[i].capture_note : why;
-    }
-    printf(
-        "run: captures: %zu written (cases/<case>.pcapng, TLS secrets inside), %zu skipped%s%s, "
-        "%zu disagree with the TLS library\n",
-        captured, skipped, why ? ": " : "", why ? mh_printable_next(&g, why) : "", mismatched);
-  }
-  char soonest[512];
-  mh_lifetimes_soonest(&r->lifetimes, soonest, sizeof(soonest));
-  if (soonest[0] != '\0') {
-    printf("run: %s\n", mh_printable_next(&g, soonest));
-  }
-  // Last, where an operator's eye lands: a green run that proves less than it seems.
-  for (size_t i = 0; i < rep->num_warnings; i++) {
-    printf("warning: %s\n", mh_printable_next(&g, rep->warnings[i].message));
-  }
-}
-
 // merge_pins puts the command line's --resolve pins before the scenario's: the first pin naming a
 // HOST:PORT wins as a group (mh_net_resolve uses every pin of the name), so the command line's
 // replace the scenario's rather than add to them.
-static int merge_pins(struct run *r, const struct mh_scenario *s, struct mh_err *err) {
+static int merge_pins(struct mh_runner *r, const struct mh_scenario *s, struct mh_err *err) {
   size_t n = r->o->num_pins + s->num_pins;
   r->pins = mh_arena_alloc_array(r->a, n > 0 ? n : 1, sizeof(*r->pins));
   if (r->pins == NULL) {
@@ -559,144 +480,131 @@ static int merge_pins(struct run *r, const struct mh_scenario *s, struct mh_err 
   return 0;
 }
 
-// absolute returns |path| made absolute (symbolic links resolved) in |a|, or |path| itself when it
-// cannot be (then the rerun command works from the run's directory only).
-static const char *absolute(struct mh_arena *a, const char *path) {
-  if (path == NULL) {
-    return NULL;
+// runner_stop stops what the run started (the mocks, pebble, the event log) ; the result stays.
+static void runner_stop(struct mh_runner *r) {
+  mh_federation_stop_thread(r->fed);
+  mh_federation_free(r->fed);
+  r->fed = NULL;
+  mh_pebble_stop(r->pebble);
+  r->pebble = NULL;
+  if (r->loop != NULL) {
+    ev_loop_destroy(r->loop);
+    r->loop = NULL;
   }
-  char *real = realpath(path, NULL);
-  const char *copy = real != NULL ? mh_arena_strdup(a, real) : NULL;
-  free(real);
-  return copy != NULL ? copy : path;
+  mh_events_close(&r->events);
 }
 
-// describe_rerun fills |x| with what the command that reruns one case needs: the options of this
-// run that decide a verdict (report/report.h), paths absolute.
-static void describe_rerun(struct run *r, struct mh_rerun *x) {
+// finish_result fills the run's result once its cases are over: the cases reported (with the
+// time-left checks), the warnings, the exit code and the changes since the baseline.
+static int finish_result(struct mh_runner *r, int jobs, long long started, double t0,
+                         struct mh_err *err) {
   const struct mh_run_options *o = r->o;
-  x->program = absolute(r->a, "/proc/self/exe");
-  if (strcmp(x->program, "/proc/self/exe") == 0) {
-    x->program = NULL;
-  }
-  x->scenario_file = absolute(r->a, r->s->file);
-  x->out_dir = absolute(r->a, o->out_dir);
-  x->profiles_dir = absolute(r->a, o->profiles_dir);
-  x->strict = o->strict;
-  x->pcap = o->pcap;
-  x->capture_iface = o->capture_iface;
-  x->pins = o->pins;
-  x->num_pins = o->num_pins;
-}
-
-int mh_runner_run(const struct mh_scenario *s_in, const struct mh_run_options *o,
-                  struct mh_err *err) {
-  struct mh_arena arena;
-  mh_arena_init(&arena);
-  struct run r;
-  memset(&r, 0, sizeof(r));
-  r.o = o;
-  r.a = &arena;
-  pthread_mutex_init(&r.records.mu, NULL);
-  pthread_mutex_init(&r.err_mu, NULL);
-  pthread_mutex_init(&r.arena_mu, NULL);
-  int ret = -1;
-  long long started = mh_clock_wall_ms();
-  mh_lifetimes_init(&r.lifetimes, started / 1000, o->has_min_time_left ? o->min_time_left_s : -1);
-  double t0 = mh_clock_now_ms();
-  // The fixtures first: the oracle reads the certificates when it plans the cases.
-  struct mh_pki_options popts = {.out_dir = s_in->fixtures_dir, .quiet = 1};
-  if (mh_pki_generate(&s_in->spec, &popts, err) != 0 || mh_pebble_start(s_in, &r.pebble, err) ||
-      merge_pins(&r, s_in, err) != 0 || plan_cases(&r, s_in, err) != 0 ||
-      start_mocks(&r, err) != 0) {
-    goto out;
-  }
-  int jobs = mh_cases_run(&r, o->jobs, o->timeout_s > 0 ? t0 + o->timeout_s * 1000 : 0, err);
-  if (jobs < 0) {
-    goto out;
-  }
+  struct mh_run_result *res = &r->result;
   size_t num_reported;
-  struct mh_case_result *reported = reported_cases(&r, &num_reported);
+  struct mh_case_result *reported = reported_cases(r, &num_reported);
   if (reported == NULL) {
-    mh_err_set(err, "out of memory");
-    goto out;
+    return mh_err_set(err, "out of memory");
   }
   size_t num_probed = num_reported;
-  if (lifetime_cases(&r, &reported, &num_reported, err) != 0) {
-    goto out;
+  if (lifetime_cases(r, &reported, &num_reported, err) != 0) {
+    return -1;
   }
-  struct mh_report rep = {
-      .scenario_name = r.s->name,
-      .scenario_file = r.s->file,
-      .out_dir = o->out_dir,
-      .started_ms = started,
-      .strict = o->strict,
-      .jobs = jobs,
-      .cases = reported,
-      .num_cases = num_reported,
-      .num_planned = r.num_plans,
-      .signo = r.signo,
-      .timed_out = r.timed_out,
-  };
-  char tls_desc[512], host[256] = "";
-  mh_tls_library_describe(tls_desc, sizeof(tls_desc));
-  rep.tls_library = tls_desc;
-  if (gethostname(host, sizeof(host) - 1) == 0) {
-    rep.hostname = host;
-  }
-  struct mh_rerun rerun;
-  describe_rerun(&r, &rerun);
-  rep.rerun = &rerun;
-  rep.pcap = o->pcap;
+  *res = (struct mh_run_result){.started_ms = started,
+                                .jobs = jobs,
+                                .cases = reported,
+                                .num_cases = num_reported,
+                                .num_planned = r->num_plans,
+                                .signo = r->signo,
+                                .timed_out = r->timed_out,
+                                .lifetimes = &r->lifetimes};
   int failed = 0;
   for (size_t i = 0; i < num_reported; i++) {
     failed += reported[i].fails;
   }
-  size_t room = r.lifetimes.num_chains + r.lifetimes.num_identities;
+  size_t room = r->lifetimes.num_chains + r->lifetimes.num_identities;
   struct mh_run_warning *warnings =
-      mh_arena_alloc_array(r.a, 2 * r.num_plans + 1 + room, sizeof(*warnings));
+      mh_arena_alloc_array(r->a, 2 * r->num_plans + 1 + room, sizeof(*warnings));
   if (warnings == NULL) {
-    mh_err_set(err, "out of memory");
-    goto out;
+    return mh_err_set(err, "out of memory");
   }
-  rep.warnings = warnings;
-  rep.num_warnings = mh_warnings_collect(warnings, reported, num_probed);
-  rep.num_warnings += mh_lifetimes_warnings(&r.lifetimes, warnings + rep.num_warnings, room);
-  rep.lifetimes = &r.lifetimes;
-  rep.exit_code =
-      failed || mh_warnings_num_failing(warnings, rep.num_warnings, o->strict) > 0 || r.timed_out
+  res->warnings = warnings;
+  res->num_warnings = mh_warnings_collect(warnings, reported, num_probed);
+  res->num_warnings += mh_lifetimes_warnings(&r->lifetimes, warnings + res->num_warnings, room);
+  res->exit_code =
+      failed || mh_warnings_num_failing(warnings, res->num_warnings, o->strict) > 0 || r->timed_out
           ? 1
           : 0;
-  if (r.signo != 0) {
-    rep.exit_code = mh_interrupt_exit_code(r.signo);
+  if (r->signo != 0) {
+    res->exit_code = mh_interrupt_exit_code(r->signo);
   }
-  if (o->baseline != NULL && compare_baseline(&r, &rep, err) != 0) {
+  if (o->baseline != NULL && compare_baseline(r, res, err) != 0) {
+    return -1;
+  }
+  res->duration_ms = mh_clock_now_ms() - t0;
+  return 0;
+}
+
+// runner_new allocates the state of a run started at |started| (wall clock, ms); NULL when out of
+// memory.
+static struct mh_runner *runner_new(const struct mh_run_options *o, long long started) {
+  struct mh_runner *r = calloc(1, sizeof(*r));
+  if (r == NULL) {
+    return NULL;
+  }
+  r->o = o;
+  mh_arena_init(&r->arena);
+  r->a = &r->arena;
+  pthread_mutex_init(&r->records.mu, NULL);
+  pthread_mutex_init(&r->err_mu, NULL);
+  pthread_mutex_init(&r->arena_mu, NULL);
+  mh_lifetimes_init(&r->lifetimes, started / 1000, o->has_min_time_left ? o->min_time_left_s : -1);
+  return r;
+}
+
+int mh_runner_run(const struct mh_scenario *s_in, const struct mh_run_options *o,
+                  struct mh_runner **out, struct mh_err *err) {
+  long long started = mh_clock_wall_ms();
+  double t0 = mh_clock_now_ms();
+  struct mh_runner *r = *out = runner_new(o, started);
+  if (r == NULL) {
+    return mh_err_set(err, "out of memory");
+  }
+  int ret = -1;
+  // The fixtures first: the oracle reads the certificates when it plans the cases.
+  struct mh_pki_options popts = {.out_dir = s_in->fixtures_dir, .quiet = 1};
+  if (mh_pki_generate(&s_in->spec, &popts, err) != 0 || mh_pebble_start(s_in, &r->pebble, err) ||
+      merge_pins(r, s_in, err) != 0 || plan_cases(r, s_in, err) != 0 || start_mocks(r, err) != 0) {
     goto out;
   }
-  rep.duration_ms = mh_clock_now_ms() - t0;
-  if (mh_report_write(&rep, err) != 0) {
+  int jobs = mh_cases_run(r, o->jobs, o->timeout_s > 0 ? t0 + o->timeout_s * 1000 : 0, err);
+  if (jobs < 0 || finish_result(r, jobs, started, t0, err) != 0) {
     goto out;
   }
-  print_summary(&r, &rep);
-  ret = rep.exit_code;
+  ret = 0;
 out:
-  mh_federation_stop_thread(r.fed);
-  mh_federation_free(r.fed);
-  mh_pebble_stop(r.pebble);
-  if (r.loop != NULL) {
-    ev_loop_destroy(r.loop);
-  }
-  mh_events_close(&r.events);
-  for (size_t i = 0; r.results != NULL && i < r.num_plans; i++) {
-    mh_capture_packets_free(&r.results[i].packets);
-    wipe_secrets(r.results[i].outcome.keylog);
-  }
-  free(r.plans);
-  free(r.records.items);
-  pthread_mutex_destroy(&r.records.mu);
-  pthread_mutex_destroy(&r.err_mu);
-  pthread_mutex_destroy(&r.arena_mu);
-  mh_lifetimes_cleanup(&r.lifetimes);
-  mh_arena_free(&arena);
+  runner_stop(r);
   return ret;
+}
+
+const struct mh_run_result *mh_runner_result(const struct mh_runner *r) {
+  return &r->result;
+}
+
+void mh_runner_free(struct mh_runner *r) {
+  if (r == NULL) {
+    return;
+  }
+  runner_stop(r);
+  for (size_t i = 0; r->results != NULL && i < r->num_plans; i++) {
+    mh_capture_packets_free(&r->results[i].packets);
+    wipe_secrets(r->results[i].outcome.keylog);
+  }
+  free(r->plans);
+  free(r->records.items);
+  pthread_mutex_destroy(&r->records.mu);
+  pthread_mutex_destroy(&r->err_mu);
+  pthread_mutex_destroy(&r->arena_mu);
+  mh_lifetimes_cleanup(&r->lifetimes);
+  mh_arena_free(&r->arena);
+  free(r);
 }

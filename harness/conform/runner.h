@@ -1,11 +1,12 @@
 // runner: the conformance run: expands the scenario's matrix and cases, brings up its mock
 // locations (and the variants some cases need), probes every case concurrently, judges each against
-// the oracle, compares with a baseline and writes the reports.
+// the oracle and compares with a baseline. Writing the reports is the run command's (cmd/run.c).
 #ifndef MH_RUNNER_H
 #define MH_RUNNER_H
 
 #include "base/err.h"
 #include "base/interrupt.h"
+#include "conform/result.h"
 #include "input/scenario.h"
 
 struct mh_run_options {
@@ -29,12 +30,25 @@ struct mh_run_options {
   long long min_time_left_s;
 };
 
-// mh_runner_run runs |s| (loaded with its fixtures under out_dir) and returns the exit code: 0 when
-// every case passes (and, with |strict|, the run has no warning), 1 otherwise (a case failed, or
-// the run timed out); 128 + the signal (130 SIGINT, 143 SIGTERM) when a signal stopped it, after
-// the reports of the cases completed were written; -1 with |err| set on a harness or input error.
-// A stop takes a second at most: running probes end their waits within 100 ms, then the short
-// waits for a server's close (close_wait_ms) and the capture's linger.
-int mh_runner_run(const struct mh_scenario *s, const struct mh_run_options *o, struct mh_err *err);
+struct mh_runner;
+
+// mh_runner_run runs |s| (loaded with its fixtures under out_dir): plans its cases, brings up its
+// mocks, probes every case, judges each and compares with the baseline; the mocks are stopped
+// when it returns. It returns 0, with the run in mh_runner_result(*out), or -1 with |err| set on
+// a harness or input error. |*out| is set either way (NULL when out of memory): the caller frees
+// it with mh_runner_free, after the reports. A signal (o->interrupt) or --timeout stops the run
+// within a second (running probes end their waits within 100 ms, then the short waits for a
+// server's close and the capture's linger); the result says so.
+int mh_runner_run(const struct mh_scenario *s, const struct mh_run_options *o,
+                  struct mh_runner **out, struct mh_err *err);
+
+// mh_runner_result returns the run's result: 0 as exit code when every case passes (and, with
+// --strict, the run has no failing warning), 1 otherwise (a case failed, or the run timed out),
+// 128 + the signal (130 SIGINT, 143 SIGTERM) when a signal stopped it. Borrowed from |r|.
+const struct mh_run_result *mh_runner_result(const struct mh_runner *r);
+
+// mh_runner_free releases |r| and everything its result points to, wiping the cases' TLS
+// secrets. NULL is accepted.
+void mh_runner_free(struct mh_runner *r);
 
 #endif

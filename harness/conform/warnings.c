@@ -7,7 +7,7 @@
 
 #include "base/alerts.h"
 #include "input/policy.h"
-#include "report/report.h"
+#include "conform/result.h"
 
 static const char *const warning_names[] = {
 #define X(e, kw) kw,

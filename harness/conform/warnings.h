@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "base/outcomes.h"
+#include "conform/result.h"
 
 // The warnings, defined once. X(enum suffix, keyword).
 #define MH_WARNINGS(X)                        \
@@ -39,8 +40,6 @@ struct mh_run_warning {
   int informational;
   char message[640];  // the operator's line, without "warning: "
 };
-
-struct mh_case_result;
 
 // mh_warnings_name returns the keyword of |w| ("no_accept_expected"), a static string.
 const char *mh_warnings_name(enum mh_warning w);

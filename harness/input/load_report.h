@@ -7,6 +7,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// The schema of load's report.json, which report/ writes and this parser reads: 2 made the
+// histograms lossless (every bucket), with per-second buckets and shards (docs/load.md); 3 added
+// the certificates' timeline.
+#define MH_LOAD_REPORT_SCHEMA "mtls-harness/load/3"
+
 #include "base/arena.h"
 #include "base/err.h"
 

@@ -10,7 +10,7 @@
 #include "base/arena.h"
 #include "base/err.h"
 #include "input/scenario.h"
-#include "mock/endpoint.h"
+#include "mock/federation.h"
 #include "mock/events.h"
 
 struct ev_loop;

@@ -1,39 +1,19 @@
-// merge: shard reports into one (see merge.h).
+// merge: shard reports summed into one result (see merge.h).
 #include "load/merge.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 
 #include "base/arena.h"
-#include "base/interrupt.h"
-#include "base/outdir.h"
 #include "base/printable.h"
 #include "input/load_report.h"
 #include "load/certs.h"
 #include "load/hist.h"
 #include "load/load.h"
-#include "load/summary.h"
-#include "report/report.h"
 #include "tls/tls.h"
 #include "base/tls_version.h"
-
-// A merge's state, freed at its end.
-struct merge_state {
-  const struct mh_merge_command *c;
-  struct mh_arena arena;
-  struct mh_load_report *in;               // the reports, as given
-  const struct mh_load_report **by_index;  // the same, by shard index
-  size_t n;
-  struct mh_load_options o;        // what the shards were asked together
-  struct mh_load_result *r;        // their sum (large: allocated)
-  struct mh_report_shard *shards;  // by index
-  struct mh_load_identity *ids;    // the identities' union, good then bad
-  struct mh_outdir od;
-};
 
 // differ fails on field |field| of |b| that is not |a|'s: both shown, escaped.
 static int differ(const struct mh_load_report *a, const struct mh_load_report *b, const char *field,
@@ -103,7 +83,7 @@ static int check_one(const struct mh_load_report *a, const struct mh_load_report
 }
 
 // check_all checks every report and sorts them by index: each of 0..N-1 exactly once.
-static int check_all(struct merge_state *st, struct mh_err *err) {
+static int check_all(struct mh_merge *st, struct mh_err *err) {
   char f[256], g[256];
   for (size_t i = 0; i < st->n; i++) {
     if (check_one(&st->in[0], &st->in[i], err) != 0) {
@@ -194,7 +174,7 @@ static int check_layouts(const struct mh_load_report *in, struct mh_err *err) {
 // merged second s + the whole seconds (rounded) from the shared start (--start-at's instant;
 // without one, the earliest shard's start) to the shard's own start. Shards that started on time
 // add second s to second s; one that started late (an instant already past) lands later.
-static int add_seconds(struct merge_state *st, struct mh_err *err) {
+static int add_seconds(struct mh_merge *st, struct mh_err *err) {
   struct mh_load_result *r = st->r;
   long long base = 0;
   size_t slots = 0;
@@ -273,7 +253,7 @@ static int cert_index(struct mh_certs *m, const struct mh_lr_cert *e) {
 // add_certs merges the shards' certificates (union by serial: a shard's first and last sighting
 // moved by its start's distance from the shared start, the counts added) and their timelines
 // (slot by slot on the same clock as add_seconds), from which the report reads the switches again.
-static int add_certs(struct merge_state *st, struct mh_err *err) {
+static int add_certs(struct mh_merge *st, struct mh_err *err) {
   struct mh_certs *m = &st->r->certs;
   long long base = 0;
   for (size_t i = 0; i < st->n; i++) {
@@ -330,7 +310,7 @@ static int add_certs(struct merge_state *st, struct mh_err *err) {
 }
 
 // add_counts adds the counts, histograms and times of every shard into |st->r|.
-static void add_counts(struct merge_state *st) {
+static void add_counts(struct mh_merge *st) {
   struct mh_load_result *r = st->r;
   struct mh_hist *phases[MH_LR_NUM_PHASES] = {
       &r->tcp,          &r->handshake,    &r->handshake_resumed,
@@ -375,7 +355,7 @@ static void add_identity(struct mh_load_identity *ids, size_t *n, const char *na
 
 // merged_options fills |st->o| with what the shards were asked together: the sum of their rates
 // (or connections) and threads, the union of their identities.
-static int merged_options(struct merge_state *st, struct mh_err *err) {
+static int merged_options(struct mh_merge *st, struct mh_err *err) {
   const struct mh_load_report *a = &st->in[0];
   struct mh_load_options *o = &st->o;
   size_t total_ids = 0;
@@ -424,11 +404,11 @@ static int merged_options(struct merge_state *st, struct mh_err *err) {
 
 // judge_shards fills the shards' lines and names each one's problem: failed (its exit code),
 // interrupted, errors, started late. Returns how many have one.
-static size_t judge_shards(struct merge_state *st, double max_skew_ms) {
+static size_t judge_shards(struct mh_merge *st, double max_skew_ms) {
   size_t bad = 0;
   for (size_t i = 0; i < st->n; i++) {
     const struct mh_load_report *in = st->by_index[i];
-    struct mh_report_shard *s = &st->shards[i];
+    struct mh_merge_shard *s = &st->shards[i];
     s->file = in->file;
     s->index = in->shard_index;
     s->rate = in->has_rate ? in->rate : 0;
@@ -458,21 +438,16 @@ static size_t judge_shards(struct merge_state *st, double max_skew_ms) {
   return bad;
 }
 
-// default_out returns |dir|, or reports/merged-load-<UTC timestamp>.
-static const char *default_out(struct mh_arena *a, const char *dir) {
-  return dir != NULL ? dir : mh_outdir_default(a, "merged-load");
-}
-
 // read_all reads every report and checks that they fit together.
-static int read_all(struct merge_state *st, struct mh_err *err) {
-  st->n = st->c->num_reports;
+static int read_all(struct mh_merge *st, const char *const *files, size_t num, struct mh_err *err) {
+  st->n = num;
   st->in = mh_arena_alloc_array(&st->arena, st->n + 1, sizeof(*st->in));
   st->r = calloc(1, sizeof(*st->r));
   if (st->in == NULL || st->r == NULL) {
     return mh_err_set(err, "out of memory");
   }
   for (size_t i = 0; i < st->n; i++) {
-    if (mh_load_report_read(&st->arena, st->c->reports[i], &st->in[i], err) != 0) {
+    if (mh_load_report_read(&st->arena, files[i], &st->in[i], err) != 0) {
       return -1;
     }
   }
@@ -488,73 +463,30 @@ static int read_all(struct merge_state *st, struct mh_err *err) {
   return st->shards != NULL ? 0 : mh_err_set(err, "out of memory");
 }
 
-// write_merged writes the report directory and prints the summary; returns the exit code.
-static int write_merged(struct merge_state *st, size_t num_bad, double max_skew_ms,
-                        struct mh_err *err) {
-  const char *out_dir = default_out(&st->arena, st->c->out_dir);
-  if (out_dir == NULL) {
-    return mh_err_set(err, "out of memory");
-  }
-  struct stat sb;
-  if (stat(out_dir, &sb) == 0 &&
-      mh_outdir_prepare(&st->od, "merge", out_dir, NULL, st->c->force, err) != 0) {
-    return -1;
-  }
-  st->r->exit_code = num_bad > 0 || mh_load_result_errors(st->r) > 0 ? 1 : 0;
-  char note[MH_ERR_LEN];
-  if (mh_report_write_load_merged(out_dir, st->in[0].target, &st->o, st->r, st->shards, st->n,
-                                  max_skew_ms, note, sizeof(note), err) != 0) {
-    return -1;
-  }
-  if (note[0] != '\0') {
-    fprintf(stderr, "merge: charts not drawn: %s\n", note);
-  }
-  for (size_t i = 0; i < st->n; i++) {
-    const struct mh_report_shard *s = &st->shards[i];
-    if (s->problem != NULL) {
-      fprintf(stderr, "merge: shard %d/%zu (", s->index, st->n);
-      mh_printable_fputs(stderr, s->file);
-      fprintf(stderr, "): %s\n", s->problem);
-    }
-  }
-  if (!st->c->quiet) {
-    printf("merge: %zu shards of ", st->n);
-    mh_printable_fputs(stdout, st->in[0].target);
-    printf("\n");
-    mh_load_summary_print(stdout, &st->o, st->r, NULL);
-    mh_load_summary_certs(stderr, st->r);
-    printf("merge: report in %s (report.md, report.json)\n", out_dir);
-  }
-  return st->r->exit_code;
-}
-
-int mh_merge_run(const struct mh_merge_command *c, struct mh_err *err) {
-  struct merge_state *st = calloc(1, sizeof(*st));
-  if (st == NULL) {
-    return mh_err_set(err, "out of memory");
-  }
-  int rc = -1;
-  st->c = c;
+int mh_merge_reports(struct mh_merge *st, const char *const *files, size_t num, double max_skew_ms,
+                     struct mh_err *err) {
   mh_arena_init(&st->arena);
-  double max_skew = c->max_skew_ms > 0 ? c->max_skew_ms : MH_MERGE_DEFAULT_MAX_SKEW_MS;
-  if (c->num_reports == 0) {
-    mh_err_set(err, "mtls-harness merge: give the shards' REPORT.json files (or directories)");
-    goto out;
+  if (num == 0) {
+    return mh_err_set(err,
+                      "mtls-harness merge: give the shards' REPORT.json files (or directories)");
   }
-  if (read_all(st, err) != 0 || merged_options(st, err) != 0) {
-    goto out;
+  if (read_all(st, files, num, err) != 0 || merged_options(st, err) != 0) {
+    return -1;
   }
   add_counts(st);
   if (add_seconds(st, err) != 0 || add_certs(st, err) != 0) {
-    goto out;
+    return -1;
   }
-  rc = write_merged(st, judge_shards(st, max_skew), max_skew, err);
-out:
+  st->num_problems = judge_shards(st, max_skew_ms);
+  st->r->exit_code = st->num_problems > 0 || mh_load_result_errors(st->r) > 0 ? 1 : 0;
+  return 0;
+}
+
+void mh_merge_cleanup(struct mh_merge *st) {
   if (st->r != NULL) {
     mh_load_result_cleanup(st->r);
   }
   free(st->r);
+  st->r = NULL;
   mh_arena_free(&st->arena);
-  free(st);
-  return rc;
 }

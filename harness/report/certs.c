@@ -100,7 +100,7 @@ static void md_table(FILE *f, const struct mh_certinfo *certs, int n, int64_t st
 }
 
 void mh_certs_markdown(FILE *f, const struct mh_report *r) {
-  const struct mh_lifetimes *l = r->lifetimes;
+  const struct mh_lifetimes *l = r->run->lifetimes;
   if (l == NULL || (l->num_chains == 0 && l->num_identities == 0)) {
     return;
   }
@@ -162,7 +162,7 @@ static void html_table(FILE *f, const struct mh_certinfo *certs, int n, int64_t 
 }
 
 void mh_certs_html(FILE *f, const struct mh_report *r) {
-  const struct mh_lifetimes *l = r->lifetimes;
+  const struct mh_lifetimes *l = r->run->lifetimes;
   if (l == NULL || (l->num_chains == 0 && l->num_identities == 0)) {
     return;
   }

@@ -10,8 +10,8 @@ int mh_grid_holds(const struct mh_case_result *c) {
 
 size_t mh_grid_collect(const struct mh_report *r, struct mh_grid *g, size_t max) {
   size_t n = 0;
-  for (size_t i = 0; i < r->num_cases; i++) {
-    const struct mh_case_result *c = &r->cases[i];
+  for (size_t i = 0; i < r->run->num_cases; i++) {
+    const struct mh_case_result *c = &r->run->cases[i];
     if (!mh_grid_holds(c)) {
       continue;
     }
@@ -40,8 +40,8 @@ size_t mh_grid_collect(const struct mh_report *r, struct mh_grid *g, size_t max)
 
 const struct mh_case_result *mh_grid_cell(const struct mh_report *r, const char *target,
                                           const char *row, int version) {
-  for (size_t i = 0; i < r->num_cases; i++) {
-    const struct mh_case_result *c = &r->cases[i];
+  for (size_t i = 0; i < r->run->num_cases; i++) {
+    const struct mh_case_result *c = &r->run->cases[i];
     if (mh_grid_holds(c) && strcmp(c->target, target) == 0 &&
         strcmp(c->identity ? c->identity : "none", row) == 0 && c->version == version) {
       return c;

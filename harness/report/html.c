@@ -53,9 +53,9 @@ static void html_cell(FILE *f, const struct mh_case_result *c) {
 // html_counts writes the page's head, the answer in one line and the table of verdict counts.
 static void html_counts(FILE *f, const struct mh_report *r) {
   size_t counts[MH_VERDICT_NUM] = {0}, failed = 0;
-  for (size_t i = 0; i < r->num_cases; i++) {
-    counts[r->cases[i].verdict]++;
-    failed += r->cases[i].fails;
+  for (size_t i = 0; i < r->run->num_cases; i++) {
+    counts[r->run->cases[i].verdict]++;
+    failed += r->run->cases[i].fails;
   }
   fputs(
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>mTLS "
@@ -73,13 +73,13 @@ static void html_counts(FILE *f, const struct mh_report *r) {
   mh_escape_xml(f, r->scenario_name);
   fputs("</h1>\n<p>Scenario ", f);
   mh_escape_xml(f, r->scenario_file);
-  fprintf(f, ", %zu cases in %.1f s: ", r->num_cases, r->duration_ms / 1000.0);
+  fprintf(f, ", %zu cases in %.1f s: ", r->run->num_cases, r->run->duration_ms / 1000.0);
   if (failed) {
-    fprintf(f, "<strong>%zu of %zu failed</strong>", failed, r->num_cases);
+    fprintf(f, "<strong>%zu of %zu failed</strong>", failed, r->run->num_cases);
   } else {
-    fputs(r->num_warnings ? "all passed, <strong>with warnings</strong>" : "all passed", f);
+    fputs(r->run->num_warnings ? "all passed, <strong>with warnings</strong>" : "all passed", f);
   }
-  fprintf(f, ". Exit code %d%s.</p>\n", r->exit_code, r->strict ? " (strict)" : "");
+  fprintf(f, ". Exit code %d%s.</p>\n", r->run->exit_code, r->strict ? " (strict)" : "");
   char stopped[300];
   if (mh_report_stopped_text(r, stopped, sizeof(stopped))) {
     fputs("<p class=\"stopped\" style=\"background:#f5c6a8;padding:8px\"><strong>", f);
@@ -139,21 +139,22 @@ static void html_failure(FILE *f, const struct mh_report *r, const struct mh_cas
 // html_failures writes the failing cases, in the run's order, and then the run's warnings.
 static void html_failures(FILE *f, const struct mh_report *r) {
   size_t failed = 0;
-  for (size_t i = 0; i < r->num_cases; i++) {
-    failed += r->cases[i].fails;
+  for (size_t i = 0; i < r->run->num_cases; i++) {
+    failed += r->run->cases[i].fails;
   }
   if (failed) {
     fprintf(f, "<h2 id=\"failures\">Failures (%zu)</h2>\n", failed);
   }
-  for (size_t i = 0; i < r->num_cases; i++) {
-    if (r->cases[i].fails) {
-      html_failure(f, r, &r->cases[i]);
+  for (size_t i = 0; i < r->run->num_cases; i++) {
+    if (r->run->cases[i].fails) {
+      html_failure(f, r, &r->run->cases[i]);
     }
   }
-  for (size_t i = 0; i < r->num_warnings; i++) {
+  for (size_t i = 0; i < r->run->num_warnings; i++) {
     fprintf(f, "<p class=\"warning\" style=\"background:#f5e6a8;padding:8px\"><b>Warning%s:</b> ",
-            mh_warnings_fails(&r->warnings[i], r->strict) ? " (fails the run under --strict)" : "");
-    mh_escape_xml(f, r->warnings[i].message);
+            mh_warnings_fails(&r->run->warnings[i], r->strict) ? " (fails the run under --strict)"
+                                                               : "");
+    mh_escape_xml(f, r->run->warnings[i].message);
     fputs("</p>\n", f);
   }
 }
@@ -188,8 +189,8 @@ static void html_grids(FILE *f, const struct mh_report *r) {
 // html_others writes the cases no matrix holds; a capture column only when the run captured.
 static void html_others(FILE *f, const struct mh_report *r) {
   int header = 0;
-  for (size_t i = 0; i < r->num_cases; i++) {
-    const struct mh_case_result *c = &r->cases[i];
+  for (size_t i = 0; i < r->run->num_cases; i++) {
+    const struct mh_case_result *c = &r->run->cases[i];
     if (mh_grid_holds(c)) {
       continue;
     }
@@ -231,8 +232,8 @@ static void html_others(FILE *f, const struct mh_report *r) {
 // html_disagreements writes the cases whose capture disagrees with what the TLS library reported.
 static void html_disagreements(FILE *f, const struct mh_report *r) {
   int header = 0;
-  for (size_t i = 0; i < r->num_cases; i++) {
-    const struct mh_case_result *c = &r->cases[i];
+  for (size_t i = 0; i < r->run->num_cases; i++) {
+    const struct mh_case_result *c = &r->run->cases[i];
     if (c->wire_mismatch[0] == '\0') {
       continue;
     }
@@ -259,18 +260,18 @@ void mh_html_write(FILE *f, const struct mh_report *r) {
   html_grids(f, r);
   html_others(f, r);
   html_disagreements(f, r);
-  if (r->baseline_file != NULL) {
+  if (r->run->baseline_file != NULL) {
     fputs("<h2>Changes since baseline</h2>\n<ul>\n", f);
-    for (size_t i = 0; i < r->num_changes; i++) {
+    for (size_t i = 0; i < r->run->num_changes; i++) {
       fputs("<li><b>", f);
-      mh_escape_xml(f, r->changes[i].id);
+      mh_escape_xml(f, r->run->changes[i].id);
       fputs("</b>: ", f);
-      mh_escape_xml(f, r->changes[i].before);
+      mh_escape_xml(f, r->run->changes[i].before);
       fputs(" &rarr; ", f);
-      mh_escape_xml(f, r->changes[i].after);
+      mh_escape_xml(f, r->run->changes[i].after);
       fputs("</li>\n", f);
     }
-    fputs(r->num_changes ? "</ul>\n" : "<li>No case changed.</li></ul>\n", f);
+    fputs(r->run->num_changes ? "</ul>\n" : "<li>No case changed.</li></ul>\n", f);
   }
   fputs("</body></html>\n", f);
 }

@@ -109,7 +109,7 @@ struct mh_report_load_doc {
   double p99_limit_ms;      // the sweep's p99 limit
   const char *charts_note;  // NULL: charts drawn; else why not (report.md says so)
   // A merged report (`merge`): the shards it was made of; NULL and 0 for one generator's run.
-  const struct mh_report_shard *shards;
+  const struct mh_merge_shard *shards;
   size_t num_shards;
   double max_skew_ms;  // a merged report: the start skew above which a shard started late
 };

@@ -11,18 +11,18 @@
 // junit_warnings writes the run's warnings: each as a property of the suite (CI shows them), and
 // under --strict as a testcase that fails (the run does too).
 static void junit_warnings(FILE *f, const struct mh_report *r) {
-  if (r->num_warnings == 0) {
+  if (r->run->num_warnings == 0) {
     return;
   }
   fputs("    <properties>\n", f);
-  for (size_t i = 0; i < r->num_warnings; i++) {
+  for (size_t i = 0; i < r->run->num_warnings; i++) {
     fputs("      <property name=\"warning\" value=\"", f);
-    mh_escape_xml(f, r->warnings[i].message);
+    mh_escape_xml(f, r->run->warnings[i].message);
     fputs("\"/>\n", f);
   }
   fputs("    </properties>\n", f);
-  for (size_t i = 0; i < r->num_warnings; i++) {
-    const struct mh_run_warning *w = &r->warnings[i];
+  for (size_t i = 0; i < r->run->num_warnings; i++) {
+    const struct mh_run_warning *w = &r->run->warnings[i];
     if (!mh_warnings_fails(w, r->strict)) {
       continue;
     }
@@ -41,19 +41,20 @@ static void junit_warnings(FILE *f, const struct mh_report *r) {
 }
 
 void mh_junit_write(FILE *f, const struct mh_report *r) {
-  size_t failures = mh_warnings_num_failing(r->warnings, r->num_warnings, r->strict), errors = 0;
-  size_t tests = r->num_cases + failures;
-  for (size_t i = 0; i < r->num_cases; i++) {
-    if (r->cases[i].fails) {
-      r->cases[i].verdict == MH_VERDICT_INCONCLUSIVE ? errors++ : failures++;
+  size_t failures = mh_warnings_num_failing(r->run->warnings, r->run->num_warnings, r->strict),
+         errors = 0;
+  size_t tests = r->run->num_cases + failures;
+  for (size_t i = 0; i < r->run->num_cases; i++) {
+    if (r->run->cases[i].fails) {
+      r->run->cases[i].verdict == MH_VERDICT_INCONCLUSIVE ? errors++ : failures++;
     }
   }
   fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"mtls-harness\"", f);
   fprintf(f, " tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" time=\"%.3f\">\n", tests, failures,
-          errors, r->duration_ms / 1000.0);
+          errors, r->run->duration_ms / 1000.0);
   // ISO 8601 in UTC, to the second, as Ant's schema writes it, with the zone said.
   char when[32];
-  time_t t = (time_t)(r->started_ms / 1000);
+  time_t t = (time_t)(r->run->started_ms / 1000);
   struct tm tm;
   gmtime_r(&t, &tm);
   strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -62,10 +63,10 @@ void mh_junit_write(FILE *f, const struct mh_report *r) {
   fprintf(f, "\" timestamp=\"%s\" hostname=\"", when);
   mh_escape_xml(f, r->hostname != NULL && r->hostname[0] != '\0' ? r->hostname : "localhost");
   fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"0\" time=\"%.3f\">\n",
-          tests, failures, errors, r->duration_ms / 1000.0);
+          tests, failures, errors, r->run->duration_ms / 1000.0);
   junit_warnings(f, r);
-  for (size_t i = 0; i < r->num_cases; i++) {
-    const struct mh_case_result *c = &r->cases[i];
+  for (size_t i = 0; i < r->run->num_cases; i++) {
+    const struct mh_case_result *c = &r->run->cases[i];
     fputs("    <testcase classname=\"", f);
     mh_escape_xml(f, c->target);
     fputs("\" name=\"", f);

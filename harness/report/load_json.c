@@ -281,7 +281,7 @@ static void json_shards(struct mh_jsonw *w, const struct mh_report_load_doc *d) 
   } else {
     mh_jsonw_array_begin(w);
     for (size_t i = 0; i < d->num_shards; i++) {
-      const struct mh_report_shard *s = &d->shards[i];
+      const struct mh_merge_shard *s = &d->shards[i];
       mh_jsonw_object_begin(w);
       mh_kv_int(w, "index", s->index);
       mh_kv_str(w, "file", s->file);

@@ -71,7 +71,7 @@ static void md_shard(FILE *f, const struct mh_report_load_doc *d) {
   }
   size_t bad = 0;
   for (size_t i = 0; i < d->num_shards; i++) {
-    const struct mh_report_shard *s = &d->shards[i];
+    const struct mh_merge_shard *s = &d->shards[i];
     if (s->problem != NULL) {
       fprintf(f, "%s> - **Shard %d/%zu (",
               bad++ ? "" : "> **Shards not to be trusted as they are:**\n>\n", s->index,
@@ -89,7 +89,7 @@ static void md_shard(FILE *f, const struct mh_report_load_doc *d) {
           "problem |\n|---|---|---|---|---|---|---|---|---|\n",
           d->num_shards);
   for (size_t i = 0; i < d->num_shards; i++) {
-    const struct mh_report_shard *s = &d->shards[i];
+    const struct mh_merge_shard *s = &d->shards[i];
     fprintf(f, "| %d | ", s->index);
     mh_escape_md(f, s->file);
     fprintf(f, " | %.1f | %llu | %llu | %llu | ", s->achieved_rate, s->accepted, s->rejected,

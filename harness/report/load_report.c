@@ -99,7 +99,7 @@ int mh_report_write_load(const char *out_dir, const char *target, const struct m
 
 int mh_report_write_load_merged(const char *out_dir, const char *target,
                                 const struct mh_load_options *o, const struct mh_load_result *r,
-                                const struct mh_report_shard *shards, size_t num_shards,
+                                const struct mh_merge_shard *shards, size_t num_shards,
                                 double max_skew_ms, char *out_charts_note, size_t charts_note_len,
                                 struct mh_err *err) {
   struct mh_report_load_doc d = {target, o,    r,      NULL,       0,          0,

@@ -24,21 +24,21 @@ static void case_link(FILE *f, const struct mh_case_result *c, const char *ext) 
 // md_counts writes the title, the answer in one line and the table of verdict counts.
 static void md_counts(FILE *f, const struct mh_report *r) {
   size_t counts[MH_VERDICT_NUM] = {0}, failed = 0;
-  for (size_t i = 0; i < r->num_cases; i++) {
-    counts[r->cases[i].verdict]++;
-    failed += r->cases[i].fails;
+  for (size_t i = 0; i < r->run->num_cases; i++) {
+    counts[r->run->cases[i].verdict]++;
+    failed += r->run->cases[i].fails;
   }
   fputs("# mTLS conformance: ", f);
   mh_escape_md(f, r->scenario_name);
   fputs("\n\nScenario ", f);
   mh_escape_md(f, r->scenario_file);
-  fprintf(f, ", %zu cases in %.1f s: ", r->num_cases, r->duration_ms / 1000.0);
+  fprintf(f, ", %zu cases in %.1f s: ", r->run->num_cases, r->run->duration_ms / 1000.0);
   if (failed) {
-    fprintf(f, "**%zu of %zu failed**", failed, r->num_cases);
+    fprintf(f, "**%zu of %zu failed**", failed, r->run->num_cases);
   } else {
-    fputs(r->num_warnings ? "all passed, **with warnings**" : "all passed", f);
+    fputs(r->run->num_warnings ? "all passed, **with warnings**" : "all passed", f);
   }
-  fprintf(f, ". Exit code %d%s.\n\n", r->exit_code, r->strict ? " (strict)" : "");
+  fprintf(f, ". Exit code %d%s.\n\n", r->run->exit_code, r->strict ? " (strict)" : "");
   char stopped[300];
   if (mh_report_stopped_text(r, stopped, sizeof(stopped))) {
     fprintf(f, "> **%s**\n\n", stopped);  // our own words, no input in them
@@ -92,24 +92,25 @@ static void md_failure(FILE *f, const struct mh_report *r, const struct mh_case_
 // md_failures writes the failing cases, in the run's order, and then the run's warnings.
 static void md_failures(FILE *f, const struct mh_report *r) {
   size_t failed = 0;
-  for (size_t i = 0; i < r->num_cases; i++) {
-    failed += r->cases[i].fails;
+  for (size_t i = 0; i < r->run->num_cases; i++) {
+    failed += r->run->cases[i].fails;
   }
   if (failed) {
     fprintf(f, "\n## Failures (%zu)\n", failed);
   }
-  for (size_t i = 0; i < r->num_cases; i++) {
-    if (r->cases[i].fails) {
-      md_failure(f, r, &r->cases[i]);
+  for (size_t i = 0; i < r->run->num_cases; i++) {
+    if (r->run->cases[i].fails) {
+      md_failure(f, r, &r->run->cases[i]);
     }
   }
-  if (r->num_warnings) {
+  if (r->run->num_warnings) {
     fputc('\n', f);
   }
-  for (size_t i = 0; i < r->num_warnings; i++) {
+  for (size_t i = 0; i < r->run->num_warnings; i++) {
     fprintf(f, "> **Warning%s:** ",
-            mh_warnings_fails(&r->warnings[i], r->strict) ? " (fails the run under --strict)" : "");
-    mh_escape_md(f, r->warnings[i].message);
+            mh_warnings_fails(&r->run->warnings[i], r->strict) ? " (fails the run under --strict)"
+                                                               : "");
+    mh_escape_md(f, r->run->warnings[i].message);
     fputs("\n\n", f);
   }
 }
@@ -151,8 +152,8 @@ void mh_markdown_write(FILE *f, const struct mh_report *r) {
   mh_certs_markdown(f, r);
   md_grids(f, r);
   int header = 0;
-  for (size_t i = 0; i < r->num_cases; i++) {
-    const struct mh_case_result *c = &r->cases[i];
+  for (size_t i = 0; i < r->run->num_cases; i++) {
+    const struct mh_case_result *c = &r->run->cases[i];
     if (mh_grid_holds(c)) {
       continue;
     }
@@ -171,8 +172,8 @@ void mh_markdown_write(FILE *f, const struct mh_report *r) {
     fputs(" |\n", f);
   }
   int mism = 0;
-  for (size_t i = 0; i < r->num_cases; i++) {
-    const struct mh_case_result *c = &r->cases[i];
+  for (size_t i = 0; i < r->run->num_cases; i++) {
+    const struct mh_case_result *c = &r->run->cases[i];
     if (c->wire_mismatch[0] != '\0') {
       if (!mism) {
         fprintf(f, "\n## Where the capture disagrees with the TLS library\n\n");
@@ -185,20 +186,20 @@ void mh_markdown_write(FILE *f, const struct mh_report *r) {
       fputc('\n', f);
     }
   }
-  if (r->baseline_file != NULL) {
+  if (r->run->baseline_file != NULL) {
     fputs("\n## Changes since ", f);
-    mh_escape_md(f, r->baseline_file);
+    mh_escape_md(f, r->run->baseline_file);
     fputs("\n\n", f);
-    if (r->num_changes == 0) {
+    if (r->run->num_changes == 0) {
       fprintf(f, "No case changed.\n");
     }
-    for (size_t i = 0; i < r->num_changes; i++) {
+    for (size_t i = 0; i < r->run->num_changes; i++) {
       fputs("- **", f);
-      mh_escape_md(f, r->changes[i].id);
+      mh_escape_md(f, r->run->changes[i].id);
       fputs("**: ", f);
-      mh_escape_md(f, r->changes[i].before);
+      mh_escape_md(f, r->run->changes[i].before);
       fputs(" → ", f);
-      mh_escape_md(f, r->changes[i].after);
+      mh_escape_md(f, r->run->changes[i].after);
       fputc('\n', f);
     }
   }

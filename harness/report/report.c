@@ -31,16 +31,15 @@ static int stage_stream(struct mh_stage *st, const char *rel,
 
 int mh_report_stopped_text(const struct mh_report *r, char *out, size_t out_len) {
   size_t unfinished = 0;
-  for (size_t i = 0; i < r->num_cases; i++) {
-    unfinished += r->cases[i].verdict == MH_VERDICT_INCONCLUSIVE && r->cases[i].endpoint != NULL &&
-                  strcmp(r->cases[i].endpoint, MH_REPORT_NOT_PROBED) == 0;
+  for (size_t i = 0; i < r->run->num_cases; i++) {
+    unfinished += r->run->cases[i].abandoned;
   }
-  if (r->signo != 0) {
+  if (r->run->signo != 0) {
     snprintf(out, out_len,
              "Interrupted by %s: %zu of %zu cases completed; the others did not finish and are not "
              "in this report.",
-             mh_interrupt_name(r->signo), r->num_cases, r->num_planned);
-  } else if (r->timed_out) {
+             mh_interrupt_name(r->run->signo), r->run->num_cases, r->run->num_planned);
+  } else if (r->run->timed_out) {
     snprintf(out, out_len,
              "Timed out (--timeout): %zu case%s did not finish and %s inconclusive, \"run timed "
              "out\".",
@@ -63,9 +62,9 @@ int mh_report_write(const struct mh_report *r, struct mh_err *err) {
       stage_stream(&st, "report.html", mh_html_write, r, err) != 0) {
     goto out;
   }
-  for (size_t i = 0; i < r->num_cases; i++) {
+  for (size_t i = 0; i < r->run->num_cases; i++) {
     char file[256], rel[300];
-    mh_report_case_file_name(r->cases[i].id, file, sizeof(file));
+    mh_report_case_file_name(r->run->cases[i].id, file, sizeof(file));
     snprintf(rel, sizeof(rel), "cases/%s.log", file);
     char *buf = NULL;
     size_t len = 0;
@@ -74,16 +73,17 @@ int mh_report_write(const struct mh_report *r, struct mh_err *err) {
       mh_err_set(err, "out of memory");
       goto out;
     }
-    mh_case_log_write(f, &r->cases[i]);
+    mh_case_log_write(f, &r->run->cases[i]);
     fclose(f);
     int w = mh_stage_write(&st, rel, buf, len, 0644, err);
     free(buf);
     if (w != 0) {
       goto out;
     }
-    if (r->cases[i].capture == MH_CAPTURE_CAPTURED) {
+    if (r->run->cases[i].capture == MH_CAPTURE_CAPTURED) {
       size_t plen;
-      uint8_t *pcap = mh_pcapng_build(&r->cases[i].packets, r->cases[i].outcome.keylog, &plen);
+      uint8_t *pcap =
+          mh_pcapng_build(&r->run->cases[i].packets, r->run->cases[i].outcome.keylog, &plen);
       if (pcap == NULL) {
         mh_err_set(err, "out of memory");
         goto out;

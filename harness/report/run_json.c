@@ -252,7 +252,7 @@ static void json_chains(struct mh_jsonw *w, const struct mh_lifetimes *l) {
 // json_certificates writes what the run's certificates say: the targets' chains and the client
 // identities', with their time left at the run's start.
 static void json_certificates(struct mh_jsonw *w, const struct mh_report *r) {
-  const struct mh_lifetimes *l = r->lifetimes;
+  const struct mh_lifetimes *l = r->run->lifetimes;
   mh_jsonw_key(w, "certificates");
   if (l == NULL) {
     mh_jsonw_null(w);
@@ -282,19 +282,19 @@ static void json_certificates(struct mh_jsonw *w, const struct mh_report *r) {
 
 static void json_baseline(struct mh_jsonw *w, const struct mh_report *r) {
   mh_jsonw_key(w, "baseline");
-  if (r->baseline_file == NULL) {
+  if (r->run->baseline_file == NULL) {
     mh_jsonw_null(w);
     return;
   }
   mh_jsonw_object_begin(w);
-  mh_kv_str(w, "file", r->baseline_file);
+  mh_kv_str(w, "file", r->run->baseline_file);
   mh_jsonw_key(w, "changed");
   mh_jsonw_array_begin(w);
-  for (size_t i = 0; i < r->num_changes; i++) {
+  for (size_t i = 0; i < r->run->num_changes; i++) {
     mh_jsonw_object_begin(w);
-    mh_kv_str(w, "id", r->changes[i].id);
-    mh_kv_str(w, "before", r->changes[i].before);
-    mh_kv_str(w, "after", r->changes[i].after);
+    mh_kv_str(w, "id", r->run->changes[i].id);
+    mh_kv_str(w, "before", r->run->changes[i].before);
+    mh_kv_str(w, "after", r->run->changes[i].after);
     mh_jsonw_object_end(w);
   }
   mh_jsonw_array_end(w);
@@ -306,8 +306,8 @@ static void json_baseline(struct mh_jsonw *w, const struct mh_report *r) {
 static void json_warnings(struct mh_jsonw *w, const struct mh_report *r) {
   mh_jsonw_key(w, "warnings");
   mh_jsonw_array_begin(w);
-  for (size_t i = 0; i < r->num_warnings; i++) {
-    const struct mh_run_warning *x = &r->warnings[i];
+  for (size_t i = 0; i < r->run->num_warnings; i++) {
+    const struct mh_run_warning *x = &r->run->warnings[i];
     mh_jsonw_object_begin(w);
     mh_kv_str(w, "kind", mh_warnings_name(x->kind));
     mh_jsonw_key(w, "target");
@@ -333,7 +333,7 @@ static void json_warnings(struct mh_jsonw *w, const struct mh_report *r) {
 
 void mh_run_json_write(FILE *f, const struct mh_report *r) {
   char when[32];
-  time_t t = (time_t)(r->started_ms / 1000);
+  time_t t = (time_t)(r->run->started_ms / 1000);
   struct tm tm;
   gmtime_r(&t, &tm);
   strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -352,17 +352,17 @@ void mh_run_json_write(FILE *f, const struct mh_report *r) {
   mh_kv_str(w, "file", r->scenario_file);
   mh_jsonw_object_end(w);
   mh_kv_str(w, "started", when);
-  mh_kv_double(w, "duration_ms", r->duration_ms, 1);
+  mh_kv_double(w, "duration_ms", r->run->duration_ms, 1);
   mh_kv_bool(w, "strict", r->strict);
-  mh_kv_int(w, "jobs", r->jobs);
+  mh_kv_int(w, "jobs", r->run->jobs);
   size_t counts[MH_VERDICT_NUM] = {0}, failed = 0;
-  for (size_t i = 0; i < r->num_cases; i++) {
-    counts[r->cases[i].verdict]++;
-    failed += r->cases[i].fails;
+  for (size_t i = 0; i < r->run->num_cases; i++) {
+    counts[r->run->cases[i].verdict]++;
+    failed += r->run->cases[i].fails;
   }
   mh_jsonw_key(w, "summary");
   mh_jsonw_object_begin(w);
-  mh_kv_uint(w, "total", r->num_cases);
+  mh_kv_uint(w, "total", r->run->num_cases);
   mh_kv_uint(w, "failed", failed);
   mh_jsonw_key(w, "verdicts");
   mh_jsonw_object_begin(w);
@@ -371,19 +371,19 @@ void mh_run_json_write(FILE *f, const struct mh_report *r) {
   }
   mh_jsonw_object_end(w);
   mh_jsonw_object_end(w);
-  mh_kv_int(w, "exit_code", r->exit_code);
-  mh_kv_bool(w, "interrupted", r->signo != 0);
+  mh_kv_int(w, "exit_code", r->run->exit_code);
+  mh_kv_bool(w, "interrupted", r->run->signo != 0);
   mh_jsonw_key(w, "signal");
-  mh_jsonw_string_or_null(w, r->signo != 0 ? mh_interrupt_name(r->signo) : NULL);
-  mh_kv_bool(w, "timed_out", r->timed_out);
-  mh_kv_uint(w, "cases_planned", r->num_planned);
+  mh_jsonw_string_or_null(w, r->run->signo != 0 ? mh_interrupt_name(r->run->signo) : NULL);
+  mh_kv_bool(w, "timed_out", r->run->timed_out);
+  mh_kv_uint(w, "cases_planned", r->run->num_planned);
   json_warnings(w, r);
   json_certificates(w, r);
   mh_jsonw_key(w, "cases");
   mh_jsonw_array_begin(w);
-  for (size_t i = 0; i < r->num_cases; i++) {
+  for (size_t i = 0; i < r->run->num_cases; i++) {
     mh_jsonw_newline(w);
-    json_case(w, &r->cases[i]);
+    json_case(w, &r->run->cases[i]);
   }
   mh_jsonw_newline(w);
   mh_jsonw_array_end(w);

@@ -115,7 +115,8 @@ static void test_grids(void **state) {
   cases[3].check = MH_CHECK_WRONG_NAME;  // the matrix's checks are listed below the grid
   cases[4].check = MH_CHECK_MIN_TLS13;
   fill_case(&cases[5], "x", MH_CASE_EXPLICIT, "c", "other", MH_TLS12);
-  struct mh_report r = {.scenario_name = "s", .cases = cases, .num_cases = 6};
+  struct mh_run_result run = {.cases = cases, .num_cases = 6};
+  struct mh_report r = {.scenario_name = "s", .run = &run};
   struct mh_grid g[4];
   assert_int_equal(mh_grid_collect(&r, g, 4), 2);
   assert_string_equal(g[0].target, "a");
@@ -239,17 +240,18 @@ static void test_run_report_order(void **state) {
   fill_case(&cases[2], "extra", MH_CASE_EXPLICIT, "a", NULL, MH_TLS13);
   struct mh_run_warning warn = {.message = "a warning"};
   struct mh_rerun x = {.program = "mh", .scenario_file = "/s.json", .out_dir = "/o"};
+  struct mh_run_result run = {.started_ms = 86400000LL + 1500,
+                              .duration_ms = 2500,
+                              .exit_code = 1,
+                              .cases = cases,
+                              .num_cases = 3,
+                              .warnings = &warn,
+                              .num_warnings = 1};
   struct mh_report r = {.scenario_name = "s",
                         .scenario_file = "s.json",
                         .hostname = "host&1",
-                        .started_ms = 86400000LL + 1500,
-                        .duration_ms = 2500,
-                        .exit_code = 1,
-                        .cases = cases,
-                        .num_cases = 3,
-                        .warnings = &warn,
-                        .num_warnings = 1,
-                        .rerun = &x};
+                        .rerun = &x,
+                        .run = &run};
   char *md = written(mh_markdown_write, &r);
   const char *md_marks[] = {
       "**1 of 3 failed**",
@@ -304,12 +306,12 @@ static void test_run_report_files(void **state) {
   struct mh_case_result cases[2];
   fill_case(&cases[0], "a/good/1.2", MH_CASE_MATRIX, "a", "good", MH_TLS12);
   fill_case(&cases[1], "x y", MH_CASE_EXPLICIT, "a", NULL, MH_TLS13);
+  struct mh_run_result run = {.cases = cases, .num_cases = 2};
   struct mh_report r = {.scenario_name = "s",
                         .scenario_file = "s.json",
                         .out_dir = dir,
                         .tls_library = "BoringSSL",
-                        .cases = cases,
-                        .num_cases = 2};
+                        .run = &run};
   struct mh_err err;
   assert_int_equal(mh_report_write(&r, &err), 0);
   const char *files[] = {"report.json",          "junit.xml",      "report.md", "report.html",
@@ -332,12 +334,12 @@ static void test_run_report_nothing_on_failure(void **state) {
   fclose(f);
   struct mh_case_result c;
   fill_case(&c, "a", MH_CASE_MATRIX, "a", NULL, MH_TLS13);
+  struct mh_run_result run = {.cases = &c, .num_cases = 1};
   struct mh_report r = {.scenario_name = "s",
                         .scenario_file = "s.json",
                         .out_dir = dir,
                         .tls_library = "BoringSSL",
-                        .cases = &c,
-                        .num_cases = 1};
+                        .run = &run};
   struct mh_err err;
   assert_int_equal(mh_report_write(&r, &err), -1);
   assert_true(err.msg[0] != '\0');

@@ -1,5 +1,10 @@
-// command: `load` from its options to its exit code (see command.h).
-#include "load/command.h"
+// load: `load`: mTLS handshakes per second and their latency, with client certificates, from its
+// options to its exit code: the target (a mock location started for the run, or an external one
+// anywhere, resolved once), the identities, one run or a sweep, the report and the console
+// summary.
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +13,9 @@
 #include <time.h>
 
 #include "base/arena.h"
+#include "base/err.h"
+#include "base/net.h"
+#include "cmd/cmd.h"
 #include "base/interrupt.h"
 #include "base/outdir.h"
 #include "base/stage.h"
@@ -20,8 +28,38 @@
 #include "load/shard.h"
 #include "load/summary.h"
 #include "load/sweep.h"
+#include "load/load.h"
 #include "pki/pki.h"
 #include "report/report.h"
+
+// mh_load_command is `load`'s options, as given (NULL or 0: not given).
+struct mh_load_command {
+  const char *scenario_file;      // SCENARIO.json, with |location|
+  const char *location;           // --location NAME
+  const char *target;             // --target HOST:PORT (a name, an IPv4 or a [IPv6] address)
+  const struct mh_net_pin *pins;  // --resolve NAME:PORT:ADDR, with |target|
+  size_t num_pins;
+  const char *ca_file;          // --ca FILE, with |target|
+  const char *identities_from;  // --identities-from SPEC.json
+  const char *fixtures_dir;     // --fixtures DIR, with |target|
+  const char *identities;       // --identity A,B
+  const char *bad_identities;   // --bad-identity X,Y
+  const char *out_dir;          // --out DIR; default reports/<name>-load-<timestamp>
+  int sweep;                    // --sweep
+  double sweep_p99_ms;          // --sweep-p99-ms; 0: 10
+  int server_threads;           // --server-threads; 0: 1
+  const char *profile;          // --profile NAME: the stack's profile; default: the location's
+  const char *profiles_dir;     // --profiles DIR; default: near the scenario, or the shipped one
+  int extra_arguments;          // operands beyond SCENARIO.json: refused
+  int keep_fixtures;            // --keep-fixtures: with --location, keep <out>/fixtures even
+                                // when the command fails or is interrupted
+  int force;                    // --force: empty an --out that is not empty (refused otherwise)
+  const char *shard;            // --shard I/N (load/shard.h), NULL: not sharded
+  const char *start_at;         // --start-at TIME, NULL: at once
+  // The run's numbers, version, --server-name and --quiet, each within its option's range
+  // (cmd_load checks the ranges); rate 0 and connections 0: not given; threads 0: the default.
+  struct mh_load_options load;
+};
 
 // A load command's state, from its options to its report; one per command, freed at its end.
 struct load_state {
@@ -304,17 +342,8 @@ static int prepare_confirmation(struct load_state *st, struct mh_err *err) {
   if (name == NULL) {
     return 0;
   }
-  const char *dir = c->profiles_dir;
-  if (dir == NULL && c->scenario_file != NULL) {
-    // As `run` does: the profiles/ beside the scenario's folder, else the shipped ones.
-    const char *slash = strrchr(c->scenario_file, '/');
-    const char *near = slash ? mh_arena_sprintf(&st->arena, "%.*s/../profiles",
-                                                (int)(slash - c->scenario_file), c->scenario_file)
-                             : "../profiles";
-    struct stat sb;
-    dir = near != NULL && stat(near, &sb) == 0 ? near : NULL;
-  }
-  dir = dir != NULL ? dir : MH_DEFAULT_PROFILES_DIR;
+  // As `run` does: --profiles, the profiles/ beside the scenario's folder, or the shipped ones.
+  const char *dir = mh_cmd_profiles_dir(&st->arena, c->scenario_file, c->profiles_dir);
   if (mh_profile_load(&st->arena, dir, name, &st->profile, err) != 0) {
     return -1;
   }
@@ -372,7 +401,14 @@ static int run_and_report(struct load_state *st, struct mh_err *err) {
   return st->result->exit_code;
 }
 
-int mh_load_command_run(const struct mh_load_command *c, struct mh_err *err) {
+// load_run runs `load` as |c| says: prints the banner and progress on stderr, the summary on
+// stdout, and writes the report directory. Returns 0, 1 if a handshake failed unexpectedly (not
+// for a sweep, which ends where errors start), or -1 with |err| set when the options or the
+// input are wrong or the run could not start (no report file is written then; with --location
+// the fixtures generated in the report directory are removed again, unless --keep-fixtures).
+// SIGINT/SIGTERM stop the run: the report of what ended is written, marked interrupted, and the
+// result is 128 + the signal (130, 143).
+static int load_run(const struct mh_load_command *c, struct mh_err *err) {
   struct load_state *st = calloc(1, sizeof(*st));
   int rc = -1;
   if (st == NULL) {
@@ -418,3 +454,285 @@ out:
   free(st);
   return rc;
 }
+
+// load_number is a number option of load: its range, and words for what a valid value is.
+struct load_number {
+  int opt;           // the getopt code
+  const char *name;  // the long option
+  int whole;         // an integer
+  double min, max;   // the range, inclusive (min excluded if above_min)
+  int above_min;
+  const char *what;     // "seconds"
+  const char *example;  // "10"
+};
+
+static const struct load_number load_numbers[] = {
+    {'b', "bad-share", 0, 0, 1, 0, "a share of the handshakes", "0.2"},
+    {'s', "resume-share", 0, 0, 1, 0, "a share of the handshakes", "0.5"},
+    // No host reaches 1e12/s: what the connections cannot start is dropped and counted (load.c).
+    {'r', "rate", 0, 0, 1e12, 1, "handshakes per second", "500"},
+    {'c', "connections", 1, 1, 100000, 0, "a whole number of handshakes in flight", "32"},
+    {'d', "duration", 0, 0, MH_LOAD_MAX_SECONDS, 1, "seconds", "10"},
+    {'t', "threads", 1, 1, MH_LOAD_MAX_THREADS, 0, "a whole number of event loops", "4"},
+    {'m', "timeout-ms", 1, 10, 3600000, 0, "whole milliseconds", "5000"},
+    {'P', "sweep-p99-ms", 0, 0, 3600000, 1, "milliseconds", "10"},
+    {'N', "server-threads", 1, 1, MH_MAX_LOOPS, 0, "a whole number of mock loops", "2"},
+};
+
+// load_number_parse reads |text| as number option |n| into |out|, or prints what a valid value
+// looks like, naming the option, and returns -1.
+static int load_number_parse(const struct load_number *n, const char *text, double *out) {
+  char *end = NULL;
+  double v = n->whole ? (double)strtol(text, &end, 10) : strtod(text, &end);
+  if (end == text || *end != '\0' || !isfinite(v) || v > n->max ||
+      (n->above_min ? v <= n->min : v < n->min)) {
+    fprintf(stderr, "mtls-harness load: --%s takes %s, %s %.15g %s %.15g (e.g. %s); got '%s'\n",
+            n->name, n->what, n->above_min ? "above" : "from", n->min,
+            n->above_min ? "and at most" : "to", n->max, n->example, text);
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+// load_set_number stores number option |opt|'s value |v| where it belongs in |c|.
+static void load_set_number(struct mh_load_command *c, int opt, double v) {
+  switch (opt) {
+    case 'b':
+      c->load.bad_share = v;
+      break;
+    case 's':
+      c->load.resume_share = v;
+      break;
+    case 'r':
+      c->load.rate = v;
+      break;
+    case 'c':
+      c->load.connections = (int)v;
+      break;
+    case 'd':
+      c->load.duration_s = v;
+      break;
+    case 't':
+      c->load.threads = (int)v;
+      break;
+    case 'm':
+      c->load.timeout_ms = (int)v;
+      break;
+    case 'P':
+      c->sweep_p99_ms = v;
+      break;
+    default:  // 'N'
+      c->server_threads = (int)v;
+      break;
+  }
+}
+
+// load_longopts are the options of `load`; its number options are parsed by load_numbers.
+static const struct option load_longopts[] = {
+    {"location", required_argument, NULL, 'L'},
+    {"target", required_argument, NULL, 'T'},
+    {"server-name", required_argument, NULL, 'S'},
+    {"ca", required_argument, NULL, 'C'},
+    {"identities-from", required_argument, NULL, 'i'},
+    {"fixtures", required_argument, NULL, 'F'},
+    {"identity", required_argument, NULL, 'I'},
+    {"bad-identity", required_argument, NULL, 'B'},
+    {"bad-share", required_argument, NULL, 'b'},
+    {"tls", required_argument, NULL, 'v'},
+    {"rate", required_argument, NULL, 'r'},
+    {"connections", required_argument, NULL, 'c'},
+    {"duration", required_argument, NULL, 'd'},
+    {"threads", required_argument, NULL, 't'},
+    {"timeout-ms", required_argument, NULL, 'm'},
+    {"out", required_argument, NULL, 'o'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {"resume", no_argument, NULL, 'R'},
+    {"resume-share", required_argument, NULL, 's'},
+    {"sweep", no_argument, NULL, 'W'},
+    {"sweep-p99-ms", required_argument, NULL, 'P'},
+    {"server-threads", required_argument, NULL, 'N'},
+    {"resolve", required_argument, NULL, 'A'},
+    {"profile", required_argument, NULL, 'p'},
+    {"profiles", required_argument, NULL, 'D'},
+    {"keep-fixtures", no_argument, NULL, 'k'},
+    {"force", no_argument, NULL, 'X'},
+    {"shard", required_argument, NULL, 'H'},
+    {"start-at", required_argument, NULL, 'Z'},
+    {"latency-log", required_argument, NULL, 'G'},
+    {NULL, 0, NULL, 0},
+};
+
+static int cmd_load(const struct mh_cmd *self, int argc, char **argv) {
+  struct mh_load_command c = {.load = {.version = MH_TLS13, .duration_s = 10, .timeout_ms = 5000}};
+  struct mh_net_pin pins[MH_CMD_MAX_PINS];
+  c.pins = pins;
+  int opt;
+  while ((opt = getopt_long(argc, argv, "h", load_longopts, NULL)) != -1) {
+    const struct load_number *n = NULL;
+    for (size_t i = 0; i < sizeof(load_numbers) / sizeof(load_numbers[0]); i++) {
+      n = load_numbers[i].opt == opt ? &load_numbers[i] : n;
+    }
+    double v;
+    if (n != NULL) {
+      if (load_number_parse(n, optarg, &v) != 0) {
+        return MH_EXIT_INPUT;
+      }
+      load_set_number(&c, opt, v);
+      continue;
+    }
+    switch (opt) {
+      case 'L':
+        c.location = optarg;
+        break;
+      case 'T':
+        c.target = optarg;
+        break;
+      case 'A':
+        if (mh_cmd_add_pin("load", pins, &c.num_pins, optarg) != 0) {
+          return MH_EXIT_INPUT;
+        }
+        break;
+      case 'S':
+        c.load.server_name = optarg;
+        break;
+      case 'C':
+        c.ca_file = optarg;
+        break;
+      case 'i':
+        c.identities_from = optarg;
+        break;
+      case 'F':
+        c.fixtures_dir = optarg;
+        break;
+      case 'I':
+        c.identities = optarg;
+        break;
+      case 'B':
+        c.bad_identities = optarg;
+        break;
+      case 'o':
+        c.out_dir = optarg;
+        break;
+      case 'p':
+        c.profile = optarg;
+        break;
+      case 'D':
+        c.profiles_dir = optarg;
+        break;
+      case 'q':
+        c.load.quiet = 1;
+        break;
+      case 'R':
+        c.load.resume_share = 1;
+        break;
+      case 'W':
+        c.sweep = 1;
+        break;
+      case 'k':
+        c.keep_fixtures = 1;
+        break;
+      case 'X':
+        c.force = 1;
+        break;
+      case 'H':
+        c.shard = optarg;
+        break;
+      case 'Z':
+        c.start_at = optarg;
+        break;
+      case 'G':
+        c.load.latency_log = optarg;
+        break;
+      case 'v':
+        c.load.version = mh_tls_version_parse(optarg);
+        if (c.load.version == 0) {
+          fprintf(stderr, "mtls-harness load: --tls takes 1.2 or 1.3; got '%s'\n", optarg);
+          return MH_EXIT_INPUT;
+        }
+        break;
+      case 'h':
+        mh_cmd_usage(self, stdout);
+        return 0;
+      default:
+        fprintf(stderr, "mtls-harness load: see 'mtls-harness load --help'\n");
+        return MH_EXIT_INPUT;
+    }
+  }
+  c.scenario_file = optind < argc ? argv[optind] : NULL;
+  c.extra_arguments = argc - optind > 1;
+  signal(SIGPIPE, SIG_IGN);
+  struct mh_err err;
+  int rc = load_run(&c, &err);
+  if (rc < 0) {
+    fprintf(stderr, "%s\n", err.msg);
+    return MH_EXIT_INPUT;
+  }
+  return rc;
+}
+
+const struct mh_cmd mh_cmd_load = {
+    "load",
+    "load (SCENARIO.json --location NAME | --target HOST:PORT [--server-name NAME] --ca FILE\n"
+    "                    --identities-from SPEC.json --fixtures DIR) [options]",
+    "measure mTLS handshakes per second and their latency, with client certificates",
+    "  --location NAME      a mock location of the scenario to load (started on a loopback port)\n"
+    "  --target HOST:PORT   an external target instead: a DNS name, an IPv4 or an [IPv6]\n"
+    "                       address, resolved once (the first address is used); with --ca,\n"
+    "                       and --server-name when HOST is an address (default: HOST)\n"
+    "  --resolve NAME:PORT:ADDR  with --target: connect to ADDR for NAME:PORT without asking\n"
+    "                       the resolver, like curl's; repeatable\n"
+    "  --identities-from SPEC  client identities from this fixture spec, round-robin: with\n"
+    "                       --target, every one fit for client auth (generated in --fixtures\n"
+    "                       DIR); with --location, every one the location's policy accepts\n"
+    "                       (generated beside the scenario's fixtures: a CA of the same name\n"
+    "                       keeps its key)\n"
+    "  --fixtures DIR       with --target: where the spec is generated (as `pki` does: CA\n"
+    "                       keys in DIR and imported files are kept)\n"
+    "  --identity A[,B...]  client identities, round-robin (default: see --identities-from;\n"
+    "                       without it, the first identity the location's policy accepts)\n"
+    "  --bad-identity X[,..] identities for --bad-share (default: those the policy rejects\n"
+    "                       for their CN)\n"
+    "  --bad-share P        fraction of handshakes made with a bad identity (0 to 1)\n"
+    "  --tls 1.2|1.3        the version offered (default 1.3)\n"
+    "  --profile NAME       the stack's profile (default: the location's): a stack that\n"
+    "                       rejects at HTTP (nginx-http) is confirmed by a request's status\n"
+    "  --profiles DIR       where the stack profiles are (default: the shipped profiles/)\n"
+    "  --resume             resume sessions (TLS 1.2 tickets, TLS 1.3 tickets used once each)\n"
+    "  --resume-share P     resume a fraction P of handshakes, the rest are full\n"
+    "  --sweep              step the open-loop rate (from --rate, default 100) up by half until\n"
+    "                       p99, errors, drops or the achieved rate break; report the highest\n"
+    "                       sustained rate (with sweep.svg)\n"
+    "  --sweep-p99-ms MS    the p99 limit of --sweep (default 10)\n"
+    "  --server-threads N   with --location: the mock runs N loops, each with its own\n"
+    "                       SO_REUSEPORT listener on the same port (default 1)\n"
+    "  --rate R             open loop: R arrivals per second, latency from the planned time\n"
+    "  --connections N      closed loop: N handshakes in flight (default 16)\n"
+    "  --duration S         seconds (default 10)\n"
+    "  --threads T          one event loop per thread (default: the number of cores, at most\n"
+    "                       64; up to 1024 may be given)\n"
+    "  --timeout-ms MS      per handshake, connect to first server record (default 5000)\n"
+    "  --out DIR            report directory (default reports/<name>-load-<timestamp>)\n"
+    "  --quiet              no progress line\n"
+    "  --keep-fixtures      with --location: keep <out>/fixtures (private keys) when the\n"
+    "                       command fails or is interrupted (removed then by default)\n"
+    "  --force              empty an --out directory that is not empty (refused otherwise)\n"
+    "  --shard I/N          shard I (0 to N-1) of N generators: its part of --rate (arrivals\n"
+    "                       k mod N == I of one schedule at the total rate R), of\n"
+    "                       --connections and of the identities; merge the reports with\n"
+    "                       `mtls-harness merge`\n"
+    "  --start-at TIME      wait until TIME (RFC 3339 UTC, 2026-11-30T12:00:00Z, or @<unix\n"
+    "                       seconds>; at most 24 h ahead; a past one starts at once) and\n"
+    "                       count seconds from it, so that shards' seconds line up\n"
+    "  --latency-log FILE   one line per handshake: planned time from the start (us),\n"
+    "                       latency (us), accepted|rejected|error, the error class\n"
+    "\n"
+    "A handshake counts as accepted only when the server kept it (TLS 1.3: its first record\n"
+    "after our Finished; a profile that rejects at HTTP: the status of a GET after it). Prints a "
+    "progress line every second, then the summary; writes\n"
+    "report.json and report.md. Exit 0, or 1 if any handshake failed unexpectedly; 2 harness or\n"
+    "input error; 130 SIGINT, 143 SIGTERM (the report of what ended is written, marked\n"
+    "interrupted).\n"
+    "Design and limits: docs/load.md.\n",
+    cmd_load};

@@ -1,5 +1,5 @@
-// version: the harness's version and its libraries' (see version.h).
-#include "version.h"
+// version: `--version`: the harness and every library it loads (which BoringSSL build among them).
+#include "cmd/cmd.h"
 
 #include <ev.h>
 
