@@ -86,8 +86,9 @@ struct load_state {
   struct mh_outdir od;
 };
 
-// check_shard reads --shard and --start-at into |lo|: a shard's part of the rate or of the
-// connections (its identities come later, once they are chosen).
+// check_shard reads --shard and --start-at into |lo|: a shard's part of the connections (in open
+// loop the rate stays the total: each shard runs its slice of the one schedule) (its identities
+// come later, once they are chosen).
 static int check_shard(const struct mh_load_command *c, struct mh_load_options *lo,
                        struct mh_err *err) {
   if (c->start_at != NULL) {
@@ -114,7 +115,6 @@ static int check_shard(const struct mh_load_command *c, struct mh_load_options *
                       "generator, then shard the rate it found");
   }
   if (lo->rate > 0) {
-    lo->rate /= lo->shard_count;  // the total rate: this shard's part of it
     return 0;
   }
   int total = lo->connections;

@@ -10,15 +10,11 @@
 
 #define SCHEMA_PREFIX "mtls-harness/load/"
 
-static const char *const phase_names[] = {
-#define X(e, kw) kw,
-    MH_LOAD_REPORT_PHASES(X)
+static const char *const phase_keys[] = {
+#define X(e, key, title) key,
+    MH_LOAD_PHASES(X)
 #undef X
 };
-
-const char *mh_load_report_phase_name(enum mh_lr_phase p) {
-  return (unsigned)p < MH_LR_NUM_PHASES ? phase_names[p] : "?";
-}
 
 // member returns |obj|'s |key| with the path extended to it (|*old| restores it), or NULL with
 // the error "missing" set.
@@ -561,8 +557,8 @@ static int read_doc(struct mh_json_ctx *c, const cJSON *root, struct mh_load_rep
   if (latency == NULL) {
     return -1;
   }
-  for (int p = 0; p < MH_LR_NUM_PHASES; p++) {
-    if (read_hist(c, latency, phase_names[p], &r->phases[p]) != 0) {
+  for (int p = 0; p < MH_LOAD_NUM_PHASES; p++) {
+    if (read_hist(c, latency, phase_keys[p], &r->phases[p]) != 0) {
       return -1;
     }
   }

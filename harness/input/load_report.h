@@ -14,25 +14,7 @@
 
 #include "base/arena.h"
 #include "base/err.h"
-
-// The phase histograms of a load report, in report.json's order of "latency" keys.
-#define MH_LOAD_REPORT_PHASES(X)                \
-  X(TCP, "tcp_connect")                         \
-  X(HANDSHAKE, "tls_handshake")                 \
-  X(HANDSHAKE_RESUMED, "tls_handshake_resumed") \
-  X(FIRST_RECORD, "first_server_record")        \
-  X(TOTAL_ACCEPT, "total_accepted")             \
-  X(TOTAL_REJECT, "total_rejected")
-
-enum mh_lr_phase {
-#define X(e, kw) MH_LR_##e,
-  MH_LOAD_REPORT_PHASES(X)
-#undef X
-      MH_LR_NUM_PHASES
-};
-
-// mh_load_report_phase_name returns phase |p|'s key in report.json ("tcp_connect"...).
-const char *mh_load_report_phase_name(enum mh_lr_phase p);
+#include "input/load_phases.h"
 
 // mh_lr_buckets is a sparse histogram: |num| (index, count) pairs.
 struct mh_lr_buckets {
@@ -111,7 +93,7 @@ struct mh_load_report {
   double cpu_process_s, cpu_generator_s;
   int process_includes_mock;
   int64_t peak_rss_kb;
-  struct mh_lr_hist phases[MH_LR_NUM_PHASES];
+  struct mh_lr_hist phases[MH_LOAD_NUM_PHASES];  // by enum mh_load_phase
   int second_sub_bits, second_max_exp;
   struct mh_lr_second *seconds;
   size_t num_seconds;

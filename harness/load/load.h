@@ -1,11 +1,13 @@
 // load: high-rate mTLS handshake load with honest latency.
 //
 // One libev loop per thread, each with its own preallocated connections, client contexts and
-// histograms, merged after the threads join; nothing is shared on the hot path but relaxed atomic
-// counters read by the progress line. Closed loop (--connections N: N handshakes in flight) gives
-// capacity; open loop (--rate R: arrivals on a constant schedule) gives latency measured from each
-// arrival's planned time, so a stall shows up as latency instead of being hidden by a slower
-// schedule (coordinated omission); arrivals that find no free connection are dropped and counted.
+// histograms, added up after the threads join. Shared on the hot path, all by relaxed atomics:
+// the handshake counters that pick the bad and resumed handshakes, the run's per-second latency
+// histograms and its certificates' timeline (load/internal.h says why), and the counters the
+// progress line reads. Closed loop (--connections N: N handshakes in flight) gives capacity; open
+// loop (--rate R: arrivals on a constant schedule) gives latency measured from each arrival's
+// planned time, so a stall shows up as latency instead of being hidden by a slower schedule
+// (coordinated omission); arrivals that find no free connection are dropped and counted.
 //
 // A handshake is successful only when the server kept it: in TLS 1.3 the server judges the client
 // certificate after the client's handshake returns, so the first record the server sends after it
@@ -22,6 +24,7 @@
 #include "base/err.h"
 #include "base/interrupt.h"
 #include "load/certs.h"
+#include "input/load_phases.h"
 #include "load/hist.h"
 
 #define MH_LOAD_MAX_STATUSES 8
@@ -44,8 +47,10 @@ struct mh_load_options {
   size_t num_bad;
   double bad_share;  // fraction of started handshakes that use a bad identity, whatever |threads|
   int version;       // MH_TLS12 or MH_TLS13
-  double rate;       // > 0: open loop, arrivals per second
-  int connections;   // > 0: closed loop, handshakes in flight
+  // > 0: open loop, arrivals per second of the whole schedule: with --shard, of every shard
+  // together (this shard's part is mh_load_shard_rate).
+  double rate;
+  int connections;  // > 0: closed loop, handshakes in flight
   double duration_s;
   int threads;          // 1 to MH_LOAD_MAX_THREADS
   double resume_share;  // fraction of handshakes that offer a kept session (1 = --resume)
@@ -62,10 +67,9 @@ struct mh_load_options {
   // handshakes in flight are abandoned (closed, not counted) and |signo| of the result is set.
   struct mh_interrupt *interrupt;
   int in_process_mock;  // the target is this process's mock (--location): for the report's CPU
-  // --shard I/N (load/shard.h): 0 and 0 (or N = 1): not sharded. A shard's |rate| and
-  // |connections| are its part (load/command.c divides them); in open loop it runs the arrivals
-  // k mod N == I of the schedule at the total rate (rate * N), so that the shards' union is one
-  // generator's schedule.
+  // --shard I/N (load/shard.h): 0 and 0 (or N = 1): not sharded. A shard's |connections| are
+  // its part (cmd/load.c divides them); in open loop it runs the arrivals k mod N == I of the
+  // schedule at |rate|, so that the shards' union is one generator's schedule.
   int shard_index, shard_count;
   double start_at;  // --start-at: the wall-clock instant (unix seconds) the run starts at; 0: now
   // --latency-log FILE, NULL: none. One line per handshake that ended: "<planned us from the
@@ -136,15 +140,15 @@ struct mh_load_result {
   unsigned long long planned, started, accepted, rejected, dropped, late;
   unsigned long long resume_offered, resumed;  // resumed: as the TLS library reports it
   unsigned long long errors[MH_LOAD_ERR_NUM];
-  unsigned long long alerts[256];    // alerts received on rejection, by code
-  unsigned long long statuses[600];  // HTTP statuses of rejections (confirmation at HTTP)
-  struct mh_hist tcp, handshake, first_record, total_accept, total_reject, handshake_resumed;
+  unsigned long long alerts[256];             // alerts received on rejection, by code
+  unsigned long long statuses[600];           // HTTP statuses of rejections (confirmation at HTTP)
+  struct mh_hist phases[MH_LOAD_NUM_PHASES];  // by enum mh_load_phase (input/load_phases.h)
   double cpu_user_s, cpu_sys_s;  // the whole process (getrusage): with a mock location, its too
   // The generator threads' own CPU time (user + system, CLOCK_THREAD_CPUTIME_ID read by each at
   // its end), summed: the harness's cost, without the mock's or the main thread's.
   double generator_cpu_s;
   long peak_rss_kb;
-  // The command's exit code, for the report: set by load/command.c before the report is written
+  // The command's exit code, for the report: set by cmd/load.c before the report is written
   // (mh_load_run leaves it 0).
   int exit_code;
   struct mh_load_second seconds[MH_LOAD_MAX_SECONDS];
@@ -154,6 +158,19 @@ struct mh_load_result {
   struct mh_certs certs;
   int signo;  // the signal that stopped the run early, 0: none
 };
+
+// mh_load_shard_rate returns the arrivals per second of |o|'s own part of the schedule: its
+// shard's (o->rate / N), or the whole rate when not sharded; 0 in closed loop.
+double mh_load_shard_rate(const struct mh_load_options *o);
+
+// mh_load_result_init empties |r| (caller-owned, holding nothing) and its histograms.
+void mh_load_result_init(struct mh_load_result *r);
+
+// mh_load_result_add adds |src| into |dst|: its counts, named counts, phase histograms and
+// seconds (second i to second i: what is not aligned so is the caller's to shift), its CPU times;
+// the elapsed time and peak memory are the larger of the two. The start times, per-second
+// histograms and certificates are not |src|'s to add (the run's are shared; merge aligns them).
+void mh_load_result_add(struct mh_load_result *dst, const struct mh_load_result *src);
 
 // mh_load_result_errors returns the number of handshakes of |r| that ended in an error, all
 // classes together.

@@ -130,24 +130,43 @@ static void add_hist(struct mh_hist *dst, const struct mh_lr_hist *h) {
   dst->clamped += h->clamped;
 }
 
-// add_named adds the named counts of a report to |r|: error classes by keyword, alerts and
-// statuses by number.
-static void add_named(struct mh_load_result *r, const struct mh_load_report *in) {
+// shard_result fills |x| (emptied) with what shard report |in| counted, as a run's result: its
+// counts, named counts (error classes by keyword, alerts and statuses by number), histograms
+// and CPU; its seconds are left out (add_seconds aligns them by the wall clock).
+static void shard_result(struct mh_load_result *x, const struct mh_load_report *in) {
+  mh_load_result_init(x);
+  x->planned = in->planned;
+  x->started = in->started;
+  x->accepted = in->accepted;
+  x->rejected = in->rejected;
+  x->dropped = in->dropped;
+  x->late = in->late;
+  x->resume_offered = in->resume_offered;
+  x->resumed = in->resumed;
   for (size_t i = 0; i < in->num_error_classes; i++) {
     for (int e = 0; e < MH_LOAD_ERR_NUM; e++) {
       if (strcmp(in->error_classes[i].name, mh_load_error_name((enum mh_load_error)e)) == 0) {
-        r->errors[e] += in->error_classes[i].count;
+        x->errors[e] += in->error_classes[i].count;
       }
     }
   }
   for (size_t i = 0; i < in->num_alerts; i++) {
     int code = atoi(in->alerts[i].name);
-    r->alerts[code >= 0 && code < 256 ? code : 0] += in->alerts[i].count;
+    x->alerts[code >= 0 && code < 256 ? code : 0] += in->alerts[i].count;
   }
   for (size_t i = 0; i < in->num_statuses; i++) {
     int code = atoi(in->statuses[i].name);
-    r->statuses[code >= 0 && code < 600 ? code : 0] += in->statuses[i].count;
+    x->statuses[code >= 0 && code < 600 ? code : 0] += in->statuses[i].count;
   }
+  for (int p = 0; p < MH_LOAD_NUM_PHASES; p++) {
+    add_hist(&x->phases[p], &in->phases[p]);
+  }
+  x->elapsed_s = in->elapsed_s;
+  // The shards' processes: their CPU adds up (each its own machine's), their memory does not
+  // (the largest is shown).
+  x->cpu_user_s = in->cpu_process_s;
+  x->generator_cpu_s = in->cpu_generator_s;
+  x->peak_rss_kb = (long)in->peak_rss_kb;
 }
 
 // check_layouts refuses histograms in another layout than this harness's (load/hist.h): their
@@ -156,7 +175,7 @@ static int check_layouts(const struct mh_load_report *in, struct mh_err *err) {
   char f[256];
   int bad =
       in->second_sub_bits != MH_HIST_SEC_SUB_BITS || in->second_max_exp != MH_HIST_SEC_MAX_EXP;
-  for (int p = 0; p < MH_LR_NUM_PHASES; p++) {
+  for (int p = 0; p < MH_LOAD_NUM_PHASES; p++) {
     bad |= in->phases[p].sub_bits != MH_HIST_SUB_BITS || in->phases[p].max_exp != MH_HIST_MAX_EXP;
   }
   if (bad) {
@@ -309,38 +328,25 @@ static int add_certs(struct mh_merge *st, struct mh_err *err) {
   return 0;
 }
 
-// add_counts adds the counts, histograms and times of every shard into |st->r|.
-static void add_counts(struct mh_merge *st) {
+// add_counts adds every shard's result into |st->r| (mh_load_result_add, as a run adds its
+// threads'), and takes the earliest start. Returns 0 or -1 with |err| set.
+static int add_counts(struct mh_merge *st, struct mh_err *err) {
   struct mh_load_result *r = st->r;
-  struct mh_hist *phases[MH_LR_NUM_PHASES] = {
-      &r->tcp,          &r->handshake,    &r->handshake_resumed,
-      &r->first_record, &r->total_accept, &r->total_reject};
-  for (int p = 0; p < MH_LR_NUM_PHASES; p++) {
-    mh_hist_init(phases[p]);
+  struct mh_load_result *x = malloc(sizeof(*x));
+  if (x == NULL) {
+    return mh_err_set(err, "out of memory");
   }
+  mh_load_result_init(r);
   for (size_t i = 0; i < st->n; i++) {
     const struct mh_load_report *in = &st->in[i];
-    r->planned += in->planned;
-    r->started += in->started;
-    r->accepted += in->accepted;
-    r->rejected += in->rejected;
-    r->dropped += in->dropped;
-    r->late += in->late;
-    r->resume_offered += in->resume_offered;
-    r->resumed += in->resumed;
-    add_named(r, in);
-    for (int p = 0; p < MH_LR_NUM_PHASES; p++) {
-      add_hist(phases[p], &in->phases[p]);
-    }
-    r->elapsed_s = in->elapsed_s > r->elapsed_s ? in->elapsed_s : r->elapsed_s;
+    shard_result(x, in);
+    mh_load_result_add(r, x);
     r->started_unix_ms = i == 0 || in->started_unix_ms < r->started_unix_ms ? in->started_unix_ms
                                                                             : r->started_unix_ms;
     r->start_at_unix_ms = in->start_at_unix_ms;
-    // The shards' processes: their CPU adds up (each its own machine's), their memory does not.
-    r->cpu_user_s += in->cpu_process_s;
-    r->generator_cpu_s += in->cpu_generator_s;
-    r->peak_rss_kb = in->peak_rss_kb > r->peak_rss_kb ? (long)in->peak_rss_kb : r->peak_rss_kb;
   }
+  free(x);
+  return 0;
 }
 
 // add_identity appends |name| to the first |*n| of |ids| unless it is there.
@@ -473,8 +479,7 @@ int mh_merge_reports(struct mh_merge *st, const char *const *files, size_t num, 
   if (read_all(st, files, num, err) != 0 || merged_options(st, err) != 0) {
     return -1;
   }
-  add_counts(st);
-  if (add_seconds(st, err) != 0 || add_certs(st, err) != 0) {
+  if (add_counts(st, err) != 0 || add_seconds(st, err) != 0 || add_certs(st, err) != 0) {
     return -1;
   }
   st->num_problems = judge_shards(st, max_skew_ms);

@@ -18,8 +18,8 @@ void mh_load_summary_banner(FILE *f, const char *name, const struct mh_load_opti
   if (o->shard_count > 0) {
     fprintf(f, "load: shard %d/%d: ", o->shard_index, o->shard_count);
     if (o->rate > 0) {
-      fprintf(f, "%.3f of %.3f arrivals/s (arrivals k mod %d == %d of one schedule)\n", o->rate,
-              o->rate * o->shard_count, o->shard_count, o->shard_index);
+      fprintf(f, "%.3f of %.3f arrivals/s (arrivals k mod %d == %d of one schedule)\n",
+              mh_load_shard_rate(o), o->rate, o->shard_count, o->shard_index);
     } else {
       fprintf(f, "%d handshakes in flight\n", o->connections);
     }
@@ -63,11 +63,13 @@ void mh_load_summary_print(FILE *f, const struct mh_load_options *o, const struc
             r->resume_offered, r->resumed);
   }
   fprintf(f, "load: accepted latency ms p50 %.3f p90 %.3f p99 %.3f p99.9 %.3f max %.3f\n",
-          mh_hist_percentile(&r->total_accept, 50) / 1000.0,
-          mh_hist_percentile(&r->total_accept, 90) / 1000.0,
-          mh_hist_percentile(&r->total_accept, 99) / 1000.0,
-          mh_hist_percentile(&r->total_accept, 99.9) / 1000.0,
-          (r->total_accept.total ? r->total_accept.max : 0) / 1000.0);
+          mh_hist_percentile(&r->phases[MH_LOAD_PHASE_TOTAL_ACCEPT], 50) / 1000.0,
+          mh_hist_percentile(&r->phases[MH_LOAD_PHASE_TOTAL_ACCEPT], 90) / 1000.0,
+          mh_hist_percentile(&r->phases[MH_LOAD_PHASE_TOTAL_ACCEPT], 99) / 1000.0,
+          mh_hist_percentile(&r->phases[MH_LOAD_PHASE_TOTAL_ACCEPT], 99.9) / 1000.0,
+          (r->phases[MH_LOAD_PHASE_TOTAL_ACCEPT].total ? r->phases[MH_LOAD_PHASE_TOTAL_ACCEPT].max
+                                                       : 0) /
+              1000.0);
 }
 
 void mh_load_summary_certs(FILE *f, const struct mh_load_result *r) {

@@ -20,7 +20,7 @@ void mh_sweep_judge(struct mh_sweep_step *st, const struct mh_load_result *r, do
                     double p99_limit_ms) {
   unsigned long long errors = mh_load_result_errors(r);
   st->achieved = (double)(r->accepted + r->rejected) / duration_s;
-  st->p99_us = mh_hist_percentile(&r->total_accept, 99);
+  st->p99_us = mh_hist_percentile(&r->phases[MH_LOAD_PHASE_TOTAL_ACCEPT], 99);
   st->error_share = r->started ? (double)errors / (double)r->started : 0;
   st->drop_share = r->planned ? (double)r->dropped / (double)r->planned : 0;
   st->broke = 0;

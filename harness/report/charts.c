@@ -55,7 +55,8 @@ static void write_title(FILE *f, const char *what, const struct mh_report_load_d
     snprintf(run, sizeof(run), "sweep from %.0f hs/s up by half each step, %g s per step",
              d->steps[0].offered, o->duration_s);
   } else if (o->rate > 0) {
-    snprintf(run, sizeof(run), "open loop at %g hs/s for %g s", o->rate, o->duration_s);
+    snprintf(run, sizeof(run), "open loop at %g hs/s for %g s", mh_load_shard_rate(o),
+             o->duration_s);
   } else {
     snprintf(run, sizeof(run), "closed loop, %d in flight, for %g s", o->connections,
              o->duration_s);
@@ -166,27 +167,17 @@ void mh_charts_load_gp(FILE *f, const struct mh_report_load_doc *d) {
   fputs("unset multiplot\n", f);
 }
 
-// The phases of the percentile chart: the histograms of report.json's "latency", same names.
-struct phase {
-  const char *key;
-  const char *title;
-  size_t off;
+// The phases of the percentile chart: the histograms of report.json's "latency", same keys.
+static const char *const phase_keys[] = {
+#define X(e, key, title) key,
+    MH_LOAD_PHASES(X)
+#undef X
 };
-
-static const struct phase phases[] = {
-    {"tcp_connect", "TCP connect", offsetof(struct mh_load_result, tcp)},
-    {"tls_handshake", "TLS handshake (full)", offsetof(struct mh_load_result, handshake)},
-    {"tls_handshake_resumed", "TLS handshake (resumed)",
-     offsetof(struct mh_load_result, handshake_resumed)},
-    {"first_server_record", "first server record", offsetof(struct mh_load_result, first_record)},
-    {"total_accepted", "total, accepted", offsetof(struct mh_load_result, total_accept)},
-    {"total_rejected", "total, rejected", offsetof(struct mh_load_result, total_reject)},
+static const char *const phase_titles[] = {
+#define X(e, key, title) title,
+    MH_LOAD_PHASES(X)
+#undef X
 };
-#define NUM_PHASES (sizeof(phases) / sizeof(phases[0]))
-
-static const struct mh_hist *phase_hist(const struct mh_load_result *r, size_t k) {
-  return (const struct mh_hist *)((const char *)r + phases[k].off);
-}
 
 // The percentiles of the chart: up to 99.999, denser towards the tail, exact at the labelled ones
 // (the values report.json gives for 50, 90, 99 and 99.9 are in the table).
@@ -205,15 +196,15 @@ void mh_charts_percentiles_dat(FILE *f, const struct mh_report_load_doc *d) {
       "# x = 1/(1 - percentile/100), the HdrHistogram plot's axis. ? = no value in that "
       "phase.\n# percentile x",
       f);
-  for (size_t k = 0; k < NUM_PHASES; k++) {
-    fprintf(f, " %s_ms", phases[k].key);
+  for (int k = 0; k < MH_LOAD_NUM_PHASES; k++) {
+    fprintf(f, " %s_ms", phase_keys[k]);
   }
   fputc('\n', f);
   for (size_t i = 0; i < sizeof(percentiles) / sizeof(percentiles[0]); i++) {
     double p = percentiles[i];
     fprintf(f, "%g %.10g", p, 1 / (1 - p / 100));
-    for (size_t k = 0; k < NUM_PHASES; k++) {
-      const struct mh_hist *h = phase_hist(r, k);
+    for (int k = 0; k < MH_LOAD_NUM_PHASES; k++) {
+      const struct mh_hist *h = &r->phases[k];
       if (h->total == 0) {
         fputs(" ?", f);
       } else {
@@ -234,13 +225,13 @@ void mh_charts_percentiles_gp(FILE *f, const struct mh_report_load_doc *d) {
       "set xlabel 'percentile'\nset ylabel 'latency (ms)'\n",
       f);
   const char *sep = "plot ";
-  for (size_t k = 0; k < NUM_PHASES; k++) {
+  for (int k = 0; k < MH_LOAD_NUM_PHASES; k++) {
     // gnuplot refuses a plot whose every line is empty; a phase with no value is left out.
-    if (phase_hist(d->r, k)->total == 0) {
+    if (d->r->phases[k].total == 0) {
       continue;
     }
-    fprintf(f, "%s'percentiles.dat' using 2:%zu with lines lw 2 title ", sep, k + 3);
-    gp_quote(f, phases[k].title);
+    fprintf(f, "%s'percentiles.dat' using 2:%d with lines lw 2 title ", sep, k + 3);
+    gp_quote(f, phase_titles[k]);
     sep = ", \\\n     ";
   }
   if (sep[0] == 'p') {

@@ -74,7 +74,7 @@ static void json_load_options(struct mh_jsonw *w, const struct mh_report_load_do
   // What does not apply to the mode is null: a rate in closed loop, connections in open loop.
   mh_jsonw_key(w, "rate");
   if (o->rate > 0) {
-    mh_jsonw_double(w, o->rate, 3);
+    mh_jsonw_double(w, mh_load_shard_rate(o), 3);
   } else {
     mh_jsonw_null(w);
   }
@@ -341,7 +341,7 @@ static void json_shard(struct mh_jsonw *w, const struct mh_report_load_doc *d) {
     // rate and connections (top level) are this shard's part; these are of every shard together.
     mh_jsonw_key(w, "total_rate");
     if (o->rate > 0) {
-      mh_jsonw_double(w, o->rate * o->shard_count, 3);
+      mh_jsonw_double(w, o->rate, 3);
     } else {
       mh_jsonw_null(w);
     }
@@ -385,12 +385,14 @@ void mh_report_load_json(FILE *f, const struct mh_report_load_doc *d) {
   mh_kv_int(w, "peak_rss_kb", r->peak_rss_kb);
   mh_jsonw_key(w, "latency");
   mh_jsonw_object_begin(w);
-  json_hist(w, "tcp_connect", &r->tcp);
-  json_hist(w, "tls_handshake", &r->handshake);
-  json_hist(w, "tls_handshake_resumed", &r->handshake_resumed);
-  json_hist(w, "first_server_record", &r->first_record);
-  json_hist(w, "total_accepted", &r->total_accept);
-  json_hist(w, "total_rejected", &r->total_reject);
+  static const char *const keys[] = {
+#define X(e, key, title) key,
+      MH_LOAD_PHASES(X)
+#undef X
+  };
+  for (int p = 0; p < MH_LOAD_NUM_PHASES; p++) {
+    json_hist(w, keys[p], &r->phases[p]);
+  }
   mh_jsonw_object_end(w);
   json_load_seconds(w, r);
   mh_report_load_certs_json(w, r, r->certs.base_unix_ms);

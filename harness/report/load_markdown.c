@@ -121,7 +121,7 @@ void mh_report_load_markdown(FILE *f, const struct mh_report_load_doc *d) {
     fprintf(f,
             "Open loop at %.1f handshakes/s for %.1f s (latency from each arrival's planned "
             "time), ",
-            o->rate, o->duration_s);
+            mh_load_shard_rate(o), o->duration_s);
   } else {
     fprintf(f, "Closed loop with %d handshakes in flight for %.1f s (latency includes queueing), ",
             o->connections, o->duration_s);
@@ -177,12 +177,14 @@ void mh_report_load_markdown(FILE *f, const struct mh_report_load_doc *d) {
   fprintf(
       f,
       "| latency (ms) | count | p50 | p90 | p99 | p99.9 | max |\n|---|---|---|---|---|---|---|\n");
-  md_hist(f, "TCP connect", &r->tcp);
-  md_hist(f, "TLS handshake (full)", &r->handshake);
-  md_hist(f, "TLS handshake (resumed)", &r->handshake_resumed);
-  md_hist(f, "first server record", &r->first_record);
-  md_hist(f, "total, accepted", &r->total_accept);
-  md_hist(f, "total, rejected", &r->total_reject);
+  static const char *const titles[] = {
+#define X(e, key, title) title,
+      MH_LOAD_PHASES(X)
+#undef X
+  };
+  for (int p = 0; p < MH_LOAD_NUM_PHASES; p++) {
+    md_hist(f, titles[p], &r->phases[p]);
+  }
   md_charts(f, d);
   mh_report_load_certs_markdown(f, r, r->certs.base_unix_ms);
   if (d->num_steps > 0) {

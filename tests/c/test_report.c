@@ -360,11 +360,7 @@ static void test_load_report_files(void **state) {
   o.threads = 1;
   struct mh_load_result *lr = calloc(1, sizeof(*lr));
   assert_non_null(lr);
-  struct mh_hist *hs[] = {&lr->tcp,          &lr->handshake,    &lr->first_record,
-                          &lr->total_accept, &lr->total_reject, &lr->handshake_resumed};
-  for (size_t k = 0; k < sizeof(hs) / sizeof(hs[0]); k++) {
-    mh_hist_init(hs[k]);
-  }
+  mh_load_result_init(lr);
   lr->elapsed_s = 1;
   lr->planned = lr->started = lr->accepted = 10;
   lr->num_seconds = 1;

@@ -17,12 +17,12 @@ static struct mh_sweep_step judged(double offered, unsigned long long accepted,
                                    unsigned long long errors, uint64_t latency_us) {
   static struct mh_load_result r;
   memset(&r, 0, sizeof(r));
-  mh_hist_init(&r.total_accept);
+  mh_hist_init(&r.phases[MH_LOAD_PHASE_TOTAL_ACCEPT]);
   r.accepted = accepted;
   r.started = r.planned = accepted + errors;
   r.errors[MH_LOAD_ERR_TIMEOUT] = errors;
   for (unsigned long long i = 0; i < accepted; i++) {
-    mh_hist_record(&r.total_accept, latency_us);
+    mh_hist_record(&r.phases[MH_LOAD_PHASE_TOTAL_ACCEPT], latency_us);
   }
   struct mh_sweep_step st = {.offered = offered};
   mh_sweep_judge(&st, &r, 1.0, 10);
