@@ -26,21 +26,6 @@
 #define SERVER_RECORD_WAIT_MS 1500
 #define CAPTURE_LINGER_MS 50
 
-static int records_find(struct records *r, const char *location, const char *peer,
-                        struct mh_server_record *out) {
-  int found = 0;
-  pthread_mutex_lock(&r->mu);
-  for (size_t i = r->num; i > 0 && !found; i--) {
-    if (strcmp(r->items[i - 1].peer, peer) == 0 &&
-        strcmp(r->items[i - 1].location, location) == 0) {
-      *out = r->items[i - 1];
-      found = 1;
-    }
-  }
-  pthread_mutex_unlock(&r->mu);
-  return found;
-}
-
 static void set_setup_error(struct mh_runner *r, const struct mh_err *e) {
   pthread_mutex_lock(&r->err_mu);
   if (!atomic_load(&r->setup_failed)) {
@@ -55,6 +40,7 @@ static void set_setup_error(struct mh_runner *r, const struct mh_err *e) {
 // is captured on "lo" and any other on "any" (the route decides the interface, not the harness).
 // The same hooks record the chain the server presented (record_chain).
 struct capture_hook {
+  int pcap;           // --pcap: capture the case
   const char *iface;  // NULL: by address
   int port;
   struct mh_capture *cap;
@@ -75,6 +61,13 @@ static void record_chain(void *arg, const uint8_t *der, size_t len) {
 
 static void capture_before_connect(void *arg, const char *remote_ip, int local_port) {
   struct capture_hook *h = arg;
+  const struct mh_location *L = h->run->plans[h->plan].loc;
+  if (!L->is_target) {
+    mh_records_forget(&h->run->records, L->name, local_port);
+  }
+  if (!h->pcap) {
+    return;
+  }
   if (h->cap != NULL) {  // an earlier address of the name did not connect: only the last counts
     struct mh_packets dropped;
     memset(&dropped, 0, sizeof(dropped));
@@ -151,12 +144,12 @@ static const char *case_endpoint(struct mh_arena *a, const char *host, int port,
   return mh_arena_sprintf(a, "%s (%s)", hp, remote);
 }
 
-struct lthread;
+struct probe_loop;
 
 // slot is one case in flight on a loop thread: its setup, its probe, then the capture's linger
 // and the mock's record of the connection, each a timer on the loop, never a blocking wait.
 struct slot {
-  struct lthread *th;
+  struct probe_loop *th;
   size_t idx;
   int busy;
   struct mh_tls_ctx *ctx;
@@ -166,12 +159,14 @@ struct slot {
   char host_header[300];
   const char *address;
   int port;
-  ev_timer wait;  // the capture's linger, then polling for the mock's record
-  double record_deadline;
+  ev_timer wait;  // the capture's linger, then the longest wait for the mock's record
+  struct mh_record_wait record;
+  ev_async record_came;
+  int waiting;  // for the mock's record
 };
 
-// lthread is one loop thread and the slots it keeps busy.
-struct lthread {
+// probe_loop is one loop thread and the slots it keeps busy.
+struct probe_loop {
   struct mh_runner *r;
   struct ev_loop *loop;
   struct slot *slots;
@@ -299,11 +294,14 @@ static int begin_case(struct slot *sl) {
                               .request = mh_cases_request_mode(L)};
   struct mh_probe_timeouts to;
   probe_timeouts(r, L, &to);
-  sl->ch = (struct capture_hook){
-      .iface = r->o->capture_iface, .port = sl->port, .res = res, .run = r, .plan = sl->idx};
-  struct mh_probe_hooks hooks = {.before_connect = r->o->pcap ? capture_before_connect : NULL,
-                                 .server_chain = record_chain,
-                                 .arg = &sl->ch};
+  sl->ch = (struct capture_hook){.pcap = r->o->pcap,
+                                 .iface = r->o->capture_iface,
+                                 .port = sl->port,
+                                 .res = res,
+                                 .run = r,
+                                 .plan = sl->idx};
+  struct mh_probe_hooks hooks = {
+      .before_connect = capture_before_connect, .server_chain = record_chain, .arg = &sl->ch};
   if (mh_probe_start(sl->th->loop, sl->ctx, &t, &to, &hooks, &res->outcome, probe_done, sl) ==
       NULL) {
     mh_tls_ctx_free(sl->ctx);
@@ -320,16 +318,12 @@ static void judge_case(struct slot *sl) {
   struct mh_runner *r = sl->th->r;
   const struct plan *p = &r->plans[sl->idx];
   struct mh_case_result *res = &r->results[sl->idx];
-  struct mh_err xerr;
-  if (mh_oracle_expect(r->s, p->loc, &p->spec, p->profile, &res->expect, &xerr) != 0) {
-    set_setup_error(r, &xerr);
-  } else {
-    res->verdict = mh_oracle_verdict(&res->expect, &res->outcome, p->spec.version,
-                                     res->verdict_reason, sizeof(res->verdict_reason));
-    res->fails = mh_verdict_fails(res->verdict, r->o->strict);
-    mh_oracle_outcome_summary(&res->outcome, res->summary, sizeof(res->summary));
-    mh_oracle_describe(&res->expect, res->expected_text, sizeof(res->expected_text));
-  }
+  res->expect = p->expect;
+  res->verdict = mh_oracle_verdict(&res->expect, &res->outcome, p->spec.version,
+                                   res->verdict_reason, sizeof(res->verdict_reason));
+  res->fails = mh_verdict_fails(res->verdict, r->o->strict);
+  mh_oracle_outcome_summary(&res->outcome, res->summary, sizeof(res->summary));
+  mh_oracle_describe(&res->expect, res->expected_text, sizeof(res->expected_text));
   // A case that was running when the run stopped is CASE_CUT: its probe's waits were cut short,
   // so its outcome says nothing.
   atomic_store(&r->states[sl->idx], atomic_load(&r->stop) ? CASE_CUT : CASE_DONE);
@@ -338,22 +332,34 @@ static void judge_case(struct slot *sl) {
   start_next(sl);
 }
 
-// record_cb polls (every 5 ms, SERVER_RECORD_WAIT_MS at most) for what the mock saw of the case's
-// connection: the mock's loop reports it a little after the probe ended.
-static void record_cb(struct ev_loop *loop, ev_timer *w, int revents) {
-  (void)revents;
-  struct slot *sl = w->data;
+// record_end ends the wait for the mock's record (it came, the wait timed out, or the run stops)
+// and judges the case.
+static void record_end(struct slot *sl) {
   struct mh_runner *r = sl->th->r;
-  struct mh_case_result *res = &r->results[sl->idx];
-  res->has_server =
-      records_find(&r->records, r->plans[sl->idx].loc->name, res->outcome.local_peer, &res->server);
-  if (res->has_server || mh_clock_now_ms() >= sl->record_deadline || atomic_load(&r->stop)) {
-    ev_timer_stop(loop, w);
-    judge_case(sl);
-  }
+  // Done first: once it returns the mocks' thread no longer sends |record_came|, so stopping it
+  // leaves nothing in flight for the slot's next case.
+  r->results[sl->idx].has_server = mh_records_done(&r->records, &sl->record);
+  ev_timer_stop(sl->th->loop, &sl->wait);
+  ev_async_stop(sl->th->loop, &sl->record_came);
+  sl->waiting = 0;
+  judge_case(sl);
 }
 
-// after_capture waits for the mock's record of the connection (mocks only), then judges.
+static void record_came_cb(struct ev_loop *loop, ev_async *w, int revents) {
+  (void)loop;
+  (void)revents;
+  record_end(w->data);
+}
+
+static void record_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)loop;
+  (void)revents;
+  record_end(w->data);
+}
+
+// after_capture waits for the mock's record of the connection (mocks only): the mocks' loop
+// reports it a little after the probe ended, delivered to this loop as it arrives
+// (conform/records.h), SERVER_RECORD_WAIT_MS at most; then judges.
 static void after_capture(struct slot *sl) {
   struct mh_runner *r = sl->th->r;
   struct mh_case_result *res = &r->results[sl->idx];
@@ -361,11 +367,22 @@ static void after_capture(struct slot *sl) {
     judge_case(sl);
     return;
   }
-  sl->record_deadline = mh_clock_now_ms() + SERVER_RECORD_WAIT_MS;
-  ev_init(&sl->wait, record_cb);
-  sl->wait.repeat = 0.005;
-  ev_timer_again(sl->th->loop, &sl->wait);
-  ev_invoke(sl->th->loop, &sl->wait, EV_TIMER);  // it may be there already
+  sl->record = (struct mh_record_wait){.location = r->plans[sl->idx].loc->name,
+                                       .loop = sl->th->loop,
+                                       .wake = &sl->record_came,
+                                       .out = &res->server};
+  snprintf(sl->record.peer, sizeof(sl->record.peer), "%s", res->outcome.local_peer);
+  ev_async_init(&sl->record_came, record_came_cb);
+  sl->record_came.data = sl;
+  ev_async_start(sl->th->loop, &sl->record_came);
+  sl->waiting = 1;
+  if (mh_records_wait(&r->records, &sl->record) || atomic_load(&r->stop)) {
+    record_end(sl);
+    return;
+  }
+  ev_timer_init(&sl->wait, record_timeout_cb, SERVER_RECORD_WAIT_MS / 1000.0, 0.);
+  sl->wait.data = sl;
+  ev_timer_start(sl->th->loop, &sl->wait);
 }
 
 // linger_cb collects the case's capture once its last frames (FIN, RST) had time to arrive.
@@ -423,9 +440,16 @@ static void start_next(struct slot *sl) {
   }
 }
 
+// tick_cb ends the loop once its slots are idle; when the run stops, it cuts the waits for the
+// mocks' records short (the probes end their own waits).
 static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   (void)revents;
-  struct lthread *th = w->data;
+  struct probe_loop *th = w->data;
+  for (size_t i = 0; i < th->num_slots && atomic_load(&th->r->stop); i++) {
+    if (th->slots[i].waiting) {
+      record_end(&th->slots[i]);
+    }
+  }
   if (th->busy == 0) {
     ev_break(loop, EVBREAK_ALL);
   }
@@ -433,7 +457,7 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents) {
 
 // lthread_main runs one loop thread until its slots are idle and no case is left to start.
 static void *lthread_main(void *arg) {
-  struct lthread *th = arg;
+  struct probe_loop *th = arg;
   for (size_t i = 0; i < th->num_slots; i++) {
     th->slots[i].th = th;
     th->slots[i].wait.data = &th->slots[i];
@@ -510,13 +534,13 @@ int mh_cases_run(struct mh_runner *r, int jobs, double deadline, struct mh_err *
   // A signal that came while the fixtures were generated stops the run before its first case.
   r->signo = mh_interrupt_poll(r->o->interrupt, 0);
   atomic_store(&r->stop, r->signo != 0);
-  struct lthread threads[MAX_LOOPS];
+  struct probe_loop threads[MAX_LOOPS];
   memset(threads, 0, sizeof(threads));
   int started = 0;
   atomic_store(&r->workers_left, num_loops);
   size_t first = 0;
   for (int i = 0; i < num_loops; i++) {
-    struct lthread *th = &threads[i];
+    struct probe_loop *th = &threads[i];
     th->r = r;
     th->slots = slots + first;
     th->num_slots = (size_t)(jobs / num_loops + (i < jobs % num_loops));

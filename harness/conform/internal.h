@@ -11,6 +11,7 @@
 #include "base/err.h"
 #include "base/net.h"
 #include "conform/lifetimes.h"
+#include "conform/records.h"
 #include "conform/runner.h"
 #include "input/profile.h"
 #include "input/scenario.h"
@@ -19,13 +20,6 @@
 #include "conform/result.h"
 
 struct mh_federation;
-
-// records collects what the mocks saw, for the cases to pick up.
-struct records {
-  pthread_mutex_t mu;
-  struct mh_server_record *items;
-  size_t num, cap;
-};
 
 // case_state is where a planned case is; a loop thread stores it after the case's result, the main
 // thread reads it for the progress line and to know which results are complete.
@@ -37,6 +31,9 @@ struct plan {
   const struct mh_location *loc;  // the policy (the variant, for variant cases)
   const struct mh_profile *profile;
   enum mh_case_kind kind;
+  // What the policy expects of the case: it depends on the plan alone (the policy, the
+  // certificates, the profile), so it is computed when the case is planned, before any probe.
+  struct mh_expectation expect;
 };
 
 #define MAX_PROFILES 16
@@ -56,9 +53,9 @@ struct mh_runner {
   size_t num_plans, cap_plans;
   struct mh_case_result *results;
   struct mh_federation *fed;
-  struct mh_pebble *pebble;  // the scenario's ACME test server, if it starts one
-  struct records records;
-  struct mh_net_pin *pins;  // --resolve first, then the scenario's "resolve"
+  struct mh_pebble *pebble;   // the scenario's ACME test server, if it starts one
+  struct mh_records records;  // what the mocks saw of the cases' connections
+  struct mh_net_pin *pins;    // --resolve first, then the scenario's "resolve"
   size_t num_pins;
   atomic_size_t next;
   // Stopping early (docs/runner.md, "Interrupted and timed-out runs"): |stop| set, no case starts

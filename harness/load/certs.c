@@ -163,7 +163,7 @@ static uint32_t at(const struct mh_certs *c, size_t s, int col) {
 
 // A run: consecutive non-empty slots that each saw certificate |cert| alone (empty slots between
 // them do not end it).
-struct run {
+struct cert_run {
   int cert;
   size_t first, last;
 };
@@ -212,7 +212,7 @@ static void emit(struct reader *rd, struct mh_certs_change ch, size_t a, size_t 
 
 // between reads the stretch of slots from |s0| up to (not including) |end| between the settled
 // runs |prev| and |next| (either NULL at an edge of the timeline).
-static void between(struct reader *rd, const struct run *prev, const struct run *next, size_t s0,
+static void between(struct reader *rd, const struct cert_run *prev, const struct cert_run *next, size_t s0,
                     size_t end) {
   const struct mh_certs *c = rd->c;
   struct mh_certs_change ch;
@@ -265,7 +265,7 @@ static void between(struct reader *rd, const struct run *prev, const struct run 
   emit(rd, ch, first, last);
 }
 
-static int settled(const struct reader *rd, const struct run *r) {
+static int settled(const struct reader *rd, const struct cert_run *r) {
   size_t span = r->last - r->first + 1;
   int edge = r->first == rd->first_used || r->last == rd->last_used;
   return span >= MH_CERTS_SETTLED_SLOTS || (edge && span >= MH_CERTS_EDGE_SLOTS);
@@ -287,7 +287,7 @@ size_t mh_certs_changes(const struct mh_certs *c, struct mh_certs_change *out, s
   if (!used) {
     return 0;
   }
-  struct run prev = {0}, cur = {.cert = EMPTY};
+  struct cert_run prev = {0}, cur = {.cert = EMPTY};
   int have_prev = 0;
   size_t stretch = rd.first_used;  // the first slot after the last settled run
   for (size_t s = rd.first_used; s <= rd.last_used + 1; s++) {
