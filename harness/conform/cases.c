@@ -17,6 +17,7 @@
 #include "capture/wire.h"
 #include "conform/internal.h"
 #include "conform/oracle.h"
+#include "conform/verdict.h"
 #include "conform/probe.h"
 #include "conform/progress.h"
 #include "mock/federation.h"
@@ -319,10 +320,10 @@ static void judge_case(struct slot *sl) {
   const struct plan *p = &r->plans[sl->idx];
   struct mh_case_result *res = &r->results[sl->idx];
   res->expect = p->expect;
-  res->verdict = mh_oracle_verdict(&res->expect, &res->outcome, p->spec.version,
-                                   res->verdict_reason, sizeof(res->verdict_reason));
+  res->verdict = mh_verdict_judge(&res->expect, &res->outcome, p->spec.version, res->verdict_reason,
+                                  sizeof(res->verdict_reason));
   res->fails = mh_verdict_fails(res->verdict, r->o->strict);
-  mh_oracle_outcome_summary(&res->outcome, res->summary, sizeof(res->summary));
+  mh_verdict_summary(&res->outcome, res->summary, sizeof(res->summary));
   mh_oracle_describe(&res->expect, res->expected_text, sizeof(res->expected_text));
   // A case that was running when the run stopped is CASE_CUT: its probe's waits were cut short,
   // so its outcome says nothing.

@@ -1,5 +1,6 @@
 // oracle: what a target should do with a case, derived from its policy and the certificates the
-// case presents, and the verdict on what it did.
+// case presents, before any probe (conform/verdict.h judges what it then did). It needs neither
+// the probe nor a network: `load` uses it to sort identities.
 //
 // The expected reason follows the order real stacks use (version, client authentication mode,
 // leaf validity, chain to the client CAs and its depth, clientAuth EKU, the identity rules, then
@@ -12,7 +13,6 @@
 #include <stddef.h>
 
 #include "base/outcomes.h"
-#include "conform/probe.h"
 #include "input/scenario.h"
 
 struct mh_expectation {
@@ -45,24 +45,8 @@ int mh_oracle_expect(const struct mh_scenario *s, const struct mh_location *L,
                      const struct mh_case_spec *k, const struct mh_profile *profile,
                      struct mh_expectation *out, struct mh_err *err);
 
-// mh_oracle_verdict judges outcome |o| of a case offered at |version| against |x| and writes
-// why into |why| (display text; "" when the verdict needs no explanation).
-//
-// A rejection is attributed to the client certificate (a cert-related reason can pass) only when
-// the server sent a CertificateRequest and the client then sent its flight (its certificate, or
-// none); one for the case's version only if the server did not negotiate that version; a
-// rejection of ours (a broken server flight) is never the server's judgement. Any other rejection
-// of a reject-expected case is MH_VERDICT_NOT_ATTRIBUTABLE, with where and how it happened in
-// |why|. A case accepted without a CertificateRequest while |x->cert_request| is
-// MH_VERDICT_UNEXPECTED_ACCEPT: the server admits clients without a certificate.
-enum mh_verdict mh_oracle_verdict(const struct mh_expectation *x, const struct mh_case_outcome *o,
-                                  int version, char *why, size_t why_len);
-
 // mh_oracle_describe writes a one-line description of |x| ("reject by server at tls: alert 116").
 void mh_oracle_describe(const struct mh_expectation *x, char *out, size_t out_len);
-
-// mh_oracle_outcome_summary writes the stable one-line summary of |o| that baselines compare.
-void mh_oracle_outcome_summary(const struct mh_case_outcome *o, char *out, size_t out_len);
 
 // mh_oracle_server_root_ca returns the spec index of the root CA that issued location |L|'s server
 // certificate (for mocks), or -1.

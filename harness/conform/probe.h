@@ -16,6 +16,7 @@
 
 #include "base/net.h"
 #include "base/outcomes.h"
+#include "conform/outcome.h"
 #include "tls/tls.h"
 
 struct mh_probe_target {
@@ -41,36 +42,6 @@ struct mh_probe_timeouts {
   // early, as timeouts: a run interrupted or out of time; it is looked at every 100 ms. The short
   // waits for the server's close (close_wait_ms) still run.
   const atomic_int *stop;
-};
-
-// mh_case_outcome is everything a probe saw, from the client side.
-struct mh_case_outcome {
-  enum mh_request_mode request;  // what the probe sent after the handshake
-  enum mh_result result;
-  enum mh_layer layer;  // where a rejection happened
-  char rejected_by;     // 's' server, 'c' client (us), 0
-  enum mh_phase phase;  // where the connection ended
-  enum mh_end end;      // how the transport ended
-  enum mh_tcp tcp;      // how the TCP connection went (MH_TCP_NONE: no dial was made)
-  int handshake_ok;
-  // version (0 unless a ServerHello was accepted), cipher, group, alerts (sent by us / received),
-  // peer CN; whether a ServerHello and a CertificateRequest arrived, and the version the
-  // ServerHello chose, which is what places a rejection before or after the server asked for a
-  // certificate.
-  struct mh_tls_info tls;
-  // The CertificateRequest's CA names (RFC 2253), the first MH_TLS_REQUEST_CAS of
-  // tls.num_request_cas.
-  char request_cas[MH_TLS_REQUEST_CAS][MH_TLS_REQUEST_CA_LEN];
-  size_t num_request_cas_kept;
-  int http_status;     // 0: none (or, with head_too_large, no status line was read)
-  int head_too_large;  // the answer's head went past 16 KiB (MH_HTTP_MAX_HEAD): read no further
-  int ws_upgraded;
-  char client_error[512];  // our side's explanation
-  char remote[64];         // the numeric address connected to (the last one tried), or ""
-  char local_peer[64];     // "127.0.0.1:PORT" ("[::1]:PORT") as the server sees us
-  int local_port;
-  char keylog[1536];  // this connection's TLS secrets (for the capture file only)
-  double tcp_ms, handshake_ms, first_read_ms, total_ms;
 };
 
 // mh_probe_hooks lets the caller act once the address and source port are known, before the SYN

@@ -10,7 +10,7 @@
 #include "capture/capture.h"
 #include "capture/wire.h"
 #include "conform/oracle.h"
-#include "conform/probe.h"
+#include "conform/outcome.h"
 #include "mock/events.h"
 
 // mh_case_result is one case as run: what was asked, expected, seen on both sides, and judged.
@@ -33,7 +33,7 @@ struct mh_case_result {
   enum mh_verdict verdict;
   int fails;  // counts as a failure (given --strict)
   char summary[256];
-  char verdict_reason[600];  // why the verdict, when it needs saying (mh_oracle_verdict)
+  char verdict_reason[600];  // why the verdict, when it needs saying (mh_verdict_judge)
   char expected_text[256];
   // --pcap: what was captured, what the capture shows, and whether it agrees with the library.
   enum mh_capture_state capture;

@@ -12,6 +12,7 @@
 
 #include "base/alerts.h"
 #include "conform/oracle.h"
+#include "conform/verdict.h"
 #include "conform/warnings.h"
 #include "input/policy.h"
 #include "report/report.h"
@@ -221,7 +222,7 @@ static struct mh_case_outcome rejected(char by, enum mh_layer layer, int alert, 
 static char why[600];
 static enum mh_verdict verdict(const struct mh_expectation *x, const struct mh_case_outcome *o,
                                int version) {
-  return mh_oracle_verdict(x, o, version, why, sizeof(why));
+  return mh_verdict_judge(x, o, version, why, sizeof(why));
 }
 
 // Every verdict, each from the outcome that earns it.
@@ -360,7 +361,7 @@ static void test_attribution(void **state) {
   assert_int_equal(mh_verdict_fails(MH_VERDICT_NOT_ATTRIBUTABLE, 0), 1);
   // No ServerHello, no version: the summary says "-", never the library's default.
   char out[200];
-  mh_oracle_outcome_summary(&rst, out, sizeof(out));
+  mh_verdict_summary(&rst, out, sizeof(out));
   assert_string_equal(out, "rejected by server at none: rst, no alert (-)");
   assert_string_equal(mh_tls_version_name(0), "-");
   assert_string_equal(mh_tls_version_name(0x0301), "TLSv1.0");
@@ -383,7 +384,7 @@ static void test_describe_and_summary(void **state) {
   struct mh_case_outcome o = rejected('s', MH_LAYER_TLS, MH_ALERT_UNKNOWN_CA, 0);
   o.phase = MH_PHASE_CLIENT_FLIGHT;
   o.tls.version = MH_TLS12;
-  mh_oracle_outcome_summary(&o, out, sizeof(out));
+  mh_verdict_summary(&o, out, sizeof(out));
   assert_string_equal(out, "rejected by server at client_flight: alert 48 unknown_ca (TLSv1.2)");
 }
 
