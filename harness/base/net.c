@@ -145,7 +145,9 @@ int mh_net_connect_addr(const struct sockaddr *sa, socklen_t len,
   return fd;
 }
 
-int mh_net_connect_from(const char *address, int port, void (*before)(void *arg, int local_port),
+// connect_from is mh_net_connect with the source port chosen first (bound to an ephemeral
+// port of the matching loopback family) so that |before| can see it before the SYN is sent.
+static int connect_from(const char *address, int port, void (*before)(void *arg, int local_port),
                         void *arg) {
   struct sockaddr_storage ss;
   socklen_t len;
@@ -157,7 +159,7 @@ int mh_net_connect_from(const char *address, int port, void (*before)(void *arg,
 }
 
 int mh_net_connect(const char *address, int port) {
-  return mh_net_connect_from(address, port, NULL, NULL);
+  return connect_from(address, port, NULL, NULL);
 }
 
 int mh_net_connect_result(int fd) {
@@ -321,17 +323,6 @@ int mh_net_resolve(const char *host, int port, const struct mh_net_pin *pins, si
   freeaddrinfo(res);
   return out->num > 0 ? 0 : mh_err_set(err, "lookup %s: no IPv4 or IPv6 address", host);
 }
-
-void mh_net_peer(int fd, char *out, size_t out_len) {
-  struct sockaddr_storage ss;
-  socklen_t len = sizeof(ss);
-  memset(&ss, 0, sizeof(ss));
-  if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0) {
-    ss.ss_family = AF_UNSPEC;
-  }
-  mh_net_format_addr((struct sockaddr *)&ss, out, out_len);
-}
-
 void mh_net_raise_fd_limit(void) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {

@@ -24,11 +24,6 @@ int mh_net_listen_shared(const char *address, int port, int join, int *out_port,
 // or in progress) or -1 with errno set.
 int mh_net_connect(const char *address, int port);
 
-// mh_net_connect_from is mh_net_connect with the source port chosen first (bound to an ephemeral
-// port of the matching loopback family) so that |before| can see it before the SYN is sent.
-int mh_net_connect_from(const char *address, int port, void (*before)(void *arg, int local_port),
-                        void *arg);
-
 // MH_NET_MAX_ADDRS bounds the addresses one name resolves to (the rest are ignored).
 #define MH_NET_MAX_ADDRS 16
 #define MH_NET_HOST_LEN 256
@@ -71,7 +66,10 @@ int mh_net_parse_pin(const char *text, struct mh_net_pin *out, struct mh_err *er
 int mh_net_resolve(const char *host, int port, const struct mh_net_pin *pins, size_t num_pins,
                    struct mh_net_addrs *out, struct mh_err *err);
 
-// mh_net_connect_addr is mh_net_connect_from on a resolved address |sa| of |len| bytes.
+// mh_net_connect_addr starts a non-blocking connect to the resolved address |sa| of |len| bytes
+// with the source port chosen first (bound to an ephemeral port), so that |before|(|arg|, port),
+// if not NULL, runs before the SYN (a capture can start on the exact 4-tuple). Returns the socket
+// or -1 with errno set.
 int mh_net_connect_addr(const struct sockaddr *sa, socklen_t len,
                         void (*before)(void *arg, int local_port), void *arg);
 
@@ -84,9 +82,6 @@ int mh_net_connect_result(int fd);
 // mh_net_format_addr writes "ip:port" ("[ip]:port" for IPv6) of |sa| into |out|.
 struct sockaddr;
 void mh_net_format_addr(const struct sockaddr *sa, char *out, size_t out_len);
-
-// mh_net_peer writes "ip:port" of |fd|'s peer into |out|.
-void mh_net_peer(int fd, char *out, size_t out_len);
 
 // mh_net_raise_fd_limit raises RLIMIT_NOFILE to its hard limit, so that thousands of idle
 // connections cannot exhaust descriptors before the mocks' own limits apply.

@@ -75,7 +75,10 @@ int mh_spawn_poll(pid_t pid) {
   return r < 0 ? 128 : -1;  // r < 0: not our child any more, nothing to wait for
 }
 
-int mh_spawn_wait(pid_t pid, double timeout_s) {
+// spawn_wait waits up to |timeout_s| seconds for |pid| to exit. Returns its exit status (0-255),
+// 128 + the signal that ended it, or -1 if it was still running at the deadline: then it has been
+// killed (SIGKILL) and reaped.
+static int spawn_wait(pid_t pid, double timeout_s) {
   struct timespec pause = {0, POLL_NS};
   long rounds = (long)(timeout_s * 1e9 / POLL_NS) + 1;
   for (long i = 0; i < rounds; i++) {
@@ -95,20 +98,5 @@ void mh_spawn_stop(pid_t pid, double grace_s) {
     return;
   }
   kill(pid, SIGTERM);
-  mh_spawn_wait(pid, grace_s);
-}
-
-int mh_spawn_run(const char *const *argv, const char *const *env_add, const char *log_path,
-                 const char *package, double timeout_s, struct mh_err *err) {
-  pid_t pid = mh_spawn_start(argv, env_add, log_path, package, err);
-  if (pid < 0) {
-    return -1;
-  }
-  int st = mh_spawn_wait(pid, timeout_s);
-  if (st == -1) {
-    mh_err_set(err, "%s: still running after %.0f s, killed (its output: %s)", argv[0], timeout_s,
-               log_path);
-    return -2;
-  }
-  return st;
+  spawn_wait(pid, grace_s);
 }

@@ -12,26 +12,16 @@
 // plus the NAME=VALUE strings of |env_add| (NULL-terminated, or NULL), its output appended to
 // |log_path| (created 0600). Returns the child's pid, or -1 with |err| set (a missing program is
 // named with the Debian package that ships it, |package|). The caller ends the child with
-// mh_spawn_stop or waits for it with mh_spawn_wait.
+// mh_spawn_stop, or looks at it with mh_spawn_poll.
 pid_t mh_spawn_start(const char *const *argv, const char *const *env_add, const char *log_path,
                      const char *package, struct mh_err *err);
 
-// mh_spawn_wait waits up to |timeout_s| seconds for |pid| to exit. Returns its exit status (0-255),
-// 128 + the signal that ended it, or -1 if it was still running at the deadline: then it has been
-// killed (SIGKILL) and reaped.
-int mh_spawn_wait(pid_t pid, double timeout_s);
-
-// mh_spawn_poll returns |pid|'s exit status as mh_spawn_wait does if it has exited (reaping it), or
-// -1 if it is still running.
+// mh_spawn_poll returns |pid|'s exit status (0-255, or 128 + the signal that ended it) if it has
+// exited (reaping it), or -1 if it is still running.
 int mh_spawn_poll(pid_t pid);
 
 // mh_spawn_stop asks |pid| to stop (SIGTERM), waits up to |grace_s| seconds, then kills it
 // (SIGKILL), and reaps it. A pid <= 0 is ignored.
 void mh_spawn_stop(pid_t pid, double grace_s);
-
-// mh_spawn_run is mh_spawn_start then mh_spawn_wait: returns the exit status, -1 if it could not
-// start (|err| set) or -2 if it ran past |timeout_s| (killed; |err| says so).
-int mh_spawn_run(const char *const *argv, const char *const *env_add, const char *log_path,
-                 const char *package, double timeout_s, struct mh_err *err);
 
 #endif

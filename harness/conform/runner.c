@@ -23,7 +23,6 @@
 #include "base/clock.h"
 #include "base/interrupt.h"
 #include "base/net.h"
-#include "base/printable.h"
 #include "mock/federation.h"
 #include "mock/events.h"
 #include "conform/internal.h"
@@ -31,10 +30,8 @@
 #include "conform/oracle.h"
 #include "pki/pki.h"
 #include "conform/probe.h"
-#include "conform/progress.h"
 #include "conform/warnings.h"
 #include "tls/tls.h"
-#include "capture/wire.h"
 #include "base/tls_version.h"
 
 static int add_plan(struct mh_runner *r, const struct mh_case_spec *k, enum mh_case_kind kind) {

@@ -17,7 +17,6 @@
 #include "base/err.h"
 #include "base/net.h"
 #include "input/baseline.h"
-#include "input/envelope.h"
 #include "input/location.h"
 #include "input/profile.h"
 #include "input/pki_spec.h"

@@ -31,12 +31,13 @@ void mh_certs_local_init(struct mh_certs_local *l) {
   memset(l->last_us, 0, sizeof(l->last_us));
 }
 
-size_t mh_certs_slot(int64_t us) {
+// certs_slot returns the timeline slot of an instant |us| from the run's start.
+static size_t certs_slot(int64_t us) {
   return us > 0 ? (size_t)(us / MH_CERTS_SLOT_US) : 0;
 }
 
 static void slot_add(struct mh_certs_table *t, int64_t end_us, int col) {
-  size_t s = mh_certs_slot(end_us);
+  size_t s = certs_slot(end_us);
   s = s < t->num_slots ? s : t->num_slots - 1;
   __atomic_fetch_add(&t->slots[s * MH_CERTS_COLS + (size_t)col], 1, __ATOMIC_RELAXED);
 }
@@ -212,8 +213,8 @@ static void emit(struct reader *rd, struct mh_certs_change ch, size_t a, size_t 
 
 // between reads the stretch of slots from |s0| up to (not including) |end| between the settled
 // runs |prev| and |next| (either NULL at an edge of the timeline).
-static void between(struct reader *rd, const struct cert_run *prev, const struct cert_run *next, size_t s0,
-                    size_t end) {
+static void between(struct reader *rd, const struct cert_run *prev, const struct cert_run *next,
+                    size_t s0, size_t end) {
   const struct mh_certs *c = rd->c;
   struct mh_certs_change ch;
   memset(&ch, 0, sizeof(ch));
@@ -232,7 +233,7 @@ static void between(struct reader *rd, const struct cert_run *prev, const struct
     }
     ch.kind = MH_CERTS_SWITCH;
     ch.at_us = (int64_t)a * MH_CERTS_SLOT_US;
-    if (next->cert < (int)c->num && mh_certs_slot(c->entries[next->cert].first_us) == a) {
+    if (next->cert < (int)c->num && certs_slot(c->entries[next->cert].first_us) == a) {
       ch.at_us = c->entries[next->cert].first_us;
     }
     ch.until_us = (int64_t)(b + 1) * MH_CERTS_SLOT_US;

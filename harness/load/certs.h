@@ -101,9 +101,6 @@ void mh_certs_collect(struct mh_certs *out, struct mh_certs_table *t,
 // mh_certs_cleanup frees what |c| owns (its timeline), not |c|.
 void mh_certs_cleanup(struct mh_certs *c);
 
-// mh_certs_slot returns the timeline slot of an instant |us| from the run's start.
-size_t mh_certs_slot(int64_t us);
-
 enum mh_certs_change_kind { MH_CERTS_SWITCH, MH_CERTS_MIXED };
 
 // mh_certs_change is one switch or mixed period read from a timeline.

@@ -4,8 +4,6 @@
 
 #include <string.h>
 
-#include "base/outcomes.h"
-
 int mh_confirm_from_profile(struct mh_load_options *o, struct mh_arena *a,
                             const struct mh_profile *profile, const char *host, int port,
                             const char *path, struct mh_err *err) {

@@ -5,7 +5,6 @@
 #include <time.h>
 
 #include "base/printable.h"
-#include "tls/tls.h"
 #include "base/tls_version.h"
 
 void mh_load_summary_banner(FILE *f, const char *name, const struct mh_load_options *o) {

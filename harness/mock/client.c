@@ -12,6 +12,7 @@
 #include "base/clock.h"
 #include "base/jsonw.h"
 #include "base/net.h"
+#include "input/envelope.h"
 #include "mock/internal.h"
 
 static void in_step(struct mh_in *in);

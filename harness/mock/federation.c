@@ -45,7 +45,8 @@ void mh_federation_event(struct mh_loc *l, const char *comp, const char *name, c
   mh_events_write(l->fed->ev, &e);
 }
 
-void mh_mock_limits_resolve(struct mh_mock_limits *l) {
+// limits_resolve replaces the 0 fields of |l| by their defaults.
+static void limits_resolve(struct mh_mock_limits *l) {
   const struct mh_mock_limits d = MH_MOCK_LIMITS_DEFAULTS;
   l->max_conns = l->max_conns > 0 ? l->max_conns : d.max_conns;
   l->max_pending_per_source =
@@ -304,7 +305,7 @@ struct mh_federation *mh_federation_new(struct ev_loop *loop, const struct mh_sc
   }
   f->primary = pf;
   f->limits = opts->limits;
-  mh_mock_limits_resolve(&f->limits);
+  limits_resolve(&f->limits);
   ev_init(&f->trim_timer, trim_cb);
   f->trim_timer.data = f;
   // From here on every failure goes through mh_federation_free, which stops the mailbox's

@@ -36,9 +36,6 @@ struct mh_mock_limits {
 #define MH_MOCK_LIMITS_DEFAULTS \
   { 10000, 1000, 10.0, 1 << 20 }
 
-// mh_mock_limits_resolve replaces the 0 fields of |l| by their defaults.
-void mh_mock_limits_resolve(struct mh_mock_limits *l);
-
 struct mh_federation_options {
   int ephemeral_ports;  // bind port 0 and send inputs to the bound ports
   int shared_port;      // > 0: bind every output to this port with SO_REUSEPORT (a copy of a

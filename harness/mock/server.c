@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/alerts.h"
+#include "input/envelope.h"
 #include "base/clock.h"
 #include "base/jsonw.h"
 #include "base/net.h"

@@ -143,11 +143,6 @@ int mh_ws_ping(struct mh_ws *ws) {
   struct wslay_event_msg m = {WSLAY_PING, NULL, 0};
   return wslay_event_queue_msg(ws->ctx, &m) == 0 ? 0 : -1;
 }
-
-int mh_ws_close(struct mh_ws *ws, uint16_t code) {
-  return wslay_event_queue_close(ws->ctx, code, NULL, 0) == 0 ? 0 : -1;
-}
-
 int mh_ws_wants_write(const struct mh_ws *ws) {
   return wslay_event_want_write(ws->ctx);
 }

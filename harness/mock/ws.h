@@ -44,9 +44,6 @@ int mh_ws_send_text(struct mh_ws *ws, const char *msg, size_t len);
 // mh_ws_ping queues a ping with an empty payload (the real output's keepalive).
 int mh_ws_ping(struct mh_ws *ws);
 
-// mh_ws_close queues a close frame with |code|.
-int mh_ws_close(struct mh_ws *ws, uint16_t code);
-
 // mh_ws_wants_write reports whether frames are waiting for the transport.
 int mh_ws_wants_write(const struct mh_ws *ws);
 

@@ -58,8 +58,8 @@ const char *const mh_ku_names[MH_KU_NUM] = {
     MH_KUS(X)
 #undef X
 };
-
-const char *mh_pki_key_type_name(enum mh_key_type t) {
+// key_type_name returns the spec keyword of |t|.
+static const char *key_type_name(enum mh_key_type t) {
   return (unsigned)t < MH_KEY_NUM ? mh_key_type_names[t] : "?";
 }
 
@@ -199,8 +199,8 @@ static int ca_key_reuse(const struct mh_pki_entity *e, const char *path, EVP_PKE
     return mh_err_set(err,
                       "%s: existing CA key is %s but %s.key asks for %s (pass --force to "
                       "regenerate the CA)",
-                      path, t == MH_KEY_NUM ? "of another type" : mh_pki_key_type_name(t),
-                      e->json_path, mh_pki_key_type_name(e->key_type));
+                      path, t == MH_KEY_NUM ? "of another type" : key_type_name(t), e->json_path,
+                      key_type_name(e->key_type));
   }
   *out = pkey;
   return 1;
@@ -580,7 +580,7 @@ static char *readme_make(const struct mh_pki_spec *spec, const struct mh_pki_zip
       const char *cn = e->subject[MH_DN_CN] ? e->subject[MH_DN_CN] : e->name;
       if (e->key_file && strcmp(e->key_file, path) == 0) {
         fprintf(f, "| `%s` | private key of %s (%s); keep it secret, mode 0600 |\n", name, e->name,
-                mh_pki_key_type_name(e->key_type));
+                key_type_name(e->key_type));
       } else if (e->cert_file && strcmp(e->cert_file, path) == 0) {
         if (e->is_ca) {
           fprintf(f, "| `%s` | CA certificate %s (CN=%s): trust it to verify peers |\n", name,
@@ -675,7 +675,7 @@ static void print_entity(const struct mh_pki_entity *e, const struct issued *it,
   char na[32];
   format_time(now, e->not_after, na, sizeof(na));
   printf("  %-8s %-22s %-10s CN=%s, until %s%s%s\n", e->is_ca ? "ca" : "identity", e->name,
-         mh_pki_key_type_name(e->key_type), e->subject[MH_DN_CN] ? e->subject[MH_DN_CN] : "-", na,
+         key_type_name(e->key_type), e->subject[MH_DN_CN] ? e->subject[MH_DN_CN] : "-", na,
          it->key_reused ? " (existing key reused)" : "",
          e->key_mismatch ? " (key file deliberately mismatched)" : "");
 }

@@ -9,7 +9,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "base/arena.h"
 #include "base/err.h"
 
 // Key types: X(enum suffix, spec keyword, description).
@@ -142,9 +141,6 @@ extern const char *const mh_key_type_names[MH_KEY_NUM];
 extern const char *const mh_dn_names[MH_DN_NUM];
 extern const char *const mh_eku_names[MH_EKU_NUM];
 extern const char *const mh_ku_names[MH_KU_NUM];
-
-// mh_pki_key_type_name returns the spec keyword of |t|.
-const char *mh_pki_key_type_name(enum mh_key_type t);
 
 // mh_pki_options controls one generation run.
 struct mh_pki_options {

@@ -6,7 +6,6 @@
 
 #include "base/alerts.h"
 #include "base/printable.h"
-#include "tls/tls.h"
 #include "base/tls_version.h"
 
 // log_alert writes a case log's alert line: "42 bad_certificate", or "none" when there was no

@@ -15,7 +15,6 @@
 #include "base/printable.h"
 #include "load/load.h"
 #include "load/sweep.h"
-#include "tls/tls.h"
 #include "base/tls_version.h"
 
 // The terminal every chart shares: SVG, no "enhanced" text (an '_' or '^' in a server name stays

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "tls/tls.h"
 #include "base/tls_version.h"
 
 static const char *verdict_colour(enum mh_verdict v) {

@@ -11,7 +11,6 @@
 #include "base/jsonw.h"
 #include "load/load.h"
 #include "load/sweep.h"
-#include "tls/tls.h"
 #include "base/tls_version.h"
 
 static void json_hist(struct mh_jsonw *w, const char *name, const struct mh_hist *h) {

@@ -6,7 +6,6 @@
 
 #include "load/load.h"
 #include "load/sweep.h"
-#include "tls/tls.h"
 #include "base/tls_version.h"
 
 // write_broken_limits writes the keywords of the limits |st| broke, each between |quote|s,

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 
 #include "base/printable.h"
-#include "tls/tls.h"
 #include "base/tls_version.h"
 
 // case_link writes the link to case |c|'s file of extension |ext|: (cases/<name>.<ext>), the name

@@ -1,5 +1,4 @@
 // names: the name the report files give a case's file (cases/<name>.log).
-#include "report/internal.h"
 
 #include "base/case_file.h"
 

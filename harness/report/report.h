@@ -10,7 +10,6 @@
 #include "base/net.h"
 #include "conform/lifetimes.h"
 #include "conform/result.h"
-#include "conform/warnings.h"
 #include "load/merge.h"
 
 #define MH_REPORT_SCHEMA "mtls-harness/report/1"

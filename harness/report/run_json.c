@@ -9,7 +9,6 @@
 #include "base/alerts.h"
 #include "base/interrupt.h"
 #include "base/jsonw.h"
-#include "tls/tls.h"
 #include "base/tls_version.h"
 
 // tls_version_text: a version's name, "" for none (report.json's word for "not known").
