@@ -18,26 +18,7 @@
 
 #include "base/printable.h"
 #include "pki/inspect.h"
-
-// rfc2253 writes |name| as RFC 2253 text.
-static void rfc2253(const X509_NAME *name, char *out, size_t out_len) {
-  out[0] = '\0';
-  BIO *bio = BIO_new(BIO_s_mem());
-  if (bio == NULL) {
-    return;
-  }
-  if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) >= 0) {
-    const uint8_t *data;
-    size_t len;
-    BIO_mem_contents(bio, &data, &len);
-    len = len >= out_len ? out_len - 1 : len;
-    if (len > 0) {  // an empty subject leaves the BIO without a buffer: |data| is NULL
-      memcpy(out, data, len);
-    }
-    out[len] = '\0';
-  }
-  BIO_free(bio);
-}
+#include "pki/name.h"
 
 // serial_hex writes the serial number's bytes as openssl x509 -serial does.
 static void serial_hex(const ASN1_INTEGER *s, char *out, size_t out_len) {
@@ -142,8 +123,8 @@ static void key_text(X509 *x, char *out, size_t out_len) {
 // describe fills |out| with |x|'s facts; -1 when its validity cannot be read.
 static int describe(X509 *x, struct mh_certinfo *out) {
   memset(out, 0, sizeof(*out));
-  rfc2253(X509_get_subject_name(x), out->subject, sizeof(out->subject));
-  rfc2253(X509_get_issuer_name(x), out->issuer, sizeof(out->issuer));
+  mh_name_rfc2253(X509_get_subject_name(x), out->subject, sizeof(out->subject));
+  mh_name_rfc2253(X509_get_issuer_name(x), out->issuer, sizeof(out->issuer));
   out->self_signed = X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0;
   serial_hex(X509_get0_serialNumber(x), out->serial, sizeof(out->serial));
   sans_text(x, out->sans, sizeof(out->sans));

@@ -1,5 +1,6 @@
 // inspect: reading certificates and building paths with BoringSSL (see inspect.h).
 #include "pki/inspect.h"
+#include "pki/name.h"
 
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
@@ -67,22 +68,8 @@ static void keep_name(struct mh_inspect_cert *c, const ASN1_IA5STRING *v,
 // names reads the subject (CN and RFC 2253 text) and counts the DNS and IP SANs of |c->leaf|.
 static void names(struct mh_inspect_cert *c) {
   const X509_NAME *subj = X509_get_subject_name(c->leaf);
-  c->cn[0] = '\0';
-  for (int i = -1; (i = X509_NAME_get_index_by_NID(subj, NID_commonName, i)) >= 0;) {
-    const ASN1_STRING *v = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i));
-    int len = ASN1_STRING_length(v);
-    snprintf(c->cn, sizeof(c->cn), "%.*s", len, (const char *)ASN1_STRING_get0_data(v));
-  }
-  c->dn[0] = '\0';
-  BIO *bio = BIO_new(BIO_s_mem());
-  const uint8_t *data;
-  size_t len;
-  if (bio != NULL && X509_NAME_print_ex(bio, subj, 0, XN_FLAG_RFC2253) >= 0 &&
-      BIO_mem_contents(bio, &data, &len)) {
-    // An empty subject leaves the BIO without a buffer: |data| is NULL and |len| 0.
-    snprintf(c->dn, sizeof(c->dn), "%.*s", (int)len, len > 0 ? (const char *)data : "");
-  }
-  BIO_free(bio);
+  mh_name_cn(subj, c->cn, sizeof(c->cn));
+  mh_name_rfc2253(subj, c->dn, sizeof(c->dn));
   GENERAL_NAMES *sans = X509_get_ext_d2i(c->leaf, NID_subject_alt_name, NULL, NULL);
   c->num_sans = 0;
   for (size_t i = 0; sans != NULL && i < sk_GENERAL_NAME_num(sans); i++) {

@@ -99,7 +99,7 @@ static void md_table(FILE *f, const struct mh_certinfo *certs, int n, int64_t st
   }
 }
 
-void mh_certs_markdown(FILE *f, const struct mh_report *r) {
+void mh_report_certs_markdown(FILE *f, const struct mh_report *r) {
   const struct mh_lifetimes *l = r->run->lifetimes;
   if (l == NULL || (l->num_chains == 0 && l->num_identities == 0)) {
     return;
@@ -161,7 +161,7 @@ static void html_table(FILE *f, const struct mh_certinfo *certs, int n, int64_t 
   fputs("</table>\n", f);
 }
 
-void mh_certs_html(FILE *f, const struct mh_report *r) {
+void mh_report_certs_html(FILE *f, const struct mh_report *r) {
   const struct mh_lifetimes *l = r->run->lifetimes;
   if (l == NULL || (l->num_chains == 0 && l->num_identities == 0)) {
     return;

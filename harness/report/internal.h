@@ -6,10 +6,11 @@
 //   report.c         the run's report directory: its files, in order, staged all at once
 //   run_json.c       the run's report.json (schema MH_REPORT_SCHEMA)
 //   case_log.c       one case's log (cases/<case>.log, and junit.xml's text of a case)
+//   document.c       the human report's document, walked once for report.md and report.html
 //   grid.c           the matrices of report.md and report.html: one per target
 //   failure.c        what the human reports say of a failing case: its flight, its rerun command
-//   markdown.c       the run's report.md
-//   html.c           the run's report.html
+//   markdown.c       the run's report.md: the document rendered in Markdown
+//   html.c           the run's report.html: the document rendered in HTML
 //   junit.c          the run's junit.xml
 //   load_report.c    the load command's report directory, staged all at once
 //   load_json.c      the load command's report.json (schema mtls-harness/load/3)
@@ -44,10 +45,45 @@ void mh_run_json_write(FILE *f, const struct mh_report *r);
 // client and the server (or the capture) saw.
 void mh_case_log_write(FILE *f, const struct mh_case_result *c);
 
-// mh_certs_markdown and mh_certs_html write the "Certificates" section (report/certs.c) of
-// report.md and report.html: nothing when the run saw no certificate.
-void mh_certs_markdown(FILE *f, const struct mh_report *r);
-void mh_certs_html(FILE *f, const struct mh_report *r);
+// mh_report_certs_markdown and mh_report_certs_html write the "Certificates" section
+// (report/certs.c) of report.md and report.html: nothing when the run saw no certificate.
+void mh_report_certs_markdown(FILE *f, const struct mh_report *r);
+void mh_report_certs_html(FILE *f, const struct mh_report *r);
+
+// mh_doc_ops renders the run's human report in one format. mh_report_walk (report/document.c)
+// walks the document once for every format, in this order, and calls each member when its part
+// comes: the head (title, the answer, the verdict counts; |stopped| the sentence of an interrupted
+// or timed-out run, or NULL), the failures (|failures| before the first; each with its server's
+// flight and its rerun command, NULL when it has none) and the warnings (|warnings| before the
+// first), the certificates, one matrix per target (|grid|, a row per identity with the TLS 1.2 and
+// 1.3 cases, NULL where there is none, |grid_end|), the other cases, the cases whose capture
+// disagrees, and the changes since a baseline (only with one), then |end|. Every text handed over
+// is raw: the format escapes it.
+struct mh_doc_ops {
+  void (*head)(FILE *f, const struct mh_report *r, const size_t counts[MH_VERDICT_NUM],
+               size_t failed, const char *stopped);
+  void (*failures)(FILE *f, size_t failed);
+  void (*failure)(FILE *f, const struct mh_case_result *c, const char *flight, const char *rerun);
+  void (*warnings)(FILE *f);
+  void (*warning)(FILE *f, const char *message, int fails_strict);
+  void (*certs)(FILE *f, const struct mh_report *r);
+  void (*grid)(FILE *f, const char *target);
+  void (*grid_row)(FILE *f, const char *identity, const struct mh_case_result *const cells[2]);
+  void (*grid_end)(FILE *f);
+  void (*others)(FILE *f, const struct mh_report *r);
+  void (*other)(FILE *f, const struct mh_report *r, const struct mh_case_result *c);
+  void (*others_end)(FILE *f);
+  void (*mismatches)(FILE *f);
+  void (*mismatch)(FILE *f, const struct mh_case_result *c);
+  void (*mismatches_end)(FILE *f);
+  void (*changes)(FILE *f, const char *baseline_file, size_t num);
+  void (*change)(FILE *f, const struct mh_baseline_change *ch);
+  void (*changes_end)(FILE *f, size_t num);
+  void (*end)(FILE *f);
+};
+
+// mh_report_walk writes |r|'s human report to |f| in the format of |ops|.
+void mh_report_walk(FILE *f, const struct mh_report *r, const struct mh_doc_ops *ops);
 
 // mh_markdown_write writes report.md of |r| to |f|.
 void mh_markdown_write(FILE *f, const struct mh_report *r);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pki/name.h"
 #include "base/alerts.h"
 #include "tls/internal.h"
 
@@ -51,13 +52,11 @@ static void keep_ca(struct mh_tls_conn *t, const CBS *dn) {
   char *out = t->request_cas[t->num_request_cas_kept++];
   const uint8_t *der = CBS_data(dn);
   X509_NAME *name = d2i_X509_NAME(NULL, &der, (long)CBS_len(dn));
-  BIO *mem = name != NULL ? BIO_new(BIO_s_mem()) : NULL;
-  snprintf(out, MH_TLS_REQUEST_CA_LEN, "(unparsable name)");
-  if (mem != NULL && X509_NAME_print_ex(mem, name, 0, XN_FLAG_RFC2253) >= 0) {
-    int n = BIO_read(mem, out, MH_TLS_REQUEST_CA_LEN - 1);
-    out[n > 0 ? n : 0] = '\0';
+  if (name != NULL) {
+    mh_name_rfc2253(name, out, MH_TLS_REQUEST_CA_LEN);
+  } else {
+    snprintf(out, MH_TLS_REQUEST_CA_LEN, "(unparsable name)");
   }
-  BIO_free(mem);
   X509_NAME_free(name);
   ERR_clear_error();
 }

@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "pki/name.h"
 #include "tls/internal.h"
 
 // x509_time returns |t| as seconds since the epoch.
@@ -30,46 +31,6 @@ static void rfc3339(time_t t, char *out, size_t out_len) {
   struct tm tm;
   gmtime_r(&t, &tm);
   strftime(out, out_len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static void name_cn(X509_NAME *name, char *out, size_t out_len) {
-  out[0] = '\0';
-  // Go's pkix.Name keeps the last CN attribute.
-  int idx = -1, last = -1;
-  while ((idx = X509_NAME_get_index_by_NID(name, NID_commonName, idx)) >= 0) {
-    last = idx;
-  }
-  if (last < 0) {
-    return;
-  }
-  ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, last));
-  size_t n = (size_t)ASN1_STRING_length(s);
-  if (n >= out_len) {
-    n = out_len - 1;
-  }
-  memcpy(out, ASN1_STRING_get0_data(s), n);
-  out[n] = '\0';
-}
-
-static void name_rfc2253(X509_NAME *name, char *out, size_t out_len) {
-  out[0] = '\0';
-  BIO *bio = BIO_new(BIO_s_mem());
-  if (bio == NULL) {
-    return;
-  }
-  if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) >= 0) {
-    const uint8_t *data;
-    size_t len;
-    BIO_mem_contents(bio, &data, &len);
-    if (len >= out_len) {
-      len = out_len - 1;
-    }
-    if (len > 0) {  // an empty name leaves the BIO without a buffer: |data| is NULL
-      memcpy(out, data, len);
-    }
-    out[len] = '\0';
-  }
-  BIO_free(bio);
 }
 
 // peer_chain returns the certificates the peer sent, leaf first (caller frees with
@@ -124,7 +85,7 @@ static void unknown_authority(const struct mh_tls_ctx *c, X509 *cert, char *out,
     EVP_PKEY *key = X509_get_pubkey(ca);
     if (key != NULL && X509_verify(cert, key) != 1) {
       char cn[128];
-      name_cn(X509_get_subject_name(ca), cn, sizeof(cn));
+      mh_name_cn(X509_get_subject_name(ca), cn, sizeof(cn));
       snprintf(out, out_len,
                "x509: certificate signed by unknown authority (possibly because of \"%s\" while "
                "trying to verify candidate authority certificate \"%s\")",
@@ -314,10 +275,10 @@ static void record_peer(struct mh_tls_conn *t, STACK_OF(X509) * chain) {
   ASN1_OBJECT *alg = NULL;
   X509_PUBKEY_get0_param(&alg, NULL, NULL, NULL, X509_get_X509_PUBKEY(leaf));
   t->peer_key_id = alg != NULL ? OBJ_obj2nid(alg) : 0;
-  name_cn(X509_get_subject_name(leaf), t->info.peer_cn, sizeof(t->info.peer_cn));
+  mh_name_cn(X509_get_subject_name(leaf), t->info.peer_cn, sizeof(t->info.peer_cn));
   if (!t->ctx->is_server || t->ctx->emulate == MH_EMULATE_NGINX) {
     // Only nginx's $ssl_client_s_dn needs the whole subject of a client: Go's policy reads the CN.
-    name_rfc2253(X509_get_subject_name(leaf), t->info.peer_dn, sizeof(t->info.peer_dn));
+    mh_name_rfc2253(X509_get_subject_name(leaf), t->info.peer_dn, sizeof(t->info.peer_dn));
   }
 }
 
