@@ -232,7 +232,8 @@ static void timeout_cb(struct ev_loop *loop, ev_timer *w, int revents) {
          -1);
 }
 
-void load_conn_start(struct load_thread *th, struct load_conn *c, double planned, uint64_t global) {
+void load_conn_start(struct load_thread *th, struct load_conn *c, double planned, int bad,
+                     int resume) {
   const struct mh_load_options *o = th->o;
   c->planned = planned;
   c->start = mh_clock_now();
@@ -243,14 +244,7 @@ void load_conn_start(struct load_thread *th, struct load_conn *c, double planned
     r->late++;
   }
   atomic_fetch_add_explicit(&th->a_inflight, 1, memory_order_relaxed);
-  unsigned long long index = load_schedule_pick_index(th, global);
-  c->bad = o->num_bad > 0 && mh_load_share_hit(index, o->bad_share);
-  // Only good identities have sessions to offer (a bad one is never issued any): resumption is
-  // picked among them, apart from the bad picks, so that the two shares do not coincide.
-  int resume =
-      !c->bad && o->resume_share > 0 &&
-      mh_load_share_hit(atomic_fetch_add_explicit(&th->shared->good, 1, memory_order_relaxed),
-                        o->resume_share);
+  c->bad = bad;
   struct mh_tls_ctx *ctx =
       c->bad ? th->bad[th->next_bad++ % o->num_bad] : th->good[th->next_good++ % o->num_good];
   c->fd = mh_net_connect(o->address, o->port);

@@ -103,24 +103,28 @@ struct load_thread {
 uint64_t load_us(double s);
 
 // conn.c: load_conn_init prepares slot |c| of |th| (its watchers) once; load_conn_start starts
-// a handshake on it planned at |planned| (|global|: its arrival's index in the schedule of every
-// shard, or UINT64_MAX in closed loop); load_conn_release closes it with a RST, uncounted.
+// a handshake on it planned at |planned|, with a bad identity or a good one, offering a kept
+// session or not, as the schedule picked; load_conn_release closes it with a RST, uncounted.
 void load_conn_init(struct load_thread *th, struct load_conn *c);
-void load_conn_start(struct load_thread *th, struct load_conn *c, double planned, uint64_t global);
+void load_conn_start(struct load_thread *th, struct load_conn *c, double planned, int bad,
+                     int resume);
 void load_conn_release(struct load_conn *c);
 
 // schedule.c: load_schedule_init sets thread |id| of |nt|'s part of the open-loop schedule
 // (shard and thread) and returns how many connection slots it needs; load_schedule_start arms
 // its arrival timer once the thread runs (open loop); load_schedule_dispatch starts the arrivals
 // due at |now|; load_schedule_end counts what is left of the schedule as dropped;
-// load_schedule_stop disarms the timer. load_schedule_pick_index returns the index on which the
-// shares decide for a handshake (mh_shard_pick_index over every shard and thread).
+// load_schedule_stop disarms the timer. load_schedule_start_one starts a handshake on |c| planned
+// at |planned| (|global|: its arrival's index in the schedule of every shard, or UINT64_MAX in
+// closed loop), picked bad or good and resumed or not on its index over every shard and thread
+// (mh_shard_pick_index), so that the shares hold over the whole load.
 size_t load_schedule_init(struct load_thread *th, int id, int nt);
 void load_schedule_start(struct load_thread *th);
 void load_schedule_dispatch(struct load_thread *th, double now);
 void load_schedule_end(struct load_thread *th);
 void load_schedule_stop(struct load_thread *th);
-unsigned long long load_schedule_pick_index(struct load_thread *th, uint64_t global);
+void load_schedule_start_one(struct load_thread *th, struct load_conn *c, double planned,
+                             uint64_t global);
 
 // stats.c: load_stats_end records handshake |c|'s end at |now|: |accepted| 1, 0 (rejected, with
 // |alert| or -1) or -1 (an error, |error| its class; -1: none); load_stats_flush writes the

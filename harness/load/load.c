@@ -30,18 +30,6 @@ double mh_load_shard_rate(const struct mh_load_options *o) {
   return o->rate > 0 && o->shard_count > 1 ? o->rate / o->shard_count : o->rate;
 }
 
-int mh_load_share_hit(unsigned long long index, double share) {
-  if (share <= 0) {
-    return 0;
-  }
-  if (share >= 1) {
-    return 1;
-  }
-  // floor(share * (index + 1)) and floor(share * index) are computed the same way for every index,
-  // so the picks of the first n handshakes add up to floor(share * n) exactly.
-  return floor(share * (double)(index + 1)) > floor(share * (double)index);
-}
-
 // tick watches the clock: it ends the run, and in open loop it backs up the arrival timer (and
 // is the dispatcher if no timerfd could be made).
 static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents) {
@@ -87,7 +75,7 @@ static void restart_cb(struct ev_loop *loop, ev_check *w, int revents) {
   }
   for (size_t i = 0; i < th->num_conns; i++) {
     if (th->conns[i].state == L_FREE) {
-      load_conn_start(th, &th->conns[i], mh_clock_now(), UINT64_MAX);
+      load_schedule_start_one(th, &th->conns[i], mh_clock_now(), UINT64_MAX);
     }
   }
 }
@@ -129,7 +117,7 @@ static void *thread_main(void *arg) {
     th->restart.data = th;
     ev_check_start(th->loop, &th->restart);
     for (size_t i = 0; i < th->num_conns; i++) {
-      load_conn_start(th, &th->conns[i], mh_clock_now(), UINT64_MAX);
+      load_schedule_start_one(th, &th->conns[i], mh_clock_now(), UINT64_MAX);
     }
   }
   load_schedule_start(th);

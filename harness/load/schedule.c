@@ -16,6 +16,18 @@
 
 #define MAX_SLOTS_PER_THREAD 20000
 
+int mh_load_share_hit(unsigned long long index, double share) {
+  if (share <= 0) {
+    return 0;
+  }
+  if (share >= 1) {
+    return 1;
+  }
+  // floor(share * (index + 1)) and floor(share * index) are computed the same way for every index,
+  // so the picks of the first n handshakes add up to floor(share * n) exactly.
+  return floor(share * (double)(index + 1)) > floor(share * (double)index);
+}
+
 static struct load_conn *free_slot(struct load_thread *th) {
   for (size_t i = 0; i < th->num_conns; i++) {
     size_t k = (th->next_good + i) % th->num_conns;
@@ -79,7 +91,7 @@ void load_schedule_dispatch(struct load_thread *th, double now) {
     }
     th->r.planned++;
     uint64_t k = th->next_index++;
-    load_conn_start(th, c, arrival_at(th, k), global_of(th, k));
+    load_schedule_start_one(th, c, arrival_at(th, k), global_of(th, k));
   }
 }
 
@@ -153,19 +165,32 @@ void load_schedule_stop(struct load_thread *th) {
   }
 }
 
-unsigned long long load_schedule_pick_index(struct load_thread *th, uint64_t global) {
+// pick decides how the handshake of |global| (see load_schedule_start_one) presents itself.
+static void pick(struct load_thread *th, uint64_t global, int *out_bad, int *out_resume) {
   const struct mh_load_options *o = th->o;
   // The handshake's number over the run (every thread, every shard) decides, so the shares hold
   // over all of them together.
   unsigned long long index =
       atomic_fetch_add_explicit(&th->shared->started, 1, memory_order_relaxed);
   if (global != UINT64_MAX) {
-    return mh_shard_pick_index(global, o->shard_count, th->total_arrivals);
-  }
-  if (o->shard_count > 1) {
-    return mh_shard_pick_index(
+    index = mh_shard_pick_index(global, o->shard_count, th->total_arrivals);
+  } else if (o->shard_count > 1) {
+    index = mh_shard_pick_index(
         index * (unsigned long long)o->shard_count + (unsigned long long)o->shard_index,
         o->shard_count, UINT64_MAX);
   }
-  return index;
+  *out_bad = o->num_bad > 0 && mh_load_share_hit(index, o->bad_share);
+  // Only good identities have sessions to offer (a bad one is never issued any): resumption is
+  // picked among them, apart from the bad picks, so that the two shares do not coincide.
+  *out_resume =
+      !*out_bad && o->resume_share > 0 &&
+      mh_load_share_hit(atomic_fetch_add_explicit(&th->shared->good, 1, memory_order_relaxed),
+                        o->resume_share);
+}
+
+void load_schedule_start_one(struct load_thread *th, struct load_conn *c, double planned,
+                             uint64_t global) {
+  int bad, resume;
+  pick(th, global, &bad, &resume);
+  load_conn_start(th, c, planned, bad, resume);
 }
