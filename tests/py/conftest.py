@@ -55,6 +55,15 @@ def mh(harness):
     return _run
 
 
+def read_jsonl(path):
+    """The complete lines of a JSON-lines file that another process may be appending to: a last
+    line without its newline is still being written, and is left for the next read (parsing it
+    made a test fail on half an event)."""
+    data = pathlib.Path(path).read_bytes()
+    complete = data[:data.rfind(b"\n") + 1]
+    return [json.loads(l) for l in complete.decode().splitlines() if l.strip()]
+
+
 class Serve:
     """mtls-harness serve in the background: ephemeral ports, its own fixtures and event log.
 
@@ -88,7 +97,7 @@ class Serve:
                 self.ports[loc] = int(re.search(r"listen=[^ ]+:(\d+)", line).group(1))
 
     def events(self):
-        return [json.loads(l) for l in self.events_path.read_text().splitlines() if l.strip()]
+        return read_jsonl(self.events_path)
 
     def stderr(self):
         return self.stderr_path.read_text()
