@@ -1,5 +1,8 @@
-"""Shared pytest fixtures: the binary under test and a bounded way to run it and real peers."""
+"""Shared pytest fixtures and helpers: the binary under test, a bounded way to run it and real
+peers, the federation scenario (a fresh copy for each use: no test edits a shared one), free
+loopback ports, and Debian's nginx over the federation's fixtures."""
 import contextlib
+import copy
 import json
 import os
 import pathlib
@@ -12,6 +15,47 @@ import time
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+# The report schemas (docs/runner.md, docs/load.md).
+SCHEMA = json.loads((ROOT / "docs/report-schema.json").read_text())
+LOAD_SCHEMA = json.loads((ROOT / "docs/load-report-schema.json").read_text())
+# The federation's names.
+A = "location-a.semstreams.local"
+B = "location-b.semstreams.local"
+
+
+def federation():
+    """scenarios/federation.json, parsed anew: the caller may edit it."""
+    return json.loads((ROOT / "scenarios/federation.json").read_text())
+
+
+# One parsed copy for the tests that only read it, or copy it before an edit (write_scenario does).
+FED = federation()
+
+
+def free_port():
+    """A loopback port nobody holds now: bound to port 0, the kernel's choice, then closed."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_scenario(tmp_path, doc, name="s.json"):
+    """|doc| (copied, never changed) as a scenario file in |tmp_path|, its fixtures the
+    federation's spec."""
+    doc = copy.deepcopy(doc)
+    doc["fixtures"] = str(ROOT / "fixtures/federation.json")
+    path = tmp_path / name
+    path.write_text(json.dumps(doc, indent=2))
+    return path
+
+
+def external_target(port, profile="semstreams"):
+    """A target on 127.0.0.1:|port| that presents location-a's certificate and admits location-b."""
+    return {"target": f"127.0.0.1:{port}", "server_name": A,
+            "ca_files": ["/certs/federation-ca.pem"], "profile": profile, "path": "/",
+            "policy": {"mtls": {"enabled": True, "client_ca_files": ["/certs/federation-ca.pem"],
+                                "require_client_cert": True,
+                                "allowed_client_cns": [B]}}}
 
 
 def harness_path():
@@ -45,6 +89,13 @@ def sweep_run(harness, tmp_path_factory):
              "--sweep-p99-ms", "500", "--out", out, "--quiet"], timeout=180)
     rep = json.loads((out / "report.json").read_text()) if (out / "report.json").exists() else None
     return r, rep, out
+
+
+def run_harness(mh, scenario, out, *args):
+    """`run` of |scenario| into |out| with the shipped profiles; returns (process, report or None)."""
+    r = mh("run", scenario, "--out", out, "--profiles", ROOT / "profiles", *args, timeout=180)
+    report = json.loads((out / "report.json").read_text()) if (out / "report.json").exists() else None
+    return r, report
 
 
 @pytest.fixture
@@ -148,3 +199,40 @@ def nginx_running(conf, prefix, port, timeout=10):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+# Debian's nginx as a federation location: location-a's certificate, the federation CA, only
+# location-b's CN admitted (403 for another, 400 for a certificate it refuses).
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  client_body_temp_path {tmp}/body;
+  proxy_temp_path {tmp}/proxy;
+  fastcgi_temp_path {tmp}/fastcgi;
+  uwsgi_temp_path {tmp}/uwsgi;
+  scgi_temp_path {tmp}/scgi;
+  map $ssl_client_s_dn $cn_ok {{
+    default 0;
+    "~(^|,)CN=location-b\\.semstreams\\.local(,|$)" 1;
+  }}
+  server {{
+    listen 127.0.0.1:{port} ssl;
+    server_name location-a.semstreams.local;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_certificate {fx}/location-a-cert.pem;
+    ssl_certificate_key {fx}/location-a-key.pem;
+    ssl_client_certificate {fx}/federation-ca.pem;
+    ssl_verify_client on;
+    ssl_verify_depth 2;
+    location / {{
+      if ($cn_ok = 0) {{ return 403; }}
+      return 200 "ok\\n";
+    }}
+  }}
+}}
+"""

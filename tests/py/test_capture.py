@@ -8,9 +8,7 @@ import subprocess
 import jsonschema
 import pytest
 
-from conftest import ROOT, run
-
-SCHEMA = json.loads((ROOT / "docs/report-schema.json").read_text())
+from conftest import ROOT, SCHEMA, run
 
 
 def tshark(path, *args):

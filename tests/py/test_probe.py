@@ -2,7 +2,6 @@
 without idling (a server that closes, a keep-alive one that does not), and --jobs N giving the same
 outcomes as --jobs 1 (docs/runner.md, "Probes")."""
 import copy
-import json
 import socket
 import ssl
 import subprocess
@@ -10,8 +9,8 @@ import threading
 
 import pytest
 
-from conftest import ROOT, nginx_running, run
-from test_runner import B, FED, NGINX_CONF, external_target, free_port, run_harness, write_scenario
+from conftest import (FED, NGINX_CONF, ROOT, external_target, free_port, nginx_running, run,
+                     run_harness, write_scenario)
 
 NAME = "location-a.semstreams.local"
 

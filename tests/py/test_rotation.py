@@ -14,10 +14,8 @@ import time
 import jsonschema
 import pytest
 
-from conftest import ROOT, Serve, nginx_running, run
-from test_runner import NGINX_CONF, free_port
+from conftest import LOAD_SCHEMA, NGINX_CONF, ROOT, Serve, free_port, nginx_running, run
 
-SCHEMA = json.loads((ROOT / "docs/load-report-schema.json").read_text())
 HOST = "location-a.semstreams.local"
 
 
@@ -44,7 +42,7 @@ def errors_in_window(log, sw):
 
 
 def check_certificates(rep):
-    jsonschema.validate(rep, SCHEMA, cls=jsonschema.Draft202012Validator)
+    jsonschema.validate(rep, LOAD_SCHEMA, cls=jsonschema.Draft202012Validator)
     c = rep["certificates"]
     # Every accepted full handshake saw one certificate (no resumption in these runs).
     assert sum(e["handshakes"] for e in c["seen"]) + c["other_handshakes"] == \

@@ -10,10 +10,8 @@ import threading
 
 import pytest
 
-from conftest import ROOT, Serve, run
+from conftest import A, FED, ROOT, Serve, run
 
-FED = json.loads((ROOT / "scenarios/federation.json").read_text())
-A = "location-a.semstreams.local"
 WRAP = "invalid configuration: security configuration: "
 
 

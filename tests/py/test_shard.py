@@ -17,11 +17,9 @@ import time
 import jsonschema
 import pytest
 
-from conftest import ROOT, run
+from conftest import FED, LOAD_SCHEMA, ROOT, run
 from netns import SHARD_SERVER_V4, ShardBed
-from test_runner import FED
 
-SCHEMA = json.loads((ROOT / "docs/load-report-schema.json").read_text())
 PORT = 9000  # inside the server namespace: nobody else is there
 NAME = "location-a.semstreams.local"
 N = 4
@@ -29,7 +27,7 @@ RATE, DURATION, BAD_SHARE = 400, 4, 0.25
 
 
 def validate(rep):
-    jsonschema.validate(rep, SCHEMA, cls=jsonschema.Draft202012Validator)
+    jsonschema.validate(rep, LOAD_SCHEMA, cls=jsonschema.Draft202012Validator)
 
 
 def bucket_top(i, sub_bits):
