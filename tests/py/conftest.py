@@ -3,6 +3,7 @@ peers, the federation scenario (a fresh copy for each use: no test edits a share
 loopback ports, and Debian's nginx over the federation's fixtures."""
 import contextlib
 import copy
+import itertools
 import json
 import os
 import pathlib
@@ -32,11 +33,35 @@ def federation():
 FED = federation()
 
 
+# free_port's ports: below the kernel's ephemeral range (32768 and up on Linux, where every
+# outgoing connection takes its source port, so a port the kernel handed out and this process closed
+# can be taken by another test's connection before a server binds it), a slice of PORTS_PER_WORKER
+# for each pytest-xdist worker (PYTEST_XDIST_WORKER: gw0, gw1, ...) from MH_TEST_PORT_BASE, which
+# scripts/test sets apart for each of its concurrent passes. Ports are never handed out twice
+# within a slice of one process until it wraps, and each is checked free before it is handed out.
+PORTS_PER_WORKER = 300
+_port_count = itertools.count()
+
+
+def _port_slice():
+    base = int(os.environ.get("MH_TEST_PORT_BASE", "20000"))
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    return base + index * PORTS_PER_WORKER
+
+
 def free_port():
-    """A loopback port nobody holds now: bound to port 0, the kernel's choice, then closed."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nobody holds now, of this worker's slice (see PORTS_PER_WORKER)."""
+    start = _port_slice()
+    for _ in range(PORTS_PER_WORKER):
+        port = start + next(_port_count) % PORTS_PER_WORKER
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {start}..{start + PORTS_PER_WORKER - 1}")
 
 
 def write_scenario(tmp_path, doc, name="s.json"):
