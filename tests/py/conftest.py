@@ -74,6 +74,21 @@ def write_scenario(tmp_path, doc, name="s.json"):
     return path
 
 
+def identities_spec(tmp_path, *names):
+    """fixtures/federation.json with its CAs and only the identities |names|, as a spec file in
+    |tmp_path|: what a load shard issues (--identities-from) into a copy of fixtures generated from
+    the whole spec, which holds the CA keys it signs with. Issuing two ECDSA leaves takes
+    milliseconds; the whole spec's RSA keys took seconds on a busy machine, and a shard that was
+    not ready by its --start-at started late."""
+    spec = json.loads((ROOT / "fixtures/federation.json").read_text())
+    spec["identities"] = [i for i in spec["identities"] if i["name"] in names]
+    assert sorted(i["name"] for i in spec["identities"]) == sorted(names), names
+    spec.pop("zips", None)
+    path = tmp_path / "identities-spec.json"
+    path.write_text(json.dumps(spec, indent=2))
+    return path
+
+
 def external_target(port, profile="semstreams"):
     """A target on 127.0.0.1:|port| that presents location-a's certificate and admits location-b."""
     return {"target": f"127.0.0.1:{port}", "server_name": A,

@@ -14,7 +14,8 @@ import time
 import jsonschema
 import pytest
 
-from conftest import LOAD_SCHEMA, NGINX_CONF, ROOT, Serve, free_port, nginx_running, run
+from conftest import (LOAD_SCHEMA, NGINX_CONF, ROOT, Serve, free_port, identities_spec,
+                      nginx_running, run)
 
 HOST = "location-a.semstreams.local"
 
@@ -185,8 +186,8 @@ def test_merge_carries_certificates_and_switches_across_shards(harness, tmp_path
         fxs = [tmp_path / f"fx{i}" for i in range(2)]
         for fx in fxs:
             shutil.copytree(fed.fixtures, fx)
-        # From serve's ready: the shards have 2 s to issue their identities (a sanitizer build is
-        # slow), and the rotation lands in the run's third second.
+        # From serve's ready: the shards have 2 s to issue their one identity (milliseconds, see
+        # identities_spec), and the rotation lands in the run's third second.
         start = time.time() + 2
         reports = []
         procs = []
@@ -197,7 +198,7 @@ def test_merge_carries_certificates_and_switches_across_shards(harness, tmp_path
                 [str(a) for a in (harness, "load", "--target", f"127.0.0.1:{port}",
                                   "--server-name", HOST, "--ca",
                                   fed.fixtures / "federation-ca.pem", "--identities-from",
-                                  ROOT / "fixtures/federation.json", "--fixtures", fxs[i],
+                                  identities_spec(tmp_path, "location-b"), "--fixtures", fxs[i],
                                   "--identity", "location-b", "--rate", "200", "--duration", "5",
                                   "--threads", "1", "--shard", f"{i}/2", "--start-at",
                                   f"@{start:.3f}", "--out", out, "--quiet")],
