@@ -28,6 +28,12 @@ def pcap_run(harness, tmp_path_factory):
     return r, report, out, keylog
 
 
+def md_text(s):
+    """|s| as report.md writes text (harness/report/escape.c, mh_escape_md)."""
+    return "".join("\\" + ch if ch in "\\`*_[]|#!~" else
+                   {"<": "&lt;", ">": "&gt;", "&": "&amp;"}.get(ch, ch) for ch in s)
+
+
 def case(report, cid):
     return next(c for c in report["cases"] if c["id"] == cid)
 
@@ -170,4 +176,5 @@ def test_rst_on_reject_is_seen_and_never_hidden(harness, tmp_path):
         assert (alerts_agree and ends_agree) == c["capture"]["consistent"], c
         if not c["capture"]["consistent"]:
             assert "capture disagrees: " + c["id"] in r.stdout
-            assert c["capture"]["mismatch"] in (tmp_path / "out" / "report.md").read_text()
+            # report.md escapes it as Markdown: "bad_certificate" is "bad\_certificate" there.
+            assert md_text(c["capture"]["mismatch"]) in (tmp_path / "out" / "report.md").read_text()
