@@ -110,6 +110,32 @@ def harness():
     return path
 
 
+# A fixture of this suite that every test may share at no cost: it makes nothing.
+_FREE_FIXTURES = {"harness"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist with --dist loadgroup (scripts/test), the tests that share a module- or
+    session-scoped fixture (a real server, a run whose report several tests read, a network
+    namespace bed) go to one worker, which makes the fixture once; every other test goes to
+    whichever worker is free. Without the group each worker that ran one of those tests made the
+    fixture again: four `sharded` runs of four shards each at once, on two cores. Before
+    xdist's own hook, which reads the marker (tryfirst)."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None:
+            continue
+        shared = set()
+        for name, defs in info.name2fixturedefs.items():
+            if (name in _FREE_FIXTURES or not defs or defs[-1].scope == "function"
+                    or not defs[-1].func.__module__.startswith(("conftest", "test_"))):
+                continue  # pytest's own (tmp_path_factory) are made lazily, cheaply
+            shared.add(name if defs[-1].scope == "session" else item.module.__name__)
+        if shared:
+            item.add_marker(pytest.mark.xdist_group("+".join(sorted(shared))))
+
+
 def run(args, timeout=60, check=False, cwd=None):
     """Runs a command with a deadline; returns the CompletedProcess (text mode)."""
     return subprocess.run([str(a) for a in args], capture_output=True, text=True,
