@@ -74,6 +74,13 @@ def write_scenario(tmp_path, doc, name="s.json"):
     return path
 
 
+def fed_with(edit):
+    """A fresh copy of the federation scenario, changed by |edit| (a function of the document)."""
+    doc = federation()
+    edit(doc)
+    return doc
+
+
 def identities_spec(tmp_path, *names):
     """fixtures/federation.json with its CAs and only the identities |names|, as a spec file in
     |tmp_path|: what a load shard issues (--identities-from) into a copy of fixtures generated from
