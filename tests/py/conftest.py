@@ -91,9 +91,22 @@ def identities_spec(tmp_path, *names):
     spec["identities"] = [i for i in spec["identities"] if i["name"] in names]
     assert sorted(i["name"] for i in spec["identities"]) == sorted(names), names
     spec.pop("zips", None)
-    path = tmp_path / "identities-spec.json"
-    path.write_text(json.dumps(spec, indent=2))
+    path = tmp_path / f"spec-{'-'.join(names)}.json"
+    part = path.with_suffix(".part")  # renamed: a shard never reads a half-written spec
+    part.write_text(json.dumps(spec, indent=2))
+    part.rename(path)
     return path
+
+
+def own_loopback(args):
+    """|args| run in a network namespace of their own whose loopback is up: a capture on lo there
+    sees this command's traffic only, not that of the tests other workers run at once (their
+    packets, before libpcap attaches a capture's filter, filled its buffer, and a case's own
+    packets were lost). As root only; elsewhere |args| unchanged."""
+    if os.geteuid() != 0:
+        return [str(a) for a in args]
+    return ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$0" "$@"',
+            *[str(a) for a in args]]
 
 
 def external_target(port, profile="semstreams"):

@@ -23,7 +23,9 @@ from netns import SHARD_SERVER_V4, ShardBed
 PORT = 9000  # inside the server namespace: nobody else is there
 NAME = "location-a.semstreams.local"
 N = 4
-RATE, DURATION, BAD_SHARE = 400, 4, 0.25
+# 200/s: the mock (under ASan too) keeps up while other tests load the machine; each second's
+# count is checked against the rate below.
+RATE, DURATION, BAD_SHARE = 200, 4, 0.25
 
 
 def validate(rep):
