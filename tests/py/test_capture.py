@@ -8,7 +8,7 @@ import subprocess
 import jsonschema
 import pytest
 
-from conftest import ROOT, SCHEMA, run
+from conftest import ROOT, SCHEMA, own_loopback, run
 
 
 def tshark(path, *args):
@@ -21,8 +21,8 @@ def tshark(path, *args):
 def pcap_run(harness, tmp_path_factory):
     out = tmp_path_factory.mktemp("pcap") / "run"
     keylog = out.parent / "keys.log"
-    r = run([harness, "run", ROOT / "scenarios/federation.json", "--out", out, "--pcap",
-             "--jobs", "2", "--keylog", keylog], timeout=300)
+    r = run(own_loopback([harness, "run", ROOT / "scenarios/federation.json", "--out", out,
+                          "--pcap", "--jobs", "2", "--keylog", keylog]), timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     report = json.loads((out / "report.json").read_text())
     return r, report, out, keylog
@@ -160,8 +160,8 @@ def test_rst_on_reject_is_seen_and_never_hidden(harness, tmp_path):
     doc["locations"]["location-a"]["faults"] = ["rst_on_reject"]
     path = tmp_path / "s.json"
     path.write_text(json.dumps(doc))
-    r = run([harness, "run", path, "--out", tmp_path / "out", "--pcap", "--filter",
-             "location-a/*/tls1.3"], timeout=120)
+    r = run(own_loopback([harness, "run", path, "--out", tmp_path / "out", "--pcap", "--filter",
+                          "location-a/*/tls1.3"]), timeout=120)
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     rejected = [c for c in report["cases"] if c["outcome"]["result"] == "rejected"
                 and c["outcome"]["rejected_by"] == "server"]
