@@ -4,14 +4,13 @@ acme.Config.Validate's words. Every wait is bounded; nothing is timed."""
 import json
 import re
 import shutil
-import socket
 import stat
 import subprocess
 import time
 
 import pytest
 
-from conftest import ROOT, Serve, run
+from conftest import ROOT, Serve, free_port, run
 
 needs_acme = pytest.mark.skipif(
     shutil.which("pebble") is None or shutil.which("lego") is None
@@ -20,12 +19,6 @@ needs_acme = pytest.mark.skipif(
 
 TIER3 = ROOT / "scenarios" / "tier3-acme.json"
 ACME_READY_S = 180  # four certificates from pebble, one lego run after another
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def tier3(**pebble):

@@ -11,8 +11,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import ROOT, run
-from test_runner import free_port
+from conftest import ROOT, free_port, run
 
 SVG = "{http://www.w3.org/2000/svg}"
 GNUPLOT = shutil.which("gnuplot")

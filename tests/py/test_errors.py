@@ -10,8 +10,7 @@ import tempfile
 
 import pytest
 
-from conftest import ROOT, run
-from test_runner import free_port
+from conftest import ROOT, free_port, run
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from conftest import ROOT
+from conftest import FED, ROOT
 
-FED = json.loads((ROOT / "scenarios/federation.json").read_text())
 HOSTILE = '"><svg onload=alert(1)>\x1b[31mred\x1b]0;title\x07\u009b2J|*_`<b>'
 
 

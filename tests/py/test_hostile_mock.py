@@ -11,9 +11,8 @@ import time
 
 import pytest
 
-from conftest import ROOT, Serve
+from conftest import A, ROOT, Serve
 
-A = "location-a.semstreams.local"
 UPGRADE = (f"GET /ws HTTP/1.1\r\nHost: {A}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
            ).encode()

@@ -16,8 +16,7 @@ import time
 import jsonschema
 import pytest
 
-from conftest import ROOT, run
-from test_runner import FED, SCHEMA, external_target, free_port
+from conftest import FED, ROOT, SCHEMA, external_target, free_port, run
 
 HOLD_S = 5  # the longest a hostile server keeps one connection
 

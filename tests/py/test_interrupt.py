@@ -17,8 +17,7 @@ import threading
 import jsonschema
 import pytest
 
-from conftest import ROOT, run
-from test_runner import FED, SCHEMA, external_target, write_scenario
+from conftest import FED, ROOT, SCHEMA, external_target, run, write_scenario
 
 STOP_BOUND_S = 20  # generous: the harness promises a few seconds
 

@@ -17,7 +17,7 @@ import jsonschema
 import pytest
 import yaml
 
-from conftest import ROOT, run
+from conftest import NGINX_CONF, ROOT, free_port, nginx_running, run
 
 RUN_SHARDS = ROOT / "deploy/k8s/run-shards"
 SHARD = ROOT / "deploy/k8s/shard"
@@ -434,8 +434,6 @@ def test_a_pod_loads_a_real_nginx_and_run_shards_collects_its_report(harness, tm
     """One shard as its pod runs it: the Job's own args (shard 0 of 2, started now), the ConfigMap's spec and load-args with the
     placeholders filled, the Secret's files; a real nginx on loopback as the target. Its log is
     then what run-shards collects."""
-    from test_runner import NGINX_CONF, free_port
-    from conftest import nginx_running
     fx = tmp_path / "fx"
     assert run([harness, "pki", ROOT / "fixtures/federation.json", "--out", fx]).returncode == 0
     cm = yaml.safe_load((ROOT / "deploy/k8s/configmap.yaml").read_text())["data"]

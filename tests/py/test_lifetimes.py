@@ -7,18 +7,14 @@ import datetime
 import json
 import re
 import shutil
-import subprocess
 
 import jsonschema
 import pytest
 
-from conftest import ROOT, nginx_running, run
-from test_runner import FED, NGINX_CONF, external_target, free_port
+from conftest import (A, B, FED, NGINX_CONF, ROOT, SCHEMA, external_target, free_port,
+                     nginx_running, run)
 
-SCHEMA = json.loads((ROOT / "docs/report-schema.json").read_text())
 SPEC = json.loads((ROOT / "fixtures/federation.json").read_text())
-A = "location-a.semstreams.local"
-B = "location-b.semstreams.local"
 DAY = 86400
 
 # A second server block on the same port: SNI location-b.semstreams.local gets B's certificate,

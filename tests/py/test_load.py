@@ -1,19 +1,13 @@
 """mtls-harness load: sane reports from short closed- and open-loop runs against the mock and a real
 nginx. Only counts and invariants that hold on any machine are asserted; speed is measured by
 scripts/bench, never asserted here."""
-import copy
 import json
 import math
 
 import jsonschema
 import pytest
 
-from conftest import ROOT, nginx_running, run
-from test_runner import NGINX_CONF, free_port
-
-
-
-SCHEMA = json.loads((ROOT / "docs/load-report-schema.json").read_text())
+from conftest import LOAD_SCHEMA, NGINX_CONF, ROOT, free_port, nginx_running, run
 
 
 def load(harness, out, *args):
@@ -23,7 +17,7 @@ def load(harness, out, *args):
 
 
 def check_sane(rep):
-    jsonschema.validate(rep, SCHEMA, cls=jsonschema.Draft202012Validator)
+    jsonschema.validate(rep, LOAD_SCHEMA, cls=jsonschema.Draft202012Validator)
     c = rep["counts"]
     errors = sum(rep["errors"].values())
     assert c["errors"] == errors
@@ -391,7 +385,7 @@ def test_unknown_names_list_the_valid_ones(harness, tmp_path):
 def test_report_json_validates_against_its_schema(harness, tmp_path, kind, request):
     """docs/load-report-schema.json holds for each kind of run; what does not apply is null; with
     --location the generator threads' CPU is at most the process's (which includes the mock's)."""
-    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    jsonschema.Draft202012Validator.check_schema(LOAD_SCHEMA)
     loc = [ROOT / "scenarios/federation.json", "--location", "location-a", "--duration", "0.5"]
     if kind == "target":
         r, rep = load_nginx(harness, tmp_path, ["federation.json"], "federation.json",
@@ -402,7 +396,7 @@ def test_report_json_validates_against_its_schema(harness, tmp_path, kind, reque
         args = {"open": ["--rate", "50"], "closed": ["--connections", "2"]}[kind]
         r, rep = load(harness, tmp_path / "out", *loc, "--threads", "2", *args)
     assert r.returncode == rep["exit_code"] == 0, r.stdout + r.stderr
-    jsonschema.validate(rep, SCHEMA, cls=jsonschema.Draft202012Validator)
+    jsonschema.validate(rep, LOAD_SCHEMA, cls=jsonschema.Draft202012Validator)
     check_sane(rep)
     assert (rep["sweep"] is None) == (kind != "sweep")
     assert rep["counts"]["resume_offered"] is None and rep["counts"]["resumed"] is None
@@ -414,7 +408,7 @@ def test_report_json_validates_against_its_schema(harness, tmp_path, kind, reque
     # The schema is not vacuous: an unknown key, or a count where null belongs, fails it.
     for broken in (dict(rep, extra=1), dict(rep, connections=3 if rep["mode"] == "open" else None)):
         with pytest.raises(jsonschema.ValidationError):
-            jsonschema.validate(broken, SCHEMA, cls=jsonschema.Draft202012Validator)
+            jsonschema.validate(broken, LOAD_SCHEMA, cls=jsonschema.Draft202012Validator)
 
 
 def test_refused_connections_are_errors_not_handshakes(harness, tmp_path):

@@ -10,11 +10,9 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, nginx_running, run
-from test_runner import NGINX_CONF, free_port
+from conftest import B, NGINX_CONF, ROOT, free_port, nginx_running, run
 
 FED_SPEC = json.loads((ROOT / "fixtures/federation.json").read_text())
-B = "location-b.semstreams.local"
 OP_SUBJECT = {"O": "Operator", "CN": "Operator Root CA"}
 
 

@@ -6,11 +6,10 @@ import stat
 
 import pytest
 
-from conftest import ROOT, run
+from conftest import B, ROOT, run
 
 FED_GOOD = ["location-a", "location-b", "location-c", "wrong-cn", "location-b-rsa2048",
             "location-b-rsa4096", "location-b-ed25519"]
-B = "location-b.semstreams.local"
 TEAMS = ["electronics-supplier", "screen-supplier", "case-supplier", "bulk-logistics",
          "consumer-logistics", "pear-company", "sumsang-company", "commercial-bank",
          "retail-bank", "thoh", "recycler"]

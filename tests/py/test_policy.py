@@ -10,8 +10,7 @@ import shutil
 import jsonschema
 import pytest
 
-from conftest import ROOT, nginx_running, run
-from test_runner import B, FED, NGINX_CONF, SCHEMA, free_port, write_scenario
+from conftest import B, FED, NGINX_CONF, ROOT, SCHEMA, free_port, nginx_running, run, write_scenario
 
 SPIFFE = "spiffe://example.org/ns/prod/sa/billing"
 

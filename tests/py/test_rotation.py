@@ -14,10 +14,9 @@ import time
 import jsonschema
 import pytest
 
-from conftest import ROOT, Serve, nginx_running, run
-from test_runner import NGINX_CONF, free_port
+from conftest import (LOAD_SCHEMA, NGINX_CONF, ROOT, Serve, free_port, identities_spec,
+                      nginx_running, run)
 
-SCHEMA = json.loads((ROOT / "docs/load-report-schema.json").read_text())
 HOST = "location-a.semstreams.local"
 
 
@@ -44,7 +43,7 @@ def errors_in_window(log, sw):
 
 
 def check_certificates(rep):
-    jsonschema.validate(rep, SCHEMA, cls=jsonschema.Draft202012Validator)
+    jsonschema.validate(rep, LOAD_SCHEMA, cls=jsonschema.Draft202012Validator)
     c = rep["certificates"]
     # Every accepted full handshake saw one certificate (no resumption in these runs).
     assert sum(e["handshakes"] for e in c["seen"]) + c["other_handshakes"] == \
@@ -187,8 +186,8 @@ def test_merge_carries_certificates_and_switches_across_shards(harness, tmp_path
         fxs = [tmp_path / f"fx{i}" for i in range(2)]
         for fx in fxs:
             shutil.copytree(fed.fixtures, fx)
-        # From serve's ready: the shards have 2 s to issue their identities (a sanitizer build is
-        # slow), and the rotation lands in the run's third second.
+        # From serve's ready: the shards have 2 s to issue their one identity (milliseconds, see
+        # identities_spec), and the rotation lands in the run's third second.
         start = time.time() + 2
         reports = []
         procs = []
@@ -199,7 +198,7 @@ def test_merge_carries_certificates_and_switches_across_shards(harness, tmp_path
                 [str(a) for a in (harness, "load", "--target", f"127.0.0.1:{port}",
                                   "--server-name", HOST, "--ca",
                                   fed.fixtures / "federation-ca.pem", "--identities-from",
-                                  ROOT / "fixtures/federation.json", "--fixtures", fxs[i],
+                                  identities_spec(tmp_path, "location-b"), "--fixtures", fxs[i],
                                   "--identity", "location-b", "--rate", "200", "--duration", "5",
                                   "--threads", "1", "--shard", f"{i}/2", "--start-at",
                                   f"@{start:.3f}", "--out", out, "--quiet")],

@@ -5,8 +5,6 @@ import datetime
 import json
 import shlex
 import socket
-import subprocess
-import time
 import urllib.parse
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
@@ -16,25 +14,8 @@ import pathlib
 import jsonschema
 import pytest
 
-from conftest import ROOT, nginx_running, run
-
-FED = json.loads((ROOT / "scenarios/federation.json").read_text())
-SCHEMA = json.loads((ROOT / "docs/report-schema.json").read_text())
-B = "location-b.semstreams.local"
-
-
-def write_scenario(tmp_path, doc, name="s.json"):
-    doc = copy.deepcopy(doc)
-    doc["fixtures"] = str(ROOT / "fixtures/federation.json")
-    path = tmp_path / name
-    path.write_text(json.dumps(doc, indent=2))
-    return path
-
-
-def run_harness(mh, scenario, out, *args):
-    r = mh("run", scenario, "--out", out, "--profiles", ROOT / "profiles", *args, timeout=180)
-    report = json.loads((out / "report.json").read_text()) if (out / "report.json").exists() else None
-    return r, report
+from conftest import (B, FED, NGINX_CONF, ROOT, SCHEMA, external_target, free_port, nginx_running,
+                     run, run_harness, write_scenario)
 
 
 def case(report, cid):
@@ -281,22 +262,6 @@ def test_junit_has_what_ci_reads(failing_run):
     assert f.get("type") == "unexpected-reject" and f.get("message").startswith("expected accept")
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def external_target(port, profile="semstreams"):
-    return {"target": f"127.0.0.1:{port}", "server_name": "location-a.semstreams.local",
-            "ca_files": ["/certs/federation-ca.pem"], "profile": profile, "path": "/",
-            "policy": {"mtls": {"enabled": True, "client_ca_files": ["/certs/federation-ca.pem"],
-                                "require_client_cert": True,
-                                "allowed_client_cns": [B]}}}
-
-
 def test_unreachable_target_is_inconclusive_not_rejected(mh, tmp_path):
     doc = copy.deepcopy(FED)
     doc["locations"]["gone"] = external_target(free_port())
@@ -368,41 +333,6 @@ def test_bad_scenario_and_empty_filter_exit_2(mh, tmp_path):
 
 
 # --- a real nginx, probed as an external target with the nginx-http profile ---
-
-NGINX_CONF = """
-worker_processes 1;
-daemon off;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log;
-events {{ worker_connections 64; }}
-http {{
-  access_log off;
-  client_body_temp_path {tmp}/body;
-  proxy_temp_path {tmp}/proxy;
-  fastcgi_temp_path {tmp}/fastcgi;
-  uwsgi_temp_path {tmp}/uwsgi;
-  scgi_temp_path {tmp}/scgi;
-  map $ssl_client_s_dn $cn_ok {{
-    default 0;
-    "~(^|,)CN=location-b\\.semstreams\\.local(,|$)" 1;
-  }}
-  server {{
-    listen 127.0.0.1:{port} ssl;
-    server_name location-a.semstreams.local;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_certificate {fx}/location-a-cert.pem;
-    ssl_certificate_key {fx}/location-a-key.pem;
-    ssl_client_certificate {fx}/federation-ca.pem;
-    ssl_verify_client on;
-    ssl_verify_depth 2;
-    location / {{
-      if ($cn_ok = 0) {{ return 403; }}
-      return 200 "ok\\n";
-    }}
-  }}
-}}
-"""
-
 
 def test_real_nginx_every_verdict_right(harness, mh, tmp_path):
     out = tmp_path / "out"

@@ -10,25 +10,10 @@ import threading
 
 import pytest
 
-from conftest import ROOT, Serve, run
+from conftest import A, FED, ROOT, Serve, fed_with, run
+from conftest import write_scenario as scenario
 
-FED = json.loads((ROOT / "scenarios/federation.json").read_text())
-A = "location-a.semstreams.local"
 WRAP = "invalid configuration: security configuration: "
-
-
-def scenario(tmp_path, doc, name="s.json"):
-    doc = copy.deepcopy(doc)
-    doc["fixtures"] = str(ROOT / "fixtures/federation.json")
-    path = tmp_path / name
-    path.write_text(json.dumps(doc, indent=2))
-    return path
-
-
-def fed_with(edit):
-    doc = copy.deepcopy(FED)
-    edit(doc)
-    return doc
 
 
 def srv(doc, loc="location-a"):

@@ -7,10 +7,7 @@ import ssl
 
 import pytest
 
-from conftest import ROOT, Serve, run
-
-A = "location-a.semstreams.local"
-B = "location-b.semstreams.local"
+from conftest import A, B, ROOT, Serve, run
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,8 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, nginx_running, run
+from conftest import FED, NGINX_CONF, ROOT, external_target, free_port, nginx_running, run
 from netns import SERVER_V4, SERVER_V6, NetnsBed
-from test_runner import FED, NGINX_CONF, external_target, free_port
 
 NAME = "location-a.semstreams.local"  # the name on nginx's certificate
 NS_PORT = 8443  # inside the server namespace: nobody else is there

@@ -6,9 +6,8 @@ import xml.etree.ElementTree as ET
 
 import jsonschema
 
-from conftest import ROOT, nginx_running, run
-from test_runner import (FED, NGINX_CONF, SCHEMA, external_target, free_port, run_harness,
-                         write_scenario)
+from conftest import (FED, NGINX_CONF, ROOT, SCHEMA, external_target, free_port, nginx_running, run,
+                     run_harness, write_scenario)
 
 NO_ACCEPT = ("no case expects acceptance: this run cannot tell a server that rejects everything "
              "from a correct one (add an identity the policy admits)")
