@@ -178,7 +178,7 @@ def test_nginx_reload_mid_run_is_reported_with_its_failures(harness, tmp_path):
 
 
 def test_merge_carries_certificates_and_switches_across_shards(harness, tmp_path):
-    fed = Serve(harness, rotating_scenario(tmp_path, 5, True), tmp_path / "serve")
+    fed = Serve(harness, rotating_scenario(tmp_path, 6, True), tmp_path / "serve")
     try:
         port = fed.ports["location-a"]
         # Each shard issues its identities into a fixtures directory of its own (the same CA):
@@ -186,9 +186,10 @@ def test_merge_carries_certificates_and_switches_across_shards(harness, tmp_path
         fxs = [tmp_path / f"fx{i}" for i in range(2)]
         for fx in fxs:
             shutil.copytree(fed.fixtures, fx)
-        # From serve's ready: the shards have 2 s to issue their one identity (milliseconds, see
-        # identities_spec), and the rotation lands in the run's third second.
-        start = time.time() + 2
+        # From serve's ready: the shards have 3 s to start and issue their one identity
+        # (milliseconds, see identities_spec; an ASan process on a machine running two pytest
+        # passes once took 1.9 s), and the rotation lands in the run's fourth second.
+        start = time.time() + 3
         reports = []
         procs = []
         for i in range(2):
