@@ -4,6 +4,7 @@ imported one, --ca, an --identity's), profiles and baselines."""
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import tempfile
@@ -195,9 +196,28 @@ def open_dir():
     shutil.rmtree(d)
 
 
+def nobodys_copy(harness, d):
+    """The binary and the libraries it loads from inside the checkout (the full-speed BoringSSL,
+    by RUNPATH) copied into |d|, where user nobody can reach them: a clone may sit in a 0700
+    directory (mktemp -d). Returns the binary and the environment that loads the copies."""
+    lib = d / "lib"
+    lib.mkdir(parents=True)
+    ldd = subprocess.run(["ldd", str(harness)], capture_output=True, text=True, check=True).stdout
+    for m in re.finditer(r"=> (\S+)", ldd):
+        so = pathlib.Path(m.group(1))
+        if ROOT in so.parents:
+            shutil.copy(so, lib / so.name)
+    exe = d / "mtls-harness"
+    shutil.copy(harness, exe)
+    for f in [d, lib, exe, *lib.iterdir()]:
+        f.chmod(0o755)
+    return exe, {**os.environ, "LD_LIBRARY_PATH": str(lib)}
+
+
 def test_an_unreadable_file_says_who_must_read_it(harness, fx, open_dir):
     if os.geteuid() != 0:
         pytest.skip("needs root to run the harness as another user")
+    harness, env = nobodys_copy(harness, open_dir / "bin")
     shutil.copy(fx / "federation-ca.pem", open_dir / "ca.pem")
     (open_dir / "ca.pem").chmod(0o600)  # root's: nobody cannot read it
     mine = open_dir / "fx"
@@ -213,7 +233,7 @@ def test_an_unreadable_file_says_who_must_read_it(harness, fx, open_dir):
          "--ca", str(open_dir / "ca.pem"), "--identities-from", str(open_dir / "spec.json"),
          "--fixtures", str(mine), "--identity", "location-b", "--connections", "1", "--duration",
          "1", "--out", str(open_dir / "out"), "--quiet"],
-        capture_output=True, text=True, timeout=60)
+        capture_output=True, text=True, timeout=60, env=env)
     one_line(r, f"{open_dir}/ca.pem: cannot read the CA: permission denied",
              "run as a user that can read it, or chmod")
     assert not (open_dir / "out").exists()
