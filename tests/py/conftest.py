@@ -289,7 +289,9 @@ def nginx_running(conf, prefix, port, timeout=10):
 
 # Debian's nginx as a federation location: location-a's certificate, the federation CA, only
 # location-b's CN admitted (403 for another, 400 for a certificate it refuses).
-NGINX_CONF = """
+# The top of every nginx.conf the tests write (a .format template: {tmp} is the test's directory,
+# where nginx keeps its pid, log and temporary files); the http block stays open.
+NGINX_HEAD = """
 worker_processes 1;
 daemon off;
 pid {tmp}/nginx.pid;
@@ -302,7 +304,9 @@ http {{
   fastcgi_temp_path {tmp}/fastcgi;
   uwsgi_temp_path {tmp}/uwsgi;
   scgi_temp_path {tmp}/scgi;
-  map $ssl_client_s_dn $cn_ok {{
+"""
+
+NGINX_CONF = NGINX_HEAD + """  map $ssl_client_s_dn $cn_ok {{
     default 0;
     "~(^|,)CN=location-b\\.semstreams\\.local(,|$)" 1;
   }}

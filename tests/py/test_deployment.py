@@ -9,26 +9,13 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, run
+from conftest import NGINX_HEAD, ROOT, run
 from netns import SERVER_V4, NetnsBed
 
 HOST, PORT = "nginx.staging.example", 8443
 CLIENT_CN = "client.staging.example"
 
-NGINX = """
-worker_processes 1;
-daemon off;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log;
-events {{ worker_connections 64; }}
-http {{
-  access_log off;
-  client_body_temp_path {tmp}/body;
-  proxy_temp_path {tmp}/proxy;
-  fastcgi_temp_path {tmp}/fastcgi;
-  uwsgi_temp_path {tmp}/uwsgi;
-  scgi_temp_path {tmp}/scgi;
-  map $ssl_client_s_dn $cn_ok {{
+NGINX = NGINX_HEAD + """  map $ssl_client_s_dn $cn_ok {{
     default 0;
     "~(^|,)CN={cn}(,|$)" 1;
   }}
