@@ -43,6 +43,11 @@ static const char *const verdict_descs[] = {
     MH_VERDICTS(X)
 #undef X
 };
+static const char *const manner_names[] = {
+#define X(e, kw) kw,
+    MH_MANNERS(X)
+#undef X
+};
 static const int verdict_fails[] = {
 #define X(e, kw, f, sf, desc) f,
     MH_VERDICTS(X)
@@ -76,6 +81,9 @@ const char *mh_verdict_name(enum mh_verdict v) {
 }
 const char *mh_verdict_description(enum mh_verdict v) {
   return NAME(verdict_descs, v, MH_VERDICT_NUM);
+}
+const char *mh_manner_name(enum mh_manner m) {
+  return NAME(manner_names, m, MH_MANNER_NUM);
 }
 int mh_verdict_fails(enum mh_verdict v, int strict) {
   return (unsigned)v < MH_VERDICT_NUM && (strict ? verdict_strict_fails[v] : verdict_fails[v]);

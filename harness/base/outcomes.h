@@ -92,17 +92,19 @@ enum mh_layer {
       MH_LAYER_NUM
 };
 
-// Verdicts. X(enum suffix, keyword, fails the run, fails under --strict, description).
-#define MH_VERDICTS(X)                                                                       \
-  X(PASS, "pass", 0, 0, "as expected, with the profile's alert or status")                   \
-  X(PASS_CONCEPTUAL, "pass-conceptual", 0, 1,                                                \
-    "rejected as expected, but not with the profile's alert or status")                      \
-  X(UNEXPECTED_ACCEPT, "unexpected-accept", 1, 1, "accepted, but the policy says reject")    \
-  X(UNEXPECTED_REJECT, "unexpected-reject", 1, 1, "rejected, but the policy says accept")    \
-  X(WRONG_LAYER, "wrong-layer", 1, 1, "rejected, but at another layer or by the other side") \
-  X(NOT_ATTRIBUTABLE, "not-attributable", 1, 1,                                              \
-    "rejected, but not for what the case tests (e.g. before a CertificateRequest)")          \
-  X(INCONCLUSIVE, "inconclusive", 1, 1, "the target could not be reached or did not answer") \
+// Verdicts. X(enum suffix, keyword, fails the run, fails under --strict, description). The first
+// question (admitted or refused as the policy says) fails a run; the second (refused as the
+// profile predicts) only under --strict.
+#define MH_VERDICTS(X)                                                                         \
+  X(PASS, "pass", 0, 0,                                                                        \
+    "admitted or refused as the policy says (a refusal as the profile predicts, if one does)") \
+  X(PASS_CONCEPTUAL, "pass-conceptual", 0, 1,                                                  \
+    "refused as the policy says, but not the way the profile predicts (layer, alert, status)") \
+  X(UNEXPECTED_ACCEPT, "unexpected-accept", 1, 1, "accepted, but the policy says refuse")      \
+  X(UNEXPECTED_REJECT, "unexpected-reject", 1, 1, "refused, but the policy says admit")        \
+  X(NOT_ATTRIBUTABLE, "not-attributable", 1, 1,                                                \
+    "refused, but not for what the case tests (e.g. before a CertificateRequest)")             \
+  X(INCONCLUSIVE, "inconclusive", 1, 1, "the target could not be reached or did not answer")   \
   X(FAIL, "fail", 1, 1, "a certificate expires within --min-time-left")
 
 enum mh_verdict {
@@ -110,6 +112,20 @@ enum mh_verdict {
   MH_VERDICTS(X)
 #undef X
       MH_VERDICT_NUM
+};
+
+// Whether and how a case's manner of refusal was judged (the verdict's second question).
+// X(enum suffix, keyword).
+#define MH_MANNERS(X)             \
+  X(NOT_JUDGED, "not-judged")     \
+  X(AS_PREDICTED, "as-predicted") \
+  X(DIFFERS, "differs")
+
+enum mh_manner {
+#define X(e, kw) MH_MANNER_##e,
+  MH_MANNERS(X)
+#undef X
+      MH_MANNER_NUM
 };
 
 // What a probe sends once the handshake is done (a target's "request"). X(enum suffix, keyword).
@@ -193,6 +209,7 @@ const char *mh_result_name(enum mh_result r);
 const char *mh_layer_name(enum mh_layer l);
 const char *mh_verdict_name(enum mh_verdict v);
 const char *mh_verdict_description(enum mh_verdict v);
+const char *mh_manner_name(enum mh_manner m);
 int mh_verdict_fails(enum mh_verdict v, int strict);
 // mh_reason_by_side returns 's' if the server rejects for |r|, 'c' if the client does.
 char mh_reason_side(enum mh_reason r);

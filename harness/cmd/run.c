@@ -193,7 +193,7 @@ static int cmd_run(const struct mh_cmd *self, int argc, char **argv) {
       {"min-time-left", required_argument, NULL, 'L'},
       {NULL, 0, NULL, 0},
   };
-  struct mh_run_options ro = {.jobs = (int)sysconf(_SC_NPROCESSORS_ONLN)};
+  struct mh_run_options ro = {.jobs = (int)sysconf(_SC_NPROCESSORS_ONLN), .plan_out = stdout};
   struct mh_net_pin pins[MH_CMD_MAX_PINS];
   ro.pins = pins;
   struct run_flags fl = {.keylog = NULL};

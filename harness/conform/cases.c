@@ -292,7 +292,9 @@ static int begin_case(struct slot *sl) {
                               .server_name = res->server_name,
                               .path = L->path ? L->path : "/",
                               .host_header = sl->host_header,
-                              .request = mh_cases_request_mode(L)};
+                              .request = mh_cases_request_mode(L),
+                              .refusal_statuses = L->policy.refusal_statuses,
+                              .num_refusal_statuses = L->policy.num_refusal_statuses};
   struct mh_probe_timeouts to;
   probe_timeouts(r, L, &to);
   sl->ch = (struct capture_hook){.pcap = r->o->pcap,
@@ -322,6 +324,7 @@ static void judge_case(struct slot *sl) {
   res->expect = p->expect;
   res->verdict = mh_verdict_judge(&res->expect, &res->outcome, p->spec.version, res->verdict_reason,
                                   sizeof(res->verdict_reason));
+  res->manner = mh_verdict_manner(&res->expect, res->verdict);
   res->fails = mh_verdict_fails(res->verdict, r->o->strict);
   mh_verdict_summary(&res->outcome, res->summary, sizeof(res->summary));
   mh_oracle_describe(&res->expect, res->expected_text, sizeof(res->expected_text));

@@ -72,7 +72,9 @@ struct mh_runner {
   pthread_mutex_t err_mu;
   pthread_mutex_t arena_mu;       // |a| while the loop threads run
   struct mh_lifetimes lifetimes;  // the chains the probes saw (filled by the loop threads)
-  struct mh_run_result result;    // filled once the cases are over
+  struct mh_run_target *targets;  // the locations the plans probe (set by plan_cases)
+  size_t num_targets;
+  struct mh_run_result result;  // filled once the cases are over
 };
 
 // mh_cases_run runs every planned case of |r|, |jobs| of them in flight at once on a few probe loop

@@ -21,17 +21,20 @@ static int identity_cert(const struct mh_scenario *s, const struct mh_pki_entity
   return mh_inspect_load(out, cert, key, err);
 }
 
-// judge is what server_reason needs besides the case: the location's policy and the rules its
-// stack does not apply (the profile's "cannot"), which the oracle then skips.
+// judge is what server_reason needs besides the case: the location and its policy. The policy is
+// the contract: a rule the stack's profile says it cannot enforce is judged like any other
+// (conform/verdict.c names the profile's reason on the acceptance that follows).
 struct judge {
   const struct mh_location *L;
   const struct mh_policy *p;
-  unsigned off;  // bit (1 << enum mh_policy_rule)
+  // Set when the refusal is the application's, by the policy's "verified_only": the TLS layer
+  // let the client through (no certificate, or one whose CA optional_no_ca forgives).
+  int at_application;
 };
 
-// rule_on reports whether the policy sets rule |r| and the stack applies it.
+// rule_on reports whether the policy sets rule |r|.
 static int rule_on(const struct judge *j, enum mh_policy_rule r) {
-  return (j->p->rules & ~j->off & (1u << r)) != 0;
+  return (j->p->rules & (1u << r)) != 0;
 }
 
 static int in_list(const char *const *list, size_t num, const char *v, int nocase) {
@@ -124,12 +127,11 @@ static enum mh_reason identity_reason(const struct judge *j, const struct mh_ins
 
 // chain_reason judges the path from |c| to the client CA files at |now|: a certificate of the path
 // out of its validity, no path (forgiven by optional_no_ca, as nginx and mod_ssl forgive the CA
-// errors only, or when the stack cannot restrict the CAs), a path to a CA file's intermediate
-// whose root is missing (unknown_ca, forgiven only when the stack cannot restrict the CAs: both
-// servers refuse it under optional_no_ca), another verification error (unknown_ca too, never
-// forgiven), or one longer than the verify depth (OpenSSL's depth counts the intermediates: the
-// leaf and the trust anchor are not counted).
-static int chain_reason(const struct judge *j, const struct mh_inspect_cert *c, time_t now,
+// errors only), a path to a CA file's intermediate whose root is missing (unknown_ca: both
+// servers refuse it under optional_no_ca), another verification error (unknown_ca too), or one
+// longer than the verify depth (OpenSSL's depth counts the intermediates: the
+// leaf and the trust anchor are not counted; -1 admits only a leaf that is its own anchor).
+static int chain_reason(struct judge *j, const struct mh_inspect_cert *c, time_t now,
                         enum mh_reason *out, struct mh_err *err) {
   enum mh_inspect_path path = MH_INSPECT_PATH_OK;
   size_t len = 0;
@@ -141,13 +143,12 @@ static int chain_reason(const struct judge *j, const struct mh_inspect_cert *c, 
   if (path == MH_INSPECT_PATH_EXPIRED || path == MH_INSPECT_PATH_NOT_YET_VALID) {
     *out = path == MH_INSPECT_PATH_EXPIRED ? MH_REASON_EXPIRED : MH_REASON_NOT_YET_VALID;
   } else if (path != MH_INSPECT_PATH_OK) {
-    int any_ca = (j->off & (1u << MH_POLICY_CLIENT_CA_FILES)) != 0;
-    int forgiven = (path == MH_INSPECT_PATH_UNKNOWN_CA &&
-                    (j->p->client_auth == MH_CLIENT_AUTH_OPTIONAL_NO_CA || any_ca)) ||
-                   (path == MH_INSPECT_PATH_NO_ROOT && any_ca);
-    *out = forgiven ? MH_REASON_NONE : MH_REASON_UNKNOWN_CA;
-  } else if (rule_on(j, MH_POLICY_VERIFY_DEPTH) && len > 2 &&
-             len - 2 > (size_t)j->p->verify_depth) {
+    int forgiven =
+        path == MH_INSPECT_PATH_UNKNOWN_CA && j->p->client_auth == MH_CLIENT_AUTH_OPTIONAL_NO_CA;
+    *out = forgiven && !j->p->verified_only ? MH_REASON_NONE : MH_REASON_UNKNOWN_CA;
+    j->at_application = forgiven && j->p->verified_only;
+  } else if (rule_on(j, MH_POLICY_VERIFY_DEPTH) && len >= 2 &&
+             (long)len - 2 > (long)j->p->verify_depth) {
     *out = MH_REASON_CHAIN_TOO_LONG;
   }
   return 0;
@@ -156,7 +157,7 @@ static int chain_reason(const struct judge *j, const struct mh_inspect_cert *c, 
 // cert_reason judges the client certificate |c| in the order real stacks use: leaf validity at
 // |now|, the chain to the client CA files (and its depth), clientAuth EKU, the identity rules,
 // then the key (CertificateVerify).
-static int cert_reason(const struct judge *j, const struct mh_inspect_cert *c, time_t now,
+static int cert_reason(struct judge *j, const struct mh_inspect_cert *c, time_t now,
                        enum mh_reason *out, struct mh_err *err) {
   if (c->not_before > (int64_t)now) {
     *out = MH_REASON_NOT_YET_VALID;
@@ -182,7 +183,7 @@ static enum mh_reason version_reason(const struct judge *j, const struct mh_case
   if (k->min_tls13 && k->version < MH_TLS13) {
     return MH_REASON_VERSION;
   }
-  if (k->version < j->p->min_version && !(j->off & (1u << MH_POLICY_MIN_VERSION))) {
+  if (k->version < j->p->min_version) {
     return MH_REASON_VERSION;
   }
   if (rule_on(j, MH_POLICY_MAX_VERSION) && k->version > j->p->max_version) {
@@ -191,9 +192,8 @@ static enum mh_reason version_reason(const struct judge *j, const struct mh_case
   return MH_REASON_NONE;
 }
 
-static int server_reason(const struct mh_scenario *s, const struct judge *j,
-                         const struct mh_case_spec *k, time_t now, enum mh_reason *out,
-                         struct mh_err *err) {
+static int server_reason(const struct mh_scenario *s, struct judge *j, const struct mh_case_spec *k,
+                         time_t now, enum mh_reason *out, struct mh_err *err) {
   const struct mh_location *L = j->L;
   enum mh_client_auth auth = j->p->client_auth;
   if ((*out = version_reason(j, k)) != MH_REASON_NONE) {
@@ -204,9 +204,9 @@ static int server_reason(const struct mh_scenario *s, const struct judge *j,
   }
   int idx = k->identity != NULL ? mh_pki_spec_entity(&s->spec, k->identity) : -1;
   if (idx < 0) {
-    // A stack that cannot require a certificate lets a client without one in.
-    *out = auth == MH_CLIENT_AUTH_REQUIRE && !(j->off & (1u << MH_POLICY_CLIENT_AUTH))
-               ? MH_REASON_MISSING_CERT
+    // verified_only: the TLS layer lets the client in without one, the application refuses it.
+    j->at_application = auth != MH_CLIENT_AUTH_REQUIRE && j->p->verified_only;
+    *out = auth == MH_CLIENT_AUTH_REQUIRE || j->p->verified_only ? MH_REASON_MISSING_CERT
            : L->server.num_allowed_cns > 0 && L->emulate == MH_EMULATE_GO && !L->is_target
                ? MH_REASON_NO_VERIFIED_CHAINS
                : MH_REASON_NONE;
@@ -304,9 +304,9 @@ int mh_oracle_expect(const struct mh_scenario *s, const struct mh_location *L,
                      struct mh_expectation *out, struct mh_err *err) {
   memset(out, 0, sizeof(*out));
   out->cert_request = L->policy.client_auth != MH_CLIENT_AUTH_NONE;
-  out->unenforced = L->policy.rules & profile->cannot;
+  out->unenforced = profile != NULL ? L->policy.rules & profile->cannot : 0;
   out->cannot_why = out->unenforced ? profile->cannot_why : NULL;
-  out->profile = profile->name;
+  out->profile = profile != NULL ? profile->name : NULL;
   if (k->has_expect) {
     out->explicit_ = 1;
     out->reject = k->expect_reject;
@@ -324,7 +324,7 @@ int mh_oracle_expect(const struct mh_scenario *s, const struct mh_location *L,
   // The time of the probe, which runs right after: what "valid now" means for the certificates.
   time_t now = time(NULL);
   enum mh_reason r;
-  struct judge j = {.L = L, .p = &L->policy, .off = profile->cannot};
+  struct judge j = {.L = L, .p = &L->policy};
   if (client_reason(s, L, k, now, &r, err) != 0 ||
       (r == MH_REASON_NONE && server_reason(s, &j, k, now, &r, err) != 0)) {
     return -1;
@@ -342,9 +342,17 @@ int mh_oracle_expect(const struct mh_scenario *s, const struct mh_location *L,
     out->num_alerts = 1;
     return 0;
   }
-  const struct mh_profile_rule *rule = &profile->rules[r];
-  if (!rule->set) {
-    out->layer = MH_LAYER_NONE;  // the profile does not say: any rejection will do
+  if (j.at_application) {
+    // The policy itself says where: the application's refusal, with its status when it names
+    // one (several: any of them, which the probe counts as refusals).
+    out->layer = MH_LAYER_HTTP;
+    out->status = L->policy.num_refusal_statuses == 1 ? L->policy.refusal_statuses[0] : 0;
+    out->by_policy = 1;
+    return 0;
+  }
+  const struct mh_profile_rule *rule = profile != NULL ? &profile->rules[r] : NULL;
+  if (rule == NULL || !rule->set) {
+    out->layer = MH_LAYER_NONE;  // no profile, or it does not say: any refusal will do
     return 0;
   }
   out->layer = (enum mh_layer)rule->layer;
@@ -354,6 +362,29 @@ int mh_oracle_expect(const struct mh_scenario *s, const struct mh_location *L,
   memcpy(out->alerts, al, n * sizeof(int));
   out->num_alerts = n;
   return 0;
+}
+
+int mh_oracle_reason_rule(enum mh_reason r) {
+  switch (r) {
+    case MH_REASON_MISSING_CERT:
+      return MH_POLICY_CLIENT_AUTH;
+    case MH_REASON_UNKNOWN_CA:
+      return MH_POLICY_CLIENT_CA_FILES;
+    case MH_REASON_CN_NOT_ALLOWED:
+      return MH_POLICY_ID_CN;
+    case MH_REASON_IDENTITY_NOT_ALLOWED:
+      return MH_POLICY_ID_DN_REGEX;
+    case MH_REASON_HOST_MISMATCH:
+      return MH_POLICY_ID_HOST;
+    case MH_REASON_CHAIN_TOO_LONG:
+      return MH_POLICY_VERIFY_DEPTH;
+    case MH_REASON_VERSION:
+      return MH_POLICY_MIN_VERSION;
+    case MH_REASON_VERSION_TOO_HIGH:
+      return MH_POLICY_MAX_VERSION;
+    default:
+      return -1;
+  }
 }
 
 void mh_oracle_describe(const struct mh_expectation *x, char *out, size_t out_len) {

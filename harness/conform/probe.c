@@ -59,6 +59,8 @@ struct mh_probe {
   size_t req_len, req_off;
   struct mh_http_parser *hp;
   struct mh_http_head head;
+  char lead[5];  // the answer's first bytes (up to 5): "HTTP/" or not
+  size_t lead_len;
 };
 
 static void advance(struct mh_probe *p);
@@ -362,15 +364,20 @@ static void tls_end(struct mh_probe *p) {
   advance(p);
 }
 
-// answered records the server's complete HTTP answer |status|: below 400 an acceptance, else a
-// rejection at the application layer; then how the server ends, except after a WebSocket upgrade
-// (a WebSocket server keeps the connection: we close it).
+// answered records the server's complete HTTP answer |status|: below 400 an acceptance, else (or
+// when the policy lists it among its refusal statuses) a rejection at the application layer; then
+// how the server ends, except after a WebSocket upgrade (a WebSocket server keeps the connection:
+// we close it).
 static void answered(struct mh_probe *p, int status) {
   struct mh_case_outcome *o = p->o;
   o->http_status = status;
   o->ws_upgraded = status == 101;
   o->tls = *mh_tls_conn_info(p->tc);
-  if (status >= 100 && status < 400) {
+  int refusal = 0;
+  for (size_t i = 0; i < p->t.num_refusal_statuses; i++) {
+    refusal |= p->t.refusal_statuses[i] == status;
+  }
+  if (status >= 100 && status < 400 && !refusal) {
     o->result = MH_RESULT_ACCEPTED;
     o->phase = MH_PHASE_NONE;
     if (p->t.request != MH_REQUEST_HTTP) {
@@ -422,6 +429,33 @@ static void accepted_by_tls(struct mh_probe *p) {
   finish(p);
 }
 
+// speaks_no_http adds the |n| bytes |buf| read to the answer's lead and reports whether they show
+// the server speaks no HTTP: its first bytes are not "HTTP/" (a service behind TLS that echoes,
+// greets or streams something else).
+static int speaks_no_http(struct mh_probe *p, const char *buf, size_t n) {
+  static const char want[] = "HTTP/";
+  size_t take = sizeof(p->lead) - p->lead_len < n ? sizeof(p->lead) - p->lead_len : n;
+  memcpy(p->lead + p->lead_len, buf, take);
+  p->lead_len += take;
+  return memcmp(p->lead, want, p->lead_len) != 0;
+}
+
+// accepted_without_http records a server that answered our request with something other than
+// HTTP: it speaks no HTTP, so the case is judged by the TLS result, which is that the server kept
+// the client and spoke to it.
+static void accepted_without_http(struct mh_probe *p) {
+  struct mh_case_outcome *o = p->o;
+  o->tls = *mh_tls_conn_info(p->tc);
+  o->result = MH_RESULT_ACCEPTED;
+  o->phase = MH_PHASE_NONE;
+  snprintf(o->client_error, sizeof(o->client_error),
+           "the server answered without HTTP (its first bytes are not \"HTTP/\"): judged by the "
+           "TLS result, it kept the connection and spoke");
+  mh_tls_close_notify(p->tc);
+  o->end = MH_END_CLIENT_CLOSE;
+  finish(p);
+}
+
 static void step_read(struct mh_probe *p) {
   struct mh_case_outcome *o = p->o;
   for (;;) {
@@ -445,6 +479,10 @@ static void step_read(struct mh_probe *p) {
     }
     if (p->t.request == MH_REQUEST_TLS) {
       accepted_by_tls(p);
+      return;
+    }
+    if (speaks_no_http(p, buf, got)) {
+      accepted_without_http(p);
       return;
     }
     if (p->hp != NULL && mh_http_parse(p->hp, buf, got, &p->head) < 0) {

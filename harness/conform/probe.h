@@ -30,6 +30,10 @@ struct mh_probe_target {
   const char *path;              // request target
   const char *host_header;       // Host: value
   enum mh_request_mode request;  // never MH_REQUEST_DEFAULT: the caller resolves it
+  // HTTP statuses that refuse the client whatever their class (the policy's "verified_only"):
+  // an answer with one is a rejection at HTTP, also below 400.
+  const int *refusal_statuses;
+  size_t num_refusal_statuses;
 };
 
 struct mh_probe_timeouts {

@@ -24,14 +24,15 @@ struct mh_case_result {
                              // certificates (the time left, conform/lifetimes.h): no connection, so
                              // |expect|, |outcome| and |server| say nothing
   enum mh_case_check check;  // a matrix case's check beyond identity x version
-  const char *profile;
+  const char *profile;       // NULL: none (an external target that names none)
   const char *server_name;
   struct mh_expectation expect;
   struct mh_case_outcome outcome;
   int has_server;  // a mock recorded its side
   struct mh_server_record server;
   enum mh_verdict verdict;
-  int fails;  // counts as a failure (given --strict)
+  enum mh_manner manner;  // the verdict's second question: was the refusal's manner judged, how
+  int fails;              // counts as a failure (given --strict)
   char summary[256];
   char verdict_reason[600];  // why the verdict, when it needs saying (mh_verdict_judge)
   char expected_text[256];
@@ -58,6 +59,21 @@ struct mh_baseline_change {
 
 struct mh_run_warning;
 struct mh_lifetimes;
+struct mh_observed;
+
+// mh_run_target is one location the run probed, as the console and the reports name it: the
+// profile that predicts its manner of refusal and the request its probes send.
+struct mh_run_target {
+  const char *name;
+  int external;         // an external target (not a mock)
+  const char *profile;  // as the scenario names it (a shipped name or a path); NULL: none
+  enum mh_request_mode request;
+  unsigned unenforced;  // the policy's rules its profile cannot enforce (enum mh_policy_rule bits)
+  const char *cannot_why;  // the profile's reason for them
+  // An external target's observed profile (conform/observed.h), once its cases are over; NULL for
+  // a mock, or when no case of the target completed.
+  const struct mh_observed *observed;
+};
 
 // mh_run_result is a run as it ended. Its cases, changes and warnings live as long as the runner
 // that made them (conform/runner.h).
@@ -79,6 +95,8 @@ struct mh_run_result {
   size_t num_warnings;
   // The certificates the targets presented and the client identities' (conform/lifetimes.h).
   const struct mh_lifetimes *lifetimes;
+  const struct mh_run_target *targets;  // in the order of their first case
+  size_t num_targets;
   int exit_code;  // 0, 1, or 128 + the signal (conform/runner.h)
 };
 

@@ -27,7 +27,9 @@
 #include "mock/events.h"
 #include "conform/internal.h"
 #include "mock/pebble.h"
+#include "conform/observed.h"
 #include "conform/oracle.h"
+#include "conform/summary.h"
 #include "pki/pki.h"
 #include "conform/probe.h"
 #include "conform/warnings.h"
@@ -154,7 +156,9 @@ static int load_profiles(struct mh_runner *r, struct mh_err *err) {
     if (r->num_profiles == MAX_PROFILES) {
       return mh_err_set(err, "%s: more than %d profiles", r->s->file, MAX_PROFILES);
     }
-    if (mh_profile_load(r->a, r->o->profiles_dir, name, &r->profiles[r->num_profiles], err) != 0) {
+    const struct mh_location *L = &r->s->locations[i];
+    if (mh_profile_of_location(r->a, r->o->profiles_dir, r->s->file, L->name, name, L->profile_file,
+                               &r->profiles[r->num_profiles], err) != 0) {
       return -1;
     }
     r->num_profiles++;
@@ -262,6 +266,33 @@ static int compare_baseline(struct mh_runner *r, struct mh_run_result *res, stru
 // plan_cases makes the run's own copy of |s_in| (with room for variant locations), loads the
 // profiles and lists every case to run: the explicit ones, then the matrix; each gets the location
 // whose policy it meets (a variant where the case needs another certificate or version floor).
+// plan_targets lists the locations the plans probe, in the order of their first case, with the
+// profile and request each gets (mh_run_target).
+static int plan_targets(struct mh_runner *r, struct mh_err *err) {
+  r->targets = mh_arena_alloc_array(r->a, r->num_plans, sizeof(*r->targets));
+  if (r->targets == NULL) {
+    return mh_err_set(err, "out of memory");
+  }
+  for (size_t i = 0; i < r->num_plans; i++) {
+    const struct plan *p = &r->plans[i];
+    struct mh_run_target *t = NULL;
+    for (size_t j = 0; j < r->num_targets && t == NULL; j++) {
+      t = strcmp(r->targets[j].name, p->spec.target) == 0 ? &r->targets[j] : NULL;
+    }
+    if (t == NULL) {
+      const struct mh_location *L = mh_scenario_location(r->s, p->spec.target);
+      t = &r->targets[r->num_targets++];
+      *t = (struct mh_run_target){.name = L->name,
+                                  .external = L->is_target,
+                                  .profile = L->profile,
+                                  .request = mh_cases_request_mode(L)};
+    }
+    t->unenforced |= p->expect.unenforced;
+    t->cannot_why = p->expect.unenforced ? p->expect.cannot_why : t->cannot_why;
+  }
+  return 0;
+}
+
 static int plan_cases(struct mh_runner *r, const struct mh_scenario *s_in, struct mh_err *err) {
   struct mh_scenario *s = mh_arena_alloc(r->a, sizeof(*s));
   size_t cap = s_in->num_locations * 3 + 2;
@@ -308,7 +339,7 @@ static int plan_cases(struct mh_runner *r, const struct mh_scenario *s_in, struc
     }
   }
   s->num_locations = num_locs;
-  return 0;
+  return plan_targets(r, err);
 }
 
 // start_mocks opens the event log and starts the mock locations (not the
@@ -476,6 +507,29 @@ static void runner_stop(struct mh_runner *r) {
   mh_events_close(&r->events);
 }
 
+// observe_targets gives each external target with a completed case its observed profile
+// (conform/observed.h), from the |num| cases |cases| the report holds.
+static int observe_targets(struct mh_runner *r, const struct mh_case_result *cases, size_t num,
+                           struct mh_err *err) {
+  for (size_t i = 0; i < r->num_targets; i++) {
+    struct mh_run_target *t = &r->targets[i];
+    int completed = 0;
+    for (size_t j = 0; j < num && !completed; j++) {
+      completed = strcmp(cases[j].target, t->name) == 0 && !cases[j].abandoned;
+    }
+    if (!t->external || !completed) {
+      continue;
+    }
+    struct mh_observed *ob = mh_arena_alloc(r->a, sizeof(*ob));
+    if (ob == NULL) {
+      return mh_err_set(err, "out of memory");
+    }
+    mh_observed_build(cases, num, t->name, r->s->name, ob);
+    t->observed = ob;
+  }
+  return 0;
+}
+
 // finish_result fills the run's result once its cases are over: the cases reported (with the
 // time-left checks), the warnings, the exit code and the changes since the baseline.
 static int finish_result(struct mh_runner *r, int jobs, long long started, double t0,
@@ -510,6 +564,11 @@ static int finish_result(struct mh_runner *r, int jobs, long long started, doubl
     return mh_err_set(err, "out of memory");
   }
   res->warnings = warnings;
+  if (observe_targets(r, reported, num_probed, err) != 0) {
+    return -1;
+  }
+  res->targets = r->targets;
+  res->num_targets = r->num_targets;
   res->num_warnings = mh_warnings_collect(warnings, reported, num_probed);
   res->num_warnings += mh_lifetimes_warnings(&r->lifetimes, warnings + res->num_warnings, room);
   res->exit_code =
@@ -555,7 +614,13 @@ int mh_runner_run(const struct mh_scenario *s_in, const struct mh_run_options *o
   // The fixtures first: the oracle reads the certificates when it plans the cases.
   struct mh_pki_options popts = {.out_dir = s_in->fixtures_dir, .quiet = 1};
   if (mh_pki_generate(&s_in->spec, &popts, err) != 0 || mh_pebble_start(s_in, &r->pebble, err) ||
-      merge_pins(r, s_in, err) != 0 || plan_cases(r, s_in, err) != 0 || start_mocks(r, err) != 0) {
+      merge_pins(r, s_in, err) != 0 || plan_cases(r, s_in, err) != 0) {
+    goto out;
+  }
+  if (o->plan_out != NULL) {
+    mh_summary_plan(o->plan_out, o, r->targets, r->num_targets);
+  }
+  if (start_mocks(r, err) != 0) {
     goto out;
   }
   int jobs = mh_cases_run(r, o->jobs, o->timeout_s > 0 ? t0 + o->timeout_s * 1000 : 0, err);

@@ -4,19 +4,24 @@
 #ifndef MH_RUNNER_H
 #define MH_RUNNER_H
 
+#include <stdio.h>
+
 #include "base/err.h"
 #include "base/interrupt.h"
 #include "conform/result.h"
 #include "input/scenario.h"
 
 struct mh_run_options {
-  const char *out_dir;            // the run's report directory (created)
-  const char *filter;             // glob on case ids, NULL: all
-  int jobs;                       // concurrent cases
-  int strict;                     // pass-conceptual and warnings (conform/warnings.h) fail
-  const char *baseline;           // earlier report.json, NULL: none
-  const char *profiles_dir;       // where stack profiles are
-  int quiet;                      // print only the summary
+  const char *out_dir;       // the run's report directory (created)
+  const char *filter;        // glob on case ids, NULL: all
+  int jobs;                  // concurrent cases
+  int strict;                // pass-conceptual and warnings (conform/warnings.h) fail
+  const char *baseline;      // earlier report.json, NULL: none
+  const char *profiles_dir;  // where stack profiles are
+  int quiet;                 // print only the summary
+  // Where the run says, before its first case, which profile and request each target gets and
+  // what its policy requires that its stack cannot enforce; NULL: nowhere.
+  FILE *plan_out;
   int pcap;                       // capture every case
   const char *capture_iface;      // NULL: "lo" for a loopback address, "any" for another
   const struct mh_net_pin *pins;  // --resolve NAME:PORT:ADDR, before the scenario's "resolve"

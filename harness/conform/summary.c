@@ -5,10 +5,38 @@
 
 #include <stdio.h>
 
+#include "base/case_file.h"
 #include "base/interrupt.h"
 #include "base/printable.h"
 #include "conform/lifetimes.h"
+#include "conform/observed.h"
 #include "conform/warnings.h"
+
+void mh_summary_plan(FILE *f, const struct mh_run_options *o, const struct mh_run_target *targets,
+                     size_t num) {
+  struct mh_printable_ring g = {.next = 0};
+  for (size_t i = 0; i < num && !o->quiet; i++) {
+    const struct mh_run_target *t = &targets[i];
+    if (t->profile != NULL) {
+      fprintf(f, "run: target %s: profile %s, request %s\n", mh_printable_next(&g, t->name),
+              mh_printable_next(&g, t->profile), mh_request_mode_name(t->request));
+    } else {
+      fprintf(f,
+              "run: target %s: no profile (how it refuses is recorded, not judged), request %s\n",
+              mh_printable_next(&g, t->name), mh_request_mode_name(t->request));
+    }
+  }
+  for (size_t i = 0; i < num; i++) {
+    const struct mh_run_target *t = &targets[i];
+    if (t->unenforced != 0) {
+      char line[1024];
+      mh_warnings_cannot_text(line, sizeof(line), t->name, t->unenforced, t->profile,
+                              t->cannot_why);
+      fprintf(f, "warning: %s\n", mh_printable_next(&g, line));
+    }
+  }
+  fflush(f);
+}
 
 void mh_summary_print(FILE *f, const struct mh_run_options *o, const struct mh_run_result *rep) {
   size_t counts[MH_VERDICT_NUM] = {0};
@@ -64,6 +92,21 @@ void mh_summary_print(FILE *f, const struct mh_run_options *o, const struct mh_r
   }
   fprintf(f, "%s\nrun: reports in %s (report.md, report.html, report.json, junit.xml)\n",
           o->strict ? " [strict]" : "", mh_printable_next(&g, o->out_dir));
+  for (size_t i = 0; i < rep->num_targets; i++) {
+    const struct mh_observed *ob = rep->targets[i].observed;
+    if (ob == NULL) {
+      continue;
+    }
+    char file[256];
+    mh_case_file_name(ob->target, file, sizeof(file));
+    fprintf(f,
+            "run: target %s: observed profile (%zu reason%s) in %s/profiles/%s.json; to judge "
+            "later runs by it, copy it beside the scenario and set \"profile\": \"<its path>\" "
+            "in $.locations.%s\n",
+            mh_printable_next(&g, ob->target), ob->num_reasons, ob->num_reasons == 1 ? "" : "s",
+            mh_printable_next(&g, o->out_dir), mh_printable_next(&g, file),
+            mh_printable_next(&g, ob->target));
+  }
   if (o->pcap) {
     size_t captured = 0, skipped = 0, mismatched = 0;
     const char *why = NULL;

@@ -14,4 +14,11 @@
 // A peer's words are shown as "\xNN" where they are not printable.
 void mh_summary_print(FILE *f, const struct mh_run_options *o, const struct mh_run_result *res);
 
+// mh_summary_plan writes to |f|, before the run's first case, one line per target of the |num|
+// |targets| (unless o->quiet): the profile that predicts its manner of refusal (or none: recorded,
+// not judged) and the request its probes send; then, whatever o->quiet, a warning per target
+// whose policy requires what its stack cannot enforce.
+void mh_summary_plan(FILE *f, const struct mh_run_options *o, const struct mh_run_target *targets,
+                     size_t num);
+
 #endif

@@ -6,6 +6,7 @@
 
 #include "base/alerts.h"
 #include "base/tls_version.h"
+#include "input/policy.h"
 
 // server_end writes how the server ended the connection, as a verb phrase.
 static void server_end(const struct mh_case_outcome *o, char *out, size_t out_len) {
@@ -120,6 +121,98 @@ static enum mh_verdict verdict_accept(const struct mh_expectation *x,
   return MH_VERDICT_UNEXPECTED_REJECT;
 }
 
+// manner_seen writes how the server refused |o|: "alert 42 bad_certificate", "HTTP 401", "a
+// reset without an alert".
+static void manner_seen(const struct mh_case_outcome *o, char *out, size_t len) {
+  int alert = o->rejected_by == 'c' ? o->tls.alert_sent : o->tls.alert_received;
+  if (o->layer == MH_LAYER_HTTP) {
+    snprintf(out, len, "HTTP %d", o->http_status);
+  } else if (alert != MH_ALERT_NONE) {
+    snprintf(out, len, "alert %d %s", alert, mh_alert_name(alert));
+  } else {
+    snprintf(out, len, "TLS, %s without an alert",
+             o->end == MH_END_RST       ? "a reset"
+             : o->end == MH_END_TIMEOUT ? "a stall"
+                                        : "a close");
+  }
+}
+
+// manner_predicted writes how |x| predicts the refusal: "alert 116 certificate_required or 42
+// bad_certificate", "HTTP 403", "a refusal at TLS".
+static void manner_predicted(const struct mh_expectation *x, char *out, size_t len) {
+  if (x->layer == MH_LAYER_HTTP) {
+    if (x->status != 0) {
+      snprintf(out, len, "HTTP %d", x->status);
+    } else {
+      snprintf(out, len, "a refusal at HTTP");
+    }
+    return;
+  }
+  if (x->num_alerts == 0) {
+    snprintf(out, len, "a refusal at TLS");
+    return;
+  }
+  size_t n = (size_t)snprintf(out, len, "alert");
+  for (size_t i = 0; i < x->num_alerts && n < len; i++) {
+    n += (size_t)snprintf(out + n, len - n, "%s %d %s", i ? " or" : "", x->alerts[i],
+                          mh_alert_name(x->alerts[i]));
+  }
+}
+
+// manner judges how a refusal that the policy expects was made, against the profile's (or the
+// scenario's) prediction: MH_VERDICT_PASS when it says nothing or the refusal matches it,
+// MH_VERDICT_PASS_CONCEPTUAL with what was predicted and seen otherwise.
+static enum mh_verdict manner(const struct mh_expectation *x, const struct mh_case_outcome *o,
+                              char *why, size_t len) {
+  int matches;
+  if (x->layer == MH_LAYER_NONE) {
+    matches = 1;  // no prediction: the manner is recorded, not judged
+  } else if (o->layer != x->layer) {
+    matches = 0;
+  } else if (o->layer == MH_LAYER_HTTP) {
+    matches = x->status == 0 || o->http_status == x->status;
+  } else {
+    int got = x->side == 'c' ? o->tls.alert_sent : o->tls.alert_received;
+    matches = x->num_alerts == 0;
+    for (size_t i = 0; i < x->num_alerts; i++) {
+      matches = matches || x->alerts[i] == got;
+    }
+  }
+  if (matches) {
+    return MH_VERDICT_PASS;
+  }
+  char seen[160], predicted[200];
+  manner_seen(o, seen, sizeof(seen));
+  manner_predicted(x, predicted, sizeof(predicted));
+  snprintf(why, len, "refused at %s where %s predicts %s", seen,
+           x->explicit_   ? "the scenario"
+           : x->by_policy ? "the policy"
+                          : "the profile",
+           predicted);
+  return MH_VERDICT_PASS_CONCEPTUAL;
+}
+
+// unenforced_why explains an acceptance the policy refuses when the reason is a rule the stack's
+// profile says it cannot enforce: the profile's reason, never a reason to expect acceptance.
+static void unenforced_why(const struct mh_expectation *x, char *why, size_t len) {
+  int rule = mh_oracle_reason_rule(x->reason);
+  unsigned bits = rule < 0                                 ? 0
+                  : (1u << rule) & MH_POLICY_IDENTITY_MASK ? MH_POLICY_IDENTITY_MASK
+                                                           : 1u << rule;
+  if ((x->unenforced & bits) == 0) {
+    return;
+  }
+  for (int r = 0; r < MH_POLICY_RULE_NUM; r++) {
+    if (x->unenforced & bits & (1u << r)) {
+      rule = r;  // the rule the profile names
+      break;
+    }
+  }
+  snprintf(why, len, "profile %s says its stack cannot enforce %s (%s), and nothing behind it did",
+           x->profile != NULL ? x->profile : "?", mh_policy_rule_key((enum mh_policy_rule)rule),
+           x->cannot_why != NULL ? x->cannot_why : "");
+}
+
 enum mh_verdict mh_verdict_judge(const struct mh_expectation *x, const struct mh_case_outcome *o,
                                  int version, char *why, size_t why_len) {
   why[0] = '\0';
@@ -133,29 +226,40 @@ enum mh_verdict mh_verdict_judge(const struct mh_expectation *x, const struct mh
   if (o->result == MH_RESULT_ACCEPTED) {
     if (x->cert_request && !o->tls.certificate_request && x->side == 's') {
       snprintf(why, why_len, "the server never asked for a client certificate");
+    } else {
+      unenforced_why(x, why, why_len);
     }
     return MH_VERDICT_UNEXPECTED_ACCEPT;
   }
   if (!attributable(x, o, version, why, why_len)) {
     return MH_VERDICT_NOT_ATTRIBUTABLE;
   }
-  if (o->rejected_by != x->side || (x->layer != MH_LAYER_NONE && o->layer != x->layer)) {
-    return MH_VERDICT_WRONG_LAYER;
+  if (o->rejected_by != x->side && x->side == 'c') {
+    // The case tests our client's check of the server certificate; the server ended it first.
+    char how[300];
+    server_end(o, how, sizeof(how));
+    snprintf(why, why_len,
+             "the server %s before our client judged the server certificate, which is what the "
+             "case tests",
+             how);
+    return MH_VERDICT_NOT_ATTRIBUTABLE;
   }
-  if (o->layer == MH_LAYER_HTTP) {
-    return x->status == 0 || o->http_status == x->status ? MH_VERDICT_PASS
-                                                         : MH_VERDICT_PASS_CONCEPTUAL;
+  if (o->rejected_by != x->side) {
+    // Our own client ended the case (it refused something the server asked of it): that is
+    // never the server's refusal, whatever the policy expects of the server.
+    snprintf(why, why_len, "our client ended the connection (%s), not the server",
+             o->client_error[0] != '\0' ? o->client_error : "no reason recorded");
+    return MH_VERDICT_NOT_ATTRIBUTABLE;
   }
-  if (x->num_alerts == 0) {
-    return MH_VERDICT_PASS;
+  return manner(x, o, why, why_len);
+}
+
+enum mh_manner mh_verdict_manner(const struct mh_expectation *x, enum mh_verdict v) {
+  if (v == MH_VERDICT_PASS_CONCEPTUAL) {
+    return MH_MANNER_DIFFERS;
   }
-  int got = x->side == 'c' ? o->tls.alert_sent : o->tls.alert_received;
-  for (size_t i = 0; i < x->num_alerts; i++) {
-    if (x->alerts[i] == got) {
-      return MH_VERDICT_PASS;
-    }
-  }
-  return MH_VERDICT_PASS_CONCEPTUAL;
+  return v == MH_VERDICT_PASS && x->reject && x->layer != MH_LAYER_NONE ? MH_MANNER_AS_PREDICTED
+                                                                        : MH_MANNER_NOT_JUDGED;
 }
 
 void mh_verdict_summary(const struct mh_case_outcome *o, char *out, size_t out_len) {

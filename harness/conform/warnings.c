@@ -63,15 +63,8 @@ size_t mh_warnings_num_failing(const struct mh_run_warning *w, size_t num, int s
   return n;
 }
 
-// cannot_warning fills |w| for |target|, whose |num_cases| cases skipped the policy rules |rules|
-// because its stack (profile |profile|) cannot enforce them, for reason |why|.
-static void cannot_warning(struct mh_run_warning *w, const char *target, size_t num_cases,
-                           unsigned rules, const char *profile, const char *why) {
-  *w = (struct mh_run_warning){.kind = MH_WARNING_CANNOT_ENFORCE,
-                               .target = target,
-                               .num_cases = num_cases,
-                               .rules = rules,
-                               .informational = 1};
+void mh_warnings_cannot_text(char *out, size_t len, const char *target, unsigned rules,
+                             const char *profile, const char *why) {
   char keys[300] = "";
   for (int r = 0; r < MH_POLICY_RULE_NUM; r++) {
     if (rules & (1u << r)) {
@@ -80,11 +73,22 @@ static void cannot_warning(struct mh_run_warning *w, const char *target, size_t 
                mh_policy_rule_key((enum mh_policy_rule)r));
     }
   }
-  snprintf(
-      w->message, sizeof(w->message),
-      "target %.64s's policy sets %.220s, which its stack (profile %.48s) cannot enforce: %.160s; "
-      "the oracle expects acceptance where only these rules would reject",
-      target, keys, profile != NULL ? profile : "?", why != NULL ? why : "");
+  snprintf(out, len,
+           "target %s: the policy requires %s, which its stack (profile %s) cannot enforce (%s): "
+           "unless something behind it checks, expect unexpected-accept",
+           target, keys, profile != NULL ? profile : "?", why != NULL ? why : "no reason given");
+}
+
+// cannot_warning fills |w| for |target|, whose policy sets the rules |rules| that its stack
+// (profile |profile|) cannot enforce, for reason |why|.
+static void cannot_warning(struct mh_run_warning *w, const char *target, size_t num_cases,
+                           unsigned rules, const char *profile, const char *why) {
+  *w = (struct mh_run_warning){.kind = MH_WARNING_CANNOT_ENFORCE,
+                               .target = target,
+                               .num_cases = num_cases,
+                               .rules = rules,
+                               .informational = 1};
+  mh_warnings_cannot_text(w->message, sizeof(w->message), target, rules, profile, why);
 }
 
 // target_warnings adds the warnings of the cases of |target| to |out| and returns how many; it

@@ -35,10 +35,10 @@ struct mh_run_warning {
   int http_status;  // 0: none
   // MH_WARNING_CANNOT_ENFORCE: the policy's rules the target's stack cannot enforce (bit (1 <<
   // enum mh_policy_rule)). Such a warning informs: it does not fail the run under --strict, since
-  // the stack's profile declares the limit and the oracle expects what the stack does.
+  // the cases it is about are judged by the policy all the same (an acceptance fails them).
   unsigned rules;
   int informational;
-  char message[640];  // the operator's line, without "warning: "
+  char message[1024];  // the operator's line, without "warning: "
 };
 
 // mh_warnings_name returns the keyword of |w| ("no_accept_expected"), a static string.
@@ -52,6 +52,11 @@ const char *mh_warnings_name(enum mh_warning w);
 // were not rejected: an unreachable target stays a failure, not a warning.
 size_t mh_warnings_collect(struct mh_run_warning *out, const struct mh_case_result *cases,
                            size_t num_cases);
+
+// mh_warnings_cannot_text writes the line that warns that |target|'s policy sets |rules| (bit
+// (1 << enum mh_policy_rule)) which its stack (profile |profile|) cannot enforce, for |why|.
+void mh_warnings_cannot_text(char *out, size_t len, const char *target, unsigned rules,
+                             const char *profile, const char *why);
 
 // mh_warnings_fails reports whether warning |w| fails a run: under |strict|, unless it informs.
 int mh_warnings_fails(const struct mh_run_warning *w, int strict);

@@ -74,8 +74,13 @@ struct mh_location {
   const char *server_name;
   const char *const *target_ca_files;  // roots for the target's server certificate
   size_t num_target_ca_files;
-  const char *path;     // request path for probes (mocks: their output's path)
-  const char *profile;  // stack profile name ("semstreams", "nginx-http", ...)
+  const char *path;  // request path for probes (mocks: their output's path)
+  // The stack profile as the scenario names it: a shipped name ("semstreams", "nginx-http") or a
+  // file's path (then |profile_file| is that path resolved against the scenario's directory).
+  // NULL for an external target that names none (a mock is SemStreams', or nginx's when it
+  // emulates nginx).
+  const char *profile;
+  const char *profile_file;
   // How a probe asks (docs/scenarios.md, "request"): MH_REQUEST_DEFAULT is the WebSocket upgrade
   // for a mock and a target with the "semstreams" profile, an HTTP GET for other targets.
   enum mh_request_mode request;

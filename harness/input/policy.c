@@ -30,8 +30,8 @@ static const char *const client_auth_names[] = {
 // then the harness's own (exact).
 static const char *const semstreams_keys[] = {"enabled",     "mode", "cert_file", "key_file",
                                               "min_version", "mtls", "acme"};
-static const char *const own_keys[] = {"client_auth", "client_ca_files", "identity", "max_version",
-                                       "verify_depth"};
+static const char *const own_keys[] = {"client_auth", "client_ca_files", "identity",
+                                       "max_version", "verify_depth",    "verified_only"};
 static const char *const identity_keys[] = {"cn",      "dn_regex",       "dns_san",
                                             "uri_san", "uri_san_prefix", "host"};
 
@@ -259,6 +259,54 @@ static int parse_max_version(struct mh_json_ctx *c, const cJSON *v, struct mh_po
   return 0;
 }
 
+// parse_verified_only reads "verified_only": {"refusal_statuses": [...]} (default 400, 401, 403),
+// which only a policy that asks for the certificate optionally can mean.
+static int parse_verified_only(struct mh_json_ctx *c, const cJSON *v, struct mh_policy *p) {
+  size_t o = mh_json_push_key(c, "verified_only");
+  if (p->client_auth != MH_CLIENT_AUTH_OPTIONAL &&
+      p->client_auth != MH_CLIENT_AUTH_OPTIONAL_NO_CA) {
+    return mh_json_fail(c,
+                        "means a certificate asked for optionally at TLS and required by the "
+                        "application: set \"client_auth\" to \"optional\" or \"optional_no_ca\", "
+                        "or remove this");
+  }
+  if (!cJSON_IsObject(v)) {
+    return mh_json_fail(c, "expected {\"refusal_statuses\": [403]} (or {} for 400, 401, 403)");
+  }
+  const cJSON *it;
+  cJSON_ArrayForEach(it, v) {
+    if (strcmp(it->string, "refusal_statuses") != 0) {
+      mh_json_push_key(c, it->string);
+      return mh_json_fail(c, "unknown key (the only one is \"refusal_statuses\")");
+    }
+  }
+  p->verified_only = 1;
+  const cJSON *st = cJSON_GetObjectItemCaseSensitive(v, "refusal_statuses");
+  if (st == NULL) {
+    static const int dflt[] = {400, 401, 403};
+    memcpy(p->refusal_statuses, dflt, sizeof(dflt));
+    p->num_refusal_statuses = 3;
+    mh_json_pop(c, o);
+    return 0;
+  }
+  size_t o2 = mh_json_push_key(c, "refusal_statuses");
+  if (!cJSON_IsArray(st) || cJSON_GetArraySize(st) < 1 || cJSON_GetArraySize(st) > 8) {
+    return mh_json_fail(c, "expected a list of 1 to 8 HTTP statuses, e.g. [403]");
+  }
+  cJSON_ArrayForEach(it, st) {
+    int64_t code;
+    size_t o3 = mh_json_push_index(c, p->num_refusal_statuses);
+    if (mh_json_get_int(c, it, 100, 599, &code) != 0) {
+      return -1;
+    }
+    p->refusal_statuses[p->num_refusal_statuses++] = (int)code;
+    mh_json_pop(c, o3);
+  }
+  mh_json_pop(c, o2);
+  mh_json_pop(c, o);
+  return 0;
+}
+
 // parse_ca_files reads "client_ca_files", unless mtls.client_ca_files gave them already.
 static int parse_ca_files(struct mh_json_ctx *c, struct mh_semstreams_ctx *sc, const cJSON *v,
                           const cJSON *mtls, struct mh_policy *p) {
@@ -337,13 +385,17 @@ int mh_policy_parse(struct mh_json_ctx *c, struct mh_semstreams_ctx *sc, const c
       ((x = cJSON_GetObjectItemCaseSensitive(v, "identity")) != NULL &&
        parse_identity(c, x, p, cns_given) != 0) ||
       ((x = cJSON_GetObjectItemCaseSensitive(v, "max_version")) != NULL &&
-       parse_max_version(c, x, p) != 0)) {
+       parse_max_version(c, x, p) != 0) ||
+      ((x = cJSON_GetObjectItemCaseSensitive(v, "verified_only")) != NULL &&
+       parse_verified_only(c, x, p) != 0)) {
     return -1;
   }
+  int has_depth = 0;
   if ((x = cJSON_GetObjectItemCaseSensitive(v, "verify_depth")) != NULL) {
     size_t o = mh_json_push_key(c, "verify_depth");
     int64_t d;
-    if (mh_json_get_int(c, x, 0, 100, &d) != 0) {
+    has_depth = 1;
+    if (mh_json_get_int(c, x, -1, 100, &d) != 0) {
       return -1;
     }
     p->verify_depth = (int)d;
@@ -353,7 +405,7 @@ int mh_policy_parse(struct mh_json_ctx *c, struct mh_semstreams_ctx *sc, const c
   if (cJSON_GetObjectItemCaseSensitive(v, "identity") != NULL) {
     p->identity_reason = MH_REASON_NONE;
   }
-  set_rules(p, p->max_version != 0, p->verify_depth >= 0);
+  set_rules(p, p->max_version != 0, has_depth);
   sync_server(L);
   return 0;
 }

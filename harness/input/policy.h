@@ -75,10 +75,20 @@ struct mh_policy {
   size_t num_uri_san_prefix;
   const char *const *host;  // X509_check_host: DNS SANs if any, else the CN
   size_t num_host;
-  int min_version;   // MH_TLS12 or MH_TLS13
-  int max_version;   // MH_TLS12 or MH_TLS13, 0: none
-  int verify_depth;  // OpenSSL's verify depth (intermediates allowed), -1: none
-  unsigned rules;    // bit (1 << enum mh_policy_rule) for each rule the policy sets
+  int min_version;  // MH_TLS12 or MH_TLS13
+  int max_version;  // MH_TLS12 or MH_TLS13, 0: none
+  // OpenSSL's verify depth: how many intermediates may stand between the client certificate and
+  // its trust anchor, when |rules| has MH_POLICY_VERIFY_DEPTH. -1 (Apache's SSLVerifyDepth 0)
+  // admits only a client certificate that is itself the trust anchor.
+  int verify_depth;
+  // "verified_only": the TLS layer asks for a certificate optionally (client_auth optional or
+  // optional_no_ca) and the application admits only clients whose certificate verified, refusing
+  // the others with one of |refusal_statuses| (an answer with one of them is a refusal, also below
+  // 400, e.g. a redirect to a login page).
+  int verified_only;
+  int refusal_statuses[8];
+  size_t num_refusal_statuses;
+  unsigned rules;  // bit (1 << enum mh_policy_rule) for each rule the policy sets
   // The reason an identity failure gets when the rule set does not decide it: a SemStreams
   // allow-list, or an nginx mock's dn_regex, is cn_not_allowed, as before the model existed.
   enum mh_reason identity_reason;

@@ -2,6 +2,8 @@
 // each rejection reason, as alerts per TLS version or an HTTP status.
 #include "input/profile.h"
 
+#include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -188,6 +190,59 @@ int mh_profile_load(struct mh_arena *a, const char *dir, const char *name, struc
     return -1;
   }
   int ret = mh_profile_parse(a, name, path, buf, len, out, err);
+  free(buf);
+  return ret;
+}
+
+// shipped_names writes the profiles in |dir| (the names of its *.json files, sorted) into |out|.
+static void shipped_names(const char *dir, char *out, size_t len) {
+  char names[64][64];
+  size_t n = 0;
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  while (d != NULL && n < 64 && (e = readdir(d)) != NULL) {
+    size_t l = strlen(e->d_name);
+    if (l > 5 && l - 5 < sizeof(names[0]) && strcmp(e->d_name + l - 5, ".json") == 0) {
+      snprintf(names[n++], sizeof(names[0]), "%.*s", (int)(l - 5), e->d_name);
+    }
+  }
+  if (d != NULL) {
+    closedir(d);
+  }
+  qsort(names, n, sizeof(names[0]), (int (*)(const void *, const void *))strcmp);
+  out[0] = '\0';
+  for (size_t i = 0, used = 0; i < n && used < len; i++) {
+    used += (size_t)snprintf(out + used, len - used, "%s%s", i ? ", " : "", names[i]);
+  }
+}
+
+int mh_profile_of_location(struct mh_arena *a, const char *dir, const char *scenario_file,
+                           const char *location, const char *ref, const char *file,
+                           struct mh_profile *out, struct mh_err *err) {
+  char *path = file != NULL ? (char *)file : mh_arena_sprintf(a, "%s/%s.json", dir, ref);
+  if (path == NULL) {
+    return mh_err_set(err, "out of memory");
+  }
+  if (access(path, F_OK) != 0) {
+    if (file != NULL) {
+      return mh_err_set(err,
+                        "%s: $.locations.%s.profile: no profile file %s (give a path relative "
+                        "to the scenario, or a shipped profile's name)",
+                        scenario_file, location, path);
+    }
+    char known[1024];
+    shipped_names(dir, known, sizeof(known));
+    return mh_err_set(err,
+                      "%s: $.locations.%s.profile: no such profile \"%s\" in %s (use one of: %s; "
+                      "or a profile file's path, or leave it out to judge admission only)",
+                      scenario_file, location, ref, dir, known);
+  }
+  size_t len;
+  char *buf;
+  if (mh_json_read_file(path, "profile", &buf, &len, err) != 0) {
+    return -1;
+  }
+  int ret = mh_profile_parse(a, ref, path, buf, len, out, err);
   free(buf);
   return ret;
 }

@@ -36,6 +36,14 @@ struct mh_profile {
 int mh_profile_load(struct mh_arena *a, const char *dir, const char *name, struct mh_profile *out,
                     struct mh_err *err);
 
+// mh_profile_of_location reads the profile location |location| of |scenario_file| names: |ref|,
+// a shipped profile's name in |dir|, or, when |file| is set, the profile file at that path (the
+// profile is then named |ref| as the scenario wrote it). A name with no file says which exist.
+// Returns 0, or -1 with |err| set (naming the scenario, the JSON path and the fix).
+int mh_profile_of_location(struct mh_arena *a, const char *dir, const char *scenario_file,
+                           const char *location, const char *ref, const char *file,
+                           struct mh_profile *out, struct mh_err *err);
+
 // mh_profile_parse is mh_profile_load on |len| bytes of |text| (no NUL needed), profile |name|
 // read from |path| (named in messages). Returns 0, or -1 with |err| set; what it allocates lives in
 // |a|.

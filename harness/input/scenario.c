@@ -71,7 +71,8 @@ static const char *const scenario_keys[] = {"name",      "description", "fixture
                                             "cases",     "resolve",     "acme_server"};
 
 // parse_location_options reads the keys of a mock and a target alike: faults, profile, path.
-static int parse_location_options(struct mh_json_ctx *c, const cJSON *lj, struct mh_location *L) {
+static int parse_location_options(struct mh_json_ctx *c, const struct mh_semstreams_ctx *sc,
+                                  const cJSON *lj, struct mh_location *L) {
   const cJSON *v;
   if ((v = cJSON_GetObjectItemCaseSensitive(lj, "faults")) != NULL) {
     size_t o = mh_json_push_key(c, "faults");
@@ -85,7 +86,20 @@ static int parse_location_options(struct mh_json_ctx *c, const cJSON *lj, struct
   }
   if ((v = cJSON_GetObjectItemCaseSensitive(lj, "profile")) != NULL) {
     size_t o = mh_json_push_key(c, "profile");
-    if (mh_json_get_string(c, v, &L->profile) != 0 || mh_json_check_name(c, L->profile) != 0) {
+    if (mh_json_get_string(c, v, &L->profile) != 0) {
+      return -1;
+    }
+    // A shipped profile by name, or a profile file by path (relative to the scenario): an
+    // observed profile (<out>/profiles/<target>.json) pinned.
+    size_t n = strlen(L->profile);
+    if (strchr(L->profile, '/') != NULL || (n > 5 && strcmp(L->profile + n - 5, ".json") == 0)) {
+      L->profile_file = L->profile[0] == '/'
+                            ? L->profile
+                            : mh_arena_sprintf(c->a, "%s/%s", sc->scenario_dir, L->profile);
+      if (L->profile_file == NULL) {
+        return mh_json_fail(c, "out of memory");
+      }
+    } else if (mh_json_check_name(c, L->profile) != 0) {
       return -1;
     }
     mh_json_pop(c, o);
@@ -175,9 +189,8 @@ static int parse_target(struct mh_json_ctx *c, struct mh_semstreams_ctx *sc, con
   if (L->path == NULL) {
     L->path = "/";
   }
-  if (L->profile == NULL) {
-    L->profile = "semstreams";
-  }
+  // No profile: none. The target's manner of refusal is recorded, not judged, and the probe
+  // sends a plain HTTP request (a WebSocket upgrade is SemStreams' own).
   L->server.min_version = MH_TLS12;
   v = cJSON_GetObjectItemCaseSensitive(lj, "policy");
   if (v == NULL || !cJSON_IsObject(v)) {
@@ -198,7 +211,7 @@ static int parse_target(struct mh_json_ctx *c, struct mh_semstreams_ctx *sc, con
 // is and the policy it is meant to enforce.
 static int parse_location_extras(struct mh_json_ctx *c, struct mh_semstreams_ctx *sc,
                                  const cJSON *lj, struct mh_location *L) {
-  if (parse_location_options(c, lj, L) != 0) {
+  if (parse_location_options(c, sc, lj, L) != 0) {
     return -1;
   }
   const cJSON *target = cJSON_GetObjectItemCaseSensitive(lj, "target");

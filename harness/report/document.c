@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/tls_version.h"
 
@@ -38,12 +39,33 @@ static void walk_failures(FILE *f, const struct mh_report *r, const struct mh_do
   }
 }
 
+// target_about writes how the run probed |target|: its profile (or none) and its request; ""
+// when the run does not list it.
+static void target_about(const struct mh_report *r, const char *target, char *out, size_t len) {
+  out[0] = '\0';
+  for (size_t i = 0; i < r->run->num_targets; i++) {
+    const struct mh_run_target *t = &r->run->targets[i];
+    if (strcmp(t->name, target) != 0) {
+      continue;
+    }
+    if (t->profile != NULL) {
+      snprintf(out, len, "Profile %s, request %s.", t->profile, mh_request_mode_name(t->request));
+    } else {
+      snprintf(out, len, "No profile: how it refuses is recorded, not judged. Request %s.",
+               mh_request_mode_name(t->request));
+    }
+    return;
+  }
+}
+
 // walk_grids hands one matrix per target: identities by TLS versions (NULL: no such case).
 static void walk_grids(FILE *f, const struct mh_report *r, const struct mh_doc_ops *ops) {
   struct mh_grid grids[32];
   size_t ng = mh_grid_collect(r, grids, 32);
   for (size_t k = 0; k < ng; k++) {
-    ops->grid(f, grids[k].target);
+    char about[600];
+    target_about(r, grids[k].target, about, sizeof(about));
+    ops->grid(f, grids[k].target, about);
     for (size_t j = 0; j < grids[k].num_rows; j++) {
       const struct mh_case_result *cells[2] = {NULL, NULL};
       for (int v = 0; v < 2; v++) {

@@ -132,10 +132,16 @@ static void html_warning(FILE *f, const char *message, int fails_strict) {
   fputs("</p>\n", f);
 }
 
-static void html_grid(FILE *f, const char *target) {
+static void html_grid(FILE *f, const char *target, const char *about) {
   fputs("<h2>", f);
   mh_escape_xml(f, target);
-  fputs("</h2>\n<table><tr><th>identity</th><th>TLS 1.2</th><th>TLS 1.3</th></tr>\n", f);
+  fputs("</h2>\n", f);
+  if (about[0] != '\0') {
+    fputs("<p>", f);
+    mh_escape_xml(f, about);
+    fputs("</p>\n", f);
+  }
+  fputs("<table><tr><th>identity</th><th>TLS 1.2</th><th>TLS 1.3</th></tr>\n", f);
 }
 
 static void html_grid_row(FILE *f, const char *identity,

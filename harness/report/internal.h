@@ -67,7 +67,8 @@ struct mh_doc_ops {
   void (*warnings)(FILE *f);
   void (*warning)(FILE *f, const char *message, int fails_strict);
   void (*certs)(FILE *f, const struct mh_report *r);
-  void (*grid)(FILE *f, const char *target);
+  // |about|: the target's profile and request in a sentence ("": nothing to say).
+  void (*grid)(FILE *f, const char *target, const char *about);
   void (*grid_row)(FILE *f, const char *identity, const struct mh_case_result *const cells[2]);
   void (*grid_end)(FILE *f);
   void (*others)(FILE *f, const struct mh_report *r);
@@ -90,6 +91,11 @@ void mh_markdown_write(FILE *f, const struct mh_report *r);
 
 // mh_html_write writes report.html of |r| to |f|.
 void mh_html_write(FILE *f, const struct mh_report *r);
+
+struct mh_observed;
+
+// mh_observed_json_write writes |ob| to |f| as a profile file (profiles/*.json's form).
+void mh_observed_json_write(FILE *f, const struct mh_observed *ob);
 
 // mh_junit_write writes junit.xml of |r| to |f|: one testcase per case, its log as the text.
 void mh_junit_write(FILE *f, const struct mh_report *r);

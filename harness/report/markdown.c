@@ -85,9 +85,13 @@ static void md_warning(FILE *f, const char *message, int fails_strict) {
   fputs("\n\n", f);
 }
 
-static void md_grid(FILE *f, const char *target) {
+static void md_grid(FILE *f, const char *target, const char *about) {
   fputs("\n## ", f);
   mh_escape_md(f, target);
+  if (about[0] != '\0') {
+    fputs("\n\n", f);
+    mh_escape_md(f, about);
+  }
   fputs("\n\n| identity | TLS 1.2 | TLS 1.3 |\n|---|---|---|\n", f);
 }
 

@@ -11,6 +11,7 @@
 #include "base/interrupt.h"
 #include "base/stage.h"
 #include "capture/pcapng.h"
+#include "conform/observed.h"
 
 // stage_stream stages the text a writer produces.
 static int stage_stream(struct mh_stage *st, const char *rel,
@@ -61,6 +62,29 @@ int mh_report_write(const struct mh_report *r, struct mh_err *err) {
       stage_stream(&st, "report.md", mh_markdown_write, r, err) != 0 ||
       stage_stream(&st, "report.html", mh_html_write, r, err) != 0) {
     goto out;
+  }
+  // Each external target's observed profile, a file a location's "profile" can name.
+  for (size_t i = 0; i < r->run->num_targets; i++) {
+    const struct mh_observed *ob = r->run->targets[i].observed;
+    if (ob == NULL) {
+      continue;
+    }
+    char file[256], rel[300], *buf = NULL;
+    size_t len = 0;
+    mh_report_case_file_name(ob->target, file, sizeof(file));
+    snprintf(rel, sizeof(rel), "profiles/%s.json", file);
+    FILE *f = open_memstream(&buf, &len);
+    if (f == NULL) {
+      mh_err_set(err, "out of memory");
+      goto out;
+    }
+    mh_observed_json_write(f, ob);
+    fclose(f);
+    int w = mh_stage_write(&st, rel, buf, len, 0644, err);
+    free(buf);
+    if (w != 0) {
+      goto out;
+    }
   }
   for (size_t i = 0; i < r->run->num_cases; i++) {
     char file[256], rel[300];

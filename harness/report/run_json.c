@@ -165,8 +165,9 @@ static void json_case(struct mh_jsonw *w, const struct mh_case_result *c) {
   mh_jsonw_key(w, "identity");
   mh_jsonw_string_or_null(w, c->identity);
   mh_kv_str(w, "tls_version", mh_tls_version_keyword(c->version));
-  mh_kv_str(w, "profile", c->profile);
-  if (c->kind == MH_CASE_CERTIFICATE) {  // no connection: nothing was expected of or seen on one
+  mh_jsonw_key(w, "profile");
+  mh_jsonw_string_or_null(w, c->profile);  // null: no profile, the manner is not judged
+  if (c->kind == MH_CASE_CERTIFICATE) {    // no connection: nothing was expected of or seen on one
     mh_jsonw_key(w, "expected");
     mh_jsonw_null(w);
     mh_jsonw_key(w, "outcome");
@@ -179,6 +180,7 @@ static void json_case(struct mh_jsonw *w, const struct mh_case_result *c) {
   json_capture(w, c, file);
   mh_kv_str(w, "verdict", mh_verdict_name(c->verdict));
   mh_kv_str(w, "verdict_reason", c->verdict_reason);
+  mh_kv_str(w, "manner", mh_manner_name(c->manner));
   mh_kv_bool(w, "fails", c->fails);
   mh_kv_str(w, "summary", c->summary);
   snprintf(log, sizeof(log), "cases/%s.log", file);

@@ -260,7 +260,8 @@ static void test_verdicts(void **state) {
   assert_int_equal(verdict(&reject116, &by_us, MH_TLS13), MH_VERDICT_NOT_ATTRIBUTABLE);
   assert_non_null(strstr(why, "the client refused the server's handshake"));
   struct mh_case_outcome h400 = rejected('s', MH_LAYER_HTTP, MH_ALERT_NONE, 400);
-  assert_int_equal(verdict(&reject116, &h400, MH_TLS13), MH_VERDICT_WRONG_LAYER);
+  assert_int_equal(verdict(&reject116, &h400, MH_TLS13), MH_VERDICT_PASS_CONCEPTUAL);
+  assert_non_null(strstr(why, "refused at HTTP 400 where the profile predicts alert 116"));
   assert_int_equal(verdict(&reject400, &h400, MH_TLS13), MH_VERDICT_PASS);
   struct mh_case_outcome h403 = rejected('s', MH_LAYER_HTTP, MH_ALERT_NONE, 403);
   assert_int_equal(verdict(&reject400, &h403, MH_TLS13), MH_VERDICT_PASS_CONCEPTUAL);
@@ -676,6 +677,10 @@ static void test_version_and_depth(void **state) {
   assert_int_equal(J(&L, "deep"), MH_REASON_CHAIN_TOO_LONG);
   L.policy.verify_depth = 0;
   assert_int_equal(J(&L, "billing"), MH_REASON_NONE);
+  // -1, Apache's SSLVerifyDepth 0: a leaf the root issued is already one level too deep.
+  L.policy.verify_depth = -1;
+  assert_int_equal(J(&L, "billing"), MH_REASON_CHAIN_TOO_LONG);
+  assert_int_equal(J(&L, "deep"), MH_REASON_CHAIN_TOO_LONG);
 }
 
 // A profile's "cannot": the oracle expects acceptance where only such a rule rejects, keeps the
@@ -689,30 +694,39 @@ static void test_cannot(void **state) {
   set_rule(&L, MH_POLICY_ID_CN);
   L.policy.max_version = MH_TLS12;
   set_rule(&L, MH_POLICY_MAX_VERSION);
+  // The policy is the contract: a rule the profile says its stack cannot enforce is still
+  // expected, and the expectation says which rules the profile gave up (the verdict names it).
   struct mh_profile p = {.name = "s_server",
                          .cannot = (1u << MH_POLICY_ID_CN) | (1u << MH_POLICY_ID_HOST),
                          .cannot_why = "no name check"};
-  assert_int_equal(judged(w, &L, "dev", MH_TLS12, &p), MH_REASON_NONE);
+  assert_int_equal(judged(w, &L, "dev", MH_TLS12, &p), MH_REASON_CN_NOT_ALLOWED);
   assert_int_equal(judged(w, &L, "dev", MH_TLS13, &p), MH_REASON_VERSION_TOO_HIGH);
   assert_int_equal(judged(w, &L, "unknown", MH_TLS12, &p), MH_REASON_UNKNOWN_CA);
   struct mh_case_spec k = {.target = "t", .identity = "dev", .version = MH_TLS12};
   struct mh_expectation x;
   struct mh_err err = {0};
   assert_int_equal(mh_oracle_expect(&w->s, &L, &k, &p, &x, &err), 0);
-  assert_int_equal(x.unenforced, 1u << MH_POLICY_ID_CN);  // host is not set: nothing skipped
+  assert_true(x.reject);
+  assert_int_equal(x.unenforced, 1u << MH_POLICY_ID_CN);  // host is not set: not named
   assert_string_equal(x.cannot_why, "no name check");
   p.cannot = (1u << MH_POLICY_MAX_VERSION) | (1u << MH_POLICY_CLIENT_AUTH);
-  assert_int_equal(judged(w, &L, "billing", MH_TLS13, &p), MH_REASON_NONE);
-  assert_int_equal(judged(w, &L, NULL, MH_TLS12, &p), MH_REASON_NONE);
-  assert_int_equal(judged(w, &L, "dev", MH_TLS12, &p), MH_REASON_CN_NOT_ALLOWED);
+  assert_int_equal(judged(w, &L, "billing", MH_TLS13, &p), MH_REASON_VERSION_TOO_HIGH);
+  assert_int_equal(judged(w, &L, NULL, MH_TLS12, &p), MH_REASON_MISSING_CERT);
   p.cannot = 1u << MH_POLICY_CLIENT_CA_FILES;
-  assert_int_equal(judged(w, &L, "unknown", MH_TLS12, &p), MH_REASON_NONE);
+  assert_int_equal(judged(w, &L, "unknown", MH_TLS12, &p), MH_REASON_UNKNOWN_CA);
+  // No profile at all: the same expectations, nothing named as unenforced.
+  assert_int_equal(mh_oracle_expect(&w->s, &L, &k, NULL, &x, &err), 0);
+  assert_int_equal(x.reason, MH_REASON_CN_NOT_ALLOWED);
+  assert_int_equal(x.unenforced, 0);
+  assert_null(x.profile);
+  assert_int_equal(x.layer, MH_LAYER_NONE);
 }
 
 // A client CA file holding an intermediate without its root: optional_no_ca forgives a leaf the
 // root issued (no issuer in the file at all), not deep, whose path reaches the file's
 // intermediate and stops for want of its root (X509 error 2: nginx and mod_ssl both refuse it,
-// measured by tests/py/test_stacks_apache.py); a stack that cannot restrict the CAs takes both.
+// measured by tests/py/test_stacks_apache.py); a profile that cannot restrict the CAs changes
+// neither expectation.
 static void test_optional_no_ca_without_root(void **state) {
   struct pworld *w = *state;
   struct mh_location L = target(w);
@@ -730,8 +744,45 @@ static void test_optional_no_ca_without_root(void **state) {
   struct mh_profile p = {.name = "any-ca",
                          .cannot = 1u << MH_POLICY_CLIENT_CA_FILES,
                          .cannot_why = "no CA restriction"};
-  assert_int_equal(judged(w, &L, "deep", MH_TLS13, &p), MH_REASON_NONE);
-  assert_int_equal(judged(w, &L, "billing", MH_TLS13, &p), MH_REASON_NONE);
+  assert_int_equal(judged(w, &L, "deep", MH_TLS13, &p), MH_REASON_UNKNOWN_CA);
+  assert_int_equal(judged(w, &L, "billing", MH_TLS13, &p), MH_REASON_UNKNOWN_CA);
+}
+
+// verified_only: the TLS layer asks optionally, the application refuses what did not verify.
+// No certificate and a CA optional_no_ca forgives are then refusals, predicted at HTTP with the
+// policy's status whatever the profile says; what TLS itself refuses stays the profile's.
+static void test_verified_only(void **state) {
+  struct pworld *w = *state;
+  struct mh_location L = target(w);
+  L.policy.client_auth = MH_CLIENT_AUTH_OPTIONAL_NO_CA;
+  assert_int_equal(J(&L, NULL), MH_REASON_NONE);
+  assert_int_equal(J(&L, "unknown"), MH_REASON_NONE);
+  L.policy.verified_only = 1;
+  L.policy.refusal_statuses[0] = 403;
+  L.policy.num_refusal_statuses = 1;
+  struct mh_err err = {0};
+  struct mh_expectation x;
+  struct mh_profile p = {.name = "tls-only"};
+  p.rules[MH_REASON_MISSING_CERT] = (struct mh_profile_rule){.set = 1, .layer = MH_LAYER_TLS};
+  struct mh_case_spec none = {.target = "t", .identity = NULL, .version = MH_TLS13};
+  assert_int_equal(mh_oracle_expect(&w->s, &L, &none, &p, &x, &err), 0);
+  assert_int_equal(x.reason, MH_REASON_MISSING_CERT);
+  assert_int_equal(x.layer, MH_LAYER_HTTP);
+  assert_int_equal(x.status, 403);
+  assert_true(x.by_policy);
+  struct mh_case_spec unknown = {.target = "t", .identity = "unknown", .version = MH_TLS12};
+  assert_int_equal(mh_oracle_expect(&w->s, &L, &unknown, NULL, &x, &err), 0);
+  assert_int_equal(x.reason, MH_REASON_UNKNOWN_CA);
+  assert_int_equal(x.layer, MH_LAYER_HTTP);
+  assert_int_equal(J(&L, "expired"), MH_REASON_EXPIRED);  // TLS refuses it: not the policy's
+  assert_int_equal(mh_oracle_expect(&w->s, &L,
+                                    &(struct mh_case_spec){
+                                        .target = "t", .identity = "expired", .version = MH_TLS12},
+                                    NULL, &x, &err),
+                   0);
+  assert_false(x.by_policy);
+  assert_int_equal(x.layer, MH_LAYER_NONE);
+  assert_int_equal(J(&L, "billing"), MH_REASON_NONE);
 }
 
 // The warning a target gets for what its stack cannot enforce: one per target, informational.
@@ -783,6 +834,7 @@ int main(void) {
       cmocka_unit_test(test_cannot),
       cmocka_unit_test(test_cannot_warning),
       cmocka_unit_test(test_optional_no_ca_without_root),
+      cmocka_unit_test(test_verified_only),
   };
   // One generated federation for every test: RSA-4096 keys take seconds to make.
   int failed = cmocka_run_group_tests(tests, world_setup, world_teardown);

@@ -258,18 +258,36 @@ def test_real_nginx_judged_by_the_policy_model(mh, tmp_path, nginx):
     assert not [w for w in report["warnings"] if w["kind"] == "cannot_enforce"]
 
 
-def test_cannot_is_flagged_and_does_not_fail_strict(mh, tmp_path, nginx):
+def test_cannot_is_warned_before_the_run_and_never_expects_acceptance(mh, tmp_path, nginx):
+    """The policy is the contract: a profile that says its stack cannot enforce max_version makes
+    no refusal an acceptance. nginx admits location-b in TLS 1.3, which the policy refuses: that
+    fails the run (strict or not), the case names the profile's reason, and the warning came
+    before the first case."""
     r, report, out = nginx_run(mh, tmp_path, nginx, "nginx-cannot", "--strict")
-    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.returncode == 1, r.stdout + r.stderr
     jsonschema.validate(report, SCHEMA, cls=jsonschema.Draft202012Validator)
-    assert {c["verdict"] for c in report["cases"]} == {"pass"}
-    assert report["cases"][0]["expected"]
+    v = {c["id"]: c for c in report["cases"]}
+    late = v["nginx/location-b/tls1.3"]
+    assert late["expected"]["reason"] == "version_too_high"
+    assert late["verdict"] == "unexpected-accept"
+    assert "profile nginx-cannot says its stack cannot enforce max_version" in late["verdict_reason"]
+    assert "ssl_protocols TLSv1.2 TLSv1.3" in late["verdict_reason"]
+    assert v["nginx/location-b/tls1.2"]["verdict"] == "pass"
+    assert v["nginx/location-c/tls1.2"]["verdict"] == "pass"
     w = [w for w in report["warnings"] if w["kind"] == "cannot_enforce"]
     assert len(w) == 1 and w[0]["target"] == "nginx" and w[0]["fails"] is False
     msg = w[0]["message"]
-    assert "sets max_version, which its stack (profile nginx-cannot) cannot enforce" in msg
-    assert "ssl_protocols TLSv1.2 TLSv1.3" in msg
-    assert f"warning: {msg}" in r.stdout + r.stderr
+    assert msg == ("target nginx: the policy requires max_version, which its stack (profile "
+                   "nginx-cannot) cannot enforce (this nginx is configured with ssl_protocols "
+                   "TLSv1.2 TLSv1.3): unless something behind it checks, expect "
+                   "unexpected-accept"), msg
+    # Printed before the first case's line, and again among the run's warnings at the end.
+    lines = r.stdout.splitlines()
+    first_case = next(i for i, ln in enumerate(lines) if ln.split(" ")[0] in
+                      ("pass", "unexpected-accept"))
+    assert lines.index(f"warning: {msg}") < first_case, r.stdout
+    assert lines.count(f"warning: {msg}") == 2, r.stdout
+    assert "run: target nginx: profile nginx-cannot, request http" in lines, r.stdout
     assert "max\\_version, which its stack (profile nginx-cannot)" in (out / "report.md").read_text()
     assert "max_version, which its stack" in (out / "report.html").read_text()
     junit = (out / "junit.xml").read_text()

@@ -27,6 +27,20 @@ SERVER = """
       return 200 "ok\\n";
     }}
   }}"""
+# optional_no_ca at TLS, and only verified certificates admitted by the application: the pattern
+# the policy's "verified_only" states (docs/scenarios.md).
+VERIFIED_ONLY = """
+  server {{
+    listen 127.0.0.1:{port} ssl;
+    server_name server.stacks.test;
+    ssl_verify_client optional_no_ca;
+    ssl_verify_depth 2;
+    location / {{
+      if ($ssl_client_verify != SUCCESS) {{ return 403; }}
+      if ($dn_ok = 0) {{ return 403; }}
+      return 200 "ok\n";
+    }}
+  }}"""
 # The map's regular expression, as the policy states it (POSIX ERE on the RFC 2253 DN).
 DN_REGEX = "^CN=client\\.example,O=Stacks Test$"
 # name -> (ssl_verify_client, ssl_verify_depth, the policy's client_auth, its verify_depth)
@@ -48,9 +62,10 @@ def nginx(harness, tmp_path_factory):
     binary = bed.need("nginx")
     tmp = tmp_path_factory.mktemp("nginx")
     fx = bed.make_pki(harness, tmp / "pki")
-    ports = {name: bed.free_port() for name in [*MODES, "no-root"]}
+    ports = {name: bed.free_port() for name in [*MODES, "no-root", "verified-only"]}
     servers = "".join(SERVER.format(port=ports[n], mode=m[0], depth=m[1])
                       for n, m in MODES.items())
+    servers += VERIFIED_ONLY.format(port=ports["verified-only"])
     conf = tmp / "nginx.conf"
     conf.write_text((ROOT / "tests/stacks/nginx.conf.in").read_text().format(
         dir=tmp, fx=fx, servers=servers, port_no_root=ports["no-root"]))
@@ -119,3 +134,36 @@ def test_nginx_optional_no_ca_intermediate_only_ca_file_strict_matrix_passes(har
         assert o[f"nginx-no-root/none/tls{v}"]["http_status"] == 200
     # Only this server's CA file lacks a root: the error is nginx's reason for the 400s above.
     assert "(2:unable to get issuer certificate)" in (tmp / "error.log").read_text()
+
+
+def test_nginx_optional_no_ca_with_verified_only_at_http_strict_matrix_passes(harness, nginx):
+    """optional_no_ca and `if ($ssl_client_verify != SUCCESS) { return 403; }`: no certificate
+    and an unknown CA pass TLS and are refused by the application with 403, which the policy
+    states with "verified_only" (the oracle would otherwise expect acceptance); what nginx's own
+    verification refuses (expired) is still its 400."""
+    tmp, fx, ports = nginx
+    pol = nginx_policy("optional_no_ca", None)
+    pol["verified_only"] = {"refusal_statuses": [403]}
+    targets = {"verified-only": bed.target(ports["verified-only"], "nginx-http", pol)}
+    r, report = bed.run_matrix(harness, tmp / "run-verified-only", fx, targets)
+    failing = [(c["id"], c["verdict"], c["verdict_reason"]) for c in report["cases"]
+               if c["verdict"] != "pass"]
+    assert not failing and r.returncode == 0, (failing, r.stdout[-3000:])
+    v = {c["id"]: c for c in report["cases"]}
+    for ver in ("1.2", "1.3"):
+        for ident, reason in (("none", "missing_cert"), ("untrusted", "unknown_ca"),
+                              ("self-signed", "unknown_ca")):
+            c = v[f"verified-only/{ident}/tls{ver}"]
+            assert c["expected"]["reason"] == reason, c["expected"]
+            assert c["expected"]["layer"] == "http" and c["expected"]["http_status"] == 403
+            assert (c["outcome"]["layer"], c["outcome"]["http_status"]) == ("http", 403)
+            assert c["manner"] == "as-predicted"
+        assert v[f"verified-only/expired/tls{ver}"]["outcome"]["http_status"] == 400
+        assert v[f"verified-only/client/tls{ver}"]["outcome"]["http_status"] == 200
+    # Without "verified_only" the policy (optional_no_ca alone) admits a client without a
+    # certificate, which this deployment refuses: that fails the run.
+    del pol["verified_only"]
+    r, report = bed.run_matrix(harness, tmp / "run-optional-only", fx, targets, strict=False)
+    assert r.returncode == 1
+    assert {c["id"]: c["verdict"] for c in report["cases"]}["verified-only/none/tls1.3"] == \
+        "unexpected-reject"

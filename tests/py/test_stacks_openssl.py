@@ -41,7 +41,8 @@ def openssl(harness, tmp_path_factory):
 
 def test_openssl_s_server_strict_matrix_passes(harness, openssl):
     tmp, fx, ports, servers = openssl
-    targets = {"s_server": bed.target(ports["any"], "openssl", bed.policy([bed.CLIENT])),
+    # No name rule: s_server has none (the next test gives it one).
+    targets = {"s_server": bed.target(ports["any"], "openssl", bed.policy()),
                "s_server-tls13": bed.target(ports["tls13"], "openssl",
                                             bed.policy(min_version="1.3")),
                "s_server-tls12": bed.target(ports["tls12"], "openssl",
@@ -54,8 +55,7 @@ def test_openssl_s_server_strict_matrix_passes(harness, openssl):
     r, report = bed.run_matrix(harness, tmp / "run", fx, targets, cases=cases,
                                matrix_targets=["s_server"])
     cases = bed.assert_strict_pass(r, report, len(bed.IDENTITIES) * 2 + 4,
-                                   [s.log for s in servers],
-                                   warnings=[("cannot_enforce", "s_server")])
+                                   [s.log for s in servers])
     o = {k: c["outcome"] for k, c in cases.items()}
     # OpenSSL 3.0: handshake_failure for a missing certificate in TLS 1.2, certificate_required
     # in TLS 1.3 (the reference document's source reading said 116 for both).
@@ -69,9 +69,30 @@ def test_openssl_s_server_strict_matrix_passes(harness, openssl):
     assert cases["max-tls12/client/tls1.3"]["expected"]["reason"] == "version_too_high"
     assert o["max-tls12/client/tls1.3"]["alert_received"]["code"] == 70
     assert o["max-tls12/client/tls1.2"]["http_status"] == 200
-    # The name the policy refuses is admitted, as s_server does, and the run says why.
-    assert o["s_server/other/tls1.3"]["http_status"] == 200
     assert cases["s_server/other/tls1.3"]["expected"]["result"] == "accept"
+
+
+def test_a_name_rule_s_server_cannot_enforce_fails_the_run(harness, openssl):
+    """The policy is the contract: its CN rule is one s_server cannot enforce (profile openssl
+    says so), so the wrong CN is admitted and judged unexpected-accept, the profile's reason on
+    the case, the warning before the run; a profile never makes that green."""
+    tmp, fx, ports, servers = openssl
+    targets = {"s_server": bed.target(ports["any"], "openssl", bed.policy([bed.CLIENT]))}
+    r, report = bed.run_matrix(harness, tmp / "run-cn", fx, targets,
+                               identities=["client", "other", "none"])
+    assert r.returncode == 1, r.stdout
+    v = {c["id"]: c for c in report["cases"]}
+    for ver in ("1.2", "1.3"):
+        other = v[f"s_server/other/tls{ver}"]
+        assert other["expected"]["reason"] == "cn_not_allowed"
+        assert other["outcome"]["http_status"] == 200
+        assert other["verdict"] == "unexpected-accept"
+        assert "profile openssl says its stack cannot enforce identity.cn" in \
+            other["verdict_reason"]
+        assert v[f"s_server/client/tls{ver}"]["verdict"] == "pass"
+        assert v[f"s_server/none/tls{ver}"]["verdict"] == "pass"
     (w,) = report["warnings"]
-    assert "identity.cn" in w["message"] and "cannot enforce" in w["message"]
-    assert "identity.cn" in r.stderr + r.stdout
+    assert w["kind"] == "cannot_enforce" and w["fails"] is False
+    assert "expect unexpected-accept" in w["message"]
+    head = r.stdout.split("unexpected-accept s_server/")[0]
+    assert f"warning: {w['message']}" in head, r.stdout
