@@ -344,7 +344,11 @@ static int prepare_confirmation(struct load_state *st, struct mh_err *err) {
   }
   // As `run` does: --profiles, the profiles/ beside the scenario's folder, or the shipped ones.
   const char *dir = mh_cmd_profiles_dir(&st->arena, c->scenario_file, c->profiles_dir);
-  if (mh_profile_load(&st->arena, dir, name, &st->profile, err) != 0) {
+  // The location's may be a profile file (an observed one): read it as run does.
+  int from_location = c->profile == NULL;
+  if ((from_location ? mh_profile_of_location(&st->arena, dir, c->scenario_file, st->L->name, name,
+                                              st->L->profile_file, &st->profile, err)
+                     : mh_profile_load(&st->arena, dir, name, &st->profile, err)) != 0) {
     return -1;
   }
   st->lo.profile = st->profile.name;

@@ -81,6 +81,9 @@ static void finish(struct mh_probe *p) {
     o->tls.certificate_request = ti->certificate_request;
     o->tls.num_request_cas = ti->num_request_cas;
     o->tls.client_flight_sent = ti->client_flight_sent;
+    o->tls.hello_request = ti->hello_request;
+    o->tls.renegotiations = ti->renegotiations;
+    o->tls.post_handshake_auth = ti->post_handshake_auth;
     const char *ca;
     while ((ca = mh_tls_conn_request_ca(p->tc, o->num_request_cas_kept)) != NULL) {
       snprintf(o->request_cas[o->num_request_cas_kept++], MH_TLS_REQUEST_CA_LEN, "%s", ca);

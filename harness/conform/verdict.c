@@ -13,12 +13,12 @@ static void server_end(const struct mh_case_outcome *o, char *out, size_t out_le
   if (o->tls.alert_received != MH_ALERT_NONE) {
     snprintf(out, out_len, "sent alert %d %s", o->tls.alert_received,
              mh_alert_name(o->tls.alert_received));
+  } else if (o->layer == MH_LAYER_HTTP) {
+    snprintf(out, out_len, "answered HTTP %d", o->http_status);
   } else if (o->end == MH_END_RST) {
     snprintf(out, out_len, "reset the connection");
   } else if (o->end == MH_END_FIN || o->end == MH_END_CLOSE_NOTIFY) {
     snprintf(out, out_len, "closed the connection");
-  } else if (o->layer == MH_LAYER_HTTP) {
-    snprintf(out, out_len, "answered HTTP %d", o->http_status);
   } else {
     snprintf(out, out_len, "ended the handshake (%.200s)", o->client_error);
   }
@@ -29,6 +29,12 @@ static void server_end(const struct mh_case_outcome *o, char *out, size_t out_le
 static const char *where_ended(const struct mh_case_outcome *o) {
   if (!o->tls.server_hello) {
     return "after the ClientHello, before asking for a client certificate";
+  }
+  if (!o->tls.certificate_request && o->layer == MH_LAYER_HTTP && o->tls.version >= MH_TLS13) {
+    // mod_ssl's per-directory SSLVerifyClient: it would ask after the handshake, and can only
+    // with a client that offered post_handshake_auth.
+    return "without asking for a client certificate (a server that asks only after a TLS 1.3 "
+           "handshake needs post-handshake authentication, which our client does not offer)";
   }
   if (!o->tls.certificate_request) {
     return "without asking for a client certificate";
@@ -220,6 +226,13 @@ enum mh_verdict mh_verdict_judge(const struct mh_expectation *x, const struct mh
     snprintf(why, why_len, "%s", o->client_error);
     return MH_VERDICT_INCONCLUSIVE;
   }
+  if (o->tls.post_handshake_auth) {
+    snprintf(why, why_len,
+             "the server asked for a client certificate after the TLS 1.3 handshake "
+             "(post-handshake authentication), which our client (BoringSSL) cannot answer: "
+             "nothing was judged of the certificate");
+    return MH_VERDICT_NOT_ATTRIBUTABLE;
+  }
   if (!x->reject) {
     return verdict_accept(x, o, version, why, why_len);
   }
@@ -234,7 +247,7 @@ enum mh_verdict mh_verdict_judge(const struct mh_expectation *x, const struct mh
   if (!attributable(x, o, version, why, why_len)) {
     return MH_VERDICT_NOT_ATTRIBUTABLE;
   }
-  if (o->rejected_by != x->side && x->side == 'c') {
+  if (o->rejected_by != x->side) {  // attributable() refused our client's ending of 's' cases
     // The case tests our client's check of the server certificate; the server ended it first.
     char how[300];
     server_end(o, how, sizeof(how));
@@ -242,13 +255,6 @@ enum mh_verdict mh_verdict_judge(const struct mh_expectation *x, const struct mh
              "the server %s before our client judged the server certificate, which is what the "
              "case tests",
              how);
-    return MH_VERDICT_NOT_ATTRIBUTABLE;
-  }
-  if (o->rejected_by != x->side) {
-    // Our own client ended the case (it refused something the server asked of it): that is
-    // never the server's refusal, whatever the policy expects of the server.
-    snprintf(why, why_len, "our client ended the connection (%s), not the server",
-             o->client_error[0] != '\0' ? o->client_error : "no reason recorded");
     return MH_VERDICT_NOT_ATTRIBUTABLE;
   }
   return manner(x, o, why, why_len);

@@ -22,6 +22,8 @@ static const char *tls_version_text(int v) {
 static void json_certificate_request(struct mh_jsonw *w, const struct mh_case_outcome *o) {
   mh_kv_bool(w, "server_hello", o->tls.server_hello);
   mh_kv_str(w, "server_hello_version", tls_version_text(o->tls.server_version));
+  mh_kv_int(w, "renegotiations", o->tls.renegotiations);
+  mh_kv_bool(w, "post_handshake_auth", o->tls.post_handshake_auth);
   mh_jsonw_key(w, "certificate_request");
   mh_jsonw_object_begin(w);
   mh_kv_bool(w, "seen", o->tls.certificate_request);

@@ -114,6 +114,11 @@ void mh_tls_callbacks_msg(int is_write, int version, int content_type, const voi
       t->info.tickets_received++;  // in TLS 1.3: the server kept the connection after our Finished
     } else if (p[0] == SSL3_MT_SERVER_HELLO) {
       server_hello(t, &body);
+    } else if (p[0] == SSL3_MT_HELLO_REQUEST) {
+      t->info.hello_request = 1;
+    } else if (p[0] == SSL3_MT_CERTIFICATE_REQUEST && t->info.handshake_done &&
+               SSL_version(ssl) >= TLS1_3_VERSION) {
+      t->info.post_handshake_auth = 1;
     } else if (p[0] == SSL3_MT_CERTIFICATE_REQUEST) {
       certificate_request(t, &body);
     }

@@ -61,6 +61,9 @@ static int conn_start(struct mh_tls_conn *t, const char *server_name) {
     return 0;
   }
   SSL_set_connect_state(t->ssl);
+  // A server may ask for the client certificate by renegotiating (TLS 1.2): follow it, once, so
+  // that what it then decides is the server's, not our client's refusal to renegotiate.
+  SSL_set_renegotiate_mode(t->ssl, ssl_renegotiate_once);
   if (server_name != NULL) {
     if ((t->server_name = strdup(server_name)) == NULL) {
       return -1;
@@ -187,6 +190,7 @@ enum mh_io mh_tls_read(struct mh_tls_conn *t, void *buf, size_t len, size_t *out
   errno = 0;
   int cap = len > 1 << 30 ? 1 << 30 : (int)len;
   int r = SSL_read(t->ssl, buf, cap);
+  t->info.renegotiations = SSL_total_renegotiations(t->ssl);
   if (r > 0) {
     *out_n = (size_t)r;
     return MH_IO_OK;

@@ -87,8 +87,15 @@ struct mh_tls_info {
   int server_version;       // the version it chose (supported_versions, else legacy_version)
   int certificate_request;  // a CertificateRequest arrived
   int num_request_cas;      // the CA names it carried, all of them (mh_tls_conn_request_ca)
-  double first_send_s;      // buffered client: CLOCK_MONOTONIC seconds when the kernel first took
-                            // our bytes (the ClientHello: the TCP connection was established)
+  // Client authentication after the handshake: a TLS 1.2 HelloRequest (the server renegotiates,
+  // as Apache's per-directory SSLVerifyClient does; the client follows once), how many
+  // renegotiations completed, and a TLS 1.3 post-handshake CertificateRequest (which BoringSSL
+  // cannot answer: the client never offers post_handshake_auth).
+  int hello_request;
+  int renegotiations;
+  int post_handshake_auth;
+  double first_send_s;  // buffered client: CLOCK_MONOTONIC seconds when the kernel first took
+                        // our bytes (the ClientHello: the TCP connection was established)
 };
 
 // mh_tls_probe_policy is the conformance runner's client: it offers exactly one version, presents

@@ -265,6 +265,18 @@ static void test_verdicts(void **state) {
   assert_int_equal(verdict(&reject400, &h400, MH_TLS13), MH_VERDICT_PASS);
   struct mh_case_outcome h403 = rejected('s', MH_LAYER_HTTP, MH_ALERT_NONE, 403);
   assert_int_equal(verdict(&reject400, &h403, MH_TLS13), MH_VERDICT_PASS_CONCEPTUAL);
+  // A TLS 1.3 CertificateRequest after the handshake: our client cannot answer it, so whatever
+  // follows says nothing of the certificate.
+  struct mh_case_outcome pha = rejected('c', MH_LAYER_TLS, MH_ALERT_NONE, 0);
+  pha.tls.post_handshake_auth = 1;
+  assert_int_equal(verdict(&reject116, &pha, MH_TLS13), MH_VERDICT_NOT_ATTRIBUTABLE);
+  assert_non_null(strstr(why, "post-handshake authentication"));
+  assert_int_equal(verdict(&accept, &pha, MH_TLS13), MH_VERDICT_NOT_ATTRIBUTABLE);
+  // Our client ended a case where the policy expects the server's refusal: never the server's.
+  struct mh_case_outcome ours = rejected('c', MH_LAYER_TLS, MH_ALERT_NONE, 0);
+  struct mh_expectation any_server = {.reject = 1, .side = 's', .explicit_ = 1};
+  assert_int_equal(verdict(&any_server, &ours, MH_TLS12), MH_VERDICT_NOT_ATTRIBUTABLE);
+  assert_non_null(strstr(why, "the client refused the server's handshake"));
   assert_int_equal(verdict(&reject116, &lost, MH_TLS13), MH_VERDICT_INCONCLUSIVE);
   assert_int_equal(verdict(&accept, &lost, MH_TLS13), MH_VERDICT_INCONCLUSIVE);
   assert_int_equal(mh_verdict_fails(MH_VERDICT_INCONCLUSIVE, 0), 1);

@@ -148,7 +148,17 @@ P = "$.locations.t.policy"
     ({"identity": {"spiffe": ["x"]}}, f"{P}.identity.spiffe: unknown key"),
     ({"identiy": {"cn": ["x"]}}, f"{P}.identiy: unknown policy key"),
     ({"max_version": "1.4"}, f"{P}.max_version: \"1.4\": a version is \"1.2\" or \"1.3\""),
-    ({"verify_depth": -1}, f"{P}.verify_depth:"),
+    ({"verify_depth": -2}, f"{P}.verify_depth:"),
+    ({"verify_depth": 101}, f"{P}.verify_depth:"),
+    ({"verified_only": {}},
+     f"{P}.verified_only: means a certificate asked for optionally at TLS and required by the "
+     "application: set \"client_auth\" to \"optional\" or \"optional_no_ca\""),
+    ({"client_auth": "optional_no_ca", "verified_only": {"refusal_status": [403]}},
+     f"{P}.verified_only.refusal_status: unknown key"),
+    ({"client_auth": "optional_no_ca", "verified_only": {"refusal_statuses": []}},
+     f"{P}.verified_only.refusal_statuses: expected a list of 1 to 8 HTTP statuses"),
+    ({"client_auth": "optional_no_ca", "verified_only": {"refusal_statuses": [99]}},
+     f"{P}.verified_only.refusal_statuses[0]:"),
     ({"client_auth": "require", "mtls": {"enabled": True, "require_client_cert": False}},
      f"{P}.client_auth: \"require\" contradicts mtls.enabled/mtls.require_client_cert, which "
      "say \"optional\""),

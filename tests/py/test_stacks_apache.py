@@ -20,23 +20,24 @@ def apache(harness, tmp_path_factory):
     fx = bed.make_pki(harness, tmp / "pki")
     port, port2 = bed.free_port(), bed.free_port()
     port_optional, port_no_ca, port_no_root = bed.free_port(), bed.free_port(), bed.free_port()
+    port_reneg = bed.free_port()
     conf = tmp / "apache2.conf"
     conf.write_text((ROOT / "tests/stacks/apache2.conf.in").read_text().format(
         port=port, port2=port2, port_optional=port_optional, port_no_ca=port_no_ca,
-        port_no_root=port_no_root, dir=tmp, fx=fx))
+        port_no_root=port_no_root, port_reneg=port_reneg, dir=tmp, fx=fx))
     # Debian's apache2 reads its run directories from these variables (/etc/apache2/envvars);
     # the private configuration names its own files, so only the lock directory is needed.
     env = dict(os.environ, APACHE_LOCK_DIR=str(tmp), APACHE_RUN_DIR=str(tmp),
                APACHE_PID_FILE=str(tmp / "httpd.pid"), APACHE_LOG_DIR=str(tmp))
     srv = bed.Server([binary, "-f", conf, "-DFOREGROUND"], port, tmp / "srv", env=env)
     try:
-        yield tmp, fx, (port, port2, port_optional, port_no_ca, port_no_root), srv
+        yield tmp, fx, (port, port2, port_optional, port_no_ca, port_no_root, port_reneg), srv
     finally:
         srv.stop()
 
 
 def test_apache_strict_matrix_passes(harness, apache):
-    tmp, fx, (port, port2, _, _, _), srv = apache
+    tmp, fx, (port, port2, _, _, _, _), srv = apache
     # The second site: SSLVerifyDepth 1 counts the CA levels, so OpenSSL's depth (the
     # intermediates allowed) that the policy states is 0; the name is a DNS SAN.
     san = {"client_auth": "require", "client_ca_files": ["/certs/stacks-ca.pem"],
@@ -74,7 +75,7 @@ def optional_policy(client_auth):
 def test_apache_verify_optional_strict_matrix_passes(harness, apache):
     """SSLVerifyClient optional, policy client_auth optional, the apache profile: no certificate
     is let in, a certificate sent is verified in TLS as with require."""
-    tmp, fx, (_, _, port, _, _), srv = apache
+    tmp, fx, (_, _, port, _, _, _), srv = apache
     targets = {"apache-optional": bed.target(port, "apache", optional_policy("optional"))}
     r, report = bed.run_matrix(harness, tmp / "run-optional", fx, targets)
     cases = bed.assert_strict_pass(r, report, len(bed.IDENTITIES) * 2,
@@ -97,7 +98,7 @@ def test_apache_verify_optional_no_ca_strict_matrix_passes(harness, apache):
     unknown issuer or a self-signed certificate is let in (mod_ssl's
     ssl_verify_error_is_optional; the Require expr still judges its CN), an expired one is
     not, and neither is a chain to a CA file's intermediate whose root is missing."""
-    tmp, fx, (_, _, _, port, port_no_root), srv = apache
+    tmp, fx, (_, _, _, port, port_no_root, _), srv = apache
     no_root = optional_policy("optional_no_ca")
     no_root["client_ca_files"] = ["/certs/intermediate-ca.pem"]
     targets = {"apache-no-ca": bed.target(port, "apache", optional_policy("optional_no_ca")),
@@ -128,3 +129,34 @@ def test_apache_verify_optional_no_ca_strict_matrix_passes(harness, apache):
         assert o[f"no-root/intermediate-signed/tls{v}"]["alert_received"]["code"] == 48
         assert o[f"no-root/client/tls{v}"]["http_status"] == 200
         assert o[f"no-root/none/tls{v}"]["http_status"] == 200
+
+
+def test_apache_per_directory_client_auth(harness, apache):
+    """SSLVerifyClient require in a <Location> only: in TLS 1.2 mod_ssl renegotiates to ask for
+    the certificate, and the probe follows (once), so what is judged is Apache's decision; in TLS
+    1.3 it would need post-handshake authentication, which our client does not offer, and Apache
+    answers 403 without having judged any certificate."""
+    tmp, fx, (_, _, _, _, _, port), srv = apache
+    targets = {"apache-reneg": bed.target(port, "apache", bed.policy([bed.CLIENT]))}
+    r, report = bed.run_matrix(harness, tmp / "run-reneg", fx, targets,
+                               identities=["client", "other", "untrusted", "none"], strict=False)
+    v = {c["id"]: c for c in report["cases"]}
+    for ident in ("client", "other", "untrusted", "none"):
+        c = v[f"apache-reneg/{ident}/tls1.2"]
+        assert c["outcome"]["renegotiations"] == 1, (c["id"], c["outcome"], srv.log.read_text()[-2000:])
+        assert c["outcome"]["certificate_request"]["seen"], c["id"]
+    assert v["apache-reneg/client/tls1.2"]["verdict"] == "pass"
+    assert v["apache-reneg/client/tls1.2"]["outcome"]["http_status"] == 200
+    assert v["apache-reneg/other/tls1.2"]["verdict"] == "pass"
+    assert v["apache-reneg/other/tls1.2"]["outcome"]["http_status"] == 403
+    assert v["apache-reneg/untrusted/tls1.2"]["verdict"] in ("pass", "pass-conceptual")
+    assert v["apache-reneg/untrusted/tls1.2"]["outcome"]["result"] == "rejected"
+    # TLS 1.3: 403 with no CertificateRequest ever seen. No refusal is the certificate's; the
+    # client the policy admits was refused, and the reason says why.
+    for ident in ("client", "other", "untrusted", "none"):
+        c = v[f"apache-reneg/{ident}/tls1.3"]
+        assert not c["outcome"]["certificate_request"]["seen"] and \
+            c["outcome"]["http_status"] == 403, c
+        assert "post-handshake authentication, which our client does not offer" in \
+            c["verdict_reason"], c["verdict_reason"]
+        assert c["verdict"] == ("unexpected-reject" if ident == "client" else "not-attributable")

@@ -112,6 +112,8 @@ def test_a_stack_without_profile_is_judged_by_the_policy_then_pinned(harness, pk
             assert cases[f"{stack}/client/tls{v}"]["outcome"]["http_status"] == 200
         assert f"run: target {stack}: no profile (how it refuses is recorded, not judged), " \
                "request http" in r.stdout
+        assert "No profile: how it refuses is recorded, not judged. Request http." in \
+            (out / "report.md").read_text()
         observed_file = out / "profiles" / f"{stack}.json"
         assert f"observed profile (7 reasons) in {observed_file}" in r.stdout, r.stdout
         observed = json.loads(observed_file.read_text())
@@ -130,6 +132,7 @@ def test_a_stack_without_profile_is_judged_by_the_policy_then_pinned(harness, pk
             assert c["manner"] == ("as-predicted" if c["expected"]["result"] == "reject"
                                    else "not-judged"), c["id"]
         assert f"run: target {stack}: profile observed.json, request http" in r.stdout
+        assert "Profile observed.json, request http." in (pinned / "out" / "report.html").read_text()
     finally:
         srv.stop()
 
