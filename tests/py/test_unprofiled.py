@@ -65,25 +65,10 @@ def run(harness, workdir, fx, name, port, profile=None, strict=False, extra=(), 
         identities=bed.IDENTITIES):
     """One matrix against the server, its target naming |profile| (None: no profile and no
     request, as an operator's first run would); returns (process, report, out)."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    t = {"target": f"127.0.0.1:{port}", "server_name": bed.SERVER_NAME,
-         "ca_files": ["/certs/stacks-ca.pem"], "path": "/", "policy": policy}
-    if profile is not None:
-        t["profile"] = profile
-    doc = {"name": f"unprofiled-{name}", "fixtures": str(bed.SPEC), "locations": {name: t},
-           "matrix": {"targets": [name], "identities": list(identities),
-                      "versions": ["1.2", "1.3"]}}
-    scenario = workdir / "scenario.json"
-    scenario.write_text(json.dumps(doc, indent=2))
-    out = workdir / "out"
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir()
-    shutil.copytree(fx, out / "fixtures")
-    r = subprocess.run([str(harness), "run", str(scenario), "--out", str(out),
-                        "--profiles", str(ROOT / "profiles"), *(["--strict"] if strict else []),
-                        *extra], capture_output=True, text=True, timeout=300)
-    assert (out / "report.json").exists(), r.stdout + r.stderr
-    return r, json.loads((out / "report.json").read_text()), out
+    r, report = bed.run_matrix(harness, workdir, fx, {name: bed.target(port, profile, policy)},
+                               identities=identities, name=f"unprofiled-{name}",
+                               extra_args=extra, strict=strict, quiet=False)
+    return r, report, workdir / "out"
 
 
 def verdicts(report):

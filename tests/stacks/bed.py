@@ -118,16 +118,21 @@ def policy(cns=None, min_version=None, **extra):
 
 
 def target(port, profile, pol, **extra):
+    """An external target on loopback; |profile| None names none (as an operator's first run)."""
     t = {"target": f"127.0.0.1:{port}", "server_name": SERVER_NAME,
-         "ca_files": ["/certs/stacks-ca.pem"], "profile": profile, "path": "/", "policy": pol}
+         "ca_files": ["/certs/stacks-ca.pem"], "path": "/", "policy": pol}
+    if profile is not None:
+        t["profile"] = profile
     t.update(extra)
     return t
 
 
 def run_matrix(harness, workdir, fixtures, targets, identities=None, versions=("1.2", "1.3"),
-               cases=None, name="stacks", extra_args=(), matrix_targets=None, strict=True):
-    """Runs one matrix (--strict unless |strict| is false) over |matrix_targets| (default: every one of |targets|, name ->
-    target) plus the explicit |cases|, and returns (process, report)."""
+               cases=None, name="stacks", extra_args=(), matrix_targets=None, strict=True,
+               quiet=True):
+    """Runs one matrix (--strict unless |strict| is false, --quiet unless |quiet| is) over
+    |matrix_targets| (default: every one of |targets|, name -> target) plus the explicit |cases|,
+    and returns (process, report)."""
     workdir = pathlib.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     doc = {"name": name, "fixtures": str(SPEC), "locations": targets,
@@ -145,7 +150,8 @@ def run_matrix(harness, workdir, fixtures, targets, identities=None, versions=("
     shutil.copytree(fixtures, out / "fixtures")
     r = subprocess.run([str(harness), "run", str(scenario), "--out", str(out),
                         *(["--strict"] if strict else []),
-                        "--profiles", str(ROOT / "profiles"), "--quiet", *extra_args],
+                        "--profiles", str(ROOT / "profiles"), *(["--quiet"] if quiet else []),
+                        *extra_args],
                        capture_output=True, text=True, timeout=300)
     assert (out / "report.json").exists(), r.stdout + r.stderr
     return r, json.loads((out / "report.json").read_text())
