@@ -1,6 +1,7 @@
 """Every shipped profile loads, says what it is based on, and has its section in docs/stacks.md;
 the one no test measures (Envoy) says so and names its sources."""
 import json
+import socket
 import sys
 
 from conftest import ROOT
@@ -33,8 +34,12 @@ def test_every_profile_is_measured_or_says_why_not():
 
 def test_every_profile_loads_in_a_run(harness, tmp_path):
     """A run names each profile on a target nobody listens on: every case is inconclusive (exit
-    1), none is an input error (exit 2) from a profile the harness refuses."""
-    port = bed.free_port()
+    1), none is an input error (exit 2) from a profile the harness refuses. The port stays bound,
+    not listening, for the whole run (connections to it are refused): a port merely found free
+    was once taken by another worker's server mid-run."""
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    port = held.getsockname()[1]
     targets = {f"t-{n}": bed.target(port, n, bed.policy([bed.CLIENT])) for n in PROFILES}
     cases = [{"name": f"{n}/client", "target": f"t-{n}", "identity": "client", "version": "1.3"}
              for n in PROFILES]
@@ -42,4 +47,5 @@ def test_every_profile_loads_in_a_run(harness, tmp_path):
                                targets, cases=cases, matrix_targets=[], identities=[])
     assert r.returncode == 1, r.stderr
     assert {c["profile"] for c in report["cases"]} == set(PROFILES)
+    held.close()
     assert {c["verdict"] for c in report["cases"]} == {"inconclusive"}
