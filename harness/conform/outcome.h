@@ -28,6 +28,7 @@ struct mh_case_outcome {
   int http_status;     // 0: none (or, with head_too_large, no status line was read)
   int head_too_large;  // the answer's head went past 16 KiB (MH_HTTP_MAX_HEAD): read no further
   int ws_upgraded;
+  int not_tls;             // the peer's first bytes were not TLS: the case is inconclusive
   char client_error[512];  // our side's explanation
   char remote[64];         // the numeric address connected to (the last one tried), or ""
   char local_peer[64];     // "127.0.0.1:PORT" ("[::1]:PORT") as the server sees us

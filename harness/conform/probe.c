@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -61,6 +62,11 @@ struct mh_probe {
   struct mh_http_head head;
   char lead[5];  // the answer's first bytes (up to 5): "HTTP/" or not
   size_t lead_len;
+  // The server's first bytes, peeked before the TLS library reads them: a peer that does not
+  // speak TLS (a plain HTTP server, an SSH banner: the wrong port) is told from a TLS refusal.
+  char first[48];
+  size_t first_len;
+  int peeked;
 };
 
 static void advance(struct mh_probe *p);
@@ -328,13 +334,69 @@ static enum mh_phase flight_phase(struct mh_probe *p) {
                                                      : MH_PHASE_SERVER_FLIGHT;
 }
 
+// peek_first keeps the server's first bytes (once some have arrived) without taking them from the
+// socket, where the TLS library reads them next.
+static void peek_first(struct mh_probe *p) {
+  // Only bytes waiting are peeked: a recv on a reset socket would take its error (ECONNRESET)
+  // and leave the TLS library an end of file, hiding the reset.
+  int avail = 0;
+  if (ioctl(p->fd, FIONREAD, &avail) != 0 || avail <= 0) {
+    return;
+  }
+  ssize_t n = recv(p->fd, p->first, sizeof(p->first) - 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n > 0) {
+    p->first_len = (size_t)n;
+    p->peeked = 1;
+  }
+}
+
+// speaks_tls reports whether the peeked bytes can begin a TLS record from a server: a content
+// type of 20 to 23 (change_cipher_spec, alert, handshake, application data), then major version 3.
+static int speaks_tls(const struct mh_probe *p) {
+  unsigned char type = (unsigned char)p->first[0];
+  return p->first_len == 0 || (type >= 20 && type <= 23 && (p->first_len < 2 || p->first[1] == 3));
+}
+
+// not_tls records a peer whose first bytes are not TLS: no TLS server refused or admitted anyone,
+// so the case is inconclusive, with the first line it sent (the reports show it printable).
+static void not_tls(struct mh_probe *p) {
+  struct mh_case_outcome *o = p->o;
+  o->tls = *mh_tls_conn_info(p->tc);
+  o->result = MH_RESULT_INCONCLUSIVE;
+  o->phase = MH_PHASE_SERVER_FLIGHT;
+  o->not_tls = 1;
+  size_t n = 0;
+  while (n < p->first_len && p->first[n] != '\r' && p->first[n] != '\n' && p->first[n] != '\0') {
+    n++;
+  }
+  p->first[n] = '\0';
+  if (p->first_len == 0) {
+    // The TLS library read the bytes before the probe could peek at them (they came within the
+    // handshake call that sent the ClientHello): what it says of them is all there is.
+    snprintf(o->client_error, sizeof(o->client_error),
+             "the peer's first bytes are not a TLS record, not TLS: wrong port, or a service "
+             "without TLS?");
+  } else {
+    snprintf(o->client_error, sizeof(o->client_error),
+             "the peer answered \"%s\", not TLS: wrong port, or a service without TLS?", p->first);
+  }
+  finish(p);
+}
+
 static void step_handshake(struct mh_probe *p) {
+  if (!p->peeked) {
+    peek_first(p);
+  }
   enum mh_io r = mh_tls_handshake(p->tc);
   if (r == MH_IO_OK) {
     p->o->handshake_ms = mh_clock_now_ms() - p->t_tcp;
     handshake_done(p);
   } else if (r == MH_IO_WANT_READ || r == MH_IO_WANT_WRITE) {
     wait_io(p, r);
+  } else if (!speaks_tls(p) ||
+             (mh_tls_conn_info(p->tc)->not_tls_record && !mh_tls_conn_info(p->tc)->server_hello)) {
+    p->o->handshake_ms = mh_clock_now_ms() - p->t_tcp;
+    not_tls(p);
   } else {
     p->o->handshake_ms = mh_clock_now_ms() - p->t_tcp;
     rejected_by_tls(p, flight_phase(p), MH_END_NONE);

@@ -381,8 +381,9 @@ static int start_mocks(struct mh_runner *r, struct mh_err *err) {
   return 0;
 }
 
-// abandon_case records case |idx|, which did not finish before the --timeout deadline, as
-// inconclusive: "run timed out". What a cut probe saw is dropped (it ended early, not the target).
+// abandon_case records case |idx|, which did not finish before the --timeout deadline or a signal,
+// as inconclusive: "run timed out" or "not run: interrupted by SIGINT". What a cut probe saw is
+// dropped (it ended early, not the target).
 static void abandon_case(struct mh_runner *r, size_t idx) {
   const struct plan *p = &r->plans[idx];
   struct mh_case_result *res = &r->results[idx];
@@ -405,34 +406,30 @@ static void abandon_case(struct mh_runner *r, size_t idx) {
   mh_oracle_describe(&res->expect, res->expected_text, sizeof(res->expected_text));
   res->verdict = MH_VERDICT_INCONCLUSIVE;
   res->fails = mh_verdict_fails(res->verdict, r->o->strict);
+  if (r->signo != 0) {
+    // A case a signal kept from running is an error of the run, never an absent (green) row.
+    snprintf(res->summary, sizeof(res->summary), "not run: interrupted by %s",
+             mh_interrupt_name(r->signo));
+    snprintf(res->verdict_reason, sizeof(res->verdict_reason),
+             "not run: interrupted by %s before this case finished", mh_interrupt_name(r->signo));
+    return;
+  }
   snprintf(res->summary, sizeof(res->summary), "not finished: run timed out");
   snprintf(res->verdict_reason, sizeof(res->verdict_reason),
            "run timed out (--timeout %.0f s) before this case finished", r->o->timeout_s);
 }
 
-// reported_cases returns the cases the report holds: every case, the unfinished ones abandoned,
-// when the run timed out; only the completed ones (in plan order) when a signal stopped it. The
-// array is |r->results| or a copy in the arena (sharing each case's packets with it); NULL when
-// out of memory.
+// reported_cases returns the cases the report holds: every planned case, those that did not
+// finish abandoned (inconclusive: "run timed out", or "not run: interrupted by SIGINT"), so that
+// a stopped run never reads as a green subset. The array is |r->results|.
 static struct mh_case_result *reported_cases(struct mh_runner *r, size_t *out_num) {
   *out_num = r->num_plans;
-  if (r->signo == 0) {
-    for (size_t i = 0; i < r->num_plans; i++) {
-      if (atomic_load(&r->states[i]) != CASE_DONE) {
-        abandon_case(r, i);
-      }
-    }
-    return r->results;
-  }
-  struct mh_case_result *done =
-      mh_arena_alloc_array(r->a, r->num_plans, sizeof(*done));  // arena: never 0 bytes
-  *out_num = 0;
-  for (size_t i = 0; done != NULL && i < r->num_plans; i++) {
-    if (atomic_load(&r->states[i]) == CASE_DONE) {
-      done[(*out_num)++] = r->results[i];
+  for (size_t i = 0; i < r->num_plans; i++) {
+    if (atomic_load(&r->states[i]) != CASE_DONE) {
+      abandon_case(r, i);
     }
   }
-  return done;
+  return r->results;
 }
 
 // lifetime_cases reads the client identities' certificates and appends the time-left cases of

@@ -68,10 +68,14 @@ void mh_summary_print(FILE *f, const struct mh_run_options *o, const struct mh_r
             mh_printable_next(&g, rep->changes[i].after));
   }
   if (rep->signo != 0) {
+    size_t not_run = 0;
+    for (size_t i = 0; i < rep->num_cases; i++) {
+      not_run += rep->cases[i].abandoned;
+    }
     fprintf(f,
-            "run: interrupted by %s: %zu of %zu cases completed (the others are not in the "
-            "reports); exit code %d\n",
-            mh_interrupt_name(rep->signo), rep->num_cases, rep->num_planned, rep->exit_code);
+            "run: interrupted by %s: %zu of %zu cases not run (errors in the reports); exit code "
+            "%d\n",
+            mh_interrupt_name(rep->signo), not_run, rep->num_planned, rep->exit_code);
   } else if (rep->timed_out) {
     fprintf(f, "run: timed out (--timeout %.0f s): the cases not finished are inconclusive\n",
             o->timeout_s);

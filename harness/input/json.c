@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -300,6 +301,44 @@ int mh_json_get_keyword_mask(struct mh_json_ctx *c, const cJSON *v, const char *
   return 0;
 }
 
+// edit_distance is the Levenshtein distance of |a| and |b|, ignoring case, capped at 64 bytes
+// of each (a key longer than that is no typo of a known one).
+static size_t edit_distance(const char *a, const char *b) {
+  size_t la = strlen(a) < 64 ? strlen(a) : 64, lb = strlen(b) < 64 ? strlen(b) : 64;
+  size_t row[65];
+  for (size_t j = 0; j <= lb; j++) {
+    row[j] = j;
+  }
+  for (size_t i = 1; i <= la; i++) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= lb; j++) {
+      size_t up = row[j];
+      size_t cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
+      size_t best = diag + cost;
+      best = up + 1 < best ? up + 1 : best;
+      best = row[j - 1] + 1 < best ? row[j - 1] + 1 : best;
+      row[j] = best;
+      diag = up;
+    }
+  }
+  return row[lb];
+}
+
+const char *mh_json_closest(const char *key, const char *const *names, size_t num) {
+  const char *best = NULL;
+  size_t best_d = (size_t)-1;
+  for (size_t i = 0; i < num; i++) {
+    size_t d = edit_distance(key, names[i]);
+    if (d < best_d) {
+      best = names[i];
+      best_d = d;
+    }
+  }
+  size_t len = strlen(key);
+  return best != NULL && (best_d <= 2 || best_d * 3 <= len) ? best : NULL;
+}
+
 int mh_json_check_keys(struct mh_json_ctx *c, const cJSON *obj, const char *const *keys, size_t num,
                        const char *what) {
   const cJSON *it;
@@ -311,8 +350,13 @@ int mh_json_check_keys(struct mh_json_ctx *c, const cJSON *obj, const char *cons
     if (k == num) {
       char known[256];
       mh_json_join_names(known, sizeof(known), keys, num);
+      const char *near = mh_json_closest(it->string, keys, num);
       size_t old = mh_json_push_key(c, it->string);
-      mh_json_fail(c, "unknown key (%s has: %s)", what, known);
+      if (near != NULL) {
+        mh_json_fail(c, "unknown key: did you mean %s? (%s has: %s)", near, what, known);
+      } else {
+        mh_json_fail(c, "unknown key (%s has: %s)", what, known);
+      }
       mh_json_pop(c, old);
       return -1;
     }

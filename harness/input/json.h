@@ -87,7 +87,12 @@ int mh_json_get_keyword_mask(struct mh_json_ctx *c, const cJSON *v, const char *
 // messages that list the valid values.
 void mh_json_join_names(char *out, size_t out_len, const char *const *names, size_t num);
 
-// mh_json_check_keys rejects the first key of |obj| not in |keys|, listing them; |what| names the
+// mh_json_closest returns the name of |names| nearest to |key| (edit distance, case ignored) when
+// it is near enough to be a typo of it (at most 2 edits, or a third of the key), else NULL.
+const char *mh_json_closest(const char *key, const char *const *names, size_t num);
+
+// mh_json_check_keys rejects the first key of |obj| not in |keys|, listing them and the closest
+// one ("did you mean ...?"); |what| names the
 // object in the message ("a location"). Returns 0 or -1.
 int mh_json_check_keys(struct mh_json_ctx *c, const cJSON *obj, const char *const *keys, size_t num,
                        const char *what);

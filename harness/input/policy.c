@@ -121,11 +121,56 @@ static int check_keys(struct mh_json_ctx *c, const cJSON *v) {
       known |= strcmp(it->string, own_keys[i]) == 0;
     }
     if (!known) {
+      const char *all[sizeof(semstreams_keys) / sizeof(semstreams_keys[0]) +
+                      sizeof(own_keys) / sizeof(own_keys[0])];
+      size_t n = 0;
+      for (size_t i = 0; i < sizeof(semstreams_keys) / sizeof(semstreams_keys[0]); i++) {
+        all[n++] = semstreams_keys[i];
+      }
+      for (size_t i = 0; i < sizeof(own_keys) / sizeof(own_keys[0]); i++) {
+        all[n++] = own_keys[i];
+      }
+      const char *near = mh_json_closest(it->string, all, n);
+      char hint[96] = "";
+      if (near != NULL) {
+        snprintf(hint, sizeof(hint), ": did you mean %s?", near);
+      }
       mh_json_push_key(c, it->string);
       return mh_json_fail(c,
-                          "unknown policy key (use SemStreams' tls.server keys, or client_auth, "
-                          "client_ca_files, identity, max_version, verify_depth: see "
-                          "docs/scenarios.md)");
+                          "unknown policy key%s (use SemStreams' tls.server keys, or client_auth, "
+                          "client_ca_files, identity, max_version, verify_depth, verified_only: "
+                          "see docs/scenarios.md)",
+                          hint);
+    }
+  }
+  // The policy is what the operator means the deployment to enforce: a misspelt mtls key (say
+  // "allowed_client_cn") would silently drop the rule, so its keys are known or refused too
+  // (compared as Go compares them, ignoring case). A mock's SemStreams config keeps Go's rule.
+  const cJSON *mtls = NULL;
+  cJSON_ArrayForEach(it, v) {
+    mtls = strcasecmp(it->string, "mtls") == 0 ? it : mtls;
+  }
+  static const char *const mtls_keys[] = {"enabled", "require_client_cert", "client_ca_files",
+                                          "allowed_client_cns"};
+  size_t num = sizeof(mtls_keys) / sizeof(mtls_keys[0]);
+  if (!cJSON_IsObject(mtls)) {
+    return 0;  // absent, or not an object: the SemStreams parser says so
+  }
+  const cJSON *m;
+  cJSON_ArrayForEach(m, mtls) {
+    int known = 0;
+    for (size_t i = 0; i < num; i++) {
+      known |= strcasecmp(m->string, mtls_keys[i]) == 0;
+    }
+    if (!known) {
+      const char *near = mh_json_closest(m->string, mtls_keys, num);
+      char names[160];
+      mh_json_join_names(names, sizeof(names), mtls_keys, num);
+      mh_json_push_key(c, mtls->string);
+      mh_json_push_key(c, m->string);
+      return near != NULL
+                 ? mh_json_fail(c, "unknown mtls key: did you mean %s? (mtls has: %s)", near, names)
+                 : mh_json_fail(c, "unknown mtls key (mtls has: %s)", names);
     }
   }
   return 0;

@@ -62,7 +62,14 @@ static void html_head(FILE *f, const struct mh_report *r, const size_t counts[MH
       "</style></head><body>\n<h1>mTLS conformance: ",
       f);
   mh_escape_xml(f, r->scenario_name);
-  fputs("</h1>\n<p>Scenario ", f);
+  fputs("</h1>\n", f);
+  // A stopped run says so before anything else: what follows is not the whole plan's answer.
+  if (stopped != NULL) {
+    fputs("<p class=\"stopped\" style=\"background:#f5c6a8;padding:8px\"><strong>", f);
+    mh_escape_xml(f, stopped);
+    fputs("</strong></p>\n", f);
+  }
+  fputs("<p>Scenario ", f);
   mh_escape_xml(f, r->scenario_file);
   fprintf(f, ", %zu cases in %.1f s: ", r->run->num_cases, r->run->duration_ms / 1000.0);
   if (failed) {
@@ -71,11 +78,6 @@ static void html_head(FILE *f, const struct mh_report *r, const size_t counts[MH
     fputs(r->run->num_warnings ? "all passed, <strong>with warnings</strong>" : "all passed", f);
   }
   fprintf(f, ". Exit code %d%s.</p>\n", r->run->exit_code, r->strict ? " (strict)" : "");
-  if (stopped != NULL) {
-    fputs("<p class=\"stopped\" style=\"background:#f5c6a8;padding:8px\"><strong>", f);
-    mh_escape_xml(f, stopped);
-    fputs("</strong></p>\n", f);
-  }
   fputs("<table id=\"counts\"><tr><th>verdict</th><th>cases</th><th>meaning</th></tr>\n", f);
   for (int v = 0; v < MH_VERDICT_NUM; v++) {
     fprintf(f, "<tr><td>%s</td><td>%zu</td><td>%s</td></tr>\n", mh_verdict_name((enum mh_verdict)v),

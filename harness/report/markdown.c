@@ -22,7 +22,12 @@ static void md_head(FILE *f, const struct mh_report *r, const size_t counts[MH_V
                     size_t failed, const char *stopped) {
   fputs("# mTLS conformance: ", f);
   mh_escape_md(f, r->scenario_name);
-  fputs("\n\nScenario ", f);
+  fputs("\n\n", f);
+  // A stopped run says so before anything else: what follows is not the whole plan's answer.
+  if (stopped != NULL) {
+    fprintf(f, "> **%s**\n\n", stopped);  // our own words, no input in them
+  }
+  fputs("Scenario ", f);
   mh_escape_md(f, r->scenario_file);
   fprintf(f, ", %zu cases in %.1f s: ", r->run->num_cases, r->run->duration_ms / 1000.0);
   if (failed) {
@@ -31,9 +36,6 @@ static void md_head(FILE *f, const struct mh_report *r, const size_t counts[MH_V
     fputs(r->run->num_warnings ? "all passed, **with warnings**" : "all passed", f);
   }
   fprintf(f, ". Exit code %d%s.\n\n", r->run->exit_code, r->strict ? " (strict)" : "");
-  if (stopped != NULL) {
-    fprintf(f, "> **%s**\n\n", stopped);  // our own words, no input in them
-  }
   fprintf(f, "| verdict | cases | meaning |\n|---|---|---|\n");
   for (int v = 0; v < MH_VERDICT_NUM; v++) {
     fprintf(f, "| %s | %zu | %s |\n", mh_verdict_name((enum mh_verdict)v), counts[v],

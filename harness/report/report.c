@@ -37,9 +37,10 @@ int mh_report_stopped_text(const struct mh_report *r, char *out, size_t out_len)
   }
   if (r->run->signo != 0) {
     snprintf(out, out_len,
-             "Interrupted by %s: %zu of %zu cases completed; the others did not finish and are not "
-             "in this report.",
-             mh_interrupt_name(r->run->signo), r->run->num_cases, r->run->num_planned);
+             "Interrupted by %s: %zu of %zu cases not run (each one an error in this report, "
+             "\"not run: interrupted by %s\").",
+             mh_interrupt_name(r->run->signo), unfinished, r->run->num_planned,
+             mh_interrupt_name(r->run->signo));
   } else if (r->run->timed_out) {
     snprintf(out, out_len,
              "Timed out (--timeout): %zu case%s did not finish and %s inconclusive, \"run timed "

@@ -56,6 +56,7 @@ static void classify_tls(struct mh_tls_conn *t, uint32_t err, int lib, int reaso
     mh_tls_conn_set_reason(t, "tls: first record does not look like a TLS handshake");
   } else if (is_ssl &&
              (reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_HTTPS_PROXY_REQUEST)) {
+    t->info.not_tls_record = 1;
     mh_tls_conn_set_reason(t, "tls: first record does not look like a TLS handshake");
   } else if (is_ssl && reason == SSL_R_EXCESSIVE_MESSAGE_SIZE) {
     // The peer's handshake message is over the library's bound: for a certificate chain, the

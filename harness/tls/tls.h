@@ -79,6 +79,7 @@ struct mh_tls_info {
   char verify_error[256];  // nginx: the FAILED:<reason> text
   int resumed;
   int http_on_tls;         // the client spoke plain HTTP to the TLS port
+  int not_tls_record;      // a record from the peer was not TLS (its version byte was not 3)
   int client_flight_sent;  // client: we sent our Certificate/ClientKeyExchange/Finished
   int tickets_received;    // client: NewSessionTicket messages seen
   // Client: what the server's flight showed, from the messages themselves, so that a rejection can

@@ -1,0 +1,128 @@
+"""Paths that once led to a green (or green-looking) result while the deployment or the run was not
+what the operator thought (issue 22): a typo in a target's policy.mtls, a port that does not speak
+TLS, an interrupted run (tests/py/test_interrupt.py holds that one)."""
+import contextlib
+import json
+import socket
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from conftest import NGINX_HEAD, ROOT, nginx_running
+
+sys.path.insert(0, str(ROOT / "tests" / "stacks"))
+import bed  # noqa: E402
+
+
+def NOT_TLS(first_line):
+    """What a case says of a peer that does not speak TLS: its first line, when the probe saw the
+    bytes before the TLS library took them (a peer that answers within the call that sent the
+    ClientHello is read by the library first), else that they were not a TLS record."""
+    return {f'the peer answered "{first_line}", not TLS: wrong port, or a service without TLS?',
+            "the peer's first bytes are not a TLS record, not TLS: wrong port, or a service "
+            "without TLS?"}
+
+
+def scenario(tmp_path, name, target):
+    doc = {"name": "no-false-green", "fixtures": str(bed.SPEC), "locations": {name: target},
+           "matrix": {"targets": [name], "identities": ["client", "other", "none"],
+                      "versions": ["1.2", "1.3"]}}
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.mark.parametrize("key,near", [("allowed_client_cn", "allowed_client_cns"),
+                                      ("requre_client_cert", "require_client_cert"),
+                                      ("client_ca_file", "client_ca_files")])
+def test_a_typo_in_the_policy_mtls_is_refused_by_check_and_run(harness, tmp_path, key, near):
+    mtls = {"enabled": True, "require_client_cert": True,
+            "client_ca_files": ["/certs/stacks-ca.pem"], "allowed_client_cns": [bed.CLIENT]}
+    del mtls[near]
+    mtls[key] = [bed.CLIENT] if "cn" in key else True if "cert" in key else ["/certs/stacks-ca.pem"]
+    if near == "client_ca_files":
+        mtls["require_client_cert"] = False  # still valid without the CA files otherwise
+    path = scenario(tmp_path, "nginx", bed.target(bed.free_port(), None, {"mtls": mtls}))
+    want = f"{path}: $.locations.nginx.policy.mtls.{key}: unknown mtls key: did you mean {near}?"
+    r = subprocess.run([str(harness), "check", str(path)], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 2 and r.stderr.startswith(want), r.stdout + r.stderr
+    out = tmp_path / "out"
+    r = subprocess.run([str(harness), "run", str(path), "--out", str(out)], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 2 and r.stderr.startswith(want), r.stdout + r.stderr
+    assert not out.exists(), list(out.iterdir())
+
+
+@contextlib.contextmanager
+def banner_server(banner):
+    """127.0.0.1:<port> sends |banner| to each connection, reads a little, and closes."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(16)
+    ls.settimeout(0.2)
+    stop = threading.Event()
+
+    def loop():
+        while not stop.is_set():
+            try:
+                conn, _ = ls.accept()
+            except (socket.timeout, OSError):
+                continue
+            with conn:
+                conn.settimeout(2)
+                conn.sendall(banner)
+                try:
+                    conn.recv(4096)
+                except OSError:
+                    pass
+
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+    try:
+        yield ls.getsockname()[1]
+    finally:
+        stop.set()
+        t.join(5)
+        ls.close()
+
+
+def run_against(harness, tmp_path, port):
+    fx = bed.make_pki(harness, tmp_path / "pki")
+    pol = {"client_auth": "require", "client_ca_files": ["/certs/stacks-ca.pem"],
+           "identity": {"cn": [bed.CLIENT]}}
+    cases = [{"name": f"server-untrusted/tls{v}", "target": "plain", "identity": "client",
+              "version": v, "trust_ca": "untrusted-ca"} for v in ("1.2", "1.3")]
+    return bed.run_matrix(harness, tmp_path / "run", fx, {"plain": bed.target(port, None, pol)},
+                          identities=["client", "other", "none"], cases=cases, strict=False)
+
+
+def test_a_plain_http_port_is_inconclusive_not_a_refusal(harness, tmp_path):
+    """Debian's nginx on a plain HTTP port (the wrong port of a deployment): it answers the
+    ClientHello with its 400 page."""
+    port = bed.free_port()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(NGINX_HEAD.format(tmp=tmp_path) + f"""
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{ return 200 "plain\\n"; }}
+  }}
+}}
+""")
+    with nginx_running(conf, tmp_path, port):
+        r, report = run_against(harness, tmp_path, port)
+    assert r.returncode == 1, r.stdout
+    assert len(report["cases"]) == 8
+    for c in report["cases"]:
+        assert c["verdict"] == "inconclusive", (c["id"], c["verdict"], c["outcome"])
+        assert c["outcome"]["error"] in NOT_TLS('HTTP/1.1 400 Bad Request'), c["outcome"]
+
+
+def test_an_ssh_banner_is_inconclusive_not_a_refusal(harness, tmp_path):
+    with banner_server(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n") as port:
+        r, report = run_against(harness, tmp_path, port)
+    assert r.returncode == 1, r.stdout
+    assert {c["verdict"] for c in report["cases"]} == {"inconclusive"}
+    assert {c["outcome"]["error"] for c in report["cases"]} <= NOT_TLS("SSH-2.0-OpenSSH_9.2p1 Debian-2")
