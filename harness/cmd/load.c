@@ -197,6 +197,39 @@ static const char *default_out_dir(struct mh_arena *a, const char *dir, const ch
   return dir != NULL ? dir : mh_outdir_default(a, mh_arena_sprintf(a, "%s-load", name));
 }
 
+// prepare_external_location aims the run at the scenario's external location |L|: its host
+// (resolved once, the scenario's "resolve" pins first, as prepare_target does), its server name
+// and CA files; its identities are then judged by its policy and its profile confirms acceptance,
+// as for a mock. The fixtures are generated in <out>/fixtures.
+static int prepare_external_location(struct load_state *st, const struct mh_location *L,
+                                     struct mh_err *err) {
+  struct mh_arena *a = &st->arena;
+  st->L = L;
+  st->spec = &st->scenario.spec;
+  struct mh_net_addrs addrs;
+  struct mh_err e;
+  if (mh_net_resolve(L->target_host, L->target_port, st->scenario.pins, st->scenario.num_pins,
+                     &addrs, &e) != 0) {
+    return mh_err_set(err,
+                      "%s: $.locations.%s.target %s:%d: %s (check the name, or pin it in the "
+                      "scenario's \"resolve\")",
+                      st->scenario.file, L->name, L->target_host, L->target_port, e.msg);
+  }
+  char ip[64];
+  mh_net_format_ip((const struct sockaddr *)&addrs.ss[0], ip, sizeof(ip));
+  st->lo.address = mh_arena_strdup(a, ip);
+  st->lo.port = L->target_port;
+  st->lo.server_name = L->server_name != NULL ? L->server_name : L->target_host;
+  st->lo.ca_files = L->target_ca_files;
+  st->lo.num_ca_files = L->num_target_ca_files;
+  struct mh_pki_options po = {.out_dir = st->fixtures_dir, .quiet = 1};
+  if (st->lo.address == NULL) {
+    return mh_err_set(err, "out of memory");
+  }
+  return mh_stage_mkdirs(st->out_dir, err) != 0 || mh_pki_generate(st->spec, &po, err) != 0 ? -1
+                                                                                            : 0;
+}
+
 // prepare_location loads the scenario with its fixtures inside the report directory, generates
 // them and starts the one location; the run then aims at its port and trusts its root CA.
 static int prepare_location(struct load_state *st, struct mh_err *err) {
@@ -214,8 +247,14 @@ static int prepare_location(struct load_state *st, struct mh_err *err) {
     return -1;
   }
   struct mh_scenario_options so = {.fixtures_dir = st->fixtures_dir, .quiet = 1};
-  if (mh_scenario_load(a, c->scenario_file, &so, &st->scenario, err) != 0 ||
-      (st->L = mh_load_location_find(&st->scenario, c->location, err)) == NULL) {
+  if (mh_scenario_load(a, c->scenario_file, &so, &st->scenario, err) != 0) {
+    return -1;
+  }
+  const struct mh_location *ext = mh_scenario_location(&st->scenario, c->location);
+  if (ext != NULL && ext->is_target) {
+    return prepare_external_location(st, ext, err);
+  }
+  if ((st->L = mh_load_location_find(&st->scenario, c->location, err)) == NULL) {
     return -1;
   }
   st->spec = &st->scenario.spec;
@@ -291,6 +330,35 @@ static int prepare_target(struct load_state *st, struct mh_err *err) {
   return st->out_dir != NULL ? 0 : mh_err_set(err, "out of memory");
 }
 
+// say_identities prints on stderr which identities the run presents and why: the operator must
+// know whether the policy chose them.
+static void say_identities(const struct load_state *st) {
+  if (st->lo.quiet) {
+    return;
+  }
+  char good[600] = "", bad[600] = "";
+  for (size_t i = 0; i < st->ids.num_good; i++) {
+    size_t n = strlen(good);
+    snprintf(good + n, sizeof(good) - n, "%s%s", i ? ", " : "", st->ids.good[i].name);
+  }
+  for (size_t i = 0; i < st->ids.num_bad; i++) {
+    size_t n = strlen(bad);
+    snprintf(bad + n, sizeof(bad) - n, "%s%s", i ? ", " : "", st->ids.bad[i].name);
+  }
+  const char *why = st->c->identities != NULL ? "as --identity names them"
+                    : st->L != NULL           ? "those the location's policy admits"
+                                    : "every identity of the spec fit for client auth: no "
+                                      "policy judges them (give --identity, or load SCENARIO "
+                                      "--location NAME to take those its policy admits)";
+  fprintf(stderr, "load: presenting %s (%s)", good, why);
+  if (st->ids.num_bad > 0) {
+    fprintf(stderr, "; refused ones for --bad-share: %s (%s)", bad,
+            st->c->bad_identities != NULL ? "as --bad-identity names them"
+                                          : "those the location's policy refuses");
+  }
+  fputc('\n', stderr);
+}
+
 // prepare_identities chooses the identities. With a location, --identities-from is generated
 // beside the scenario's fixtures (a CA of the same name and file keeps its key) and the oracle
 // judges its identities against the location's policy; against a target, every identity fit for
@@ -326,6 +394,7 @@ static int prepare_identities(struct load_state *st, struct mh_err *err) {
                                           st->lo.shard_count, part);
     memcpy(st->ids.bad, part, st->ids.num_bad * sizeof(part[0]));
   }
+  say_identities(st);
   st->lo.good = st->ids.good;
   st->lo.num_good = st->ids.num_good;
   st->lo.bad = st->ids.bad;

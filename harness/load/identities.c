@@ -71,8 +71,8 @@ static int named(struct mh_arena *a, const struct mh_load_identity_request *rq, 
 }
 
 // judged adds the spec's identities the location's policy accepts (every one, or the first) to
-// the good ones unless they were named, and those it refuses for their CN to the bad ones unless
-// they were named.
+// the good ones unless they were named, and those it refuses (for the certificate, not the
+// version) to the bad ones unless they were named: the two are never mixed.
 static int judged(struct mh_arena *a, const struct mh_load_identity_request *rq,
                   struct mh_load_identities *out, struct mh_err *err) {
   struct mh_profile none;
@@ -94,7 +94,8 @@ static int judged(struct mh_arena *a, const struct mh_load_identity_request *rq,
     if (!x.reject && rq->names == NULL && out->num_good < MH_LOAD_MAX_IDENTITIES &&
         (rq->every || out->num_good == 0)) {
       id = &out->good[out->num_good++];
-    } else if (x.reject && x.reason == MH_REASON_CN_NOT_ALLOWED && rq->bad_names == NULL &&
+    } else if (x.reject && x.side == 's' && x.reason != MH_REASON_VERSION &&
+               x.reason != MH_REASON_VERSION_TOO_HIGH && rq->bad_names == NULL &&
                out->num_bad < MH_LOAD_MAX_IDENTITIES) {
       id = &out->bad[out->num_bad++];
     }

@@ -55,13 +55,16 @@ def check_sane(rep):
 
 def bad_share_holds(rep, share):
     """Of the n handshakes started, exactly floor(n * share) used a bad identity (the run's
-    handshake count decides, whatever the number of threads), and each was rejected with
-    bad_certificate."""
+    handshake count decides, whatever the number of threads), and each was rejected with a
+    certificate alert: the bad identities are all those the location's policy refuses (wrong CN:
+    bad_certificate; untrusted, self-signed: unknown_ca; ...), none of them counted as an error."""
     c = rep["counts"]
     assert c["errors"] == 0, rep["errors"]
     assert c["rejected"] == math.floor(c["started"] * share), c
-    assert rep["rejection_alerts"] == ({"42": {"name": "bad_certificate", "count": c["rejected"]}}
-                                       if c["rejected"] else {})
+    alerts = rep["rejection_alerts"]
+    assert sum(a["count"] for a in alerts.values()) == c["rejected"], alerts
+    assert set(alerts) <= {"42", "43", "45", "48"}, alerts
+    assert c["rejected"] < 4 or "42" in alerts, alerts
     # The mock's semstreams profile rejects at TLS: confirmed there, as before profiles counted.
     assert (rep["profile"], rep["confirmation"], rep["rejection_statuses"]) == (
         "semstreams", "tls", {})

@@ -2,7 +2,10 @@
 what the operator thought (issue 22): a typo in a target's policy.mtls, a port that does not speak
 TLS, an interrupted run (tests/py/test_interrupt.py holds that one)."""
 import contextlib
+import copy
 import json
+import math
+import shutil
 import socket
 import subprocess
 import sys
@@ -10,7 +13,7 @@ import threading
 
 import pytest
 
-from conftest import NGINX_HEAD, ROOT, nginx_running
+from conftest import FED, NGINX_CONF, NGINX_HEAD, ROOT, nginx_running, run, write_scenario
 
 sys.path.insert(0, str(ROOT / "tests" / "stacks"))
 import bed  # noqa: E402
@@ -126,3 +129,38 @@ def test_an_ssh_banner_is_inconclusive_not_a_refusal(harness, tmp_path):
     assert r.returncode == 1, r.stdout
     assert {c["verdict"] for c in report["cases"]} == {"inconclusive"}
     assert {c["outcome"]["error"] for c in report["cases"]} <= NOT_TLS("SSH-2.0-OpenSSH_9.2p1 Debian-2")
+
+
+def test_load_of_an_external_location_follows_its_policy(harness, tmp_path):
+    """`load SCENARIO --location NAME` on an external location (a real nginx that admits only
+    location-b's CN): the good identities are those the policy admits, the --bad-share ones those
+    it refuses, never mixed, so no refusal of a bad one counts as an error of a good one."""
+    fx = tmp_path / "fx"
+    assert run([harness, "pki", ROOT / "fixtures" / "federation.json", "--out", fx]).returncode == 0
+    port = bed.free_port()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(tmp=tmp_path, port=port, fx=fx))
+    doc = copy.deepcopy(FED)
+    doc["locations"]["nginx"] = {
+        "target": f"127.0.0.1:{port}", "server_name": "location-a.semstreams.local",
+        "ca_files": ["/certs/federation-ca.pem"], "profile": "nginx-http", "path": "/",
+        "policy": {"client_auth": "require", "client_ca_files": ["/certs/federation-ca.pem"],
+                   "identity": {"cn": ["location-b.semstreams.local"]}}}
+    scenario_file = write_scenario(tmp_path, doc)
+    out = tmp_path / "out"
+    # The load generates the scenario's fixtures in <out>/fixtures, keeping the CA keys it finds
+    # there: the ones nginx trusts.
+    shutil.copytree(fx, out / "fixtures")
+    with nginx_running(conf, tmp_path, port):
+        r = run([harness, "load", scenario_file, "--location", "nginx", "--connections", "4",
+                 "--duration", "1", "--bad-share", "0.25", "--out", out], timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["errors"] == {k: 0 for k in rep["errors"]}, rep["errors"]
+    c = rep["counts"]
+    assert c["rejected"] == math.floor(c["started"] * 0.25) > 0
+    assert c["accepted"] == c["started"] - c["rejected"]
+    line = next(ln for ln in r.stderr.splitlines() if ln.startswith("load: presenting "))
+    good, _, bad = line.partition("; refused ones for --bad-share: ")
+    assert good == "load: presenting location-b (those the location's policy admits)", line
+    assert "location-c" in bad and "untrusted" in bad and "location-b" not in bad, line
