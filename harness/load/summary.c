@@ -42,12 +42,14 @@ void mh_load_summary_print(FILE *f, const struct mh_load_options *o, const struc
             "0.1%%, drops <= 1%%)\n",
             sweep->sustainable, sweep->p99_limit_ms);
   }
+  // An interrupted run divides by the time it ran, as report.json's achieved_rate does.
+  double window = r->signo != 0 && r->elapsed_s > 0 && r->elapsed_s < o->duration_s ? r->elapsed_s
+                                                                                    : o->duration_s;
   fprintf(f,
           "load: %llu handshakes in %.1f s: %.1f/s (%llu accepted, %llu rejected, %llu errors, "
           "%llu dropped, %llu late)\n",
-          r->accepted + r->rejected, o->duration_s,
-          (double)(r->accepted + r->rejected) / o->duration_s, r->accepted, r->rejected,
-          mh_load_result_errors(r), r->dropped, r->late);
+          r->accepted + r->rejected, window, (double)(r->accepted + r->rejected) / window,
+          r->accepted, r->rejected, mh_load_result_errors(r), r->dropped, r->late);
   if (o->http_request != NULL) {
     fprintf(f, "load: confirmed at HTTP (profile %s): rejected by status:", o->profile);
     for (int i = 0; i < 600; i++) {

@@ -77,9 +77,8 @@ static void walk_grids(FILE *f, const struct mh_report *r, const struct mh_doc_o
   }
 }
 
-// walk_rest hands the cases no matrix holds, those whose capture disagrees with the TLS library,
-// and the changes since a baseline; each section only if it has something (the changes' whenever
-// a baseline was given).
+// walk_rest hands the cases no matrix holds and those whose capture disagrees with the TLS
+// library; each section only if it has something.
 static void walk_rest(FILE *f, const struct mh_report *r, const struct mh_doc_ops *ops) {
   int header = 0;
   for (size_t i = 0; i < r->run->num_cases; i++) {
@@ -111,6 +110,11 @@ static void walk_rest(FILE *f, const struct mh_report *r, const struct mh_doc_op
   if (header) {
     ops->mismatches_end(f);
   }
+}
+
+// walk_changes hands the changes since a baseline (whenever one was given): CI's headline, so
+// right after the answer.
+static void walk_changes(FILE *f, const struct mh_report *r, const struct mh_doc_ops *ops) {
   if (r->run->baseline_file != NULL) {
     ops->changes(f, r->run->baseline_file, r->run->num_changes);
     for (size_t i = 0; i < r->run->num_changes; i++) {
@@ -129,6 +133,7 @@ void mh_report_walk(FILE *f, const struct mh_report *r, const struct mh_doc_ops 
   char stopped[300];
   ops->head(f, r, counts, failed,
             mh_report_stopped_text(r, stopped, sizeof(stopped)) ? stopped : NULL);
+  walk_changes(f, r, ops);
   walk_failures(f, r, ops, failed);
   ops->certs(f, r);
   walk_grids(f, r, ops);

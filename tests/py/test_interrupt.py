@@ -8,6 +8,7 @@ import copy
 import json
 import os
 import queue
+import re
 import signal
 import socket
 import stat
@@ -252,6 +253,9 @@ def test_signal_stops_load_with_report_and_no_keys(harness, tmp_path, sig, code,
     assert report["achieved_rate"] == pytest.approx(done / elapsed, rel=1e-3, abs=1e-3)
     assert f"Interrupted by {name}" in (out / "report.md").read_text()
     assert f"load: interrupted by {name}" in stdout
+    # The console's rate too: over the time it ran (it once printed "in 60.0 s").
+    m = re.search(rf"load: {done} handshakes in {elapsed:.1f} s: ([0-9.]+)/s", stdout)
+    assert m and float(m.group(1)) == pytest.approx(done / elapsed, rel=5e-3), stdout
     assert private_keys(tmp_path) == []
 
 
