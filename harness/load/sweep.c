@@ -80,12 +80,14 @@ const char *mh_sweep_step_why(const struct mh_sweep_step *st, double p99_limit_m
 // print_step writes a step's progress line: the rate, and what held or which limits broke.
 static void print_step(FILE *f, const struct mh_sweep_step *st, double p99_limit_ms) {
   fprintf(f, "load: sweep %.0f/s%s: achieved %.1f/s, p99 %.3f ms: %s", st->offered,
-          st->retry ? " (retry)" : "", st->achieved, st->p99_us / 1000.0,
-          st->sustained ? "sustained" : "not sustained");
+          st->retry    ? " (retry)"
+          : st->refine ? " (narrowing)"
+                       : "",
+          st->achieved, st->p99_us / 1000.0, st->sustained ? "sustained" : "not sustained");
   if (!st->sustained) {
     char why[256];
     fprintf(f, " (%s)%s", mh_sweep_step_why(st, p99_limit_ms, why, sizeof(why)),
-            st->retry ? "" : ": retrying once");
+            st->retry || st->refine ? "" : ": retrying once");
   }
   fputc('\n', f);
 }
@@ -103,8 +105,12 @@ int mh_sweep_run(const struct mh_load_options *o, double p99_limit_ms, struct mh
   long long started_ms = 0;  // the sweep's start: its first step's
   size_t i = 0;              // the rate's index: o->rate * 1.5^i
   int retry = 0;
-  while (i < MH_SWEEP_MAX_RATES && out->num_steps < MH_SWEEP_MAX_STEPS) {
-    so.rate = o->rate * pow(1.5, (double)i);
+  int refining = 0, refined = 0;
+  double failed = 0;  // while refining: the lowest rate that failed
+  while ((refining || i < MH_SWEEP_MAX_RATES) && out->num_steps < MH_SWEEP_MAX_STEPS) {
+    if (!refining) {
+      so.rate = o->rate * pow(1.5, (double)i);
+    }
     if (mh_load_run(&so, step, err) != 0) {
       goto out;
     }
@@ -112,7 +118,8 @@ int mh_sweep_run(const struct mh_load_options *o, double p99_limit_ms, struct mh
     struct mh_sweep_step *st = &out->steps[out->num_steps++];
     st->offered = so.rate;
     mh_sweep_judge(st, step, so.duration_s, p99_limit_ms);
-    st->retry = retry;
+    st->retry = retry && !refining;
+    st->refine = refining;
     print_step(stderr, st, p99_limit_ms);
     // The result kept is the highest sustained step's, or the first step's if none held.
     if (st->sustained || out->num_steps == 1) {
@@ -125,9 +132,25 @@ int mh_sweep_run(const struct mh_load_options *o, double p99_limit_ms, struct mh
       out_best->signo = step->signo;
       break;
     }
+    if (refining) {
+      // Narrowing: one run per midpoint; the side that held moves up, the other down.
+      *(st->sustained ? &out->sustainable : &failed) = st->offered;
+      if (++refined >= MH_SWEEP_MAX_REFINE ||
+          failed - out->sustainable <= 0.05 * out->sustainable) {
+        break;
+      }
+      so.rate = (out->sustainable + failed) / 2;
+      continue;
+    }
     enum mh_sweep_next next = mh_sweep_decide(st);
     if (next == MH_SWEEP_STOP) {
-      break;
+      if (out->sustainable <= 0 || st->offered - out->sustainable <= 0.05 * out->sustainable) {
+        break;  // nothing held to narrow from, or already within 5 %
+      }
+      refining = 1;
+      failed = st->offered;
+      so.rate = (out->sustainable + failed) / 2;
+      continue;
     }
     retry = next == MH_SWEEP_RETRY;
     if (next == MH_SWEEP_NEXT) {

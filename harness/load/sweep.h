@@ -1,7 +1,9 @@
 // sweep: the rate controller of `load --sweep`. It steps the open-loop rate up by half each time,
 // one full run per step, until a step breaks a limit twice in a row (a failed step is retried
-// once, at the same rate: one noisy second must not end a sweep), and keeps the highest rate that
-// held.
+// once, at the same rate: one noisy second must not end a sweep); then it narrows the interval
+// between the last rate that held and the one that failed, halving it (at most
+// MH_SWEEP_MAX_REFINE steps) until it is within 5 % of the rate that held, and keeps the highest
+// rate that held.
 #ifndef MH_SWEEP_H
 #define MH_SWEEP_H
 
@@ -12,7 +14,8 @@
 
 // At most MH_SWEEP_MAX_RATES rates are tried; each may be run twice (a retry).
 #define MH_SWEEP_MAX_RATES 16
-#define MH_SWEEP_MAX_STEPS (2 * MH_SWEEP_MAX_RATES)
+#define MH_SWEEP_MAX_REFINE 5
+#define MH_SWEEP_MAX_STEPS (2 * MH_SWEEP_MAX_RATES + MH_SWEEP_MAX_REFINE)
 
 // The limits a step must keep, defined once: X(enum suffix, keyword in reports).
 #define MH_SWEEP_LIMITS(X) \
@@ -41,6 +44,8 @@ struct mh_sweep_step {
   unsigned broke;      // bit (1u << enum mh_sweep_limit) for each limit broken; 0: sustained
   int sustained;       // broke == 0
   int retry;           // this step runs the previous step's rate again, after it failed
+  int refine;          // this step narrows the interval between the rate that held and the one
+                       // that failed (at their midpoint)
 };
 
 // What a sweep does after a step.

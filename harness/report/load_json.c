@@ -228,6 +228,7 @@ static void json_sweep(struct mh_jsonw *w, const struct mh_report_load_doc *d) {
     mh_kv_double(w, "drop_share", st->drop_share, 5);
     mh_kv_bool(w, "sustained", st->sustained);
     mh_kv_bool(w, "retry", st->retry);
+    mh_kv_bool(w, "refine", st->refine);
     // Why it failed, with the values and bounds; null when it held.
     char why[256];
     mh_jsonw_key(w, "why");

@@ -190,8 +190,8 @@ void mh_report_load_markdown(FILE *f, const struct mh_report_load_doc *d) {
     fprintf(f, "\n## Sweep: highest sustained rate %.0f handshakes/s\n\n", d->sustainable);
     fprintf(f,
             "| offered/s | achieved/s | p99 ms | errors | dropped | sustained | limits broken | "
-            "why | retry |\n"
-            "|---|---|---|---|---|---|---|---|---|\n");
+            "why | retry | narrowing |\n"
+            "|---|---|---|---|---|---|---|---|---|---|\n");
     for (size_t i = 0; i < d->num_steps; i++) {
       const struct mh_sweep_step *st = &d->steps[i];
       fprintf(f, "| %.0f | %.1f | %.3f | %.2f%% | %.2f%% | %s | ", st->offered, st->achieved,
@@ -199,8 +199,8 @@ void mh_report_load_markdown(FILE *f, const struct mh_report_load_doc *d) {
               st->sustained ? "yes" : "no");
       write_broken_limits(f, st, "", " | ");
       char why[256];
-      fprintf(f, "%s | %s |\n", mh_sweep_step_why(st, d->p99_limit_ms, why, sizeof(why)),
-              st->retry ? "yes" : "no");
+      fprintf(f, "%s | %s | %s |\n", mh_sweep_step_why(st, d->p99_limit_ms, why, sizeof(why)),
+              st->retry ? "yes" : "no", st->refine ? "yes" : "no");
     }
     if (d->charts_note == NULL) {
       fprintf(f, "\n![sweep: achieved rate and p99 by offered rate](sweep.svg)\n");

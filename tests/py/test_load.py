@@ -249,10 +249,22 @@ def test_sweep_finds_the_highest_sustained_rate_and_charts_it(sweep_run):
     steps = rep["sweep"]["steps"]
     # A failed step is retried once at the same rate; a rate moves up by half after a step held.
     assert steps[0]["offered"] == 50 and not steps[0]["retry"]
-    for k, (prev, s) in enumerate(zip(steps, steps[1:])):
+    coarse = [x for x in steps if not x["refine"]]
+    for k, (prev, s) in enumerate(zip(coarse, coarse[1:])):
         assert s["retry"] == (not prev["sustained"] and not prev["retry"])
-        held = sum(x["sustained"] for x in steps[:k + 1])  # the rate's index
+        held = sum(x["sustained"] for x in coarse[:k + 1])  # the rate's index
         assert s["offered"] == round(50 * 1.5 ** held, 1)
+    # After the rate failed twice, each narrowing step runs at the midpoint of the highest rate
+    # that held and the lowest that failed, until they are within 5 % (at most 5 steps).
+    refine = steps[len(coarse):]
+    assert all(x["refine"] and not x["retry"] for x in refine) and len(refine) <= 5
+    good = max((x["offered"] for x in coarse if x["sustained"]), default=0)
+    bad = coarse[-1]["offered"]
+    for x in refine:
+        assert x["offered"] == pytest.approx((good + bad) / 2, abs=0.06)
+        good, bad = (x["offered"], bad) if x["sustained"] else (good, x["offered"])
+    if refine:
+        assert len(refine) == 5 or bad - good <= 0.05 * good + 0.1
     sustained = [s["offered"] for s in steps if s["sustained"]]
     assert rep["sweep"]["sustainable_rate"] == max(sustained) > 0
     # The report's run is that step's (rates are written with one and three decimals: the two
@@ -260,7 +272,7 @@ def test_sweep_finds_the_highest_sustained_rate_and_charts_it(sweep_run):
     assert math.isclose(rep["rate"], rep["sweep"]["sustainable_rate"], abs_tol=0.0501)
     # The sweep stops when a rate fails on its retry too (or after 16 rates), and says why.
     last = steps[-1]
-    assert len(sustained) == 16 or (not last["sustained"] and last["retry"] and last["broke"])
+    assert len(coarse) >= 16 or refine or (not last["sustained"] and last["retry"] and last["broke"])
     md = (out / "report.md").read_text()
     for s in steps:
         assert set(s["broke"]) <= SWEEP_LIMITS and s["sustained"] == (s["broke"] == [])
@@ -269,7 +281,8 @@ def test_sweep_finds_the_highest_sustained_rate_and_charts_it(sweep_run):
         if not s["sustained"]:
             assert f"not sustained ({s['why']})" in r.stderr
             retry = "yes" if s["retry"] else "no"
-            assert f"| no | {','.join(s['broke'])} | {s['why']} | {retry} |" in md
+            narrowing = "yes" if s["refine"] else "no"
+            assert f"| no | {','.join(s['broke'])} | {s['why']} | {retry} | {narrowing} |" in md
             for limit in s["broke"]:
                 assert {"p99": "p99 ", "errors": "errors ", "drops": "drops ",
                         "achieved_rate": "achieved "}[limit] in s["why"]
