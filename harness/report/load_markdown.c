@@ -103,6 +103,28 @@ static void md_shard(FILE *f, const struct mh_report_load_doc *d) {
   fputs("\n", f);
 }
 
+// md_sweep_answer writes a sweep's answer, first: the rate, and the step that limited it (the
+// lowest that failed). Nothing without a sweep.
+static void md_sweep_answer(FILE *f, const struct mh_report_load_doc *d) {
+  if (d->num_steps == 0) {
+    return;
+  }
+  const struct mh_sweep_step *limit = NULL;
+  for (size_t i = 0; i < d->num_steps; i++) {
+    const struct mh_sweep_step *st = &d->steps[i];
+    limit = !st->sustained && (limit == NULL || st->offered < limit->offered) ? st : limit;
+  }
+  fprintf(f, "**Highest sustained rate: %.0f handshakes/s**", d->sustainable);
+  if (limit != NULL) {
+    char why[256];
+    fprintf(f, "; limited at %.0f/s by %s", limit->offered,
+            mh_sweep_step_why(limit, d->p99_limit_ms, why, sizeof(why)));
+  } else {
+    fputs("; no step failed", f);
+  }
+  fputs(". The figures below are that step's.\n\n", f);
+}
+
 void mh_report_load_markdown(FILE *f, const struct mh_report_load_doc *d) {
   const struct mh_load_options *o = d->o;
   const struct mh_load_result *r = d->r;
@@ -116,6 +138,7 @@ void mh_report_load_markdown(FILE *f, const struct mh_report_load_doc *d) {
             mh_interrupt_name(r->signo), r->elapsed_s);
   }
   md_shard(f, d);
+  md_sweep_answer(f, d);
   if (o->rate > 0) {
     fprintf(f,
             "Open loop at %.1f handshakes/s for %.1f s (latency from each arrival's planned "

@@ -274,6 +274,14 @@ def test_sweep_finds_the_highest_sustained_rate_and_charts_it(sweep_run):
     last = steps[-1]
     assert len(coarse) >= 16 or refine or (not last["sustained"] and last["retry"] and last["broke"])
     md = (out / "report.md").read_text()
+    # report.md opens with the answer: the sustained rate and the step that limited it.
+    head = md.split("\n\n")[1]
+    failed = [x for x in steps if not x["sustained"]]
+    assert head.startswith(f"**Highest sustained rate: {rep['sweep']['sustainable_rate']:.0f} "
+                           "handshakes/s**"), head
+    if failed:
+        lowest = min(failed, key=lambda x: x["offered"])
+        assert f"limited at {lowest['offered']:.0f}/s by {lowest['why']}" in head, head
     for s in steps:
         assert set(s["broke"]) <= SWEEP_LIMITS and s["sustained"] == (s["broke"] == [])
         assert ("p99" in s["broke"]) == (s["p99_us"] > 500_000)
