@@ -1,5 +1,6 @@
 // check: `check SCENARIO.json`: a scenario and every location's configuration validated, nothing
-// opened or generated.
+// opened or generated: run's preflight (the scenario parser, the imports of its fixture spec,
+// the profiles), so that what check passes run does not refuse as input.
 #include <getopt.h>
 #include <stdio.h>
 
@@ -8,6 +9,7 @@
 #include "cmd/cmd.h"
 #include "input/profile.h"
 #include "input/scenario.h"
+#include "pki/pki.h"
 
 // check_profiles reads every profile the locations of |s| name (shipped in |dir|, or a file), as
 // run would. 0, or -1 with |err| naming the location and the profiles that exist.
@@ -72,6 +74,7 @@ static int cmd_check(const struct mh_cmd *self, int argc, char **argv) {
   int rc = 0;
   size_t num_profiles = 0;
   if (mh_scenario_load(&arena, argv[optind], &sopts, &s, &err) != 0 ||
+      mh_pki_preflight(&s.spec, &err) != 0 ||
       check_profiles(&arena, &s, mh_cmd_profiles_dir(&arena, argv[optind], profiles), &num_profiles,
                      &err) != 0) {
     fprintf(stderr, "%s\n", err.msg);

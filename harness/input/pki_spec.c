@@ -682,6 +682,11 @@ int mh_pki_spec_writes(const struct mh_pki_spec *s, const char *path) {
   return pki_spec_output_owner(s, path, &is_key) != NULL;
 }
 
+const struct mh_pki_entity *mh_pki_spec_owner(const struct mh_pki_spec *s, const char *path) {
+  int is_key;
+  return pki_spec_output_owner(s, path, &is_key);
+}
+
 // pki_spec_imported_file returns the imported file behind name |path| of |e|, or NULL if that name
 // is a file generated into the output directory.
 const char *pki_spec_imported_file(const struct mh_pki_entity *e, const char *path) {

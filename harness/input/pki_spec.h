@@ -30,6 +30,10 @@ void mh_pki_spec_print_keys(FILE *out);
 // cert_file, csr_file or chain_file, generated or imported), 0 otherwise.
 int mh_pki_spec_writes(const struct mh_pki_spec *s, const char *path);
 
+// mh_pki_spec_owner returns the entity of |s| whose file (key, certificate, CSR or chain) is
+// named |path|, or NULL when none is.
+const struct mh_pki_entity *mh_pki_spec_owner(const struct mh_pki_spec *s, const char *path);
+
 // mh_pki_spec_file writes into |out| where file name |name| of |s| is on disk once the spec is
 // generated into |out_dir|: the imported file it stands for, or |out_dir|/|name|. Every reader of
 // an identity's or a CA's files (runner, oracle, load, the /certs/ paths of configs) goes through

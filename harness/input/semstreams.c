@@ -14,6 +14,7 @@
 #include "base/infile.h"
 #include "input/acme.h"
 #include "input/scenario.h"
+#include "pki/inspect.h"
 #include "base/tls_version.h"
 
 #define GO_WRAP "invalid configuration: security configuration: "
@@ -104,6 +105,12 @@ static int file_exists(const char *path) {
   return stat(path, &sb) == 0;
 }
 
+// is_ca_field says whether |field| (the real system's name, e.g. "tls.client.ca_files[0]") names
+// a CA file: the certificates that verify peers.
+static int is_ca_field(const char *field) {
+  return strstr(field, "ca_files[") != NULL || strstr(field, "ca_bundle") != NULL;
+}
+
 // check_file checks an operator's file (not a fixture) named by |field| before anything else is
 // done, so that `check` finds what the mocks would refuse: a key by its field's name, a
 // certificate, or a CA file.
@@ -119,10 +126,40 @@ static int check_file(struct mh_json_ctx *c, const char *field, const char *path
                       is_key    ? MH_INFILE_KEY
                       : is_cert ? MH_INFILE_CERT
                                 : MH_INFILE_CERT | MH_INFILE_CA,
-                      &why) != 0) {
+                      &why) != 0 ||
+      (is_ca_field(field) && mh_inspect_ca_file(path, &why) != 0)) {
     return mh_json_fail(c, "%s", why.msg);
   }
   return 0;
+}
+
+// check_fixture_ca refuses fixture |rel| named by CA field |field| when the spec entity that writes
+// it is not a CA: a leaf in a CA file verifies nobody, and the run would only warn that no case
+// is admitted.
+static int check_fixture_ca(struct mh_json_ctx *c, const struct mh_scenario *s, const char *field,
+                            const char *p, const char *rel) {
+  const struct mh_pki_entity *e = mh_pki_spec_owner(&s->spec, rel);
+  if (!is_ca_field(field) || e == NULL || e->is_ca) {
+    return 0;
+  }
+  const struct mh_pki_entity *ca = e->issuer >= 0 ? &s->spec.entities[e->issuer] : NULL;
+  char instead[512] = "a CA's certificate";
+  if (ca != NULL) {
+    snprintf(instead, sizeof(instead), "%s/%s, its issuer's", s->certs_dir, ca->cert_file);
+  } else {  // imported: its issuer is not the spec's to know; the spec's CAs are the candidates
+    size_t n = 0;
+    for (size_t i = 0; i < s->spec.num_entities && n + 1 < sizeof(instead); i++) {
+      if (s->spec.entities[i].is_ca) {
+        n += (size_t)snprintf(instead + n, sizeof(instead) - n, "%s%s/%s", n ? " or " : "one of: ",
+                              s->certs_dir, s->spec.entities[i].cert_file);
+      }
+    }
+  }
+  return mh_json_fail(c,
+                      "%s is the certificate of identity \"%s\" of %s, not a CA's: a CA file "
+                      "holds the certificates of the CAs that issue the peers' certificates "
+                      "(give %s)",
+                      p, e->name, s->spec_file, instead);
 }
 
 // resolve_file maps a certificate path of the real config to a file on this machine: paths under
@@ -145,6 +182,9 @@ static int resolve_file(struct mh_json_ctx *c, struct mh_semstreams_ctx *sc, con
           "%s: stat %s: no such file or directory (the fixture spec %s generates no "
           "\"%s\"; name one of its outputs)",
           field, p, s->spec_file, rel);
+    }
+    if (check_fixture_ca(c, s, field, p, rel) != 0) {
+      return -1;
     }
     char path[4096];
     mh_pki_spec_file(&s->spec, s->fixtures_dir, rel, path, sizeof(path));

@@ -206,3 +206,29 @@ out:
   X509_STORE_free(store);
   return ret;
 }
+
+int mh_inspect_ca_file(const char *path, struct mh_err *err) {
+  BIO *bio = BIO_new_file(path, "r");
+  if (bio == NULL) {
+    ERR_clear_error();
+    return mh_err_set(err, "%s: cannot read the CA file", path);
+  }
+  int ret = 0;
+  X509 *x;
+  for (int n = 1; ret == 0 && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL; n++) {
+    if (X509_check_ca(x) < 1) {
+      char subject[512], issuer[512];
+      mh_name_rfc2253(X509_get_subject_name(x), subject, sizeof(subject));
+      mh_name_rfc2253(X509_get_issuer_name(x), issuer, sizeof(issuer));
+      ret = mh_err_set(err,
+                       "%s: certificate %d of the CA file (%s) is not a CA's (no basicConstraints "
+                       "CA:TRUE): a CA file holds the certificates of the CAs that issue the "
+                       "peers' certificates (give its issuer's, %s)",
+                       path, n, subject[0] ? subject : "no subject", issuer[0] ? issuer : "?");
+    }
+    X509_free(x);
+  }
+  ERR_clear_error();  // the end of the file, or a block the TLS stack will refuse with its words
+  BIO_free(bio);
+  return ret;
+}

@@ -82,6 +82,12 @@ int mh_inspect_verify_chain(const struct mh_inspect_cert *c, const char *const *
                             size_t num, time_t now, enum mh_inspect_path *out, size_t *out_len,
                             struct mh_err *err);
 
+// mh_inspect_ca_file checks that every certificate of the PEM file |path| (a CA file: the
+// certificates that verify peers) is a CA's, as X509_check_ca says (basicConstraints CA:TRUE, or
+// a self-signed version-1 root). Returns 0, or -1 with |err| set to one line naming the file, the
+// first certificate that is not a CA and its issuer (what to give instead).
+int mh_inspect_ca_file(const char *path, struct mh_err *err);
+
 // mh_inspect_check_host reports whether |c|'s leaf is valid for host name |host| with OpenSSL's
 // X509_check_host rules (as stunnel's checkHost and an nginx/haproxy name check use them): its DNS
 // SANs if it has any (a leftmost "*" label matching one label), else its subject CN; case-

@@ -719,6 +719,21 @@ static int issue_entity(const struct mh_pki_spec *spec, const struct mh_pki_opti
   return e->csr_file != NULL ? csr_make(e, it, err) : 0;
 }
 
+int mh_pki_preflight(const struct mh_pki_spec *spec, struct mh_err *err) {
+  for (size_t i = 0; i < spec->num_entities; i++) {
+    X509 *cert;
+    EVP_PKEY *key;
+    if (spec->entities[i].imported) {
+      if (mh_import_entity(spec, &spec->entities[i], &cert, &key, err) != 0) {
+        return -1;
+      }
+      X509_free(cert);
+      EVP_PKEY_free(key);
+    }
+  }
+  return 0;
+}
+
 int mh_pki_generate(const struct mh_pki_spec *spec, const struct mh_pki_options *opts,
                     struct mh_err *err) {
   time_t now = time(NULL);

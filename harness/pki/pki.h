@@ -155,6 +155,12 @@ struct mh_pki_options {
 // rather than the imported file itself.
 int mh_pki_key_decrypted(const struct mh_pki_entity *e);
 
+// mh_pki_preflight reads every file |spec| imports exactly as mh_pki_generate does (the same
+// checks: key mode, passphrase, a CA that is a CA, the key matching its certificate, the chain) and
+// writes nothing: what `check` runs so that it refuses what `run` would. Returns 0, or -1 with
+// |err| set to mh_import_entity's one line.
+int mh_pki_preflight(const struct mh_pki_spec *spec, struct mh_err *err);
+
 // mh_pki_generate issues everything |spec| declares below |opts->out_dir| and prints a summary to
 // stdout. CA keys that already exist there are reused unless |opts->force| (the type must match the
 // spec). All files appear or none does. Returns 0, or -1 with |err| set.

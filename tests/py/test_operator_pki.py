@@ -261,3 +261,68 @@ def test_encrypted_key_works_with_a_passphrase_from_the_environment(harness, op_
     r = subprocess.run([str(harness), "pki", str(spec), "--out", str(tmp_path / "out2")],
                        capture_output=True, text=True, timeout=60, env=env)
     assert r.returncode == 2 and "the passphrase does not decrypt it" in r.stderr
+
+
+def preflight_cases(op_pki, tmp_path):
+    """What an operator gets wrong importing their PKI, and the error that names it: a key others
+    may read, a leaf imported as the CA, an encrypted key without its passphrase or with the wrong
+    one, a leaf certificate given as the policy's client CA file (operator's file or fixture)."""
+    loose = tmp_path / "b-loose.key"
+    loose.write_bytes((op_pki / "b.key").read_bytes())
+    loose.chmod(0o644)
+    (tmp_path / "wrong.pass").write_text("battery staple\n")
+    b = {"name": B_NAME, "import_cert": str(op_pki / "b.pem"), "import_key": str(op_pki / "b.key")}
+    ca = {"name": "federation-ca", "import_cert": str(op_pki / "ca.pem"),
+          "import_key": str(op_pki / "ca.key")}
+    enc = {**b, "import_key": str(op_pki / "b-enc.key")}
+    return {
+        "key-mode": ([ca], [{**b, "import_key": str(loose)}], None,
+                     "$.identities[0].import_key: "
+                     f"{loose}: the private key is readable by group or others (mode 0644)"),
+        "leaf-as-ca": ([{"name": "federation-ca", "import_cert": str(op_pki / "b.pem")}], [b], None,
+                       f"$.cas[0].import_cert: {op_pki}/b.pem is not a CA certificate"),
+        "no-passphrase": ([ca], [enc], None,
+                          f"$.identities[0].import_key: {op_pki}/b-enc.key is encrypted (add"),
+        "wrong-passphrase": ([ca], [{**enc, "passphrase_file": str(tmp_path / "wrong.pass")}],
+                             None, f"$.identities[0].import_key: {op_pki}/b-enc.key: the "
+                             "passphrase does not decrypt it"),
+        "leaf-client-ca": ([ca], [b], str(op_pki / "b.pem"),
+                           "$.locations.nginx.policy.mtls.client_ca_files[0]: "
+                           f"{op_pki}/b.pem: certificate 1 of the CA file (CN={B},O=Operator) "
+                           "is not a CA's (no basicConstraints CA:TRUE): a CA file holds the "
+                           "certificates of the CAs that issue the peers' certificates (give its "
+                           "issuer's, CN=Operator Root CA,O=Operator)"),
+        "leaf-fixture-client-ca": ([ca], [b], f"/certs/{B_NAME}-cert.pem",
+                                   "$.locations.nginx.policy.mtls.client_ca_files[0]: "
+                                   f"/certs/{B_NAME}-cert.pem is the certificate of identity "
+                                   f'"{B_NAME}" of SPEC, not a CA\'s: a CA file holds the '
+                                   "certificates of the CAs that issue the peers' certificates "
+                                   "(give one of: /certs/federation-ca.pem)"),
+    }
+
+
+B_NAME = "location-b"
+
+
+@pytest.mark.parametrize("case", ["key-mode", "leaf-as-ca", "no-passphrase", "wrong-passphrase",
+                                  "leaf-client-ca", "leaf-fixture-client-ca"])
+def test_check_refuses_what_run_refuses(mh, op_pki, tmp_path, case):
+    """check is run's preflight: each mistake is the same one-line error from both, naming the file
+    and the JSON path, and run creates nothing."""
+    cas, ids, client_ca, want = preflight_cases(op_pki, tmp_path)[case]
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"cas": cas, "identities": ids}))
+    scen = scenario(tmp_path, spec, free_port(), client_ca or str(op_pki / "ca.pem"), [B_NAME])
+    doc = json.loads(scen.read_text())
+    doc["matrix"].pop("untrusted_ca")
+    doc["locations"]["nginx"]["ca_files"] = [str(op_pki / "ca.pem")]
+    scen.write_text(json.dumps(doc))
+    src = scen if "client-ca" in case else spec
+    want = f"{src}: {want.replace('SPEC', str(spec))}"
+    r = mh("check", scen)
+    assert r.returncode == 2 and r.stdout == "", r.stdout + r.stderr
+    assert r.stderr.startswith(want) and len(r.stderr.splitlines()) == 1, r.stderr
+    out = tmp_path / "out"
+    r = mh("run", scen, "--out", out)
+    assert r.returncode == 2 and r.stderr.startswith(want), r.stdout + r.stderr
+    assert not out.exists()
