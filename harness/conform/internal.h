@@ -13,6 +13,7 @@
 #include "conform/lifetimes.h"
 #include "conform/records.h"
 #include "conform/runner.h"
+#include "conform/warnings.h"
 #include "input/profile.h"
 #include "input/scenario.h"
 #include "mock/events.h"
@@ -51,6 +52,10 @@ struct mh_runner {
   struct mh_events events;
   struct plan *plans;
   size_t num_plans, cap_plans;
+  // What --filter left out of the plan, per target (room for every location): the matrix-level
+  // warnings are judged on the whole plan.
+  struct mh_warnings_unrun *unrun;
+  size_t num_unrun;
   struct mh_case_result *results;
   struct mh_federation *fed;
   struct mh_pebble *pebble;   // the scenario's ACME test server, if it starts one

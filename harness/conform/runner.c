@@ -36,9 +36,37 @@
 #include "tls/tls.h"
 #include "base/tls_version.h"
 
+static const struct mh_profile *profile_of(struct mh_runner *r, const char *location);
+
+// note_unrun counts case |k|, which --filter leaves out, in its target's mh_warnings_unrun, with
+// whether the oracle expects it to be accepted (a server check on a variant location never is).
+static int note_unrun(struct mh_runner *r, const struct mh_case_spec *k) {
+  if (r->unrun == NULL &&
+      (r->unrun = mh_arena_alloc_array(r->a, r->s->num_locations, sizeof(*r->unrun))) == NULL) {
+    return -1;
+  }
+  struct mh_warnings_unrun *u = NULL;
+  for (size_t i = 0; i < r->num_unrun && u == NULL; i++) {
+    u = strcmp(r->unrun[i].target, k->target) == 0 ? &r->unrun[i] : NULL;
+  }
+  if (u == NULL) {
+    u = &r->unrun[r->num_unrun++];
+    *u = (struct mh_warnings_unrun){.target = k->target};
+  }
+  u->num++;
+  const struct mh_location *L = mh_scenario_location(r->s, k->target);
+  struct mh_expectation x;
+  struct mh_err err;  // an unreadable certificate: that case is not run, nothing to report
+  if (!u->expects_accept && !k->min_tls13 && k->server_identity == NULL && L != NULL &&
+      mh_oracle_expect(r->s, L, k, profile_of(r, L->name), &x, &err) == 0 && !x.reject) {
+    u->expects_accept = 1;
+  }
+  return 0;
+}
+
 static int add_plan(struct mh_runner *r, const struct mh_case_spec *k, enum mh_case_kind kind) {
   if (r->o->filter != NULL && fnmatch(r->o->filter, k->id, 0) != 0) {
-    return 0;
+    return note_unrun(r, k);
   }
   if (r->num_plans == r->cap_plans) {
     size_t cap = r->cap_plans ? r->cap_plans * 2 : 64;
@@ -71,8 +99,6 @@ static const char *allowed_identity(const struct mh_scenario *s, const struct mh
   }
   return NULL;
 }
-
-static const struct mh_profile *profile_of(struct mh_runner *r, const char *location);
 
 static int expand_matrix(struct mh_runner *r, const struct mh_scenario *s) {
   const struct mh_matrix *m = &s->matrix;
@@ -566,7 +592,7 @@ static int finish_result(struct mh_runner *r, int jobs, long long started, doubl
   }
   res->targets = r->targets;
   res->num_targets = r->num_targets;
-  res->num_warnings = mh_warnings_collect(warnings, reported, num_probed);
+  res->num_warnings = mh_warnings_collect(warnings, reported, num_probed, r->unrun, r->num_unrun);
   res->num_warnings += mh_lifetimes_warnings(&r->lifetimes, warnings + res->num_warnings, room);
   res->exit_code =
       failed || mh_warnings_num_failing(warnings, res->num_warnings, o->strict) > 0 || r->timed_out

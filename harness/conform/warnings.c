@@ -91,10 +91,51 @@ static void cannot_warning(struct mh_run_warning *w, const char *target, size_t 
   mh_warnings_cannot_text(w->message, sizeof(w->message), target, rules, profile, why);
 }
 
+// unrun_of returns what --filter left out of |target|'s plan, or NULL for nothing.
+static const struct mh_warnings_unrun *unrun_of(const struct mh_warnings_unrun *u, size_t num,
+                                                const char *target) {
+  for (size_t i = 0; i < num; i++) {
+    if (strcmp(u[i].target, target) == 0 && u[i].num > 0) {
+      return &u[i];
+    }
+  }
+  return NULL;
+}
+
+// same_warning fills |w|: the |n| cases of |target| that ran were all rejected as |first| says;
+// with cases of its plan left out (|left_out|), that is not judged, and |w| only says so.
+static void same_warning(struct mh_run_warning *w, const char *target, size_t n,
+                         const struct rejection *first, const struct mh_warnings_unrun *left_out) {
+  *w = (struct mh_run_warning){.kind = MH_WARNING_SAME_REJECTION,
+                               .target = target,
+                               .num_cases = n,
+                               .side = first->side,
+                               .layer = first->layer,
+                               .alert = first->alert,
+                               .http_status = first->http_status,
+                               .informational = left_out != NULL};
+  char how[128];
+  describe(w, how, sizeof(how));
+  if (left_out != NULL) {
+    snprintf(w->message, sizeof(w->message),
+             "target %s rejected the %zu cases that ran the same way (%s); --filter left out %zu "
+             "of its cases, so whether it rejects every client is not judged here (run without "
+             "--filter to judge it)",
+             target, n, how, left_out->num);
+    return;
+  }
+  snprintf(w->message, sizeof(w->message),
+           "target %s rejected all %zu cases the same way (%s): a server that rejects every "
+           "client looks like this (does it trust the identities' CA?)",
+           target, n, how);
+}
+
 // target_warnings adds the warnings of the cases of |target| to |out| and returns how many; it
-// sets |*expects_accept| when one of them expects acceptance.
+// sets |*expects_accept| when one of them (or one of |left_out|, what --filter left out of its
+// plan) expects acceptance.
 static size_t target_warnings(struct mh_run_warning *out, const struct mh_case_result *cases,
-                              size_t num_cases, const char *target, int *expects_accept) {
+                              size_t num_cases, const char *target,
+                              const struct mh_warnings_unrun *left_out, int *expects_accept) {
   size_t n = 0, accepting = 0;
   int same = 1;
   struct rejection first = {0};
@@ -114,7 +155,7 @@ static size_t target_warnings(struct mh_run_warning *out, const struct mh_case_r
     cannot = c->expect.unenforced ? &c->expect : cannot;
     n++;
   }
-  *expects_accept = accepting > 0;
+  *expects_accept = accepting > 0 || (left_out != NULL && left_out->expects_accept);
   size_t num = 0;
   if (!*expects_accept) {
     struct mh_run_warning *w = &out[num++];
@@ -126,20 +167,7 @@ static size_t target_warnings(struct mh_run_warning *out, const struct mh_case_r
              target);
   }
   if (same && n >= 2) {
-    struct mh_run_warning *w = &out[num++];
-    *w = (struct mh_run_warning){.kind = MH_WARNING_SAME_REJECTION,
-                                 .target = target,
-                                 .num_cases = n,
-                                 .side = first.side,
-                                 .layer = first.layer,
-                                 .alert = first.alert,
-                                 .http_status = first.http_status};
-    char how[128];
-    describe(w, how, sizeof(how));
-    snprintf(w->message, sizeof(w->message),
-             "target %s rejected all %zu cases the same way (%s): a server that rejects every "
-             "client looks like this (does it trust the identities' CA?)",
-             target, n, how);
+    same_warning(&out[num++], target, n, &first, left_out);
   }
   if (unenforced != 0) {
     cannot_warning(&out[num++], target, n, unenforced, cannot->profile, cannot->cannot_why);
@@ -148,7 +176,8 @@ static size_t target_warnings(struct mh_run_warning *out, const struct mh_case_r
 }
 
 size_t mh_warnings_collect(struct mh_run_warning *out, const struct mh_case_result *cases,
-                           size_t num_cases) {
+                           size_t num_cases, const struct mh_warnings_unrun *unrun,
+                           size_t num_unrun) {
   size_t num = 0, num_targets = 0, accepting_targets = 0;
   for (size_t i = 0; i < num_cases; i++) {
     int seen = 0;
@@ -159,9 +188,13 @@ size_t mh_warnings_collect(struct mh_run_warning *out, const struct mh_case_resu
       continue;
     }
     int expects_accept;
-    num += target_warnings(out + num, cases, num_cases, cases[i].target, &expects_accept);
+    num += target_warnings(out + num, cases, num_cases, cases[i].target,
+                           unrun_of(unrun, num_unrun, cases[i].target), &expects_accept);
     accepting_targets += expects_accept;
     num_targets++;
+  }
+  for (size_t i = 0; i < num_unrun; i++) {
+    accepting_targets += unrun[i].expects_accept;  // a target of the plan, run or not
   }
   if (num_targets > 0 && accepting_targets == 0) {
     // One line for the run instead of one per target: drop the targets' own.

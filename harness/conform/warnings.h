@@ -44,14 +44,28 @@ struct mh_run_warning {
 // mh_warnings_name returns the keyword of |w| ("no_accept_expected"), a static string.
 const char *mh_warnings_name(enum mh_warning w);
 
+// mh_warnings_unrun is what a --filter left out of the plan of one target: how many of its cases
+// and whether one of them expects acceptance (the oracle judges a case before it runs), so that
+// the matrix-level warnings are judged on the whole plan, not on the subset that ran.
+struct mh_warnings_unrun {
+  const char *target;
+  size_t num;
+  int expects_accept;
+};
+
 // mh_warnings_collect fills |out| (room for 2 * |num_cases| + 1: two per target and one for the
-// run) with the warnings of |cases| and returns how many it filled. No case expecting acceptance
+// run) with the warnings of |cases| and returns how many it filled. |unrun| (|num_unrun| targets,
+// NULL when nothing was filtered out) is what the plan holds beyond |cases|: a case of it that
+// expects acceptance counts as one of the run's, and a target of which cases were left out is
+// not said to reject every case the same way (an informational warning says that it could not be
+// judged, when the cases that ran all were). No case expecting acceptance
 // gives one warning for the run, or one per target when others have such a case; a target with at
 // least two cases, all rejected with the same side, layer, alert and status, gives one; a target
 // whose stack cannot enforce rules its policy sets gives one (informational). Inconclusive cases
 // were not rejected: an unreachable target stays a failure, not a warning.
 size_t mh_warnings_collect(struct mh_run_warning *out, const struct mh_case_result *cases,
-                           size_t num_cases);
+                           size_t num_cases, const struct mh_warnings_unrun *unrun,
+                           size_t num_unrun);
 
 // mh_warnings_cannot_text writes the line that warns that |target|'s policy sets |rules| (bit
 // (1 << enum mh_policy_rule)) which its stack (profile |profile|) cannot enforce, for |why|.

@@ -83,7 +83,7 @@ static void test_warnings(void **state) {
   rejected(&c[1], "a", 40);
   rejected(&c[2], "b", 116);
   c[2].expect.reject = 0;  // b expects acceptance (and was rejected: a failure, not a warning)
-  assert_int_equal(mh_warnings_collect(w, c, 3), 2);
+  assert_int_equal(mh_warnings_collect(w, c, 3, NULL, 0), 2);
   assert_int_equal(w[0].kind, MH_WARNING_NO_ACCEPT_EXPECTED);
   assert_string_equal(w[0].target, "a");
   assert_int_equal(w[1].kind, MH_WARNING_SAME_REJECTION);
@@ -94,7 +94,7 @@ static void test_warnings(void **state) {
   // Another alert: no longer the same way. Nobody expects acceptance: one warning for the run.
   c[1].outcome.tls.alert_received = 42;
   c[2].expect.reject = 1;
-  assert_int_equal(mh_warnings_collect(w, c, 3), 1);
+  assert_int_equal(mh_warnings_collect(w, c, 3, NULL, 0), 1);
   assert_int_equal(w[0].kind, MH_WARNING_NO_ACCEPT_EXPECTED);
   assert_null(w[0].target);
   assert_int_equal(w[0].num_cases, 3);
@@ -102,7 +102,7 @@ static void test_warnings(void **state) {
   c[1].outcome.tls.alert_received = 40;
   c[1].outcome.result = MH_RESULT_INCONCLUSIVE;
   c[0].expect.reject = 0;
-  assert_int_equal(mh_warnings_collect(w, c, 3), 1);
+  assert_int_equal(mh_warnings_collect(w, c, 3, NULL, 0), 1);
   assert_string_equal(w[0].target, "b");
 }
 

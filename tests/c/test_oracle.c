@@ -810,7 +810,7 @@ static void test_cannot_warning(void **state) {
   cases[2].expect.unenforced = (1u << MH_POLICY_ID_CN) | (1u << MH_POLICY_MAX_VERSION);
   cases[2].expect.cannot_why = "s_server has no name check";
   struct mh_run_warning out[7];
-  size_t n = mh_warnings_collect(out, cases, 3);
+  size_t n = mh_warnings_collect(out, cases, 3, NULL, 0);
   assert_int_equal(n, 1);
   assert_int_equal(out[0].kind, MH_WARNING_CANNOT_ENFORCE);
   assert_string_equal(out[0].target, "s_server");

@@ -128,3 +128,30 @@ def test_an_unreachable_target_stays_inconclusive_and_is_no_same_rejection(mh, t
     assert {c["verdict"] for c in report["cases"]} == {"inconclusive"}
     # Refused connections were not rejections: only the missing acceptance case is warned about.
     assert [w["kind"] for w in report["warnings"]] == ["no_accept_expected"]
+
+
+def test_a_filtered_rerun_is_judged_on_the_whole_plan(mh, tmp_path):
+    """The rerun command of a failing case (--filter ID) must pass once the case is fixed: the
+    matrix-level warnings are the whole plan's, not the subset's. One rejected case of a matrix
+    whose other cases expect acceptance: no "no case expects acceptance". Two cases rejected the
+    same way, the target's other cases left out: said not judged, and not failing under --strict."""
+    path = write_scenario(tmp_path, copy.deepcopy(FED))
+    r, report = run_harness(mh, path, tmp_path / "one", "--strict", "--filter",
+                            "location-b/wrong-cn/tls1.3")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [c["verdict"] for c in report["cases"]] == ["pass"] and report["warnings"] == []
+    r, report = run_harness(mh, path, tmp_path / "two", "--strict", "--filter",
+                            "location-b/wrong-cn/*")
+    assert r.returncode == 0, r.stdout + r.stderr
+    (w,) = report["warnings"]
+    assert w["kind"] == "same_rejection" and not w["fails"], w
+    assert w["message"].startswith("target location-b rejected the 2 cases that ran the same way "
+                                   "(server, tls, alert 42 bad_certificate); --filter left out ")
+    assert w["message"].endswith(" of its cases, so whether it rejects every client is not judged "
+                                 "here (run without --filter to judge it)")
+    assert int(w["message"].split("--filter left out ")[1].split()[0]) > 0
+    # The plan without a case that expects acceptance still warns, filtered or not.
+    path = write_scenario(tmp_path, only_rejections_at(["none", "location-c"]), "rej.json")
+    r, report = run_harness(mh, path, tmp_path / "three", "--strict", "--filter",
+                            "location-a/none/*")
+    assert r.returncode == 1 and [w["message"] for w in report["warnings"]] == [NO_ACCEPT], r.stdout
