@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "base/infile.h"
@@ -22,6 +23,56 @@
 static const cJSON *cfg_get(const cJSON *obj, const char *key) {
   return cJSON_IsObject(obj) ? cJSON_GetObjectItem(obj, key) : NULL;  // case-insensitive, as Go
 }
+
+// warn_ignored prints one warning per key of |obj| (at the current path of |c|) that is none of
+// the |num| |known| keys of the real system's |what|: SemStreams ignores it (Go's encoding/json
+// ignores unknown fields, names matched case-insensitively), and so does the mock; the warning is
+// what a typo would otherwise hide ("requre_client_cert" leaves client certificates optional).
+static void warn_ignored(const struct mh_json_ctx *c, const struct mh_semstreams_ctx *sc,
+                         const cJSON *obj, const char *what, const char *const *known, size_t num) {
+  const cJSON *it;
+  if (sc->quiet || !cJSON_IsObject(obj)) {
+    return;
+  }
+  cJSON_ArrayForEach(it, obj) {
+    size_t k = 0;
+    while (k < num && strcasecmp(it->string, known[k]) != 0) {
+      k++;
+    }
+    if (k < num) {
+      continue;
+    }
+    const char *near = mh_json_closest(it->string, known, num);
+    fprintf(
+        stderr, "%s: %s.%s: warning: unknown %s key, ignored as SemStreams ignores it (%s%s%s)\n",
+        c->file, c->path, it->string, what, near ? "did you mean " : "remove it", near ? near : "",
+        near ? "?" : ", or check docs/scenarios.md for the keys the mock reads");
+  }
+}
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+// warn_ignored_in is warn_ignored for the object |sub|, the value of |key| of the current object.
+static void warn_ignored_in(struct mh_json_ctx *c, const struct mh_semstreams_ctx *sc,
+                            const cJSON *sub, const char *key, const char *what,
+                            const char *const *known, size_t num) {
+  size_t old = mh_json_push_key(c, key);
+  warn_ignored(c, sc, sub, what, known, num);
+  mh_json_pop(c, old);
+}
+
+// The keys of the real configuration's structs (pkg/security/config.go, the WebSocket
+// components' configs), for warn_ignored.
+static const char *const server_keys[] = {"enabled",     "mode", "cert_file", "key_file",
+                                          "min_version", "acme", "mtls"};
+static const char *const server_mtls_keys[] = {"enabled", "client_ca_files", "require_client_cert",
+                                               "allowed_client_cns"};
+static const char *const client_keys[] = {"mode",        "ca_files", "insecure_skip_verify",
+                                          "min_version", "acme",     "mtls"};
+static const char *const client_mtls_keys[] = {"enabled", "cert_file", "key_file"};
+static const char *const acme_keys[] = {"enabled",      "directory_url",  "email",
+                                        "domains",      "challenge_type", "renew_before",
+                                        "storage_path", "ca_bundle"};
 
 // cfg_* read an optional key of the real config: absent or null leaves |out| unchanged; a value of
 // the wrong type is an error (Go's encoding/json would refuse it too).
@@ -150,8 +201,8 @@ static int check_fixture_ca(struct mh_json_ctx *c, const struct mh_scenario *s, 
     size_t n = 0;
     for (size_t i = 0; i < s->spec.num_entities && n + 1 < sizeof(instead); i++) {
       if (s->spec.entities[i].is_ca) {
-        n += (size_t)snprintf(instead + n, sizeof(instead) - n, "%s%s/%s", n ? " or " : "one of: ",
-                              s->certs_dir, s->spec.entities[i].cert_file);
+        n += (size_t)snprintf(instead + n, sizeof(instead) - n, "%s%s/%s",
+                              n ? " or " : "one of: ", s->certs_dir, s->spec.entities[i].cert_file);
       }
     }
   }
@@ -254,6 +305,12 @@ int mh_semstreams_parse_server_tls(struct mh_json_ctx *c, struct mh_semstreams_c
       cfg_object(c, srv, "acme", &acme) != 0 || cfg_bool(c, acme, "enabled", &acme_enabled) != 0) {
     return -1;
   }
+  if (!policy_only) {  // a target's declared policy refuses unknown keys (input/policy.c)
+    warn_ignored(c, sc, srv, "tls.server", server_keys, COUNT(server_keys));
+    warn_ignored_in(c, sc, mtls, "mtls", "tls.server.mtls", server_mtls_keys,
+                    COUNT(server_mtls_keys));
+    warn_ignored_in(c, sc, acme, "acme", "tls.server.acme", acme_keys, COUNT(acme_keys));
+  }
   if (policy_only) {
     L->server_tls = 1;
   } else if (L->server_tls) {
@@ -324,6 +381,10 @@ static int parse_client_tls(struct mh_json_ctx *c, struct mh_semstreams_ctx *sc,
       cfg_bool(c, mtls, "enabled", &mtls_enabled) != 0) {
     return -1;
   }
+  warn_ignored(c, sc, cli, "tls.client", client_keys, COUNT(client_keys));
+  warn_ignored_in(c, sc, mtls, "mtls", "tls.client.mtls", client_mtls_keys,
+                  COUNT(client_mtls_keys));
+  warn_ignored_in(c, sc, acme, "acme", "tls.client.acme", acme_keys, COUNT(acme_keys));
   size_t old = mh_json_push_key(c, "min_version");
   if (parse_version(c, "tls.client.min_version", minv, &p->min_version) != 0) {
     return -1;
@@ -389,10 +450,13 @@ static int parse_security(struct mh_json_ctx *c, struct mh_semstreams_ctx *sc, c
   if (cfg_object(c, sec, "tls", &tls) != 0) {
     return -1;
   }
+  static const char *const security_keys[] = {"tls"}, *const tls_keys[] = {"server", "client"};
+  warn_ignored(c, sc, sec, "security", security_keys, COUNT(security_keys));
   size_t old_tls = mh_json_push_key(c, "tls");
   if (cfg_object(c, tls, "server", &srv) != 0 || cfg_object(c, tls, "client", &cli) != 0) {
     return -1;
   }
+  warn_ignored(c, sc, tls, "security.tls", tls_keys, COUNT(tls_keys));
   if (srv != NULL) {
     size_t o = mh_json_push_key(c, "server");
     if (mh_semstreams_parse_server_tls(c, sc, srv, L, 0) != 0) {
@@ -481,7 +545,8 @@ static int parse_reconnect_duration(struct mh_json_ctx *c, const cJSON *obj, con
   return 0;
 }
 
-static int parse_input_config(struct mh_json_ctx *c, const cJSON *cfg, struct mh_component *k) {
+static int parse_input_config(struct mh_json_ctx *c, const struct mh_semstreams_ctx *sc,
+                              const cJSON *cfg, struct mh_component *k) {
   const char *mode = NULL;
   const cJSON *client = NULL;
   if (cfg == NULL || (cJSON_IsObject(cfg) && cfg->child == NULL)) {
@@ -495,6 +560,12 @@ static int parse_input_config(struct mh_json_ctx *c, const cJSON *cfg, struct mh
   if (cfg_string(c, cfg, "mode", &mode) != 0 || cfg_object(c, cfg, "client", &client) != 0) {
     return -1;
   }
+  static const char *const input_keys[] = {"mode",         "server",        "client", "auth",
+                                           "backpressure", "bidirectional", "ports"};
+  static const char *const client_keys_ws[] = {"url", "reconnect"};
+  warn_ignored(c, sc, cfg, "websocket_input config", input_keys, COUNT(input_keys));
+  warn_ignored_in(c, sc, client, "client", "websocket_input client", client_keys_ws,
+                  COUNT(client_keys_ws));
   if (mode == NULL || (strcmp(mode, "client") != 0 && strcmp(mode, "server") != 0)) {
     return mh_json_fail(c, "invalid mode: %s", mode ? mode : "");
   }
@@ -524,6 +595,10 @@ static int parse_input_config(struct mh_json_ctx *c, const cJSON *cfg, struct mh
     return -1;
   }
   if (rc != NULL) {
+    static const char *const reconnect_keys[] = {"enabled", "max_retries", "initial_interval",
+                                                 "max_interval", "multiplier"};
+    warn_ignored_in(c, sc, rc, "reconnect", "websocket_input reconnect", reconnect_keys,
+                    COUNT(reconnect_keys));
     // A present block replaces the defaults field by field as Go's zero values would.
     memset(&k->reconnect, 0, sizeof(k->reconnect));
     int64_t retries = 0;
@@ -593,7 +668,8 @@ static int check_port(struct mh_json_ctx *c, int port) {
 }
 
 // parse_component reads one component of either form into |k|. Returns 1 if it is to be skipped.
-static int parse_component(struct mh_json_ctx *c, const char *name, const cJSON *item, int map_form,
+static int parse_component(struct mh_json_ctx *c, const struct mh_semstreams_ctx *sc,
+                           const char *name, const cJSON *item, int map_form,
                            struct mh_component *k) {
   const char *type = NULL, *id = NULL;
   int enabled = 1;
@@ -604,6 +680,12 @@ static int parse_component(struct mh_json_ctx *c, const char *name, const cJSON 
   if (cfg_string(c, item, "type", &type) != 0 || cfg_object(c, item, "config", &cfg) != 0) {
     return -1;
   }
+  // The real system's components are a map of {type, name, enabled, config}; the guide's array
+  // form names each by "id".
+  static const char *const map_keys[] = {"type", "name", "enabled", "config"};
+  static const char *const array_keys[] = {"id", "type", "config"};
+  warn_ignored(c, sc, item, "component", map_form ? map_keys : array_keys,
+               map_form ? COUNT(map_keys) : COUNT(array_keys));
   if (map_form) {
     enabled = 0;
     if (cfg_bool(c, item, "enabled", &enabled) != 0) {
@@ -655,6 +737,9 @@ static int parse_component(struct mh_json_ctx *c, const char *name, const cJSON 
     } else {
       int64_t port = 8081;
       k->path = "/ws";
+      static const char *const guide_output_keys[] = {"port", "path"};
+      warn_ignored(c, sc, cfg, "websocket_output config", guide_output_keys,
+                   COUNT(guide_output_keys));
       if (cfg_int(c, cfg, "port", 0, 65535, &port) != 0 ||
           cfg_string(c, cfg, "path", &k->path) != 0) {
         return -1;
@@ -670,10 +755,12 @@ static int parse_component(struct mh_json_ctx *c, const char *name, const cJSON 
   } else {
     k->kind = MH_COMP_WS_INPUT;
     if (map_form) {
-      if (parse_input_config(c, cfg, k) != 0) {
+      if (parse_input_config(c, sc, cfg, k) != 0) {
         return -1;
       }
     } else {
+      static const char *const guide_input_keys[] = {"url"};
+      warn_ignored(c, sc, cfg, "websocket_input config", guide_input_keys, COUNT(guide_input_keys));
       if (cfg_string(c, cfg, "url", &k->url) != 0) {
         return -1;
       }
@@ -691,7 +778,8 @@ static int parse_component(struct mh_json_ctx *c, const char *name, const cJSON 
   return 0;
 }
 
-static int parse_components(struct mh_json_ctx *c, const cJSON *comps, struct mh_location *L) {
+static int parse_components(struct mh_json_ctx *c, const struct mh_semstreams_ctx *sc,
+                            const cJSON *comps, struct mh_location *L) {
   if (comps == NULL || cJSON_IsNull(comps)) {
     return 0;
   }
@@ -710,7 +798,7 @@ static int parse_components(struct mh_json_ctx *c, const cJSON *comps, struct mh
   const cJSON *it;
   cJSON_ArrayForEach(it, comps) {
     size_t o = map_form ? mh_json_push_key(c, it->string) : mh_json_push_index(c, i);
-    int r = parse_component(c, map_form ? it->string : NULL, it, map_form,
+    int r = parse_component(c, sc, map_form ? it->string : NULL, it, map_form,
                             &L->components[L->num_components]);
     if (r < 0) {
       return -1;
@@ -729,7 +817,7 @@ int mh_semstreams_parse_config(struct mh_json_ctx *c, struct mh_semstreams_ctx *
                                const cJSON *cfg, struct mh_location *L) {
   const cJSON *sec = NULL;
   if (cfg_object(c, cfg, "security", &sec) != 0 || parse_security(c, sc, sec, L) != 0 ||
-      parse_components(c, cfg_get(cfg, "components"), L) != 0) {
+      parse_components(c, sc, cfg_get(cfg, "components"), L) != 0) {
     return -1;
   }
   return 0;

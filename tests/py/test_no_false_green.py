@@ -164,3 +164,37 @@ def test_load_of_an_external_location_follows_its_policy(harness, tmp_path):
     good, _, bad = line.partition("; refused ones for --bad-share: ")
     assert good == "load: presenting location-b (those the location's policy admits)", line
     assert "location-c" in bad and "untrusted" in bad and "location-b" not in bad, line
+
+
+def test_an_ignored_key_of_a_mock_config_is_warned_once_by_check_and_run(harness, tmp_path):
+    """A mock's SemStreams config keeps Go's rule (an unknown key is ignored, as the real service
+    ignores it), and check and run name each ignored key once, with the key it likely meant."""
+    doc = copy.deepcopy(FED)
+    loc = doc["locations"]["location-b"]["config"]
+    mtls = loc["security"]["tls"]["server"]["mtls"]
+    mtls["requre_client_cert"] = mtls.pop("require_client_cert")
+    loc["security"]["tls"]["client"]["Insecure_Skip_Verify"] = False  # Go matches case-blind
+    loc["components"][0]["config"]["reconect"] = {}
+    path = tmp_path / "s.json"
+    doc["fixtures"] = str(ROOT / "fixtures/federation.json")
+    path.write_text(json.dumps(doc))
+    at = f"{path}: $.locations.location-b.config."
+    want = [at + "security.tls.server.mtls.requre_client_cert: warning: unknown tls.server.mtls "
+            "key, ignored as SemStreams ignores it (did you mean require_client_cert?)",
+            at + "components[0].config.reconect: warning: unknown websocket_input config key, "
+            "ignored as SemStreams ignores it (remove it, or check docs/scenarios.md for the keys "
+            "the mock reads)"]
+    r = subprocess.run([str(harness), "check", str(path)], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0 and r.stderr.splitlines() == want, r.stdout + r.stderr
+    r = subprocess.run([str(harness), "run", str(path), "--out", str(tmp_path / "out"), "--quiet",
+                        "--filter", "location-b/none/*"], capture_output=True, text=True,
+                       timeout=120)
+    assert [l for l in r.stderr.splitlines() if "warning: unknown" in l] == want, r.stderr
+    # Ignored as the real service ignores it: a certificate is not required, so a client without
+    # one passes the handshake's request and fails the CN allow-list (Go's VerifyPeerCertificate:
+    # no verified chains, alert 42), not the requirement (alert 116 in TLS 1.3).
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert [(c["expected"]["reason"], c["verdict"]) for c in report["cases"]] == [
+        ("no_verified_chains", "pass")] * 2
+    assert r.returncode == 0, r.stdout
