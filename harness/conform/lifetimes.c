@@ -242,8 +242,9 @@ size_t mh_lifetimes_checks(const struct mh_lifetimes *l, struct mh_arena *a,
   }
   for (size_t i = 0; i < l->num_identities && n < max; i++) {
     const struct mh_lifetime_identity *x = &l->identities[i];
-    const char *id =
-        x->imported ? mh_arena_sprintf(a, "%s/client-certificate/time-left", x->name) : NULL;
+    const char *id = x->imported && !x->negative
+                         ? mh_arena_sprintf(a, "%s/client-certificate/time-left", x->name)
+                         : NULL;
     if (id != NULL) {
       fill_check(l, &out[n], id, "client", soonest(x->certs, x->num_certs), strict);
       out[n].target = "";
@@ -285,7 +286,8 @@ size_t mh_lifetimes_warnings(const struct mh_lifetimes *l, struct mh_run_warning
   }
   for (size_t i = 0; i < l->num_identities && n < max; i++) {
     const struct mh_lifetime_identity *x = &l->identities[i];
-    if (x->imported && warn(l, NULL, x->name, soonest(x->certs, x->num_certs), &out[n])) {
+    if (x->imported && !x->negative &&
+        warn(l, NULL, x->name, soonest(x->certs, x->num_certs), &out[n])) {
       n++;
     }
   }

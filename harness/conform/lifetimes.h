@@ -35,6 +35,9 @@ struct mh_lifetime_chain {
 struct mh_lifetime_identity {
   const char *name;
   int imported;  // the operator's certificate (checked); else generated as the spec asked
+  int negative;  // every case of the run that presents it expects a refusal: kept on purpose (an
+                 // expired certificate for the matrix), so its lifetime is neither warned about
+                 // nor a time-left case (set by the caller after mh_lifetimes_read_identities)
   struct mh_certinfo certs[MH_CERTINFO_MAX];
   int num_certs;
 };
@@ -76,7 +79,8 @@ int mh_lifetimes_read_identities(struct mh_lifetimes *l, struct mh_arena *a,
 int mh_lifetimes_checkable(const struct mh_certinfo *c, int i);
 
 // mh_lifetimes_checks fills |out| (room for |max|) with the time-left cases of --min-time-left:
-// one per target in |targets| (|num_targets|, repeats allowed) and one per imported identity;
+// one per target in |targets| (|num_targets|, repeats allowed) and one per imported identity that
+// is not a negative;
 // strings in |a|. Returns how many (0 without the option).
 size_t mh_lifetimes_checks(const struct mh_lifetimes *l, struct mh_arena *a,
                            const char *const *targets, size_t num_targets, int strict,

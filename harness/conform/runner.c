@@ -458,6 +458,25 @@ static struct mh_case_result *reported_cases(struct mh_runner *r, size_t *out_nu
   return r->results;
 }
 
+// mark_negatives marks the identities of |l| that the run presents only in cases the oracle expects
+// to be refused: the matrix's negatives, whose lifetime is theirs on purpose.
+static void mark_negatives(const struct mh_runner *r, struct mh_lifetimes *l) {
+  for (size_t i = 0; i < l->num_identities; i++) {
+    struct mh_lifetime_identity *x = &l->identities[i];
+    size_t used = 0, refused = 0;
+    for (size_t k = 0; k < r->num_plans; k++) {
+      const struct plan *p = &r->plans[k];
+      // A server check presents the identity the policy admits; only plain cells judge it.
+      if (p->spec.check == MH_CHECK_NONE && p->spec.identity != NULL &&
+          strcmp(p->spec.identity, x->name) == 0) {
+        used++;
+        refused += p->expect.reject != 0;
+      }
+    }
+    x->negative = used > 0 && refused == used;
+  }
+}
+
 // lifetime_cases reads the client identities' certificates and appends the time-left cases of
 // --min-time-left (conform/lifetimes.h) to |*cases| (|*num|), in a new array in the arena: one per
 // target whose cases completed, and one per imported identity. 0, or -1 with |err| set.
@@ -480,6 +499,7 @@ static int lifetime_cases(struct mh_runner *r, struct mh_case_result **cases, si
   if (mh_lifetimes_read_identities(l, r->a, r->s, names, r->num_plans, err) != 0) {
     return -1;
   }
+  mark_negatives(r, l);
   size_t max = num_targets + l->num_identities;
   struct mh_case_result *all = mh_arena_alloc_array(r->a, *num + max + 1, sizeof(*all));
   if (all == NULL) {

@@ -296,3 +296,47 @@ def test_an_intermediate_expiring_before_its_leaf_is_the_one_named(harness, tmp_
     c = case(report, "nginx/server-certificate/time-left")
     assert c["verdict"] == "fail"
     assert c["summary"].startswith(certs[1]["subject"]) and certs[1]["not_after"] in c["summary"]
+
+
+def test_an_imported_negative_is_not_warned_about(harness, tmp_path):
+    """An expired certificate the operator imports on purpose, for the matrix to see it refused,
+    is no "renew it" warning and no failing time-left case; the same certificate imported and not
+    a negative of the run (no case presents it) still is."""
+    fx = tmp_path / "fx"
+    assert run([harness, "pki", ROOT / "fixtures/federation.json", "--out", fx]).returncode == 0
+    spec = copy.deepcopy(SPEC)
+    spec.pop("zips", None)
+    ca = next(c for c in spec["cas"] if c["name"] == "federation-ca")
+    ca.clear()
+    ca.update({"name": "federation-ca", "import_cert": str(fx / "federation-ca.pem"),
+               "import_key": str(fx / "federation-ca-key.pem")})
+    spec["identities"].append({"name": "ops-expired", "import_cert": str(fx / "expired-cert.pem"),
+                               "import_key": str(fx / "expired-key.pem")})
+    spec_path = tmp_path / "spec.json"
+    spec_path.write_text(json.dumps(spec))
+
+    def run_with(identities, *args):
+        doc = copy.deepcopy(FED)
+        doc["fixtures"] = str(spec_path)
+        doc["matrix"] = {"targets": ["location-b"], "identities": identities,
+                         "versions": ["1.3"]}
+        scen = tmp_path / "s.json"
+        scen.write_text(json.dumps(doc))
+        out = tmp_path / f"out-{len(list(tmp_path.iterdir()))}"
+        r = run([harness, "run", scen, "--out", out, *args], timeout=120)
+        return r, json.loads((out / "report.json").read_text())
+
+    expiring = lambda rep: [w["message"] for w in rep["warnings"]  # noqa: E731
+                            if w["kind"] == "certificate_expiring"]
+    r, rep = run_with(["location-c", "ops-expired"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert case(rep, "location-b/ops-expired/tls1.3")["expected"]["reason"] == "expired"
+    assert expiring(rep) == [] and "renew it" not in r.stdout
+    r, rep = run_with(["location-c", "ops-expired"], "--min-time-left", "1d")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert not [c for c in rep["cases"] if c["id"].startswith("ops-expired/")]
+    # Not presented by any case: the operator's certificate, expired, warned.
+    r, rep = run_with(["location-c"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    (w,) = expiring(rep)
+    assert w.startswith("ops-expired: CN=location-b.semstreams.local") and "renew it" in w
