@@ -94,7 +94,7 @@ void mh_charts_load_dat(FILE *f, const struct mh_report_load_doc *d) {
   const struct mh_load_result *r = d->r;
   fputs(
       "# Handshakes that completed in each second of the run, and the latency percentiles of\n"
-      "# those accepted in it (worst thread). span_s is how much of the second the schedule\n"
+      "# those accepted in it (every thread's). span_s is how much of the second the schedule\n"
       "# covered: a last, partial second's rates are its counts / span_s; a second after the\n"
       "# schedule's end (span_s 0) holds only what was still in flight: its rates are ?.\n"
       "# ? = no value (p50/p99: no accepted handshake in that second).\n"
@@ -125,13 +125,31 @@ static void write_empty_panel(FILE *f, const char *what) {
   fputs(" at graph 0.35, graph 0.5\nplot NaN notitle\nunset label 1\n", f);
 }
 
+// headroom returns the top of a y axis that starts at 0 and shows values up to |max|: a tenth
+// above it, so that a line at the maximum (a steady rate is one) is drawn inside the frame, not
+// on it as gnuplot's autoscale puts it when the maximum falls on a tic.
+static double headroom(double max) {
+  return max > 0 ? max * 1.12 : 1;
+}
+
 void mh_charts_load_gp(FILE *f, const struct mh_report_load_doc *d) {
   const struct mh_load_result *r = d->r;
   int partial = 0, accepted = 0;
+  double max_rate = 0, max_ms = 0;
   for (size_t i = 0; i < r->num_seconds; i++) {
+    const struct mh_load_second *s = &r->seconds[i];
     double span = second_span(d->o, i);
     partial |= span > 0 && span < 0.999;
-    accepted |= r->seconds[i].accepted > 0;
+    accepted |= s->accepted > 0;
+    // The plotted rates: each kind's, and all together for a partial second's marker.
+    double counts[4] = {(double)s->accepted, (double)s->rejected, (double)s->errors,
+                        span < 0.999 ? (double)(s->accepted + s->rejected + s->errors) : 0};
+    for (int k = 0; k < 4 && span > 0; k++) {
+      max_rate = counts[k] / span > max_rate ? counts[k] / span : max_rate;
+    }
+    if (s->accepted > 0 && s->p99_us / 1000.0 > max_ms) {
+      max_ms = s->p99_us / 1000.0;
+    }
   }
   fprintf(f, GP_HEAD, 720, "load");
   fputs("set multiplot layout 2,1\n", f);
@@ -139,9 +157,9 @@ void mh_charts_load_gp(FILE *f, const struct mh_report_load_doc *d) {
   // The x axis covers the schedule and whatever completed after it.
   double end = d->o->duration_s > (double)r->num_seconds ? d->o->duration_s : r->num_seconds;
   fprintf(f,
-          "set xlabel 'seconds since the start'\nset ylabel 'handshakes/s'\nset yrange [0:*]\n"
+          "set xlabel 'seconds since the start'\nset ylabel 'handshakes/s'\nset yrange [0:%g]\n"
           "set xrange [0:%g]\n",
-          end > 0 ? end : 1);
+          headroom(max_rate), end > 0 ? end : 1);
   if (r->num_seconds == 0) {
     write_empty_panel(f, "no handshake completed");
   } else {
@@ -154,13 +172,13 @@ void mh_charts_load_gp(FILE *f, const struct mh_report_load_doc *d) {
                       "(normalised)'"
                     : "");
   }
-  fputs("unset title\nset ylabel 'latency (ms)'\nset yrange [0:*]\n", f);
+  fprintf(f, "unset title\nset ylabel 'latency (ms)'\nset yrange [0:%g]\n", headroom(max_ms));
   if (!accepted) {
     write_empty_panel(f, "no handshake accepted");
   } else {
     fputs(
-        "plot 'load.dat' using 2:10 with linespoints lw 2 title 'p50 (worst thread)', \\\n"
-        "     '' using 2:11 with linespoints lw 2 title 'p99 (worst thread)'\n",
+        "plot 'load.dat' using 2:10 with linespoints lw 2 title 'p50 of the second', \\\n"
+        "     '' using 2:11 with linespoints lw 2 title 'p99 of the second'\n",
         f);
   }
   fputs("unset multiplot\n", f);

@@ -3,6 +3,7 @@ under a header comment), <name>.gp (its gnuplot script) and <name>.svg. The data
 report.json, the pictures must parse and label their axes, the scripts must draw them again, and
 without gnuplot the reports must still come out and say so."""
 import json
+import re
 import os
 import shutil
 import stat
@@ -21,7 +22,7 @@ needs_gnuplot = pytest.mark.skipif(GNUPLOT is None, reason="gnuplot is not insta
 # What each picture must say: its axes' labels and the words of its legend.
 LABELS = {
     "load": ["seconds since the start", "handshakes/s", "latency (ms)", "accepted/s",
-             "rejected/s", "p99 (worst thread)"],
+             "rejected/s", "p50 of the second", "p99 of the second"],
     "percentiles": ["percentile", "latency (ms)", "50%", "90%", "99%", "99.9%", "99.99%",
                     "total, accepted", "total, rejected", "TCP connect", "TLS handshake (full)",
                     "first server record"],
@@ -97,6 +98,14 @@ def test_every_chart_is_drawn_and_its_data_matches_the_report(harness, tmp_path)
         else:
             assert s["accepted_per_s"] is None
     assert [s["span_s"] for s in secs[:3]] == [1.0, 1.0, 0.5]
+    # Every plotted line lies inside its panel, a steady rate's too (not on the frame's top).
+    tops = [float(x) for x in re.findall(r"set yrange \[0:([0-9.e+]+)\]", (out / "load.gp").read_text())]
+    rates = [s[k] for s in secs for k in ("accepted_per_s", "rejected_per_s", "errors_per_s")
+             if s[k] is not None]
+    rates += [s["accepted_per_s"] + s["rejected_per_s"] + s["errors_per_s"] for s in secs
+              if s["span_s"] and s["span_s"] < 0.999]
+    p99s = [s["p99_ms"] for s in secs if s["p99_ms"] is not None]
+    assert len(tops) == 2 and tops[0] >= 1.1 * max(rates) and tops[1] >= 1.1 * max(p99s), tops
 
     # By percentile: from the histograms, so the labelled percentiles are report.json's values.
     rows = {r["percentile"]: r for r in read_dat(out / "percentiles.dat")}
