@@ -392,7 +392,10 @@ void mh_oracle_describe(const struct mh_expectation *x, char *out, size_t out_le
     snprintf(out, out_len, "accept");
     return;
   }
-  size_t n = (size_t)snprintf(out, out_len, "reject (%s) by %s", mh_reason_name(x->reason),
+  // An explicit expectation may name no reason: "reject by server", not "reject (none)".
+  int named = x->reason > MH_REASON_NONE && x->reason < MH_REASON_NUM;
+  size_t n = (size_t)snprintf(out, out_len, "reject%s%s%s by %s", named ? " (" : "",
+                              named ? mh_reason_name(x->reason) : "", named ? ")" : "",
                               x->side == 'c' ? "client" : "server");
   if (x->layer == MH_LAYER_HTTP && n < out_len) {
     snprintf(out + n, out_len - n, " at http: status %d", x->status);

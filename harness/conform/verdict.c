@@ -275,7 +275,13 @@ void mh_verdict_summary(const struct mh_case_outcome *o, char *out, size_t out_l
       snprintf(out, out_len, "inconclusive at %s: %s", mh_phase_name(o->phase), o->client_error);
       return;
     case MH_RESULT_ACCEPTED:
-      snprintf(out, out_len, "accepted (%s, HTTP %d)", ver, o->http_status);
+      if (o->http_status != 0) {
+        snprintf(out, out_len, "accepted (%s, HTTP %d)", ver, o->http_status);
+      } else {  // request "tls", or a server that answered without HTTP: no status to show
+        snprintf(
+            out, out_len, "accepted (%s, %s)", ver,
+            o->request == MH_REQUEST_TLS ? "request \"tls\": no HTTP" : "answered without HTTP");
+      }
       return;
     default:
       break;

@@ -51,13 +51,15 @@ void mh_load_summary_print(FILE *f, const struct mh_load_options *o, const struc
           r->accepted + r->rejected, window, (double)(r->accepted + r->rejected) / window,
           r->accepted, r->rejected, mh_load_result_errors(r), r->dropped, r->late);
   if (o->http_request != NULL) {
-    fprintf(f, "load: confirmed at HTTP (profile %s): rejected by status:", o->profile);
+    fprintf(f, "load: confirmed at HTTP (profile %s): ", o->profile);
+    const char *sep = "rejected by status:";
     for (int i = 0; i < 600; i++) {
       if (r->statuses[i]) {
-        fprintf(f, " %d x %llu", i, r->statuses[i]);
+        fprintf(f, "%s %d x %llu", sep, i, r->statuses[i]);
+        sep = ",";
       }
     }
-    fputc('\n', f);
+    fputs(*sep == ',' ? "\n" : "no handshake was refused by an HTTP status\n", f);
   }
   if (o->resume_share > 0) {
     fprintf(f, "load: %llu sessions offered, %llu resumed (as the TLS library reports)\n",

@@ -20,8 +20,7 @@
 #include "pki/inspect.h"
 #include "pki/name.h"
 
-// serial_hex writes the serial number's bytes as openssl x509 -serial does.
-static void serial_hex(const ASN1_INTEGER *s, char *out, size_t out_len) {
+void mh_certinfo_serial(const ASN1_INTEGER *s, char *out, size_t out_len) {
   size_t n = 0;
   out[0] = '\0';
   if (ASN1_STRING_type(s) == V_ASN1_NEG_INTEGER && out_len > 1) {
@@ -126,7 +125,7 @@ static int describe(X509 *x, struct mh_certinfo *out) {
   mh_name_rfc2253(X509_get_subject_name(x), out->subject, sizeof(out->subject));
   mh_name_rfc2253(X509_get_issuer_name(x), out->issuer, sizeof(out->issuer));
   out->self_signed = X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0;
-  serial_hex(X509_get0_serialNumber(x), out->serial, sizeof(out->serial));
+  mh_certinfo_serial(X509_get0_serialNumber(x), out->serial, sizeof(out->serial));
   sans_text(x, out->sans, sizeof(out->sans));
   key_text(x, out->key, sizeof(out->key));
   uint8_t md[EVP_MAX_MD_SIZE];

@@ -34,6 +34,12 @@ int mh_certinfo_from_der(const uint8_t *der, size_t len, struct mh_certinfo *out
 int mh_certinfo_from_file(const char *path, struct mh_certinfo *out, size_t max,
                           struct mh_err *err);
 
+// mh_certinfo_serial writes serial number |s| (BoringSSL's ASN1_INTEGER) as `openssl x509
+// -serial` does, upper-case hex, two digits a byte, "-" first if negative, into |out| (|out_len| >=
+// 3): the one way a serial is shown, by run and load alike.
+struct asn1_string_st;
+void mh_certinfo_serial(const struct asn1_string_st *s, char *out, size_t out_len);
+
 // mh_certinfo_time_left writes |seconds| as a person reads a time left: "29d 23h", "5h 12m",
 // "40m", "expired 2d 3h ago" (negative), into |out|.
 void mh_certinfo_time_left(int64_t seconds, char *out, size_t out_len);

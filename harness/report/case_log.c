@@ -79,9 +79,12 @@ void mh_case_log_write(FILE *f, const struct mh_case_result *c) {
   log_alert(f, "alert received", o->tls.alert_received);
   fprintf(f, "  result         %s, phase %s, transport %s\n", mh_result_name(o->result),
           mh_phase_name(o->phase), mh_end_name(o->end));
-  fprintf(f, "  first read     %.3f ms after request %s, HTTP %d%s%s\n", o->first_read_ms,
-          mh_request_mode_name(o->request), o->http_status,
-          o->ws_upgraded ? " (WebSocket upgraded)" : "",
+  char status[16] = "no HTTP status";
+  if (o->http_status != 0) {
+    snprintf(status, sizeof(status), "HTTP %d", o->http_status);
+  }
+  fprintf(f, "  first read     %.3f ms after request %s, %s%s%s\n", o->first_read_ms,
+          mh_request_mode_name(o->request), status, o->ws_upgraded ? " (WebSocket upgraded)" : "",
           o->head_too_large ? " (head over 16 KiB: not read further)" : "");
   fprintf(f, "  error          %s\n", P(&g, o->client_error[0] ? o->client_error : "-"));
   if (c->has_server) {

@@ -10,6 +10,9 @@
 #include <string.h>
 
 #include "base/alerts.h"
+#include "pki/certinfo.h"
+#include "pki/inspect.h"
+#include "pki/name.h"
 #include "tls/internal.h"
 
 // The ex-data index that maps an SSL to its connection, for the callbacks.
@@ -241,41 +244,13 @@ int mh_tls_cert_describe(const uint8_t *der, size_t len, char *serial, size_t se
                          char *subject, size_t subject_len, int64_t *out_not_after) {
   const uint8_t *p = der;
   X509 *x = d2i_X509(NULL, &p, (long)len);
-  int ret = -1;
-  BIGNUM *bn = NULL;
-  char *hex = NULL;
-  ASN1_TIME *epoch = NULL;
-  BIO *bio = NULL;
   if (x == NULL) {
-    goto out;
+    return -1;
   }
-  bn = ASN1_INTEGER_to_BN(X509_get_serialNumber(x), NULL);
-  hex = bn != NULL ? BN_bn2hex(bn) : NULL;
-  snprintf(serial, serial_len, "%s", hex != NULL ? hex : "?");
-  // notAfter as seconds since the epoch: the difference from a time at 0.
-  int days = 0, secs = 0;
-  epoch = ASN1_TIME_set(NULL, 0);
-  *out_not_after = epoch != NULL && ASN1_TIME_diff(&days, &secs, epoch, X509_get0_notAfter(x))
-                       ? (int64_t)days * 86400 + secs
-                       : 0;
-  subject[0] = '\0';
-  bio = BIO_new(BIO_s_mem());
-  if (bio != NULL && X509_NAME_print_ex(bio, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) >= 0) {
-    const uint8_t *data;
-    size_t n;
-    BIO_mem_contents(bio, &data, &n);
-    n = n < subject_len ? n : subject_len - 1;
-    if (n > 0) {  // an empty subject leaves the BIO without a buffer: |data| is NULL
-      memcpy(subject, data, n);
-    }
-    subject[n] = '\0';
-  }
-  ret = 0;
-out:
-  BIO_free(bio);
-  ASN1_TIME_free(epoch);
-  OPENSSL_free(hex);
-  BN_free(bn);
+  // Serial, subject and time as the run's reports show them (pki/certinfo.c, pki/name.c).
+  mh_certinfo_serial(X509_get0_serialNumber(x), serial, serial_len);
+  mh_inspect_posix_time(X509_get0_notAfter(x), out_not_after);
+  mh_name_rfc2253(X509_get_subject_name(x), subject, subject_len);
   X509_free(x);
-  return ret;
+  return 0;
 }

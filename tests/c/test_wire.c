@@ -327,6 +327,22 @@ static void test_tls13_alert_decrypted_with_key_log(void **state) {
 
 // Truncated frames, frames of another link type or protocol, and records whose length runs past the
 // stream are skipped without reading out of bounds (ASan checks it).
+// Every alert of the TLS registry (RFC 8446, RFC 5246 and the extensions' RFCs) has its name, so
+// that no alert a stack sends is shown as "unknown" (alert 100 was); codes outside it are.
+static void test_every_registered_alert_is_named(void **state) {
+  (void)state;
+  static const int registered[] = {0,   10,  20,  21,  22,  30,  40,  41,  42,  43,  44, 45,
+                                   46,  47,  48,  49,  50,  51,  60,  70,  71,  80,  86, 90,
+                                   100, 109, 110, 111, 112, 113, 114, 115, 116, 120, 121};
+  for (size_t i = 0; i < sizeof(registered) / sizeof(registered[0]); i++) {
+    assert_string_not_equal(mh_alert_name(registered[i]), "unknown");
+  }
+  assert_string_equal(mh_alert_name(100), "no_renegotiation");
+  assert_string_equal(mh_alert_go_text(100), "no renegotiation");
+  assert_string_equal(mh_alert_name(99), "unknown");
+  assert_string_equal(mh_alert_name(255), "unknown");
+}
+
 static void test_hostile_frames(void **state) {
   (void)state;
   struct capture c;
@@ -370,6 +386,7 @@ int main(void) {
       cmocka_unit_test(test_reassembly_and_retransmission),
       cmocka_unit_test(test_tls13_alert_decrypted_with_key_log),
       cmocka_unit_test(test_hostile_frames),
+      cmocka_unit_test(test_every_registered_alert_is_named),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -198,3 +198,25 @@ def test_an_ignored_key_of_a_mock_config_is_warned_once_by_check_and_run(harness
     assert [(c["expected"]["reason"], c["verdict"]) for c in report["cases"]] == [
         ("no_verified_chains", "pass")] * 2
     assert r.returncode == 0, r.stdout
+
+
+def test_the_console_and_reports_say_what_happened_in_plain_words(harness, tmp_path):
+    """The small words of issue 22: one case is "1 case", a slow rate keeps its decimal (not
+    "(0 cases/s)"), and an explicit expectation without a reason reads "reject by server", not
+    "reject (none)"."""
+    doc = copy.deepcopy(FED)
+    doc.pop("matrix")
+    doc["cases"] = [{"name": "b-without-cert", "target": "location-b", "identity": "none",
+                     "version": "1.3", "expect": {"result": "reject"}}]
+    doc["fixtures"] = str(ROOT / "fixtures/federation.json")
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(doc))
+    r = subprocess.run([str(harness), "run", str(path), "--out", str(tmp_path / "out"),
+                        "--quiet"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    line = next(l for l in r.stdout.splitlines() if l.startswith("run: 1 case"))
+    rate = line.split("(")[1].split()[0]
+    assert line.startswith("run: 1 case in ") and "): 1 pass" in line, line
+    assert float(rate) > 0 and ("." in rate or float(rate) >= 10), line
+    (c,) = json.loads((tmp_path / "out" / "report.json").read_text())["cases"]
+    assert c["expected"]["text"].startswith("reject by server"), c["expected"]

@@ -27,6 +27,11 @@ def openssl_facts(pem_path):
     return serial, re.search(r"-----BEGIN PUBLIC KEY-----.*?-----END PUBLIC KEY-----", out, re.S)[0]
 
 
+def openssl_serial(pem_path):
+    out = run(["openssl", "x509", "-in", pem_path, "-noout", "-serial"]).stdout
+    return out.strip().removeprefix("serial=")
+
+
 def norm(serial):
     return serial.lstrip("0").upper()
 
@@ -89,6 +94,10 @@ def test_mock_rotation_at_second_2_is_one_switch_without_failures(harness, tmp_p
     assert before[0] != after[0]
     assert (before[1] != after[1]) == new_key
     assert [norm(e["serial"]) for e in c["seen"]] == [before[0], after[0]]
+    # Written as run writes serials (and openssl x509 -serial): upper case, two digits a byte.
+    assert [e["serial"] for e in c["seen"]] == [
+        openssl_serial(out / "fixtures" / "location-a-cert.pem"),
+        openssl_serial(out / "fixtures" / "rotated" / "location-a-cert.pem")]
     assert all(e["subject"] == "CN=location-a.semstreams.local,O=SemStreams Federation"
                for e in c["seen"])
     assert len(c["switches"]) == 1 and c["mixed"] == [] and c["changes_not_listed"] == 0

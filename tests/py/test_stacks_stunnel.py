@@ -49,6 +49,9 @@ def test_stunnel_strict_matrix_passes(harness, stunnel):
     # Admitted: the service's line arrives at the first read, no HTTP involved.
     assert o["stunnel/client/tls1.3"]["result"] == "accepted"
     assert o["stunnel/client/tls1.3"]["http_status"] == 0
+    assert cases["stunnel/client/tls1.3"]["summary"] == 'accepted (TLSv1.3, request "tls": no HTTP)'
+    log = (tmp / "run" / "out" / cases["stunnel/client/tls1.3"]["log"]).read_text()
+    assert "after request tls, no HTTP status" in log and "HTTP 0" not in log
     for v in ("1.2", "1.3"):
         assert o[f"stunnel/san-only-match/tls{v}"]["result"] == "accepted"
         assert o[f"stunnel/cn-only/tls{v}"]["result"] == "accepted"
