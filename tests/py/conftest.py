@@ -11,6 +11,7 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -326,3 +327,44 @@ NGINX_CONF = NGINX_HEAD + """  map $ssl_client_s_dn $cn_ok {{
   }}
 }}
 """
+
+
+@contextlib.contextmanager
+def tcp_server(handler, hold_s=5):
+    """A hostile or plain TCP peer on 127.0.0.1:<port> (yielded) until the block ends: each
+    connection goes to |handler|(conn, stop) on a thread of its own, with a socket timeout of
+    |hold_s|; |stop| is set when the block ends, so a handler that holds a connection waits on it.
+    Bounded: the acceptor polls |stop| every 0.2 s, and each handler thread is joined for at most
+    |hold_s| + 1 s."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(64)
+    ls.settimeout(0.2)
+    stop = threading.Event()
+    threads = []
+
+    def one(conn):
+        conn.settimeout(hold_s)
+        with contextlib.suppress(OSError), conn:
+            handler(conn, stop)
+
+    def loop():
+        while not stop.is_set():
+            try:
+                conn, _ = ls.accept()
+            except (socket.timeout, OSError):
+                continue
+            t = threading.Thread(target=one, args=(conn,), daemon=True)
+            t.start()
+            threads.append(t)
+
+    acceptor = threading.Thread(target=loop, daemon=True)
+    acceptor.start()
+    try:
+        yield ls.getsockname()[1]
+    finally:
+        stop.set()
+        acceptor.join(5)
+        for t in threads:
+            t.join(hold_s + 1)
+        ls.close()

@@ -1,9 +1,6 @@
 """The build refuses OpenSSL and accepts an upstream-style BoringSSL tree (-DBORINGSSL_ROOT)."""
-import os
 import pathlib
 import subprocess
-
-import pytest
 
 from conftest import ROOT, run
 

@@ -10,13 +10,12 @@ import shutil
 import socket
 import ssl
 import subprocess
-import threading
 import time
 
 import jsonschema
 import pytest
 
-from conftest import FED, ROOT, SCHEMA, external_target, free_port, run
+from conftest import FED, ROOT, SCHEMA, external_target, free_port, run, tcp_server
 
 HOLD_S = 5  # the longest a hostile server keeps one connection
 
@@ -29,42 +28,13 @@ def fx(harness, tmp_path_factory):
     return d
 
 
-@contextlib.contextmanager
 def serving(handler):
     """Accepts on 127.0.0.1:<port> until the block ends; each connection goes to |handler| on a
-    thread of its own, with a socket timeout of HOLD_S."""
-    ls = socket.socket()
-    ls.bind(("127.0.0.1", 0))
-    ls.listen(16)
-    ls.settimeout(0.2)
-    stop = threading.Event()
-    threads = []
-
-    def one(conn):
-        conn.settimeout(HOLD_S)
-        with contextlib.suppress(OSError, ssl.SSLError), conn:
+    thread of its own, with a socket timeout of HOLD_S (conftest.tcp_server)."""
+    def one(conn, _stop):
+        with contextlib.suppress(ssl.SSLError):
             handler(conn)
-
-    def loop():
-        while not stop.is_set():
-            try:
-                conn, _ = ls.accept()
-            except (socket.timeout, OSError):
-                continue
-            t = threading.Thread(target=one, args=(conn,), daemon=True)
-            t.start()
-            threads.append(t)
-
-    acceptor = threading.Thread(target=loop, daemon=True)
-    acceptor.start()
-    try:
-        yield ls.getsockname()[1]
-    finally:
-        stop.set()
-        acceptor.join(5)
-        for t in threads:
-            t.join(HOLD_S + 1)
-        ls.close()
+    return tcp_server(one, HOLD_S)
 
 
 def tls_context(fx, chain=None, ask_cert=False):

@@ -3,14 +3,12 @@ that stalls (a socket that accepts and says nothing) end with the reports of wha
 marked, exit 130/143 (1 for a timeout), and no private key left behind; the progress line on
 stderr; --out that is not empty refused unless --force; an input error after the fixtures were
 generated leaves nothing. Every wait is bounded; no assertion is on a duration."""
-import contextlib
 import copy
 import json
 import os
 import queue
 import re
 import signal
-import socket
 import stat
 import subprocess
 import threading
@@ -18,39 +16,14 @@ import threading
 import jsonschema
 import pytest
 
-from conftest import FED, ROOT, SCHEMA, external_target, run, write_scenario
+from conftest import FED, ROOT, SCHEMA, external_target, run, tcp_server, write_scenario
 
 STOP_BOUND_S = 20  # generous: the harness promises a few seconds
 
 
-@contextlib.contextmanager
 def stalling():
     """127.0.0.1:<port> accepts every connection and says nothing until the block ends."""
-    ls = socket.socket()
-    ls.bind(("127.0.0.1", 0))
-    ls.listen(64)
-    ls.settimeout(0.2)
-    stop = threading.Event()
-    held = []
-
-    def loop():
-        while not stop.is_set():
-            try:
-                conn, _ = ls.accept()
-                held.append(conn)
-            except (socket.timeout, OSError):
-                continue
-
-    t = threading.Thread(target=loop, daemon=True)
-    t.start()
-    try:
-        yield ls.getsockname()[1]
-    finally:
-        stop.set()
-        t.join(5)
-        for c in held:
-            c.close()
-        ls.close()
+    return tcp_server(lambda conn, stop: stop.wait(60), hold_s=60)
 
 
 def stalled_scenario(tmp_path, port, identities=("location-b", "none")):

@@ -1,19 +1,17 @@
 """Paths that once led to a green (or green-looking) result while the deployment or the run was not
 what the operator thought (issue 22): a typo in a target's policy.mtls, a port that does not speak
 TLS, an interrupted run (tests/py/test_interrupt.py holds that one)."""
-import contextlib
 import copy
 import json
 import math
 import shutil
-import socket
 import subprocess
 import sys
-import threading
 
 import pytest
 
-from conftest import FED, NGINX_CONF, NGINX_HEAD, ROOT, nginx_running, run, write_scenario
+from conftest import (FED, NGINX_CONF, NGINX_HEAD, ROOT, nginx_running, run, tcp_server,
+                      write_scenario)
 
 sys.path.insert(0, str(ROOT / "tests" / "stacks"))
 import bed  # noqa: E402
@@ -59,37 +57,12 @@ def test_a_typo_in_the_policy_mtls_is_refused_by_check_and_run(harness, tmp_path
     assert not out.exists(), list(out.iterdir())
 
 
-@contextlib.contextmanager
 def banner_server(banner):
     """127.0.0.1:<port> sends |banner| to each connection, reads a little, and closes."""
-    ls = socket.socket()
-    ls.bind(("127.0.0.1", 0))
-    ls.listen(16)
-    ls.settimeout(0.2)
-    stop = threading.Event()
-
-    def loop():
-        while not stop.is_set():
-            try:
-                conn, _ = ls.accept()
-            except (socket.timeout, OSError):
-                continue
-            with conn:
-                conn.settimeout(2)
-                conn.sendall(banner)
-                try:
-                    conn.recv(4096)
-                except OSError:
-                    pass
-
-    t = threading.Thread(target=loop, daemon=True)
-    t.start()
-    try:
-        yield ls.getsockname()[1]
-    finally:
-        stop.set()
-        t.join(5)
-        ls.close()
+    def one(conn, _stop):
+        conn.sendall(banner)
+        conn.recv(4096)
+    return tcp_server(one, hold_s=2)
 
 
 def run_against(harness, tmp_path, port):

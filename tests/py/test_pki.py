@@ -1,7 +1,5 @@
 """The fixture PKI generator, checked with real OpenSSL and unzip rather than our own code."""
 import datetime
-import os
-import pathlib
 import stat
 
 import pytest
