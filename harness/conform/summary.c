@@ -80,8 +80,13 @@ void mh_summary_print(FILE *f, const struct mh_run_options *o, const struct mh_r
     fprintf(f, "run: timed out (--timeout %.0f s): the cases not finished are inconclusive\n",
             o->timeout_s);
   }
-  // A rate under 10/s keeps a decimal: a short run's "(0 cases/s)" said nothing.
-  double rate = rep->duration_ms > 0 ? rep->num_cases / (rep->duration_ms / 1000.0) : 0;
+  // A rate under 10/s keeps a decimal: a short run's "(0 cases/s)" said nothing. The cases an
+  // interruption abandoned did not run: they are no part of the rate.
+  size_t ran = rep->num_cases;
+  for (size_t i = 0; i < rep->num_cases; i++) {
+    ran -= rep->cases[i].abandoned != 0;
+  }
+  double rate = rep->duration_ms > 0 ? ran / (rep->duration_ms / 1000.0) : 0;
   fprintf(f, "run: %zu case%s in %.1f s (%.*f cases/s):", rep->num_cases,
           rep->num_cases == 1 ? "" : "s", rep->duration_ms / 1000.0, rate < 10 ? 1 : 0, rate);
   for (int v = 0; v < MH_VERDICT_NUM; v++) {
