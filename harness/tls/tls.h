@@ -193,7 +193,8 @@ int mh_tls_conn_peer_leaf(const struct mh_tls_conn *t, const uint8_t **out_der, 
 
 // mh_tls_cert_describe decodes the DER certificate |der|: its serial as the run's reports show it
 // (mh_certinfo_serial: upper-case hex, two digits a byte), its subject on one line (RFC 2253, cut
-// to |subject_len| - 1 bytes) and its notAfter in unix seconds. Returns 0, or -1 when it is not a certificate.
+// to |subject_len| - 1 bytes) and its notAfter in unix seconds. Returns 0, or -1 when it is not a
+// certificate.
 int mh_tls_cert_describe(const uint8_t *der, size_t len, char *serial, size_t serial_len,
                          char *subject, size_t subject_len, int64_t *out_not_after);
 
