@@ -1,11 +1,12 @@
-// spawn: bounded child processes (see spawn.h): posix_spawnp with no shell, output to a log file,
-// a deadline after which the child is killed.
+// spawn: bounded child processes (see spawn.h): fork and exec with no shell, output to a log file,
+// a deadline after which the child is killed, and no child outliving the harness.
 #include "base/spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,35 @@ static int build_env(char **out, const char *const *add) {
   return 0;
 }
 
+// child_exec is the child's side of mh_spawn_start, async-signal-safe calls only (the parent may
+// have threads): it dies with the thread that started it (PR_SET_PDEATHSIG: a `kill -9` of the
+// harness leaves no pebble holding its ports), takes the default signal mask (the harness blocks
+// SIGINT and SIGTERM for its signalfd) and umask 077, and reports a failed exec's errno on
+// |report|.
+static void child_exec(const char *const *argv, char *const *envp, const char *log_path,
+                       pid_t parent, int report) {
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) {
+    _exit(127);  // the parent is gone already
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  umask(077);  // what a child writes (lego's account and certificate keys) is the user's alone
+  int in = open("/dev/null", O_RDONLY);
+  int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+  if (in < 0 || log < 0 || dup2(in, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0) {
+    int e = errno;
+    ssize_t w = write(report, &e, sizeof(e));
+    (void)w;
+    _exit(127);
+  }
+  execvpe(argv[0], (char *const *)argv, envp);
+  int e = errno;
+  ssize_t w = write(report, &e, sizeof(e));
+  (void)w;
+  _exit(127);
+}
+
 pid_t mh_spawn_start(const char *const *argv, const char *const *env_add, const char *log_path,
                      const char *package, struct mh_err *err) {
   char *envp[MAX_ENV];
@@ -44,15 +74,35 @@ pid_t mh_spawn_start(const char *const *argv, const char *const *env_add, const 
     mh_err_set(err, "%s: the environment has too many variables", argv[0]);
     return -1;
   }
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  pid_t pid = -1;
-  int rc = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, envp);
-  posix_spawn_file_actions_destroy(&fa);
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    mh_err_errno(err, "%s: cannot start", argv[0]);
+    return -1;
+  }
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    child_exec(argv, envp, log_path, parent, fds[1]);
+  }
+  int saved = errno;
+  close(fds[1]);
+  int rc = 0;
+  if (pid < 0) {
+    rc = saved;
+  } else {
+    ssize_t n;
+    while ((n = read(fds[0], &rc, sizeof(rc))) < 0 && errno == EINTR) {
+    }
+    if (n != (ssize_t)sizeof(rc)) {
+      rc = 0;  // EOF: the exec succeeded (the pipe closed on exec)
+    }
+  }
+  close(fds[0]);
   if (rc != 0) {
+    if (pid > 0) {
+      waitpid(pid, NULL, 0);
+    }
     if (rc == ENOENT) {
       mh_err_set(err, "%s: not found in PATH (install the Debian package %s: scripts/deps)",
                  argv[0], package);

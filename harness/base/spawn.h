@@ -1,6 +1,7 @@
 // spawn: child processes the harness drives (the ACME client, the ACME test server): started with
-// posix_spawnp, never through a shell, stdin from /dev/null, stdout and stderr to a log file, and
-// always bounded in time.
+// fork and exec, never through a shell, stdin from /dev/null, stdout and stderr to a log file,
+// always bounded in time, and killed by the kernel when the thread that started them ends (a
+// `kill -9` of the harness included: PR_SET_PDEATHSIG).
 #ifndef MH_BASE_SPAWN_H
 #define MH_BASE_SPAWN_H
 

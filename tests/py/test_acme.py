@@ -2,6 +2,7 @@
 with and without hot reload, rotation on command, the fallback when the ACME server is down, and
 acme.Config.Validate's words. Every wait is bounded; nothing is timed."""
 import json
+import pathlib
 import re
 import shutil
 import stat
@@ -21,19 +22,41 @@ TIER3 = ROOT / "scenarios" / "tier3-acme.json"
 ACME_READY_S = 180  # four certificates from pebble, one lego run after another
 
 
-def tier3(**pebble):
-    """The Tier 3 scenario with pebble on free loopback ports (and |pebble| settings)."""
-    s = json.loads(TIER3.read_text())
-    s["fixtures"] = str(ROOT / "fixtures" / "tier3-acme.json")
+def pebble_ports(s):
+    """Puts pebble (and the directory URL every ACME role dials) on free loopback ports."""
     p = s["acme_server"]["pebble"]
     p.update(listen=f"127.0.0.1:{free_port()}", management=f"127.0.0.1:{free_port()}",
              http_port=free_port(), tls_port=free_port(), dns=f"127.0.0.1:{free_port()}")
-    p.update(pebble)
     for loc in s["locations"].values():
         for role in loc["config"]["security"]["tls"].values():
             if "acme" in role:
                 role["acme"]["directory_url"] = f"https://{p['listen']}/dir"
     return s
+
+
+def tier3(**pebble):
+    """The Tier 3 scenario with pebble on free loopback ports (and |pebble| settings)."""
+    s = json.loads(TIER3.read_text())
+    s["fixtures"] = str(ROOT / "fixtures" / "tier3-acme.json")
+    pebble_ports(s)
+    s["acme_server"]["pebble"].update(pebble)
+    return s
+
+
+def acme_serve(harness, tmp_path, s, *extra, **kw):
+    """serve of ACME scenario |s| in tmp_path/run. A port free_port found free can be taken by
+    another process before pebble binds it (seen once under CI: "bind: address already in use"):
+    that start is retried once on other ports, any other failure is the test's."""
+    for attempt in (0, 1):
+        try:
+            return Serve(harness, write(tmp_path, s), tmp_path / "run", *extra, **kw)
+        except RuntimeError as e:
+            log = tmp_path / "run" / "fixtures" / "acme" / "pebble" / "pebble.log"
+            taken = log.exists() and "address already in use" in log.read_text()
+            if attempt == 1 or "pebble exited at start" not in str(e) or not taken:
+                raise
+            shutil.rmtree(tmp_path / "run")
+            pebble_ports(s)
 
 
 def write(tmp_path, s, name="scenario.json"):
@@ -90,7 +113,7 @@ def test_tier3_federation_comes_up_with_acme_certificates_and_data_flows(harness
     # Both challenge types: A's server answers TLS-ALPN-01 on pebble's tlsPort, the rest HTTP-01.
     s["locations"]["location-a"]["config"]["security"]["tls"]["server"]["acme"][
         "challenge_type"] = "tls-alpn-01"
-    fed = Serve(harness, write(tmp_path, s), tmp_path / "run", ready_timeout=ACME_READY_S)
+    fed = acme_serve(harness, tmp_path, s, ready_timeout=ACME_READY_S)
     try:
         got = {(e["location"], e["role"]) for e in events_named(fed, "acme_certificate")
                if e["reason"] == "obtained"}
@@ -139,8 +162,7 @@ def renewing(hot_reload):
 def test_a_renewal_reaches_new_handshakes_only_with_hot_reload(harness, tmp_path, hot_reload):
     # Without hot reload, A also goes down for a second at 40 s: B's input dials again.
     extra = [] if hot_reload else ["--outage", "location-a:40:1"]
-    fed = Serve(harness, write(tmp_path, renewing(hot_reload)), tmp_path / "run", *extra,
-                ready_timeout=ACME_READY_S)
+    fed = acme_serve(harness, tmp_path, renewing(hot_reload), *extra, ready_timeout=ACME_READY_S)
     try:
         startup = norm(events_named(fed, "acme_certificate", "location-a")[0]["serial"])
         renewed = wait_for(lambda: [e for e in events_named(fed, "acme_renewed", "location-a")],
@@ -205,7 +227,7 @@ def test_every_loop_of_serve_threads_serves_the_rotated_certificate(harness, tmp
     s = json.loads((ROOT / "scenarios" / "federation.json").read_text())
     s["fixtures"] = str(ROOT / "fixtures" / "federation.json")
     s["locations"]["location-a"]["rotate"] = {"at_s": 2, "new_key": True}
-    fed = Serve(harness, write(tmp_path, s), tmp_path / "run", "--threads", "2")
+    fed = acme_serve(harness, tmp_path, s, "--threads", "2")
     host, port = "location-a.semstreams.local", fed.ports["location-a"]
     try:
         startup = pem_facts((fed.fixtures / "location-a-cert.pem").read_text())[0]
@@ -237,8 +259,7 @@ def test_rotation_on_command_swaps_the_served_certificate(harness, tmp_path, thr
     s = tier3()
     del s["locations"]["location-c"]
     s["locations"]["location-a"]["rotate"] = {"at_s": 1, "new_key": True}
-    fed = Serve(harness, write(tmp_path, s), tmp_path / "run", "--threads", str(threads),
-                ready_timeout=ACME_READY_S)
+    fed = acme_serve(harness, tmp_path, s, "--threads", str(threads), ready_timeout=ACME_READY_S)
     try:
         startup = norm(events_named(fed, "acme_certificate", "location-a")[0]["serial"])
         rot = wait_rotation(fed, "location-a")
@@ -360,7 +381,7 @@ def test_manual_rotation_renews_from_the_same_ca_and_swaps_for_new_handshakes(ha
     s = json.loads((ROOT / "scenarios" / "federation.json").read_text())
     s["fixtures"] = str(ROOT / "fixtures" / "federation.json")
     s["locations"]["location-a"]["rotate"] = {"at_s": 1, "new_key": new_key}
-    fed = Serve(harness, write(tmp_path, s), tmp_path / "run")
+    fed = acme_serve(harness, tmp_path, s)
     try:
         host = "location-a.semstreams.local"
         before = pem_facts(served_pem(fed.ports["location-a"], host))
@@ -392,7 +413,7 @@ def test_a_rotation_due_during_a_renewal_starts_when_it_ends(harness, tmp_path):
     del s["locations"]["location-b"]  # A alone: no other orders to wait behind at pebble
     s["matrix"]["targets"] = ["location-a"]
     s["locations"]["location-a"]["rotate"] = {"at_s": 3, "new_key": True}
-    fed = Serve(harness, write(tmp_path, s), tmp_path / "run", ready_timeout=ACME_READY_S)
+    fed = acme_serve(harness, tmp_path, s, ready_timeout=ACME_READY_S)
     try:
         rot = wait_rotation(fed, "location-a")
         evs = fed.events()
@@ -407,3 +428,24 @@ def test_a_rotation_due_during_a_renewal_starts_when_it_ends(harness, tmp_path):
         assert not events_named(fed, "acme_renew_failed"), events_named(fed, "acme_renew_failed")
     finally:
         assert fed.stop() == 0, fed.stderr()
+
+
+@needs_acme
+def test_kill_9_of_serve_leaves_no_pebble_and_lego_writes_its_keys_0600(harness, tmp_path):
+    """`kill -9` of serve once left pebble and pebble-challtestsrv running (parent 1, holding their
+    ports): they die with it now (PR_SET_PDEATHSIG). What lego writes, its account key above all,
+    is 0600 (it was 0644 inside 0700 directories)."""
+    s = tier3()
+    fed = acme_serve(harness, tmp_path, s, ready_timeout=ACME_READY_S)
+    children = [int(p) for p in (pathlib.Path(f"/proc/{fed.proc.pid}/task") / str(fed.proc.pid) /
+                                 "children").read_text().split()]
+    names = {pathlib.Path(f"/proc/{c}/comm").read_text().strip() for c in children}
+    assert {"pebble", "pebble-challtes"} <= names, names  # comm: 15 bytes
+    keys = [p for p in (fed.fixtures / "acme").rglob("*.key") if ".lego" in str(p)]
+    assert keys and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in keys), [
+        (str(p), oct(p.stat().st_mode)) for p in keys]
+    fed.proc.kill()
+    fed.proc.wait(10)
+    wait_for(lambda: not [c for c in children if pathlib.Path(f"/proc/{c}").exists()
+                          and "Z" not in pathlib.Path(f"/proc/{c}/stat").read_text().split()[2]],
+             10, "pebble gone after serve's kill -9")
