@@ -7,7 +7,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -81,12 +83,79 @@ static int first_entry(const char *path, const char *skip, char *out, size_t out
   return 0;
 }
 
-int mh_outdir_prepare(struct mh_outdir *d, const char *command, const char *path, const char *keep,
-                      int force, struct mh_err *err) {
+// lock_holder finds the process that holds the flock of the inode |sb| describes in /proc/locks
+// and writes "pid N: <its command line>" into |out| ("" when it cannot be told).
+static void lock_holder(const struct stat *sb, char *out, size_t out_len) {
+  out[0] = '\0';
+  FILE *f = fopen("/proc/locks", "re");
+  char line[256], want[64];
+  snprintf(want, sizeof(want), "%02x:%02x:%llu ", major(sb->st_dev), minor(sb->st_dev),
+           (unsigned long long)sb->st_ino);
+  long pid = 0;
+  while (f != NULL && pid == 0 && fgets(line, sizeof(line), f) != NULL) {
+    char *at = strstr(line, want);
+    char *p = strstr(line, "FLOCK");
+    if (at != NULL && p != NULL && sscanf(p, "FLOCK %*s %*s %ld", &pid) != 1) {
+      pid = 0;
+    }
+  }
+  if (f != NULL) {
+    fclose(f);
+  }
+  if (pid <= 0) {
+    return;
+  }
+  char cmd[160] = "", path[64];
+  snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+  FILE *c = fopen(path, "re");
+  size_t n = c != NULL ? fread(cmd, 1, sizeof(cmd) - 1, c) : 0;
+  for (size_t i = 0; i + 1 < n; i++) {
+    cmd[i] = cmd[i] == '\0' ? ' ' : cmd[i];  // arguments are NUL-separated
+  }
+  cmd[n] = '\0';
+  if (c != NULL) {
+    fclose(c);
+  }
+  snprintf(out, out_len, "pid %ld%s%.150s", pid, cmd[0] ? ": " : "", cmd);
+}
+
+// lock_dir takes |d|'s lock for the command's life: an exclusive flock of the directory itself
+// (nothing is written into it), kept by a descriptor that children do not inherit. A second
+// command on the same directory is refused, naming the first.
+static int lock_dir(struct mh_outdir *d, const char *command, struct mh_err *err) {
+  d->lock_fd = open(d->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (d->lock_fd < 0) {
+    return mh_err_errno(err, "mtls-harness %s: --out %s: cannot open it", command, d->path);
+  }
+  if (flock(d->lock_fd, LOCK_EX | LOCK_NB) == 0) {
+    return 0;
+  }
+  int e = errno;
+  struct stat sb;
+  char holder[256] = "";
+  if (fstat(d->lock_fd, &sb) == 0) {
+    lock_holder(&sb, holder, sizeof(holder));
+  }
+  close(d->lock_fd);
+  d->lock_fd = -1;
+  if (e != EWOULDBLOCK) {
+    errno = e;
+    return mh_err_errno(err, "mtls-harness %s: --out %s: cannot lock it", command, d->path);
+  }
+  return mh_err_set(err,
+                    "mtls-harness %s: --out %s is in use by another mtls-harness (%s): wait for "
+                    "it to finish, or give another --out",
+                    command, d->path, holder[0] ? holder : "its pid could not be read");
+}
+
+// prepare is mh_outdir_prepare but for what a failure leaves in |d|.
+static int prepare(struct mh_outdir *d, const char *command, const char *path, const char *keep,
+                   int force, struct mh_err *err) {
   d->path = path;
   d->keep = keep;
   d->created = 0;
   d->kept = 0;
+  d->lock_fd = -1;
   struct stat sb;
   if (stat(path, &sb) != 0) {
     if (errno != ENOENT) {
@@ -96,11 +165,18 @@ int mh_outdir_prepare(struct mh_outdir *d, const char *command, const char *path
       return -1;
     }
     d->created = 1;
+    if (lock_dir(d, command, err) != 0) {
+      d->created = 0;  // another command's now: not ours to remove
+      return -1;
+    }
     return 0;
   }
   if (!S_ISDIR(sb.st_mode)) {
     return mh_err_set(err, "mtls-harness %s: --out %s is not a directory: give a directory",
                       command, path);
+  }
+  if (lock_dir(d, command, err) != 0) {
+    return -1;
   }
   char entry[256], kept[4096];
   snprintf(kept, sizeof(kept), "%s/%s", path, keep != NULL ? keep : "");
@@ -121,7 +197,24 @@ int mh_outdir_prepare(struct mh_outdir *d, const char *command, const char *path
   return mh_outdir_remove_tree(d, "", err);
 }
 
+int mh_outdir_prepare(struct mh_outdir *d, const char *command, const char *path, const char *keep,
+                      int force, struct mh_err *err) {
+  if (prepare(d, command, path, keep, force, err) == 0) {
+    return 0;
+  }
+  // Refused (not empty, in use by another command): nothing in it is this command's, so nothing
+  // may be removed from it on the way out (mh_outdir_discard and remove_tree see no path).
+  if (d->lock_fd >= 0) {
+    close(d->lock_fd);
+  }
+  *d = (struct mh_outdir){.path = NULL, .lock_fd = -1};
+  return -1;
+}
+
 int mh_outdir_remove_tree(const struct mh_outdir *d, const char *rel, struct mh_err *err) {
+  if (d->path == NULL) {
+    return 0;  // a refused directory: none of it is the command's
+  }
   if (d->kept && strcmp(rel, d->keep) == 0) {
     return 0;  // the user's, from before the command
   }

@@ -17,12 +17,16 @@ struct mh_outdir {
   const char *keep;  // the subdirectory the user may provide ("fixtures")
   int created;       // mh_outdir_prepare made the directory (it did not exist)
   int kept;          // |keep| existed before the command: the user's, left alone
+  int lock_fd;       // holds the directory's flock for the command's life (-1: none)
 };
 
 // mh_outdir_prepare makes |path| the command's empty output directory: created (with its parents)
 // when missing; refused when it is not a directory, or holds anything but a |keep| directory and
 // |force| is 0 (the error names --force, for |command|); emptied but for |keep| when |force| is 1
-// (symbolic links removed as links, never followed). Returns 0, or -1 with |err| set.
+// (symbolic links removed as links, never followed). The directory is locked first, until the
+// process ends: another command given the same directory is refused, naming this one's pid and
+// command line. Returns 0, or -1 with |err| set and |d->path| NULL (nothing of the directory is
+// the command's: mh_outdir_discard and mh_outdir_remove_tree leave it alone).
 int mh_outdir_prepare(struct mh_outdir *d, const char *command, const char *path, const char *keep,
                       int force, struct mh_err *err);
 

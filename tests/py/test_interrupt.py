@@ -248,3 +248,27 @@ def test_signal_stops_load_against_stalling_target(harness, tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert report["interrupted"] is True
     assert report["counts"]["started"] == 0  # the four in flight were abandoned, uncounted
+
+
+def test_a_second_command_on_a_busy_out_is_refused_naming_the_first(harness, tmp_path):
+    """Two commands on one --out once both ran, mixing their case logs and sharing fixtures: the
+    directory is locked for the first command's life, the second is refused at once with the
+    first's pid, and the lock ends with the first (also when it is killed)."""
+    out = tmp_path / "out"
+    with stalling() as port:
+        scen = stalled_scenario(tmp_path, port, ("none",))
+        p = Proc(harness, "run", scen, "--out", out, "--jobs", "1", "--profiles", ROOT / "profiles")
+        p.wait_line("slowest running: stall/")
+        for cmd in (["run", scen, "--out", out, "--force"],
+                    ["load", ROOT / "scenarios/federation.json", "--location", "location-a",
+                     "--duration", "1", "--out", out, "--force"]):
+            r = run([harness, *cmd], timeout=30)
+            assert r.returncode == 2, r.stdout + r.stderr
+            assert r.stderr.startswith(f"mtls-harness {cmd[0]}: --out {out} is in use by another "
+                                       f"mtls-harness (pid {p.p.pid}: "), r.stderr
+            assert r.stderr.rstrip().endswith("wait for it to finish, or give another --out")
+        assert (out / "fixtures").is_dir()  # the first one's, untouched
+        p.p.kill()
+        p.finish()
+    r = run([harness, "run", scen, "--out", out, "--force", "--filter", "nothing"], timeout=30)
+    assert "in use" not in r.stderr, r.stderr
