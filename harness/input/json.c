@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <ctype.h>
 #include <string.h>
+#include <strings.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/infile.h"
 #include "input/scenario.h"
@@ -66,25 +69,36 @@ int mh_json_read_file(const char *path, const char *what, char **out, size_t *ou
                       struct mh_err *err) {
   *out = NULL;
   *out_len = 0;
-  FILE *f = fopen(path, "rb");
-  if (f == NULL) {
+  // Opened without blocking: a FIFO without a writer would block open() (and every signal
+  // with it) forever. Only a regular file is read.
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
     return mh_infile_open_failed(path, what, errno, err);
   }
   struct stat sb;
-  if (fstat(fileno(f), &sb) != 0) {
-    memset(&sb, 0, sizeof(sb));  // unknown: read it like a pipe, and let fread report the error
+  if (fstat(fd, &sb) != 0) {
+    int e = errno;
+    close(fd);
+    return mh_infile_open_failed(path, what, e, err);
+  }
+  if (!S_ISREG(sb.st_mode)) {
+    close(fd);
+    return mh_err_set(err, "%s: %s, not a %s file (give the path of the %s file itself)", path,
+                      S_ISDIR(sb.st_mode)    ? "is a directory"
+                      : S_ISFIFO(sb.st_mode) ? "is a FIFO (a pipe), which may never end"
+                      : S_ISSOCK(sb.st_mode) ? "is a socket"
+                                             : "is a device",
+                      what, what);
+  }
+  FILE *f = fdopen(fd, "rb");
+  if (f == NULL) {
+    int e = errno;
+    close(fd);
+    return mh_infile_open_failed(path, what, e, err);
   }
   int ret;
-  if (S_ISDIR(sb.st_mode)) {
-    ret = mh_err_set(err, "%s: is a directory, not a %s (give the path of the %s file)", path, what,
-                     what);
-  } else {
-    // A regular file's size is known before reading; anything else (a pipe) is read up to the
-    // limit and refused past it all the same.
-    int regular = S_ISREG(sb.st_mode);
-    int r = regular && sb.st_size > MH_JSON_MAX_BYTES
-                ? 1
-                : read_all(f, regular ? (size_t)sb.st_size : 0, out, out_len);
+  {
+    int r = sb.st_size > MH_JSON_MAX_BYTES ? 1 : read_all(f, (size_t)sb.st_size, out, out_len);
     if (r == 1) {
       ret = mh_err_set(err,
                        "%s: larger than %d MiB, the limit for a %s; refused, not read in part "
@@ -116,10 +130,124 @@ void mh_json_ctx_init(struct mh_json_ctx *c, struct mh_arena *a, const char *fil
   c->err = err;
 }
 
+// dedupe refuses a key given twice in an object below |node| (at the current path of |c|), or, in
+// an object c->go_object says is Go's, removes every earlier value so that the last one is the
+// one read, warning once per key. Returns 0 or -1. Go matches keys case-insensitively: so do its
+// objects here. Recursion is bounded by cJSON's nesting limit.
+static int dedupe(struct mh_json_ctx *c, cJSON *node, int go) {
+  if (cJSON_IsObject(node)) {
+    go = go || (c->go_object != NULL && c->go_object(c->path));
+    cJSON *it = node->child;
+    while (it != NULL) {
+      cJSON *next = it->next, *later = next;
+      while (later != NULL && (go ? strcasecmp(later->string, it->string)
+                                  : strcmp(later->string, it->string)) != 0) {
+        later = later->next;
+      }
+      if (later != NULL && !go) {
+        mh_json_push_key(c, it->string);
+        return mh_json_fail(c, "duplicate key (given twice in this object; give it once)");
+      }
+      if (later != NULL) {
+        size_t o = mh_json_push_key(c, it->string);
+        if (!c->quiet) {
+          fprintf(stderr,
+                  "%s: %s: warning: duplicate key, the last value is used (as SemStreams, with "
+                  "Go's encoding/json, uses it); give it once\n",
+                  c->file, c->path);
+        }
+        mh_json_pop(c, o);
+        cJSON_Delete(cJSON_DetachItemViaPointer(node, it));
+      } else {
+        size_t o = mh_json_push_key(c, it->string);
+        if (dedupe(c, it, go) != 0) {
+          return -1;
+        }
+        mh_json_pop(c, o);
+      }
+      it = next;
+    }
+  } else if (cJSON_IsArray(node)) {
+    size_t i = 0;
+    for (cJSON *it = node->child; it != NULL; it = it->next, i++) {
+      size_t o = mh_json_push_index(c, i);
+      if (dedupe(c, it, go) != 0) {
+        return -1;
+      }
+      mh_json_pop(c, o);
+    }
+  }
+  return 0;
+}
+
+// too_deep says whether |text| nests arrays and objects deeper than cJSON's limit before |off|
+// (strings skipped): then that, not a typo, is why it stopped.
+static int too_deep(const char *text, size_t off) {
+  size_t depth = 0, in_string = 0;
+  for (size_t i = 0; i < off; i++) {
+    char ch = text[i];
+    if (in_string) {
+      i += ch == '\\';
+      in_string = ch != '"';
+    } else if (ch == '"') {
+      in_string = 1;
+    } else if (ch == '[' || ch == '{') {
+      if (++depth > CJSON_NESTING_LIMIT) {
+        return 1;
+      }
+    } else if ((ch == ']' || ch == '}') && depth > 0) {
+      depth--;
+    }
+  }
+  return 0;
+}
+
+// nul_escape finds a \u0000 escape in |text| (|len| bytes) and returns its offset, or -1. cJSON
+// decodes it into a NUL that ends the C string there: a name or path would be cut at it silently.
+static long nul_escape(const char *text, size_t len) {
+  for (size_t i = 0; i + 6 <= len; i++) {
+    if (text[i] == '\\') {
+      if (text[i + 1] == 'u' && strncmp(text + i + 2, "0000", 4) == 0) {
+        return (long)i;
+      }
+      i++;  // an escaped character, a backslash included
+    }
+  }
+  return -1;
+}
+
+// line_col writes the line and column of offset |off| of |text|.
+static void line_col(const char *text, size_t off, size_t *line, size_t *col) {
+  *line = 1;
+  *col = 1;
+  for (size_t i = 0; i < off; i++) {
+    if (text[i] == '\n') {
+      (*line)++;
+      *col = 1;
+    } else {
+      (*col)++;
+    }
+  }
+}
+
 cJSON *mh_json_parse(struct mh_json_ctx *c, const char *text, size_t len) {
+  long nul = nul_escape(text, len);
+  if (nul >= 0) {
+    size_t line, col;
+    line_col(text, (size_t)nul, &line, &col);
+    mh_json_fail(c,
+                 "\\u0000 (a NUL character) at line %zu, column %zu: no name, path or value "
+                 "of this file may hold one (remove it)",
+                 line, col);
+    return NULL;
+  }
   const char *at = NULL;
   cJSON *root = cJSON_ParseWithLengthOpts(text, len, &at, 0);
   if (root != NULL) {
+    if (dedupe(c, root, 0) != 0) {
+      cJSON_Delete(root);
+      return NULL;
+    }
     return root;
   }
   if (at == NULL) {
@@ -127,14 +255,14 @@ cJSON *mh_json_parse(struct mh_json_ctx *c, const char *text, size_t len) {
   }
   // Where cJSON stopped, as a line and column a person can find in an editor.
   size_t off = (at != NULL && at >= text && at <= text + len) ? (size_t)(at - text) : 0;
-  size_t line = 1, col = 1;
-  for (size_t i = 0; i < off; i++) {
-    if (text[i] == '\n') {
-      line++;
-      col = 1;
-    } else {
-      col++;
-    }
+  size_t line, col;
+  line_col(text, off, &line, &col);
+  if (too_deep(text, off + 1 < len ? off + 1 : len)) {
+    mh_json_fail(c,
+                 "JSON nested deeper than %d levels at line %zu, column %zu: over the parser's "
+                 "limit (no configuration nests so deep: is it the right file?)",
+                 CJSON_NESTING_LIMIT, line, col);
+    return NULL;
   }
   mh_json_fail(c,
                "malformed JSON at line %zu, column %zu (check for a missing comma, quote or "

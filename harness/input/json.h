@@ -36,6 +36,11 @@ struct mh_json_ctx {
   char path[256];
   size_t path_len;
   struct mh_err *err;
+  // go_object, when set, says whether the object at JSON path |path| is read as Go's
+  // encoding/json reads it (a SemStreams configuration): a duplicate key there keeps its last
+  // value, with a warning on stderr (none if |quiet|), where every other object refuses it.
+  int (*go_object)(const char *path);
+  int quiet;
 };
 
 // mh_json_ctx_init starts |c| at the root ("$") of |file|.
@@ -43,7 +48,8 @@ void mh_json_ctx_init(struct mh_json_ctx *c, struct mh_arena *a, const char *fil
                       struct mh_err *err);
 
 // mh_json_parse parses |len| bytes of |text| into a tree the caller frees with cJSON_Delete.
-// Returns it, or NULL with the error "malformed JSON at line L, column C" set through |c|.
+// Returns it, or NULL with the error "malformed JSON at line L, column C" (or the nesting limit,
+// or a duplicate key with its JSON path: see |c->go_object|) set through |c|.
 cJSON *mh_json_parse(struct mh_json_ctx *c, const char *text, size_t len);
 
 // mh_json_fail sets the error "<file>: <path>: <message>" and returns -1.

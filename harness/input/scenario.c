@@ -598,12 +598,25 @@ static int parse_scenario_doc(struct mh_json_ctx *c, struct mh_semstreams_ctx *s
   return cases != NULL ? scenario_parse_cases(c, cases, s) : 0;
 }
 
+// is_semstreams_config says whether JSON path |path| is a location's embedded SemStreams
+// configuration ("$.locations.<name>.config"), which is read as Go reads it.
+static int is_semstreams_config(const char *path) {
+  static const char prefix[] = "$.locations.";
+  if (strncmp(path, prefix, sizeof(prefix) - 1) != 0) {
+    return 0;
+  }
+  const char *dot = strchr(path + sizeof(prefix) - 1, '.');
+  return dot != NULL && strcmp(dot, ".config") == 0;
+}
+
 int mh_scenario_parse(struct mh_arena *a, const char *path, const char *text, size_t len,
                       const struct mh_scenario_options *opts, struct mh_scenario *out,
                       struct mh_err *err) {
   memset(out, 0, sizeof(*out));
   struct mh_json_ctx c;
   mh_json_ctx_init(&c, a, path, err);
+  c.go_object = is_semstreams_config;
+  c.quiet = opts != NULL && opts->quiet;
   struct mh_semstreams_ctx sc = {.s = out, .quiet = opts != NULL && opts->quiet};
   out->file = mh_arena_strdup(a, path);
   const char *slash = strrchr(path, '/');

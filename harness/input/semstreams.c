@@ -6,6 +6,7 @@
 // where it has them, prefixed as the real system prefixes them.
 #include "input/semstreams.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,10 +151,12 @@ static int cfg_object(struct mh_json_ctx *c, const cJSON *obj, const char *key, 
   return 0;
 }
 
-// file_exists says whether |path| names anything: what it is (a directory) check_file says.
+// file_exists says whether |path| names anything (or fails for another reason than absence, a
+// symbolic link loop or a permission: check_file names that in its own words); what it is (a
+// directory) check_file says.
 static int file_exists(const char *path) {
   struct stat sb;
-  return stat(path, &sb) == 0;
+  return stat(path, &sb) == 0 || (errno != ENOENT && errno != ENOTDIR);
 }
 
 // is_ca_field says whether |field| (the real system's name, e.g. "tls.client.ca_files[0]") names

@@ -237,3 +237,63 @@ def test_an_unreadable_file_says_who_must_read_it(harness, fx, open_dir):
     one_line(r, f"{open_dir}/ca.pem: cannot read the CA: permission denied",
              "run as a user that can read it, or chmod")
     assert not (open_dir / "out").exists()
+
+
+def test_a_fifo_as_scenario_baseline_or_profile_is_refused_at_once(mh, tmp_path):
+    """A FIFO (or any file that is not a regular one) once made check hang and run block after its
+    cases with SIGINT ignored; now each is a one-line error, at once."""
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    s = ROOT / "scenarios/federation.json"
+    want = f"{fifo}: is a FIFO (a pipe), which may never end, not a"
+    one_line(mh("check", fifo, timeout=10), want + " scenario file")
+    one_line(mh("run", fifo, "--out", tmp_path / "out", timeout=10), want + " scenario file")
+    one_line(mh("run", s, "--baseline", fifo, "--out", tmp_path / "out", timeout=60),
+             want + " baseline report file")
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    os.mkfifo(profiles / "semstreams.json")
+    one_line(mh("check", s, "--profiles", profiles, timeout=10),
+             f"{profiles}/semstreams.json: is a FIFO (a pipe), which may never end, not a profile "
+             "file")
+    assert not (tmp_path / "out").exists()
+
+
+def test_duplicate_keys_follow_go_in_a_semstreams_config_and_are_refused_elsewhere(mh, tmp_path):
+    """Go's encoding/json (SemStreams) takes a duplicate key's last value: a mock's config does the
+    same, with a warning naming the key; every other document the user writes refuses one, with
+    its JSON path (cJSON alone took the first value, serving mtls=required where the real service
+    would not require a certificate)."""
+    text = (ROOT / "scenarios/federation.json").read_text().replace(
+        '"fixtures": "../fixtures/federation.json"',
+        f'"fixtures": "{ROOT}/fixtures/federation.json"')
+    assert f'"{ROOT}/fixtures/federation.json"' in text
+    key = '"require_client_cert": true'
+    assert key in text
+    go = tmp_path / "go.json"
+    go.write_text(text.replace(key, key + ', "require_client_cert": false', 1))
+    r = mh("check", go)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines() == [
+        f"{go}: $.locations.location-a.config.security.tls.server.mtls.require_client_cert: "
+        "warning: duplicate key, the last value is used (as SemStreams, with Go's encoding/json, "
+        "uses it); give it once"]
+    # The last value is the one served: no client certificate required by location A now.
+    r = mh("run", go, "--out", tmp_path / "out", "--filter", "location-a/none/tls1.3",
+           timeout=120)
+    (c,) = json.loads((tmp_path / "out" / "report.json").read_text())["cases"]
+    assert c["expected"]["reason"] != "missing_cert", c["expected"]
+    own = tmp_path / "own.json"
+    own.write_text(text.replace('"name": "federation"', '"name": "federation", "name": "x"', 1))
+    one_line(mh("check", own), f"{own}: $.name: duplicate key (given twice in this object; give "
+             "it once)")
+    spec = tmp_path / "spec.json"
+    spec.write_text('{"cas": [{"name": "a", "name": "b", "subject": {"CN": "x"}}]}')
+    one_line(mh("pki", spec, "--out", tmp_path / "fx"), f"{spec}: $.cas[0].name: duplicate key")
+
+
+def test_nesting_past_the_parser_limit_says_so(mh, tmp_path):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100000 + "]" * 100000)
+    one_line(mh("check", deep), f"{deep}: $: JSON nested deeper than 1000 levels at line 1, "
+             "column 1001: over the parser's limit")
