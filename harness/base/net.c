@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <strings.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -329,4 +330,27 @@ void mh_net_raise_fd_limit(void) {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
   }
+}
+
+int mh_net_fd_fit(int want, int per_unit, int base, long *limit) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+    *limit = -1;
+    return want;  // unknown: the kernel says so later, with EMFILE
+  }
+  rlim_t need = (rlim_t)base + (rlim_t)want * (rlim_t)per_unit;
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+    rlim_t raised = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+    struct rlimit up = {.rlim_cur = raised, .rlim_max = rl.rlim_max};
+    if (setrlimit(RLIMIT_NOFILE, &up) == 0) {
+      rl.rlim_cur = raised;
+    }
+  }
+  if (rl.rlim_cur == RLIM_INFINITY) {
+    *limit = -1;
+    return want;
+  }
+  *limit = (long)rl.rlim_cur;
+  long fit = ((long)rl.rlim_cur - base) / per_unit;
+  return fit < 0 ? 0 : fit < want ? (int)fit : want;
 }

@@ -20,6 +20,13 @@ int mh_net_listen(const char *address, int port, int *out_port, struct mh_err *e
 int mh_net_listen_shared(const char *address, int port, int join, int *out_port,
                          struct mh_err *err);
 
+// mh_net_fd_fit returns how many of |want| units of |per_unit| descriptors each fit under this
+// process's descriptor limit after |base| others (which the caller estimates: listeners, logs,
+// loops), raising the soft limit towards the hard one first when |want| needs it; |*limit| gets
+// the limit then in force. A command sizes its concurrency with it, and names the limit and the
+// fix when it must run fewer than asked, instead of failing mid-run on EMFILE.
+int mh_net_fd_fit(int want, int per_unit, int base, long *limit);
+
 // mh_net_connect starts a non-blocking connect to |address|:|port|; returns the socket (connected
 // or in progress) or -1 with errno set.
 int mh_net_connect(const char *address, int port);

@@ -189,6 +189,23 @@ static int check(const struct mh_load_command *c, struct mh_load_options *lo, st
   if (lo->connections > 0 && lo->connections < lo->threads) {
     lo->threads = lo->connections;
   }
+  // Closed loop: every connection holds a descriptor the whole run, two against a mock of this
+  // process (measured: 20 connections to a mock fit a limit of 64); past the limit each start
+  // would fail at once (EMFILE) and start again: refused here instead, naming the fix.
+  long limit;
+  int base = 24 + 2 * lo->threads, per = 2;
+  int fit = lo->connections > 0 ? mh_net_fd_fit(lo->connections, per, base, &limit) : 0;
+  if (lo->connections > 0 && fit < lo->connections) {
+    char instead[64] = "";
+    if (fit > 0) {
+      snprintf(instead, sizeof(instead), ", or give --connections %d", fit);
+    }
+    return mh_err_set(err,
+                      "mtls-harness load: --connections %d needs about %d descriptors and the "
+                      "limit is %ld (ulimit -n): raise it (e.g. ulimit -n %d)%s",
+                      lo->connections, base + per * lo->connections, limit,
+                      2 * (base + per * lo->connections), instead);
+  }
   return 0;
 }
 

@@ -249,7 +249,12 @@ void load_conn_start(struct load_thread *th, struct load_conn *c, double planned
       c->bad ? th->bad[th->next_bad++ % o->num_bad] : th->good[th->next_good++ % o->num_good];
   c->fd = mh_net_connect(o->address, o->port);
   if (c->fd < 0) {
-    finish(c, -1, errno == ECONNREFUSED ? MH_LOAD_ERR_REFUSED : MH_LOAD_ERR_CONNECT, -1);
+    // Out of descriptors is this process's limit, never the target's connect error.
+    finish(c, -1,
+           errno == ECONNREFUSED                ? MH_LOAD_ERR_REFUSED
+           : errno == EMFILE || errno == ENFILE ? MH_LOAD_ERR_DESCRIPTORS
+                                                : MH_LOAD_ERR_CONNECT,
+           -1);
     return;
   }
   c->tls = mh_tls_conn_new(ctx, c->fd, o->server_name);

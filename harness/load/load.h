@@ -87,7 +87,8 @@ struct mh_load_options {
   X(GOOD_REJECTED, "good_identity_rejected") \
   X(BAD_ACCEPTED, "bad_identity_accepted")   \
   X(UNCONFIRMED, "no_first_record")          \
-  X(NO_STATUS, "no_http_status")
+  X(NO_STATUS, "no_http_status")             \
+  X(DESCRIPTORS, "local_descriptor_limit")
 
 enum mh_load_error {
 #define X(e, kw) MH_LOAD_ERR_##e,
