@@ -10,6 +10,7 @@
 #include "base/arena.h"
 #include "base/err.h"
 #include "base/interrupt.h"
+#include "base/net.h"
 #include "base/outdir.h"
 #include "cmd/cmd.h"
 #include "conform/runner.h"
@@ -108,6 +109,30 @@ static int write_reports(struct mh_arena *a, const struct mh_scenario *s,
   return res->exit_code;
 }
 
+// fit_jobs sizes --jobs to the descriptor limit (each case in flight holds a few: the probe's
+// socket, the mock's end, the case log, a capture), measured at about 20 for the mocks of a
+// three-location federation plus 2 per case (4 with --pcap), and kept with room to spare. It says
+// so when it runs fewer at once than asked. 0, or -1 with |err| set when not even one fits.
+static int fit_jobs(struct mh_run_options *ro, const struct mh_scenario *s, struct mh_err *err) {
+  int per_case = ro->pcap ? 5 : 3, base = 16 + 4 * (int)s->num_locations;
+  long limit;
+  int fit = mh_net_fd_fit(ro->jobs, per_case, base, &limit);
+  if (fit < 1) {
+    return mh_err_set(err,
+                      "mtls-harness run: the descriptor limit is %ld (ulimit -n), too low for this "
+                      "scenario: a run of it needs about %d; raise it (e.g. ulimit -n 1024)",
+                      limit, base + per_case);
+  }
+  if (fit < ro->jobs) {
+    fprintf(stderr,
+            "run: --jobs %d needs about %d descriptors and the limit is %ld (ulimit -n): running "
+            "%d at once (raise the limit, e.g. ulimit -n 4096, to run more)\n",
+            ro->jobs, base + ro->jobs * per_case, limit, fit);
+    ro->jobs = fit;
+  }
+  return 0;
+}
+
 // run_scenario loads |scenario_file|, prepares the run's directory, runs it and writes its
 // reports; on an input error it removes what the run created (unless --keep-fixtures), on a signal
 // the fixtures' keys. Returns the exit code.
@@ -133,7 +158,7 @@ static int run_scenario(const char *scenario_file, struct mh_run_options *ro,
   ro->interrupt = &intr;
   // The scenario's name decides the default report directory, where its fixtures go.
   struct mh_scenario_options so = {.fixtures_dir_for = run_fixtures_dir, .arg = ro};
-  if (mh_scenario_load(&arena, scenario_file, &so, &s, &err) != 0) {
+  if (mh_scenario_load(&arena, scenario_file, &so, &s, &err) != 0 || fit_jobs(ro, &s, &err) != 0) {
     goto fail;
   }
   // From here on everything in the directory is this run's (but for a fixtures/ the user provided,
@@ -175,25 +200,18 @@ out:
 
 static int cmd_run(const struct mh_cmd *self, int argc, char **argv) {
   static const struct option longopts[] = {
-      {"out", required_argument, NULL, 'o'},
-      {"filter", required_argument, NULL, 'F'},
-      {"jobs", required_argument, NULL, 'j'},
-      {"strict", no_argument, NULL, 's'},
-      {"baseline", required_argument, NULL, 'b'},
-      {"profiles", required_argument, NULL, 'p'},
-      {"quiet", no_argument, NULL, 'q'},
-      {"help", no_argument, NULL, 'h'},
-      {"pcap", no_argument, NULL, 'P'},
-      {"capture-iface", required_argument, NULL, 'I'},
-      {"keylog", required_argument, NULL, 'K'},
-      {"resolve", required_argument, NULL, 'r'},
-      {"timeout", required_argument, NULL, 'T'},
-      {"force", no_argument, NULL, 'f'},
-      {"keep-fixtures", no_argument, NULL, 'k'},
-      {"min-time-left", required_argument, NULL, 'L'},
-      {NULL, 0, NULL, 0},
+      {"out", required_argument, NULL, 'o'},      {"filter", required_argument, NULL, 'F'},
+      {"jobs", required_argument, NULL, 'j'},     {"strict", no_argument, NULL, 's'},
+      {"baseline", required_argument, NULL, 'b'}, {"profiles", required_argument, NULL, 'p'},
+      {"quiet", no_argument, NULL, 'q'},          {"help", no_argument, NULL, 'h'},
+      {"pcap", no_argument, NULL, 'P'},           {"capture-iface", required_argument, NULL, 'I'},
+      {"keylog", required_argument, NULL, 'K'},   {"resolve", required_argument, NULL, 'r'},
+      {"timeout", required_argument, NULL, 'T'},  {"force", no_argument, NULL, 'f'},
+      {"keep-fixtures", no_argument, NULL, 'k'},  {"min-time-left", required_argument, NULL, 'L'},
+      {"retries", required_argument, NULL, 'R'},  {NULL, 0, NULL, 0},
   };
-  struct mh_run_options ro = {.jobs = (int)sysconf(_SC_NPROCESSORS_ONLN), .plan_out = stdout};
+  struct mh_run_options ro = {
+      .jobs = (int)sysconf(_SC_NPROCESSORS_ONLN), .plan_out = stdout, .retries = -1};
   struct mh_net_pin pins[MH_CMD_MAX_PINS];
   ro.pins = pins;
   struct run_flags fl = {.keylog = NULL};
@@ -221,6 +239,15 @@ static int cmd_run(const struct mh_cmd *self, int argc, char **argv) {
         break;
       case 'f':
         fl.force = 1;
+        break;
+      case 'R':
+        ro.retries = (int)strtol(optarg, &end, 10);
+        if (end == optarg || *end != '\0' || ro.retries < 0 || ro.retries > 5) {
+          fprintf(stderr,
+                  "mtls-harness run: --retries takes a number from 0 to 5 (e.g. 2); got '%s'\n",
+                  optarg);
+          return MH_EXIT_INPUT;
+        }
         break;
       case 'k':
         fl.keep_fixtures = 1;
@@ -307,6 +334,11 @@ const struct mh_cmd mh_cmd_run = {
     "                       run's start (e.g. 30d, 12h, 90m, 3600s) is a failing case\n"
     "  --force              empty an --out directory that is not empty (refused otherwise);\n"
     "                       its fixtures/ (a CA kept from an earlier run) stays\n"
+    "  --retries N          probe an external target's case up to N more times (0 to 5,\n"
+    "                       default 1) when a network fault may have taken its evidence: it\n"
+    "                       was inconclusive, or refused at TLS without an alert; the last\n"
+    "                       probe is judged, and a warning names the cases probed again\n"
+    "                       (mocks, on loopback in this process, are never probed again)\n"
     "  --keep-fixtures      keep the generated fixtures (private keys) even when the run fails\n"
     "                       or is interrupted (they are removed then by default)\n"
     "\n"

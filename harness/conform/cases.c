@@ -316,11 +316,53 @@ static int begin_case(struct slot *sl) {
   return 0;
 }
 
+// faults_may_hide says whether outcome |o| is one a network fault may have made: no answer
+// (inconclusive: a stall, a reset, a corrupted record our library refused), or a refusal at TLS
+// whose alert never arrived (a lost segment, then the server's RST). Such a case of an external
+// target is probed again (--retries).
+static int faults_may_hide(const struct mh_case_outcome *o) {
+  // Refused at TCP (nothing listens) or answered in another protocol (the wrong port) is what
+  // the target is, not what the path did: probing again tells nothing more.
+  if (o->end == MH_END_REFUSED || o->not_tls) {
+    return 0;
+  }
+  return o->result == MH_RESULT_INCONCLUSIVE ||
+         (o->result == MH_RESULT_REJECTED && o->rejected_by == 's' && o->layer == MH_LAYER_TLS &&
+          o->tls.alert_received == MH_ALERT_NONE);
+}
+
+// retry_case probes the case on |sl| again when --retries allows it (external targets only, the
+// run not stopping): 1 if it started, 0 to judge this probe's outcome.
+static int retry_case(struct slot *sl) {
+  struct mh_runner *r = sl->th->r;
+  const struct plan *p = &r->plans[sl->idx];
+  struct mh_case_result *res = &r->results[sl->idx];
+  int retries = r->o->retries < 0 ? 1 : r->o->retries;
+  if (!p->loc->is_target || res->attempts > retries || atomic_load(&r->stop) ||
+      !faults_may_hide(&res->outcome)) {
+    return 0;
+  }
+  if (res->first_attempt[0] == '\0') {
+    mh_verdict_summary(&res->outcome, res->first_attempt, sizeof(res->first_attempt));
+  }
+  int attempts = res->attempts;
+  char first[sizeof(res->first_attempt)];
+  memcpy(first, res->first_attempt, sizeof(first));
+  mh_capture_packets_free(&res->packets);
+  memset(res, 0, sizeof(*res));
+  res->attempts = attempts + 1;
+  memcpy(res->first_attempt, first, sizeof(first));
+  return begin_case(sl) == 0;
+}
+
 // judge_case gives the finished case its expectation and verdict, then the slot takes the next.
 static void judge_case(struct slot *sl) {
   struct mh_runner *r = sl->th->r;
   const struct plan *p = &r->plans[sl->idx];
   struct mh_case_result *res = &r->results[sl->idx];
+  if (retry_case(sl)) {
+    return;
+  }
   res->expect = p->expect;
   res->verdict = mh_verdict_judge(&res->expect, &res->outcome, p->spec.version, res->verdict_reason,
                                   sizeof(res->verdict_reason));
@@ -435,6 +477,7 @@ static void start_next(struct slot *sl) {
     sl->idx = i;
     r->started_at[i] = mh_clock_now_ms();
     atomic_store(&r->states[i], CASE_RUNNING);
+    r->results[i].attempts = 1;
     if (begin_case(sl) == 0) {
       sl->busy = 1;
       sl->th->busy++;

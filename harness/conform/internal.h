@@ -14,6 +14,7 @@
 #include "conform/records.h"
 #include "conform/runner.h"
 #include "conform/warnings.h"
+#include "input/baseline.h"
 #include "input/profile.h"
 #include "input/scenario.h"
 #include "mock/events.h"
@@ -75,8 +76,10 @@ struct mh_runner {
   atomic_int setup_failed;
   struct mh_err setup_err;
   pthread_mutex_t err_mu;
-  pthread_mutex_t arena_mu;       // |a| while the loop threads run
-  struct mh_lifetimes lifetimes;  // the chains the probes saw (filled by the loop threads)
+  pthread_mutex_t arena_mu;            // |a| while the loop threads run
+  struct mh_lifetimes lifetimes;       // the chains the probes saw (filled by the loop threads)
+  struct mh_baseline_entry *baseline;  // --baseline's cases, read before the run
+  size_t num_baseline;
   struct mh_run_target *targets;  // the locations the plans probe (set by plan_cases)
   size_t num_targets;
   struct mh_run_result result;  // filled once the cases are over

@@ -164,10 +164,30 @@ static void rejected_by_tls(struct mh_probe *p, enum mh_phase phase, enum mh_end
   o->layer = MH_LAYER_TLS;
   o->phase = phase;
   snprintf(o->client_error, sizeof(o->client_error), "%s", ti->reason);
-  // Our own verification failed: we sent the alert, the server did nothing wrong.
-  if (ti->alert_sent != MH_ALERT_NONE && ti->alert_received == MH_ALERT_NONE) {
+  // Our own verification failed, or the server chose what our client cannot speak (a version,
+  // a cipher): we sent the alert, and the verdict attributes it.
+  int negotiation = ti->alert_sent == MH_ALERT_PROTOCOL_VERSION ||
+                    ti->alert_sent == MH_ALERT_HANDSHAKE_FAILURE ||
+                    ti->alert_sent == MH_ALERT_INSUFFICIENT_SECURITY;
+  if (ti->alert_sent != MH_ALERT_NONE && ti->alert_received == MH_ALERT_NONE &&
+      (ti->verify_refused || negotiation)) {
     o->rejected_by = 'c';
     o->end = MH_END_CLIENT_CLOSE;
+    finish(p);
+    return;
+  }
+  // Our TLS library refused a message of the server's (a record corrupted on the path, a
+  // message over its limits, a signature that does not verify): the server refused nothing, and
+  // only a server's refusal may be judged as one.
+  if (ti->alert_sent != MH_ALERT_NONE && ti->alert_received == MH_ALERT_NONE) {
+    o->result = MH_RESULT_INCONCLUSIVE;
+    o->layer = MH_LAYER_NONE;
+    o->rejected_by = 0;
+    o->end = MH_END_CLIENT_CLOSE;
+    snprintf(o->client_error, sizeof(o->client_error),
+             "the harness's own TLS client refused a message of the server (no refusal by the "
+             "server): %.300s (we sent alert %d %s)",
+             ti->reason, ti->alert_sent, mh_alert_name(ti->alert_sent));
     finish(p);
     return;
   }
@@ -561,22 +581,29 @@ static void step_read(struct mh_probe *p) {
   }
 }
 
-// first_read_deadline records a server that kept the connection but said nothing in time: an
-// acceptance (in TLS mode, the only sign of one a silent service gives).
+// first_read_deadline records a server that kept the connection but said nothing in time. In TLS
+// mode that is an acceptance (the only sign of one a silent service gives); after an HTTP request
+// it is neither: an answer below 400 admits, and silence is no answer (a server that answers 403
+// after the deadline was taken for one that admitted), so the case is inconclusive.
 static void first_read_deadline(struct mh_probe *p) {
   struct mh_case_outcome *o = p->o;
   o->first_read_ms = mh_clock_now_ms() - p->t_hs;
   o->tls = *mh_tls_conn_info(p->tc);
-  o->result = MH_RESULT_ACCEPTED;
-  o->phase = MH_PHASE_NONE;
   o->end = MH_END_TIMEOUT;
   if (p->t.request == MH_REQUEST_TLS) {
+    o->result = MH_RESULT_ACCEPTED;
+    o->phase = MH_PHASE_NONE;
     snprintf(o->client_error, sizeof(o->client_error),
              "no answer within %d ms: the server kept the connection (request \"tls\")",
              p->to.first_read_ms);
   } else {
-    snprintf(o->client_error, sizeof(o->client_error), "no HTTP answer within %d ms",
-             p->to.first_read_ms);
+    o->result = MH_RESULT_INCONCLUSIVE;
+    o->phase = MH_PHASE_FIRST_READ;
+    snprintf(o->client_error, sizeof(o->client_error),
+             "no HTTP answer within %d ms: the handshake completed%s and the server said "
+             "nothing, neither admitting nor refusing (a slow server: raise first_read_ms)",
+             p->to.first_read_ms,
+             o->tls.certificate_request ? "" : " without a CertificateRequest");
   }
   finish(p);
 }

@@ -45,6 +45,10 @@ struct mh_case_result {
   // --timeout expired before the case finished: it is inconclusive, "run timed out", and its
   // endpoint is MH_CASE_NOT_PROBED.
   int abandoned;
+  // How many times the case was probed (--retries): 1, or more when a network fault may have
+  // taken the evidence of an earlier probe, whose summary |first_attempt| keeps ("" if none).
+  int attempts;
+  char first_attempt[256];
 };
 
 // MH_CASE_NOT_PROBED is the endpoint of a case the run abandoned when --timeout expired.

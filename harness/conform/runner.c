@@ -251,11 +251,8 @@ static void wipe_secrets(char *keylog) {
 // compare_baseline lists in |res| every case whose verdict or outcome differs from the baseline's
 // (a case absent from either side included, within --filter).
 static int compare_baseline(struct mh_runner *r, struct mh_run_result *res, struct mh_err *err) {
-  struct mh_baseline_entry *base;
-  size_t num_base;
-  if (mh_baseline_load(r->a, r->o->baseline, &base, &num_base, err) != 0) {
-    return -1;
-  }
+  struct mh_baseline_entry *base = r->baseline;
+  size_t num_base = r->num_baseline;
   res->baseline_file = r->o->baseline;
   res->changes = mh_arena_alloc_array(r->a, r->num_plans + num_base + 1, sizeof(*res->changes));
   if (res->changes == NULL) {
@@ -602,7 +599,7 @@ static int finish_result(struct mh_runner *r, int jobs, long long started, doubl
   }
   size_t room = r->lifetimes.num_chains + r->lifetimes.num_identities;
   struct mh_run_warning *warnings =
-      mh_arena_alloc_array(r->a, 2 * r->num_plans + 1 + room, sizeof(*warnings));
+      mh_arena_alloc_array(r->a, 3 * r->num_plans + 1 + room, sizeof(*warnings));
   if (warnings == NULL) {
     return mh_err_set(err, "out of memory");
   }
@@ -654,6 +651,11 @@ int mh_runner_run(const struct mh_scenario *s_in, const struct mh_run_options *o
     return mh_err_set(err, "out of memory");
   }
   int ret = -1;
+  // The baseline before any case: a bad one is an input error that costs no run.
+  if (o->baseline != NULL &&
+      mh_baseline_load(r->a, o->baseline, &r->baseline, &r->num_baseline, err) != 0) {
+    goto out;
+  }
   // The fixtures first: the oracle reads the certificates when it plans the cases.
   struct mh_pki_options popts = {.out_dir = s_in->fixtures_dir, .quiet = 1};
   if (mh_pki_generate(&s_in->spec, &popts, err) != 0 || mh_pebble_start(s_in, &r->pebble, err) ||

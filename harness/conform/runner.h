@@ -33,6 +33,10 @@ struct mh_run_options {
   // |min_time_left_s| at the run's start is a failing case (conform/lifetimes.h).
   int has_min_time_left;
   long long min_time_left_s;
+  // --retries: how many more times a case of an external target is probed when a network fault
+  // may have taken its evidence (inconclusive, or refused at TLS without an alert); -1: the
+  // default (1 for external targets; mocks, on loopback in this process, are never retried).
+  int retries;
 };
 
 struct mh_runner;

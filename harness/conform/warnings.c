@@ -130,6 +130,35 @@ static void same_warning(struct mh_run_warning *w, const char *target, size_t n,
            target, n, how);
 }
 
+// probed_again fills |w| when cases of |target| were probed again (--retries), naming them with
+// their first outcome, and returns 1; 0 when none was. It informs: the last probe is judged.
+static size_t probed_again(struct mh_run_warning *w, const struct mh_case_result *cases,
+                           size_t num_cases, const char *target) {
+  size_t n = 0, len = 0;
+  char list[700] = "";
+  for (size_t i = 0; i < num_cases; i++) {
+    const struct mh_case_result *c = &cases[i];
+    if (strcmp(c->target, target) != 0 || c->attempts < 2) {
+      continue;
+    }
+    if (len + 1 < sizeof(list)) {
+      len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s (first: %.120s)", n ? "; " : "",
+                              c->id, c->first_attempt);
+    }
+    n++;
+  }
+  if (n == 0) {
+    return 0;
+  }
+  *w = (struct mh_run_warning){
+      .kind = MH_WARNING_PROBED_AGAIN, .target = target, .num_cases = n, .informational = 1};
+  snprintf(w->message, sizeof(w->message),
+           "target %s: %zu case%s probed again (--retries) after an outcome a network fault may "
+           "have made; the last probe is judged: %s",
+           target, n, n == 1 ? " was" : "s were", list);
+  return 1;
+}
+
 // target_warnings adds the warnings of the cases of |target| to |out| and returns how many; it
 // sets |*expects_accept| when one of them (or one of |left_out|, what --filter left out of its
 // plan) expects acceptance.
@@ -172,6 +201,7 @@ static size_t target_warnings(struct mh_run_warning *out, const struct mh_case_r
   if (unenforced != 0) {
     cannot_warning(&out[num++], target, n, unenforced, cannot->profile, cannot->cannot_why);
   }
+  num += probed_again(&out[num], cases, num_cases, target);
   return num;
 }
 

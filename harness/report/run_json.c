@@ -185,6 +185,9 @@ static void json_case(struct mh_jsonw *w, const struct mh_case_result *c) {
   mh_kv_str(w, "manner", mh_manner_name(c->manner));
   mh_kv_bool(w, "fails", c->fails);
   mh_kv_str(w, "summary", c->summary);
+  mh_kv_int(w, "attempts", c->attempts);
+  mh_jsonw_key(w, "first_attempt");  // null: the first probe is the one judged
+  mh_jsonw_string_or_null(w, c->first_attempt[0] ? c->first_attempt : NULL);
   snprintf(log, sizeof(log), "cases/%s.log", file);
   mh_kv_str(w, "log", log);
   mh_jsonw_object_end(w);

@@ -54,10 +54,24 @@ static void classify_tls(struct mh_tls_conn *t, uint32_t err, int lib, int reaso
   } else if (is_ssl && reason == SSL_R_HTTP_REQUEST) {
     t->info.http_on_tls = 1;
     mh_tls_conn_set_reason(t, "tls: first record does not look like a TLS handshake");
+  } else if (is_ssl && reason == SSL_R_WRONG_VERSION_NUMBER && t->info.handshake_done) {
+    // Not the first record: the peer spoke TLS, then sent bytes that are not a record.
+    mh_tls_conn_set_reason(t,
+                           "tls: a record after the handshake is not TLS (garbage on the "
+                           "connection: a broken middlebox, or a peer that stopped speaking TLS)");
   } else if (is_ssl &&
              (reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_HTTPS_PROXY_REQUEST)) {
     t->info.not_tls_record = 1;
     mh_tls_conn_set_reason(t, "tls: first record does not look like a TLS handshake");
+  } else if (is_ssl && reason == SSL_R_EXCESSIVE_MESSAGE_SIZE && !t->ctx->is_server &&
+             t->info.handshake_done) {
+    // After the handshake BoringSSL bounds a client's messages (a NewSessionTicket) to 16 KiB,
+    // whatever max_cert_list says: a server whose tickets carry a large client certificate
+    // (OpenSSL's do) sends more.
+    mh_tls_conn_set_reason(t,
+                           "tls: the server sent a post-handshake message (a NewSessionTicket) "
+                           "over 16 KiB, BoringSSL's fixed limit for them (Go and OpenSSL "
+                           "clients accept it)");
   } else if (is_ssl && reason == SSL_R_EXCESSIVE_MESSAGE_SIZE) {
     // The peer's handshake message is over the library's bound: for a certificate chain, the
     // max cert list (SSL_MAX_CERT_LIST_DEFAULT, 100 KiB).

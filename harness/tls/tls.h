@@ -73,6 +73,9 @@ struct mh_tls_info {
                            // MH_END_RST (ECONNRESET), or MH_END_NONE while nothing said so
   int peer_cert;           // the peer presented a certificate
   int verify_ok;           // the peer certificate passed verification (or was not needed)
+  int verify_refused;      // client: our verification refused the server's certificate (its
+                           // alert is ours by policy); any other alert we send is our library
+                           // refusing a message, which is no refusal of the server's
   char peer_cn[256];       // leaf subject CN
   char peer_dn[512];       // leaf subject, RFC 2253 (nginx's $ssl_client_s_dn)
   char reason[512];        // why it failed, in the emulated stack's words: display text only

@@ -368,6 +368,7 @@ enum ssl_verify_result_t mh_tls_verify_client(SSL *ssl, uint8_t *out_alert) {
   if (chain == NULL) {
     *out_alert = SSL_AD_BAD_CERTIFICATE;
     mh_tls_conn_set_reason(t, "tls: server sent no certificate");
+    t->info.verify_refused = 1;
     return ssl_verify_invalid;
   }
   record_peer(t, chain);
@@ -377,6 +378,7 @@ enum ssl_verify_result_t mh_tls_verify_client(SSL *ssl, uint8_t *out_alert) {
       go_verify(t->ctx, chain, XKU_SSL_SERVER, t->server_name, why, sizeof(why), out_alert) != 0) {
     mh_tls_conn_set_reason(t, "tls: failed to verify certificate: %s", why);
     *out_alert = SSL_AD_BAD_CERTIFICATE;  // a Go client sends bad_certificate for every failure
+    t->info.verify_refused = 1;
     res = ssl_verify_invalid;
   } else {
     t->info.verify_ok = 1;
