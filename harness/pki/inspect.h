@@ -82,6 +82,13 @@ int mh_inspect_verify_chain(const struct mh_inspect_cert *c, const char *const *
                             size_t num, time_t now, enum mh_inspect_path *out, size_t *out_len,
                             struct mh_err *err);
 
+// mh_inspect_ca_certs appends the certificates of the PEM CA file |path| to |out| (each one
+// up-referenced: |out| owns its references) and returns how many (0: the file holds none it can
+// parse), or -1 with errno set when it cannot be opened. A file is parsed once per process and
+// kept (keyed by its path, inode, size and modification time: a file rewritten is read again), so
+// that a CA bundle of 10,000 certificates costs one parse per run, not one per case; thread-safe.
+int mh_inspect_ca_certs(const char *path, struct stack_st_X509 *out);
+
 // mh_inspect_ca_file checks that every certificate of the PEM file |path| (a CA file: the
 // certificates that verify peers) is a CA's, as X509_check_ca says (basicConstraints CA:TRUE, or
 // a self-signed version-1 root). Returns 0, or -1 with |err| set to one line naming the file, the

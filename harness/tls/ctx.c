@@ -18,6 +18,7 @@
 
 #include "base/infile.h"
 #include "tls/internal.h"
+#include "pki/inspect.h"
 
 #define SYSTEM_ROOTS "/etc/ssl/certs/ca-certificates.crt"
 
@@ -31,26 +32,6 @@ static int crypto_fail(struct mh_err *err, const char *path, const char *what, c
   int pre = file_at != NULL ? (int)(file_at - fix) : (int)strlen(fix);
   return mh_err_set(err, "%s: %s (%s; %.*s%s%s)", path, what, r != NULL ? r : "unknown error", pre,
                     fix, file_at != NULL ? path : "", file_at != NULL ? file_at + 4 : "");
-}
-
-// load_pem_certs appends every certificate of |path| to |sk|; returns how many, or -1.
-static int load_pem_certs(const char *path, STACK_OF(X509) * sk) {
-  FILE *f = fopen(path, "r");
-  if (f == NULL) {
-    return -1;
-  }
-  int n = 0;
-  X509 *x;
-  while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
-    if (!sk_X509_push(sk, x)) {
-      X509_free(x);
-      break;
-    }
-    n++;
-  }
-  ERR_clear_error();  // the read that ended the loop
-  fclose(f);
-  return n;
 }
 
 static struct mh_tls_ctx *ctx_alloc(int is_server) {
@@ -74,15 +55,15 @@ static struct mh_tls_ctx *ctx_alloc(int is_server) {
   return c;
 }
 
-// load_cas loads every CA file into |c|'s store and list; |what| names the files in messages.
+// load_cas loads every CA file into |c|'s list of roots (verification uses it as the trusted stack,
+// tls/verify.c); |what| names the files in messages.
 static int load_cas(struct mh_tls_ctx *c, const char *const *files, size_t num, const char *what,
                     struct mh_err *err) {
   for (size_t i = 0; i < num; i++) {
-    size_t before = sk_X509_num(c->cas);
     if (mh_infile_check(files[i], what, MH_INFILE_CERT | MH_INFILE_CA, err) != 0) {
       return -1;
     }
-    int n = load_pem_certs(files[i], c->cas);
+    int n = mh_inspect_ca_certs(files[i], c->cas);  // parsed once per process
     if (n < 0) {
       return mh_infile_open_failed(files[i], what, errno, err);
     }
@@ -92,10 +73,6 @@ static int load_cas(struct mh_tls_ctx *c, const char *const *files, size_t num, 
                         "(check it with: openssl x509 -noout -in %s)",
                         files[i], what, files[i]);
     }
-    for (size_t k = before; k < sk_X509_num(c->cas); k++) {
-      X509_STORE_add_cert(c->store, sk_X509_value(c->cas, k));
-    }
-    ERR_clear_error();  // duplicates are not an error
   }
   return 0;
 }

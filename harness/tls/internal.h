@@ -40,7 +40,7 @@ struct mh_tls_ctx {
   int mtls;
   int require_client_cert;
   int insecure_skip_verify;
-  X509_STORE *store;     // verification roots
+  X509_STORE *store;     // empty: verification takes its roots from |cas|, a trusted stack
   STACK_OF(X509) * cas;  // the same CAs, for Go's "possibly because" hint
   char **allowed_cns;
   size_t num_allowed_cns;

@@ -193,6 +193,7 @@ static int go_verify(const struct mh_tls_ctx *c, STACK_OF(X509) * chain, uint32_
     *out_alert = SSL_AD_INTERNAL_ERROR;
     goto out;
   }
+  X509_STORE_CTX_trusted_stack(sc, c->cas);  // the roots (tls/ctx.c: no per-certificate store)
   if (X509_verify_cert(sc) != 1) {
     int e = X509_STORE_CTX_get_error(sc);
     X509 *cur = X509_STORE_CTX_get_current_cert(sc);
@@ -258,6 +259,7 @@ static int openssl_verify(const struct mh_tls_ctx *c, STACK_OF(X509) * chain) {
   if (sc != NULL && untrusted != NULL) {
     (void)sk_X509_shift(untrusted);
     if (X509_STORE_CTX_init(sc, c->store, sk_X509_value(chain, 0), untrusted)) {
+      X509_STORE_CTX_trusted_stack(sc, c->cas);
       X509_STORE_CTX_set_purpose(sc, X509_PURPOSE_SSL_CLIENT);
       e = X509_verify_cert(sc) == 1 ? X509_V_OK : X509_STORE_CTX_get_error(sc);
     }
