@@ -6,11 +6,25 @@ suffix, so that concurrent runs never share one. Every command has a deadline.
 """
 import os
 import secrets
+import signal
 import subprocess
 import time
 
 SERVER_V4, CLIENT_V4 = "192.0.2.1", "192.0.2.2"
 SERVER_V6, CLIENT_V6 = "2001:db8::1", "2001:db8::2"
+
+
+def stop_process(proc, sig=signal.SIGTERM, timeout=10):
+    """Ends |proc| (a subprocess.Popen) with |sig|, then SIGKILL if it has not exited within
+    |timeout| s; bounded, and a no-op for one that has exited already."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
 
 
 def _ip(*args, timeout=10):
@@ -121,3 +135,48 @@ class ShardBed(_Namespaces):
             self._must("-n", ns, "addr", "add", f"{addr}/24", "dev", far)
             self._must("-n", ns, "link", "set", far, "up")
         return self
+
+
+class ImpairedBed(_Namespaces):
+    """Two namespaces, "server" (SERVER_V4) and "client" (CLIENT_V4), joined through the
+    userspace impairment bridge of impair.py instead of a veth pair: clean until impair() (SIGUSR1),
+    then |delay_ms| each way, |loss| and |reorder| (see impair.py)."""
+
+    def __init__(self, delay_ms=100, loss=0.05, reorder=0.1, seed=1):
+        super().__init__()
+        self.server = f"mhIs{self.tag}"
+        self.client = f"mhIc{self.tag}"
+        self.server_if, self.client_if = f"mhts{self.tag}"[:15], f"mhtc{self.tag}"[:15]
+        self.loss = loss
+        self.args = ["--delay-ms", str(delay_ms), "--loss", str(loss), "--reorder", str(reorder),
+                     "--seed", str(seed)]
+        self.bridge = None
+
+    def create(self):
+        """Makes the namespaces and starts the bridge; raises OSError when it cannot."""
+        self._add(self.server, self.client)
+        here = os.path.dirname(os.path.abspath(__file__))
+        self.bridge = subprocess.Popen(
+            ["/usr/bin/python3", os.path.join(here, "impair.py"), self.server_if, self.client_if,
+             *self.args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.bridge.stdout.readline()  # "ready", or EOF when it failed (bounded: it exits)
+        if line.strip() != "ready":
+            raise OSError(f"impair.py: {self.bridge.stderr.read().strip() or 'did not start'}")
+        for ns, dev, v4 in ((self.server, self.server_if, SERVER_V4),
+                            (self.client, self.client_if, CLIENT_V4)):
+            self._must("link", "set", dev, "netns", ns)
+            self._must("-n", ns, "link", "set", "lo", "up")
+            self._must("-n", ns, "addr", "add", f"{v4}/24", "dev", dev)
+            self._must("-n", ns, "link", "set", dev, "up")
+        return self
+
+    def impair(self):
+        """From now on the bridge delays, drops and reorders."""
+        self.bridge.send_signal(signal.SIGUSR1)
+
+    def destroy(self):
+        if self.bridge is not None:
+            stop_process(self.bridge, timeout=5)
+        super().destroy()
+
+    wait_listening = NetnsBed.wait_listening

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from conftest import NGINX_HEAD, ROOT, run
-from netns import SERVER_V4, NetnsBed
+from netns import SERVER_V4, NetnsBed, stop_process
 
 HOST, PORT = "nginx.staging.example", 8443
 CLIENT_CN = "client.staging.example"
@@ -94,12 +94,7 @@ class Nginx:
         net.wait_listening(SERVER_V4, PORT, self.proc)
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
+        stop_process(self.proc)
 
 
 def harness_in(net, harness, *args):

@@ -297,3 +297,21 @@ def test_nesting_past_the_parser_limit_says_so(mh, tmp_path):
     deep.write_text("[" * 100000 + "]" * 100000)
     one_line(mh("check", deep), f"{deep}: $: JSON nested deeper than 1000 levels at line 1, "
              "column 1001: over the parser's limit")
+
+
+def test_a_nul_in_a_string_and_a_ca_file_that_is_a_symlink_loop_say_what_they_are(mh, tmp_path):
+    """A \\u0000 once cut a name there silently; a CA path that loops once said "no such file"."""
+    text = (ROOT / "scenarios/federation.json").read_text().replace(
+        '"fixtures": "../fixtures/federation.json"',
+        f'"fixtures": "{ROOT}/fixtures/federation.json"')
+    nul = tmp_path / "nul.json"
+    nul.write_text(text.replace('"name": "federation"', '"name": "fede\\u0000ration"', 1))
+    one_line(mh("check", nul), f"{nul}: $: \\u0000 (a NUL character) at line 2, column 16: no "
+             "name, path or value of this file may hold one")
+    loop = tmp_path / "loop.pem"
+    loop.symlink_to(tmp_path / "loop.pem")
+    looped = tmp_path / "looped.json"
+    looped.write_text(text.replace('"/certs/federation-ca.pem"', f'"{loop}"', 1))
+    r = mh("check", looped)
+    assert r.returncode == 2 and "too many symbolic links" in r.stderr, r.stderr
+    assert "no such file" not in r.stderr

@@ -18,7 +18,7 @@ import jsonschema
 import pytest
 
 from conftest import FED, LOAD_SCHEMA, ROOT, identities_spec, run
-from netns import SHARD_SERVER_V4, ShardBed
+from netns import SHARD_SERVER_V4, ShardBed, stop_process
 
 PORT = 9000  # inside the server namespace: nobody else is there
 NAME = "location-a.semstreams.local"
@@ -92,12 +92,7 @@ def bed(harness, tmp_path_factory):
         net.fx, net.tmp, net.harness = fx, tmp, harness
         yield net
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop_process(proc, timeout=15)
         out.close()
         net.destroy()
 

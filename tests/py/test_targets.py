@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from conftest import FED, NGINX_CONF, ROOT, external_target, free_port, nginx_running, run
-from netns import SERVER_V4, SERVER_V6, NetnsBed
+from netns import SERVER_V4, SERVER_V6, NetnsBed, stop_process
 
 NAME = "location-a.semstreams.local"  # the name on nginx's certificate
 NS_PORT = 8443  # inside the server namespace: nobody else is there
@@ -202,13 +202,8 @@ def bed(harness, tmp_path_factory):
         net.wait_listening(SERVER_V6, NS_PORT, proc)
         yield net, fx
     finally:
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+        if proc is not None:
+            stop_process(proc)
         net.destroy()
 
 
