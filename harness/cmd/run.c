@@ -80,6 +80,8 @@ static void describe_rerun(struct mh_arena *a, const struct mh_scenario *s,
   x->capture_iface = o->capture_iface;
   x->pins = o->pins;
   x->num_pins = o->num_pins;
+  x->has_retries = o->retries >= 0;
+  x->retries = o->retries;
 }
 
 // write_reports writes the run's report files and prints its summary; returns its exit code, or

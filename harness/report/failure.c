@@ -91,6 +91,9 @@ char *mh_failure_rerun(const struct mh_rerun *x, const char *case_id) {
   if (x->strict) {
     fputs(" --strict", f);
   }
+  if (x->has_retries) {
+    fprintf(f, " --retries %d", x->retries);
+  }
   if (x->pcap) {
     fputs(" --pcap", f);
   }

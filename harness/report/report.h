@@ -26,6 +26,8 @@ struct mh_rerun {
   const char *capture_iface;  // --capture-iface, NULL: none given
   const struct mh_net_pin *pins;  // the command line's --resolve pins
   size_t num_pins;
+  int has_retries;  // --retries was given: it decides what a probe's outcome becomes
+  int retries;
 };
 
 // mh_report is what run's report files show: the run's result, and what the command knew of it.

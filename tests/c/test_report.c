@@ -173,7 +173,9 @@ static void test_rerun_command(void **state) {
                        .pcap = 1,
                        .capture_iface = "lo",
                        .pins = pins,
-                       .num_pins = 2};
+                       .num_pins = 2,
+                       .has_retries = 1,
+                       .retries = 3};
   char *cmd = mh_failure_rerun(&x, "a/it's *[x]?\\\x1b");
   assert_non_null(cmd);
   assert_string_equal(
@@ -181,7 +183,7 @@ static void test_rerun_command(void **state) {
       "/opt/mh/mtls-harness run '/s d/it'\\''s.json' --filter "
       "'a/it'\\''s \\*\\[x\\]\\?\\\\?' --out /out/rerun/a_it%27s%20%2A%5Bx%5D%3F%5C%1B "
       "--profiles /p --resolve db.example:443:192.0.2.1 --resolve "
-      "'v6.example:8443:[::1]' --strict --pcap --capture-iface lo");
+      "'v6.example:8443:[::1]' --strict --retries 3 --pcap --capture-iface lo");
   free(cmd);
   // Nothing but what the run had: no program known is "mtls-harness", no options.
   struct mh_rerun y = {.scenario_file = "s.json", .out_dir = "o"};
