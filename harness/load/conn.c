@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/alerts.h"
 #include "base/clock.h"
 #include "base/net.h"
 #include "base/tls_version.h"
@@ -51,6 +52,10 @@ static void decided(struct load_conn *c, int accepted) {
     finish(c, 1, c->bad ? MH_LOAD_ERR_BAD_ACCEPTED : -1, -1);
   } else if (alert >= 0 && alert != 0) {
     finish(c, 0, c->bad ? -1 : MH_LOAD_ERR_GOOD_REJECTED, alert);
+  } else if (ti->alert_sent != MH_ALERT_NONE) {
+    // Our TLS library refused a message of the server's (a ticket over its 16 KiB limit, a
+    // corrupted record): no refusal of the server's, counted apart from the target's errors.
+    finish(c, -1, MH_LOAD_ERR_CLIENT_REFUSED, -1);
   } else {
     // At HTTP, an end without an alert before the status line is no answer rather than a TLS error.
     finish(c, -1, c->state == L_RESPONSE ? MH_LOAD_ERR_NO_STATUS : MH_LOAD_ERR_TLS, -1);

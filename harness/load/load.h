@@ -88,7 +88,8 @@ struct mh_load_options {
   X(BAD_ACCEPTED, "bad_identity_accepted")   \
   X(UNCONFIRMED, "no_first_record")          \
   X(NO_STATUS, "no_http_status")             \
-  X(DESCRIPTORS, "local_descriptor_limit")
+  X(DESCRIPTORS, "local_descriptor_limit")   \
+  X(CLIENT_REFUSED, "client_refused")
 
 enum mh_load_error {
 #define X(e, kw) MH_LOAD_ERR_##e,

@@ -15,7 +15,7 @@ import time
 import jsonschema
 import pytest
 
-from conftest import FED, ROOT, SCHEMA, external_target, free_port, run, tcp_server
+from conftest import A, FED, ROOT, SCHEMA, external_target, free_port, run, tcp_server
 
 HOLD_S = 5  # the longest a hostile server keeps one connection
 
@@ -324,12 +324,21 @@ def test_a_ticket_over_our_library_limit_is_ours_not_the_servers_refusal(harness
         out = tmp_path / "out"
         shutil.copytree(fx, out / "fixtures")
         r = run([harness, "run", path, "--out", out], timeout=120)
+        # load with that identity: the same refusal is ours, never the target's error.
+        lr = run([harness, "load", "--target", f"127.0.0.1:{port}", "--server-name", A,
+                  "--ca", fx / "federation-ca.pem", "--identities-from", spec_path,
+                  "--fixtures", fx, "--identity", "location-b", "--connections", "2",
+                  "--duration", "1", "--out", tmp_path / "load", "--quiet"], timeout=60)
     (c,) = json.loads((out / "report.json").read_text())["cases"]
     assert r.returncode == 1 and c["verdict"] == "inconclusive", c
     assert c["outcome"]["error"].startswith(
         "the harness's own TLS client refused a message of the server (no refusal by the server): "
         "tls: the server sent a post-handshake message (a NewSessionTicket) over 16 KiB, "
         "BoringSSL's fixed limit for them (Go and OpenSSL clients accept it)"), c["outcome"]
+    rep = json.loads((tmp_path / "load" / "report.json").read_text())
+    errors = rep["errors"]
+    assert errors["client_refused"] > 0 and errors["tls_error"] == 0, (errors, lr.stderr)
+    assert errors["client_refused"] == sum(errors.values()), errors
 
 
 def test_a_case_a_network_fault_may_have_spoilt_is_probed_again(harness, fx, tmp_path):
