@@ -32,9 +32,37 @@ double mh_load_shard_rate(const struct mh_load_options *o) {
 
 // tick watches the clock: it ends the run, and in open loop it backs up the arrival timer (and
 // is the dispatcher if no timerfd could be made).
+static void housekeep(struct load_thread *th);
+
+// arm_tick schedules the next housekeeping: at the schedule's end, then every 10 ms while the
+// handshakes in flight drain (a 1 ms tick for an open loop without a timerfd, which dispatches
+// on it).
+static void arm_tick(struct load_thread *th) {
+  double now = mh_clock_now();
+  double after = th->o->rate > 0 && th->arrival_fd < 0 ? 0.001
+                 : th->stopping                        ? 0.01
+                 : th->end > now                       ? th->end - now
+                                                       : 0.;
+  ev_timer_stop(th->loop, &th->tick);
+  ev_timer_set(&th->tick, after, 0.);
+  ev_timer_start(th->loop, &th->tick);
+}
+
 static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)loop;
   (void)revents;
-  struct load_thread *th = w->data;
+  housekeep(w->data);
+}
+
+// wake_cb runs when the watch tells the threads to stop (a signal): at once, not at the end.
+static void wake_cb(struct ev_loop *loop, ev_async *w, int revents) {
+  (void)loop;
+  (void)revents;
+  housekeep(w->data);
+}
+
+static void housekeep(struct load_thread *th) {
+  struct ev_loop *loop = th->loop;
   double now = mh_clock_now();
   int interrupted = atomic_load_explicit(&th->shared->stop, memory_order_relaxed);
   if (th->o->rate > 0 && !interrupted) {
@@ -61,9 +89,13 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   if (th->stopping && atomic_load_explicit(&th->a_inflight, memory_order_relaxed) == 0) {
     load_schedule_stop(th);
     ev_timer_stop(loop, &th->second);
+    ev_timer_stop(loop, &th->tick);
+    ev_async_stop(loop, &th->wake);
     ev_check_stop(loop, &th->restart);
     ev_break(loop, EVBREAK_ALL);
+    return;
   }
+  arm_tick(th);
 }
 
 static void restart_cb(struct ev_loop *loop, ev_check *w, int revents) {
@@ -112,6 +144,9 @@ static void *thread_main(void *arg) {
   wait_until(th->t0);
   th->start_wall_ms = wall_ms();
   th->end = th->t0 + th->o->duration_s;
+  ev_async_init(&th->wake, wake_cb);
+  th->wake.data = th;
+  ev_async_start(th->loop, &th->wake);
   if (th->o->connections > 0) {
     ev_check_init(&th->restart, restart_cb);
     th->restart.data = th;
@@ -121,12 +156,17 @@ static void *thread_main(void *arg) {
     }
   }
   load_schedule_start(th);
-  ev_timer_init(&th->tick, tick_cb, 0.001, 0.001);
+  ev_timer_init(&th->tick, tick_cb, 0., 0.);
   th->tick.data = th;
-  ev_timer_start(th->loop, &th->tick);
+  arm_tick(th);
   ev_timer_init(&th->second, second_cb, 1., 1.);
   th->second.data = th;
   ev_timer_start(th->loop, &th->second);
+  // A stop the watch sent before |wake| was started is seen here (it sets the flag first); the
+  // loop then has only what is still in flight to finish, or nothing at all, and returns.
+  if (atomic_load_explicit(&th->shared->stop, memory_order_relaxed)) {
+    housekeep(th);
+  }
   ev_run(th->loop, 0);
   if (th->log_buf != NULL) {
     load_stats_flush(th);
@@ -222,7 +262,10 @@ static int watch(struct load_thread *ths, int nt, double t0, const struct mh_loa
     while (mh_clock_now() < wake) {
       int sig = mh_interrupt_poll(o->interrupt, 20);
       if (sig != 0) {
-        atomic_store(&shared->stop, 1);
+        atomic_store(&shared->stop, 1);  // first: a thread that starts its wake late reads it
+        for (int i = 0; i < nt; i++) {
+          ev_async_send(ths[i].loop, &ths[i].wake);
+        }
         return sig;
       }
       if (o->interrupt == NULL) {
