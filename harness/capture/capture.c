@@ -110,3 +110,18 @@ void mh_capture_collect(struct mh_capture *c, int linger_ms, struct mh_packets *
   pcap_close(c->p);
   free(c);
 }
+
+void mh_capture_take(struct mh_capture *c, struct mh_packets *out) {
+  if (out->num == 0 && out->items == NULL) {
+    out->linktype = pcap_datalink(c->p);
+    out->snaplen = (uint32_t)pcap_snapshot(c->p);
+  }
+  pcap_dispatch(c->p, -1, on_packet, (u_char *)out);
+}
+
+void mh_capture_close(struct mh_capture *c) {
+  if (c != NULL) {
+    pcap_close(c->p);
+    free(c);
+  }
+}

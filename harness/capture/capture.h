@@ -39,6 +39,14 @@ struct mh_capture *mh_capture_open(const char *iface, const char *filter, int *o
 // RST) to arrive, into |out|, and closes |c|.
 void mh_capture_collect(struct mh_capture *c, int linger_ms, struct mh_packets *out);
 
+// mh_capture_take appends what arrived since the last take to |out| (zeroed before the first),
+// without waiting and without closing |c|: a caller that knows when its connection is over
+// (mh_wire_closed) stops as soon as it is, instead of lingering a fixed time.
+void mh_capture_take(struct mh_capture *c, struct mh_packets *out);
+
+// mh_capture_close closes |c| (NULL accepted).
+void mh_capture_close(struct mh_capture *c);
+
 // mh_capture_library_version returns libpcap's own version string.
 const char *mh_capture_library_version(void);
 

@@ -397,6 +397,33 @@ void mh_wire_analyze(const struct mh_packets *p, int client_port, const char *ke
   free(ss.data);
 }
 
+int mh_wire_closed(const struct mh_packets *p, int client_port) {
+  int fin_c = 0, fin_s = 0;
+  for (size_t i = 0; i < p->num; i++) {
+    int sport, dport;
+    uint32_t seq;
+    uint8_t flags;
+    const uint8_t *pl;
+    size_t plen;
+    if (split(p->linktype, p->items[i].data, p->items[i].caplen, &sport, &dport, &seq, &flags, &pl,
+              &plen) != 0 ||
+        (sport != client_port && dport != client_port)) {
+      continue;
+    }
+    if (flags & 0x04) {
+      return 1;  // a RST ends it at once
+    }
+    if (fin_c && fin_s) {
+      return 1;  // a segment after both FINs: the last ACK
+    }
+    if (flags & 0x01) {
+      fin_c |= sport == client_port;
+      fin_s |= dport == client_port;
+    }
+  }
+  return 0;
+}
+
 int mh_wire_first_fatal(const struct mh_wire_view *w, char from) {
   for (size_t i = 0; i < w->num_alerts; i++) {
     const struct mh_wire_alert *a = &w->alerts[i];

@@ -38,6 +38,11 @@ struct mh_wire_view {
 void mh_wire_analyze(const struct mh_packets *p, int client_port, const char *keylog,
                      struct mh_wire_view *out);
 
+// mh_wire_closed says whether the TCP connection of |client_port| in |p| is over on the wire: a
+// RST in either direction, or a FIN from each side and a segment after the later one (its ACK),
+// so that nothing more of it is to come. Returns 1 or 0.
+int mh_wire_closed(const struct mh_packets *p, int client_port);
+
 // mh_wire_first_fatal returns the first fatal alert sent by |from| on the wire (its code),
 // MH_WIRE_UNDECRYPTED if one was sent but could not be decrypted, or MH_ALERT_NONE if none was
 // seen.

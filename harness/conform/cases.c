@@ -25,7 +25,8 @@
 #include "tls/tls.h"
 
 #define SERVER_RECORD_WAIT_MS 1500
-#define CAPTURE_LINGER_MS 50
+#define CAPTURE_LINGER_MS 50  // the longest wait for a case's last frames (FIN, RST, the ACK)
+#define CAPTURE_POLL_MS 1     // how often the capture is looked at for them
 
 static void set_setup_error(struct mh_runner *r, const struct mh_err *e) {
   pthread_mutex_lock(&r->err_mu);
@@ -160,7 +161,8 @@ struct slot {
   char host_header[300];
   const char *address;
   int port;
-  ev_timer wait;  // the capture's linger, then the longest wait for the mock's record
+  ev_timer wait;       // the capture's linger, then the longest wait for the mock's record
+  double linger_from;  // mh_clock_now_ms when the probe ended: the capture's linger counts from it
   struct mh_record_wait record;
   ev_async record_came;
   int waiting;  // for the mock's record
@@ -431,13 +433,22 @@ static void after_capture(struct slot *sl) {
   ev_timer_start(sl->th->loop, &sl->wait);
 }
 
-// linger_cb collects the case's capture once its last frames (FIN, RST) had time to arrive.
+// linger_cb takes the case's frames as they come and ends the capture as soon as the wire shows
+// the connection over (mh_wire_closed), CAPTURE_LINGER_MS after the probe at the latest: a fixed
+// linger cost every case 50 ms.
 static void linger_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   (void)loop;
   (void)revents;
   struct slot *sl = w->data;
   struct mh_case_result *res = &sl->th->r->results[sl->idx];
-  mh_capture_collect(sl->ch.cap, 0, &res->packets);
+  mh_capture_take(sl->ch.cap, &res->packets);
+  if (!mh_wire_closed(&res->packets, res->outcome.local_port) &&
+      mh_clock_now_ms() - sl->linger_from < CAPTURE_LINGER_MS && !atomic_load(&sl->th->r->stop)) {
+    ev_timer_set(&sl->wait, CAPTURE_POLL_MS / 1000.0, 0.);
+    ev_timer_start(sl->th->loop, &sl->wait);
+    return;
+  }
+  mh_capture_close(sl->ch.cap);
   sl->ch.cap = NULL;
   mh_wire_analyze(&res->packets, res->outcome.local_port, res->outcome.keylog, &res->wire);
   cross_check(res);
@@ -455,7 +466,9 @@ static void probe_done(void *arg) {
   res->endpoint = case_endpoint(r->a, sl->address, sl->port, res->outcome.remote);
   pthread_mutex_unlock(&r->arena_mu);
   if (sl->ch.cap != NULL) {
-    ev_timer_init(&sl->wait, linger_cb, CAPTURE_LINGER_MS / 1000.0, 0.);
+    sl->linger_from = mh_clock_now_ms();
+    memset(&res->packets, 0, sizeof(res->packets));
+    ev_timer_init(&sl->wait, linger_cb, 0., 0.);
     sl->wait.data = sl;
     ev_timer_start(sl->th->loop, &sl->wait);
     return;
