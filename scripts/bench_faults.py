@@ -21,6 +21,7 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "py"))
+from conftest import NGINX_CONF  # noqa: E402
 from netns import SERVER_V4, ImpairedBed  # noqa: E402
 
 IDENTITIES = ["location-b", "location-c", "none", "wrong-cn", "expired", "not-yet-valid",
@@ -29,12 +30,8 @@ PORT = 8443
 
 
 def nginx_conf(tmp, fx):
-    conftest = (ROOT / "tests" / "py" / "conftest.py").read_text()
-    ns = {}
-    start = conftest.index('NGINX_HEAD = """')
-    end = conftest.index('"""\n', conftest.index('NGINX_CONF = NGINX_HEAD + """')) + 4
-    exec(conftest[start:end], ns)  # the suite's nginx, one place
-    return ns["NGINX_CONF"].format(tmp=tmp, port=PORT, fx=fx).replace(
+    """The suite's nginx (tests/py/conftest.py's NGINX_CONF), listening in the server namespace."""
+    return NGINX_CONF.format(tmp=tmp, port=PORT, fx=fx).replace(
         f"listen 127.0.0.1:{PORT}", f"listen {SERVER_V4}:{PORT}")
 
 

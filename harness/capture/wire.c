@@ -335,38 +335,52 @@ static void records(struct mh_wire_view *w, char from, const struct stream *s, s
   free(plain);
 }
 
+// segment is one TCP segment of a case's connection, as segment_of reads it.
+struct segment {
+  char from;  // 'c' the client (|client_port|), 's' the server
+  uint32_t seq;
+  uint8_t flags;
+  const uint8_t *payload;
+  size_t len;
+};
+
+// segment_of reads frame |i| of |p| into |s| when it is a TCP segment of |client_port|'s
+// connection; 0, or -1 for any other frame.
+static int segment_of(const struct mh_packets *p, size_t i, int client_port, struct segment *s) {
+  int sport, dport;
+  if (split(p->linktype, p->items[i].data, p->items[i].caplen, &sport, &dport, &s->seq, &s->flags,
+            &s->payload, &s->len) != 0 ||
+      (sport != client_port && dport != client_port)) {
+    return -1;
+  }
+  s->from = sport == client_port ? 'c' : 's';
+  return 0;
+}
+
 void mh_wire_analyze(const struct mh_packets *p, int client_port, const char *keylog,
                      struct mh_wire_view *w) {
   memset(w, 0, sizeof(*w));
   struct stream cs = {0}, ss = {0};
   for (size_t i = 0; i < p->num; i++) {
-    int sport, dport;
-    uint32_t seq;
-    uint8_t flags;
-    const uint8_t *pl;
-    size_t plen;
-    if (split(p->linktype, p->items[i].data, p->items[i].caplen, &sport, &dport, &seq, &flags, &pl,
-              &plen) != 0) {
+    struct segment g;
+    if (segment_of(p, i, client_port, &g) != 0) {
       continue;
     }
-    struct stream *s = sport == client_port ? &cs : dport == client_port ? &ss : NULL;
-    if (s == NULL) {
-      continue;
-    }
+    struct stream *s = g.from == 'c' ? &cs : &ss;
     w->frames++;
-    if (flags & 0x02) {  // SYN: data starts at ISN + 1
-      s->next_seq = seq + 1;
+    if (g.flags & 0x02) {  // SYN: data starts at ISN + 1
+      s->next_seq = g.seq + 1;
       s->have_seq = 1;
       continue;
     }
-    if (flags & 0x04) {
+    if (g.flags & 0x04) {
       s->rst = 1;
     }
-    if (flags & 0x01) {
+    if (g.flags & 0x01) {
       s->fin = 1;
     }
-    if (plen > 0) {
-      stream_add(s, seq, pl, plen);
+    if (g.len > 0) {
+      stream_add(s, g.seq, g.payload, g.len);
     }
   }
   uint8_t cr[32];
@@ -400,25 +414,19 @@ void mh_wire_analyze(const struct mh_packets *p, int client_port, const char *ke
 int mh_wire_closed(const struct mh_packets *p, int client_port) {
   int fin_c = 0, fin_s = 0;
   for (size_t i = 0; i < p->num; i++) {
-    int sport, dport;
-    uint32_t seq;
-    uint8_t flags;
-    const uint8_t *pl;
-    size_t plen;
-    if (split(p->linktype, p->items[i].data, p->items[i].caplen, &sport, &dport, &seq, &flags, &pl,
-              &plen) != 0 ||
-        (sport != client_port && dport != client_port)) {
+    struct segment g;
+    if (segment_of(p, i, client_port, &g) != 0) {
       continue;
     }
-    if (flags & 0x04) {
+    if (g.flags & 0x04) {
       return 1;  // a RST ends it at once
     }
     if (fin_c && fin_s) {
       return 1;  // a segment after both FINs: the last ACK
     }
-    if (flags & 0x01) {
-      fin_c |= sport == client_port;
-      fin_s |= dport == client_port;
+    if (g.flags & 0x01) {
+      fin_c |= g.from == 'c';
+      fin_s |= g.from == 's';
     }
   }
   return 0;

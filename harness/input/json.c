@@ -97,24 +97,22 @@ int mh_json_read_file(const char *path, const char *what, char **out, size_t *ou
     return mh_infile_open_failed(path, what, e, err);
   }
   int ret;
-  {
-    int r = sb.st_size > MH_JSON_MAX_BYTES ? 1 : read_all(f, (size_t)sb.st_size, out, out_len);
-    if (r == 1) {
-      ret = mh_err_set(err,
-                       "%s: larger than %d MiB, the limit for a %s; refused, not read in part "
-                       "(is it the right file?)",
-                       path, MAX_MIB, what);
-    } else if (r != 0) {
-      ret = mh_err_errno(err, "%s: cannot read the %s (check that it is a readable file)", path,
-                         what);
-    } else if (*out_len == 0) {
-      free(*out);
-      *out = NULL;
-      ret = mh_err_set(err, "%s: the %s is empty (was it written completely? give a JSON %s)", path,
-                       what, what);
-    } else {
-      ret = 0;
-    }
+  int r = sb.st_size > MH_JSON_MAX_BYTES ? 1 : read_all(f, (size_t)sb.st_size, out, out_len);
+  if (r == 1) {
+    ret = mh_err_set(err,
+                     "%s: larger than %d MiB, the limit for a %s; refused, not read in part "
+                     "(is it the right file?)",
+                     path, MAX_MIB, what);
+  } else if (r != 0) {
+    ret =
+        mh_err_errno(err, "%s: cannot read the %s (check that it is a readable file)", path, what);
+  } else if (*out_len == 0) {
+    free(*out);
+    *out = NULL;
+    ret = mh_err_set(err, "%s: the %s is empty (was it written completely? give a JSON %s)", path,
+                     what, what);
+  } else {
+    ret = 0;
   }
   fclose(f);
   return ret;
