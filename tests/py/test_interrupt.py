@@ -228,7 +228,8 @@ def test_signal_stops_load_with_report_and_no_keys(harness, tmp_path, sig, code,
     assert f"load: interrupted by {name}" in stdout
     # The console's rate too: over the time it ran (it once printed "in 60.0 s").
     m = re.search(rf"load: {done} handshakes in {elapsed:.1f} s: ([0-9.]+)/s", stdout)
-    assert m and float(m.group(1)) == pytest.approx(done / elapsed, rel=5e-3), stdout
+    # The console prints one decimal (7.9/s for 7.944/s): the figure is the rate rounded to that.
+    assert m and float(m.group(1)) == pytest.approx(done / elapsed, rel=5e-3, abs=0.051), stdout
     assert private_keys(tmp_path) == []
 
 
