@@ -44,6 +44,20 @@ int mh_cmd_add_pin(const char *cmd, struct mh_net_pin *pins, size_t *num, const 
 // is one, else the shipped profiles/. Allocated from |a|, or static.
 const char *mh_cmd_profiles_dir(struct mh_arena *a, const char *scenario_file, const char *given);
 
+// mh_cmd_fixtures_cache returns the fixtures cache (pki/cache.h) of a command that generates a
+// scenario's fixtures: none with |off| (--no-fixtures-cache) or MH_FIXTURES_CACHE=off; else
+// |given| (--fixtures-cache DIR); else $MH_FIXTURES_CACHE; else
+// $XDG_CACHE_HOME/mtls-harness/fixtures, else ~/.cache/mtls-harness/fixtures; NULL: none (no
+// home either). Allocated from |a|, or the environment's.
+const char *mh_cmd_fixtures_cache(struct mh_arena *a, const char *given, int off);
+
+// The help lines of the two options, shared by run, load and serve.
+#define MH_CMD_FIXTURES_CACHE_HELP                                                          \
+  "  --fixtures-cache DIR reuse fixtures generated from the same spec and imported files\n" \
+  "                       (0600, checked against tampering, at most a day old; default\n"   \
+  "                       $MH_FIXTURES_CACHE or ~/.cache/mtls-harness/fixtures)\n"          \
+  "  --no-fixtures-cache  generate every key again (MH_FIXTURES_CACHE=off does too)\n"
+
 // mh_version_print writes the harness's version and the version of every library it links, and
 // which BoringSSL build is loaded (cmd/version.c).
 void mh_version_print(FILE *out);

@@ -54,6 +54,8 @@ struct mh_load_command {
   int keep_fixtures;            // --keep-fixtures: with --location, keep <out>/fixtures even
                                 // when the command fails or is interrupted
   int force;                    // --force: empty an --out that is not empty (refused otherwise)
+  const char *fixtures_cache;   // --fixtures-cache DIR
+  int no_fixtures_cache;        // --no-fixtures-cache
   const char *shard;            // --shard I/N (load/shard.h), NULL: not sharded
   const char *start_at;         // --start-at TIME, NULL: at once
   // The run's numbers, version, --server-name and --quiet, each within its option's range
@@ -69,6 +71,7 @@ struct load_state {
   const char *name;           // what is loaded: the location, or the target's server name
   const char *out_dir;
   const char *fixtures_dir;
+  const char *fixtures_cache;      // pki/cache.h; NULL: none
   struct mh_scenario scenario;     // with a location
   const struct mh_location *L;     // NULL: an external target
   struct mh_pki_spec id_spec;      // --identities-from
@@ -239,7 +242,8 @@ static int prepare_external_location(struct load_state *st, const struct mh_loca
   st->lo.server_name = L->server_name != NULL ? L->server_name : L->target_host;
   st->lo.ca_files = L->target_ca_files;
   st->lo.num_ca_files = L->num_target_ca_files;
-  struct mh_pki_options po = {.out_dir = st->fixtures_dir, .quiet = 1};
+  struct mh_pki_options po = {
+      .out_dir = st->fixtures_dir, .quiet = 1, .cache_dir = st->fixtures_cache};
   if (st->lo.address == NULL) {
     return mh_err_set(err, "out of memory");
   }
@@ -275,7 +279,8 @@ static int prepare_location(struct load_state *st, struct mh_err *err) {
     return -1;
   }
   st->spec = &st->scenario.spec;
-  struct mh_pki_options po = {.out_dir = st->fixtures_dir, .quiet = 1};
+  struct mh_pki_options po = {
+      .out_dir = st->fixtures_dir, .quiet = 1, .cache_dir = st->fixtures_cache};
   if (mh_stage_mkdirs(st->out_dir, err) != 0 || mh_pki_generate(st->spec, &po, err) != 0 ||
       mh_load_location_start(&st->mock, a, &st->scenario, st->L,
                              c->server_threads > 0 ? c->server_threads : 1, err) != 0) {
@@ -332,7 +337,8 @@ static int prepare_target(struct load_state *st, struct mh_err *err) {
   }
   // The spec is generated into --fixtures as `pki` would (CA keys and imported files are kept),
   // so that one spec serves `run` and `load` without a separate step.
-  struct mh_pki_options po = {.out_dir = c->fixtures_dir, .quiet = 1};
+  struct mh_pki_options po = {
+      .out_dir = c->fixtures_dir, .quiet = 1, .cache_dir = st->fixtures_cache};
   if (mh_pki_spec_load(a, c->identities_from, &st->id_spec, err) != 0 ||
       mh_pki_generate(&st->id_spec, &po, err) != 0) {
     return -1;
@@ -383,7 +389,8 @@ static void say_identities(const struct load_state *st) {
 static int prepare_identities(struct load_state *st, struct mh_err *err) {
   const struct mh_load_command *c = st->c;
   if (st->L != NULL && c->identities_from != NULL) {
-    struct mh_pki_options po = {.out_dir = st->fixtures_dir, .quiet = 1};
+    struct mh_pki_options po = {
+        .out_dir = st->fixtures_dir, .quiet = 1, .cache_dir = st->fixtures_cache};
     if (mh_pki_spec_load(&st->arena, c->identities_from, &st->id_spec, err) != 0 ||
         mh_pki_generate(&st->id_spec, &po, err) != 0) {
       return -1;
@@ -506,6 +513,7 @@ static int load_run(const struct mh_load_command *c, struct mh_err *err) {
   }
   st->c = c;
   mh_arena_init(&st->arena);
+  st->fixtures_cache = mh_cmd_fixtures_cache(&st->arena, c->fixtures_cache, c->no_fixtures_cache);
   if (mh_interrupt_open(&st->intr, err) != 0 || check(c, &st->lo, err) != 0) {
     goto out;
   }
@@ -651,6 +659,8 @@ static const struct option load_longopts[] = {
     {"shard", required_argument, NULL, 'H'},
     {"start-at", required_argument, NULL, 'Z'},
     {"latency-log", required_argument, NULL, 'G'},
+    {"fixtures-cache", required_argument, NULL, 'Y'},
+    {"no-fixtures-cache", no_argument, NULL, 'y'},
     {NULL, 0, NULL, 0},
 };
 
@@ -710,6 +720,12 @@ static int cmd_load(const struct mh_cmd *self, int argc, char **argv) {
         break;
       case 'D':
         c.profiles_dir = optarg;
+        break;
+      case 'Y':
+        c.fixtures_cache = optarg;
+        break;
+      case 'y':
+        c.no_fixtures_cache = 1;
         break;
       case 'q':
         c.load.quiet = 1;
@@ -806,7 +822,8 @@ const struct mh_cmd mh_cmd_load = {
     "  --out DIR            report directory (default reports/<name>-load-<timestamp>)\n"
     "  --quiet              no progress line\n"
     "  --keep-fixtures      with --location: keep <out>/fixtures (private keys) when the\n"
-    "                       command fails or is interrupted (removed then by default)\n"
+    "                       command fails or is interrupted (removed then by "
+    "default)\n" MH_CMD_FIXTURES_CACHE_HELP
     "  --force              empty an --out directory that is not empty (refused otherwise)\n"
     "  --shard I/N          shard I (0 to N-1) of N generators: its part of --rate (arrivals\n"
     "                       k mod N == I of one schedule at the total rate R), of\n"

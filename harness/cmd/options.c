@@ -1,7 +1,8 @@
 // options: what the commands' option parsing has in common: --help, --resolve pins, where the
-// stack profiles are.
+// stack profiles are, the fixtures cache.
 #include "cmd/cmd.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -41,4 +42,21 @@ const char *mh_cmd_profiles_dir(struct mh_arena *a, const char *scenario_file, c
     }
   }
   return MH_DEFAULT_PROFILES_DIR;
+}
+
+const char *mh_cmd_fixtures_cache(struct mh_arena *a, const char *given, int off) {
+  const char *env = getenv("MH_FIXTURES_CACHE");
+  if (off || (given == NULL && env != NULL && strcmp(env, "off") == 0)) {
+    return NULL;
+  }
+  if (given != NULL || (env != NULL && *env != 0)) {
+    return given != NULL ? given : env;
+  }
+  const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+  if (xdg != NULL && xdg[0] == '/') {  // the XDG spec: a relative one is ignored
+    return mh_arena_sprintf(a, "%s/mtls-harness/fixtures", xdg);
+  }
+  return home != NULL && home[0] == '/'
+             ? mh_arena_sprintf(a, "%s/.cache/mtls-harness/fixtures", home)
+             : NULL;
 }

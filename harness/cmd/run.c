@@ -34,6 +34,8 @@ static const char *run_fixtures_dir(void *arg, struct mh_arena *a, const char *s
 struct run_flags {
   const char *keylog;
   int force, keep_fixtures;
+  const char *fixtures_cache;  // --fixtures-cache DIR
+  int no_fixtures_cache;       // --no-fixtures-cache
 };
 
 // parse_min_time_left reads --min-time-left DURATION into |ro|: a positive duration in s, m, h, d
@@ -151,6 +153,7 @@ static int run_scenario(const char *scenario_file, struct mh_run_options *ro,
   struct mh_runner *runner = NULL;
   int rc = MH_EXIT_INPUT;
   ro->profiles_dir = mh_cmd_profiles_dir(&arena, scenario_file, ro->profiles_dir);
+  ro->fixtures_cache = mh_cmd_fixtures_cache(&arena, fl->fixtures_cache, fl->no_fixtures_cache);
   // SIGINT and SIGTERM become a file descriptor the runner polls: blocked here, before any thread.
   struct mh_interrupt intr;
   struct mh_outdir od = {.path = NULL};
@@ -200,25 +203,37 @@ out:
   return rc;
 }
 
+// run_longopts are the options of `run`.
+static const struct option run_longopts[] = {
+    {"out", required_argument, NULL, 'o'},
+    {"filter", required_argument, NULL, 'F'},
+    {"jobs", required_argument, NULL, 'j'},
+    {"strict", no_argument, NULL, 's'},
+    {"baseline", required_argument, NULL, 'b'},
+    {"profiles", required_argument, NULL, 'p'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {"pcap", no_argument, NULL, 'P'},
+    {"capture-iface", required_argument, NULL, 'I'},
+    {"keylog", required_argument, NULL, 'K'},
+    {"resolve", required_argument, NULL, 'r'},
+    {"timeout", required_argument, NULL, 'T'},
+    {"force", no_argument, NULL, 'f'},
+    {"keep-fixtures", no_argument, NULL, 'k'},
+    {"min-time-left", required_argument, NULL, 'L'},
+    {"retries", required_argument, NULL, 'R'},
+    {"fixtures-cache", required_argument, NULL, 'C'},
+    {"no-fixtures-cache", no_argument, NULL, 'N'},
+    {NULL, 0, NULL, 0},
+};
 static int cmd_run(const struct mh_cmd *self, int argc, char **argv) {
-  static const struct option longopts[] = {
-      {"out", required_argument, NULL, 'o'},      {"filter", required_argument, NULL, 'F'},
-      {"jobs", required_argument, NULL, 'j'},     {"strict", no_argument, NULL, 's'},
-      {"baseline", required_argument, NULL, 'b'}, {"profiles", required_argument, NULL, 'p'},
-      {"quiet", no_argument, NULL, 'q'},          {"help", no_argument, NULL, 'h'},
-      {"pcap", no_argument, NULL, 'P'},           {"capture-iface", required_argument, NULL, 'I'},
-      {"keylog", required_argument, NULL, 'K'},   {"resolve", required_argument, NULL, 'r'},
-      {"timeout", required_argument, NULL, 'T'},  {"force", no_argument, NULL, 'f'},
-      {"keep-fixtures", no_argument, NULL, 'k'},  {"min-time-left", required_argument, NULL, 'L'},
-      {"retries", required_argument, NULL, 'R'},  {NULL, 0, NULL, 0},
-  };
   struct mh_run_options ro = {
       .jobs = (int)sysconf(_SC_NPROCESSORS_ONLN), .plan_out = stdout, .retries = -1};
   struct mh_net_pin pins[MH_CMD_MAX_PINS];
   ro.pins = pins;
   struct run_flags fl = {.keylog = NULL};
   int opt;
-  while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+  while ((opt = getopt_long(argc, argv, "h", run_longopts, NULL)) != -1) {
     char *end;
     switch (opt) {
       case 'o':
@@ -253,6 +268,12 @@ static int cmd_run(const struct mh_cmd *self, int argc, char **argv) {
         break;
       case 'k':
         fl.keep_fixtures = 1;
+        break;
+      case 'C':
+        fl.fixtures_cache = optarg;
+        break;
+      case 'N':
+        fl.no_fixtures_cache = 1;
         break;
       case 'F':
         ro.filter = optarg;
@@ -341,7 +362,8 @@ const struct mh_cmd mh_cmd_run = {
     "                       was inconclusive, or refused at TLS without an alert; the last\n"
     "                       probe is judged, and a warning names the cases probed again\n"
     "                       (mocks, on loopback in this process, are never probed again)\n"
-    "  --keep-fixtures      keep the generated fixtures (private keys) even when the run fails\n"
+    "  --keep-fixtures      keep the generated fixtures (private keys) even when the run "
+    "fails\n" MH_CMD_FIXTURES_CACHE_HELP
     "                       or is interrupted (they are removed then by default)\n"
     "\n"
     "Writes report.json, junit.xml, report.md, report.html and cases/<case>.log in the run's\n"

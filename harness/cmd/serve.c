@@ -34,12 +34,14 @@ struct serve_outage {
 
 struct serve_options {
   const char *scenario_path;
-  const char *fixtures_dir;  // NULL: the scenario's default
-  const char *events_path;   // NULL: reports/<scenario>-events.jsonl (reports/ is created)
-  int ephemeral_ports;       // bind port 0; inputs follow the bound ports
-  double for_s;              // > 0: stop by itself after this many seconds
-  int quiet;                 // no Go-style log lines on stderr
-  int threads;               // event loops, 1 to MH_MAX_LOOPS
+  const char *fixtures_dir;    // NULL: the scenario's default
+  const char *fixtures_cache;  // --fixtures-cache DIR
+  int no_fixtures_cache;       // --no-fixtures-cache
+  const char *events_path;     // NULL: reports/<scenario>-events.jsonl (reports/ is created)
+  int ephemeral_ports;         // bind port 0; inputs follow the bound ports
+  double for_s;                // > 0: stop by itself after this many seconds
+  int quiet;                   // no Go-style log lines on stderr
+  int threads;                 // event loops, 1 to MH_MAX_LOOPS
   const struct serve_outage *outages;
   size_t num_outages;
   struct mh_mock_limits limits;  // --limit; 0 fields: the defaults
@@ -117,7 +119,10 @@ static int open_inputs(struct serve_run *r, struct mh_err *err) {
   if (mh_scenario_load(&r->arena, o->scenario_path, &sopts, &r->s, err) != 0) {
     return -1;
   }
-  struct mh_pki_options popts = {.out_dir = r->s.fixtures_dir, .quiet = 1};
+  struct mh_pki_options popts = {
+      .out_dir = r->s.fixtures_dir,
+      .quiet = 1,
+      .cache_dir = mh_cmd_fixtures_cache(&r->arena, o->fixtures_cache, o->no_fixtures_cache)};
   if (mh_pki_generate(&r->s.spec, &popts, err) != 0 || mh_pebble_start(&r->s, &r->pebble, err)) {
     return -1;
   }
@@ -274,11 +279,18 @@ out:
 
 static int cmd_serve(const struct mh_cmd *self, int argc, char **argv) {
   static const struct option longopts[] = {
-      {"fixtures", required_argument, NULL, 'F'}, {"ephemeral-ports", no_argument, NULL, 'e'},
-      {"events", required_argument, NULL, 'E'},   {"for", required_argument, NULL, 'f'},
-      {"outage", required_argument, NULL, 'o'},   {"quiet", no_argument, NULL, 'q'},
-      {"help", no_argument, NULL, 'h'},           {"threads", required_argument, NULL, 't'},
-      {"limit", required_argument, NULL, 'l'},    {NULL, 0, NULL, 0},
+      {"fixtures", required_argument, NULL, 'F'},
+      {"ephemeral-ports", no_argument, NULL, 'e'},
+      {"events", required_argument, NULL, 'E'},
+      {"for", required_argument, NULL, 'f'},
+      {"outage", required_argument, NULL, 'o'},
+      {"quiet", no_argument, NULL, 'q'},
+      {"help", no_argument, NULL, 'h'},
+      {"threads", required_argument, NULL, 't'},
+      {"limit", required_argument, NULL, 'l'},
+      {"fixtures-cache", required_argument, NULL, 'C'},
+      {"no-fixtures-cache", no_argument, NULL, 'N'},
+      {NULL, 0, NULL, 0},
   };
   struct serve_options o = {.threads = 1};
   struct serve_outage outages[MAX_OUTAGES];
@@ -290,6 +302,12 @@ static int cmd_serve(const struct mh_cmd *self, int argc, char **argv) {
     switch (opt) {
       case 'F':
         o.fixtures_dir = optarg;
+        break;
+      case 'C':
+        o.fixtures_cache = optarg;
+        break;
+      case 'N':
+        o.no_fixtures_cache = 1;
         break;
       case 'e':
         o.ephemeral_ports = 1;
@@ -362,7 +380,8 @@ const struct mh_cmd mh_cmd_serve = {
     "serve SCENARIO.json [--fixtures DIR] [--ephemeral-ports] [--events FILE] [--for S]\n"
     "                    [--threads N] [--limit NAME=VALUE]...",
     "generate the fixtures and run every mock location until SIGINT/SIGTERM",
-    "  --fixtures DIR       where to generate the fixture PKI (default fixtures/out/<spec name>)\n"
+    "  --fixtures DIR       where to generate the fixture PKI (default fixtures/out/<spec "
+    "name>)\n" MH_CMD_FIXTURES_CACHE_HELP
     "  --ephemeral-ports    bind port 0 instead of the configured ports; inputs follow\n"
     "  --events FILE        the event log, JSON lines (default reports/<scenario>-events.jsonl)\n"
     "  --for SECONDS        stop by itself after SECONDS\n"

@@ -657,7 +657,8 @@ int mh_runner_run(const struct mh_scenario *s_in, const struct mh_run_options *o
     goto out;
   }
   // The fixtures first: the oracle reads the certificates when it plans the cases.
-  struct mh_pki_options popts = {.out_dir = s_in->fixtures_dir, .quiet = 1};
+  struct mh_pki_options popts = {
+      .out_dir = s_in->fixtures_dir, .quiet = 1, .cache_dir = o->fixtures_cache};
   if (mh_pki_generate(&s_in->spec, &popts, err) != 0 || mh_pebble_start(s_in, &r->pebble, err) ||
       merge_pins(r, s_in, err) != 0 || plan_cases(r, s_in, err) != 0) {
     goto out;

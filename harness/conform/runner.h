@@ -12,13 +12,14 @@
 #include "input/scenario.h"
 
 struct mh_run_options {
-  const char *out_dir;       // the run's report directory (created)
-  const char *filter;        // glob on case ids, NULL: all
-  int jobs;                  // concurrent cases
-  int strict;                // pass-conceptual and warnings (conform/warnings.h) fail
-  const char *baseline;      // earlier report.json, NULL: none
-  const char *profiles_dir;  // where stack profiles are
-  int quiet;                 // print only the summary
+  const char *out_dir;         // the run's report directory (created)
+  const char *filter;          // glob on case ids, NULL: all
+  int jobs;                    // concurrent cases
+  int strict;                  // pass-conceptual and warnings (conform/warnings.h) fail
+  const char *baseline;        // earlier report.json, NULL: none
+  const char *profiles_dir;    // where stack profiles are
+  const char *fixtures_cache;  // pki/cache.h; NULL: none
+  int quiet;                   // print only the summary
   // Where the run says, before its first case, which profile and request each target gets and
   // what its policy requires that its stack cannot enforce; NULL: nowhere.
   FILE *plan_out;

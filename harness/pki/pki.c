@@ -33,6 +33,7 @@
 
 #include "base/stage.h"
 #include "pki/bundle.h"
+#include "pki/cache.h"
 #include "pki/import.h"
 
 #define MODE_SECRET 0600
@@ -734,6 +735,73 @@ int mh_pki_preflight(const struct mh_pki_spec *spec, struct mh_err *err) {
   return 0;
 }
 
+#define MH_PKI_MAX_CAS 64
+
+// from_cache writes the files of |spec|'s cache entry through |st| if there is a usable one whose
+// CA keys are those already below the output directory, if any (generation would reuse them).
+// Returns 1 (written and committed), 0 (generate them) or -1 with |err| set.
+static int from_cache(const struct mh_pki_spec *spec, const struct mh_pki_options *opts,
+                      const uint8_t digest[32], struct mh_stage *st, time_t now,
+                      struct mh_err *err) {
+  time_t made = 0;
+  char stale[160];
+  const char *keys[MH_PKI_MAX_CAS];
+  size_t n = 0;
+  for (size_t i = 0; i < spec->num_cas && n < MH_PKI_MAX_CAS; i++) {
+    if (!spec->entities[i].imported && spec->entities[i].key_file != NULL) {
+      keys[n++] = spec->entities[i].key_file;
+    }
+  }
+  if (n < spec->num_cas && n == MH_PKI_MAX_CAS) {
+    return 0;
+  }
+  int r = mh_pki_cache_restore(opts->cache_dir, digest, opts->out_dir, keys, n, st, now, &made,
+                               stale, sizeof(stale), err);
+  if (r == 0 && stale[0] != 0) {
+    fprintf(stderr,
+            "pki: warning: fixtures cache %s: the entry for %s is not used: %s (it is "
+            "generated again and replaced)\n",
+            opts->cache_dir, spec->file, stale);
+  }
+  if (r <= 0) {
+    return r;
+  }
+  if (mh_stage_commit(st, err) != 0) {
+    return -1;
+  }
+  if (!opts->quiet) {
+    char when[32];
+    struct tm tm;
+    gmtime_r(&made, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    printf("pki: %s -> %s: unchanged since %s, written from the fixtures cache %s\n", spec->file,
+           opts->out_dir, when, opts->cache_dir);
+  }
+  return 1;
+}
+
+// to_cache keeps the files just written from |spec| (|o| and the zips) in the cache.
+static void to_cache(const struct mh_pki_spec *spec, const struct mh_pki_options *opts,
+                     const uint8_t digest[32], const struct outputs *o, time_t now) {
+  const char **paths = calloc(o->num + spec->num_zips + 1, sizeof(*paths));
+  struct mh_err err = {0};
+  size_t n = 0;
+  for (size_t i = 0; paths != NULL && i < o->num; i++) {
+    paths[n++] = o->items[i].path;
+  }
+  for (size_t z = 0; paths != NULL && z < spec->num_zips; z++) {
+    paths[n++] = spec->zips[z].file;
+  }
+  if (paths == NULL ||
+      mh_pki_cache_store(opts->cache_dir, digest, spec, opts->out_dir, paths, n, now, &err) != 0) {
+    fprintf(stderr,
+            "pki: warning: fixtures cache %s not written: %s (the run goes on without it; "
+            "--fixtures-cache DIR names another, --no-fixtures-cache stops trying)\n",
+            opts->cache_dir, paths == NULL ? "out of memory" : err.msg);
+  }
+  free(paths);
+}
+
 int mh_pki_generate(const struct mh_pki_spec *spec, const struct mh_pki_options *opts,
                     struct mh_err *err) {
   time_t now = time(NULL);
@@ -746,6 +814,24 @@ int mh_pki_generate(const struct mh_pki_spec *spec, const struct mh_pki_options 
       mh_err_set(err, "%s: out of memory", spec->file);
     }
     goto out;
+  }
+  uint8_t digest[32];
+  char why[128];
+  int cached = opts->cache_dir != NULL && mh_pki_cache_digest(spec, digest) == 1;
+  if (cached && !mh_pki_cache_owned(opts->cache_dir, why, sizeof(why))) {
+    fprintf(stderr,
+            "pki: warning: fixtures cache %s is not used: %s (name one of this user's "
+            "with --fixtures-cache DIR, or pass --no-fixtures-cache)\n",
+            opts->cache_dir, why);
+    cached = 0;
+  }
+  if (cached && !opts->force) {
+    // Imported files pass the checks generation makes (a key's mode...) with or without a cache.
+    int r = mh_pki_preflight(spec, err) != 0 ? -1 : from_cache(spec, opts, digest, &st, now, err);
+    if (r != 0) {
+      ret = r > 0 ? 0 : -1;
+      goto out;
+    }
   }
 
   // 1. Keys and certificates, in memory. CAs come first and name only earlier CAs as issuers.
@@ -777,6 +863,9 @@ int mh_pki_generate(const struct mh_pki_spec *spec, const struct mh_pki_options 
   // 3. All at once.
   if (mh_stage_commit(&st, err) != 0) {
     goto out;
+  }
+  if (cached) {
+    to_cache(spec, opts, digest, &o, now);
   }
   if (opts->quiet) {
     ret = 0;

@@ -148,6 +148,9 @@ struct mh_pki_options {
   int force;    // regenerate CA keys even if they exist
   int verbose;  // print one line per file
   int quiet;    // print nothing (the caller reports)
+  // The fixtures cache (cache.h), or NULL for none. It is read unless |force|; an entry whose CA
+  // keys are not those already below |out_dir| (generation reuses them) is not used.
+  const char *cache_dir;
 };
 
 // mh_pki_key_decrypted reports whether identity |e|'s key file is a decrypted copy written into
@@ -163,7 +166,9 @@ int mh_pki_preflight(const struct mh_pki_spec *spec, struct mh_err *err);
 
 // mh_pki_generate issues everything |spec| declares below |opts->out_dir| and prints a summary to
 // stdout. CA keys that already exist there are reused unless |opts->force| (the type must match the
-// spec). All files appear or none does. Returns 0, or -1 with |err| set.
+// spec). With |opts->cache_dir|, the files of a usable cache entry are written instead, and new
+// ones are kept there (a cache that cannot be written is a warning on stderr). All files appear
+// or none does. Returns 0, or -1 with |err| set.
 int mh_pki_generate(const struct mh_pki_spec *spec, const struct mh_pki_options *opts,
                     struct mh_err *err);
 

@@ -33,6 +33,21 @@ def federation():
 # One parsed copy for the tests that only read it, or copy it before an edit (write_scenario does).
 FED = federation()
 
+# The fixtures cache (docs/pki-spec.md, "The fixtures cache") of every command a test runs: one for
+# the whole session, shared by its xdist workers (as concurrent runs share a user's), never the
+# user's own ~/.cache. A test of the cache itself names its own with --fixtures-cache.
+# The controller imports this first and its environment reaches the workers it starts.
+FIXTURES_CACHE = pathlib.Path(os.environ.get("TMPDIR", "/tmp")) / f"mh-test-fixtures-{os.getpid()}"
+os.environ.setdefault("MH_FIXTURES_CACHE", str(FIXTURES_CACHE))
+
+
+def pytest_unconfigure(config):
+    """The session's fixtures cache goes with the session (from the controller, once the workers
+    are done; a worker is a process of its own with PYTEST_XDIST_WORKER set)."""
+    if "PYTEST_XDIST_WORKER" not in os.environ and os.environ.get("MH_FIXTURES_CACHE") == str(
+            FIXTURES_CACHE):
+        subprocess.run(["rm", "-rf", str(FIXTURES_CACHE)], check=False)
+
 
 # free_port's ports: below the kernel's ephemeral range (32768 and up on Linux, where every
 # outgoing connection takes its source port, so a port the kernel handed out and this process closed

@@ -199,7 +199,8 @@ def open_dir():
 def nobodys_copy(harness, d):
     """The binary and the libraries it loads from inside the checkout (the full-speed BoringSSL,
     by RUNPATH) copied into |d|, where user nobody can reach them: a clone may sit in a 0700
-    directory (mktemp -d). Returns the binary and the environment that loads the copies."""
+    directory (mktemp -d). Returns the binary and the environment that loads the copies, without
+    the session's fixtures cache (root's: nobody's run would warn that it cannot use it)."""
     lib = d / "lib"
     lib.mkdir(parents=True)
     ldd = subprocess.run(["ldd", str(harness)], capture_output=True, text=True, check=True).stdout
@@ -211,7 +212,7 @@ def nobodys_copy(harness, d):
     shutil.copy(harness, exe)
     for f in [d, lib, exe, *lib.iterdir()]:
         f.chmod(0o755)
-    return exe, {**os.environ, "LD_LIBRARY_PATH": str(lib)}
+    return exe, {**os.environ, "LD_LIBRARY_PATH": str(lib), "MH_FIXTURES_CACHE": "off"}
 
 
 def test_an_unreadable_file_says_who_must_read_it(harness, fx, open_dir):
