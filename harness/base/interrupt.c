@@ -30,23 +30,25 @@ int mh_interrupt_open(struct mh_interrupt *in, struct mh_err *err) {
   return 0;
 }
 
-int mh_interrupt_poll(struct mh_interrupt *in, int timeout_ms) {
-  if (in == NULL || in->fd < 0) {
-    return 0;
+int mh_interrupt_wait(struct mh_interrupt *in, int wake_fd, int timeout_ms) {
+  int listen = in != NULL && in->fd >= 0 && in->signo == 0;
+  struct pollfd p[2] = {{.fd = listen ? in->fd : -1, .events = POLLIN},
+                        {.fd = wake_fd, .events = POLLIN}};
+  if (!listen && wake_fd < 0 && (in == NULL || in->fd < 0)) {
+    return 0;  // nothing to wait for: no sleep (mh_interrupt_poll's contract)
   }
-  if (in->signo == 0) {
-    struct pollfd p = {.fd = in->fd, .events = POLLIN};
-    if (poll(&p, 1, timeout_ms) > 0) {
-      struct signalfd_siginfo si;
-      if (read(in->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-        in->signo = (int)si.ssi_signo;
-      }
+  // Already interrupted: the caller's pace is kept, without a busy loop (p[0] is ignored).
+  if (poll(p, 2, timeout_ms) > 0 && (p[0].revents & POLLIN) != 0) {
+    struct signalfd_siginfo si;
+    if (read(in->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+      in->signo = (int)si.ssi_signo;
     }
-  } else if (timeout_ms > 0) {
-    // Already interrupted: the caller's pace is kept, without a busy loop.
-    poll(NULL, 0, timeout_ms);
   }
-  return in->signo;
+  return in != NULL ? in->signo : 0;
+}
+
+int mh_interrupt_poll(struct mh_interrupt *in, int timeout_ms) {
+  return mh_interrupt_wait(in, -1, timeout_ms);
 }
 
 int mh_interrupt_exit_code(int signo) {

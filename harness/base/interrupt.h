@@ -29,6 +29,11 @@ int mh_interrupt_open(struct mh_interrupt *in, struct mh_err *err);
 // at once, after sleeping nothing).
 int mh_interrupt_poll(struct mh_interrupt *in, int timeout_ms);
 
+// mh_interrupt_wait is mh_interrupt_poll that also returns early when |wake_fd| (-1: none) is
+// readable: a waiter that must notice both a signal and its own event (the last worker leaving)
+// at once, rather than at its next poll. |wake_fd| is not read.
+int mh_interrupt_wait(struct mh_interrupt *in, int wake_fd, int timeout_ms);
+
 // mh_interrupt_exit_code returns the shell's exit code for a command ended by |signo|: 128 +
 // |signo| (130 for SIGINT, 143 for SIGTERM).
 int mh_interrupt_exit_code(int signo);
