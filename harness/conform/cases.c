@@ -591,7 +591,8 @@ int mh_cases_run(struct mh_runner *r, int jobs, double deadline, struct mh_err *
   jobs = jobs > 0 ? jobs : 1;
   jobs = (size_t)jobs > r->num_plans ? (int)r->num_plans : jobs;
   jobs = jobs > MAX_JOBS ? MAX_JOBS : jobs;
-  r->results = mh_arena_alloc_array(r->a, r->num_plans, sizeof(*r->results));
+  r->extra_results = r->num_targets + r->s->spec.num_entities + 1;
+  r->results = mh_arena_alloc_array(r->a, r->num_plans + r->extra_results, sizeof(*r->results));
   r->states = mh_arena_alloc_array(r->a, r->num_plans, sizeof(*r->states));
   r->started_at = mh_arena_alloc_array(r->a, r->num_plans, sizeof(*r->started_at));
   struct slot *slots = mh_arena_alloc_array(r->a, (size_t)jobs, sizeof(*slots));

@@ -57,7 +57,8 @@ struct mh_runner {
   // warnings are judged on the whole plan.
   struct mh_warnings_unrun *unrun;
   size_t num_unrun;
-  struct mh_case_result *results;
+  struct mh_case_result *results;  // the planned cases, then room for |extra_results| more
+  size_t extra_results;            // the time-left cases (one per target and spec entity)
   struct mh_federation *fed;
   struct mh_pebble *pebble;   // the scenario's ACME test server, if it starts one
   struct mh_records records;  // what the mocks saw of the cases' connections

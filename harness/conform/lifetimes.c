@@ -128,7 +128,8 @@ static int add_identity(struct mh_lifetimes *l, const struct mh_scenario *s, con
 int mh_lifetimes_read_identities(struct mh_lifetimes *l, struct mh_arena *a,
                                  const struct mh_scenario *s, const char *const *names, size_t num,
                                  struct mh_err *err) {
-  l->identities = mh_arena_alloc_array(a, num + s->spec.num_entities + 1, sizeof(*l->identities));
+  // Identities are spec entities, each read once (add_identity): |num| names repeat them.
+  l->identities = mh_arena_alloc_array(a, s->spec.num_entities + 1, sizeof(*l->identities));
   if (l->identities == NULL) {
     return mh_err_set(err, "out of memory");
   }

@@ -475,22 +475,33 @@ static void mark_negatives(const struct mh_runner *r, struct mh_lifetimes *l) {
 }
 
 // lifetime_cases reads the client identities' certificates and appends the time-left cases of
-// --min-time-left (conform/lifetimes.h) to |*cases| (|*num|), in a new array in the arena: one per
-// target whose cases completed, and one per imported identity. 0, or -1 with |err| set.
+// --min-time-left (conform/lifetimes.h) to |*cases| (|*num|): into the room mh_cases_run left after
+// the planned cases (MH_RUN_EXTRA_CASES), so that a large matrix's results are never copied.
 static int lifetime_cases(struct mh_runner *r, struct mh_case_result **cases, size_t *num,
                           struct mh_err *err) {
   struct mh_lifetimes *l = &r->lifetimes;
   mh_lifetimes_sort(l);
   const char **names = mh_arena_alloc_array(r->a, r->num_plans, sizeof(*names));
-  const char **targets = mh_arena_alloc_array(r->a, r->num_plans, sizeof(*targets));
-  if (names == NULL || targets == NULL) {
+  const char **targets = mh_arena_alloc_array(r->a, r->num_targets + 1, sizeof(*targets));
+  unsigned char *probed = mh_arena_alloc_array(r->a, r->num_targets + 1, 1);
+  if (names == NULL || targets == NULL || probed == NULL) {
     return mh_err_set(err, "out of memory");
   }
-  size_t num_targets = 0;
+  // The targets with a completed case, each once (a case names one of r->targets).
   for (size_t i = 0; i < r->num_plans; i++) {
     names[i] = r->plans[i].spec.identity;
     if (r->plans[i].spec.server_identity == NULL && atomic_load(&r->states[i]) == CASE_DONE) {
-      targets[num_targets++] = r->plans[i].spec.target;
+      for (size_t t = 0; t < r->num_targets; t++) {
+        if (!probed[t] && strcmp(r->targets[t].name, r->plans[i].spec.target) == 0) {
+          probed[t] = 1;
+        }
+      }
+    }
+  }
+  size_t num_targets = 0;
+  for (size_t t = 0; t < r->num_targets; t++) {
+    if (probed[t]) {
+      targets[num_targets++] = r->targets[t].name;
     }
   }
   if (mh_lifetimes_read_identities(l, r->a, r->s, names, r->num_plans, err) != 0) {
@@ -498,13 +509,11 @@ static int lifetime_cases(struct mh_runner *r, struct mh_case_result **cases, si
   }
   mark_negatives(r, l);
   size_t max = num_targets + l->num_identities;
-  struct mh_case_result *all = mh_arena_alloc_array(r->a, *num + max + 1, sizeof(*all));
-  if (all == NULL) {
-    return mh_err_set(err, "out of memory");
+  if (max > r->extra_results) {  // mh_cases_run's room: one per target and per spec entity
+    return mh_err_set(err, "internal error: %zu time-left cases, room for %zu", max,
+                      r->extra_results);
   }
-  memcpy(all, *cases, *num * sizeof(*all));
-  *num += mh_lifetimes_checks(l, r->a, targets, num_targets, r->o->strict, all + *num, max);
-  *cases = all;
+  *num += mh_lifetimes_checks(l, r->a, targets, num_targets, r->o->strict, *cases + *num, max);
   return 0;
 }
 
@@ -599,7 +608,7 @@ static int finish_result(struct mh_runner *r, int jobs, long long started, doubl
   }
   size_t room = r->lifetimes.num_chains + r->lifetimes.num_identities;
   struct mh_run_warning *warnings =
-      mh_arena_alloc_array(r->a, 3 * r->num_plans + 1 + room, sizeof(*warnings));
+      mh_arena_alloc_array(r->a, 4 * r->num_targets + 1 + room, sizeof(*warnings));
   if (warnings == NULL) {
     return mh_err_set(err, "out of memory");
   }

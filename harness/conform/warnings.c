@@ -3,6 +3,7 @@
 #include "conform/warnings.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/alerts.h"
@@ -209,13 +210,21 @@ size_t mh_warnings_collect(struct mh_run_warning *out, const struct mh_case_resu
                            size_t num_cases, const struct mh_warnings_unrun *unrun,
                            size_t num_unrun) {
   size_t num = 0, num_targets = 0, accepting_targets = 0;
+  // Each target once: against the targets seen so far, not every earlier case (a 100,000-case
+  // matrix made that 5e9 comparisons). A target's cases share its name's pointer, mostly.
+  // Out of memory for that list: against every earlier case, slowly but with the same warnings.
+  const char **seen = malloc((num_cases + 1) * sizeof(*seen));
   for (size_t i = 0; i < num_cases; i++) {
-    int seen = 0;
-    for (size_t j = 0; j < i && !seen; j++) {
-      seen = strcmp(cases[j].target, cases[i].target) == 0;
+    int known = 0;
+    for (size_t j = seen != NULL ? num_targets : i; j > 0 && !known; j--) {
+      const char *t = seen != NULL ? seen[j - 1] : cases[j - 1].target;
+      known = t == cases[i].target || strcmp(t, cases[i].target) == 0;
     }
-    if (seen) {
+    if (known) {
       continue;
+    }
+    if (seen != NULL) {
+      seen[num_targets] = cases[i].target;
     }
     int expects_accept;
     num += target_warnings(out + num, cases, num_cases, cases[i].target,
@@ -223,6 +232,7 @@ size_t mh_warnings_collect(struct mh_run_warning *out, const struct mh_case_resu
     accepting_targets += expects_accept;
     num_targets++;
   }
+  free(seen);
   for (size_t i = 0; i < num_unrun; i++) {
     accepting_targets += unrun[i].expects_accept;  // a target of the plan, run or not
   }

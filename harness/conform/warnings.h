@@ -54,17 +54,17 @@ struct mh_warnings_unrun {
   int expects_accept;
 };
 
-// mh_warnings_collect fills |out| (room for 3 * |num_cases| + 1: three per target and one for the
-// run) with the warnings of |cases| and returns how many it filled. |unrun| (|num_unrun| targets,
-// NULL when nothing was filtered out) is what the plan holds beyond |cases|: a case of it that
-// expects acceptance counts as one of the run's, and a target of which cases were left out is
-// not said to reject every case the same way (an informational warning says that it could not be
-// judged, when the cases that ran all were). No case expecting acceptance
-// gives one warning for the run, or one per target when others have such a case; a target with at
-// least two cases, all rejected with the same side, layer, alert and status, gives one; a target
-// whose stack cannot enforce rules its policy sets gives one (informational), and so does a target
-// of which cases were probed again (--retries: it names them and their first outcome). Inconclusive
-// cases were not rejected: an unreachable target stays a failure, not a warning.
+// mh_warnings_collect fills |out| (room for 4 * the number of targets of |cases| + 1: four per
+// target and one for the run) with the warnings of |cases| and returns how many it filled. |unrun|
+// (|num_unrun| targets, NULL when nothing was filtered out) is what the plan holds beyond |cases|:
+// a case of it that expects acceptance counts as one of the run's, and a target of which cases were
+// left out is not said to reject every case the same way (an informational warning says that it
+// could not be judged, when the cases that ran all were). No case expecting acceptance gives one
+// warning for the run, or one per target when others have such a case; a target with at least two
+// cases, all rejected with the same side, layer, alert and status, gives one; a target whose stack
+// cannot enforce rules its policy sets gives one (informational), and so does a target of which
+// cases were probed again (--retries: it names them and their first outcome). Inconclusive cases
+// were not rejected: an unreachable target stays a failure, not a warning.
 size_t mh_warnings_collect(struct mh_run_warning *out, const struct mh_case_result *cases,
                            size_t num_cases, const struct mh_warnings_unrun *unrun,
                            size_t num_unrun);
