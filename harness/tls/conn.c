@@ -3,6 +3,7 @@
 // tls/ files fill in the rest from the library's callbacks.
 #include <errno.h>
 #include <openssl/err.h>
+#include <openssl/mem.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -128,6 +129,10 @@ void mh_tls_conn_free(struct mh_tls_conn *t) {
   free(t->rbuf);
   free(t->request_cas);
   free(t->peer_chain);
+  if (t->keylog != NULL) {
+    OPENSSL_cleanse(t->keylog, MH_TLS_KEYLOG_LEN);  // secrets
+    free(t->keylog);
+  }
   free(t);
 }
 

@@ -6,6 +6,7 @@
 #include <openssl/hmac.h>
 #include <openssl/mem.h>
 #include <openssl/pem.h>
+#include <openssl/pool.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/sha.h>
@@ -34,14 +35,17 @@ static int crypto_fail(struct mh_err *err, const char *path, const char *what, c
                     fix, file_at != NULL ? path : "", file_at != NULL ? file_at + 4 : "");
 }
 
-static struct mh_tls_ctx *ctx_alloc(int is_server) {
+// ctx_alloc makes a context; with |buffers| one that never builds X.509 objects
+// (TLS_with_buffers_method: certificates stay DER in CRYPTO_BUFFERs), for connections that verify
+// nothing (load mode): a parsed server certificate and CA list cost each handshake CPU and memory.
+static struct mh_tls_ctx *ctx_alloc(int is_server, int buffers) {
   struct mh_tls_ctx *c = calloc(1, sizeof(*c));
   if (c == NULL) {
     return NULL;
   }
   c->is_server = is_server;
   c->refs = 1;
-  c->ssl_ctx = SSL_CTX_new(TLS_method());
+  c->ssl_ctx = SSL_CTX_new(buffers ? TLS_with_buffers_method() : TLS_method());
   c->store = X509_STORE_new();
   c->cas = sk_X509_new_null();
   if (c->ssl_ctx == NULL || c->store == NULL || c->cas == NULL) {
@@ -166,7 +170,7 @@ out:
 }
 
 struct mh_tls_ctx *mh_tls_server_ctx_new(const struct mh_tls_server_policy *p, struct mh_err *err) {
-  struct mh_tls_ctx *c = ctx_alloc(1);
+  struct mh_tls_ctx *c = ctx_alloc(1, 0);
   if (c == NULL) {
     mh_err_set(err, "out of memory");
     return NULL;
@@ -230,7 +234,7 @@ fail:
 }
 
 struct mh_tls_ctx *mh_tls_client_ctx_new(const struct mh_tls_client_policy *p, struct mh_err *err) {
-  struct mh_tls_ctx *c = ctx_alloc(0);
+  struct mh_tls_ctx *c = ctx_alloc(0, 0);
   if (c == NULL) {
     mh_err_set(err, "out of memory");
     return NULL;
@@ -300,8 +304,66 @@ static const SSL_PRIVATE_KEY_METHOD mismatch_method = {
     .complete = mismatch_complete,
 };
 
+// load_key_pair_buffers is load_key_pair for a context of TLS_with_buffers_method: the chain goes
+// in as DER buffers (SSL_CTX_set_chain_and_key); the files are checked once, here, as
+// load_key_pair checks them (each certificate parsed, the key matching the leaf).
+static int load_key_pair_buffers(SSL_CTX *ctx, const char *cert, const char *key, int key_mismatch,
+                                 EVP_PKEY **out_sign_key, struct mh_err *err) {
+  if (mh_infile_check(cert, "certificate", MH_INFILE_CERT, err) != 0) {
+    return -1;
+  }
+  CRYPTO_BUFFER *bufs[MH_TLS_MAX_CHAIN];
+  size_t n = 0;
+  X509 *leaf = NULL, *x;
+  FILE *f = fopen(cert, "rb");
+  while (f != NULL && n < MH_TLS_MAX_CHAIN && (x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
+    uint8_t *der = NULL;
+    int len = i2d_X509(x, &der);
+    bufs[n] = len > 0 ? CRYPTO_BUFFER_new(der, (size_t)len, NULL) : NULL;
+    OPENSSL_free(der);
+    n += bufs[n] != NULL;
+    if (leaf == NULL) {
+      leaf = x;
+    } else {
+      X509_free(x);
+    }
+  }
+  ERR_clear_error();  // the end of the file
+  if (f != NULL) {
+    fclose(f);
+  }
+  EVP_PKEY *pkey = leaf != NULL ? read_key(key, err) : NULL;
+  int ret = -1;
+  if (leaf == NULL) {
+    crypto_fail(err, cert, "the certificate cannot be loaded",
+                "check it with: openssl x509 -noout -in FILE");
+  } else if (pkey != NULL && !key_mismatch && X509_check_private_key(leaf, pkey) != 1) {
+    ERR_clear_error();
+    mh_err_set(err,
+               "%s: the private key does not belong to the certificate %s (give the key issued "
+               "with it: the public keys of openssl x509 -noout -pubkey -in %s and openssl pkey "
+               "-pubout -in %s must be the same)",
+               key, cert, cert, key);
+  } else if (pkey != NULL && !SSL_CTX_set_chain_and_key(ctx, bufs, n, key_mismatch ? NULL : pkey,
+                                                        key_mismatch ? &mismatch_method : NULL)) {
+    crypto_fail(err, key, "the private key cannot be used", "give an RSA, ECDSA or Ed25519 key");
+  } else if (pkey != NULL) {
+    ret = 0;
+    if (key_mismatch) {
+      *out_sign_key = pkey;  // mismatch_sign's key
+      pkey = NULL;
+    }
+  }
+  EVP_PKEY_free(pkey);
+  X509_free(leaf);
+  for (size_t i = 0; i < n; i++) {
+    CRYPTO_BUFFER_free(bufs[i]);
+  }
+  return ret;
+}
+
 struct mh_tls_ctx *mh_tls_probe_ctx_new(const struct mh_tls_probe_policy *p, struct mh_err *err) {
-  struct mh_tls_ctx *c = ctx_alloc(0);
+  struct mh_tls_ctx *c = ctx_alloc(0, p->load_mode);
   if (c == NULL) {
     mh_err_set(err, "out of memory");
     return NULL;
@@ -319,7 +381,12 @@ struct mh_tls_ctx *mh_tls_probe_ctx_new(const struct mh_tls_probe_policy *p, str
     SSL_CTX_set_keylog_callback(ctx, mh_tls_keylog_cb);
   }
   c->buffered = p->load_mode;  // load.c calls again until MH_IO_WANT_READ
-  if (p->cert_file != NULL) {
+  if (p->cert_file != NULL && p->load_mode) {
+    if (load_key_pair_buffers(ctx, p->cert_file, p->key_file, p->key_mismatch, &c->sign_key, err) !=
+        0) {
+      goto fail;
+    }
+  } else if (p->cert_file != NULL) {
     if (load_key_pair(ctx, p->cert_file, p->key_file, p->key_mismatch, &c->sign_key, err) != 0) {
       goto fail;
     }

@@ -66,7 +66,9 @@ struct mh_tls_conn {
   size_t num_offered;
   int peer_key_id;  // EVP_PKEY_* of the peer's leaf key
   struct mh_tls_info info;
-  char keylog[1536];  // this connection's secrets, NSS key log lines
+  // This connection's secrets, NSS key log lines (MH_TLS_KEYLOG_LEN), allocated at the first:
+  // only the runner's probes keep them, and a load's thousands of connections do not.
+  char *keylog;
   size_t keylog_len;
   struct mh_tls_fdbuf *rbuf;  // NULL unless the context is buffered
   // Probe: the CA names of the CertificateRequest received (callbacks.c), allocated on arrival.
@@ -80,6 +82,8 @@ struct mh_tls_conn {
 // --- fdbuf.c ---
 
 #define MH_TLS_FDBUF_LEN 4096
+#define MH_TLS_KEYLOG_LEN 1536
+#define MH_TLS_MAX_CHAIN 16  // certificates of a client chain file (load mode reads no more)
 
 // mh_tls_fdbuf is the state of a buffered socket BIO; the connection owns it, the BIO borrows it.
 struct mh_tls_fdbuf {

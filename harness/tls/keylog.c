@@ -101,7 +101,10 @@ int mh_tls_keylog_active(void) {
 void mh_tls_keylog_cb(const SSL *ssl, const char *line) {
   struct mh_tls_conn *t = mh_tls_conn_of(ssl);
   size_t n = strlen(line);
-  if (t != NULL && t->keylog_len + n + 2 < sizeof(t->keylog)) {
+  if (t != NULL && t->keylog == NULL) {
+    t->keylog = calloc(1, MH_TLS_KEYLOG_LEN);  // NULL: the secrets are not kept, as when full
+  }
+  if (t != NULL && t->keylog != NULL && t->keylog_len + n + 2 < MH_TLS_KEYLOG_LEN) {
     memcpy(t->keylog + t->keylog_len, line, n);
     t->keylog_len += n;
     t->keylog[t->keylog_len++] = '\n';
@@ -117,5 +120,5 @@ void mh_tls_keylog_cb(const SSL *ssl, const char *line) {
 }
 
 const char *mh_tls_conn_keylog(const struct mh_tls_conn *t) {
-  return t->keylog;
+  return t->keylog != NULL ? t->keylog : "";
 }
