@@ -105,6 +105,14 @@ static int split(int linktype, const uint8_t *f, size_t n, int *sport, int *dpor
   return 0;
 }
 
+int mh_wire_frame_ports(int linktype, const uint8_t *f, size_t n, int *sport, int *dport) {
+  uint32_t seq;
+  uint8_t flags;
+  const uint8_t *payload;
+  size_t plen;
+  return split(linktype, f, n, sport, dport, &seq, &flags, &payload, &plen);
+}
+
 // --- TLS 1.3 keys ---
 
 struct dirkeys {

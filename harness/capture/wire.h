@@ -43,6 +43,10 @@ void mh_wire_analyze(const struct mh_packets *p, int client_port, const char *ke
 // so that nothing more of it is to come. Returns 1 or 0.
 int mh_wire_closed(const struct mh_packets *p, int client_port);
 
+// mh_wire_frame_ports reads the TCP ports of frame |f| (|n| bytes, link type |linktype|: Ethernet
+// or Linux cooked). Returns 0, or -1 for a frame that is not TCP over IPv4 or IPv6.
+int mh_wire_frame_ports(int linktype, const uint8_t *f, size_t n, int *sport, int *dport);
+
 // mh_wire_first_fatal returns the first fatal alert sent by |from| on the wire (its code),
 // MH_WIRE_UNDECRYPTED if one was sent but could not be decrypted, or MH_ALERT_NONE if none was
 // seen.

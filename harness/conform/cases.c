@@ -72,19 +72,18 @@ static void capture_before_connect(void *arg, const char *remote_ip, int local_p
     return;
   }
   if (h->cap != NULL) {  // an earlier address of the name did not connect: only the last counts
-    struct mh_packets dropped;
-    memset(&dropped, 0, sizeof(dropped));
-    mh_capture_collect(h->cap, 0, &dropped);
-    mh_capture_packets_free(&dropped);
+    mh_capture_close(h->cap);
     h->cap = NULL;
   }
   const char *iface = h->iface ? h->iface : mh_net_is_loopback(remote_ip) ? "lo" : "any";
-  char filter[256];
-  snprintf(filter, sizeof(filter), "tcp and host %s and port %d and port %d", remote_ip, h->port,
-           local_port);
   struct mh_err err;
   int denied;
-  h->cap = mh_capture_open(iface, filter, &denied, &err);
+  h->cap = h->run->capture_hub == NULL
+               ? NULL
+               : mh_capture_open(h->run->capture_hub, iface, h->port, local_port, &denied, &err);
+  if (h->run->capture_hub == NULL) {
+    mh_err_set(&err, "capture: out of memory");
+  }
   if (h->cap == NULL) {
     h->res->capture = MH_CAPTURE_SKIPPED;
     snprintf(h->res->capture_note, sizeof(h->res->capture_note), "%.290s", err.msg);
@@ -352,6 +351,7 @@ static int retry_case(struct slot *sl) {
   char first[sizeof(res->first_attempt)];
   memcpy(first, res->first_attempt, sizeof(first));
   mh_capture_packets_free(&res->packets);
+  mh_probe_outcome_release(&res->outcome);
   memset(res, 0, sizeof(*res));
   res->attempts = attempts + 1;
   memcpy(res->first_attempt, first, sizeof(first));
@@ -449,9 +449,17 @@ static void linger_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     ev_timer_start(sl->th->loop, &sl->wait);
     return;
   }
+  unsigned dropped = mh_capture_dropped(sl->ch.cap);
   mh_capture_close(sl->ch.cap);
   sl->ch.cap = NULL;
-  mh_wire_analyze(&res->packets, res->outcome.local_port, res->outcome.keylog, &res->wire);
+  if (dropped > 0) {  // the cross-check would compare with a file that may lack frames
+    snprintf(res->wire_mismatch, sizeof(res->wire_mismatch),
+             "the kernel dropped %u frames on the capture's interface while this case was "
+             "captured (its buffer was full): the file may lack some of this connection's",
+             dropped);
+  }
+  mh_wire_analyze(&res->packets, res->outcome.local_port,
+                  res->outcome.keylog != NULL ? res->outcome.keylog : "", &res->wire);
   cross_check(res);
   after_capture(sl);
 }
@@ -474,6 +482,7 @@ static void probe_done(void *arg) {
     ev_timer_start(sl->th->loop, &sl->wait);
     return;
   }
+  mh_probe_outcome_forget_keys(&res->outcome);  // only a capture file carries them
   after_capture(sl);
 }
 
@@ -586,11 +595,33 @@ static void watch(struct mh_runner *r, double deadline) {
 
 #define MAX_LOOPS 8
 
+// capture_hub makes the run's captures (capture.h), filtered on the ports its cases probe: an
+// external target's, a mock's bound one.
+static struct mh_capture_hub *capture_hub(struct mh_runner *r) {
+  int *ports = calloc(r->num_plans + 1, sizeof(*ports));
+  size_t n = 0;
+  for (size_t i = 0; ports != NULL && i < r->num_plans; i++) {
+    const struct mh_location *L = r->plans[i].loc;
+    const char *address;
+    int port = L->target_port;
+    struct mh_err err;
+    if (L->is_target || mh_federation_port(r->fed, L->name, &address, &port, &err) == 0) {
+      ports[n++] = port;
+    }
+  }
+  struct mh_capture_hub *hub = ports != NULL ? mh_capture_hub_new(ports, n) : NULL;
+  free(ports);
+  return hub;
+}
+
 // One loop thread per core, MAX_LOOPS at most; |jobs| slots shared among them.
 int mh_cases_run(struct mh_runner *r, int jobs, double deadline, struct mh_err *err) {
   jobs = jobs > 0 ? jobs : 1;
   jobs = (size_t)jobs > r->num_plans ? (int)r->num_plans : jobs;
   jobs = jobs > MAX_JOBS ? MAX_JOBS : jobs;
+  if (r->o->pcap) {
+    r->capture_hub = capture_hub(r);  // NULL (out of memory): each case says it was skipped
+  }
   r->extra_results = r->num_targets + r->s->spec.num_entities + 1;
   r->results = mh_arena_alloc_array(r->a, r->num_plans + r->extra_results, sizeof(*r->results));
   r->states = mh_arena_alloc_array(r->a, r->num_plans, sizeof(*r->states));
@@ -645,6 +676,8 @@ int mh_cases_run(struct mh_runner *r, int jobs, double deadline, struct mh_err *
     close(r->workers_done_fd);
     r->workers_done_fd = -1;
   }
+  mh_capture_hub_free(r->capture_hub);  // every case's tap is closed by now
+  r->capture_hub = NULL;
   if (atomic_load(&r->setup_failed)) {
     *err = r->setup_err;
     return -1;

@@ -74,6 +74,8 @@ struct mh_runner {
   _Atomic int *states;  // per plan: enum case_state
   double *started_at;   // per plan: mh_clock_now_ms when it started, valid from CASE_RUNNING
   atomic_int workers_left;
+  struct mh_capture_hub
+      *capture_hub;     // --pcap: the run's captures, from the first case to the last
   int workers_done_fd;  // an eventfd the last loop thread to leave writes: the watch's wake-up
   atomic_int setup_failed;
   struct mh_err setup_err;

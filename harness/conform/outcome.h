@@ -22,8 +22,9 @@ struct mh_case_outcome {
   // certificate.
   struct mh_tls_info tls;
   // The CertificateRequest's CA names (RFC 2253), the first MH_TLS_REQUEST_CAS of
-  // tls.num_request_cas.
-  char request_cas[MH_TLS_REQUEST_CAS][MH_TLS_REQUEST_CA_LEN];
+  // tls.num_request_cas: each malloc'd (a case held 4 KiB of room for them, mostly unused);
+  // freed by mh_probe_outcome_release.
+  char *request_cas[MH_TLS_REQUEST_CAS];
   size_t num_request_cas_kept;
   int http_status;     // 0: none (or, with head_too_large, no status line was read)
   int head_too_large;  // the answer's head went past 16 KiB (MH_HTTP_MAX_HEAD): read no further
@@ -33,7 +34,9 @@ struct mh_case_outcome {
   char remote[64];         // the numeric address connected to (the last one tried), or ""
   char local_peer[64];     // "127.0.0.1:PORT" ("[::1]:PORT") as the server sees us
   int local_port;
-  char keylog[1536];  // this connection's TLS secrets (for the capture file only)
+  // This connection's TLS secrets, for the capture file only: malloc'd, NULL when none were
+  // logged or the case is not captured; wiped and freed by mh_probe_outcome_release.
+  char *keylog;
   double tcp_ms, handshake_ms, first_read_ms, total_ms;
 };
 

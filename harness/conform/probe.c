@@ -71,6 +71,23 @@ struct mh_probe {
 
 static void advance(struct mh_probe *p);
 
+void mh_probe_outcome_forget_keys(struct mh_case_outcome *o) {
+  if (o->keylog != NULL) {
+    explicit_bzero(o->keylog, strlen(o->keylog));
+    free(o->keylog);
+    o->keylog = NULL;
+  }
+}
+
+void mh_probe_outcome_release(struct mh_case_outcome *o) {
+  mh_probe_outcome_forget_keys(o);
+  for (size_t i = 0; i < o->num_request_cas_kept; i++) {
+    free(o->request_cas[i]);
+    o->request_cas[i] = NULL;
+  }
+  o->num_request_cas_kept = 0;
+}
+
 // finish records what the TLS layer saw of the server's flight, releases the connection and calls
 // the caller's |done|: the last thing the probe does, after which |p| is gone.
 static void finish(struct mh_probe *p) {
@@ -79,7 +96,9 @@ static void finish(struct mh_probe *p) {
   ev_io_stop(p->loop, &p->io);
   ev_timer_stop(p->loop, &p->timer);
   if (p->tc != NULL) {
-    snprintf(o->keylog, sizeof(o->keylog), "%s", mh_tls_conn_keylog(p->tc));
+    const char *keys = mh_tls_conn_keylog(p->tc);
+    mh_probe_outcome_forget_keys(o);
+    o->keylog = keys[0] != '\0' ? strdup(keys) : NULL;  // NULL (out of memory): no keys in the file
     // What the server's flight showed, whichever path copied the info last.
     const struct mh_tls_info *ti = mh_tls_conn_info(p->tc);
     o->tls.server_hello = ti->server_hello;
@@ -91,8 +110,13 @@ static void finish(struct mh_probe *p) {
     o->tls.renegotiations = ti->renegotiations;
     o->tls.post_handshake_auth = ti->post_handshake_auth;
     const char *ca;
-    while ((ca = mh_tls_conn_request_ca(p->tc, o->num_request_cas_kept)) != NULL) {
-      snprintf(o->request_cas[o->num_request_cas_kept++], MH_TLS_REQUEST_CA_LEN, "%s", ca);
+    while (o->num_request_cas_kept < MH_TLS_REQUEST_CAS &&
+           (ca = mh_tls_conn_request_ca(p->tc, o->num_request_cas_kept)) != NULL) {
+      char *kept = strdup(ca);
+      if (kept == NULL) {
+        break;  // the count (tls.num_request_cas) still says how many were sent
+      }
+      o->request_cas[o->num_request_cas_kept++] = kept;
     }
     size_t chain_len;
     const uint8_t *chain = mh_tls_conn_peer_chain(p->tc, &chain_len);

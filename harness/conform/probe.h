@@ -61,6 +61,14 @@ struct mh_probe_hooks {
 
 struct mh_probe;
 
+// mh_probe_outcome_release frees what |o| holds outside itself (its CA names, its secrets,
+// wiped first) and leaves those fields empty; the rest of |o| stays. Idempotent.
+void mh_probe_outcome_release(struct mh_case_outcome *o);
+
+// mh_probe_outcome_forget_keys wipes and frees |o|'s secrets only (a case without a capture needs
+// none once its probe is over).
+void mh_probe_outcome_forget_keys(struct mh_case_outcome *o);
+
 // mh_probe_start starts one case on |loop| with |ctx| (see mh_tls_probe_ctx_new) and returns at
 // once; |out| is filled as the case goes. Once the case is over, the probe releases everything it
 // holds (its socket and TLS connection) and calls |done|(|arg|) from |loop|, never from this call;

@@ -243,11 +243,6 @@ static const struct mh_location *variant_of(struct mh_runner *r, struct mh_scena
 
 // --- the result ---
 
-// wipe_secrets wipes a case's TLS secrets once the reports are written.
-static void wipe_secrets(char *keylog) {
-  explicit_bzero(keylog, strlen(keylog));
-}
-
 // compare_baseline lists in |res| every case whose verdict or outcome differs from the baseline's
 // (a case absent from either side included, within --filter).
 static int compare_baseline(struct mh_runner *r, struct mh_run_result *res, struct mh_err *err) {
@@ -411,6 +406,7 @@ static void abandon_case(struct mh_runner *r, size_t idx) {
   const struct plan *p = &r->plans[idx];
   struct mh_case_result *res = &r->results[idx];
   mh_capture_packets_free(&res->packets);
+  mh_probe_outcome_release(&res->outcome);
   explicit_bzero(res, sizeof(*res));
   res->id = p->spec.id;
   res->target = p->spec.target;
@@ -699,7 +695,7 @@ void mh_runner_free(struct mh_runner *r) {
   runner_stop(r);
   for (size_t i = 0; r->results != NULL && i < r->num_plans; i++) {
     mh_capture_packets_free(&r->results[i].packets);
-    wipe_secrets(r->results[i].outcome.keylog);
+    mh_probe_outcome_release(&r->results[i].outcome);  // the secrets wiped
   }
   free(r->plans);
   mh_records_free(&r->records);

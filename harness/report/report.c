@@ -107,8 +107,9 @@ int mh_report_write(const struct mh_report *r, struct mh_err *err) {
     }
     if (r->run->cases[i].capture == MH_CAPTURE_CAPTURED) {
       size_t plen;
-      uint8_t *pcap =
-          mh_pcapng_build(&r->run->cases[i].packets, r->run->cases[i].outcome.keylog, &plen);
+      uint8_t *pcap = mh_pcapng_build(
+          &r->run->cases[i].packets,
+          r->run->cases[i].outcome.keylog ? r->run->cases[i].outcome.keylog : "", &plen);
       if (pcap == NULL) {
         mh_err_set(err, "out of memory");
         goto out;

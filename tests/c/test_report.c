@@ -209,8 +209,10 @@ static void test_failure_flight(void **state) {
   o.tls.certificate_request = 1;
   o.tls.num_request_cas = 5;
   o.num_request_cas_kept = 4;
+  char names[4][16];
   for (int i = 0; i < 4; i++) {
-    snprintf(o.request_cas[i], sizeof(o.request_cas[i]), "CN=ca%d", i);
+    snprintf(names[i], sizeof(names[i]), "CN=ca%d", i);
+    o.request_cas[i] = names[i];
   }
   mh_failure_flight(&o, out, sizeof(out));
   assert_string_equal(out,
@@ -238,7 +240,8 @@ static void test_run_report_order(void **state) {
   cases[1].outcome.tls.certificate_request = 1;
   cases[1].outcome.tls.num_request_cas = 1;
   cases[1].outcome.num_request_cas_kept = 1;
-  snprintf(cases[1].outcome.request_cas[0], MH_TLS_REQUEST_CA_LEN, "CN=Fed CA");
+  char fed_ca[] = "CN=Fed CA";
+  cases[1].outcome.request_cas[0] = fed_ca;
   fill_case(&cases[2], "extra", MH_CASE_EXPLICIT, "a", NULL, MH_TLS13);
   struct mh_run_warning warn = {.message = "a warning"};
   struct mh_rerun x = {.program = "mh", .scenario_file = "/s.json", .out_dir = "/o"};
