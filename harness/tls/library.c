@@ -11,6 +11,51 @@
 
 #include "tls/internal.h"
 
+// cpu_has reports whether /proc/cpuinfo's first "flags" line lists |flag|.
+static int cpu_has(const char *flag) {
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  char line[4096];
+  int has = 0;
+  while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+    if (strncmp(line, "flags", 5) == 0) {
+      char *hit = strstr(line, flag);
+      size_t n = strlen(flag);
+      has = hit != NULL && hit[-1] == ' ' && (hit[n] == ' ' || hit[n] == '\n');
+      break;
+    }
+  }
+  if (f != NULL) {
+    fclose(f);
+  }
+  return has;
+}
+
+void mh_tls_library_implementations(char *out, size_t out_len) {
+  Dl_info info;
+  const char *crypto =
+      dladdr((void *)RAND_bytes, &info) != 0 && info.dli_fname ? info.dli_fname : "";
+#if defined(__x86_64__)
+  if (strstr(crypto, "/android/") != NULL) {
+    // Debian's binary: OPENSSL_SMALL turns off the nistz256 assembly and X25519's tables.
+    snprintf(out, out_len,
+             "ECDSA P-256: generic C (OPENSSL_SMALL); X25519: fiat-crypto C without precomputed "
+             "tables (OPENSSL_SMALL); scripts/boringssl-fast builds the faster ones");
+    return;
+  }
+  if (strstr(crypto, "build-boringssl/") != NULL) {
+    int adx = cpu_has("adx") && cpu_has("bmi2");
+    snprintf(out, out_len,
+             "ECDSA P-256: nistz256 x86-64 assembly (%s); X25519: fiat-crypto 64-bit C with "
+             "precomputed tables (this BoringSSL has no x86-64 assembly for it)",
+             adx ? "its MULX/ADX code, the CPU has BMI2 and ADX"
+                 : "without MULX/ADX: the CPU lacks them");
+    return;
+  }
+#endif
+  snprintf(out, out_len, "as the library at %s was built (not one of Debian's: not known here)",
+           crypto[0] ? crypto : "(statically linked)");
+}
+
 void mh_tls_library_describe(char *out, size_t out_len) {
   Dl_info ssl_info, crypto_info;
   const char *ssl = "statically linked", *crypto = "statically linked";

@@ -232,6 +232,10 @@ void mh_tls_keylog_close(void);
 // secrets: they go into capture files, never into logs.
 const char *mh_tls_conn_keylog(const struct mh_tls_conn *t);
 
+// mh_tls_library_implementations writes which implementation of ECDSA P-256 and X25519 the
+// loaded libcrypto runs (known for Debian's binary and for scripts/boringssl-fast's build).
+void mh_tls_library_implementations(char *out, size_t out_len);
+
 // mh_tls_library_describe writes a one-line description of the TLS library this binary runs with
 // (API version and the file it was loaded from, so that a user can tell which build is in use) into
 // |out| of |out_len| bytes.

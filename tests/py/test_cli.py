@@ -89,3 +89,22 @@ def test_version_says_which_boringssl_build_is_loaded(harness):
     else:
         assert "/android/" in crypto.group(1)
         assert crypto.group(2).startswith("Debian binary package, OPENSSL_SMALL")
+
+
+def test_version_says_which_p256_and_x25519_code_runs(harness):
+    """The handshake's cost is ECDSA P-256 and X25519: --version names the code the loaded library
+    runs for them, and the full-speed build's P-256 is the assembly with the MULX/ADX path exactly
+    when this CPU has BMI2 and ADX."""
+    version = run([harness, "--version"], check=True).stdout
+    line = re.search(r"^  crypto: +(.*)", version, re.M)
+    assert line, version
+    crypto = re.search(r"libcrypto: ([^ ]+) ", version).group(1)
+    flags = next((ln.split(":", 1)[1].split() for ln in open("/proc/cpuinfo")
+                  if ln.startswith("flags")), [])
+    if "/build-boringssl/" in crypto:
+        assert line.group(1).startswith("ECDSA P-256: nistz256 x86-64 assembly"), line.group(1)
+        has = "adx" in flags and "bmi2" in flags
+        assert ("the CPU has BMI2 and ADX" in line.group(1)) == has, (flags, line.group(1))
+        assert "X25519: fiat-crypto 64-bit C with precomputed tables" in line.group(1)
+    else:
+        assert "OPENSSL_SMALL" in line.group(1), line.group(1)
