@@ -38,7 +38,7 @@ static int has(const char *buf, size_t len, const char *s) {
 
 // der_tool is the openssl command that turns |path| into PEM, for a file of |flags|.
 static const char *der_tool(int flags) {
-  return (flags & MH_INFILE_KEY) ? "pkey" : "x509";
+  return (flags & MH_INFILE_KEY) ? "pkey" : (flags & MH_INFILE_CRL) ? "crl" : "x509";
 }
 
 // check_content checks the first |len| bytes of |path| (all of it unless |truncated|).
@@ -54,7 +54,17 @@ static int check_content(const char *path, const char *what, int flags, const ch
     return mh_err_set(err,
                       "%s: the %s is not PEM: no \"-----BEGIN %s-----\" line (is it the right "
                       "file?)",
-                      path, what, (flags & MH_INFILE_KEY) ? "PRIVATE KEY" : "CERTIFICATE");
+                      path, what,
+                      (flags & MH_INFILE_KEY)   ? "PRIVATE KEY"
+                      : (flags & MH_INFILE_CRL) ? "X509 CRL"
+                                                : "CERTIFICATE");
+  }
+  if ((flags & MH_INFILE_CRL) != 0 && !truncated && !has(buf, len, "-----BEGIN X509 CRL-----")) {
+    return mh_err_set(err,
+                      "%s: the %s holds no CRL%s (give the CA's CRL file: \"-----BEGIN X509 "
+                      "CRL-----\")",
+                      path, what,
+                      has(buf, len, "-----BEGIN CERTIFICATE-----") ? ", only certificates" : "");
   }
   if ((flags & MH_INFILE_KEY) != 0) {
     int encrypted = has(buf, len, "-----BEGIN ENCRYPTED PRIVATE KEY-----") ||

@@ -13,6 +13,7 @@ enum {
   MH_INFILE_KEY = 2,           // a PEM private key, not readable by group or others
   MH_INFILE_ENCRYPTED_OK = 4,  // with MH_INFILE_KEY: the caller has a passphrase source
   MH_INFILE_CA = 8,            // with MH_INFILE_CERT: a CA file (a directory gets its own fix)
+  MH_INFILE_CRL = 16,          // PEM CRLs ("X509 CRL")
 };
 
 // mh_infile_check checks |path|, named |what| in messages ("certificate", "private key", "CA

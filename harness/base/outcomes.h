@@ -22,6 +22,9 @@
   X(HOST_MISMATCH, "host_mismatch", 's', "client certificate not valid for an allowed host")    \
   X(CHAIN_TOO_LONG, "chain_too_long", 's', "client chain longer than the verify depth")         \
   X(VERSION_TOO_HIGH, "version_too_high", 's', "client offers only versions above the maximum") \
+  X(REVOKED, "revoked", 's', "client certificate (or a CA of its chain) revoked")               \
+  X(CRL_EXPIRED, "crl_expired", 's', "the CRL of a CA of the client's chain has expired")       \
+  X(CRL_MISSING, "crl_missing", 's', "no CRL of a CA of the client's chain is loaded")          \
   X(SERVER_NAME, "server_name", 'c', "server certificate not valid for the name")               \
   X(SERVER_CN_ONLY, "server_cn_only", 'c', "server certificate has a CN but no SAN")            \
   X(SERVER_UNTRUSTED, "server_untrusted", 'c', "server certificate from an untrusted CA")

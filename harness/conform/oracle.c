@@ -125,6 +125,33 @@ static enum mh_reason identity_reason(const struct judge *j, const struct mh_ins
                                                  : MH_REASON_IDENTITY_NOT_ALLOWED;
 }
 
+// revocation_reason judges the built path of |c| against the policy's CRL files at |now|, as
+// X509_verify_cert checks them: a certificate of the path on its issuer's CRL, a CRL past its
+// nextUpdate (which refuses every client of that CA), or a CA of the path without a CRL (which
+// refuses its clients too: nginx and haproxy check every CA's). A CRL its CA did not sign is an
+// input error, not a verdict.
+static int revocation_reason(const struct judge *j, const struct mh_inspect_cert *c, time_t now,
+                             enum mh_reason *out, struct mh_err *err) {
+  const struct mh_policy *p = j->p;
+  for (size_t i = 0; i < p->num_crl_files; i++) {
+    if (mh_inspect_crl_file(p->crl_files[i], p->client_ca_files, p->num_client_ca_files, err) !=
+        0) {
+      return -1;
+    }
+  }
+  enum mh_inspect_path path = MH_INSPECT_PATH_OK;
+  if (mh_inspect_verify_revocation(c, p->client_ca_files, p->num_client_ca_files, p->crl_files,
+                                   p->num_crl_files, p->crl_leaf_only, now, &path, err) != 0) {
+    return -1;
+  }
+  *out = path == MH_INSPECT_PATH_REVOKED       ? MH_REASON_REVOKED
+         : path == MH_INSPECT_PATH_CRL_EXPIRED ? MH_REASON_CRL_EXPIRED
+         : path == MH_INSPECT_PATH_CRL_MISSING ? MH_REASON_CRL_MISSING
+         : path == MH_INSPECT_PATH_OK          ? MH_REASON_NONE
+                                               : MH_REASON_UNKNOWN_CA;
+  return 0;
+}
+
 // chain_reason judges the path from |c| to the client CA files at |now|: a certificate of the path
 // out of its validity, no path (forgiven by optional_no_ca, as nginx and mod_ssl forgive the CA
 // errors only), a path to a CA file's intermediate whose root is missing (unknown_ca: both
@@ -150,6 +177,8 @@ static int chain_reason(struct judge *j, const struct mh_inspect_cert *c, time_t
   } else if (rule_on(j, MH_POLICY_VERIFY_DEPTH) && len >= 2 &&
              (long)len - 2 > (long)j->p->verify_depth) {
     *out = MH_REASON_CHAIN_TOO_LONG;
+  } else if (rule_on(j, MH_POLICY_REVOCATION)) {
+    return revocation_reason(j, c, now, out, err);
   }
   return 0;
 }
@@ -382,6 +411,10 @@ int mh_oracle_reason_rule(enum mh_reason r) {
       return MH_POLICY_MIN_VERSION;
     case MH_REASON_VERSION_TOO_HIGH:
       return MH_POLICY_MAX_VERSION;
+    case MH_REASON_REVOKED:
+    case MH_REASON_CRL_EXPIRED:
+    case MH_REASON_CRL_MISSING:
+      return MH_POLICY_REVOCATION;
     default:
       return -1;
   }

@@ -415,6 +415,84 @@ static int p_passphrase_env(struct mh_json_ctx *c, const cJSON *v, struct mh_pki
   return mh_json_get_string(c, v, &e->passphrase_env);
 }
 
+static int p_revoked(struct mh_json_ctx *c, const cJSON *v, struct mh_pki_entity *e,
+                     struct praw *r) {
+  (void)r;
+  return mh_json_get_bool(c, v, &e->revoked);
+}
+
+static int p_revocation_reason(struct mh_json_ctx *c, const cJSON *v, struct mh_pki_entity *e,
+                               struct praw *r) {
+  const char *name;
+  r->revocation_detail = "revocation_reason";
+  if (mh_json_get_string(c, v, &name) != 0) {
+    return -1;
+  }
+  for (int i = 0; i < MH_CRL_REASON_NUM; i++) {
+    if (strcmp(name, mh_crl_reason_names[i]) == 0) {
+      e->revocation_reason = i;
+      return 0;
+    }
+  }
+  return mh_json_fail(c,
+                      "unknown revocation reason \"%s\" (RFC 5280's names: unspecified, "
+                      "keyCompromise, cACompromise, affiliationChanged, superseded, "
+                      "cessationOfOperation, certificateHold, privilegeWithdrawn, aACompromise)",
+                      name);
+}
+
+static int p_revoked_at(struct mh_json_ctx *c, const cJSON *v, struct mh_pki_entity *e,
+                        struct praw *r) {
+  r->revocation_detail = "revoked_at";
+  if (get_duration(c, v, &e->revoked_at) != 0) {
+    return -1;
+  }
+  return e->revoked_at <= 0 ? 0
+                            : mh_json_fail(c,
+                                           "a certificate is revoked now or in the past (give "
+                                           "\"0\" or a negative offset such as \"-1h\")");
+}
+
+// p_crl reads a CA's "crl" object: {"next_update": DURATION, "extra_entries": N, "file": NAME}.
+static int p_crl(struct mh_json_ctx *c, const cJSON *v, struct mh_pki_entity *e, struct praw *r) {
+  (void)r;
+  if (cJSON_IsFalse(v)) {
+    e->no_crl = 1;
+    return 0;
+  }
+  if (!cJSON_IsObject(v)) {
+    return mh_json_fail(c, "expected an object, or false for no CRL, found %s",
+                        mh_json_type_name(v));
+  }
+  const cJSON *it;
+  cJSON_ArrayForEach(it, v) {
+    size_t old = mh_json_push_key(c, it->string);
+    int64_t n;
+    int bad = 0;
+    if (strcmp(it->string, "next_update") == 0) {
+      bad = get_duration(c, it, &e->crl_next_update);
+    } else if (strcmp(it->string, "extra_entries") == 0) {
+      bad = mh_json_get_int(c, it, 0, 1000000, &n);
+      e->crl_extra_entries = (uint32_t)n;
+    } else if (strcmp(it->string, "file") == 0) {
+      bad = get_rel_path(c, it, &e->crl_file);
+    } else {
+      return mh_json_fail(c, "unknown key (a CA's \"crl\" has next_update, extra_entries, file)");
+    }
+    if (bad != 0) {
+      return -1;
+    }
+    mh_json_pop(c, old);
+  }
+  return 0;
+}
+
+static int p_import_crl(struct mh_json_ctx *c, const cJSON *v, struct mh_pki_entity *e,
+                        struct praw *r) {
+  (void)r;
+  return mh_json_get_string(c, v, &e->import_crl);
+}
+
 static const struct efield entity_fields[] = {
     {"name", "", IN_CA | IN_ID, 0, p_name},
     {"key", "", IN_CA | IN_ID | IN_DEF, 1, p_key},
@@ -444,6 +522,11 @@ static const struct efield entity_fields[] = {
     {"import_chain", "", IN_ID, 0, p_import_chain},
     {"passphrase_file", "", IN_CA | IN_ID, 0, p_passphrase_file},
     {"passphrase_env", "", IN_CA | IN_ID, 0, p_passphrase_env},
+    {"revoked", "", IN_CA | IN_ID, 1, p_revoked},
+    {"revocation_reason", "", IN_CA | IN_ID, 1, p_revocation_reason},
+    {"revoked_at", "", IN_CA | IN_ID, 1, p_revoked_at},
+    {"crl", "", IN_CA, 1, p_crl},
+    {"import_crl", "", IN_CA, 0, p_import_crl},
 };
 #define NUM_ENTITY_FIELDS (sizeof(entity_fields) / sizeof(entity_fields[0]))
 
@@ -530,6 +613,9 @@ static int parse_entity_fields(struct mh_json_ctx *c, const cJSON *obj, unsigned
   if (seen.issuer_name != NULL) {
     r->issuer_name = seen.issuer_name;
   }
+  if (seen.revocation_detail != NULL) {
+    r->revocation_detail = seen.revocation_detail;
+  }
   return 0;
 }
 
@@ -542,6 +628,8 @@ static void entity_defaults(struct mh_pki_entity *e, int is_ca) {
   e->x509_version = 3;
   e->issuer = -1;
   e->path_len = -1;
+  e->revocation_reason = -1;
+  e->crl_next_update = (int64_t)7 * 86400;
 }
 
 // parse_entities parses the array |arr| (key |key| of the top object) into |out| from index
@@ -666,8 +754,8 @@ const struct mh_pki_entity *pki_spec_output_owner(const struct mh_pki_spec *s, c
                                                   int *out_is_key) {
   for (size_t i = 0; i < s->num_entities; i++) {
     const struct mh_pki_entity *e = &s->entities[i];
-    const char *files[] = {e->key_file, e->cert_file, e->csr_file, e->chain_file};
-    for (size_t k = 0; k < 4; k++) {
+    const char *files[] = {e->key_file, e->cert_file, e->csr_file, e->chain_file, e->crl_file};
+    for (size_t k = 0; k < 5; k++) {
       if (files[k] != NULL && strcmp(files[k], path) == 0) {
         *out_is_key = k == 0;
         return e;
@@ -698,6 +786,9 @@ const char *pki_spec_imported_file(const struct mh_pki_entity *e, const char *pa
   }
   if (e->chain_file != NULL && strcmp(e->chain_file, path) == 0) {
     return e->import_chain;
+  }
+  if (e->crl_file != NULL && strcmp(e->crl_file, path) == 0) {
+    return e->import_crl;  // NULL: a CRL generated with the imported CA's key
   }
   return mh_pki_key_decrypted(e) ? NULL : e->import_key;
 }
@@ -840,6 +931,10 @@ void mh_pki_spec_print_keys(FILE *out) {
         continue;
       }
       fprintf(out, "%s%s%s\n", objs[o].prefix, entity_fields[k].key, entity_fields[k].doc);
+      if (entity_fields[k].parse == p_crl) {
+        fprintf(out, "%scrl.next_update\n%scrl.extra_entries\n%scrl.file\n", objs[o].prefix,
+                objs[o].prefix, objs[o].prefix);
+      }
       if (entity_fields[k].parse == p_subject) {
         for (int d = 0; d < MH_DN_NUM; d++) {
           fprintf(out, "%ssubject.%s\n", objs[o].prefix, mh_dn_names[d]);

@@ -53,7 +53,8 @@ static int resolve_import(struct mh_json_ctx *c, struct mh_pki_spec *s, struct m
   if (import_path(c, s, e, "import_cert", &e->import_cert) != 0 ||
       import_path(c, s, e, "import_key", &e->import_key) != 0 ||
       import_path(c, s, e, "import_chain", &e->import_chain) != 0 ||
-      import_path(c, s, e, "passphrase_file", &e->passphrase_file) != 0) {
+      import_path(c, s, e, "passphrase_file", &e->passphrase_file) != 0 ||
+      import_path(c, s, e, "import_crl", &e->import_crl) != 0) {
     return -1;
   }
   if (e->passphrase_file != NULL && e->passphrase_env != NULL) {
@@ -100,6 +101,45 @@ static int check_can_issue(struct mh_json_ctx *c, const struct mh_pki_spec *s,
                            "CA \"%s\" is imported without its key, so it cannot issue (add its "
                            "\"import_key\", or issue from a generated CA)",
                            ca->name);
+  }
+  return 0;
+}
+
+// resolve_revocation checks |e|'s revocation keys once its issuer is known, and names its CRL: a
+// CA that can sign one (generated, or imported with its key) writes <name>-crl.pem unless its
+// "crl" names another file; an imported CA's "import_crl" is used where it is.
+static int resolve_revocation(struct mh_json_ctx *c, const struct mh_pki_spec *s,
+                              struct mh_pki_entity *e, const struct praw *r) {
+  if (r->revocation_detail != NULL && !e->revoked) {
+    return mh_json_fail_at(c, e->json_path, r->revocation_detail,
+                           "only a revoked certificate has this key (add \"revoked\": true, or "
+                           "remove \"%s\")",
+                           r->revocation_detail);
+  }
+  if (e->revoked && e->issuer < 0) {
+    return mh_json_fail_at(c, e->json_path, "revoked",
+                           "a self-signed certificate is on no CA's CRL (give it an issuer, or "
+                           "remove \"revoked\")");
+  }
+  if (e->revoked && s->entities[e->issuer].no_crl) {
+    return mh_json_fail_at(c, e->json_path, "revoked",
+                           "CA \"%s\" writes no CRL (\"crl\": false), so nothing can list this "
+                           "certificate (give the CA a CRL, or remove \"revoked\")",
+                           s->entities[e->issuer].name);
+  }
+  if (e->revoked && s->entities[e->issuer].import_crl != NULL) {
+    return mh_json_fail_at(c, e->json_path, "revoked",
+                           "CA \"%s\" brings its own CRL (import_crl), which cannot list a "
+                           "certificate issued here (revoke it with your CA and import that CRL, "
+                           "or issue it from a CA whose CRL is generated)",
+                           s->entities[e->issuer].name);
+  }
+  int can_sign = !e->imported || e->import_key != NULL;
+  if (e->is_ca && !e->no_crl && e->crl_file == NULL && (can_sign || e->import_crl != NULL)) {
+    e->crl_file = mh_arena_sprintf(c->a, "%s-crl.pem", e->name);
+    if (e->crl_file == NULL) {
+      return mh_json_fail(c, "out of memory");
+    }
   }
   return 0;
 }
@@ -185,6 +225,9 @@ int pki_spec_resolve(struct mh_json_ctx *c, struct mh_pki_spec *s, const struct 
     if ((e->key_file == NULL && !(e->imported && e->is_ca)) || e->cert_file == NULL) {
       return mh_json_fail(c, "out of memory");
     }
+    if (resolve_revocation(c, s, e, r) != 0) {
+      return -1;
+    }
   }
   return 0;
 }
@@ -229,11 +272,11 @@ static int check_file_not_dir(struct mh_json_ctx *c, const struct mh_pki_spec *s
 
 // check_no_file_is_a_dir runs check_file_not_dir on every output of |s|.
 static int check_no_file_is_a_dir(struct mh_json_ctx *c, const struct mh_pki_spec *s) {
-  static const char *const keys[] = {"key_file", "cert_file", "csr_file", "chain_file"};
+  static const char *const keys[] = {"key_file", "cert_file", "csr_file", "chain_file", "crl"};
   for (size_t i = 0; i < s->num_entities; i++) {
     const struct mh_pki_entity *e = &s->entities[i];
-    const char *files[] = {e->key_file, e->cert_file, e->csr_file, e->chain_file};
-    for (size_t k = 0; k < 4; k++) {
+    const char *files[] = {e->key_file, e->cert_file, e->csr_file, e->chain_file, e->crl_file};
+    for (size_t k = 0; k < 5; k++) {
       if (files[k] != NULL && check_file_not_dir(c, s, e->json_path, keys[k], files[k]) != 0) {
         return -1;
       }
@@ -254,16 +297,16 @@ int pki_spec_check_outputs(struct mh_json_ctx *c, struct mh_pki_spec *s) {
   // Every output path once.
   for (size_t i = 0; i < s->num_entities; i++) {
     const struct mh_pki_entity *e = &s->entities[i];
-    const char *files[] = {e->key_file, e->cert_file, e->csr_file, e->chain_file};
-    const char *keys[] = {"key_file", "cert_file", "csr_file", "chain_file"};
-    for (size_t k = 0; k < 4; k++) {
+    const char *files[] = {e->key_file, e->cert_file, e->csr_file, e->chain_file, e->crl_file};
+    const char *keys[] = {"key_file", "cert_file", "csr_file", "chain_file", "crl"};
+    for (size_t k = 0; k < 5; k++) {
       if (files[k] == NULL) {
         continue;
       }
       for (size_t j = 0; j <= i; j++) {
         const struct mh_pki_entity *o = &s->entities[j];
-        const char *ofiles[] = {o->key_file, o->cert_file, o->csr_file, o->chain_file};
-        for (size_t m = 0; m < (j == i ? k : 4); m++) {
+        const char *ofiles[] = {o->key_file, o->cert_file, o->csr_file, o->chain_file, o->crl_file};
+        for (size_t m = 0; m < (j == i ? k : 5); m++) {
           if (ofiles[m] != NULL && strcmp(ofiles[m], files[k]) == 0) {
             return mh_json_fail_at(c, e->json_path, keys[k],
                                    "\"%s\" is also written by %s (give each file its own path)",

@@ -12,6 +12,7 @@ struct praw {
   int self_signed;
   int has_days;
   int has_not_after;
+  const char *revocation_detail;  // "revocation_reason" or "revoked_at", when given
 };
 
 // pki_spec_resolve resolves the entities' references (issuers, imports) once every object of

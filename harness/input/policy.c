@@ -31,7 +31,8 @@ static const char *const client_auth_names[] = {
 static const char *const semstreams_keys[] = {"enabled",     "mode", "cert_file", "key_file",
                                               "min_version", "mtls", "acme"};
 static const char *const own_keys[] = {"client_auth", "client_ca_files", "identity",
-                                       "max_version", "verify_depth",    "verified_only"};
+                                       "max_version", "verify_depth",    "verified_only",
+                                       "revocation"};
 static const char *const identity_keys[] = {"cn",      "dn_regex",       "dns_san",
                                             "uri_san", "uri_san_prefix", "host"};
 
@@ -42,6 +43,7 @@ void mh_policy_print_keys(FILE *out, const char *prefix) {
   for (size_t i = 0; i < sizeof(identity_keys) / sizeof(identity_keys[0]); i++) {
     fprintf(out, "%sidentity.%s\n", prefix, identity_keys[i]);
   }
+  fprintf(out, "%srevocation.crl_files\n%srevocation.check\n", prefix, prefix);
 }
 
 const char *mh_policy_rule_key(enum mh_policy_rule r) {
@@ -85,6 +87,7 @@ static void set_rules(struct mh_policy *p, int has_max, int has_depth) {
   r |= p->min_version > MH_TLS12 ? 1u << MH_POLICY_MIN_VERSION : 0;
   r |= has_max ? 1u << MH_POLICY_MAX_VERSION : 0;
   r |= has_depth ? 1u << MH_POLICY_VERIFY_DEPTH : 0;
+  r |= p->num_crl_files ? 1u << MH_POLICY_REVOCATION : 0;
   p->rules = r;
 }
 
@@ -138,8 +141,8 @@ static int check_keys(struct mh_json_ctx *c, const cJSON *v) {
       mh_json_push_key(c, it->string);
       return mh_json_fail(c,
                           "unknown policy key%s (use SemStreams' tls.server keys, or client_auth, "
-                          "client_ca_files, identity, max_version, verify_depth, verified_only: "
-                          "see docs/scenarios.md)",
+                          "client_ca_files, identity, max_version, verify_depth, verified_only, "
+                          "revocation: see docs/scenarios.md)",
                           hint);
     }
   }
@@ -379,8 +382,9 @@ static int parse_ca_files(struct mh_json_ctx *c, struct mh_semstreams_ctx *sc, c
 // check_consistent refuses what the model cannot mean: rules about a certificate that is never
 // asked for, and a mode that verifies against no CA.
 static int check_consistent(struct mh_json_ctx *c, const cJSON *v, const struct mh_policy *p) {
-  static const char *const need_cert[] = {"identity", "verify_depth", "client_ca_files"};
-  for (size_t i = 0; p->client_auth == MH_CLIENT_AUTH_NONE && i < 3; i++) {
+  static const char *const need_cert[] = {"identity", "verify_depth", "client_ca_files",
+                                          "revocation"};
+  for (size_t i = 0; p->client_auth == MH_CLIENT_AUTH_NONE && i < 4; i++) {
     if (cJSON_GetObjectItemCaseSensitive(v, need_cert[i]) != NULL) {
       mh_json_push_key(c, need_cert[i]);
       return mh_json_fail(c,
@@ -398,6 +402,61 @@ static int check_consistent(struct mh_json_ctx *c, const cJSON *v, const struct 
                         "are given (add \"client_ca_files\")",
                         client_auth_names[p->client_auth]);
   }
+  return 0;
+}
+
+// parse_revocation reads "revocation": {"crl_files": [...], "check": "chain" | "leaf"}. The CRL
+// files are resolved like the CA files; an operator's own is checked now (PEM CRLs, each signed by
+// the client CA it names), a fixture's when the oracle reads it.
+static int parse_revocation(struct mh_json_ctx *c, struct mh_semstreams_ctx *sc, const cJSON *v,
+                            struct mh_policy *p) {
+  size_t o = mh_json_push_key(c, "revocation");
+  if (!cJSON_IsObject(v)) {
+    return mh_json_fail(c, "expected an object (\"crl_files\": [...], \"check\"), found %s",
+                        mh_json_type_name(v));
+  }
+  const cJSON *it;
+  cJSON_ArrayForEach(it, v) {
+    if (strcmp(it->string, "crl_files") != 0 && strcmp(it->string, "check") != 0) {
+      mh_json_push_key(c, it->string);
+      return mh_json_fail(c, "unknown key (revocation has crl_files and check)");
+    }
+  }
+  const cJSON *files = cJSON_GetObjectItemCaseSensitive(v, "crl_files");
+  const cJSON *check = cJSON_GetObjectItemCaseSensitive(v, "check");
+  if (files == NULL) {
+    return mh_json_fail(c, "\"crl_files\" is required (the CRL files the deployment loads)");
+  }
+  size_t o2 = mh_json_push_key(c, "crl_files");
+  if (mh_json_get_string_array(c, files, (const char ***)&p->crl_files, &p->num_crl_files) != 0) {
+    return -1;
+  }
+  if (p->num_crl_files == 0) {
+    return mh_json_fail(c,
+                        "an empty list checks no revocation (name the CRL files, or remove "
+                        "\"revocation\")");
+  }
+  if (mh_semstreams_resolve_files(c, sc, "revocation.crl_files", (const char **)p->crl_files,
+                                  p->num_crl_files) != 0) {
+    return -1;
+  }
+  mh_json_pop(c, o2);
+  if (check != NULL) {
+    const char *how;
+    o2 = mh_json_push_key(c, "check");
+    if (mh_json_get_string(c, check, &how) != 0) {
+      return -1;
+    }
+    if (strcmp(how, "chain") != 0 && strcmp(how, "leaf") != 0) {
+      return mh_json_fail(c,
+                          "\"%s\" is no revocation check (\"chain\": every CA's CRL, as nginx "
+                          "and haproxy check; \"leaf\": the client certificate's issuer's only)",
+                          how);
+    }
+    p->crl_leaf_only = strcmp(how, "leaf") == 0;
+    mh_json_pop(c, o2);
+  }
+  mh_json_pop(c, o);
   return 0;
 }
 
@@ -432,7 +491,9 @@ int mh_policy_parse(struct mh_json_ctx *c, struct mh_semstreams_ctx *sc, const c
       ((x = cJSON_GetObjectItemCaseSensitive(v, "max_version")) != NULL &&
        parse_max_version(c, x, p) != 0) ||
       ((x = cJSON_GetObjectItemCaseSensitive(v, "verified_only")) != NULL &&
-       parse_verified_only(c, x, p) != 0)) {
+       parse_verified_only(c, x, p) != 0) ||
+      ((x = cJSON_GetObjectItemCaseSensitive(v, "revocation")) != NULL &&
+       parse_revocation(c, sc, x, p) != 0)) {
     return -1;
   }
   int has_depth = 0;

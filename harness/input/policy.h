@@ -44,7 +44,8 @@ enum mh_client_auth {
   X(ID_HOST, "identity.host")                     \
   X(MIN_VERSION, "min_version")                   \
   X(MAX_VERSION, "max_version")                   \
-  X(VERIFY_DEPTH, "verify_depth")
+  X(VERIFY_DEPTH, "verify_depth")                 \
+  X(REVOCATION, "revocation")
 
 enum mh_policy_rule {
 #define X(e, key) MH_POLICY_##e,
@@ -88,6 +89,12 @@ struct mh_policy {
   int verified_only;
   int refusal_statuses[8];
   size_t num_refusal_statuses;
+  // "revocation": the CRL files the deployment checks client chains against (resolved paths),
+  // every CA's of the path unless |crl_leaf_only| (the leaf's issuer's only), when |rules| has
+  // MH_POLICY_REVOCATION.
+  const char *const *crl_files;
+  size_t num_crl_files;
+  int crl_leaf_only;
   unsigned rules;  // bit (1 << enum mh_policy_rule) for each rule the policy sets
   // The reason an identity failure gets when the rule set does not decide it: a SemStreams
   // allow-list, or an nginx mock's dn_regex, is cn_not_allowed, as before the model existed.

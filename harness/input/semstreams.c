@@ -172,13 +172,16 @@ static int check_file(struct mh_json_ctx *c, const char *field, const char *path
   size_t n = strlen(field);
   int is_key = n >= 8 && strcmp(field + n - 8, "key_file") == 0;
   int is_cert = n >= 9 && strcmp(field + n - 9, "cert_file") == 0;
+  int is_crl = strstr(field, "crl_files[") != NULL;
   struct mh_err why;
   if (mh_infile_check(path,
                       is_key    ? "private key"
                       : is_cert ? "certificate"
+                      : is_crl  ? "CRL file"
                                 : "CA file",
                       is_key    ? MH_INFILE_KEY
                       : is_cert ? MH_INFILE_CERT
+                      : is_crl  ? MH_INFILE_CRL
                                 : MH_INFILE_CERT | MH_INFILE_CA,
                       &why) != 0 ||
       (is_ca_field(field) && mh_inspect_ca_file(path, &why) != 0)) {

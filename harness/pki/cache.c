@@ -128,8 +128,15 @@ static int feed_entity(SHA256_CTX *c, const struct mh_pki_entity *e) {
   feed_str(c, e->csr_file);
   feed_str(c, e->chain_file);
   feed_int(c, e->imported);
+  feed_int(c, e->revoked);
+  feed_int(c, e->revocation_reason);
+  feed_int(c, e->revoked_at);
+  feed_str(c, e->crl_file);
+  feed_int(c, e->crl_next_update);
+  feed_int(c, e->crl_extra_entries);
+  feed_int(c, e->no_crl);
   return feed_file(c, e->import_cert) != 0 || feed_file(c, e->import_key) != 0 ||
-                 feed_file(c, e->import_chain) != 0
+                 feed_file(c, e->import_chain) != 0 || feed_file(c, e->import_crl) != 0
              ? -1
              : 0;
 }
@@ -480,6 +487,10 @@ static long long valid_until(const struct mh_pki_spec *spec, time_t now) {
     }
     if (e->not_after >= 0 && now + e->not_after < until) {
       until = now + e->not_after;
+    }
+    // A CRL that expires changes what every server using it does.
+    if (e->crl_file != NULL && e->crl_next_update >= 0 && now + e->crl_next_update < until) {
+      until = now + e->crl_next_update;
     }
   }
   return until;

@@ -66,6 +66,10 @@ enum mh_inspect_path {
   MH_INSPECT_PATH_NOT_YET_VALID,  // a certificate of the path is not yet valid
   MH_INSPECT_PATH_BAD,            // another verification error: a signature that does not
                                   // verify, a CA without the CA flag, a broken constraint...
+  // With CRLs (mh_inspect_verify_revocation) only:
+  MH_INSPECT_PATH_REVOKED,      // a certificate of the path is on its issuer's CRL
+  MH_INSPECT_PATH_CRL_EXPIRED,  // the CRL of a CA of the path is past its nextUpdate
+  MH_INSPECT_PATH_CRL_MISSING,  // no CRL (or none valid yet) of a CA of the path is given
 };
 
 // mh_inspect_verify builds a path from |c|'s leaf through its chain to a certificate of one of
@@ -82,6 +86,17 @@ int mh_inspect_verify_chain(const struct mh_inspect_cert *c, const char *const *
                             size_t num, time_t now, enum mh_inspect_path *out, size_t *out_len,
                             struct mh_err *err);
 
+// mh_inspect_verify_revocation is mh_inspect_verify with the CRLs of the PEM files |crl_files|
+// checked as OpenSSL-based servers check them (X509_V_FLAG_CRL_CHECK): the leaf's issuer's CRL
+// only when |leaf_only|, else every CA's of the path (X509_V_FLAG_CRL_CHECK_ALL, nginx's and
+// haproxy's setting). Revocation is judged after the path is built and before the validity of
+// its certificates, in X509_verify_cert's order. Returns 0 with |*out| set, or -1 with |err| set
+// when a CA or CRL file cannot be read.
+int mh_inspect_verify_revocation(const struct mh_inspect_cert *c, const char *const *ca_files,
+                                 size_t num, const char *const *crl_files, size_t num_crls,
+                                 int leaf_only, time_t now, enum mh_inspect_path *out,
+                                 struct mh_err *err);
+
 // mh_inspect_ca_certs appends the certificates of the PEM CA file |path| to |out| (each one
 // up-referenced: |out| owns its references) and returns how many (0: the file holds none it can
 // parse), or -1 with errno set when it cannot be opened. A file is parsed once per process and
@@ -94,6 +109,14 @@ int mh_inspect_ca_certs(const char *path, struct stack_st_X509 *out);
 // a self-signed version-1 root). Returns 0, or -1 with |err| set to one line naming the file, the
 // first certificate that is not a CA and its issuer (what to give instead).
 int mh_inspect_ca_file(const char *path, struct mh_err *err);
+
+// mh_inspect_crl_file checks the CRL file |path| of a policy: it holds at least one CRL, and each
+// whose issuer is the subject of a certificate of the CA files |ca_files| is signed by that CA (a
+// CRL its CA did not sign revokes nothing; a CRL of a CA none of the files holds, an intermediate
+// that comes with the clients' chains, is judged by the verifier). Returns 0, or -1 with |err|
+// set to one line naming the file and the fix.
+int mh_inspect_crl_file(const char *path, const char *const *ca_files, size_t num,
+                        struct mh_err *err);
 
 // mh_inspect_check_host reports whether |c|'s leaf is valid for host name |host| with OpenSSL's
 // X509_check_host rules (as stunnel's checkHost and an nginx/haproxy name check use them): its DNS

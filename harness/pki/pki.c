@@ -20,6 +20,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <errno.h>
@@ -34,6 +35,7 @@
 #include "base/stage.h"
 #include "pki/bundle.h"
 #include "pki/cache.h"
+#include "pki/crl.h"
 #include "pki/import.h"
 
 #define MODE_SECRET 0600
@@ -59,6 +61,16 @@ const char *const mh_ku_names[MH_KU_NUM] = {
     MH_KUS(X)
 #undef X
 };
+const char *const mh_crl_reason_names[MH_CRL_REASON_NUM] = {
+#define X(e, kw, code) kw,
+    MH_CRL_REASONS(X)
+#undef X
+};
+const int mh_crl_reason_codes[MH_CRL_REASON_NUM] = {
+#define X(e, kw, code) code,
+    MH_CRL_REASONS(X)
+#undef X
+};
 // key_type_name returns the spec keyword of |t|.
 static const char *key_type_name(enum mh_key_type t) {
   return (unsigned)t < MH_KEY_NUM ? mh_key_type_names[t] : "?";
@@ -76,6 +88,7 @@ struct issued {
   EVP_PKEY *file_key;  // the key written to key_file (another one when key_mismatch)
   X509 *cert;
   X509_REQ *csr;
+  X509_CRL *crl;  // a CA's CRL: generated, or the imported one
   int key_reused;
 };
 
@@ -237,14 +250,39 @@ static X509_NAME *name_build(const struct mh_pki_entity *e) {
   return n;
 }
 
-static int set_serial(X509 *x, const struct mh_pki_entity *e) {
+// revoked_serial derives the 16 serial octets of revoked entity |e| from its issuer's public key
+// and its name: every re-issue by the same CA key (each run issues its certificates again) has the
+// serial the CRL a server loaded earlier lists.
+static int revoked_serial(const struct mh_pki_entity *e, EVP_PKEY *issuer_key, uint8_t out[16]) {
+  uint8_t *der = NULL;
+  int len = i2d_PUBKEY(issuer_key, &der);
+  if (len <= 0) {
+    return 0;
+  }
+  uint8_t md[SHA256_DIGEST_LENGTH];
+  SHA256_CTX c;
+  SHA256_Init(&c);
+  SHA256_Update(&c, "mtls-harness revoked serial", 28);
+  SHA256_Update(&c, der, (size_t)len);
+  SHA256_Update(&c, e->name, strlen(e->name));
+  SHA256_Final(md, &c);
+  OPENSSL_free(der);
+  memcpy(out, md, 16);
+  return 1;
+}
+
+static int set_serial(X509 *x, const struct mh_pki_entity *e, EVP_PKEY *issuer_key) {
   ASN1_INTEGER *ai = X509_get_serialNumber(x);
   if (e->has_serial) {
     return ASN1_INTEGER_set_uint64(ai, e->serial);
   }
-  // 127 random bits: positive, unique in practice, within RFC 5280's 20 octets.
+  // 127 bits, random unless revoked: positive, unique in practice, within RFC 5280's 20 octets.
   uint8_t buf[16];
-  RAND_bytes(buf, sizeof(buf));
+  if (!e->revoked || issuer_key == NULL) {
+    RAND_bytes(buf, sizeof(buf));
+  } else if (!revoked_serial(e, issuer_key, buf)) {
+    return 0;
+  }
   buf[0] = (uint8_t)((buf[0] & 0x7f) | 0x40);
   BIGNUM *bn = BN_bin2bn(buf, sizeof(buf), NULL);
   int ok = bn != NULL && BN_to_ASN1_INTEGER(bn, ai) != NULL;
@@ -397,7 +435,7 @@ static int cert_issue(const struct mh_pki_entity *e, struct issued *it, const st
   X509 *x = X509_new();
   X509_NAME *subj = name_build(e);
   int ok = x != NULL && subj != NULL && X509_set_version(x, e->x509_version - 1) &&
-           set_serial(x, e) && X509_set_subject_name(x, subj) &&
+           set_serial(x, e, issuer ? issuer->key : NULL) && X509_set_subject_name(x, subj) &&
            X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer->cert) : subj) &&
            set_time(X509_getm_notBefore(x), now, e->not_before) &&
            set_time(X509_getm_notAfter(x), now, e->not_after) && X509_set_pubkey(x, it->key);
@@ -498,11 +536,51 @@ static const struct pem *outputs_find(const struct outputs *o, const char *path)
   return NULL;
 }
 
+// make_crl signs CA |i|'s CRL into |all[i].crl|: every entity it issued that is revoked, with its
+// certificate's serial (issued before: CAs come first, identities after every CA).
+static int make_crl(const struct mh_pki_spec *spec, struct issued *all, size_t i, time_t now,
+                    struct mh_err *err) {
+  const struct mh_pki_entity *ca = &spec->entities[i];
+  struct mh_crl_entry *entries = calloc(spec->num_entities + 1, sizeof(*entries));
+  size_t n = 0;
+  if (entries == NULL) {
+    return mh_err_set(err, "%s: out of memory", ca->json_path);
+  }
+  for (size_t j = 0; j < spec->num_entities; j++) {
+    const struct mh_pki_entity *e = &spec->entities[j];
+    if (e->revoked && e->issuer == (int)i) {
+      entries[n].serial = X509_get_serialNumber(all[j].cert);
+      entries[n].revoked_at = (int64_t)now + e->revoked_at;
+      entries[n++].reason = e->revocation_reason;
+    }
+  }
+  all[i].crl = mh_crl_make(all[i].cert, all[i].key, entries, n, ca->crl_extra_entries, now,
+                           ca->crl_next_update, ca->json_path, err);
+  free(entries);
+  return all[i].crl != NULL ? 0 : -1;
+}
+
+// serialize_crl appends CA |e|'s generated CRL to |o| (an imported one is used where it is).
+static int serialize_crl(const struct mh_pki_entity *e, const struct issued *it, struct outputs *o,
+                         struct mh_err *err) {
+  if (e->crl_file == NULL || e->import_crl != NULL) {
+    return 0;
+  }
+  BIO *bio = BIO_new(BIO_s_mem());
+  struct pem *p = bio != NULL && PEM_write_bio_X509_CRL(bio, it->crl) ? outputs_add(o) : NULL;
+  int ok = p != NULL && pem_take(bio, e->crl_file, 0, p);
+  BIO_free(bio);
+  return ok ? 0 : crypto_err(err, e->json_path);
+}
+
 // serialize_entity appends |e|'s files to |o|.
 static int serialize_entity(const struct mh_pki_spec *spec, const struct issued *all, size_t idx,
                             struct outputs *o, struct mh_err *err) {
   const struct mh_pki_entity *e = &spec->entities[idx];
   const struct issued *it = &all[idx];
+  if (serialize_crl(e, it, o, err) != 0) {
+    return -1;
+  }
   if (e->imported && !mh_pki_key_decrypted(e)) {
     return 0;  // used where it is
   }
@@ -663,6 +741,7 @@ static void issued_free(struct issued *all, size_t n) {
     EVP_PKEY_free(all[i].key);
     X509_free(all[i].cert);
     X509_REQ_free(all[i].csr);
+    X509_CRL_free(all[i].crl);
   }
   free(all);
 }
@@ -675,10 +754,24 @@ static void print_entity(const struct mh_pki_entity *e, const struct issued *it,
   }
   char na[32];
   format_time(now, e->not_after, na, sizeof(na));
-  printf("  %-8s %-22s %-10s CN=%s, until %s%s%s\n", e->is_ca ? "ca" : "identity", e->name,
+  printf("  %-8s %-22s %-10s CN=%s, until %s%s%s%s\n", e->is_ca ? "ca" : "identity", e->name,
          key_type_name(e->key_type), e->subject[MH_DN_CN] ? e->subject[MH_DN_CN] : "-", na,
          it->key_reused ? " (existing key reused)" : "",
-         e->key_mismatch ? " (key file deliberately mismatched)" : "");
+         e->key_mismatch ? " (key file deliberately mismatched)" : "",
+         e->revoked ? " (revoked: on its issuer's CRL)" : "");
+}
+
+// print_crl says what CA |e|'s generated CRL lists and until when.
+static void print_crl(const struct mh_pki_entity *e, const struct issued *it, time_t now) {
+  if (it->crl == NULL || e->import_crl != NULL) {
+    return;
+  }
+  char nu[32];
+  format_time(now, e->crl_next_update, nu, sizeof(nu));
+  size_t listed = (size_t)sk_X509_REVOKED_num(X509_CRL_get_REVOKED(it->crl));
+  printf("  %-8s %-22s %zu revoked%s, next update %s%s\n", "crl", e->crl_file,
+         listed - e->crl_extra_entries, e->crl_extra_entries ? " (and made-up serials)" : "", nu,
+         e->crl_next_update < 0 ? " (already expired, as the spec asks)" : "");
 }
 
 int mh_pki_key_decrypted(const struct mh_pki_entity *e) {
@@ -692,7 +785,9 @@ static int issue_entity(const struct mh_pki_spec *spec, const struct mh_pki_opti
   const struct mh_pki_entity *e = &spec->entities[i];
   struct issued *it = &all[i];
   if (e->imported) {
-    if (mh_import_entity(spec, e, &it->cert, &it->key, err) != 0) {
+    if (mh_import_entity(spec, e, &it->cert, &it->key, err) != 0 ||
+        (e->import_crl != NULL &&
+         (it->crl = mh_crl_read(e->import_crl, it->cert, e->json_path, err)) == NULL)) {
       return -1;
     }
     it->file_key = it->key;
@@ -725,11 +820,18 @@ int mh_pki_preflight(const struct mh_pki_spec *spec, struct mh_err *err) {
     X509 *cert;
     EVP_PKEY *key;
     if (spec->entities[i].imported) {
-      if (mh_import_entity(spec, &spec->entities[i], &cert, &key, err) != 0) {
+      const struct mh_pki_entity *e = &spec->entities[i];
+      if (mh_import_entity(spec, e, &cert, &key, err) != 0) {
         return -1;
       }
+      X509_CRL *crl =
+          e->import_crl != NULL ? mh_crl_read(e->import_crl, cert, e->json_path, err) : NULL;
       X509_free(cert);
       EVP_PKEY_free(key);
+      if (e->import_crl != NULL && crl == NULL) {
+        return -1;
+      }
+      X509_CRL_free(crl);
     }
   }
   return 0;
@@ -841,6 +943,14 @@ int mh_pki_generate(const struct mh_pki_spec *spec, const struct mh_pki_options 
     }
   }
 
+  // CRLs, once every revoked certificate has its serial.
+  for (size_t i = 0; i < spec->num_cas; i++) {
+    const struct mh_pki_entity *e = &spec->entities[i];
+    if (e->crl_file != NULL && e->import_crl == NULL && make_crl(spec, all, i, now, err) != 0) {
+      goto out;
+    }
+  }
+
   // 2. Serialize and stage.
   for (size_t i = 0; i < spec->num_entities; i++) {
     if (serialize_entity(spec, all, i, &o, err) != 0) {
@@ -874,6 +984,7 @@ int mh_pki_generate(const struct mh_pki_spec *spec, const struct mh_pki_options 
   printf("pki: %s -> %s\n", spec->file, opts->out_dir);
   for (size_t i = 0; i < spec->num_entities; i++) {
     print_entity(&spec->entities[i], &all[i], now);
+    print_crl(&spec->entities[i], &all[i], now);
   }
   if (opts->verbose) {
     for (size_t i = 0; i < o.num; i++) {

@@ -72,6 +72,26 @@ enum mh_ku {
       MH_KU_NUM
 };
 
+// CRL entry reason codes of RFC 5280 section 5.3.1: X(enum suffix, spec keyword, code). 7 is
+// unused and removeFromCRL (8) belongs to delta CRLs only.
+#define MH_CRL_REASONS(X)                              \
+  X(UNSPECIFIED, "unspecified", 0)                     \
+  X(KEY_COMPROMISE, "keyCompromise", 1)                \
+  X(CA_COMPROMISE, "cACompromise", 2)                  \
+  X(AFFILIATION_CHANGED, "affiliationChanged", 3)      \
+  X(SUPERSEDED, "superseded", 4)                       \
+  X(CESSATION_OF_OPERATION, "cessationOfOperation", 5) \
+  X(CERTIFICATE_HOLD, "certificateHold", 6)            \
+  X(PRIVILEGE_WITHDRAWN, "privilegeWithdrawn", 9)      \
+  X(AA_COMPROMISE, "aACompromise", 10)
+
+enum mh_crl_reason {
+#define X(e, kw, code) MH_CRL_REASON_##e,
+  MH_CRL_REASONS(X)
+#undef X
+      MH_CRL_REASON_NUM
+};
+
 // mh_pki_entity is one certificate to issue: a CA (root or intermediate) or an end identity.
 struct mh_pki_entity {
   const char *name;
@@ -115,6 +135,22 @@ struct mh_pki_entity {
   const char *import_chain;     // identity: leaf followed by intermediates, what a peer sends
   const char *passphrase_file;  // the encrypted |import_key|'s passphrase: first line of a file
   const char *passphrase_env;   // ... or an environment variable
+  // Revocation (docs/pki-spec.md, "Revocation"). A revoked entity is listed on its issuer's CRL
+  // with |revocation_reason| (-1: no reasonCode entry) at |revoked_at| seconds relative to the
+  // generation (never after it). Its serial, unless the spec gives one, is derived from its
+  // issuer's public key and its name, so that every re-issue is on a CRL a server already loaded.
+  int revoked;
+  int revocation_reason;  // enum mh_crl_reason, or -1
+  int64_t revoked_at;
+  // CA: its CRL's file name (NULL: none, an imported CA without key or CRL), the operator's own
+  // CRL used as it is (|import_crl|, resolved like the other imports), and for a generated CRL
+  // its nextUpdate relative to the generation (a past one makes an expired CRL) and the number of
+  // made-up serials it lists beside the revoked entities (to measure servers with big CRLs).
+  const char *crl_file;
+  const char *import_crl;
+  int64_t crl_next_update;
+  uint32_t crl_extra_entries;
+  int no_crl;  // "crl": false: this CA writes none (a layout that has no place for one)
 };
 
 // mh_pki_zip is one bundle: flat members plus an optional generated README.md.
@@ -141,6 +177,8 @@ extern const char *const mh_key_type_names[MH_KEY_NUM];
 extern const char *const mh_dn_names[MH_DN_NUM];
 extern const char *const mh_eku_names[MH_EKU_NUM];
 extern const char *const mh_ku_names[MH_KU_NUM];
+extern const char *const mh_crl_reason_names[MH_CRL_REASON_NUM];
+extern const int mh_crl_reason_codes[MH_CRL_REASON_NUM];
 
 // mh_pki_options controls one generation run.
 struct mh_pki_options {

@@ -189,7 +189,7 @@ def test_every_private_key_is_0600_and_certs_are_0644(fed, mini):
             elif p.suffix in (".crt", ".pem", ".csr"):
                 assert mode == 0o644, p
                 certs += 1
-    assert keys == 3 + 15 + 1 + 22 and certs > 40
+    assert keys == 3 + 15 + 1 + 23 and certs > 40
 
 
 # --- miniconomy: seed 000's tree, reproduced ---
